@@ -1,0 +1,18 @@
+// `npm run bench [-- NAME...]`: runs the benchmarks (all, or the named ones) and
+// prints their figures. Benchmarks that need the kernel run in namespaces (or the
+// IPVS VM) they create themselves, like the lab tests.
+import type { Benchmark } from './benchmark.js';
+
+const benchmarks: Benchmark[] = [];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
+for (const benchmark of benchmarks) {
+  if (wanted.length > 0 && !wanted.includes(benchmark.name)) continue;
+  console.log(`\n== ${benchmark.name}: ${benchmark.description}`);
+  await benchmark.run();
+}

@@ -1,0 +1,189 @@
+// The one configuration model every front end (lvs.cf, tandem.yaml, ipvsadm rules,
+// lvs-director's lvs.conf) produces and everything downstream reads. Nothing here
+// knows which file a value came from. All durations are milliseconds, all addresses
+// are IP literals (host names are resolved by the loader), all defaults are filled in.
+
+export type Milliseconds = number;
+export type Seconds = number;
+
+/** An IPv4 or IPv6 literal, normalised (no leading zeros, lower-case hex). */
+export type IpAddress = string;
+
+export type IpFamily = 4 | 6;
+
+/** An address a director claims when active: a VIP or the NAT gateway. */
+export interface ClaimedAddress {
+  address: IpAddress;
+  family: IpFamily;
+  prefix: number;
+  /** Base device, e.g. `eth0`. Undefined when the source did not say (ipvsadm rules):
+   *  the daemon then picks the device whose subnet holds the address. */
+  device?: string;
+  /** Alias label shown by `ip addr` / ifconfig, e.g. `eth0:1` (IPv4 only). */
+  label?: string;
+}
+
+export interface NodeSpec {
+  name: string;
+  /** Public address: heartbeats are sent to / from it. */
+  address: IpAddress;
+  /** Optional second heartbeat path (Piranha's primary_private / backup_private). */
+  privateAddress?: IpAddress;
+  /** Higher wins when both are healthy (and on preemption). */
+  priority: number;
+}
+
+export interface HeartbeatSpec {
+  port: number;
+  keepalive: Milliseconds;
+  deadtime: Milliseconds;
+  /** A heartbeat later than this (since the previous one) is logged as late. */
+  warntime: Milliseconds;
+  /** Deadtime used once, at start, before the peer has ever been heard. */
+  initdead: Milliseconds;
+}
+
+export interface AuthSpec {
+  keyFile: string;
+  /** The key id this node signs with; any key in the file verifies (rotation). */
+  keyId: number;
+}
+
+export type NetworkType = 'nat' | 'direct' | 'tunnel';
+
+export type Forwarding = 'masq' | 'gate' | 'ipip';
+
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+
+export interface RealServer {
+  name: string;
+  address: IpAddress;
+  family: IpFamily;
+  /** 0 means "same as the virtual service's port" (ipvsadm's rule). */
+  port: number;
+  weight: number;
+  /** An inactive server is configured but never put into the table. */
+  active: boolean;
+  forwarding: Forwarding;
+  upperThreshold: number;
+  lowerThreshold: number;
+}
+
+export interface SorryServer {
+  address: IpAddress;
+  family: IpFamily;
+  port: number;
+  forwarding: Forwarding;
+  weight: number;
+}
+
+export type HealthCheckKind = 'none' | 'tcp' | 'send-expect' | 'http' | 'exec';
+
+export interface HealthCheckSpec {
+  kind: HealthCheckKind;
+  /** Time between checks of one real server. */
+  interval: Milliseconds;
+  /** Per-check limit; also (Piranha) how long a server may be unresponsive. */
+  timeout: Milliseconds;
+  /** How long a failed server must pass checks before it is put back (Piranha's reentry). */
+  reentry: Milliseconds;
+  /** Consecutive failed checks that take a server out. */
+  failures: number;
+  /** send/expect (Piranha) — `send` may contain \r\n already unescaped. */
+  send?: string;
+  expect?: string;
+  useRegex: boolean;
+  /** External program; `%h` is replaced by the real server's address. */
+  sendProgram?: string;
+  http?: { path: string; host?: string; status: number; bodyRegex?: string };
+  /** Down servers get weight 0 instead of being removed. */
+  quiesceServer: boolean;
+  /** Ramp the weight up over this period after re-entry (0 = off). */
+  slowStart: Milliseconds;
+  /** Accepted from lvs.cf (`load_monitor`) and kept; tandem does not act on it. */
+  loadMonitor?: string;
+}
+
+export interface Persistence {
+  timeout: Seconds;
+  /** Persistence granularity (`pmask` / `-M`), as a netmask or IPv6 prefix length. */
+  netmask?: string;
+}
+
+export interface VirtualService {
+  name: string;
+  active: boolean;
+  /** The address to claim on the active node. Absent for fwmark services that came
+   *  from an ipvsadm rules file (the rules do not say which address the mark covers). */
+  vip?: ClaimedAddress;
+  protocol: Protocol;
+  /** Set for firewall-mark services; address and port then do not select traffic. */
+  fwmark?: number;
+  /** 0 = all ports (a persistent port-0 service). */
+  port: number;
+  scheduler: string;
+  persistence?: Persistence;
+  /** ipvsadm `-o` one-packet scheduling and similar service flags. */
+  onePacket: boolean;
+  sorryServer?: SorryServer;
+  healthCheck: HealthCheckSpec;
+  realServers: RealServer[];
+}
+
+export interface SyncSpec {
+  enabled: boolean;
+  /** Interface the sync traffic uses; default: the one holding this node's address. */
+  interface?: string;
+  syncId: number;
+  port: number;
+}
+
+export interface IpvsTimeouts {
+  tcp?: Seconds;
+  tcpFin?: Seconds;
+  udp?: Seconds;
+}
+
+export interface HooksSpec {
+  activeCmd?: string;
+  inactiveCmd?: string;
+  notify?: string;
+  timeout: Milliseconds;
+}
+
+export interface AnnounceSpec {
+  /** Gratuitous ARP / unsolicited NA frames per address on claim. */
+  count: number;
+  interval: Milliseconds;
+  /** Re-announce periodically while active; 0 = off. */
+  refresh: Milliseconds;
+}
+
+export interface MonitorLinksSpec {
+  enabled: boolean;
+  /** Extra devices to watch besides the ones carrying VIPs, the NAT gateway and heartbeats. */
+  interfaces: string[];
+}
+
+export interface Model {
+  cluster: string;
+  serialNo: number;
+  /** The directors, primary first. One node means a standalone director. */
+  nodes: NodeSpec[];
+  heartbeat: HeartbeatSpec;
+  auth: AuthSpec;
+  /** true: the higher-priority node takes the active role back when it returns. */
+  preempt: boolean;
+  network: NetworkType;
+  natRouter?: ClaimedAddress;
+  /** For `network nat`: set net.ipv4.ip_forward=1 on claim instead of refusing. */
+  enableForwarding: boolean;
+  virtualServices: VirtualService[];
+  sync: SyncSpec;
+  ipvsTimeouts: IpvsTimeouts;
+  hooks: HooksSpec;
+  announce: AnnounceSpec;
+  monitorLinks: MonitorLinksSpec;
+  /** On release, keep tandem's IPVS services with all weights 0 instead of deleting them. */
+  keepServicesOnRelease: boolean;
+}

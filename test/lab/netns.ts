@@ -1,0 +1,154 @@
+// A throw-away lab of network namespaces for tests that touch the real kernel.
+// Everything a lab creates lives in namespaces it created (the switches too: bridges
+// sit in a namespace of their own), so the host's root namespace is never touched and
+// destroying the namespaces removes every link. Processes started in the lab are
+// ended by PID.
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+}
+
+export async function run(cmd: string, args: string[], input?: string): Promise<ExecResult> {
+  try {
+    if (input === undefined) {
+      const { stdout, stderr } = await execFileAsync(cmd, args, { maxBuffer: 64 << 20 });
+      return { stdout, stderr };
+    }
+    return await new Promise<ExecResult>((resolve, reject) => {
+      const child = execFile(cmd, args, { maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
+        error ? reject(error) : resolve({ stdout, stderr }),
+      );
+      child.stdin?.end(input);
+    });
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+export interface Host {
+  /** The short name given to addHost (e.g. `ifw01`). */
+  name: string;
+  /** The namespace's name (unique per lab). */
+  netns: string;
+}
+
+export class Lab {
+  readonly id: string;
+  private readonly switchNetns: string;
+  private readonly namespaces: string[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private vethCount = 0;
+
+  private constructor(id: string) {
+    this.id = id;
+    this.switchNetns = `tdm${id}-sw`;
+  }
+
+  /** Creates the lab's switch namespace. Interface names stay within IFNAMSIZ. */
+  static async create(): Promise<Lab> {
+    const lab = new Lab(randomBytes(3).toString('hex'));
+    await lab.addNamespace(lab.switchNetns);
+    return lab;
+  }
+
+  private async addNamespace(netns: string): Promise<void> {
+    await run('ip', ['netns', 'add', netns]);
+    this.namespaces.push(netns);
+    await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  }
+
+  async addHost(name: string): Promise<Host> {
+    const netns = `tdm${this.id}-${name}`;
+    await this.addNamespace(netns);
+    return { name, netns };
+  }
+
+  /** A learning bridge inside the switch namespace. */
+  async addSwitch(name: string): Promise<string> {
+    await this.ipBatch(this.switchNetns, [`link add ${name} type bridge`, `link set ${name} up`]);
+    return name;
+  }
+
+  /**
+   * Connects `host` to switch `sw` with a veth pair; `ifname` is the name inside the host.
+   * Addresses are CIDR strings. Returns the host side's MAC address.
+   */
+  async connect(host: Host, ifname: string, sw: string, addresses: string[] = [], mac?: string): Promise<string> {
+    const portName = `p${this.vethCount++}`;
+    const tmpName = `tdm${this.id}x${this.vethCount}`;
+    await this.ipBatch(this.switchNetns, [
+      `link add ${portName} type veth peer name ${tmpName}`,
+      `link set ${portName} master ${sw} up`,
+      `link set ${tmpName} netns ${host.netns}`,
+    ]);
+    await this.ipBatch(host.netns, [
+      `link set ${tmpName} name ${ifname}`,
+      ...(mac ? [`link set ${ifname} address ${mac}`] : []),
+      ...addresses.map((a) => `addr add ${a} dev ${ifname}`),
+      `link set ${ifname} up`,
+    ]);
+    return this.macOf(host, ifname);
+  }
+
+  async macOf(host: Host, ifname: string): Promise<string> {
+    const { stdout } = await run('ip', ['-n', host.netns, '-j', 'link', 'show', ifname]);
+    const [link] = JSON.parse(stdout) as Array<{ address: string }>;
+    if (!link) throw new Error(`no link ${ifname} in ${host.netns}`);
+    return link.address;
+  }
+
+  /** Sets a switch port (the host's cable) down or up, as pulling the cable would. */
+  async setCable(host: Host, ifname: string, up: boolean): Promise<void> {
+    await run('ip', ['-n', host.netns, 'link', 'set', ifname, up ? 'up' : 'down']);
+  }
+
+  async ipBatch(netns: string, lines: string[]): Promise<void> {
+    await run('ip', ['-n', netns, '-batch', '-'], lines.join('\n') + '\n');
+  }
+
+  /** Runs a command to completion inside the host's namespace. */
+  exec(host: Host, cmd: string, args: string[] = [], input?: string): Promise<ExecResult> {
+    return run('ip', ['netns', 'exec', host.netns, cmd, ...args], input);
+  }
+
+  /** Starts a long-running process inside the host's namespace; destroy() ends it. */
+  spawn(host: Host, cmd: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', host.netns, cmd, ...args], { stdio: 'pipe', ...options });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** Ends every process this lab started (by PID) and deletes its namespaces. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.children].map((child) => stopChild(child)));
+    for (const netns of this.namespaces.reverse()) {
+      await run('ip', ['netns', 'del', netns]).catch(() => undefined);
+    }
+    this.namespaces.length = 0;
+  }
+}
+
+/** SIGTERM, then SIGKILL after a grace period; resolves when the process has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Lab tests need root; under CI=true a missing privilege is a failure, never a skip. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('lab tests create network namespaces and must run as root');
+  }
+}
