@@ -4,7 +4,9 @@ import { stat, readFile } from 'node:fs/promises';
 import { ConfigError, DiagnosticSink, quote, type Diagnostic } from './diagnostics.js';
 import { detectFormat, type ConfigFormat, type FrontEndContext, type FrontEndResult } from './frontend.js';
 import { checkHost, type HostFacts } from './host.js';
+import { readIpvsadmRules } from './ipvsadm-rules.js';
 import { readLvsCf } from './lvscf.js';
+import { readLvsConf } from './lvsconf.js';
 import type { Model } from './model.js';
 import { normalise } from './normalise.js';
 import { systemHostResolver, systemServiceResolver, type HostResolver, type ServiceResolver } from './resolve.js';
@@ -16,6 +18,7 @@ export { configFormats, type ConfigFormat } from './frontend.js';
 export { systemHostAddresses, systemHostname, type HostAddress, type HostFacts } from './host.js';
 export { resolveLocalNode, type LocalNode, type LocalNodeOptions } from './node.js';
 export { hostsTableResolver, servicesTableResolver, systemHostResolver, systemServiceResolver, type HostResolver, type ServiceResolver } from './resolve.js';
+export { formatDuration, parseDuration } from './duration.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 
@@ -84,14 +87,9 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
 const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) => Promise<FrontEndResult | undefined>> = {
   yaml: async (text, context) => readYaml(text, context.sink),
   'lvs.cf': readLvsCf,
-  ipvsadm: notYet,
-  'lvs.conf': notYet,
+  ipvsadm: readIpvsadmRules,
+  'lvs.conf': readLvsConf,
 };
-
-async function notYet(_text: string, context: FrontEndContext): Promise<undefined> {
-  context.sink.error({ line: 1, column: 1 }, { message: 'this format is not supported yet' });
-  return undefined;
-}
 
 /** Size, emptiness and binary content: before any format is guessed. */
 function checkText(text: string, sink: DiagnosticSink): void {
