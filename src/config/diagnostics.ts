@@ -123,15 +123,21 @@ export function quote(text: string): string {
   return JSON.stringify(shown);
 }
 
-/** Closest candidate by edit distance, for "did you mean" hints. */
+/** Closest candidate by edit distance (ties: the longer common prefix), for "did you
+ *  mean" hints. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  let bestScore = [Math.max(2, Math.floor(word.length / 3)) + 1, 0];
+  const lower = word.toLowerCase();
   for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
+    const other = candidate.toLowerCase();
+    const distance = editDistance(lower, other);
+    let prefix = 0;
+    while (prefix < lower.length && lower[prefix] === other[prefix]) prefix++;
+    const [bestDistance = 0, bestPrefix = 0] = bestScore;
+    if (distance < bestDistance || (distance === bestDistance && prefix > bestPrefix)) {
       best = candidate;
-      bestDistance = distance;
+      bestScore = [distance, prefix];
     }
   }
   return best;

@@ -1,6 +1,6 @@
 // The formats tandem reads, how one is recognised, and what a front end gets and gives.
 import { quote, type DiagnosticSink } from './diagnostics.js';
-import type { Locator } from './normalise.js';
+import type { DocPath, Locator } from './normalise.js';
 import type { HostResolver, ServiceResolver } from './resolve.js';
 
 export const configFormats = ['yaml', 'lvs.cf', 'ipvsadm', 'lvs.conf'] as const;
@@ -17,6 +17,8 @@ export interface FrontEndContext {
 export interface FrontEndResult {
   input: unknown;
   locator: Locator;
+  /** Parts whose errors the front end reported already (see DocumentBuilder.damaged). */
+  damaged?: DocPath[];
 }
 
 const byExtension: [RegExp, ConfigFormat][] = [

@@ -77,7 +77,7 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
     services: options.services ?? systemServiceResolver(),
   };
   const read = await frontEnds[format ?? 'yaml'](body, context);
-  const model = read !== undefined ? normalise(read.input, read.locator, sink, { services: context.services }) : undefined;
+  const model = read !== undefined ? normalise(read.input, read.locator, sink, { services: context.services, ...(read.damaged !== undefined ? { damaged: read.damaged } : {}) }) : undefined;
   if (model !== undefined && read !== undefined && options.host !== undefined) checkHost(model, options.host, read.locator, sink);
   sink.throwIfErrors();
   if (model === undefined || format === undefined) throw new ConfigError(sink.errors, sink.warnings);

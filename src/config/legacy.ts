@@ -36,27 +36,35 @@ export class HostNames {
   constructor(
     private readonly resolver: HostResolver,
     private readonly sink: DiagnosticSink,
+    /** Told which document part stays unset when a name does not resolve. */
+    private readonly builder?: DocumentBuilder,
   ) {}
 
-  /** Calls `assign` with the address (now for literals, later for names); reports at `place`. */
-  resolve(text: string, place: Place, assign: (address: string) => void): void {
+  /** Calls `assign` with the address (now for literals, later for names); reports at
+   *  `place` and marks `path` damaged when there is none. */
+  resolve(text: string, place: Place, assign: (address: string) => void, path?: DocPath): void {
+    const failed = (message: string, expected: string): void => {
+      this.sink.error(place, { key: place.key, message, expected, found: quote(text) });
+      if (path !== undefined) this.builder?.damage(path);
+    };
     const literal = parseIp(text);
     if (literal !== undefined) {
       assign(literal.address);
       return;
     }
     if (/^[0-9.]+$/.test(text) || !hostNamePattern.test(text)) {
-      this.sink.error(place, { key: place.key, message: 'invalid address', expected: 'an IPv4 or IPv6 address or a host name', found: quote(text) });
+      failed('invalid address', 'an IPv4 or IPv6 address or a host name');
       return;
     }
+    const unresolved = (why: string): void => failed(`cannot resolve host name (${why})`, 'an IP address, or a host name in /etc/hosts or DNS');
     this.pending.push(
       this.resolver(text).then(
         (addresses) => {
           const [first] = addresses;
           if (first !== undefined) assign(first);
-          else this.unresolved(text, place, 'no address found');
+          else unresolved('no address found');
         },
-        (error: unknown) => this.unresolved(text, place, (error as Error).message),
+        (error: unknown) => unresolved((error as Error).message),
       ),
     );
   }
@@ -64,21 +72,19 @@ export class HostNames {
   async settle(): Promise<void> {
     await Promise.all(this.pending);
   }
-
-  private unresolved(name: string, place: Place, why: string): void {
-    this.sink.error(place, {
-      key: place.key,
-      message: `cannot resolve host name (${why})`,
-      expected: 'an IP address, or a host name in /etc/hosts or DNS',
-      found: quote(name),
-    });
-  }
 }
 
 /** Builds a document path by path, remembering where each value came from. */
 export class DocumentBuilder {
   readonly document: Record<string, unknown> = {};
   readonly locator = new RecordedLocator();
+  /** Parts the source got wrong (already reported): the checks leave them alone, so
+   *  one mistake is not reported again as its consequences. */
+  readonly damaged: DocPath[] = [];
+
+  damage(path: DocPath): void {
+    this.damaged.push(path);
+  }
 
   set(path: DocPath, value: unknown, place?: Place): void {
     let container: Record<string | number, unknown> = this.document;

@@ -5,7 +5,7 @@
 // port 539, wlc, timeout 10 s, reentry 180 s, weight 1, preemption, and — as Piranha's
 // parser zeroes them — services and servers inactive unless `active = 1`).
 import { netmaskToPrefix } from './address.js';
-import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
+import { quote, unknownKeyFinding, type DiagnosticSink, type Finding, type SourceLocation } from './diagnostics.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
 import type { DocPath, Place } from './normalise.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
@@ -30,6 +30,15 @@ interface Block {
   name?: Token;
   settings: Setting[];
   children: Block[];
+  /** Lines of this block that could not be read (reported already); for a block that is
+   *  not closed or has no '{', its opener. */
+  broken: Token[];
+}
+
+interface Line {
+  tokens: Token[];
+  /** The line could not be tokenised (reported); `tokens` holds what came before. */
+  broken: boolean;
 }
 
 /** Number of values a keyword takes ('list' for Piranha's `dirs = [ … ]`). */
@@ -116,19 +125,44 @@ const keywords: Record<Exclude<BlockKind, 'failover'>, Record<string, Keyword>> 
   },
 };
 
+/** What part of the document a global keyword feeds: where a bad value leaves a gap. */
+const globalScopes: Record<string, DocPath> = {
+  serial_no: ['serial_no'],
+  primary: ['nodes', 0],
+  primary_private: ['nodes', 0],
+  backup: ['nodes', 1],
+  backup_private: ['nodes', 1],
+  backup_active: ['nodes', 1],
+  heartbeat_port: ['heartbeat'],
+  keepalive: ['heartbeat'],
+  deadtime: ['heartbeat'],
+  network: ['network'],
+  nat_router: ['nat_router'],
+  nat_nmask: ['nat_router'],
+  monitor_links: ['monitor_links'],
+  syncdaemon: ['sync'],
+  syncd_iface: ['sync'],
+  syncd_id: ['sync'],
+  tcp_timeout: ['ipvs_timeouts'],
+  tcpfin_timeout: ['ipvs_timeouts'],
+  udp_timeout: ['ipvs_timeouts'],
+  active_cmd: ['hooks'],
+  inactive_cmd: ['hooks'],
+};
+
 const failoverKeywords = ['address', 'active', 'vip_nmask', 'port', 'timeout', 'heartbeat', 'send', 'expect', 'start_cmd', 'stop_cmd', 'send_program', 'expect_program'];
 
 export async function readLvsCf(text: string, context: FrontEndContext): Promise<FrontEndResult> {
   const { sink } = context;
   const root = parseBlocks(tokenize(text, sink), sink);
   const builder = new DocumentBuilder();
-  const hosts = new HostNames(context.hosts, sink);
+  const hosts = new HostNames(context.hosts, sink, builder);
   new Translation(builder, hosts, context).global(root);
   await hosts.settle();
-  return { input: builder.document, locator: builder.locator };
+  return { input: builder.document, locator: builder.locator, damaged: builder.damaged };
 }
 
-function tokenize(text: string, sink: DiagnosticSink): Token[][] {
+function tokenize(text: string, sink: DiagnosticSink): Line[] {
   return text.split('\n').map((rawLine, index) => {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     const tokens: Token[] = [];
@@ -148,7 +182,7 @@ function tokenize(text: string, sink: DiagnosticSink): Token[][] {
             expected: `a closing ${char} on the same line`,
             found: quote(line.slice(position)),
           });
-          return [];
+          return { tokens, broken: true };
         }
         tokens.push({ text: line.slice(position + 1, end), quoted: true, line: index + 1, column: position + 1 });
         position = end + 1;
@@ -162,22 +196,27 @@ function tokenize(text: string, sink: DiagnosticSink): Token[][] {
         position += word.length;
       }
     }
-    return tokens;
+    return { tokens, broken: false };
   });
 }
 
 const isPunctuation = (token: Token | undefined, text: string): boolean => token !== undefined && !token.quoted && token.text === text;
 
-function parseBlocks(lines: Token[][], sink: DiagnosticSink): Block {
-  const root: Block = { kind: 'global', settings: [], children: [] };
+function parseBlocks(lines: Line[], sink: DiagnosticSink): Block {
+  const root: Block = { kind: 'global', settings: [], children: [], broken: [] };
   const stack: Block[] = [root];
-  lines.forEach((tokens, index) => {
+  lines.forEach(({ tokens, broken }, index) => {
     const [first, second, third, ...rest] = tokens;
     const current = stack[stack.length - 1] ?? root;
     if (first === undefined) return;
+    if (broken) {
+      current.broken.push(first);
+      return;
+    }
     if (isPunctuation(first, '}')) {
       if (stack.length === 1) {
         sink.error(first, { key: '}', message: "'}' without an open block", expected: 'a keyword or virtual NAME {', found: "'}'" });
+        root.broken.push(first);
       } else {
         stack.pop();
       }
@@ -187,35 +226,40 @@ function parseBlocks(lines: Token[][], sink: DiagnosticSink): Block {
     const kind = blockKeyword(first, current.kind);
     if (kind !== undefined) {
       if (second === undefined || isPunctuation(second, '{') || isPunctuation(second, '=')) {
-        sink.error(second ?? { line: index + 1, column: first.column + first.text.length + 1 }, {
+        sink.error(second ?? { line: index + 1, column: first.column + first.text.length }, {
           key: first.text,
           message: `${first.text} needs a name`,
           expected: `${first.text} NAME {`,
           found: second !== undefined ? quote(second.text) : 'end of line',
         });
-        if (!isPunctuation(second, '{')) return;
+        if (!isPunctuation(second, '{')) {
+          current.broken.push(first);
+          return;
+        }
       } else if (!isPunctuation(third, '{') || rest.length > 0) {
         const culprit = !isPunctuation(third, '{') ? third : rest[0];
-        sink.error(culprit ?? { line: index + 1, column: second.column + second.text.length + 1 }, {
+        sink.error(culprit ?? { line: index + 1, column: second.column + second.text.length }, {
           key: `${first.text} ${second.text}`,
           message: "expected '{' after the block name, on the same line",
           expected: "'{'",
           found: culprit !== undefined ? quote(culprit.text) : 'end of line',
         });
       }
-      const block: Block = { kind, opener: first, settings: [], children: [] };
+      const block: Block = { kind, opener: first, settings: [], children: [], broken: [] };
       if (second !== undefined && !second.quoted && !isPunctuation(second, '{')) block.name = second;
+      if (second === undefined || isPunctuation(second, '{') || !isPunctuation(third, '{') || rest.length > 0) block.broken.push(first);
       current.children.push(block);
       stack.push(block);
       return;
     }
     if (!isPunctuation(second, '=')) {
-      sink.error(second ?? { line: index + 1, column: first.column + first.text.length + 1 }, {
+      sink.error(second ?? { line: index + 1, column: first.column + first.text.length }, {
         key: first.text,
         message: "equal sign (=) expected after keyword",
         expected: `${first.text} = VALUE`,
         found: second !== undefined ? quote(second.text) : 'end of line',
       });
+      current.broken.push(first);
       return;
     }
     current.settings.push({ key: first, values: tokens.slice(2) });
@@ -224,6 +268,7 @@ function parseBlocks(lines: Token[][], sink: DiagnosticSink): Block {
     const opener = unclosed.opener ?? { line: 1, column: 1, text: '', quoted: false };
     const label = `${opener.text} ${unclosed.name?.text ?? ''}`.trim();
     sink.error(opener, { key: label, message: `block '${label}' is never closed`, expected: "'}'", found: 'end of file' });
+    unclosed.broken.push(opener);
   }
   return root;
 }
@@ -242,6 +287,8 @@ function unescape(text: string): string {
 
 class Translation {
   private readonly sink: DiagnosticSink;
+  /** The document part of the block being translated (undefined: the global settings). */
+  private scope: DocPath | undefined;
 
   constructor(
     private readonly builder: DocumentBuilder,
@@ -252,6 +299,7 @@ class Translation {
   }
 
   global(block: Block): void {
+    for (const token of block.broken) this.damageFor(token.text);
     const settings = this.settingsOf(block, keywords.global);
     const b = this.builder;
     b.set(['preempt'], true);
@@ -335,14 +383,19 @@ class Translation {
     const [address, device] = router.values;
     if (address === undefined || device === undefined) return;
     this.builder.set(['nat_router', 'device'], device.text, this.place(device, 'nat_router'));
-    this.hosts.resolve(address.text, this.place(address, 'nat_router'), (resolved) =>
-      this.builder.set(['nat_router', 'address'], `${resolved}/${prefix}`, this.place(address, 'nat_router')),
+    this.hosts.resolve(
+      address.text,
+      this.place(address, 'nat_router'),
+      (resolved) => this.builder.set(['nat_router', 'address'], `${resolved}/${prefix}`, this.place(address, 'nat_router')),
+      ['nat_router'],
     );
   }
 
   private virtual(block: Block, index: number): void {
-    const settings = this.settingsOf(block, keywords.virtual);
     const path = ['virtual_services', index];
+    this.scope = path;
+    if (block.broken.length > 0) this.builder.damage(path);
+    const settings = this.settingsOf(block, keywords.virtual);
     const b = this.builder;
     const name = block.name?.text ?? `virtual${index + 1}`;
     b.set([...path, 'name'], name, this.blockPlace(block));
@@ -364,10 +417,11 @@ class Translation {
     const [vip, device] = address?.values ?? [];
     if (vip !== undefined && device !== undefined) {
       b.set([...path, 'vip', 'device'], device.text, this.place(device, 'address'));
-      this.hosts.resolve(vip.text, this.place(vip, 'address'), (resolved) => {
+      const assign = (resolved: string): void => {
         const bits = resolved.includes(':') ? 128 : prefix;
         b.set([...path, 'vip', 'address'], `${resolved}/${bits}`, this.place(vip, 'address'));
-      });
+      };
+      this.hosts.resolve(vip.text, this.place(vip, 'address'), assign, path);
     }
     this.address(settings.get('sorry_server'), [...path, 'sorry_server', 'address']);
     this.integer(settings.get('fwmark'), 0, 4294967295, (value, place) => value > 0 && b.set([...path, 'fwmark'], value, place));
@@ -394,7 +448,11 @@ class Translation {
     this.boolean(settings.get('quiesce_server'), (value, place) => b.set([...check, 'quiesce_server'], value, place));
 
     b.set([...path, 'real_servers'], []);
-    block.children.forEach((server, serverIndex) => this.server(server, [...path, 'real_servers', serverIndex]));
+    block.children.forEach((server, serverIndex) => {
+      this.scope = [...path, 'real_servers', serverIndex];
+      this.server(server, this.scope);
+    });
+    this.scope = undefined;
   }
 
   private persistence(settings: Map<string, Setting>, path: DocPath): void {
@@ -414,6 +472,7 @@ class Translation {
   }
 
   private server(block: Block, path: DocPath): void {
+    if (block.broken.length > 0) this.builder.damage(path);
     const settings = this.settingsOf(block, keywords.server);
     const b = this.builder;
     b.mark(path, this.blockPlace(block));
@@ -421,7 +480,7 @@ class Translation {
     this.activeFlag(block, settings, [...path, 'active']);
     const address = settings.get('address');
     if (address === undefined) {
-      this.sink.error(this.blockPlace(block), { key: this.blockPlace(block).key, message: 'real server without address', expected: 'address = ADDRESS', found: 'nothing' });
+      this.fail(this.blockPlace(block), { key: this.blockPlace(block).key, message: 'real server without address', expected: 'address = ADDRESS', found: 'nothing' });
     }
     this.address(address, [...path, 'address']);
     this.integer(settings.get('weight'), 0, 65535, (value, place) => b.set([...path, 'weight'], value, place));
@@ -450,7 +509,7 @@ class Translation {
       const keyword = known[setting.key.text];
       if (keyword === undefined || setting.key.quoted) {
         const kind = block.kind === 'global' ? 'keyword' : `keyword in a ${block.kind} block`;
-        this.sink.error(setting.key, unknownKeyFinding(kind, setting.key.text, Object.keys(known)));
+        this.fail(setting.key, unknownKeyFinding(kind, setting.key.text, Object.keys(known)));
         continue;
       }
       if (!this.arityOk(setting, keyword.arity)) continue;
@@ -473,13 +532,25 @@ class Translation {
     const shape = arity === 1 ? `${key.text} = VALUE` : `${key.text} = ADDRESS DEVICE`;
     const extra = values[arity];
     const at = count < arity ? (values[count - 1] ?? key) : (extra ?? key);
-    this.sink.error(at, {
+    this.fail(at, {
       key: key.text,
       message: count < arity ? 'missing value' : 'unexpected extra value (quote values that contain blanks)',
       expected: shape,
       found: count < arity ? 'end of line' : quote(extra?.text ?? ''),
     });
     return false;
+  }
+
+  /** Reports an error and marks the part of the document it leaves incomplete. */
+  private fail(at: SourceLocation, finding: Finding): void {
+    this.sink.error(at, finding);
+    if (this.scope !== undefined) this.builder.damage(this.scope);
+    else if (finding.key !== undefined) this.damageFor(finding.key);
+  }
+
+  private damageFor(globalKeyword: string): void {
+    const scope = globalScopes[globalKeyword];
+    if (scope !== undefined) this.builder.damage(scope);
   }
 
   private place(token: Token, key: string): Place {
@@ -501,7 +572,7 @@ class Translation {
   }
 
   private invalid(setting: Setting, token: Token, expected: string): void {
-    this.sink.error(token, { key: setting.key.text, message: 'invalid value', expected, found: quote(token.text) });
+    this.fail(token, { key: setting.key.text, message: 'invalid value', expected, found: quote(token.text) });
   }
 
   private integer(setting: Setting | undefined, min: number, max: number, use: (value: number, place: Place) => void): void {
@@ -549,6 +620,6 @@ class Translation {
   private address(setting: Setting | undefined, path: DocPath): void {
     const value = setting !== undefined ? this.value(setting) : undefined;
     if (value === undefined) return;
-    this.hosts.resolve(value.token.text, value.place, (address) => this.builder.set(path, address, value.place));
+    this.hosts.resolve(value.token.text, value.place, (address) => this.builder.set(path, address, value.place), path.slice(0, -1));
   }
 }

@@ -3,7 +3,7 @@
 // line continuations and $VAR references to earlier assignments. The script ran one
 // NAT director: each TCP and UDP port becomes a virtual service on the VIP, balanced
 // over all RIPS with masquerading.
-import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
+import { closest, quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
 import type { Place } from './normalise.js';
@@ -19,7 +19,8 @@ interface Assignment {
   name: string;
   line: number;
   column: number;
-  value: Char[];
+  /** Undefined when the value could not be read (reported already). */
+  value: Char[] | undefined;
 }
 
 interface Word {
@@ -33,22 +34,30 @@ const variables = ['VIP', 'VIP_IF', 'LVS_IF', 'TPORTS', 'UPORTS', 'RIPS'];
 export async function readLvsConf(text: string, context: FrontEndContext): Promise<FrontEndResult> {
   const { sink } = context;
   const assignments = new ShellReader(text, sink).read();
-  const byName = new Map<string, Assignment>();
+  const byName = new Map<string, Valued>();
+  const broken = new Set<string>();
   for (const assignment of assignments) {
     if (!variables.includes(assignment.name)) {
       sink.error(assignment, unknownKeyFinding('variable', assignment.name, variables));
-      continue;
+      broken.add(closest(assignment.name, variables) ?? assignment.name);
+    } else if (assignment.value === undefined) {
+      broken.add(assignment.name);
+    } else {
+      byName.set(assignment.name, { ...assignment, value: assignment.value });
     }
-    byName.set(assignment.name, assignment);
   }
   const builder = new DocumentBuilder();
-  const hosts = new HostNames(context.hosts, sink);
-  translate(byName, builder, hosts, context);
+  const hosts = new HostNames(context.hosts, sink, builder);
+  translate(byName, broken, builder, hosts, context);
   await hosts.settle();
-  return { input: builder.document, locator: builder.locator };
+  return { input: builder.document, locator: builder.locator, damaged: builder.damaged };
 }
 
-function translate(byName: Map<string, Assignment>, builder: DocumentBuilder, hosts: HostNames, context: FrontEndContext): void {
+type Valued = Assignment & { value: Char[] };
+
+/** `broken`: variables whose errors were reported (or likely meant by a misspelt name);
+ *  what they leave missing is not reported again. */
+function translate(byName: Map<string, Valued>, broken: Set<string>, builder: DocumentBuilder, hosts: HostNames, context: FrontEndContext): void {
   const { sink } = context;
   builder.set(['network'], 'nat');
   builder.set(['sync', 'enabled'], false);
@@ -56,6 +65,7 @@ function translate(byName: Map<string, Assignment>, builder: DocumentBuilder, ho
   const vip = byName.get('VIP');
   const [vipWord, ...extra] = vip !== undefined ? splitWords(vip.value) : [];
   if (vip === undefined || vipWord === undefined) {
+    if (broken.has('VIP')) return;
     sink.error(vip ?? { line: 1, column: 1 }, { key: 'VIP', message: 'no virtual IP address', expected: 'VIP=ADDRESS or host name', found: 'nothing' });
     return;
   }
@@ -68,12 +78,12 @@ function translate(byName: Map<string, Assignment>, builder: DocumentBuilder, ho
   const vipIf = byName.get('VIP_IF');
   const device = vipIf !== undefined ? splitWords(vipIf.value)[0] : undefined;
   const realServers = splitWords(byName.get('RIPS')?.value ?? []);
-  if (realServers.length === 0) sink.warning(byName.get('RIPS') ?? { line: 1, column: 1 }, { key: 'RIPS', message: 'no real servers' });
+  if (realServers.length === 0 && !broken.has('RIPS')) sink.warning(byName.get('RIPS') ?? { line: 1, column: 1 }, { key: 'RIPS', message: 'no real servers' });
   const ports: [Word, 'tcp' | 'udp'][] = [
     ...splitWords(byName.get('TPORTS')?.value ?? []).map((word) => [word, 'tcp'] as [Word, 'tcp']),
     ...splitWords(byName.get('UPORTS')?.value ?? []).map((word) => [word, 'udp'] as [Word, 'udp']),
   ];
-  if (ports.length === 0) {
+  if (ports.length === 0 && !broken.has('TPORTS') && !broken.has('UPORTS')) {
     const at = byName.get('TPORTS') ?? byName.get('UPORTS') ?? { line: 1, column: 1 };
     sink.error(at, { key: 'TPORTS', message: 'no services', expected: 'TPORTS or UPORTS with at least one port or service name', found: 'nothing' });
   }
@@ -89,16 +99,17 @@ function translate(byName: Map<string, Assignment>, builder: DocumentBuilder, ho
     builder.set([...path, 'health_check', 'kind'], protocol === 'tcp' ? 'tcp' : 'none');
     if (device !== undefined) builder.set([...path, 'vip', 'device'], device.text, { line: device.line, column: device.column, key: 'VIP_IF' });
     const vipPlace: Place = { line: vipWord.line, column: vipWord.column, key: 'VIP' };
-    hosts.resolve(vipWord.text, vipPlace, (address) => builder.set([...path, 'vip', 'address'], address, vipPlace));
+    hosts.resolve(vipWord.text, vipPlace, (address) => builder.set([...path, 'vip', 'address'], address, vipPlace), path);
     builder.set([...path, 'real_servers'], []);
     realServers.forEach((server, serverIndex) => {
       const serverPath = [...path, 'real_servers', serverIndex];
       const serverPlace: Place = { line: server.line, column: server.column, key: 'RIPS' };
       builder.mark(serverPath, serverPlace);
-      hosts.resolve(server.text, serverPlace, (address) => {
+      const assign = (address: string): void => {
         builder.set([...serverPath, 'address'], address, serverPlace);
         if (address !== server.text) builder.set([...serverPath, 'name'], server.text, serverPlace);
-      });
+      };
+      hosts.resolve(server.text, serverPlace, assign, serverPath);
     });
   });
 }
@@ -144,7 +155,11 @@ class ShellReader {
       const assignment = this.assignment();
       if (assignment !== undefined) {
         assignments.push(assignment);
-        this.values.set(assignment.name, assignment.value);
+        if (assignment.value !== undefined) this.values.set(assignment.name, assignment.value);
+        if (assignment.value === undefined) {
+          this.skipLine();
+          continue;
+        }
       }
       this.endOfStatement();
     }
@@ -166,8 +181,7 @@ class ShellReader {
       return undefined;
     }
     this.advance();
-    const value = this.value(name);
-    return value === undefined ? undefined : { name, line: start.line, column: start.column, value };
+    return { name, line: start.line, column: start.column, value: this.value(name) };
   }
 
   /** One shell word (quotes and escapes removed, variables expanded). */

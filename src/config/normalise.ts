@@ -75,21 +75,41 @@ export function defaultRealServerName(address: string, port: number): string {
 
 export interface NormaliseOptions {
   services: ServiceResolver;
+  /** Parts the front end already reported as wrong: not checked again. */
+  damaged?: readonly DocPath[];
 }
 
 /** Validates `input` as a document and returns the Model, or undefined when `sink` got errors. */
 export function normalise(input: unknown, locator: Locator, sink: DiagnosticSink, options: NormaliseOptions): Model | undefined {
-  const document = Value.Default(DocumentSchema, structuredClone(input)) as Document;
-  const dirty = reportStructuralErrors(document, locator, sink);
+  const document = withDefaults(DocumentSchema, structuredClone(input)) as Document;
+  const damaged = (options.damaged ?? []).map(toPointer);
+  const dirty = [...damaged, ...reportStructuralErrors(document, locator, sink, damaged)];
   new SemanticChecks(document, locator, sink, dirty, options).run();
   if (sink.hasErrors) return undefined;
   return documentToModel(document);
 }
 
-function reportStructuralErrors(document: unknown, locator: Locator, sink: DiagnosticSink): string[] {
+/** Fills absent values with the schema's defaults, recursively. Unlike TypeBox's
+ *  Value.Default it never replaces a value that is present but wrong (that would turn
+ *  `virtual_services: {…}` silently into an empty list): the checks must see it. */
+function withDefaults(schema: TSchema, value: unknown): unknown {
+  if (Array.isArray(value)) {
+    if (schema.items !== undefined) value.forEach((item) => withDefaults(schema.items as TSchema, item));
+    return value;
+  }
+  if (value === null || typeof value !== 'object' || schema.properties === undefined) return value;
+  const record = value as Record<string, unknown>;
+  for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>)) {
+    if (record[key] === undefined && child.default !== undefined) record[key] = structuredClone(child.default);
+    withDefaults(child, record[key]);
+  }
+  return record;
+}
+
+function reportStructuralErrors(document: unknown, locator: Locator, sink: DiagnosticSink, damaged: string[]): string[] {
   const reported = new Set<string>();
   for (const error of Value.Errors(DocumentSchema, document)) {
-    if (reported.has(error.path)) continue;
+    if (reported.has(error.path) || damaged.some((pointer) => error.path === pointer || error.path.startsWith(`${pointer}/`))) continue;
     reported.add(error.path);
     const path = pointerToPath(error.path);
     const name = path[path.length - 1];
@@ -149,7 +169,7 @@ function describe(schema: TSchema): string {
 export function showValue(value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
   if (typeof value === 'string') return quote(value);
-  if (Array.isArray(value)) return 'a list';
+  if (Array.isArray(value)) return `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
   if (typeof value === 'object') return 'a mapping';
   return String(value);
 }
@@ -279,7 +299,8 @@ class SemanticChecks {
   private checkVirtualServices(): void {
     const names = new Map<string, number>();
     const identities = new Map<string, number>();
-    const nodeAddresses = new Set(this.document.nodes.flatMap((node) => [node.address, node.private_address]).map((a) => (a !== undefined ? parseIp(a)?.address : undefined)));
+    const nodes = this.clean(['nodes']) ? this.document.nodes : [];
+    const nodeAddresses = new Set(nodes.flatMap((node) => [node.address, node.private_address]).map((a) => (a !== undefined ? parseIp(a)?.address : undefined)));
     this.document.virtual_services.forEach((service, index) => {
       const path = ['virtual_services', index];
       if (!this.intact(path)) return;
