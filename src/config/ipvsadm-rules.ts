@@ -126,13 +126,15 @@ function splitCommands(line: Word[], sink: DiagnosticSink): Word[][] {
   return [0, ...starts].map((start, index) => dropProgram(line.slice(start, starts[index] ?? line.length)));
 }
 
+/** The command without its program name; a bare `ipvsadm` (it lists the table) stays. */
 function dropProgram(command: Word[]): Word[] {
-  return command[0] !== undefined && isProgram(command[0].text) ? command.slice(1) : command;
+  return command.length > 1 && command[0] !== undefined && isProgram(command[0].text) ? command.slice(1) : command;
 }
 
 function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined {
   const first = words[0];
   if (first === undefined) return undefined;
+  if (words.length === 1 && isProgram(first.text)) return { verb: 'ignored', word: first, values: new Map() };
   const values = new Map<string, { word: Word; value?: Word[] }>();
   let verb: { verb: Verb; word: Word } | undefined;
   let failed = false;

@@ -33,16 +33,18 @@ const variables = ['VIP', 'VIP_IF', 'LVS_IF', 'TPORTS', 'UPORTS', 'RIPS'];
 
 export async function readLvsConf(text: string, context: FrontEndContext): Promise<FrontEndResult> {
   const { sink } = context;
-  const assignments = new ShellReader(text, sink).read();
+  const reader = new ShellReader(text, sink);
+  const assignments = reader.read();
   const byName = new Map<string, Valued>();
   const broken = new Set<string>();
   for (const assignment of assignments) {
-    if (!variables.includes(assignment.name)) {
+    // A variable the file itself uses ($NET) is a helper; one nothing uses is a typo.
+    if (!variables.includes(assignment.name) && !reader.referenced.has(assignment.name)) {
       sink.error(assignment, unknownKeyFinding('variable', assignment.name, variables));
       broken.add(closest(assignment.name, variables) ?? assignment.name);
     } else if (assignment.value === undefined) {
       broken.add(assignment.name);
-    } else {
+    } else if (variables.includes(assignment.name)) {
       byName.set(assignment.name, { ...assignment, value: assignment.value });
     }
   }
@@ -137,6 +139,8 @@ class ShellReader {
   private line = 1;
   private column = 1;
   private readonly values = new Map<string, Char[]>();
+  /** Variables the file refers to with $NAME. */
+  readonly referenced = new Set<string>();
 
   constructor(
     private readonly text: string,
@@ -247,6 +251,7 @@ class ShellReader {
     if (braced) this.advance();
     const reference = this.readWhile(/[A-Za-z0-9_]/);
     if (braced && this.peek() === '}') this.advance();
+    this.referenced.add(reference);
     const value = this.values.get(reference);
     if (reference === '' || value === undefined) {
       this.sink.error(at, { key: name, message: `$${reference || '?'} is not set by an earlier line of this file`, expected: 'a variable assigned above', found: quote(`$${braced ? `{${reference}}` : reference}`) });

@@ -99,7 +99,7 @@ function yamlLocator(document: YamlDocument, at: (offset: number) => SourceLocat
 export function toYaml(model: Model): string {
   const document = modelToDocument(model);
   withoutDefaults(DocumentSchema, document);
-  return stringify(document, { lineWidth: 0 });
+  return stringify(document, { lineWidth: 0, doubleQuotedAsJSON: true });
 }
 
 type Plain = Record<string, unknown>;
