@@ -506,7 +506,7 @@ class Translation {
   private settingsOf(block: Block, known: Record<string, Keyword>): Map<string, Setting> {
     const settings = new Map<string, Setting>();
     for (const setting of block.settings) {
-      const keyword = known[setting.key.text];
+      const keyword = Object.hasOwn(known, setting.key.text) ? known[setting.key.text] : undefined;
       if (keyword === undefined || setting.key.quoted) {
         const kind = block.kind === 'global' ? 'keyword' : `keyword in a ${block.kind} block`;
         this.fail(setting.key, unknownKeyFinding(kind, setting.key.text, Object.keys(known)));
@@ -549,7 +549,7 @@ class Translation {
   }
 
   private damageFor(globalKeyword: string): void {
-    const scope = globalScopes[globalKeyword];
+    const scope = Object.hasOwn(globalScopes, globalKeyword) ? globalScopes[globalKeyword] : undefined;
     if (scope !== undefined) this.builder.damage(scope);
   }
 

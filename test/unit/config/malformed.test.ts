@@ -51,6 +51,7 @@ const cases: Case[] = [
   { name: 'lvs.cf: unresolvable host name', file: 'lvs.cf', text: 'primary = no-such-director\n', at: '1:11 primary', says: 'cannot resolve host name' },
   { name: 'lvs.cf: virtual without a name', file: 'lvs.cf', text: lvsCf('virtual {\n}\n'), at: '4:9 virtual', says: 'needs a name' },
   { name: 'lvs.cf: no brace after the name', file: 'lvs.cf', text: lvsCf('virtual web\n active = 1\n}\n'), at: '4:12 virtual web', says: "expected '{'" },
+  { name: 'lvs.cf: a keyword named like a JavaScript property', file: 'lvs.cf', text: lvsCf('valueOf = 1\nvirtual web {\n constructor = 2\n}\n'), at: '4:1 valueOf', says: 'unknown keyword' },
   // ipvsadm rules
   { name: 'rules: -a before -A', file: 'ipvsadm.rules', text: '-a -t 192.0.2.10:80 -r 10.1.0.1 -m\n-A -t 192.0.2.10:80\n', at: '1:7 -t', says: 'Service not defined' },
   { name: 'rules: seed 000 missing port', file: fixture('seed-000-missing-port.rules'), text: '', at: '2:15 -t', says: 'Service not defined' },
@@ -83,6 +84,7 @@ const cases: Case[] = [
   { name: 'yaml: duplicate virtual service', file: 'tandem.yaml', text: 'virtual_services:\n  - {name: a, vip: {address: 192.0.2.10}, port: 80}\n  - {name: b, vip: {address: 192.0.2.10}, port: 80}\n', at: '3:5 virtual_services[1]', says: 'duplicate virtual service' },
   { name: 'yaml: label of another device', file: 'tandem.yaml', text: 'nat_router:\n  address: 192.168.3.254/24\n  device: eth1\n  label: eth0:1\n', at: '4:10 nat_router.label', says: 'start with the device name' },
   { name: 'yaml: three nodes', file: 'tandem.yaml', text: 'nodes:\n  - {name: a, address: 10.0.0.1}\n  - {name: b, address: 10.0.0.2}\n  - {name: c, address: 10.0.0.3}\n', at: '2:3 nodes', says: 'at most 2' },
+  { name: 'yaml: a key named like a JavaScript property', file: 'tandem.yaml', text: 'heartbeat:\n  __proto__: {keepalive: 1ms}\n', at: '2:3 heartbeat.__proto__', says: 'unknown key' },
   { name: 'yaml: not a mapping', file: 'tandem.yaml', text: '- a\n- b\n', at: '1:1 -', says: 'must be a mapping' },
   { name: 'yaml: bad real server address', file: 'tandem.yaml', text: 'virtual_services:\n  - name: web\n    vip: {address: 192.0.2.10}\n    port: 80\n    real_servers:\n      - address: 10.1.0\n', at: '6:18 virtual_services[0].real_servers[0].address', says: 'IPv4 or IPv6' },
   // any format
