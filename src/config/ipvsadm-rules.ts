@@ -4,6 +4,7 @@
 // `-p` without a timeout is 300 s, real servers default to direct routing, weight 1
 // and the service's port, and an `-a` for a service no `-A` defined before is
 // "Service not defined". Host and service names resolve as ipvsadm resolves them.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { netmaskToPrefix, parseIp } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
@@ -101,8 +102,10 @@ export async function readIpvsadmRules(text: string, context: FrontEndContext): 
   const { sink } = context;
   const commands = text.split('\n').flatMap((line, index) => splitCommands(words(line, index + 1), sink).map((command) => parseCommand(command, sink)));
   const parsed = commands.filter((command) => command !== undefined);
+  await yieldToEventLoop();
   await resolveAddresses(parsed, context);
   const table = new Table(context);
+  await yieldToEventLoop();
   for (const command of parsed) table.apply(command);
   return table.toDocument();
 }
@@ -188,6 +191,7 @@ function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined 
 
 /** `--weight=3`, `-w3`, `-p600`. */
 function splitAttached(text: string): [string, string | undefined] {
+  if (options.has(text)) return [text, undefined];
   const equals = /^(--[a-z0-9-]+)=(.*)$/.exec(text);
   if (equals !== null) return [equals[1] ?? text, equals[2]];
   const short = /^(-[A-Za-z6])(.+)$/.exec(text);
