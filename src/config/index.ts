@@ -71,18 +71,17 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
   checkText(body, sink);
   sink.throwIfErrors();
   const format = options.format ?? detectFormat(body, file, sink);
-  sink.throwIfErrors();
+  if (format === undefined) throw new ConfigError(sink.errors, sink.warnings);
   const context: FrontEndContext = {
     file,
     sink,
     hosts: options.hosts ?? systemHostResolver(),
     services: options.services ?? systemServiceResolver(),
   };
-  const read = await frontEnds[format ?? 'yaml'](body, context);
+  const read = await frontEnds[format](body, context);
   const model = read !== undefined ? await normalise(read.input, read.locator, sink, { services: context.services, ...(read.damaged !== undefined ? { damaged: read.damaged } : {}) }) : undefined;
   if (model !== undefined && read !== undefined && options.host !== undefined) checkHost(model, options.host, read.locator, sink);
-  sink.throwIfErrors();
-  if (model === undefined || format === undefined) throw new ConfigError(sink.errors, sink.warnings);
+  if (model === undefined || sink.hasErrors) throw new ConfigError(sink.errors, sink.warnings);
   return { model, warnings: sink.warnings, format };
 }
 
