@@ -171,7 +171,9 @@ export interface MonitorLinksSpec {
 export interface Model {
   cluster: string;
   serialNo: number;
-  /** The directors, primary first. One node means a standalone director. */
+  /** The directors, primary first. One node means a standalone director; none means the
+   *  file described only the IPVS table (ipvsadm rules, lvs.conf), and resolveLocalNode
+   *  makes this host a standalone director. */
   nodes: NodeSpec[];
   heartbeat: HeartbeatSpec;
   auth: AuthSpec;
