@@ -1,0 +1,17 @@
+// Real-server health checking (Piranha's nanny, ldirectord, keepalived's checkers).
+export {
+  HealthMonitor,
+  DEFAULT_MAX_CONCURRENT_CHECKS,
+  RAMP_TICK_MS,
+  type HealthChange,
+  type HealthMonitorOptions,
+  type HealthView,
+  type MonitorStats,
+  type ObservationStatus,
+  type ServerHealthStatus,
+  type ServerStatusState,
+} from './monitor.js';
+export { runCheck, type Check, type CheckTarget, type Probe } from './check.js';
+export { planHealth, serverKey, serviceKey, type PlannedServer } from './plan.js';
+export type { CheckResult, CheckFailure, CheckPass, CheckInconclusive, FailureReason } from './result.js';
+export { effectiveWeight, initialHealth, isUp, observe, type HealthPolicy, type HealthState, type HealthTransition, type ServerHealth } from './state.js';
