@@ -97,7 +97,7 @@ export interface MonitorStats {
 
 export const DEFAULT_MAX_CONCURRENT_CHECKS = 512;
 /** Checks started per event-loop turn: starting hundreds of connections in one go would delay a heartbeat. */
-const START_BATCH = 32;
+const START_BATCH = 16;
 /** How often weights of servers in slow start are recomputed (IPVS edits at most this often per server). */
 export const RAMP_TICK_MS = 1000;
 /** At most one warning per this period about checks this director could not carry out. */
