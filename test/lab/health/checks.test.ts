@@ -76,7 +76,12 @@ describe('health checks against real servers', () => {
       response.end(`host=${request.headers.host}`),
     );
     servers.push(web, silent, banner, closer, http, https);
-    [ports.web, ports.silent, ports.banner, ports.closer, ports.http, ports.https] = await Promise.all(servers.map(listen));
+    ports.web = await listen(web);
+    ports.silent = await listen(silent);
+    ports.banner = await listen(banner);
+    ports.closer = await listen(closer);
+    ports.http = await listen(http);
+    ports.https = await listen(https);
     http.on('connection', track);
     udp = createSocket('udp4');
     udp.on('message', (message, peer) => udp.send(message.toString() === 'ping' ? 'pong' : 'what?', peer.port, peer.address));
