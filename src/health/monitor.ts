@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Model, RealServer, VirtualService } from '../config/model.js';
 import { runCheck, type Check } from './check.js';
-import { endpoint, planHealth, serverKey, type PlannedServer } from './plan.js';
+import { endpoint, planService, serverKey, type PlannedServer } from './plan.js';
 import type { CheckResult } from './result.js';
 import {
   effectiveWeight,
@@ -37,6 +37,8 @@ export interface HealthMonitorOptions {
   logger: Logger;
   /** Checks in flight at once (sockets and check programs). */
   maxConcurrentChecks?: number;
+  /** Check programs (send_program) running at once, within maxConcurrentChecks. */
+  maxConcurrentPrograms?: number;
   /** Monotonic clock in ms (epoch-based, so status can show it as a date). */
   now?: () => number;
   /** Spreads the first checks over one interval; [0, 1). */
@@ -96,8 +98,11 @@ export interface MonitorStats {
 }
 
 export const DEFAULT_MAX_CONCURRENT_CHECKS = 512;
+export const DEFAULT_MAX_CONCURRENT_PROGRAMS = 16;
 /** Checks started per event-loop turn: starting hundreds of connections in one go would delay a heartbeat. */
 const START_BATCH = 16;
+/** Servers planned or armed per event-loop turn during a reload or enable. */
+const LOAD_CHUNK = 1000;
 /** How often weights of servers in slow start are recomputed (IPVS edits at most this often per server). */
 export const RAMP_TICK_MS = 1000;
 /** At most one warning per this period about checks this director could not carry out. */
@@ -114,22 +119,54 @@ interface Entry {
   reported: { up: boolean; weight: number };
 }
 
+/** First in, first out, without Array.shift's copying. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.head === this.items.length) return undefined;
+    const item = this.items[this.head++];
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    return item;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class HealthMonitor {
   private readonly logger: Logger;
   private readonly maxConcurrent: number;
+  private readonly maxPrograms: number;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly run: (check: Check, signal: AbortSignal) => Promise<CheckResult>;
 
   private entries = new Map<string, Entry>();
-  private byServer = new WeakMap<RealServer, Entry>();
-  private queue: Entry[] = [];
-  private queueHead = 0;
+  private byServer = new Map<RealServer, Entry>();
+  private readonly socketQueue = new Fifo<Entry>();
+  /** Check programs wait apart: spawning forks this process and is started one per turn. */
+  private readonly programQueue = new Fifo<Entry>();
   private inFlight = 0;
+  private programsInFlight = 0;
   private readonly running = new Set<Promise<void>>();
   private enabled = false;
   /** Bumped by enable/disable; a result from an older epoch is discarded. */
   private epoch = 0;
+  /** Bumped by every reload; a reload overtaken by a newer one stops. */
+  private generation = 0;
   private pumpScheduled = false;
   private readonly ramping = new Set<Entry>();
   private rampTimer: NodeJS.Timeout | undefined;
@@ -139,13 +176,14 @@ export class HealthMonitor {
   private lastLocalErrorLogAt = -Infinity;
   private counters = { maxInFlight: 0, started: 0, completed: 0, inconclusive: 0 };
 
-  constructor(model: Model, options: HealthMonitorOptions) {
+  /** Starts with no model: `reload(model)` gives it one. */
+  constructor(options: HealthMonitorOptions) {
     this.logger = options.logger.child({ component: 'health' });
     this.maxConcurrent = Math.max(1, options.maxConcurrentChecks ?? DEFAULT_MAX_CONCURRENT_CHECKS);
+    this.maxPrograms = Math.max(1, options.maxConcurrentPrograms ?? DEFAULT_MAX_CONCURRENT_PROGRAMS);
     this.now = options.now ?? (() => performance.timeOrigin + performance.now());
     this.random = options.random ?? Math.random;
     this.run = options.runCheck ?? runCheck;
-    this.load(model);
   }
 
   /**
@@ -164,23 +202,25 @@ export class HealthMonitor {
     return this.enabled;
   }
 
-  /** Starts checking (the daemon calls it when this node becomes active). Every server starts unknown (= up). */
+  /**
+   * Starts checking (the daemon calls it when this node becomes active). Every server
+   * starts unknown, which counts as up; first checks are spread over one interval.
+   */
   enable(): void {
     if (this.enabled) return;
     this.enabled = true;
-    this.epoch++;
+    const epoch = ++this.epoch;
     this.counters = { maxInFlight: 0, started: 0, completed: 0, inconclusive: 0 };
-    const now = this.now();
-    let checked = 0;
-    for (const entry of this.entries.values()) {
-      entry.health = initialHealth(now);
-      entry.reported = this.outputOf(entry, now);
-      if (entry.plan.check) {
-        checked++;
-        this.scheduleFirst(entry);
+    const entries = [...this.entries.values()];
+    const checked = entries.filter((entry) => entry.plan.check).length;
+    this.logger.info({ event: 'health-enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent }, `health checking started for ${checked} real servers`);
+    void (async () => {
+      for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
+        if (i > 0) await yieldToLoop();
+        if (epoch !== this.epoch) return;
+        for (const entry of entries.slice(i, i + LOAD_CHUNK)) this.scheduleFirst(entry);
       }
-    }
-    this.logger.info({ event: 'health-enabled', servers: this.entries.size, checked, maxConcurrentChecks: this.maxConcurrent }, `health checking started for ${checked} real servers`);
+    })();
   }
 
   /**
@@ -199,8 +239,8 @@ export class HealthMonitor {
         entry.health = initialHealth(now);
         entry.reported = this.outputOf(entry, now);
       }
-      this.queue = [];
-      this.queueHead = 0;
+      this.socketQueue.clear();
+      this.programQueue.clear();
       this.ramping.clear();
       this.stopRampTimer();
       this.pendingChanges.clear();
@@ -210,20 +250,35 @@ export class HealthMonitor {
   }
 
   /**
-   * A new model (reload). Servers that still exist (same service and address:port) keep
-   * their state and counters; a changed check is rescheduled within its new interval;
-   * removed servers' checks are cancelled. No change events: the daemon reconciles
+   * Takes a model: the first one, or a new one on reload. Servers that still exist (same
+   * service and address:port) keep their state and counters; a changed check is
+   * rescheduled within its new interval; removed servers' checks are cancelled. The
+   * model is planned a chunk of servers per event-loop turn (40,000 servers take a few
+   * hundred ms of CPU) and takes effect at once when complete (the view answers from
+   * the previous one until then). Resolves when it has taken effect; a reload overtaken
+   * by a newer one resolves without effect. No change events: the daemon reconciles
    * after a reload anyway.
    */
-  reload(model: Model): void {
+  async reload(model: Model): Promise<void> {
+    const generation = ++this.generation;
     const previous = this.entries;
-    this.load(model, previous);
-    for (const [key, entry] of previous) {
-      if (this.entries.get(key) !== entry) {
-        entry.removed = true;
-        this.stopEntry(entry);
-        this.ramping.delete(entry);
+    const entries = new Map<string, Entry>();
+    let planned = 0;
+    for (const service of model.virtualServices) {
+      this.adopt(service, previous, entries);
+      planned += service.realServers.length;
+      if (planned >= LOAD_CHUNK) {
+        planned = 0;
+        await yieldToLoop();
+        if (generation !== this.generation) return;
       }
+    }
+    this.install(entries);
+    for (const [key, entry] of previous) {
+      if (entries.get(key) === entry) continue;
+      entry.removed = true;
+      this.stopEntry(entry);
+      this.ramping.delete(entry);
     }
   }
 
@@ -246,36 +301,40 @@ export class HealthMonitor {
       servers: this.entries.size,
       checked,
       inFlight: this.inFlight,
-      queued: this.queue.length - this.queueHead,
+      queued: this.socketQueue.length + this.programQueue.length,
       ...this.counters,
     };
   }
 
-  private load(model: Model, previous = new Map<string, Entry>()): void {
-    const now = this.now();
-    const entries = new Map<string, Entry>();
-    const byServer = new WeakMap<RealServer, Entry>();
-    for (const plan of planHealth(model)) {
+  /** Plans a service's servers into `entries`, reusing (and updating) the entries of `previous`. */
+  private adopt(service: VirtualService, previous: Map<string, Entry>, entries: Map<string, Entry>): void {
+    for (const plan of planService(service)) {
       if (plan.unchecked?.kind === 'invalid') {
         this.logger.warn(
-          { event: 'health-check-invalid', service: plan.service.name, server: plan.server.name, key: plan.key, detail: plan.unchecked.message },
-          `real server ${plan.server.name} of ${plan.service.name} is not checked (counts as up): ${plan.unchecked.message}`,
+          { event: 'health-check-invalid', service: service.name, server: plan.server.name, key: plan.key, detail: plan.unchecked.message },
+          `real server ${plan.server.name} of ${service.name} is not checked (counts as up): ${plan.unchecked.message}`,
         );
       }
       const kept = previous.get(plan.key);
-      const entry: Entry = kept ?? { plan, health: initialHealth(now), queued: false, removed: false, reported: { up: true, weight: 0 } };
-      const checkChanged = kept !== undefined && kept.plan.specSignature !== plan.specSignature;
-      entry.plan = plan;
-      if (!kept) entry.reported = this.outputOf(entry, now);
-      entries.set(plan.key, entry);
-      byServer.set(plan.server, entry);
-      if (!this.enabled) continue;
-      if (!plan.check) {
-        this.stopEntry(entry);
-      } else if (!kept || checkChanged || (!entry.timer && !entry.queued && !entry.running)) {
-        this.stopEntry(entry);
-        this.scheduleFirst(entry);
+      if (!kept) {
+        const health = initialHealth(this.now());
+        entries.set(plan.key, { plan, health, queued: false, removed: false, reported: { up: true, weight: 0 } }); // reported: set by install()
+        continue;
       }
+      if (kept.plan.specSignature !== plan.specSignature || !plan.check) this.stopEntry(kept);
+      kept.plan = plan;
+      entries.set(plan.key, kept);
+    }
+  }
+
+  /** Makes `entries` the current ones and starts checking those that need it. */
+  private install(entries: Map<string, Entry>): void {
+    const now = this.now();
+    const byServer = new Map<RealServer, Entry>();
+    for (const entry of entries.values()) {
+      byServer.set(entry.plan.server, entry);
+      if (this.entries.get(entry.plan.key) !== entry) entry.reported = this.outputOf(entry, now);
+      if (this.enabled) this.scheduleFirst(entry);
     }
     this.entries = entries;
     this.byServer = byServer;
@@ -288,8 +347,13 @@ export class HealthMonitor {
     return { up: isUp(entry.health), weight: effectiveWeight(entry.health, plan.server.weight, plan.policy, now) };
   }
 
-  /** The first check of a server lands at a random point of its first interval, so a thousand servers do not fire at once. */
+  /**
+   * The first check of a server lands at a random point of its first interval, so a
+   * thousand servers do not fire at once. Does nothing for a server already scheduled,
+   * queued or being checked, or not checked at all.
+   */
   private scheduleFirst(entry: Entry): void {
+    if (!entry.plan.check || entry.removed || entry.timer || entry.queued || entry.running) return;
     this.scheduleIn(entry, Math.floor(this.random() * entry.plan.interval));
   }
 
@@ -297,7 +361,7 @@ export class HealthMonitor {
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       entry.queued = true;
-      this.queue.push(entry);
+      (entry.plan.check?.probe.kind === 'program' ? this.programQueue : this.socketQueue).push(entry);
       this.schedulePump();
     }, delay);
   }
@@ -319,49 +383,58 @@ export class HealthMonitor {
     });
   }
 
+  /** Starts queued checks: up to START_BATCH socket checks and one check program per turn. */
   private pump(): void {
     let started = 0;
-    while (this.inFlight < this.maxConcurrent && this.queueHead < this.queue.length && started < START_BATCH) {
-      const entry = this.queue[this.queueHead++]!;
-      if (!entry.queued || entry.removed || !entry.plan.check) continue;
-      entry.queued = false;
-      this.start(entry, entry.plan.check);
-      started++;
+    while (started < START_BATCH && this.inFlight < this.maxConcurrent) {
+      const entry = this.socketQueue.shift();
+      if (!entry) break;
+      if (this.startIfDue(entry)) started++;
     }
-    if (this.queueHead === this.queue.length) {
-      this.queue = [];
-      this.queueHead = 0;
-    } else if (this.inFlight < this.maxConcurrent) {
-      this.schedulePump();
+    while (this.inFlight < this.maxConcurrent && this.programsInFlight < this.maxPrograms) {
+      const entry = this.programQueue.shift();
+      if (!entry || this.startIfDue(entry)) break;
     }
+    const room = this.inFlight < this.maxConcurrent;
+    if (room && (this.socketQueue.length > 0 || (this.programQueue.length > 0 && this.programsInFlight < this.maxPrograms))) this.schedulePump();
+  }
+
+  /** Starts the check of a queued entry unless it was cancelled or removed meanwhile. */
+  private startIfDue(entry: Entry): boolean {
+    const check = entry.plan.check;
+    if (!entry.queued || entry.removed || !check) return false;
+    entry.queued = false;
+    this.start(entry, check);
+    return true;
   }
 
   private start(entry: Entry, check: Check): void {
     const controller = new AbortController();
     const epoch = this.epoch;
+    const program = check.probe.kind === 'program';
     entry.running = controller;
     this.inFlight++;
+    if (program) this.programsInFlight++;
     this.counters.started++;
     this.counters.maxInFlight = Math.max(this.counters.maxInFlight, this.inFlight);
-    const done = this.run(check, controller.signal).then(
-      (result) => this.finish(entry, controller, epoch, result),
-      (error: unknown) => this.finish(entry, controller, epoch, { outcome: 'fail', reason: 'error', message: String(error), durationMs: 0 }),
-    );
+    const done = this.run(check, controller.signal)
+      .catch((error: unknown): CheckResult => ({ outcome: 'fail', reason: 'error', message: String(error), durationMs: 0 }))
+      .then((result) => {
+        this.inFlight--;
+        if (program) this.programsInFlight--;
+        this.finish(entry, controller, epoch, result);
+      });
     this.running.add(done);
     void done.finally(() => this.running.delete(done));
   }
 
   private finish(entry: Entry, controller: AbortController, epoch: number, result: CheckResult): void {
-    this.inFlight--;
     if (entry.running === controller) entry.running = undefined;
-    if (epoch !== this.epoch || entry.removed || controller.signal.aborted) {
-      this.schedulePump();
-      return;
-    }
+    this.schedulePump();
+    if (epoch !== this.epoch || entry.removed || controller.signal.aborted) return;
     this.counters.completed++;
     this.record(entry, { at: this.now(), result });
     if (entry.plan.check && !entry.timer && !entry.queued) this.scheduleIn(entry, entry.plan.interval);
-    this.schedulePump();
   }
 
   private record(entry: Entry, observation: Observation): void {

@@ -12,9 +12,9 @@ export interface PlannedServer {
   server: RealServer;
   policy: HealthPolicy;
   interval: Milliseconds;
-  /** Absent: the server is not checked; `unchecked` says why. */
-  check?: Check;
-  unchecked?: Unchecked;
+  /** Undefined: the server is not checked; `unchecked` says why. */
+  check: Check | undefined;
+  unchecked: Unchecked | undefined;
   /** The service's check settings as JSON (one string shared by its servers). With the
    *  key (which fixes protocol, address and port) equal ones mean the same check. */
   specSignature: string;
@@ -28,35 +28,36 @@ export interface Unchecked {
 }
 
 export function planHealth(model: Model): PlannedServer[] {
-  const planned: PlannedServer[] = [];
-  for (const service of model.virtualServices) {
-    const spec = service.healthCheck;
-    const policy: HealthPolicy = { failures: spec.failures, reentry: spec.reentry, slowStart: spec.slowStart };
-    let compiled: ((server: RealServer) => Check) | Unchecked;
-    try {
-      compiled = compileService(service);
-    } catch (error) {
-      compiled = { kind: 'invalid', message: (error as Error).message };
-    }
-    const specSignature = JSON.stringify(spec);
-    for (const server of service.realServers) {
-      const base = { key: serverKey(service, server), service, server, policy, interval: spec.interval };
-      let outcome: { check: Check } | { unchecked: Unchecked };
-      if (!service.active || !server.active) {
-        outcome = { unchecked: { kind: 'inactive', message: service.active ? 'real server is inactive' : 'virtual service is inactive' } };
-      } else if (typeof compiled !== 'function') {
-        outcome = { unchecked: compiled };
-      } else {
-        try {
-          outcome = { check: compiled(server) };
-        } catch (error) {
-          outcome = { unchecked: { kind: 'invalid', message: (error as Error).message } };
-        }
-      }
-      planned.push({ ...base, ...outcome, specSignature });
-    }
+  return model.virtualServices.flatMap(planService);
+}
+
+/** The plans of one virtual service's real servers (a reload plans service by service). */
+export function planService(service: VirtualService): PlannedServer[] {
+  const spec = service.healthCheck;
+  const policy: HealthPolicy = { failures: spec.failures, reentry: spec.reentry, slowStart: spec.slowStart };
+  let compiled: ((server: RealServer) => Check) | Unchecked;
+  try {
+    compiled = compileService(service);
+  } catch (error) {
+    compiled = { kind: 'invalid', message: (error as Error).message };
   }
-  return planned;
+  const specSignature = JSON.stringify(spec);
+  const prefix = `${serviceKey(service)} -> `;
+  const inactive: Unchecked | undefined = service.active ? undefined : { kind: 'inactive', message: 'virtual service is inactive' };
+  return service.realServers.map((server) => {
+    let check: Check | undefined;
+    let unchecked = inactive ?? (server.active ? undefined : { kind: 'inactive', message: 'real server is inactive' });
+    if (!unchecked && typeof compiled !== 'function') unchecked = compiled;
+    if (!unchecked && typeof compiled === 'function') {
+      try {
+        check = compiled(server);
+      } catch (error) {
+        unchecked = { kind: 'invalid', message: (error as Error).message };
+      }
+    }
+    const key = prefix + endpoint(server.address, server.port || service.port);
+    return { key, service, server, policy, interval: spec.interval, check, unchecked, specSignature };
+  });
 }
 
 /** Compiles what is shared by the service's servers once (the expectation), then per server. */

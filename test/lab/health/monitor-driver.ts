@@ -8,7 +8,8 @@ import { createLogger } from '../../../src/log.js';
 
 const model = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Model;
 const logger = createLogger({ format: 'json', level: 'debug' });
-const monitor = new HealthMonitor(model, { logger });
+const monitor = new HealthMonitor({ logger });
+await monitor.reload(model);
 monitor.onChange((changes) => logger.info({ event: 'health-change', changes }, 'health changed'));
 monitor.enable();
 process.once('SIGTERM', () => {

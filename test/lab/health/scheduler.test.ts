@@ -47,7 +47,8 @@ describe('health scheduler with 1,000 real servers', () => {
         { vip: { address: `203.0.113.${(s % 250) + 1}`, family: 4, prefix: 32 }, port: 8000 + s, healthCheck: check },
       ),
     );
-    const monitor = new HealthMonitor(modelOf(services), { logger, maxConcurrentChecks: MAX_IN_FLIGHT });
+    const monitor = new HealthMonitor({ logger, maxConcurrentChecks: MAX_IN_FLIGHT });
+    await monitor.reload(modelOf(services));
     fleet.resetMaxPending();
     const before = await fleet.stats();
 
@@ -82,10 +83,8 @@ describe('health scheduler with 1,000 real servers', () => {
   it('disable cancels every check in flight: the connections close', async () => {
     const mute = await startFleet(100, 60_000); // accepts, reads, answers only after a minute
     const check = healthCheck({ kind: 'send-expect', send: 'GET / HTTP/1.0\r\n\r\n', expect: 'HTTP', interval: 100, timeout: 10_000 });
-    const monitor = new HealthMonitor(modelOf([virtualService('web', mute.ports.map((port) => realServer('127.0.0.1', port)), { healthCheck: check })]), {
-      logger,
-      maxConcurrentChecks: 50,
-    });
+    const monitor = new HealthMonitor({ logger, maxConcurrentChecks: 50 });
+    await monitor.reload(modelOf([virtualService('web', mute.ports.map((port) => realServer('127.0.0.1', port)), { healthCheck: check })]));
     monitor.enable();
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(monitor.stats().inFlight).toBe(50);
