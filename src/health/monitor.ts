@@ -119,6 +119,14 @@ interface Entry {
   reported: { up: boolean; weight: number };
 }
 
+/** A model being planned: applied by install() once complete. */
+interface Staged {
+  entries: Map<string, Entry>;
+  /** Entries that stay, with their new plans. */
+  updates: Array<[Entry, PlannedServer]>;
+  invalid: Array<{ service: string; message: string; servers: string[] }>;
+}
+
 /** First in, first out, without Array.shift's copying. */
 class Fifo<T> {
   private items: T[] = [];
@@ -209,18 +217,12 @@ export class HealthMonitor {
   enable(): void {
     if (this.enabled) return;
     this.enabled = true;
-    const epoch = ++this.epoch;
+    this.epoch++;
     this.counters = { maxInFlight: 0, started: 0, completed: 0, inconclusive: 0 };
     const entries = [...this.entries.values()];
     const checked = entries.filter((entry) => entry.plan.check).length;
     this.logger.info({ event: 'health-enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent }, `health checking started for ${checked} real servers`);
-    void (async () => {
-      for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
-        if (i > 0) await yieldToLoop();
-        if (epoch !== this.epoch) return;
-        for (const entry of entries.slice(i, i + LOAD_CHUNK)) this.scheduleFirst(entry);
-      }
-    })();
+    void this.arm(entries);
   }
 
   /**
@@ -262,10 +264,10 @@ export class HealthMonitor {
   async reload(model: Model): Promise<void> {
     const generation = ++this.generation;
     const previous = this.entries;
-    const entries = new Map<string, Entry>();
+    const staged: Staged = { entries: new Map(), updates: [], invalid: [] };
     let planned = 0;
     for (const service of model.virtualServices) {
-      this.adopt(service, previous, entries);
+      this.adopt(service, previous, staged);
       planned += service.realServers.length;
       if (planned >= LOAD_CHUNK) {
         planned = 0;
@@ -273,9 +275,9 @@ export class HealthMonitor {
         if (generation !== this.generation) return;
       }
     }
-    this.install(entries);
+    this.install(staged);
     for (const [key, entry] of previous) {
-      if (entries.get(key) === entry) continue;
+      if (staged.entries.get(key) === entry) continue;
       entry.removed = true;
       this.stopEntry(entry);
       this.ramping.delete(entry);
@@ -306,38 +308,51 @@ export class HealthMonitor {
     };
   }
 
-  /** Plans a service's servers into `entries`, reusing (and updating) the entries of `previous`. */
-  private adopt(service: VirtualService, previous: Map<string, Entry>, entries: Map<string, Entry>): void {
+  /**
+   * Plans a service's servers into `staged`: new servers get new entries, servers that
+   * still exist keep theirs (their new plan waits in `updates` until install()).
+   */
+  private adopt(service: VirtualService, previous: Map<string, Entry>, staged: Staged): void {
+    const invalid = new Map<string, string[]>();
     for (const plan of planService(service)) {
       if (plan.unchecked?.kind === 'invalid') {
-        this.logger.warn(
-          { event: 'health-check-invalid', service: service.name, server: plan.server.name, key: plan.key, detail: plan.unchecked.message },
-          `real server ${plan.server.name} of ${service.name} is not checked (counts as up): ${plan.unchecked.message}`,
-        );
+        const servers = invalid.get(plan.unchecked.message) ?? [];
+        invalid.set(plan.unchecked.message, servers);
+        servers.push(plan.server.name);
       }
       const kept = previous.get(plan.key);
-      if (!kept) {
-        const health = initialHealth(this.now());
-        entries.set(plan.key, { plan, health, queued: false, removed: false, reported: { up: true, weight: 0 } }); // reported: set by install()
-        continue;
+      if (kept) {
+        staged.updates.push([kept, plan]);
+        staged.entries.set(plan.key, kept);
+      } else {
+        // `reported` is set by install()
+        staged.entries.set(plan.key, { plan, health: initialHealth(this.now()), queued: false, removed: false, reported: { up: true, weight: 0 } });
       }
-      if (kept.plan.specSignature !== plan.specSignature || !plan.check) this.stopEntry(kept);
-      kept.plan = plan;
-      entries.set(plan.key, kept);
     }
+    for (const [message, servers] of invalid) staged.invalid.push({ service: service.name, message, servers });
   }
 
-  /** Makes `entries` the current ones and starts checking those that need it. */
-  private install(entries: Map<string, Entry>): void {
+  /** Makes the staged entries the current ones and starts checking those that need it. */
+  private install(staged: Staged): void {
     const now = this.now();
+    for (const [entry, plan] of staged.updates) {
+      if (entry.plan.specSignature !== plan.specSignature || !plan.check) this.stopEntry(entry);
+      entry.plan = plan;
+    }
     const byServer = new Map<RealServer, Entry>();
-    for (const entry of entries.values()) {
+    for (const entry of staged.entries.values()) {
       byServer.set(entry.plan.server, entry);
       if (this.entries.get(entry.plan.key) !== entry) entry.reported = this.outputOf(entry, now);
-      if (this.enabled) this.scheduleFirst(entry);
     }
-    this.entries = entries;
+    this.entries = staged.entries;
     this.byServer = byServer;
+    if (this.enabled) void this.arm([...staged.entries.values()]);
+    for (const { service, message, servers } of staged.invalid) {
+      this.logger.warn(
+        { event: 'health-check-invalid', service, servers, detail: message },
+        `${servers.length === 1 ? `real server ${servers[0]}` : `${servers.length} real servers`} of ${service} not checked (counted as up): ${message}`,
+      );
+    }
   }
 
   private outputOf(entry: Entry, now: number): { up: boolean; weight: number } {
@@ -345,6 +360,16 @@ export class HealthMonitor {
     if (plan.unchecked?.kind === 'inactive') return { up: false, weight: 0 };
     if (!plan.check) return { up: true, weight: plan.server.weight };
     return { up: isUp(entry.health), weight: effectiveWeight(entry.health, plan.server.weight, plan.policy, now) };
+  }
+
+  /** Schedules the first check of each entry that needs one, a chunk per event-loop turn. */
+  private async arm(entries: Entry[]): Promise<void> {
+    const epoch = this.epoch;
+    for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
+      if (i > 0) await yieldToLoop();
+      if (epoch !== this.epoch) return;
+      for (let j = i; j < Math.min(i + LOAD_CHUNK, entries.length); j++) this.scheduleFirst(entries[j]!);
+    }
   }
 
   /**
