@@ -248,7 +248,9 @@ export class AddressManager {
 
   /** Reads the links and addresses of this host. */
   async readHost(): Promise<HostView> {
-    const [links, addresses] = await Promise.all([this.netlink.getLinks(), this.netlink.getAddresses()]);
+    // one dump at a time: the netlink package reassembles a single multipart reply per socket
+    const links = await this.netlink.getLinks();
+    const addresses = await this.netlink.getAddresses();
     return {
       links: links.flatMap((m) => hostLink(m) ?? []),
       addresses: addresses.flatMap((m) => hostAddress(m) ?? []),

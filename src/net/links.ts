@@ -105,7 +105,9 @@ export class LinkMonitor extends EventEmitter<{ link: [LinkEvent] }> {
     this.netlink.socket.on('message', (messages) => this.receive(messages));
     this.netlink.socket.on('error', (error) => {
       this.logger.warn({ event: 'links.overrun', err: error }, 'link notifications lost; reading link state again');
-      void this.sync(false).catch((e: Error) => this.logger.error({ event: 'links.failed', err: e }, 'cannot read link state'));
+      // a dump under way is simply repeated; never two dumps at once on one socket
+      if (this.syncing) this.missedDuringSync++;
+      else void this.sync(false).catch((e: Error) => this.logger.error({ event: 'links.failed', err: e }, 'cannot read link state'));
     });
     this.netlink.addMembership('LINK');
     await this.sync(true);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HooksSpec } from '../../../src/config/model.js';
 import { enqueue, finish, hookEnvironment, HookRunner, hooksFor, type HookJob, type HookResult, type RoleTransition } from '../../../src/daemon/hooks.js';
-import { captureLogger } from '../net/logs.js';
+import { captureLogger } from '../../capture-log.js';
 
 const spec: HooksSpec = { activeCmd: '/etc/tandem/up', inactiveCmd: '/etc/tandem/down', notify: '/etc/tandem/notify', timeout: 1000 };
 const transition = (from: string, to: string, reason = 'peer-dead'): RoleTransition => ({
