@@ -128,7 +128,8 @@ describe('gratuitous ARP and unsolicited NA on takeover (lab)', () => {
     const wire = await capture(lab, xcl01);
     await second.call('reannounce');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(wire.lines.filter((l) => l.startsWith(`${MAC.ifw02} >`))).toEqual([]);
+    // (the kernel's own router solicitations may pass; announcements may not)
+    expect(wire.lines.filter((l) => l.startsWith(`${MAC.ifw02} >`) && /who-has|is-at|neighbor advertisement/.test(l))).toEqual([]);
     await wire.stop();
   });
 });
