@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimedAddress } from '../../../src/config/model.js';
 import type { ReconcileReport } from '../../../src/net/index.js';
-import { Lab, requireRoot, type Host } from '../netns.js';
-import { startAgent, type Agent } from './agent.js';
+import type { Host, Lab } from '../netns.js';
+import { directorLab, type Agent } from './agent.js';
 
 interface IpAddr {
   ifname: string;
@@ -34,13 +34,7 @@ describe('addresses (lab)', () => {
   let agent: Agent;
 
   beforeAll(async () => {
-    requireRoot();
-    lab = await Lab.create();
-    director = await lab.addHost('ifw01');
-    const sw = await lab.addSwitch('sw0');
-    await lab.connect(director, 'eth0', sw, ['192.0.2.1/24']);
-    await lab.connect(director, 'eth1', sw, ['198.51.100.2/24', '203.0.113.2/24']);
-    agent = await startAgent(lab, director);
+    ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'], eth1: ['198.51.100.2/24', '203.0.113.2/24'] }));
   });
   afterAll(async () => lab?.destroy());
 

@@ -1,7 +1,7 @@
 // Drives test/lab/net/fixtures/net-agent.ts inside a lab host.
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Collector, type Host, type Lab } from '../netns.js';
+import { Collector, Lab, requireRoot, type Host } from '../netns.js';
 
 const AGENT = fileURLToPath(new URL('./fixtures/net-agent.ts', import.meta.url));
 
@@ -56,4 +56,30 @@ export async function startAgent(lab: Lab, host: Host): Promise<Agent> {
       }),
     waitForEvent: (predicate, timeoutMs) => events.waitFor(predicate, timeoutMs),
   };
+}
+
+export interface DirectorLab {
+  lab: Lab;
+  director: Host;
+  agent: Agent;
+}
+
+/**
+ * A lab with one director, `ifw01`, its links cabled to one switch (`cables`: link
+ * name -> CIDR addresses), running the net agent.
+ */
+export async function directorLab(cables: Record<string, string[]> = {}): Promise<DirectorLab> {
+  requireRoot();
+  const lab = await Lab.create();
+  try {
+    const director = await lab.addHost('ifw01');
+    if (Object.keys(cables).length > 0) {
+      const sw = await lab.addSwitch('sw0');
+      for (const [ifname, addresses] of Object.entries(cables)) await lab.connect(director, ifname, sw, addresses);
+    }
+    return { lab, director, agent: await startAgent(lab, director) };
+  } catch (error) {
+    await lab.destroy();
+    throw error;
+  }
 }

@@ -1,8 +1,8 @@
 // The ip_forward check for network nat, against a namespace's own sysctl.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
-import { Lab, requireRoot, type Host } from '../netns.js';
-import { startAgent, type Agent } from './agent.js';
+import type { Host, Lab } from '../netns.js';
+import { directorLab, type Agent } from './agent.js';
 
 const nat = {
   network: 'nat',
@@ -17,10 +17,7 @@ describe('forwarding check (lab)', () => {
   const ipForward = async () => (await lab.exec(director, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim();
 
   beforeAll(async () => {
-    requireRoot();
-    lab = await Lab.create();
-    director = await lab.addHost('ifw01');
-    agent = await startAgent(lab, director);
+    ({ lab, director, agent } = await directorLab());
     await lab.exec(director, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
   });
   afterAll(async () => lab?.destroy());

@@ -2,8 +2,8 @@
 // the switch side (carrier lost) and for the link set down on the host itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkState } from '../../../src/net/index.js';
-import { Lab, requireRoot, type Host } from '../netns.js';
-import { startAgent, type Agent, type AgentMessage } from './agent.js';
+import type { Host, Lab } from '../netns.js';
+import { directorLab, type Agent, type AgentMessage } from './agent.js';
 
 describe('link monitor (lab)', () => {
   let lab: Lab;
@@ -19,14 +19,8 @@ describe('link monitor (lab)', () => {
   }
 
   beforeAll(async () => {
-    requireRoot();
-    lab = await Lab.create();
-    director = await lab.addHost('ifw01');
-    const sw = await lab.addSwitch('sw0');
-    await lab.connect(director, 'eth0', sw, ['192.0.2.1/24']);
-    await lab.connect(director, 'eth1', sw, ['198.51.100.2/24']);
+    ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'], eth1: ['198.51.100.2/24'] }));
     await lab.setSwitchPort(director, 'eth1', false);
-    agent = await startAgent(lab, director);
   });
   afterAll(async () => lab?.destroy());
 

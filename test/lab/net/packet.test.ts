@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gratuitousArp } from '../../../src/net/frames.js';
 import { PacketSocket } from '../../../src/net/index.js';
-import { Lab, requireRoot, type Host } from '../netns.js';
-import { startAgent, type Agent } from './agent.js';
+import type { Host, Lab } from '../netns.js';
+import { directorLab, type Agent } from './agent.js';
 
 const frame = gratuitousArp(Buffer.from('020000000a01', 'hex'), '192.0.2.100', 'request');
 
@@ -40,12 +40,7 @@ describe('announcing on a link that is down (lab)', () => {
   let agent: Agent;
 
   beforeAll(async () => {
-    requireRoot();
-    lab = await Lab.create();
-    director = await lab.addHost('ifw01');
-    const sw = await lab.addSwitch('sw0');
-    await lab.connect(director, 'eth0', sw, ['192.0.2.1/24']);
-    agent = await startAgent(lab, director);
+    ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'] }));
   });
   afterAll(async () => lab?.destroy());
 
