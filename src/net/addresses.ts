@@ -81,18 +81,24 @@ export function planAddresses(desired: DesiredAddresses, host: HostView): Addres
     if (!wanted.has(key)) wanted.set(key, address);
   }
   const managedKeys = new Set([...wanted.keys(), ...desired.absent.map((a) => keyOf(ipBytes(a.address)))]);
+  // indexed once: a director may carry hundreds of VIPs, and this runs between heartbeats
+  const onHostByKey = new Map<string, HostAddress[]>();
+  for (const found of host.addresses) {
+    const key = keyOf(found.bytes);
+    onHostByKey.set(key, [...(onHostByKey.get(key) ?? []), found]);
+  }
   const unmanaged = host.addresses.filter((a) => !managedKeys.has(keyOf(a.bytes)));
 
   for (const address of desired.absent) {
     const key = keyOf(ipBytes(address.address));
     if (wanted.has(key)) continue;
-    for (const found of host.addresses.filter((a) => keyOf(a.bytes) === key)) {
+    for (const found of onHostByKey.get(key) ?? []) {
       plan.remove.push(removal(address, found, linkByIndex, 'released'));
     }
   }
 
   for (const [key, address] of wanted) {
-    const onHost = host.addresses.filter((a) => keyOf(a.bytes) === key);
+    const onHost = onHostByKey.get(key) ?? [];
     const link = placeOn(address, onHost, unmanaged, host.links, linkByIndex);
     if (typeof link === 'string') {
       plan.failed.push({ address, reason: link });
@@ -112,7 +118,7 @@ export function planAddresses(desired: DesiredAddresses, host: HostView): Addres
     (exact ? plan.keep : plan.add).push(placed);
   }
 
-  plan.promoteSecondaries = secondariesAtRisk(plan.remove, host, managedKeys, linkByIndex);
+  plan.promoteSecondaries = secondariesAtRisk(plan.remove, host, onHostByKey, managedKeys, linkByIndex);
   return plan;
 }
 
@@ -177,21 +183,21 @@ function subnetLink(
 function secondariesAtRisk(
   removals: RemovedAddress[],
   host: HostView,
+  onHostByKey: Map<string, HostAddress[]>,
   managedKeys: Set<string>,
   linkByIndex: Map<number, HostLink>,
 ): AddressPlan['promoteSecondaries'] {
   const atRisk = new Map<number, Set<string>>();
+  const unmanagedSecondaries = host.addresses.filter((a) => a.secondary && a.bytes.length === 4 && !managedKeys.has(keyOf(a.bytes)));
+  if (unmanagedSecondaries.length === 0) return [];
   for (const removed of removals) {
     if (removed.address.family !== 4) continue;
     const bytes = ipBytes(removed.address.address);
-    const primary = host.addresses.find(
-      (a) => a.index === removed.ifindex && !a.secondary && keyOf(a.bytes) === keyOf(bytes),
-    );
+    const primary = onHostByKey.get(keyOf(bytes))?.find((a) => a.index === removed.ifindex && !a.secondary);
     if (!primary) continue;
-    for (const other of host.addresses) {
-      if (other.index !== removed.ifindex || !other.secondary || other.bytes.length !== 4) continue;
-      if (other.prefix !== primary.prefix || !inSubnet(other.bytes, bytes, primary.prefix)) continue;
-      if (managedKeys.has(keyOf(other.bytes))) continue;
+    for (const other of unmanagedSecondaries) {
+      if (other.index !== removed.ifindex || other.prefix !== primary.prefix) continue;
+      if (!inSubnet(other.bytes, bytes, primary.prefix)) continue;
       const kept = atRisk.get(removed.ifindex) ?? new Set<string>();
       kept.add(`${[...other.bytes].join('.')}/${other.prefix}`);
       atRisk.set(removed.ifindex, kept);
