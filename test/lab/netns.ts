@@ -116,7 +116,7 @@ export class Lab {
     return link.address;
   }
 
-  /** Sets a switch port (the host's cable) down or up, as pulling the cable would. */
+  /** Sets the host's own end of a cable administratively down or up (as `ip link set` on the host). */
   async setCable(host: Host, ifname: string, up: boolean): Promise<void> {
     await run('ip', ['-n', host.netns, 'link', 'set', ifname, up ? 'up' : 'down']);
   }
