@@ -124,9 +124,13 @@ export function expandProgram(program: string, address: string, port: number): s
   return program.replace(/%h/g, address).replace(/%p/g, String(port));
 }
 
-/** The IPVS identity of a virtual service: protocol, VIP and port, or firewall mark. */
+/** The IPVS identity of a virtual service: protocol, VIP and port, or firewall mark (and
+ *  family: a mark without a VIP takes its real servers' family, as in the IPVS table). */
 export function serviceKey(service: VirtualService): string {
-  if (service.fwmark !== undefined) return `FWM ${service.fwmark}${service.vip?.family === 6 ? ' IPv6' : ''}`;
+  if (service.fwmark !== undefined && service.fwmark > 0) {
+    const family = service.vip?.family ?? service.realServers[0]?.family ?? 4;
+    return `FWM ${service.fwmark}${family === 6 ? ' IPv6' : ''}`;
+  }
   if (!service.vip) return service.name;
   return `${service.protocol.toUpperCase()} ${endpoint(service.vip.address, service.port)}`;
 }

@@ -205,6 +205,25 @@ describe('health checks against real servers', () => {
     });
   });
 
+  describe('IPv6', () => {
+    it('connects, exchanges and speaks HTTP to a real server on ::1 (Host in brackets)', async () => {
+      const web6 = createHttpServer((request, response) => response.end(`host=${request.headers.host}`));
+      await new Promise<void>((resolve) => web6.listen(0, '::1', resolve));
+      const port = (web6.address() as { port: number }).port;
+      const target = { address: '::1', family: 6 as const, port };
+      try {
+        expect(await runCheck({ target, probe: { kind: 'stream' }, timeout: 1000 })).toMatchObject({ outcome: 'pass' });
+        const exchange = { kind: 'stream', send: 'GET / HTTP/1.0\r\n\r\n', expect: expectation('HTTP/1.1 200') } as const;
+        expect(await runCheck({ target, probe: exchange, timeout: 1000 })).toMatchObject({ outcome: 'pass' });
+        const get = { kind: 'http', path: '/', status: 200, tls: false, body: expectation(`host=\\[::1\\]:${port}`, true) } as const;
+        expect(await runCheck({ target, probe: get, timeout: 1000 })).toMatchObject({ outcome: 'pass' });
+      } finally {
+        web6.closeAllConnections();
+        await new Promise((resolve) => web6.close(resolve));
+      }
+    });
+  });
+
   describe('send_program', () => {
     const program = (command: string, port = ports.web, expect?: string) =>
       ({ kind: 'program', command: expandProgram(command, loopback, port), ...(expect ? { expect: expectation(expect) } : {}) }) as const;
