@@ -77,7 +77,7 @@ describe('health scheduler with 1,000 real servers', () => {
     // stays far below that; the wall-clock delay also holds time spent waiting for a CPU
     // on a shared machine, hence its wider bound.
     expect(delay.longestBusy).toBeLessThan(50);
-    expect(delay.p99).toBeLessThan(100);
+    expect(delay.p99).toBeLessThan(200);
   });
 
   it('disable cancels every check in flight: the connections close', async () => {
