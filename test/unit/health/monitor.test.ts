@@ -310,6 +310,18 @@ describe('HealthMonitor', () => {
     expect(monitor!.status()[0]).toMatchObject({ state: 'unchecked', up: true, note: expect.stringContaining('invalid regular expression') });
   });
 
+  it('checks the director cannot carry out change nothing and are logged at most every 10 s', async () => {
+    const noSockets: CheckResult = { outcome: 'inconclusive', reason: 'local-error', message: 'cannot check from this director: EMFILE', durationMs: 0 };
+    for (let i = 0; i < 5; i++) checks.answers.set(`10.8.0.${i + 1}`, noSockets);
+    await start(webModel(5), { random: () => 0 });
+    await vi.advanceTimersByTimeAsync(12_100);
+    expect(monitor!.status().map((s) => s.state)).toEqual(Array(5).fill('unknown'));
+    expect(monitor!.status()[0]?.lastCheck).toMatchObject({ outcome: 'inconclusive', reason: 'local-error' });
+    expect(monitor!.stats().inconclusive).toBe(35);
+    expect(log.lines.filter((l) => l.event === 'health-check-inconclusive')).toHaveLength(2);
+    expect(changes).toEqual([]);
+  });
+
   it('a throwing listener is logged and does not stop the others', async () => {
     checks.answers.set('10.8.0.1', refused);
     monitor = new HealthMonitor({ logger: log.logger, now: () => Date.now(), runCheck: checks.run, random: () => 0 });
