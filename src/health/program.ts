@@ -3,6 +3,7 @@
 // status is not looked at (Piranha's convention: the documented check scripts print "OK"
 // or "FAIL" and exit 0 either way).
 import { execa } from 'execa';
+import { signalProcessGroup } from '../process-group.js';
 import { runAttempt } from './attempt.js';
 import type { Probe } from './check.js';
 import { printable, socketErrorResult, type CheckResult } from './result.js';
@@ -31,7 +32,7 @@ export function checkProgram(probe: ProgramProbe, timeoutMs: number, signal?: Ab
     let exited = false;
     subprocess.once('exit', () => (exited = true));
     attempt.onSettle(() => {
-      if (!exited && subprocess.pid !== undefined) killGroup(subprocess.pid);
+      if (!exited) signalProcessGroup(subprocess.pid, 'SIGKILL');
     });
     void subprocess.then((result) => {
       const durationMs = attempt.elapsed();
@@ -61,12 +62,4 @@ export function checkProgram(probe: ProgramProbe, timeoutMs: number, signal?: Ab
       );
     });
   });
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // the group is already gone
-  }
 }
