@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { checkConfigCommand } from './check-config.js';
 import type { CommandModule } from './command.js';
+import { convertCommand } from './convert.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [];
+const commands: CommandModule[] = [checkConfigCommand, convertCommand];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')

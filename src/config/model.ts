@@ -119,6 +119,9 @@ export interface VirtualService {
   protocol: Protocol;
   /** Set for firewall-mark services; address and port then do not select traffic. */
   fwmark?: number;
+  /** Only for a fwmark service without `vip` that is IPv6 (ipvsadm `-f N -6`); otherwise
+   *  the family is the VIP's (or IPv4). */
+  family?: IpFamily;
   /** 0 = all ports (a persistent port-0 service). */
   port: number;
   scheduler: string;
