@@ -2,8 +2,9 @@
 // prints their figures. Benchmarks that need the kernel run in namespaces (or the
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
+import { netBenchmark } from './net.js';
 
-const benchmarks: Benchmark[] = [];
+const benchmarks: Benchmark[] = [netBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));
