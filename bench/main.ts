@@ -2,9 +2,10 @@
 // prints their figures. Benchmarks that need the kernel run in namespaces (or the
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
+import { failoverBenchmark } from './failover.js';
 import { netBenchmark } from './net.js';
 
-const benchmarks: Benchmark[] = [netBenchmark];
+const benchmarks: Benchmark[] = [netBenchmark, failoverBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));

@@ -4,7 +4,7 @@
 import { Option, type Command } from 'commander';
 import { KeyFileError, loadKeyring, type Keyring } from '../cluster/index.js';
 import { resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
-import { Daemon, defaultSocketPath, LoggingController } from '../daemon/index.js';
+import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, LoggingController } from '../daemon/index.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, loadForCommand } from './config-input.js';
@@ -16,6 +16,7 @@ interface RunOptions {
   logFormat: LogFormat;
   logLevel: string;
   socket: string;
+  realtime?: true | number;
 }
 
 function badInput(message: string): void {
@@ -33,6 +34,7 @@ export const runCommand: CommandModule = {
       .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default('json'))
       .option('--log-level <level>', 'pino log level', 'info')
       .option('--socket <path>', 'control socket', defaultSocketPath)
+      .option('--realtime [priority]', `real-time scheduling (SCHED_RR, default priority ${defaultRealtimePriority}) so other processes cannot delay heartbeats`, (v) => Number(v))
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
         const loaded = await loadForCommand(options.config, options);
@@ -58,6 +60,13 @@ export const runCommand: CommandModule = {
           }
         }
         const logger = createLogger({ format: options.logFormat, level: options.logLevel }).child({ node: local.self.name });
+        if (options.realtime !== undefined) {
+          const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
+          await enableRealtime(priority).then(
+            (set) => logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`),
+            (error: Error) => logger.error({ event: 'daemon.realtime-failed', priority }, `${error.message}; running with normal scheduling`),
+          );
+        }
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
           process.exit(ExitCode.failure);

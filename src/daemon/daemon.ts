@@ -5,7 +5,7 @@
 // another on a queue, their results reported back as events; a heartbeat that
 // follows a release leaves only once the release is done, so the peer never
 // claims an address we still hold. Everything else is immediate.
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import {
   ChannelEndpoint,
   ChannelSessions,
@@ -69,6 +69,15 @@ export class Daemon implements ControlHandler {
   private timer: NodeJS.Timeout | undefined;
   private wakeAt = 0;
   private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
+  /** Garbage collection pauses of this process: what they add to the lateness. */
+  private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
+  private readonly gcObserver = new PerformanceObserver((entries) => {
+    for (const entry of entries.getEntries()) {
+      this.gc.count += 1;
+      this.gc.totalMs += entry.duration;
+      this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
+    }
+  });
   private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
   private actuator: Promise<void> = Promise.resolve();
   private releasing: Promise<void> | undefined;
@@ -96,6 +105,7 @@ export class Daemon implements ControlHandler {
       serialNo: model.serialNo,
     };
     this.election = new Election(config, this.startedAt);
+    this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -236,6 +246,7 @@ export class Daemon implements ControlHandler {
         rejected,
       },
       timerLateness: { ...this.lateness },
+      gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
       transitions: [...this.transitions],
     };
   }
@@ -374,6 +385,7 @@ export class Daemon implements ControlHandler {
   }
 
   private async close(): Promise<void> {
+    this.gcObserver.disconnect();
     await this.channel?.close();
     await this.control?.close();
   }

@@ -35,6 +35,13 @@ export interface Director {
   logs: Collector<LogEvent>;
 }
 
+export interface StartOptions {
+  /** More arguments for `tandem run`. */
+  args?: string[];
+  /** A command the daemon runs behind, e.g. ['taskset', '-c', '1']. */
+  prefix?: string[];
+}
+
 export interface PairOptions {
   keepalive: string;
   deadtime: string;
@@ -85,10 +92,11 @@ export class DirectorPair {
     }
   }
 
-  /** Starts `tandem run` for the node; resolves once its control socket answers. */
-  async start(node: Director, extraArgs: string[] = []): Promise<void> {
+  /** Starts `tandem run` for the node (with more arguments, or behind a command such as taskset); resolves once it runs. */
+  async start(node: Director, options: StartOptions = {}): Promise<void> {
     node.logs = new Collector<LogEvent>(node.name);
-    const child = this.lab.spawn(node.host, process.execPath, [cli, 'run', '--config', node.config, '--node', node.name, '--socket', node.socket, ...extraArgs]);
+    const command = [...(options.prefix ?? []), process.execPath, cli, 'run', '--config', node.config, '--node', node.name, '--socket', node.socket, ...(options.args ?? [])];
+    const child = this.lab.spawn(node.host, command[0]!, command.slice(1));
     node.process = child;
     const logs = node.logs;
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -105,8 +113,8 @@ export class DirectorPair {
     await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', 10_000), exited]);
   }
 
-  async startBoth(extraArgs: string[] = []): Promise<void> {
-    await Promise.all(this.nodes.map((node) => this.start(node, extraArgs)));
+  async startBoth(options: StartOptions = {}): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.start(node, options)));
   }
 
   /** Waits until one node is ACTIVE and the other BACKUP; returns [active, backup]. */
