@@ -35,20 +35,24 @@ export function systemHostname(): string {
 }
 
 export function checkHost(model: Model, facts: HostFacts, locator: Locator, sink: DiagnosticSink): void {
-  const report = (path: DocPath, message: string, expected: string, found: string, severity: 'error' | 'warning' = 'error'): void => {
-    const place = locator.value(path);
-    const finding = { key: place.key, message, expected, found };
-    if (severity === 'error') sink.error(place, finding);
-    else sink.warning(place, { key: place.key, message });
+  const report: Report = {
+    error: (path, finding) => {
+      const place = locator.value(path);
+      sink.error(place, { key: place.key, ...finding });
+    },
+    warning: (path, message) => {
+      const place = locator.value(path);
+      sink.warning(place, { key: place.key, message });
+    },
   };
   const nodeIndex = model.nodes.findIndex((node) => node.name === facts.node);
   const node = model.nodes[nodeIndex];
   if (model.nodes.length > 0 && node === undefined) {
-    report(['nodes'], `no node named '${facts.node}'`, `one of ${model.nodes.map((n) => n.name).join(', ')}`, `'${facts.node}'`);
+    report.error(['nodes'], { message: `no node named '${facts.node}'`, expected: `one of ${model.nodes.map((n) => n.name).join(', ')}`, found: `'${facts.node}'` });
     return;
   }
   if (node !== undefined && !facts.addresses.some((entry) => parseIp(entry.address)?.address === node.address)) {
-    report(['nodes', nodeIndex, 'address'], `node ${node.name}'s address ${node.address} is not on this host`, '', '', 'warning');
+    report.warning(['nodes', nodeIndex, 'address'], `node ${node.name}'s address ${node.address} is not on this host`);
   }
   const claimed: [DocPath, ClaimedAddress][] = model.virtualServices.flatMap((service, index) =>
     service.vip !== undefined ? [[['virtual_services', index, 'vip', 'address'], service.vip] as [DocPath, ClaimedAddress]] : [],
@@ -57,16 +61,16 @@ export function checkHost(model: Model, facts: HostFacts, locator: Locator, sink
   for (const [path, address] of claimed) checkClaimedAddress(path, address, facts.addresses, report);
 }
 
-function checkClaimedAddress(
-  path: DocPath,
-  claimed: ClaimedAddress,
-  hostAddresses: HostAddress[],
-  report: (path: DocPath, message: string, expected: string, found: string, severity?: 'error' | 'warning') => void,
-): void {
+interface Report {
+  error(path: DocPath, finding: { message: string; expected: string; found: string }): void;
+  warning(path: DocPath, message: string): void;
+}
+
+function checkClaimedAddress(path: DocPath, claimed: ClaimedAddress, hostAddresses: HostAddress[], report: Report): void {
   if (claimed.device === undefined) return;
   const onDevice = hostAddresses.filter((entry) => entry.device === claimed.device);
   if (onDevice.length === 0) {
-    report(path, `this host has no device ${claimed.device} (or it has no address)`, '', '', 'warning');
+    report.warning(path, `this host has no device ${claimed.device} (or it has no address)`);
     return;
   }
   const address = { address: claimed.address, family: claimed.family };
@@ -75,5 +79,5 @@ function checkClaimedAddress(
     .filter((entry) => entry.ip !== undefined && entry.ip.family === claimed.family && entry.ip.address !== claimed.address);
   if (subnets.some((subnet) => subnet.ip !== undefined && subnetContains(subnet.ip, subnet.prefix, address))) return;
   const shown = subnets.map((subnet) => `${subnet.ip?.address}/${subnet.prefix}`).join(', ') || `no IPv${claimed.family} subnet`;
-  report(path, `${claimed.address} is outside every subnet of ${claimed.device} on this host`, `an address in ${shown}`, claimed.address);
+  report.error(path, { message: `${claimed.address} is outside every subnet of ${claimed.device} on this host`, expected: `an address in ${shown}`, found: claimed.address });
 }

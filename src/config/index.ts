@@ -22,9 +22,11 @@ export { formatDuration, parseDuration } from './duration.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 
-/** Configuration files larger than this are refused before they are read: the largest
- *  real tables are a few hundred kilobytes. */
-export const maxConfigBytes = 4 * 1024 * 1024;
+/** Configuration files larger than this are refused before they are read. 1 MiB of
+ *  ipvsadm rules is some 2000 services with 10 real servers each, far beyond real
+ *  tables, and loads within a few hundred milliseconds and tens of MiB (npm run bench
+ *  -- config); a 10 MB file must not cost a director a gigabyte. */
+export const maxConfigBytes = 1024 * 1024;
 
 export interface LoadOptions {
   /** Default: detected from the file name and contents. */
@@ -69,18 +71,17 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
   checkText(body, sink);
   sink.throwIfErrors();
   const format = options.format ?? detectFormat(body, file, sink);
-  sink.throwIfErrors();
+  if (format === undefined) throw new ConfigError(sink.errors, sink.warnings);
   const context: FrontEndContext = {
     file,
     sink,
     hosts: options.hosts ?? systemHostResolver(),
     services: options.services ?? systemServiceResolver(),
   };
-  const read = await frontEnds[format ?? 'yaml'](body, context);
-  const model = read !== undefined ? normalise(read.input, read.locator, sink, { services: context.services, ...(read.damaged !== undefined ? { damaged: read.damaged } : {}) }) : undefined;
+  const read = await frontEnds[format](body, context);
+  const model = read !== undefined ? await normalise(read.input, read.locator, sink, { services: context.services, ...(read.damaged !== undefined ? { damaged: read.damaged } : {}) }) : undefined;
   if (model !== undefined && read !== undefined && options.host !== undefined) checkHost(model, options.host, read.locator, sink);
-  sink.throwIfErrors();
-  if (model === undefined || format === undefined) throw new ConfigError(sink.errors, sink.warnings);
+  if (model === undefined || sink.hasErrors) throw new ConfigError(sink.errors, sink.warnings);
   return { model, warnings: sink.warnings, format };
 }
 

@@ -4,6 +4,7 @@
 // `-p` without a timeout is 300 s, real servers default to direct routing, weight 1
 // and the service's port, and an `-a` for a service no `-A` defined before is
 // "Service not defined". Host and service names resolve as ipvsadm resolves them.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { netmaskToPrefix, parseIp } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
@@ -101,8 +102,10 @@ export async function readIpvsadmRules(text: string, context: FrontEndContext): 
   const { sink } = context;
   const commands = text.split('\n').flatMap((line, index) => splitCommands(words(line, index + 1), sink).map((command) => parseCommand(command, sink)));
   const parsed = commands.filter((command) => command !== undefined);
+  await yieldToEventLoop();
   await resolveAddresses(parsed, context);
   const table = new Table(context);
+  await yieldToEventLoop();
   for (const command of parsed) table.apply(command);
   return table.toDocument();
 }
@@ -188,6 +191,7 @@ function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined 
 
 /** `--weight=3`, `-w3`, `-p600`. */
 function splitAttached(text: string): [string, string | undefined] {
+  if (options.has(text)) return [text, undefined];
   const equals = /^(--[a-z0-9-]+)=(.*)$/.exec(text);
   if (equals !== null) return [equals[1] ?? text, equals[2]];
   const short = /^(-[A-Za-z6])(.+)$/.exec(text);
@@ -266,6 +270,12 @@ async function resolveAddresses(commands: Command[], context: FrontEndContext): 
   await hosts.settle();
 }
 
+interface Identity {
+  text: string;
+  address?: string;
+  port: number;
+}
+
 interface FieldPlaces {
   [field: string]: Place;
 }
@@ -319,10 +329,10 @@ class Table {
     const ref = command.service;
     const identity = ref !== undefined ? this.identity(ref) : undefined;
     if (ref === undefined || identity === undefined) return;
-    const existing = this.services.get(identity.key);
+    const existing = this.services.get(identity.text);
     switch (command.verb) {
       case 'add-service':
-        if (existing !== undefined) this.sink.error(ref.word, { key: ref.option, message: `Service already exists (defined at line ${existing.place.line})`, expected: 'each virtual service added once (use -E to change it)', found: identity.shown });
+        if (existing !== undefined) this.sink.error(ref.word, { key: ref.option, message: `Service already exists (defined at line ${existing.place.line})`, expected: 'each virtual service added once (use -E to change it)', found: identity.text });
         else this.addService(command, ref, identity);
         return;
       case 'edit-service':
@@ -332,11 +342,11 @@ class Table {
       case 'delete-server':
         if (existing === undefined) {
           const message = command.verb.endsWith('server') ? 'Service not defined' : 'No such service';
-          this.sink.error(ref.word, { key: ref.option, message: `${message}: ${identity.shown}`, expected: `an earlier -A for ${identity.shown}`, found: this.nearMiss(ref) });
+          this.sink.error(ref.word, { key: ref.option, message: `${message}: ${identity.text}`, expected: `an earlier -A for ${identity.text}`, found: this.nearMiss(ref) });
           return;
         }
         if (command.verb === 'edit-service') this.serviceOptions(command, existing, existing.document);
-        else if (command.verb === 'delete-service') this.services.delete(identity.key);
+        else if (command.verb === 'delete-service') this.services.delete(identity.text);
         else this.serverCommand(command, existing);
         return;
       default:
@@ -344,17 +354,17 @@ class Table {
     }
   }
 
-  private identity(ref: ServiceRef): { key: string; shown: string; address?: string; port: number } | undefined {
+  /** How ipvsadm tells services apart (`tcp 192.0.2.10:80`, `fwmark 80`); also the
+   *  table's key. */
+  private identity(ref: ServiceRef): Identity | undefined {
     if (ref.fwmark !== undefined) {
-      const shown = `fwmark ${ref.fwmark}${ref.ipv6 ? ' (IPv6)' : ''}`;
-      return { key: shown, shown, port: 0 };
+      return { text: `fwmark ${ref.fwmark}${ref.ipv6 ? ' (IPv6)' : ''}`, port: 0 };
     }
     const endpoint = ref.endpoint;
     if (endpoint?.address === undefined) return undefined;
     const port = this.port(endpoint, ref.protocol, ref.option);
     if (port === undefined) return undefined;
-    const shown = `${ref.protocol} ${showEndpoint(endpoint.address, port)}`;
-    return { key: shown, shown, address: endpoint.address, port };
+    return { text: `${ref.protocol} ${showEndpoint(endpoint.address, port)}`, address: endpoint.address, port };
   }
 
   /** What was defined instead: "Service not defined" is easier to fix when the
@@ -367,7 +377,7 @@ class Table {
     return similar.map((service) => `only ${service.identity} (line ${service.place.line})`).join(', ');
   }
 
-  private addService(command: Command, ref: ServiceRef, identity: { key: string; shown: string; address?: string; port: number }): void {
+  private addService(command: Command, ref: ServiceRef, identity: Identity): void {
     const place = this.placeOf(command.word, command.word.text);
     const name = ref.fwmark !== undefined ? `fwmark/${ref.fwmark}${ref.ipv6 ? '/ipv6' : ''}` : `${ref.protocol}/${showEndpoint(identity.address ?? '', identity.port)}`;
     const document: Record<string, unknown> = { name, protocol: ref.protocol, health_check: { kind: 'none' }, real_servers: [] };
@@ -382,9 +392,9 @@ class Table {
       places.vip = this.placeOf(ref.word, ref.option);
       places.port = this.placeOf(ref.word, ref.option);
     }
-    const entry: ServiceEntry = { identity: identity.shown, document, places, place, port: identity.port, servers: new Map() };
+    const entry: ServiceEntry = { identity: identity.text, document, places, place, port: identity.port, servers: new Map() };
     this.serviceOptions(command, entry, document);
-    this.services.set(identity.key, entry);
+    this.services.set(identity.text, entry);
   }
 
   /** -s, -p, -M, -o: for -A on a new service, for -E on an existing one. */

@@ -6,25 +6,44 @@ import { quote, type DiagnosticSink } from './diagnostics.js';
 import type { DocPath, Locator, Place } from './normalise.js';
 import type { HostResolver } from './resolve.js';
 
-/** A Locator fed by the front end as it builds the document. */
+/** A Locator fed by the front end as it builds the document: places kept in a tree
+ *  shaped like the document, so the nearest recorded ancestor is one walk away. */
 export class RecordedLocator implements Locator {
-  private readonly places = new Map<string, Place>();
+  private readonly root: PlaceTree = {};
 
   record(path: DocPath, place: Place): void {
-    this.places.set(path.join('\u0000'), place);
+    let node = this.root;
+    for (const part of path) {
+      node.children ??= new Map();
+      let next = node.children.get(part);
+      if (next === undefined) {
+        next = {};
+        node.children.set(part, next);
+      }
+      node = next;
+    }
+    node.place = place;
   }
 
   value(path: DocPath): Place {
-    for (let length = path.length; length >= 0; length--) {
-      const place = this.places.get(path.slice(0, length).join('\u0000'));
-      if (place !== undefined) return place;
+    let node: PlaceTree | undefined = this.root;
+    let nearest = this.root.place;
+    for (const part of path) {
+      node = node.children?.get(part);
+      if (node === undefined) break;
+      nearest = node.place ?? nearest;
     }
-    return { line: 1, column: 1, key: '(file)' };
+    return nearest ?? { line: 1, column: 1, key: '(file)' };
   }
 
   key(path: DocPath): Place {
     return this.value(path);
   }
+}
+
+interface PlaceTree {
+  place?: Place;
+  children?: Map<string | number, PlaceTree>;
 }
 
 const hostNamePattern = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/;

@@ -4,6 +4,7 @@
 // a warning. Values keep Piranha's meaning and defaults (keepalive 2 s, deadtime 5 s,
 // port 539, wlc, timeout 10 s, reentry 180 s, weight 1, preemption, and — as Piranha's
 // parser zeroes them — services and servers inactive unless `active = 1`).
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { netmaskToPrefix } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink, type Finding, type SourceLocation } from './diagnostics.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
@@ -155,6 +156,7 @@ const failoverKeywords = ['address', 'active', 'vip_nmask', 'port', 'timeout', '
 export async function readLvsCf(text: string, context: FrontEndContext): Promise<FrontEndResult> {
   const { sink } = context;
   const root = parseBlocks(tokenize(text, sink), sink);
+  await yieldToEventLoop();
   const builder = new DocumentBuilder();
   const hosts = new HostNames(context.hosts, sink, builder);
   new Translation(builder, hosts, context).global(root);

@@ -2,8 +2,9 @@
 // fill the schema's defaults, report structural errors (TypeBox), run the semantic
 // checks, then build the Model. Every problem is reported at the place the front end's
 // Locator gives for the document path, named with the front end's own key.
-import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseIp, type ParsedIp } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import { parseDuration } from './duration.js';
@@ -79,13 +80,18 @@ export interface NormaliseOptions {
   damaged?: readonly DocPath[];
 }
 
-/** Validates `input` as a document and returns the Model, or undefined when `sink` got errors. */
-export function normalise(input: unknown, locator: Locator, sink: DiagnosticSink, options: NormaliseOptions): Model | undefined {
-  const document = withDefaults(DocumentSchema, structuredClone(input)) as Document;
+/** Validates `input` as a document and returns the Model, or undefined when `sink` got
+ *  errors. `input` is the front end's own object: defaults and resolved ports are
+ *  written into it. */
+export async function normalise(input: unknown, locator: Locator, sink: DiagnosticSink, options: NormaliseOptions): Promise<Model | undefined> {
+  const document = withDefaults(DocumentSchema, input) as Document;
   const damaged = (options.damaged ?? []).map(toPointer);
   const dirty = [...damaged, ...reportStructuralErrors(document, locator, sink, damaged)];
+  // A big table takes a while per stage: let timers (heartbeats) run in between.
+  await yieldToEventLoop();
   new SemanticChecks(document, locator, sink, dirty, options).run();
   if (sink.hasErrors) return undefined;
+  await yieldToEventLoop();
   return documentToModel(document);
 }
 
@@ -100,15 +106,22 @@ function withDefaults(schema: TSchema, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || schema.properties === undefined) return value;
   const record = value as Record<string, unknown>;
   for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>)) {
-    if (record[key] === undefined && child.default !== undefined) record[key] = structuredClone(child.default);
+    if (record[key] === undefined && child.default !== undefined) {
+      record[key] = typeof child.default === 'object' ? structuredClone(child.default) : child.default;
+    }
     withDefaults(child, record[key]);
   }
   return record;
 }
 
+let compiledSchema: TypeCheck<typeof DocumentSchema> | undefined;
+
 function reportStructuralErrors(document: unknown, locator: Locator, sink: DiagnosticSink, damaged: string[]): string[] {
+  // The compiled check is fast; the (slow) error walk runs only for documents that fail it.
+  compiledSchema ??= TypeCompiler.Compile(DocumentSchema);
+  if (compiledSchema.Check(document)) return [];
   const reported = new Set<string>();
-  for (const error of Value.Errors(DocumentSchema, document)) {
+  for (const error of compiledSchema.Errors(document)) {
     if (reported.has(error.path) || damaged.some((pointer) => error.path === pointer || error.path.startsWith(`${pointer}/`))) continue;
     reported.add(error.path);
     const path = pointerToPath(error.path);
@@ -203,12 +216,14 @@ class SemanticChecks {
 
   /** No structural error at `path`, inside it, or in a part holding it. */
   private clean(path: DocPath): boolean {
+    if (this.dirtyPointers.length === 0) return true;
     const pointer = toPointer(path);
     return this.intact(path) && !this.dirtyPointers.some((dirty) => dirty.startsWith(`${pointer}/`));
   }
 
   /** No structural error at `path` or in a part holding it (inside it there may be). */
   private intact(path: DocPath): boolean {
+    if (this.dirtyPointers.length === 0) return true;
     const pointer = toPointer(path);
     return !this.dirtyPointers.some((dirty) => dirty === pointer || pointer.startsWith(`${dirty}/`) || dirty === '');
   }

@@ -4,8 +4,8 @@
 // it), each bounded by a timeout, in their own process group so a timeout ends
 // everything the hook started. Nothing waits for them: a slow hook only delays the hooks
 // queued after it, never a heartbeat or an address change.
-import type { ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
+import { signalProcessGroup } from '../process-group.js';
 import type { HooksSpec, Milliseconds } from '../config/model.js';
 import type { Logger } from '../log.js';
 
@@ -202,15 +202,6 @@ function tail(stream: NodeJS.ReadableStream | null | undefined): () => string {
   return () => text.trimEnd();
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // the group is already gone
-  }
-}
-
 /**
  * Runs a hook with /bin/sh in a process group of its own. Done when the shell exits
  * (not when its output closes: a hook may leave a daemon running that inherited it).
@@ -235,14 +226,14 @@ export const runHookProcess: HookExecutor = (job, timeout) => {
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(subprocess, 'SIGTERM');
-      killer = setTimeout(() => killGroup(subprocess, 'SIGKILL'), KILL_GRACE);
+      signalProcessGroup(subprocess.pid, 'SIGTERM');
+      killer = setTimeout(() => signalProcessGroup(subprocess.pid, 'SIGKILL'), KILL_GRACE);
     }, timeout);
     const done = (outcome: Partial<HookResult>) => {
       clearTimeout(timer);
       clearTimeout(killer);
       // what a timed-out hook left behind goes with it
-      if (timedOut) killGroup(subprocess, 'SIGKILL');
+      if (timedOut) signalProcessGroup(subprocess.pid, 'SIGKILL');
       resolve({ timedOut, durationMs: Math.round(performance.now() - started), stdout: stdout(), stderr: stderr(), ...outcome });
     };
     subprocess.once('error', (error) => done({ error: error.message }));

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { TSchema } from '@sinclair/typebox';
 import { jsonSchema, loadConfig, parseConfig, toYaml } from '../../../src/config/index.js';
+import { DocumentSchema } from '../../../src/config/schema.js';
 import { configError, noHosts, services, testOptions, where } from './helpers.js';
 
 const example = (name: string): string => new URL(`../../../deploy/examples/${name}`, import.meta.url).pathname;
@@ -134,6 +136,17 @@ keep_services_on_release: true
   it('ships the JSON Schema generated from the same TypeBox source (npm run schema)', () => {
     const committed = readFileSync(new URL('../../../schema/tandem.schema.json', import.meta.url), 'utf8');
     expect(committed, 'schema/tandem.schema.json is stale: run `npm run schema`').toBe(jsonSchema());
+  });
+
+  it('has every key documented in the README, with its default', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const keys = (schema: TSchema, prefix: string): string[] => {
+      if (schema.type === 'array' && schema.items?.properties !== undefined) return keys(schema.items as TSchema, `${prefix}[]`);
+      if (schema.properties === undefined) return [prefix];
+      return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) => keys(child, prefix === '' ? name : `${prefix}.${name}`));
+    };
+    const undocumented = keys(DocumentSchema, '').filter((key) => !new RegExp(`^\\| \`${key.replace(/[[\].]/g, '\\$&')}\` \\|`, 'm').test(readme));
+    expect(undocumented).toEqual([]);
   });
 
   it('lists every error of a document at once, in file order', async () => {
