@@ -2,7 +2,7 @@
 // request line in, one JSON response line out. `tandem status`, `failover`,
 // `takeover`, `standby` and `resume` are its clients.
 import { existsSync } from 'node:fs';
-import { mkdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { OperatorCommand, RefusalCode, Role } from '../cluster/index.js';
@@ -74,6 +74,7 @@ export class ControlServer {
 
 async function removeStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
+  if (!(await lstat(path)).isSocket()) throw new Error(`${path} exists and is not a socket; choose another --socket`);
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(path);
     probe.once('connect', () => {
