@@ -140,7 +140,7 @@ export const failoverBenchmark: Benchmark = {
   description: `detection and handover times (${runs} runs each), false takeovers and heartbeat lateness under CPU load, with and without --realtime`,
   async run(): Promise<void> {
     for (const timers of timerSets) await detectionAndHandover(timers);
-    await soak('idle', idleSeconds, aggressive, { load: false, realtime: false });
+    await soak('no added load', idleSeconds, aggressive, { load: false, realtime: false });
     await soak('CPU saturated', soakSeconds, defaults, { load: true, realtime: false });
     await soak('CPU saturated', soakSeconds, aggressive, { load: true, realtime: false });
     await soak('CPU saturated, --realtime', soakSeconds, aggressive, { load: true, realtime: true });

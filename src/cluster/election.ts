@@ -354,7 +354,8 @@ export class Election {
     // rolls its state back.
     if (event.seq <= peer.lastSeq[event.path]!) return;
     const lastHeard = this.lastHeardAny();
-    if (lastHeard !== undefined && now - lastHeard > this.config.warntime) {
+    // A peer already declared dead is not late but back (logged as peer.alive).
+    if (lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime) {
       const gapMs = now - lastHeard;
       this.log('warn', 'heartbeat.late', `late heartbeat: ${Math.round(gapMs)} ms since the previous one`, {
         gapMs: Math.round(gapMs),

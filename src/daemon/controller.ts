@@ -23,6 +23,11 @@ export interface Controller {
    * heartbeat or an address change.
    */
   runHook(hook: HookKind, transition: Transition): void;
+  /**
+   * The daemon is stopping, after its last release: finish what is queued (hooks,
+   * bounded by their timeout), stop watching links.
+   */
+  close(): Promise<void>;
 }
 
 export class LoggingController implements Controller {
@@ -47,4 +52,6 @@ export class LoggingController implements Controller {
   runHook(hook: HookKind, transition: Transition): void {
     this.logger.debug({ event: 'controller.hook', hook, from: transition.from, to: transition.to }, `hook ${hook}: nothing configured to run yet`);
   }
+
+  async close(): Promise<void> {}
 }

@@ -379,6 +379,7 @@ export class Daemon implements ControlHandler {
     clearTimeout(this.timer);
     // The release (and the heartbeat after it) must be out before the sockets close.
     await this.actuator;
+    await this.options.controller.close().catch((error: unknown) => this.logger.error({ event: 'controller.close-failed', err: error }, 'the controller did not stop cleanly'));
     await this.close();
     this.logger.info({ event: 'daemon.stopped', why }, `tandem stopped (${why})`);
     this.resolveDone();

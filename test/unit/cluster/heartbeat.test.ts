@@ -54,7 +54,7 @@ describe('heartbeat codec', () => {
       }),
       { numRuns: 5000 },
     );
-  });
+  }, 60_000);
 
   it('never throws on mutated valid heartbeats', () => {
     const valid = encodeHeartbeat(full);
@@ -66,7 +66,7 @@ describe('heartbeat codec', () => {
       }),
       { numRuns: 5000 },
     );
-  });
+  }, 60_000);
 });
 
 function encodable(h: Heartbeat): Record<string, unknown> {
