@@ -3,10 +3,11 @@
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
 import { configBenchmark } from './config.js';
+import { failoverBenchmark } from './failover.js';
 import { healthBenchmark } from './health.js';
 import { netBenchmark } from './net.js';
 
-const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark];
+const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, failoverBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));

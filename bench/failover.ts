@@ -1,0 +1,148 @@
+// Failover figures of two real `tandem run` processes in network namespaces (the
+// lab's DirectorPair: two paths, JSON logs, control sockets):
+//  - detection time: SIGKILL of the active until the backup logs role.change to ACTIVE;
+//  - handover time: `failover` request until the peer logs ACTIVE (the role moved),
+//    and until the old active saw it (the operator's answer);
+//  each over FAILOVER_RUNS runs (default 20) at the default timers, at 50/200 ms and at
+//  the most aggressive recommended ones (20/100 ms, which needs --realtime);
+//  - soaks of FAILOVER_SOAK_SECONDS (default 600) with the CPU both daemons run on
+//    saturated by busy processes: at the default timers, and at 20/100 ms without and
+//    with `--realtime` (plus a short idle baseline): false takeovers, heartbeat
+//    lateness on the wire (tcpdump timestamps, i.e. when the sender's datagrams
+//    left), the daemons' own view (late heartbeats, own timer lateness) and their
+//    garbage collection pauses.
+import type { ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { sendControlRequest } from '../src/daemon/index.js';
+import { DirectorPair, heartbeatPort, type LogEvent } from '../test/lab/cluster/pair.js';
+import { stopChild } from '../test/lab/netns.js';
+import { formatSummary, type Benchmark } from './benchmark.js';
+
+const runs = Number(process.env.FAILOVER_RUNS ?? 20);
+const soakSeconds = Number(process.env.FAILOVER_SOAK_SECONDS ?? 600);
+const idleSeconds = Math.min(60, soakSeconds);
+
+interface Timers {
+  label: string;
+  keepalive: number;
+  deadtime: number;
+  realtime: boolean;
+}
+
+const defaults: Timers = { label: 'default timers (keepalive 100ms, deadtime 500ms)', keepalive: 100, deadtime: 500, realtime: false };
+const aggressive: Timers = { label: 'most aggressive recommended (keepalive 20ms, deadtime 100ms, --realtime)', keepalive: 20, deadtime: 100, realtime: true };
+const timerSets: Timers[] = [defaults, { label: 'keepalive 50ms, deadtime 200ms', keepalive: 50, deadtime: 200, realtime: false }, aggressive];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const atOf = (event: LogEvent) => Date.parse(String(event.at));
+
+function createPair(timers: Timers): Promise<DirectorPair> {
+  return DirectorPair.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });
+}
+
+async function detectionAndHandover(timers: Timers): Promise<void> {
+  const pair = await createPair(timers);
+  const start = { args: timers.realtime ? ['--realtime'] : [] };
+  try {
+    await pair.startBoth(start);
+    const detection: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const [active, backup] = await pair.settled();
+      const killedAt = await pair.kill(active);
+      detection.push(atOf(await pair.roleChange(backup, 'ACTIVE', killedAt - 1, 10_000)) - killedAt);
+      await pair.start(active, start);
+    }
+    const moved: number[] = [];
+    const answered: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const [active, backup] = await pair.settled();
+      // Let the restarted node's state settle on both sides (acknowledged state versions).
+      await sleep(2 * timers.keepalive);
+      const requested = Date.now();
+      const response = await sendControlRequest(active.socket, { command: 'failover' });
+      if (!('role' in response) || !response.ok) throw new Error(`failover refused: ${JSON.stringify(response)}`);
+      moved.push(atOf(await pair.roleChange(backup, 'ACTIVE', requested - 5)) - requested);
+      answered.push(response.durationMs);
+    }
+    console.log(`${timers.label}:`);
+    console.log(`  ${formatSummary('detection (kill -9 of the active → backup ACTIVE)', detection)}`);
+    console.log(`  ${formatSummary('handover (failover request → peer ACTIVE)', moved)}`);
+    console.log(`  ${formatSummary('handover confirmed (failover request → answer)', answered)}`);
+  } finally {
+    await pair.destroy();
+  }
+}
+
+/** Per sender, the lateness of each datagram after the previous one (gap − keepalive, not below 0). */
+function wireLateness(lines: string[], keepalive: number): Map<string, number[]> {
+  const last = new Map<string, number>();
+  const lateness = new Map<string, number[]>();
+  for (const line of lines) {
+    const match = /^(\d+\.\d+) IP (\d+\.\d+\.\d+\.\d+)\.\d+ > /.exec(line);
+    if (!match) continue;
+    const at = Number(match[1]) * 1000;
+    const source = match[2]!;
+    const previous = last.get(source);
+    last.set(source, at);
+    if (previous === undefined) continue;
+    if (!lateness.has(source)) lateness.set(source, []);
+    lateness.get(source)!.push(Math.max(0, at - previous - keepalive));
+  }
+  return lateness;
+}
+
+async function soak(label: string, seconds: number, timers: Timers, options: { load: boolean; realtime: boolean }): Promise<void> {
+  const pair = await createPair(timers);
+  // Daemons and load share one CPU (the last), so the rest of the machine stays usable.
+  const cpu = String(availableParallelism() - 1);
+  const prefix = ['taskset', '--cpu-list', cpu];
+  const hogs: ChildProcess[] = [];
+  try {
+    await pair.startBoth({ prefix, args: options.realtime ? ['--realtime'] : [] });
+    await pair.settled();
+    await sleep(1000);
+    const wire = await pair.lab.watch(pair.nodes[0].host, 'tcpdump', ['-l', '-n', '-tt', '--immediate-mode', '-i', 'eth0', `udp port ${heartbeatPort}`], /listening on/);
+    const before = pair.nodes.map((node) => pair.roleChanges(node).length);
+    const logsFrom = pair.nodes.map((node) => node.logs.items.length);
+    if (options.load) {
+      for (const node of pair.nodes) {
+        for (let i = 0; i < 2; i++) hogs.push(pair.lab.spawn(node.host, 'taskset', ['--cpu-list', cpu, 'sh', '-c', 'while :; do :; done']));
+      }
+    }
+    await sleep(seconds * 1000);
+    await Promise.all(hogs.map((hog) => stopChild(hog)));
+    await wire.stop();
+    const statuses = await Promise.all(pair.nodes.map((node) => pair.status(node)));
+    const falseTakeovers = pair.nodes.reduce((n, node, i) => n + pair.roleChanges(node).length - before[i]!, 0);
+    const during = pair.nodes.flatMap((node, i) => node.logs.items.slice(logsFrom[i]));
+    const lateLogs = during.filter((e) => e.event === 'heartbeat.late');
+    const timerLate = during.filter((e) => e.event === 'timer.late');
+
+    console.log(`${label} (${seconds} s, keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms):`);
+    console.log(`  false takeovers: ${falseTakeovers} (role changes while nothing failed), peer declared dead: ${during.filter((e) => e.event === 'peer.dead').length} times`);
+    for (const [source, lateness] of wireLateness(wire.lines, timers.keepalive)) {
+      const warntime = Math.max(timers.deadtime / 2, 2 * timers.keepalive);
+      const overWarn = lateness.filter((l) => l + timers.keepalive > warntime).length;
+      console.log(`  ${formatSummary(`heartbeat lateness on the wire from ${source}`, lateness)}, ${overWarn} over warntime`);
+    }
+    console.log(`  late heartbeats logged by the daemons: ${lateLogs.length}${lateLogs.length ? `, longest gap ${Math.max(...lateLogs.map((e) => Number(e.gapMs)))} ms` : ''}; own timer over warntime: ${timerLate.length} log lines`);
+    for (const s of statuses) {
+      console.log(`  ${s.node}: own timer lateness max ${s.timerLateness.maxMs.toFixed(1)} ms; garbage collection: ${s.gcPauses.count} pauses, ${s.gcPauses.totalMs.toFixed(0)} ms total, longest ${s.gcPauses.maxMs.toFixed(2)} ms`);
+    }
+  } finally {
+    await Promise.all(hogs.map((hog) => stopChild(hog)));
+    await pair.destroy();
+  }
+}
+
+export const failoverBenchmark: Benchmark = {
+  name: 'failover',
+  description: `detection and handover times (${runs} runs each), false takeovers and heartbeat lateness under CPU load, with and without --realtime`,
+  async run(): Promise<void> {
+    for (const timers of timerSets) await detectionAndHandover(timers);
+    await soak('no added load', idleSeconds, aggressive, { load: false, realtime: false });
+    await soak('CPU saturated', soakSeconds, defaults, { load: true, realtime: false });
+    await soak('CPU saturated', soakSeconds, aggressive, { load: true, realtime: false });
+    await soak('CPU saturated, --realtime', soakSeconds, aggressive, { load: true, realtime: true });
+  },
+};

@@ -1,0 +1,840 @@
+// The election: a pure state machine. It is fed events (a timer tick, a heartbeat
+// from the peer, a change of this node's health, an operator request, the result
+// of an action, a stop request), each with the time `now` in monotonic ms, and
+// answers with actions for the daemon to perform. It never touches a socket or a
+// clock, so tests drive it through hours of simulated failures in milliseconds.
+//
+// Roles: INIT (just started, listening for the peer), BACKUP, ACTIVE, FAULT (cannot
+// serve: a monitored link is down, health says so, or claiming failed), STANDBY
+// (operator maintenance: never active), STOPPED (shutting down, holds nothing).
+//
+// Handing the active role over is a handshake: the active node releases, then
+// tells the peer (REQUEST_HANDOVER, sent at once and repeated in every heartbeat
+// until the peer is seen active), and the peer claims. A backup that wants the role
+// (operator takeover, or preemption) asks with REQUEST_TAKEOVER and the active node
+// performs the same handover. So the role never moves by two independent
+// decisions, and never to a node that cannot hear us.
+import type { HandoverReason, Heartbeat, HealthSummary, PeerRequest, Role } from './heartbeat.js';
+
+export interface ElectionConfig {
+  self: { name: string; priority: number };
+  /** Undefined for a standalone director. */
+  peer?: { name: string; priority: number };
+  /** Number of heartbeat paths (public, and the private one if both nodes have it). */
+  pathCount: number;
+  keepalive: number;
+  deadtime: number;
+  warntime: number;
+  initdead: number;
+  /** true: the preferred node takes the role back when it is healthy again. */
+  preempt: boolean;
+  serialNo: number;
+}
+
+export type TransitionReason =
+  | HandoverReason
+  /** No peer configured. */
+  | 'standalone'
+  /** The peer was not heard within initdead after start. */
+  | 'initdead'
+  /** Nobody is active and this node is the preferred one (priority, then name). */
+  | 'elected'
+  | 'peer-active'
+  /** Both starting: the peer is the preferred one. */
+  | 'peer-preferred'
+  /** Starting while the peer is backup: the peer decides (it claims unless we are preferred). */
+  | 'peer-backup'
+  /** The peer (re)started and holds nothing: the established backup claims. */
+  | 'peer-starting'
+  /** The peer was silent for deadtime on every path. */
+  | 'peer-dead'
+  /** The peer is in FAULT or STANDBY, or says it cannot serve. */
+  | 'peer-unable'
+  /** The peer's last heartbeat said it is shutting down. */
+  | 'peer-stopped'
+  | 'split-brain-yield'
+  /** We handed over, but the peer did not claim. */
+  | 'handover-failed'
+  | 'link-down'
+  | 'health'
+  | 'health-restored'
+  | 'claim-failed'
+  /** A failed claim is retried when no peer can take the role. */
+  | 'claim-retry'
+  | 'operator-resume'
+  | 'shutdown';
+
+export interface Transition {
+  from: Role;
+  to: Role;
+  reason: TransitionReason;
+  term: number;
+  /** Monotonic ms. */
+  at: number;
+  peer?: { name: string; role?: Role; term?: number };
+  timings: {
+    /** How long this node held its previous role. */
+    inPreviousRoleMs: number;
+    /** How long the peer had been silent (for peer-dead: the detection time). */
+    peerSilentMs?: number;
+  };
+}
+
+export type OperatorCommand = 'failover' | 'takeover' | 'standby' | 'resume';
+
+/** Why an operator request was refused or did not complete. */
+export type RefusalCode =
+  | 'not-active'
+  | 'not-standby'
+  | 'no-peer'
+  | 'busy'
+  | 'peer-silent'
+  | 'peer-fault'
+  | 'peer-standby'
+  | 'peer-starting'
+  | 'peer-stopping'
+  | 'peer-active'
+  | 'peer-not-active'
+  | 'peer-cannot-serve'
+  | 'peer-deaf'
+  | 'self-fault'
+  | 'self-starting'
+  | 'self-standby'
+  | 'self-stopping'
+  | 'timeout'
+  | 'cancelled';
+
+export type SyncRole = 'master' | 'backup' | 'none';
+
+export type HookKind = 'active' | 'inactive' | 'notify';
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export type Action =
+  /** Take the active role's addresses, announce them, start IPVS. */
+  | { type: 'claim'; term: number; reason: TransitionReason }
+  | { type: 'release'; reason: TransitionReason }
+  /** Announce the addresses again now (we won a split brain). */
+  | { type: 'announce'; reason: 'split-brain-survivor' }
+  | { type: 'setSyncRole'; role: SyncRole }
+  | { type: 'runHook'; hook: HookKind; transition: Transition }
+  /** Log exactly one role.change event for it. */
+  | { type: 'roleChanged'; transition: Transition }
+  /** Send this heartbeat on every path now. */
+  | { type: 'sendHeartbeat'; heartbeat: Heartbeat }
+  | { type: 'log'; level: LogLevel; event: string; message: string; fields?: Record<string, unknown> }
+  | { type: 'operatorReply'; requestId: number; ok: boolean; code?: RefusalCode; message: string }
+  /** The graceful stop is complete: the daemon may exit. */
+  | { type: 'stopped' };
+
+export type ElectionEvent =
+  | { type: 'tick'; now: number }
+  | {
+      type: 'heartbeat';
+      now: number;
+      path: number;
+      seq: number;
+      bootId: string;
+      /** The datagram echoed this boot of ours (see ChannelMessage.echoesUs). */
+      echoesUs: boolean;
+      heartbeat: Heartbeat;
+    }
+  | { type: 'health'; now: number; health: HealthSummary }
+  | { type: 'operator'; now: number; requestId: number; command: OperatorCommand }
+  | { type: 'actionResult'; now: number; action: 'claim' | 'release' | 'announce' | 'setSyncRole'; ok: boolean; error?: string }
+  | { type: 'stop'; now: number };
+
+interface PeerState {
+  bootId?: string;
+  /** Per path: when a datagram last arrived, and the highest sequence number seen. */
+  lastHeard: (number | undefined)[];
+  lastSeq: number[];
+  pathUp: boolean[];
+  /** Sequence number of the heartbeat whose content `heartbeat` is. */
+  appliedSeq: number;
+  heartbeat?: Heartbeat;
+  alive: boolean;
+  /** The peer's request we acted on last (handover or takeover), so repeats are ignored. */
+  handledRequestId?: number;
+  /** The peer's state_version as last heard, and whether that heartbeat's echo of our state is from this boot. */
+  stateVersion: number;
+  echoesUs: boolean;
+  mismatchLogged: { serialNo?: number; timers?: string };
+}
+
+type Pending =
+  /** We released and asked the peer to claim. */
+  | { kind: 'handover'; id: number; reason: HandoverReason; since: number; requestId?: number }
+  /** We asked the active peer to hand the role over to us. */
+  | { kind: 'takeover'; id: number; reason: 'operator-takeover' | 'preempt'; since: number; requestId?: number };
+
+/** What the status API shows of the election. */
+export interface ElectionStatus {
+  role: Role;
+  term: number;
+  since: number;
+  lastTransition?: Transition;
+  health: HealthSummary;
+  pending?: { kind: Pending['kind']; reason: HandoverReason; since: number };
+  splitBrainSince?: number;
+  peer?: {
+    name: string;
+    alive: boolean;
+    bootId?: string;
+    role?: Role;
+    term?: number;
+    priority?: number;
+    serialNo?: number;
+    health?: HealthSummary;
+    timers?: Heartbeat['timers'];
+    paths: { lastHeard?: number; up: boolean; lastSeq: number; peerHearsUs?: { heard: boolean; silentMs: number } }[];
+  };
+}
+
+const preemptRetryDeadtimes = 10;
+
+const healthy: HealthSummary = { canServe: true, monitorLinks: false, links: [], fault: '' };
+
+function preferred(a: { name: string; priority: number }, b: { name: string; priority: number }): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && a.name < b.name);
+}
+
+export class Election {
+  private role: Role = 'INIT';
+  private term = 0;
+  /** Counts our role changes; the peer echoes it (peer_state_version). */
+  private stateVersion = 1;
+  private since: number;
+  private readonly startedAt: number;
+  private lastTransition: Transition | undefined;
+  private health: HealthSummary = healthy;
+  private claimFailedAt: number | undefined;
+  private syncRole: SyncRole | undefined;
+  private pending: Pending | undefined;
+  private nextRequestId = 1;
+  private splitBrain: { since: number; announced: boolean } | undefined;
+  /** Preemption is for a preferred node that returns (from INIT, FAULT, STANDBY), not for one that handed over. */
+  private mayPreempt = false;
+  private preemptNotBefore = 0;
+  private stopDone = false;
+  private stopReported = false;
+  private nextHeartbeatAt: number;
+  private readonly peer: PeerState | undefined;
+  private actions: Action[] = [];
+  private sendNow = false;
+
+  constructor(
+    private readonly config: ElectionConfig,
+    now: number,
+  ) {
+    this.startedAt = now;
+    this.since = now;
+    this.nextHeartbeatAt = now;
+    if (config.peer) {
+      const paths = Array.from({ length: config.pathCount });
+      this.peer = {
+        lastHeard: paths.map(() => undefined),
+        lastSeq: paths.map(() => 0),
+        pathUp: paths.map(() => false),
+        appliedSeq: 0,
+        stateVersion: 0,
+        echoesUs: false,
+        alive: false,
+        mismatchLogged: {},
+      };
+    }
+  }
+
+  get currentRole(): Role {
+    return this.role;
+  }
+
+  handle(event: ElectionEvent): Action[] {
+    this.actions = [];
+    this.sendNow = false;
+    const { now } = event;
+    switch (event.type) {
+      case 'tick':
+        break;
+      case 'heartbeat':
+        this.receive(event);
+        break;
+      case 'health':
+        this.health = event.health;
+        break;
+      case 'operator':
+        this.operator(event.command, event.requestId, now);
+        break;
+      case 'actionResult':
+        this.actionResult(event, now);
+        break;
+      case 'stop':
+        this.stop(now);
+        break;
+    }
+    this.evaluate(now);
+    if (this.peer && !this.stopReported && (this.sendNow || now >= this.nextHeartbeatAt)) this.sendHeartbeat(now);
+    if (this.stopDone && !this.stopReported) {
+      this.stopReported = true;
+      this.actions.push({ type: 'stopped' });
+    }
+    return this.actions;
+  }
+
+  /** When the daemon must call `handle({ type: 'tick' })` next at the latest. */
+  nextWakeAt(now: number): number {
+    const deadlines = [this.nextHeartbeatAt];
+    const { deadtime } = this.config;
+    const peer = this.peer;
+    if (peer) {
+      if (this.role === 'INIT') deadlines.push(this.startedAt + this.config.initdead);
+      const lastHeard = this.lastHeardAny();
+      if (lastHeard !== undefined) deadlines.push(lastHeard + deadtime);
+      peer.lastHeard.forEach((at, path) => {
+        if (at !== undefined && peer.pathUp[path]) deadlines.push(at + deadtime);
+      });
+    }
+    if (this.mayPreempt && this.preemptNotBefore > now) deadlines.push(this.preemptNotBefore);
+    if (this.pending) deadlines.push(this.pending.since + deadtime);
+    if (this.splitBrain) deadlines.push(this.splitBrain.since + deadtime);
+    if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
+    // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
+    deadlines.push(this.since + deadtime);
+    const future = deadlines.filter((at) => at > now);
+    return future.length > 0 ? Math.min(...future) : now + this.config.keepalive;
+  }
+
+  status(now: number): ElectionStatus {
+    const peer = this.peer;
+    const hb = peer?.heartbeat;
+    return {
+      role: this.role,
+      term: this.term,
+      since: this.since,
+      ...(this.lastTransition && { lastTransition: this.lastTransition }),
+      health: this.health,
+      ...(this.pending && { pending: { kind: this.pending.kind, reason: this.pending.reason, since: this.pending.since } }),
+      ...(this.splitBrain && { splitBrainSince: this.splitBrain.since }),
+      ...(peer &&
+        this.config.peer && {
+          peer: {
+            name: this.config.peer.name,
+            alive: this.peerAlive(now),
+            ...(peer.bootId && { bootId: peer.bootId }),
+            ...(hb && { role: hb.role, term: hb.term, priority: hb.priority, serialNo: hb.serialNo, health: hb.health, timers: hb.timers }),
+            paths: peer.lastHeard.map((lastHeard, path) => {
+              const view = hb?.peerView.find((v) => v.path === path);
+              return {
+                ...(lastHeard !== undefined && { lastHeard }),
+                up: peer.pathUp[path]!,
+                lastSeq: peer.lastSeq[path]!,
+                ...(view && { peerHearsUs: { heard: view.heard, silentMs: view.silentMs } }),
+              };
+            }),
+          },
+        }),
+    };
+  }
+
+  // ---- events ----
+
+  private receive(event: Extract<ElectionEvent, { type: 'heartbeat' }>): void {
+    const peer = this.peer;
+    if (!peer || event.path >= this.config.pathCount) return;
+    const { now, heartbeat } = event;
+    if (peer.bootId !== event.bootId) {
+      peer.bootId = event.bootId;
+      peer.appliedSeq = 0;
+      peer.lastSeq.fill(0);
+      peer.handledRequestId = undefined;
+      peer.stateVersion = 0;
+    }
+    // Only progress on a path counts: a datagram overtaken on its path (or an old
+    // one replayed within the channel's window) neither keeps the peer alive nor
+    // rolls its state back.
+    if (event.seq <= peer.lastSeq[event.path]!) return;
+    const lastHeard = this.lastHeardAny();
+    // A peer already declared dead is not late but back (logged as peer.alive).
+    if (lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime) {
+      const gapMs = now - lastHeard;
+      this.log('warn', 'heartbeat.late', `late heartbeat: ${Math.round(gapMs)} ms since the previous one`, {
+        gapMs: Math.round(gapMs),
+        latenessMs: Math.round(gapMs - this.config.keepalive),
+        path: event.path,
+      });
+    }
+    peer.lastHeard[event.path] = now;
+    peer.lastSeq[event.path] = event.seq;
+    if (!peer.pathUp[event.path]) {
+      peer.pathUp[event.path] = true;
+      this.log('info', 'path.up', `heartbeat path ${event.path} is up`, { path: event.path });
+    }
+    // The other path's copy of the same or a newer heartbeat may have come first.
+    if (event.seq <= peer.appliedSeq) return;
+    peer.appliedSeq = event.seq;
+    peer.heartbeat = heartbeat;
+    peer.echoesUs = event.echoesUs;
+    if (heartbeat.stateVersion !== peer.stateVersion) {
+      // Tell the peer at once that we saw its new state: it may be waiting for that to act.
+      peer.stateVersion = heartbeat.stateVersion;
+      this.sendNow = true;
+    }
+    if (this.role !== 'ACTIVE' && heartbeat.term > this.term) this.term = heartbeat.term;
+    this.checkConfigMatch(peer, heartbeat);
+  }
+
+  private checkConfigMatch(peer: PeerState, heartbeat: Heartbeat): void {
+    if (heartbeat.serialNo !== this.config.serialNo && peer.mismatchLogged.serialNo !== heartbeat.serialNo) {
+      peer.mismatchLogged.serialNo = heartbeat.serialNo;
+      this.log('warn', 'config.serial-mismatch', `configuration serial differs: ours ${this.config.serialNo}, peer's ${heartbeat.serialNo}`, {
+        serialNo: this.config.serialNo,
+        peerSerialNo: heartbeat.serialNo,
+      });
+    }
+    const timers = `${heartbeat.timers.keepaliveMs}/${heartbeat.timers.deadtimeMs}`;
+    if (timers !== `${this.config.keepalive}/${this.config.deadtime}` && peer.mismatchLogged.timers !== timers) {
+      peer.mismatchLogged.timers = timers;
+      this.log('warn', 'config.timer-mismatch', `heartbeat timers differ: ours keepalive/deadtime ${this.config.keepalive}/${this.config.deadtime} ms, peer's ${timers} ms`, {
+        peerTimers: heartbeat.timers,
+      });
+    }
+  }
+
+  private actionResult(event: Extract<ElectionEvent, { type: 'actionResult' }>, now: number): void {
+    if (event.ok) return;
+    this.log('error', `${event.action}.failed`, `${event.action} failed: ${event.error ?? 'unknown error'}`, { error: event.error });
+    if (event.action === 'claim' && this.role === 'ACTIVE') this.claimFailedAt = now;
+  }
+
+  private stop(now: number): void {
+    if (this.role === 'STOPPED') return;
+    if (this.pending) this.finishPending(false, 'cancelled', 'the node is shutting down');
+    this.transition('STOPPED', 'shutdown', now);
+  }
+
+  // ---- operator requests ----
+
+  private operator(command: OperatorCommand, requestId: number, now: number): void {
+    const refuse = (code: RefusalCode, message: string) => this.reply(requestId, false, message, code);
+    if (this.role === 'STOPPED') return refuse('self-stopping', 'this node is shutting down');
+    if (this.pending && command !== 'resume') {
+      return refuse('busy', `a ${this.pending.kind} (${this.pending.reason}) is in progress`);
+    }
+    switch (command) {
+      case 'failover': {
+        if (this.role !== 'ACTIVE') return refuse('not-active', `this node is ${this.role}, not ACTIVE`);
+        const unable = this.peerCannotTakeOver(now);
+        if (unable) return refuse(unable.code, unable.message);
+        return this.handOver('operator-failover', 'BACKUP', now, requestId);
+      }
+      case 'takeover': {
+        if (this.role === 'ACTIVE') return this.reply(requestId, true, 'this node is already ACTIVE');
+        const self = this.selfCannotServe();
+        if (self) return refuse(self.code, self.message);
+        if (!this.peer) return refuse('no-peer', 'no peer is configured');
+        if (!this.peerAlive(now)) return refuse('peer-silent', 'the peer is silent; this node takes over by itself after deadtime');
+        if (this.peer.heartbeat?.role !== 'ACTIVE') return refuse('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
+        if (!this.peerHearsUs(now)) return refuse('peer-deaf', 'the peer does not hear our heartbeats, so it cannot hand over');
+        this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'operator-takeover', since: now, requestId };
+        this.sendNow = true;
+        return;
+      }
+      case 'standby': {
+        if (this.role === 'STANDBY') return this.reply(requestId, true, 'this node is already in STANDBY');
+        if (this.role === 'ACTIVE') {
+          const unable = this.peerCannotTakeOver(now);
+          if (unable) return refuse(unable.code, `${unable.message}; this node stays ACTIVE`);
+          return this.handOver('operator-standby', 'STANDBY', now, requestId);
+        }
+        this.transition('STANDBY', 'operator-standby', now);
+        return this.reply(requestId, true, 'this node is now in STANDBY');
+      }
+      case 'resume': {
+        if (this.role !== 'STANDBY') return refuse('not-standby', `this node is ${this.role}, not in STANDBY`);
+        this.claimFailedAt = undefined;
+        this.transition('BACKUP', 'operator-resume', now);
+        return this.reply(requestId, true, 'this node left STANDBY');
+      }
+    }
+  }
+
+  private selfCannotServe(): { code: RefusalCode; message: string } | undefined {
+    switch (this.role) {
+      case 'FAULT':
+        return { code: 'self-fault', message: `this node is in FAULT (${this.faultReason()})` };
+      case 'STANDBY':
+        return { code: 'self-standby', message: 'this node is in STANDBY; resume it first' };
+      case 'INIT':
+        return { code: 'self-starting', message: 'this node is still starting' };
+      default:
+        return undefined;
+    }
+  }
+
+  private peerCannotTakeOver(now: number): { code: RefusalCode; message: string } | undefined {
+    const peer = this.peer;
+    if (!peer) return { code: 'no-peer', message: 'no peer is configured' };
+    if (!this.peerAlive(now)) return { code: 'peer-silent', message: 'the peer is silent' };
+    const hb = peer.heartbeat!;
+    switch (hb.role) {
+      case 'FAULT':
+        return { code: 'peer-fault', message: `the peer is in FAULT${hb.health.fault ? ` (${hb.health.fault})` : ''}` };
+      case 'STANDBY':
+        return { code: 'peer-standby', message: 'the peer is in STANDBY' };
+      case 'INIT':
+        return { code: 'peer-starting', message: 'the peer is still starting' };
+      case 'STOPPED':
+        return { code: 'peer-stopping', message: 'the peer is shutting down' };
+      case 'ACTIVE':
+        return { code: 'peer-active', message: 'the peer is ACTIVE too (split brain being resolved)' };
+      case 'BACKUP':
+        break;
+    }
+    if (!hb.health.canServe) return { code: 'peer-cannot-serve', message: `the peer cannot serve (${hb.health.fault || 'health'})` };
+    if (!this.peerHearsUs(now)) return { code: 'peer-deaf', message: 'the peer does not hear our heartbeats' };
+    return undefined;
+  }
+
+  /** Starts the handshake: release now, tell the peer at once, finish when it is seen ACTIVE. */
+  private handOver(reason: HandoverReason, to: 'BACKUP' | 'STANDBY', now: number, requestId?: number): void {
+    this.transition(to, reason, now);
+    this.pending = { kind: 'handover', id: this.nextRequestId++, reason, since: now, ...(requestId !== undefined && { requestId }) };
+    this.sendNow = true;
+  }
+
+  private finishPending(ok: boolean, code: RefusalCode | undefined, message: string): void {
+    const pending = this.pending!;
+    this.pending = undefined;
+    this.log(ok ? 'info' : 'warn', `${pending.kind}.${ok ? 'done' : 'failed'}`, `${pending.kind} (${pending.reason}) ${ok ? 'done' : 'failed'}: ${message}`, {
+      reason: pending.reason,
+      ...(code && { code }),
+    });
+    if (pending.requestId !== undefined) this.reply(pending.requestId, ok, message, code);
+  }
+
+  private reply(requestId: number, ok: boolean, message: string, code?: RefusalCode): void {
+    this.actions.push({ type: 'operatorReply', requestId, ok, message, ...(code && { code }) });
+  }
+
+  // ---- the rules ----
+
+  private evaluate(now: number): void {
+    this.trackPeerLiveness(now);
+    // Each pass makes at most one transition; a few passes let e.g. a resumed node
+    // go on to claim the role in the same step. Four is more than any chain needs.
+    for (let pass = 0; pass < 4; pass++) {
+      const before = this.role;
+      this.resolvePending(now);
+      this.applyRules(now);
+      if (this.role === before) break;
+    }
+  }
+
+  private applyRules(now: number): void {
+    switch (this.role) {
+      case 'INIT':
+        return this.ruleInit(now);
+      case 'BACKUP':
+        return this.ruleBackup(now);
+      case 'ACTIVE':
+        return this.ruleActive(now);
+      case 'FAULT':
+        return this.ruleFault(now);
+      case 'STANDBY':
+        return;
+      case 'STOPPED':
+        return this.ruleStopped(now);
+    }
+  }
+
+  private ruleInit(now: number): void {
+    if (this.cannotServe()) return this.transition('FAULT', this.faultReason(), now);
+    if (!this.peer) return this.transition('ACTIVE', 'standalone', now);
+    // Which node claims when nobody is active depends on the pair of roles, and for
+    // every pair exactly one rule fires on one side; acting only on heartbeats that
+    // acknowledge our current state keeps both sides looking at the same pair.
+    const hb = this.peer.heartbeat;
+    if (hb && this.peerAlive(now)) {
+      if (hb.role === 'ACTIVE') return this.transition('BACKUP', 'peer-active', now);
+      if (hb.role === 'STOPPED') return this.transition('ACTIVE', 'peer-stopped', now);
+      if (this.peerUnable()) return this.peerKnowsOurState(now) ? this.transition('ACTIVE', 'peer-unable', now) : undefined;
+      if (hb.role === 'BACKUP') return this.transition('BACKUP', 'peer-backup', now);
+      if (!this.isPreferred()) return this.transition('BACKUP', 'peer-preferred', now);
+      return this.peerKnowsOurState(now) ? this.transition('ACTIVE', 'elected', now) : undefined;
+    }
+    if (now - this.startedAt >= this.config.initdead) this.transition('ACTIVE', 'initdead', now);
+  }
+
+  private ruleBackup(now: number): void {
+    if (this.cannotServe()) return this.transition('FAULT', this.faultReason(), now);
+    if (this.pending?.kind === 'handover') return;
+    const peer = this.peer;
+    if (!peer) return this.transition('ACTIVE', 'standalone', now);
+    if (!this.peerAlive(now)) return this.transition('ACTIVE', 'peer-dead', now);
+    const hb = peer.heartbeat!;
+    if (hb.role === 'STOPPED') return this.transition('ACTIVE', 'peer-stopped', now);
+    const request = this.newPeerRequest('handover');
+    if (request) {
+      peer.handledRequestId = request.id;
+      return this.transition('ACTIVE', request.reason, now);
+    }
+    if (this.peerUnable()) {
+      if (this.peerKnowsOurState(now)) this.transition('ACTIVE', 'peer-unable', now);
+      return;
+    }
+    if (hb.role === 'ACTIVE') {
+      if (this.config.preempt && this.mayPreempt && this.isPreferred() && !this.pending && now >= this.preemptNotBefore && this.peerHearsUs(now)) {
+        this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'preempt', since: now };
+        this.log('info', 'preempt', 'this node is preferred: asking the peer to hand the active role over');
+        this.sendNow = true;
+      }
+      return;
+    }
+    if (!this.peerKnowsOurState(now)) return;
+    // Nobody is active. A starting peer holds nothing and leaves the decision to
+    // us; between two backups the preferred one claims.
+    if (hb.role === 'INIT') this.transition('ACTIVE', 'peer-starting', now);
+    else if (this.isPreferred()) this.transition('ACTIVE', 'elected', now);
+  }
+
+  private ruleActive(now: number): void {
+    if (this.cannotServe()) return this.transition('FAULT', this.faultReason(), now);
+    const peer = this.peer;
+    if (!peer || !this.peerAlive(now)) return;
+    const hb = peer.heartbeat!;
+    if (hb.role === 'ACTIVE') return this.resolveSplitBrain(hb, now);
+    if (this.splitBrain) {
+      this.splitBrain = undefined;
+      this.log('info', 'split-brain.resolved', `split brain resolved: the peer is ${hb.role}`);
+    }
+    const request = this.newPeerRequest('takeover');
+    if (request) {
+      peer.handledRequestId = request.id;
+      const unable = this.peerCannotTakeOver(now);
+      if (unable) {
+        this.log('warn', 'takeover.refused', `the peer asked for the active role (${request.reason}) but ${unable.message}`, { code: unable.code });
+        return;
+      }
+      this.handOver(request.reason, 'BACKUP', now);
+    }
+  }
+
+  private resolveSplitBrain(peerHeartbeat: Heartbeat, now: number): void {
+    const survivor = this.config.preempt || this.term === peerHeartbeat.term ? this.isPreferred() : this.term > peerHeartbeat.term;
+    if (!this.splitBrain) {
+      this.splitBrain = { since: now, announced: false };
+      this.log('warn', 'split-brain', `split brain: both nodes are ACTIVE (our term ${this.term}, the peer's ${peerHeartbeat.term}); this node ${survivor ? 'stays active' : 'yields'}`, {
+        term: this.term,
+        peerTerm: peerHeartbeat.term,
+        survivor: survivor ? this.config.self.name : this.config.peer!.name,
+      });
+    }
+    if (!survivor) return this.transition('BACKUP', 'split-brain-yield', now);
+    if (!this.splitBrain.announced) {
+      this.splitBrain.announced = true;
+      // A term above both makes this the newest claim, whichever rule picked it.
+      this.term = Math.max(this.term, peerHeartbeat.term) + 1;
+      this.actions.push({ type: 'announce', reason: 'split-brain-survivor' });
+      this.sendNow = true;
+      return;
+    }
+    // The loser yields on its first heartbeat from us. If it still has not after
+    // deadtime and it says it does not hear us, it cannot: we yield instead.
+    if (now - this.splitBrain.since >= this.config.deadtime && !this.peerHearsUs(now)) {
+      this.transition('BACKUP', 'split-brain-yield', now);
+    }
+  }
+
+  private ruleFault(now: number): void {
+    if (!this.health.canServe) return;
+    if (this.claimFailedAt !== undefined) {
+      // Retry only when no peer can take the role: otherwise the peer serves and an
+      // operator looks at why claiming failed (resume clears it).
+      if (now - this.claimFailedAt < this.config.deadtime || (this.peerAlive(now) && !this.peerUnable())) return;
+      this.claimFailedAt = undefined;
+      return this.transition('BACKUP', 'claim-retry', now);
+    }
+    this.transition('BACKUP', 'health-restored', now);
+  }
+
+  /** Keeps telling the peer until it has taken over (or cannot, or deadtime passed). */
+  private ruleStopped(now: number): void {
+    const alive = this.peerAlive(now);
+    const peerTookOver = alive && this.peer?.heartbeat?.role === 'ACTIVE';
+    if (peerTookOver || !alive || this.peerUnable() || now - this.since >= this.config.deadtime) this.stopDone = true;
+  }
+
+  private resolvePending(now: number): void {
+    const pending = this.pending;
+    if (!pending) return;
+    const hb = this.peer?.heartbeat;
+    const alive = this.peerAlive(now);
+    const timedOut = now - pending.since >= this.config.deadtime;
+    if (pending.kind === 'handover') {
+      if (alive && hb?.role === 'ACTIVE') return this.finishPending(true, undefined, `the peer is ACTIVE after ${Math.round(now - pending.since)} ms`);
+      let failure: string | undefined;
+      if (!alive) failure = 'the peer went silent';
+      else if (this.peerUnable()) failure = `the peer became ${hb!.role}${hb!.health.canServe ? '' : ' and cannot serve'}`;
+      else if (timedOut) failure = `the peer did not claim within ${this.config.deadtime} ms`;
+      if (!failure) return;
+      this.finishPending(false, alive && !timedOut ? 'peer-cannot-serve' : 'timeout', `${failure}; this node takes the role back`);
+      if (this.role === 'BACKUP' || this.role === 'STANDBY') this.transition('ACTIVE', 'handover-failed', now);
+      return;
+    }
+    if (this.role === 'ACTIVE') return this.finishPending(true, undefined, `this node is ACTIVE after ${Math.round(now - pending.since)} ms`);
+    if (this.role !== 'BACKUP') return this.finishPending(false, 'cancelled', `this node became ${this.role}`);
+    if (!timedOut) return;
+    this.finishPending(false, 'timeout', `the peer did not hand over within ${this.config.deadtime} ms`);
+    // The active node may be busy with another handover: ask again later, not every deadtime.
+    if (pending.reason === 'preempt') this.preemptNotBefore = now + preemptRetryDeadtimes * this.config.deadtime;
+  }
+
+  private trackPeerLiveness(now: number): void {
+    const peer = this.peer;
+    if (!peer) return;
+    peer.lastHeard.forEach((at, path) => {
+      if (peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
+        peer.pathUp[path] = false;
+        this.log('warn', 'path.down', `heartbeat path ${path} is silent for ${Math.round(now - at)} ms`, { path, silentMs: Math.round(now - at) });
+      }
+    });
+    const alive = this.peerAlive(now);
+    if (alive !== peer.alive) {
+      peer.alive = alive;
+      if (alive) this.log('info', 'peer.alive', 'the peer is alive');
+      else this.log('warn', 'peer.dead', `the peer is silent for ${Math.round(now - (this.lastHeardAny() ?? now))} ms on every path`);
+    }
+  }
+
+  // ---- helpers ----
+
+  private transition(to: Role, reason: TransitionReason, now: number): void {
+    const from = this.role;
+    if (to === 'ACTIVE') {
+      this.term = Math.max(this.term, this.peer?.heartbeat?.term ?? 0) + 1;
+      this.claimFailedAt = undefined;
+    }
+    if (to !== 'ACTIVE') this.splitBrain = undefined;
+    const lastHeard = this.lastHeardAny();
+    const hb = this.peer?.heartbeat;
+    const transition: Transition = {
+      from,
+      to,
+      reason,
+      term: this.term,
+      at: now,
+      ...(this.config.peer && { peer: { name: this.config.peer.name, ...(hb && { role: hb.role, term: hb.term }) } }),
+      timings: {
+        inPreviousRoleMs: Math.round(now - this.since),
+        ...(lastHeard !== undefined && { peerSilentMs: Math.round(now - lastHeard) }),
+      },
+    };
+    if (to === 'BACKUP') this.mayPreempt = from === 'INIT' || from === 'FAULT' || from === 'STANDBY';
+    this.role = to;
+    this.stateVersion += 1;
+    this.since = now;
+    this.lastTransition = transition;
+    this.actions.push({ type: 'roleChanged', transition });
+    if (to === 'ACTIVE') this.actions.push({ type: 'claim', term: this.term, reason });
+    if (from === 'ACTIVE') this.actions.push({ type: 'release', reason });
+    this.updateSyncRole();
+    if (to === 'ACTIVE') this.actions.push({ type: 'runHook', hook: 'active', transition });
+    if (from === 'ACTIVE') this.actions.push({ type: 'runHook', hook: 'inactive', transition });
+    this.actions.push({ type: 'runHook', hook: 'notify', transition });
+    this.sendNow = true;
+  }
+
+  private updateSyncRole(): void {
+    const role: SyncRole = this.role === 'ACTIVE' ? 'master' : this.role === 'STOPPED' ? 'none' : 'backup';
+    if (role === this.syncRole) return;
+    this.syncRole = role;
+    this.actions.push({ type: 'setSyncRole', role });
+  }
+
+  private sendHeartbeat(now: number): void {
+    this.updateSyncRole();
+    this.actions.push({ type: 'sendHeartbeat', heartbeat: this.heartbeat(now) });
+    this.nextHeartbeatAt = now + this.config.keepalive;
+  }
+
+  private heartbeat(now: number): Heartbeat {
+    const pending = this.pending;
+    const request: PeerRequest | undefined = pending && { kind: pending.kind, id: pending.id, reason: pending.reason };
+    const peer = this.peer;
+    return {
+      role: this.role,
+      priority: this.config.self.priority,
+      term: this.term,
+      serialNo: this.config.serialNo,
+      health: this.health,
+      peerView: (peer?.lastHeard ?? []).map((at, path) => ({
+        path,
+        heard: at !== undefined,
+        lastSeq: peer!.lastSeq[path]!,
+        silentMs: at === undefined ? 0 : Math.min(0xffff_ffff, Math.round(now - at)),
+      })),
+      ...(request && { request }),
+      timers: { keepaliveMs: this.config.keepalive, deadtimeMs: this.config.deadtime },
+      stateVersion: this.stateVersion,
+      peerStateVersion: peer?.stateVersion ?? 0,
+    };
+  }
+
+  private log(level: LogLevel, event: string, message: string, fields?: Record<string, unknown>): void {
+    this.actions.push({ type: 'log', level, event, message, ...(fields && { fields }) });
+  }
+
+  private lastHeardAny(): number | undefined {
+    const heard = (this.peer?.lastHeard ?? []).filter((at): at is number => at !== undefined);
+    return heard.length > 0 ? Math.max(...heard) : undefined;
+  }
+
+  private peerAlive(now: number): boolean {
+    const lastHeard = this.lastHeardAny();
+    return lastHeard !== undefined && now - lastHeard < this.config.deadtime && this.peer?.heartbeat !== undefined;
+  }
+
+  /** The peer's state (as last heard) rules it out as the active node. */
+  private peerUnable(): boolean {
+    const hb = this.peer?.heartbeat;
+    return !!hb && (hb.role === 'FAULT' || hb.role === 'STANDBY' || hb.role === 'STOPPED' || !hb.health.canServe);
+  }
+
+  /**
+   * The peer's last heartbeat was sent knowing our current state, so it is not
+   * about to act on an older one. A peer that stays silent about it for deadtime
+   * cannot hear us; then we act on what we know.
+   */
+  private peerKnowsOurState(now: number): boolean {
+    const peer = this.peer;
+    const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
+    return acknowledged || now - this.since >= this.config.deadtime;
+  }
+
+  /** The peer's last heartbeat says it heard us on some path within deadtime. */
+  private peerHearsUs(now: number): boolean {
+    const peer = this.peer;
+    const hb = peer?.heartbeat;
+    if (!peer || !hb) return false;
+    const age = now - (this.lastHeardAny() ?? now);
+    return hb.peerView.some((view) => view.heard && view.silentMs + age < this.config.deadtime);
+  }
+
+  private newPeerRequest(kind: PeerRequest['kind']): PeerRequest | undefined {
+    const request = this.peer?.heartbeat?.request;
+    return request?.kind === kind && request.id !== this.peer!.handledRequestId ? request : undefined;
+  }
+
+  private isPreferred(): boolean {
+    return !this.config.peer || preferred(this.config.self, this.config.peer);
+  }
+
+  private cannotServe(): boolean {
+    return !this.health.canServe || this.claimFailedAt !== undefined;
+  }
+
+  private faultReason(): TransitionReason {
+    if (this.claimFailedAt !== undefined) return 'claim-failed';
+    return this.health.monitorLinks && this.health.links.some((link) => !link.up) ? 'link-down' : 'health';
+  }
+}

@@ -1,0 +1,76 @@
+// One message kind's end of the secure channel, without sockets: seals payloads
+// into authenticated datagrams and opens received ones through every check
+// (envelope, identity, kind, replay). The socket driver (channel.ts) and the
+// simulated network of the tests both use it.
+import { openDatagram, sealDatagram, type MessageKind } from './envelope.js';
+import type { Keyring } from './keys.js';
+import type { BootChange, ChannelSessions } from './replay.js';
+import type { RejectReason } from './rejections.js';
+
+export interface ChannelIdentity {
+  cluster: string;
+  /** Our node name. */
+  self: string;
+  /** The one node we accept datagrams from. */
+  peer: string;
+}
+
+export interface Accepted {
+  ok: true;
+  payload: Uint8Array;
+  seq: number;
+  /** Hex boot id of the sender. */
+  bootId: string;
+  keyId: number;
+  /** The sender had heard this boot of ours when it sent this (it echoes our boot id). */
+  echoesUs: boolean;
+  /** Set when this datagram made us trust a new boot of the peer. */
+  bootChange?: BootChange;
+}
+
+export type Rejected = { ok: false; reason: RejectReason; detail: string };
+
+export class ChannelEndpoint {
+  constructor(
+    private readonly identity: ChannelIdentity,
+    readonly kind: MessageKind,
+    private readonly keyring: Keyring,
+    readonly sessions: ChannelSessions,
+  ) {}
+
+  seal(payload: Uint8Array): { datagram: Buffer; seq: number } {
+    const seq = this.sessions.nextSeq(this.kind);
+    const echo = this.sessions.echo(this.kind);
+    const datagram = sealDatagram(this.keyring, {
+      kind: this.kind,
+      cluster: this.identity.cluster,
+      sender: this.identity.self,
+      bootId: this.sessions.bootId,
+      seq,
+      echoBootId: echo.bootId,
+      echoSeq: echo.seq,
+      payload,
+    });
+    return { datagram, seq };
+  }
+
+  open(datagram: Buffer): Accepted | Rejected {
+    const opened = openDatagram(this.keyring, datagram);
+    if (!opened.ok) return opened;
+    const { envelope } = opened;
+    if (envelope.cluster !== this.identity.cluster) return { ok: false, reason: 'wrong-cluster', detail: envelope.cluster };
+    if (envelope.sender !== this.identity.peer) return { ok: false, reason: 'unknown-sender', detail: envelope.sender };
+    if (envelope.kind !== this.kind) return { ok: false, reason: 'wrong-kind', detail: `kind ${envelope.kind}` };
+    const admission = this.sessions.admit(envelope);
+    if (!admission.ok) return { ok: false, reason: admission.reason, detail: `boot ${envelope.bootId.toString('hex')} seq ${envelope.seq}` };
+    return {
+      ok: true,
+      payload: envelope.payload,
+      seq: envelope.seq,
+      bootId: envelope.bootId.toString('hex'),
+      keyId: opened.keyId,
+      echoesUs: envelope.echoBootId.equals(this.sessions.bootId),
+      ...(admission.bootChange && { bootChange: admission.bootChange }),
+    };
+  }
+}

@@ -1,0 +1,120 @@
+// Shared keys for the secure channel. The key file is text, one key per line,
+// `<key id> <base64 key>`, `#` comments; it must be a regular file that only its
+// owner (the user running tandem, root) can read or write. Every key in the file
+// verifies; the configured key id signs. Rotation: add a second key on both
+// nodes, switch `key_id`, then remove the old key.
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export const macLength = 32;
+const minKeyBytes = 16;
+const generatedKeyBytes = 32;
+const maxKeyId = 0xffff_ffff;
+
+export class KeyFileError extends Error {}
+
+export class Keyring {
+  private readonly keys: ReadonlyMap<number, KeyObject>;
+
+  constructor(
+    keys: ReadonlyMap<number, Uint8Array>,
+    readonly signingKeyId: number,
+  ) {
+    this.keys = new Map([...keys].map(([id, key]) => [id, createSecretKey(key)]));
+    if (!this.keys.has(signingKeyId)) throw new KeyFileError(`no key with id ${signingKeyId} (the configured key_id) in the key file`);
+  }
+
+  get keyIds(): number[] {
+    return [...this.keys.keys()];
+  }
+
+  sign(data: Uint8Array): Buffer {
+    return hmac(this.keys.get(this.signingKeyId)!, data);
+  }
+
+  /** 'unknown-key' when no key has this id, 'bad-mac' when the MAC does not match. */
+  verify(keyId: number, data: Uint8Array, mac: Uint8Array): 'ok' | 'unknown-key' | 'bad-mac' {
+    const key = this.keys.get(keyId);
+    if (!key) return 'unknown-key';
+    return timingSafeEqual(hmac(key, data), mac) ? 'ok' : 'bad-mac';
+  }
+}
+
+function hmac(key: KeyObject, data: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/** Parses key file text; errors name the file and line. */
+export function parseKeyFile(text: string, file: string): Map<number, Uint8Array> {
+  const keys = new Map<number, Uint8Array>();
+  const errors: string[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const where = `${file}:${index + 1}`;
+    const match = /^(\d+)\s+([A-Za-z0-9+/]+={0,2})$/.exec(line);
+    if (!match) return errors.push(`${where}: expected "<key id> <base64 key>"`);
+    const id = Number(match[1]);
+    const key = Buffer.from(match[2]!, 'base64');
+    if (id > maxKeyId) errors.push(`${where}: key id ${id} is larger than ${maxKeyId}`);
+    else if (keys.has(id)) errors.push(`${where}: key id ${id} appears twice`);
+    else if (key.toString('base64').replace(/=+$/, '') !== match[2]!.replace(/=+$/, '')) errors.push(`${where}: the key is not valid base64`);
+    else if (key.length < minKeyBytes) errors.push(`${where}: key ${id} has ${key.length} bytes, at least ${minKeyBytes} are needed (tandem keygen makes ${generatedKeyBytes})`);
+    else keys.set(id, key);
+  });
+  if (errors.length === 0 && keys.size === 0) errors.push(`${file}: no keys (create one with: tandem keygen ${file})`);
+  if (errors.length > 0) throw new KeyFileError(errors.join('\n'));
+  return keys;
+}
+
+/** Refuses a key file others could read or replace: it must be a regular file of ours, mode 0600 or stricter. */
+export async function checkKeyFilePermissions(file: string): Promise<void> {
+  const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw new KeyFileError(`${file}: cannot read the key file (${error.code ?? error.message}); create one with: tandem keygen ${file}`);
+  });
+  if (!info.isFile()) throw new KeyFileError(`${file}: the key file is not a regular file`);
+  const euid = process.geteuid?.();
+  if (euid !== undefined && info.uid !== euid) throw new KeyFileError(`${file}: the key file is owned by uid ${info.uid}, not by the user running tandem (uid ${euid})`);
+  if ((info.mode & 0o077) !== 0) {
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    throw new KeyFileError(`${file}: the key file has mode ${mode}, so group or others can access it; run: chmod 600 ${file}`);
+  }
+}
+
+export async function loadKeyring(file: string, signingKeyId: number): Promise<Keyring> {
+  await checkKeyFilePermissions(file);
+  return new Keyring(parseKeyFile(await readFile(file, 'utf8'), file), signingKeyId);
+}
+
+/**
+ * Writes a new random key: creates the file (mode 0600) with key id 1, or with
+ * `add`, appends a key with the next free id to an existing file (for rotation).
+ * Returns the new key's id.
+ */
+export async function generateKey(file: string, options: { add?: boolean; id?: number } = {}): Promise<number> {
+  let existing = new Map<number, Uint8Array>();
+  if (options.add) {
+    await checkKeyFilePermissions(file);
+    existing = parseKeyFile(await readFile(file, 'utf8'), file);
+  } else {
+    await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+  }
+  const id = options.id ?? Math.max(0, ...existing.keys()) + 1;
+  if (existing.has(id)) throw new KeyFileError(`${file}: key id ${id} exists already`);
+  if (!Number.isInteger(id) || id < 0 || id > maxKeyId) throw new KeyFileError(`key id ${id} is not an integer between 0 and ${maxKeyId}`);
+  const line = `${id} ${randomBytes(generatedKeyBytes).toString('base64')}\n`;
+  const flags = options.add ? constants.O_WRONLY | constants.O_APPEND : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+  const handle = await open(file, flags, 0o600).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EEXIST') throw new KeyFileError(`${file} exists; add a key for rotation with --add, or remove the file first`);
+    throw new KeyFileError(`${file}: ${error.message}`);
+  });
+  try {
+    const header = options.add ? '' : '# tandem keys: <key id> <base64 key>. Keep this file root-only (mode 0600), the same on both nodes.\n';
+    await handle.writeFile(header + line);
+  } finally {
+    await handle.close();
+  }
+  return id;
+}

@@ -1,0 +1,393 @@
+// The daemon: the imperative shell around the election. It owns the clock (one
+// timer, armed for the election's next deadline), the heartbeat channel, the
+// control socket and the controller, feeds the election events and performs the
+// actions it returns. Claim, release, announce and the sync role run one after
+// another on a queue, their results reported back as events; a heartbeat that
+// follows a release leaves only once the release is done, so the peer never
+// claims an address we still hold. Everything else is immediate.
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import {
+  ChannelEndpoint,
+  ChannelSessions,
+  decodeHeartbeat,
+  Election,
+  emptyRejectCounters,
+  encodeHeartbeat,
+  LogRateLimiter,
+  messageKinds,
+  SecureChannel,
+  type Action,
+  type ChannelPath,
+  type ElectionConfig,
+  type ElectionEvent,
+  type HealthSummary,
+  type Heartbeat,
+  type Keyring,
+  type OperatorCommand,
+  type Transition,
+} from '../cluster/index.js';
+import type { Model, NodeSpec } from '../config/model.js';
+import type { Logger } from '../log.js';
+import { ControlServer, type ControlHandler, type OperatorOutcome } from './control.js';
+import type { Controller } from './controller.js';
+import { transitionRecord, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
+
+export interface DaemonOptions {
+  model: Model;
+  self: NodeSpec;
+  /** Undefined for a standalone director. */
+  peer?: NodeSpec;
+  /** Required with a peer. */
+  keyring?: Keyring;
+  controller: Controller;
+  logger: Logger;
+  socketPath: string;
+}
+
+const keptTransitions = 50;
+
+const now = (): number => performance.now();
+const wallClock = (monotonic: number): Date => new Date(performance.timeOrigin + monotonic);
+
+/** The heartbeat paths: the public addresses, and the private ones when both nodes have one. */
+export function heartbeatPaths(self: NodeSpec, peer: NodeSpec): { paths: ChannelPath[]; warning?: string } {
+  const paths: ChannelPath[] = [{ local: self.address, remote: peer.address }];
+  if (self.privateAddress && peer.privateAddress) {
+    paths.push({ local: self.privateAddress, remote: peer.privateAddress });
+    return { paths };
+  }
+  const lonely = self.privateAddress ? self.name : peer.privateAddress ? peer.name : undefined;
+  return lonely ? { paths, warning: `only ${lonely} has a private address: the private heartbeat path is not used` } : { paths };
+}
+
+export class Daemon implements ControlHandler {
+  private readonly election: Election;
+  private readonly logger: Logger;
+  private channel: SecureChannel<Heartbeat> | undefined;
+  private control: ControlServer | undefined;
+  private readonly startedAt = now();
+  private timer: NodeJS.Timeout | undefined;
+  private wakeAt = 0;
+  private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
+  /** Garbage collection pauses of this process: what they add to the lateness. */
+  private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
+  private readonly gcObserver = new PerformanceObserver((entries) => {
+    for (const entry of entries.getEntries()) {
+      this.gc.count += 1;
+      this.gc.totalMs += entry.duration;
+      this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
+    }
+  });
+  private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
+  private actuator: Promise<void> = Promise.resolve();
+  private releasing: Promise<void> | undefined;
+  private readonly transitions: TransitionRecord[] = [];
+  private readonly waiting = new Map<number, { resolve: (outcome: OperatorOutcome) => void; startedAt: number }>();
+  private nextRequestId = 1;
+  private stopRequested = false;
+  private finished = false;
+  private resolveDone!: () => void;
+  /** Resolves when the daemon has stopped (after a graceful stop). */
+  readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+
+  private constructor(private readonly options: DaemonOptions) {
+    const { model, self, peer } = options;
+    this.logger = options.logger;
+    const config: ElectionConfig = {
+      self: { name: self.name, priority: self.priority },
+      ...(peer && { peer: { name: peer.name, priority: peer.priority } }),
+      pathCount: peer ? heartbeatPaths(self, peer).paths.length : 0,
+      keepalive: model.heartbeat.keepalive,
+      deadtime: model.heartbeat.deadtime,
+      warntime: model.heartbeat.warntime,
+      initdead: model.heartbeat.initdead,
+      preempt: model.preempt,
+      serialNo: model.serialNo,
+    };
+    this.election = new Election(config, this.startedAt);
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+  }
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const daemon = new Daemon(options);
+    try {
+      await daemon.open();
+    } catch (error) {
+      await daemon.close();
+      throw error;
+    }
+    return daemon;
+  }
+
+  private async open(): Promise<void> {
+    const { model, self, peer, keyring, logger } = this.options;
+    const sessions = new ChannelSessions();
+    let paths: ChannelPath[] = [];
+    if (peer) {
+      if (!keyring) throw new Error('a keyring is needed to talk to the peer');
+      const planned = heartbeatPaths(self, peer);
+      paths = planned.paths;
+      if (planned.warning) logger.warn({ event: 'config.private-path' }, planned.warning);
+      const endpoint = new ChannelEndpoint({ cluster: model.cluster, self: self.name, peer: peer.name }, messageKinds.heartbeat, keyring, sessions);
+      this.channel = await SecureChannel.open({
+        endpoint,
+        decode: decodeHeartbeat,
+        paths,
+        port: model.heartbeat.port,
+        logger: logger.child({ component: 'channel' }),
+        now,
+        onMessage: (m) =>
+          this.dispatch({ type: 'heartbeat', now: m.receivedAt, path: m.path, seq: m.seq, bootId: m.bootId, echoesUs: m.echoesUs, heartbeat: m.message }),
+      });
+    }
+    this.control = await ControlServer.listen(this.options.socketPath, this);
+    logger.info(
+      {
+        event: 'daemon.start',
+        cluster: model.cluster,
+        peer: peer?.name,
+        paths,
+        port: model.heartbeat.port,
+        timers: model.heartbeat,
+        preempt: model.preempt,
+        serialNo: model.serialNo,
+        bootId: sessions.bootId.toString('hex'),
+        socket: this.options.socketPath,
+      },
+      `tandem started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
+    );
+    this.dispatch({ type: 'tick', now: now() });
+  }
+
+  /** A new health summary of this node (monitored links, health sources). */
+  reportHealth(health: HealthSummary): void {
+    this.dispatch({ type: 'health', now: now(), health });
+  }
+
+  operator(command: OperatorCommand): Promise<OperatorOutcome> {
+    const requestId = this.nextRequestId++;
+    const startedAt = now();
+    this.logger.info({ event: 'operator.request', command, requestId }, `operator request: ${command}`);
+    return new Promise((resolve) => {
+      this.waiting.set(requestId, { resolve, startedAt });
+      this.dispatch({ type: 'operator', now: startedAt, requestId, command });
+    });
+  }
+
+  /** Graceful stop: release, tell the peer, wait until it took over (at most deadtime), close. */
+  stop(): Promise<void> {
+    if (!this.stopRequested) {
+      this.stopRequested = true;
+      this.logger.info({ event: 'daemon.stopping' }, 'stopping: handing over to the peer');
+      this.dispatch({ type: 'stop', now: now() });
+      // Should the election not finish (it always does within deadtime), stop anyway.
+      setTimeout(() => void this.finish('timeout'), this.options.model.heartbeat.deadtime + 2000).unref();
+    }
+    return this.done;
+  }
+
+  status(): DaemonStatus {
+    const t = now();
+    const e = this.election.status(t);
+    const { model, self } = this.options;
+    const counters = this.channel?.pathCounters ?? [];
+    const rejected = emptyRejectCounters();
+    for (const path of counters) for (const [reason, n] of Object.entries(path.rejected)) rejected[reason as keyof typeof rejected] += n;
+    const peerPaths: PathStatus[] = counters.map((c, index) => {
+      const view = e.peer?.paths[index];
+      return {
+        index,
+        local: c.local,
+        remote: c.remote,
+        up: view?.up ?? false,
+        ...(view?.lastHeard !== undefined && { lastHeardMsAgo: Math.round(t - view.lastHeard) }),
+        ...(view?.peerHearsUs && { peerHearsUs: view.peerHearsUs }),
+        sent: c.sent,
+        sendErrors: c.sendErrors,
+        accepted: c.accepted,
+        rejected: Object.fromEntries(Object.entries(c.rejected).filter(([, n]) => n > 0)),
+      };
+    });
+    const lastHeard = Math.max(...(e.peer?.paths.map((p) => p.lastHeard ?? -Infinity) ?? []));
+    return {
+      node: self.name,
+      cluster: model.cluster,
+      pid: process.pid,
+      startedAt: wallClock(this.startedAt).toISOString(),
+      role: e.role,
+      term: e.term,
+      since: wallClock(e.since).toISOString(),
+      inRoleMs: Math.round(t - e.since),
+      ...(this.transitions.length > 0 && { lastTransition: this.transitions[this.transitions.length - 1]! }),
+      health: e.health,
+      ...(e.pending && { pending: { kind: e.pending.kind, reason: e.pending.reason, sinceMs: Math.round(t - e.pending.since) } }),
+      ...(e.splitBrainSince !== undefined && { splitBrainSinceMs: Math.round(t - e.splitBrainSince) }),
+      ...(e.peer && {
+        peer: {
+          name: e.peer.name,
+          alive: e.peer.alive,
+          ...(e.peer.role && { role: e.peer.role, term: e.peer.term, priority: e.peer.priority }),
+          ...(e.peer.bootId && { bootId: e.peer.bootId }),
+          ...(Number.isFinite(lastHeard) && { lastHeardMsAgo: Math.round(t - lastHeard) }),
+          ...(e.peer.health && { health: e.peer.health }),
+          ...(e.peer.timers && { timers: e.peer.timers }),
+          paths: peerPaths,
+        },
+      }),
+      config: {
+        serialNo: model.serialNo,
+        ...(e.peer?.serialNo !== undefined && { peerSerialNo: e.peer.serialNo }),
+        serialMismatch: e.peer?.serialNo !== undefined && e.peer.serialNo !== model.serialNo,
+      },
+      timers: model.heartbeat,
+      packets: {
+        sent: counters.reduce((n, c) => n + c.sent, 0),
+        accepted: counters.reduce((n, c) => n + c.accepted, 0),
+        rejected,
+      },
+      timerLateness: { ...this.lateness },
+      gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
+      transitions: [...this.transitions],
+    };
+  }
+
+  // ---- the loop ----
+
+  private dispatch(event: ElectionEvent): void {
+    if (this.finished) return;
+    const actions = this.election.handle(event);
+    this.perform(actions);
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.finished) return;
+    clearTimeout(this.timer);
+    const t = now();
+    this.wakeAt = this.election.nextWakeAt(t);
+    this.timer = setTimeout(() => this.wake(), Math.max(0, this.wakeAt - t));
+  }
+
+  private wake(): void {
+    const t = now();
+    const lateMs = Math.max(0, t - this.wakeAt);
+    this.lateness.lastMs = lateMs;
+    this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
+    if (lateMs > this.options.model.heartbeat.warntime) {
+      this.lateness.overWarntime += 1;
+      const admitted = this.latenessLog.admit('late', t);
+      if (admitted) {
+        this.logger.warn(
+          { event: 'timer.late', lateMs: Math.round(lateMs), suppressed: admitted.suppressed },
+          `this node's timer fired ${Math.round(lateMs)} ms late (event loop blocked or CPU starved): our heartbeats were late too`,
+        );
+      }
+    }
+    this.dispatch({ type: 'tick', now: t });
+  }
+
+  private perform(actions: Action[]): void {
+    const { controller } = this.options;
+    for (const action of actions) {
+      switch (action.type) {
+        case 'roleChanged':
+          this.logTransition(action.transition);
+          break;
+        case 'claim':
+          this.actuate('claim', () => controller.claim({ term: action.term, reason: action.reason }));
+          break;
+        case 'release': {
+          const release = this.actuate('release', () => controller.release({ reason: action.reason }));
+          this.releasing = release;
+          void release.then(() => {
+            if (this.releasing === release) this.releasing = undefined;
+          });
+          break;
+        }
+        case 'announce':
+          this.actuate('announce', () => controller.announce({ reason: action.reason }));
+          break;
+        case 'setSyncRole':
+          this.actuate('setSyncRole', () => controller.setSyncRole(action.role));
+          break;
+        case 'runHook':
+          try {
+            controller.runHook(action.hook, action.transition);
+          } catch (error) {
+            this.logger.error({ event: 'hook.failed', hook: action.hook, err: error }, `hook ${action.hook} could not be queued`);
+          }
+          break;
+        case 'sendHeartbeat':
+          this.send(action.heartbeat);
+          break;
+        case 'log':
+          this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
+          break;
+        case 'operatorReply':
+          this.answer(action);
+          break;
+        case 'stopped':
+          void this.finish('handed over');
+          break;
+      }
+    }
+  }
+
+  /** Runs a controller call after the ones before it and reports the result to the election. */
+  private actuate(action: 'claim' | 'release' | 'announce' | 'setSyncRole', run: () => Promise<void>): Promise<void> {
+    const result = this.actuator.then(run).then(
+      () => this.dispatch({ type: 'actionResult', now: now(), action, ok: true }),
+      (error: unknown) => this.dispatch({ type: 'actionResult', now: now(), action, ok: false, error: error instanceof Error ? error.message : String(error) }),
+    );
+    this.actuator = result;
+    return result;
+  }
+
+  private send(heartbeat: Heartbeat): void {
+    const channel = this.channel;
+    if (!channel) return;
+    const payload = encodeHeartbeat(heartbeat);
+    if (this.releasing) void this.releasing.then(() => channel.send(payload));
+    else channel.send(payload);
+  }
+
+  private answer(action: Extract<Action, { type: 'operatorReply' }>): void {
+    const waiting = this.waiting.get(action.requestId);
+    if (!waiting) return;
+    this.waiting.delete(action.requestId);
+    const outcome: OperatorOutcome = {
+      ok: action.ok,
+      ...(action.code && { code: action.code }),
+      message: action.message,
+      role: this.election.currentRole,
+      durationMs: Math.round((now() - waiting.startedAt) * 10) / 10,
+    };
+    this.logger.info({ event: 'operator.reply', requestId: action.requestId, ...outcome }, `operator request ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`);
+    waiting.resolve(outcome);
+  }
+
+  private logTransition(transition: Transition): void {
+    const record = transitionRecord(transition, wallClock(transition.at));
+    this.transitions.push(record);
+    if (this.transitions.length > keptTransitions) this.transitions.shift();
+    this.logger.info({ event: 'role.change', ...record }, `role.change ${record.from} -> ${record.to} reason=${record.reason} term=${record.term}`);
+  }
+
+  private async finish(why: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    // The release (and the heartbeat after it) must be out before the sockets close.
+    await this.actuator;
+    await this.options.controller.close().catch((error: unknown) => this.logger.error({ event: 'controller.close-failed', err: error }, 'the controller did not stop cleanly'));
+    await this.close();
+    this.logger.info({ event: 'daemon.stopped', why }, `tandem stopped (${why})`);
+    this.resolveDone();
+  }
+
+  private async close(): Promise<void> {
+    this.gcObserver.disconnect();
+    await this.channel?.close();
+    await this.control?.close();
+  }
+}

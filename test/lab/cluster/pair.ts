@@ -1,0 +1,219 @@
+// Two directors in network namespaces running the built `tandem run`, joined by
+// two switches (the public and the private heartbeat path), for the cluster lab
+// tests and the failover benchmark.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execFile, type ChildProcess } from 'node:child_process';
+import type { Role } from '../../../src/cluster/index.js';
+import { sendControlRequest, type DaemonStatus } from '../../../src/daemon/index.js';
+import { Collector, Lab, stopChild, type Host } from '../netns.js';
+
+export const cli = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+export const heartbeatPort = 539;
+
+/** A JSON log line of a daemon. */
+export interface LogEvent {
+  event?: string;
+  msg?: string;
+  time: number;
+  [field: string]: unknown;
+}
+
+export interface Director {
+  name: string;
+  host: Host;
+  publicAddress: string;
+  privateAddress: string;
+  socket: string;
+  config: string;
+  process?: ChildProcess;
+  /** This run's log events. */
+  logs: Collector<LogEvent>;
+}
+
+export interface StartOptions {
+  /** More arguments for `tandem run`. */
+  args?: string[];
+  /** A command the daemon runs behind, e.g. ['taskset', '-c', '1']. */
+  prefix?: string[];
+}
+
+export interface PairOptions {
+  keepalive: string;
+  deadtime: string;
+  /** Extra lines for the configuration (YAML, top level). */
+  extraConfig?: string;
+  /** Serial number per node (default 1 for both). */
+  serials?: [number, number];
+}
+
+export class DirectorPair {
+  private constructor(
+    readonly lab: Lab,
+    readonly dir: string,
+    readonly nodes: [Director, Director],
+    readonly keyFile: string,
+    /** A third host on the public switch, e.g. for an attacker. */
+    readonly outsider: Host,
+  ) {}
+
+  static async create(options: PairOptions): Promise<DirectorPair> {
+    const lab = await Lab.create();
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-pair-'));
+    try {
+      const publicSwitch = await lab.addSwitch('sw0');
+      const privateSwitch = await lab.addSwitch('sw1');
+      const keyFile = join(dir, 'authkey');
+      await writeFile(keyFile, `1 ${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+      const names = ['ifw01', 'ifw02'] as const;
+      const nodes = (await Promise.all(
+        names.map(async (name, i) => {
+          const host = await lab.addHost(name);
+          const publicAddress = `192.0.2.${i + 1}`;
+          const privateAddress = `198.51.100.${i + 1}`;
+          await lab.connect(host, 'eth0', publicSwitch, [`${publicAddress}/24`]);
+          await lab.connect(host, 'eth1', privateSwitch, [`${privateAddress}/24`]);
+          const config = join(dir, `${name}.yaml`);
+          await writeFile(config, configText(options, keyFile, options.serials?.[i] ?? 1));
+          return { name, host, publicAddress, privateAddress, socket: join(dir, `${name}.sock`), config, logs: new Collector<LogEvent>(name) };
+        }),
+      )) as [Director, Director];
+      const outsider = await lab.addHost('xatk');
+      await lab.connect(outsider, 'eth0', publicSwitch, ['192.0.2.66/24']);
+      return new DirectorPair(lab, dir, nodes, keyFile, outsider);
+    } catch (error) {
+      await lab.destroy();
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Starts `tandem run` for the node (with more arguments, or behind a command such as taskset); resolves once it runs. */
+  async start(node: Director, options: StartOptions = {}): Promise<void> {
+    node.logs = new Collector<LogEvent>(node.name);
+    const command = [...(options.prefix ?? []), process.execPath, cli, 'run', '--config', node.config, '--node', node.name, '--socket', node.socket, ...(options.args ?? [])];
+    const child = this.lab.spawn(node.host, command[0]!, command.slice(1));
+    node.process = child;
+    const logs = node.logs;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        logs.push(JSON.parse(line) as LogEvent);
+      } catch {
+        logs.push({ msg: line, time: Date.now() });
+      }
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${node.name} exited (${code}): ${stderr}`))));
+    exited.catch(() => undefined);
+    await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', 10_000), exited]);
+  }
+
+  async startBoth(options: StartOptions = {}): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.start(node, options)));
+  }
+
+  /** Waits until one node is ACTIVE and the other BACKUP; returns [active, backup]. */
+  async settled(timeoutMs = 10_000): Promise<[Director, Director]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const roles = await Promise.all(this.nodes.map((node) => this.status(node).then((s) => s.role).catch(() => undefined)));
+      const active = roles.indexOf('ACTIVE');
+      if (active >= 0 && roles[1 - active] === 'BACKUP') return [this.nodes[active]!, this.nodes[1 - active]!];
+      if (Date.now() > deadline) throw new Error(`roles did not settle: ${roles.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async status(node: Director): Promise<DaemonStatus> {
+    const response = await sendControlRequest(node.socket, { command: 'status' });
+    if (response.command !== 'status' || !response.ok) throw new Error(`status of ${node.name} failed: ${JSON.stringify(response)}`);
+    return response.status;
+  }
+
+  /** Runs the built CLI against the node's control socket. */
+  tandem(node: Director, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [cli, ...args, '--socket', node.socket], (error, stdout, stderr) => {
+        resolve({ stdout, stderr, code: error ? Number(error.code ?? 1) : 0 });
+      });
+    });
+  }
+
+  /** SIGKILL: no graceful stop, the peer has to notice the silence. Returns the time of the kill. */
+  async kill(node: Director): Promise<number> {
+    const child = node.process!;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const at = Date.now();
+    child.kill('SIGKILL');
+    await exited;
+    return at;
+  }
+
+  async stop(node: Director): Promise<number> {
+    const at = Date.now();
+    await stopChild(node.process!);
+    return at;
+  }
+
+  /** The node's next role.change to `role` (already logged or to come). */
+  roleChange(node: Director, to: Role, after = 0, timeoutMs = 5000): Promise<LogEvent> {
+    return node.logs.waitFor((e) => e.event === 'role.change' && e.to === to && Date.parse(String(e.at)) >= after, timeoutMs);
+  }
+
+  roleChanges(node: Director): LogEvent[] {
+    return node.logs.items.filter((e) => e.event === 'role.change');
+  }
+
+  async destroy(): Promise<void> {
+    await this.lab.destroy();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function configText(options: PairOptions, keyFile: string, serial: number): string {
+  return `cluster: lab
+serial_no: ${serial}
+nodes:
+  - name: ifw01
+    address: 192.0.2.1
+    private_address: 198.51.100.1
+    priority: 100
+  - name: ifw02
+    address: 192.0.2.2
+    private_address: 198.51.100.2
+    priority: 100
+heartbeat:
+  port: ${heartbeatPort}
+  keepalive: ${options.keepalive}
+  deadtime: ${options.deadtime}
+auth:
+  key_file: ${keyFile}
+  key_id: 1
+preempt: false
+network: direct
+virtual_services: []
+${options.extraConfig ?? ''}`;
+}
+
+/** The UDP payloads of a pcap file (Ethernet, IPv4). */
+export function udpPayloads(pcap: Buffer): Buffer[] {
+  const littleEndian = pcap.readUInt32LE(0) === 0xa1b2c3d4 || pcap.readUInt32LE(0) === 0xa1b23c4d;
+  const u32 = (at: number) => (littleEndian ? pcap.readUInt32LE(at) : pcap.readUInt32BE(at));
+  const payloads: Buffer[] = [];
+  for (let at = 24; at + 16 <= pcap.length; ) {
+    const length = u32(at + 8);
+    const frame = pcap.subarray(at + 16, at + 16 + length);
+    at += 16 + length;
+    if (frame.readUInt16BE(12) !== 0x0800) continue;
+    const ip = frame.subarray(14);
+    if (ip[9] !== 17) continue;
+    const udp = ip.subarray((ip[0]! & 0x0f) * 4);
+    payloads.push(Buffer.from(udp.subarray(8, udp.readUInt16BE(4))));
+  }
+  return payloads;
+}

@@ -1,0 +1,191 @@
+// The secure channel without sockets: envelope, authentication, identity and
+// replay checks, each reject reason, key rotation, and fuzzing.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ChannelEndpoint, type Accepted, type Rejected } from '../../../src/cluster/endpoint.js';
+import { maxDatagramLength, messageKinds, openDatagram, sealDatagram, type Envelope } from '../../../src/cluster/envelope.js';
+import { Keyring } from '../../../src/cluster/keys.js';
+import { ChannelSessions, createBootId, ReplayWindow } from '../../../src/cluster/replay.js';
+import { LogRateLimiter } from '../../../src/cluster/rejections.js';
+
+const key1 = Buffer.alloc(32, 1);
+const key2 = Buffer.alloc(32, 2);
+const keyring = (signing = 1, keys: [number, Buffer][] = [[1, key1]]) => new Keyring(new Map(keys), signing);
+const payload = Buffer.from('heartbeat payload');
+
+function pair(options: { aKeys?: Keyring; bKeys?: Keyring; aBoot?: Buffer; cluster?: string } = {}) {
+  const a = new ChannelEndpoint({ cluster: options.cluster ?? 'lab', self: 'ifw01', peer: 'ifw02' }, messageKinds.heartbeat, options.aKeys ?? keyring(), new ChannelSessions(options.aBoot));
+  const b = new ChannelEndpoint({ cluster: 'lab', self: 'ifw02', peer: 'ifw01' }, messageKinds.heartbeat, options.bKeys ?? keyring(), new ChannelSessions());
+  return { a, b };
+}
+
+function rejected(result: Accepted | Rejected): string | undefined {
+  return result.ok ? undefined : result.reason;
+}
+
+describe('secure channel envelope', () => {
+  it('delivers what was sealed, with sequence number, boot id and key id', () => {
+    const { a, b } = pair();
+    const { datagram, seq } = a.seal(payload);
+    const opened = b.open(datagram);
+    expect(opened).toMatchObject({ ok: true, seq, bootId: a.sessions.bootId.toString('hex'), keyId: 1, bootChange: 'first-contact', echoesUs: false });
+    expect(Buffer.from((opened as Accepted).payload)).toEqual(payload);
+    // Once B has answered, A's datagrams echo B's boot.
+    a.open(b.seal(payload).datagram);
+    expect(b.open(a.seal(payload).datagram)).toMatchObject({ ok: true, echoesUs: true });
+  });
+
+  it('rejects by length, magic, version, key id and MAC before parsing', () => {
+    const { a, b } = pair();
+    const good = a.seal(payload).datagram;
+    expect(rejected(b.open(good.subarray(0, 39)))).toBe('bad-length');
+    expect(rejected(b.open(Buffer.alloc(maxDatagramLength + 1)))).toBe('bad-length');
+    expect(rejected(b.open(Buffer.concat([Buffer.from('XDM'), good.subarray(3)])))).toBe('bad-magic');
+    const v2 = Buffer.from(good);
+    v2[3] = 2;
+    expect(rejected(b.open(v2))).toBe('unsupported-version');
+    const otherKeyId = Buffer.from(good);
+    otherKeyId.writeUInt32BE(9, 4);
+    expect(rejected(b.open(otherKeyId))).toBe('unknown-key');
+    const flipped = Buffer.from(good);
+    flipped[20] = flipped[20]! ^ 1;
+    expect(rejected(b.open(flipped))).toBe('bad-mac');
+    const badMac = Buffer.from(good);
+    badMac[badMac.length - 1] = badMac[badMac.length - 1]! ^ 0x80;
+    expect(rejected(b.open(badMac))).toBe('bad-mac');
+  });
+
+  it('rejects a packet signed with a different key under the same id (wrong key)', () => {
+    const { a, b } = pair({ aKeys: keyring(1, [[1, key2]]) });
+    expect(rejected(b.open(a.seal(payload).datagram))).toBe('bad-mac');
+  });
+
+  it('accepts either key of a rotation and signs with the configured one', () => {
+    const both: [number, Buffer][] = [
+      [1, key1],
+      [2, key2],
+    ];
+    const { a, b } = pair({ aKeys: keyring(2, both), bKeys: keyring(1, both) });
+    expect(b.open(a.seal(payload).datagram)).toMatchObject({ ok: true, keyId: 2 });
+    expect(a.open(b.seal(payload).datagram)).toMatchObject({ ok: true, keyId: 1 });
+    const onlyOld = pair({ aKeys: keyring(2, both), bKeys: keyring(1, [[1, key1]]) });
+    expect(rejected(onlyOld.b.open(onlyOld.a.seal(payload).datagram))).toBe('unknown-key');
+  });
+
+  it('rejects an authentic envelope that does not parse', () => {
+    const ring = keyring();
+    const body = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const signed = Buffer.concat([Buffer.from('TDM'), Buffer.from([1, 0, 0, 0, 1]), body]);
+    const datagram = Buffer.concat([signed, ring.sign(signed)]);
+    expect(openDatagram(ring, datagram)).toMatchObject({ ok: false, reason: 'malformed' });
+  });
+
+  it('rejects the wrong cluster, an unknown sender, its own reflected datagram and another kind', () => {
+    const { a, b } = pair({ cluster: 'other' });
+    expect(rejected(b.open(a.seal(payload).datagram))).toBe('wrong-cluster');
+    const stranger = new ChannelEndpoint({ cluster: 'lab', self: 'ifw03', peer: 'ifw02' }, messageKinds.heartbeat, keyring(), new ChannelSessions());
+    const { b: b2 } = pair();
+    expect(rejected(b2.open(stranger.seal(payload).datagram))).toBe('unknown-sender');
+    expect(rejected(b2.open(b2.seal(payload).datagram))).toBe('unknown-sender');
+    const envelope: Envelope = { kind: 7, cluster: 'lab', sender: 'ifw01', bootId: createBootId(), seq: 1, echoBootId: Buffer.alloc(0), echoSeq: 0, payload };
+    expect(rejected(b2.open(sealDatagram(keyring(), envelope)))).toBe('wrong-kind');
+  });
+});
+
+describe('replay protection', () => {
+  it('accepts each sequence number once, also out of order within the window', () => {
+    const { a, b } = pair();
+    const datagrams = Array.from({ length: 10 }, () => a.seal(payload).datagram);
+    expect(b.open(datagrams[4]!).ok).toBe(true);
+    expect(rejected(b.open(datagrams[4]!))).toBe('replay');
+    expect(b.open(datagrams[6]!).ok).toBe(true);
+    expect(b.open(datagrams[5]!).ok).toBe(true);
+    expect(rejected(b.open(datagrams[5]!))).toBe('replay');
+    // Older than the first one this boot of B accepted: could be a recording.
+    expect(rejected(b.open(datagrams[3]!))).toBe('replay');
+  });
+
+  it('rejects numbers that fell out of the window', () => {
+    const { a, b } = pair();
+    const first = a.seal(payload).datagram;
+    const second = a.seal(payload).datagram;
+    expect(b.open(first).ok).toBe(true);
+    for (let i = 0; i < 200; i++) expect(b.open(a.seal(payload).datagram).ok).toBe(true);
+    expect(rejected(b.open(second))).toBe('replay');
+  });
+
+  it('accepts a restarted peer (newer boot) and then rejects the old boot as stale', () => {
+    const { a, b } = pair({ aBoot: createBootId(1000) });
+    const old = [a.seal(payload).datagram, a.seal(payload).datagram];
+    expect(b.open(old[0]!).ok).toBe(true);
+    const restarted = new ChannelEndpoint({ cluster: 'lab', self: 'ifw01', peer: 'ifw02' }, messageKinds.heartbeat, keyring(), new ChannelSessions(createBootId(2000)));
+    expect(b.open(restarted.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted' });
+    expect(rejected(b.open(old[1]!))).toBe('stale-boot');
+    expect(rejected(b.open(old[0]!))).toBe('stale-boot');
+  });
+
+  it('accepts a restarted peer whose clock went back only when it echoes our recent sequence number', () => {
+    const { a, b } = pair({ aBoot: createBootId(5000) });
+    expect(b.open(a.seal(payload).datagram).ok).toBe(true);
+    const earlier = new ChannelEndpoint({ cluster: 'lab', self: 'ifw01', peer: 'ifw02' }, messageKinds.heartbeat, keyring(), new ChannelSessions(createBootId(4000)));
+    expect(rejected(b.open(earlier.seal(payload).datagram))).toBe('stale-boot');
+    // It hears B, so its next datagram proves it was made after B's last one.
+    earlier.open(b.seal(payload).datagram);
+    expect(b.open(earlier.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted-clock-back' });
+  });
+
+  it('window arithmetic', () => {
+    const w = new ReplayWindow();
+    expect(w.isNew(10)).toBe(true);
+    w.accept(10);
+    expect([w.isNew(10), w.isNew(9), w.isNew(11)]).toEqual([false, false, true]);
+    w.accept(300);
+    expect([w.isNew(150), w.isNew(172), w.isNew(173), w.isNew(299), w.isNew(300)]).toEqual([false, false, true, true, false]);
+  });
+});
+
+describe('fuzzing the receive path', () => {
+  it('never throws and never accepts random bytes', () => {
+    const { b } = pair();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1600 }), (bytes) => {
+        expect(b.open(Buffer.from(bytes)).ok).toBe(false);
+      }),
+      { numRuns: 5000 },
+    );
+  }, 60_000);
+
+  it('never throws and never accepts a mutated datagram', () => {
+    const { a, b } = pair();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 6 }), (flips) => {
+        const datagram = Buffer.from(a.seal(payload).datagram);
+        for (const [at, xor] of flips) datagram[at % datagram.length] = datagram[at % datagram.length]! ^ xor;
+        expect(b.open(datagram).ok).toBe(false);
+      }),
+      { numRuns: 3000 },
+    );
+  }, 60_000);
+
+  it('never throws on authentic garbage (a peer with the key and a bug)', () => {
+    const ring = keyring();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (body) => {
+        const signed = Buffer.concat([Buffer.from('TDM'), Buffer.from([1, 0, 0, 0, 1]), body]);
+        const result = openDatagram(ring, Buffer.concat([signed, ring.sign(signed)]));
+        if (!result.ok) expect(['malformed', 'bad-length']).toContain(result.reason);
+      }),
+      { numRuns: 3000 },
+    );
+  }, 60_000);
+});
+
+describe('log rate limiting', () => {
+  it('logs the first, then one per interval with the number suppressed', () => {
+    const limiter = new LogRateLimiter<'bad-mac'>(1000);
+    expect(limiter.admit('bad-mac', 0)).toEqual({ suppressed: 0 });
+    expect(limiter.admit('bad-mac', 10)).toBeUndefined();
+    expect(limiter.admit('bad-mac', 999)).toBeUndefined();
+    expect(limiter.admit('bad-mac', 1000)).toEqual({ suppressed: 2 });
+  });
+});

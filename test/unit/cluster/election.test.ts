@@ -1,0 +1,305 @@
+// The election's rules one by one: a single Election fed hand-made events, and
+// scripted scenarios of two nodes on the simulated network.
+import { describe, expect, it } from 'vitest';
+import { Election, type Action, type ElectionConfig } from '../../../src/cluster/election.js';
+import type { Heartbeat, Role } from '../../../src/cluster/heartbeat.js';
+import { Simulation, type NodeIndex, type Operation, type SimOptions } from './simulator.js';
+
+const config: ElectionConfig = {
+  self: { name: 'ifw01', priority: 100 },
+  peer: { name: 'ifw02', priority: 100 },
+  pathCount: 2,
+  keepalive: 50,
+  deadtime: 200,
+  warntime: 100,
+  initdead: 1000,
+  preempt: false,
+  serialNo: 7,
+};
+
+function peerHeartbeat(role: Role, patch: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    role,
+    priority: 100,
+    term: 1,
+    serialNo: 7,
+    health: { canServe: true, monitorLinks: false, links: [], fault: '' },
+    peerView: [{ path: 0, heard: true, lastSeq: 1, silentMs: 0 }],
+    timers: { keepaliveMs: 50, deadtimeMs: 200 },
+    stateVersion: 1,
+    peerStateVersion: 0,
+    ...patch,
+  };
+}
+
+/** One election and a hand-driven peer. */
+function single(cfg: ElectionConfig = config) {
+  const election = new Election(cfg, 0);
+  let seq = 0;
+  const all: Action[] = [];
+  const run = (actions: Action[]) => (all.push(...actions), actions);
+  return {
+    election,
+    all,
+    tick: (now: number) => run(election.handle({ type: 'tick', now })),
+    hear: (now: number, heartbeat: Heartbeat, path = 0) => run(election.handle({ type: 'heartbeat', now, path, seq: ++seq, bootId: 'b1', echoesUs: true, heartbeat })),
+    transitions: () => all.flatMap((a) => (a.type === 'roleChanged' ? [a.transition] : [])),
+    logs: (event: string) => all.flatMap((a) => (a.type === 'log' && a.event === event ? [a] : [])),
+  };
+}
+
+describe('election rules (one node)', () => {
+  it('waits initdead (once, at start) for the peer, then claims', () => {
+    const n = single();
+    n.tick(0);
+    expect(n.election.nextWakeAt(0)).toBe(50);
+    n.tick(999);
+    expect(n.election.currentRole).toBe('INIT');
+    n.tick(1000);
+    expect(n.transitions()).toMatchObject([{ from: 'INIT', to: 'ACTIVE', reason: 'initdead', term: 1 }]);
+  });
+
+  it('takes over when the peer is silent for deadtime on every path, not before', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    expect(n.election.currentRole).toBe('BACKUP');
+    n.hear(60, peerHeartbeat('ACTIVE'), 1);
+    n.tick(259);
+    expect(n.election.currentRole).toBe('BACKUP');
+    expect(n.election.nextWakeAt(259)).toBe(260);
+    const actions = n.tick(260);
+    expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead', term: 2, timings: { peerSilentMs: 200 } });
+    // path.down (path 1) and peer.dead, then the transition
+    expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHook', 'runHook', 'sendHeartbeat']);
+  });
+
+  it('keeps the peer alive through one path while the other is silent, and logs the path down', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE'), 0);
+    n.hear(11, peerHeartbeat('ACTIVE'), 1);
+    for (let t = 50; t <= 1000; t += 50) {
+      n.hear(t, peerHeartbeat('ACTIVE'), 0);
+      n.tick(t + 1);
+    }
+    expect(n.election.currentRole).toBe('BACKUP');
+    expect(n.logs('path.down')).toMatchObject([{ fields: { path: 1 } }]);
+    expect(n.logs('peer.dead')).toEqual([]);
+  });
+
+  it('logs a late heartbeat with its lateness', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE'));
+    n.hear(60, peerHeartbeat('ACTIVE'));
+    n.hear(190, peerHeartbeat('ACTIVE'));
+    expect(n.logs('heartbeat.late')).toMatchObject([{ level: 'warn', fields: { gapMs: 130, latenessMs: 80 } }]);
+  });
+
+  it('ignores a datagram overtaken on its path: no liveness, no state', () => {
+    const n = single();
+    n.tick(0);
+    const e = n.election;
+    e.handle({ type: 'heartbeat', now: 10, path: 0, seq: 5, bootId: 'b', echoesUs: true, heartbeat: peerHeartbeat('ACTIVE') });
+    e.handle({ type: 'heartbeat', now: 20, path: 0, seq: 4, bootId: 'b', echoesUs: true, heartbeat: peerHeartbeat('FAULT') });
+    expect(e.status(20).peer).toMatchObject({ role: 'ACTIVE', paths: [{ lastHeard: 10 }, { up: false }] });
+  });
+
+  it('warns once about a different configuration serial and timers', () => {
+    const n = single();
+    n.tick(0);
+    for (const t of [10, 60, 110]) n.hear(t, peerHeartbeat('ACTIVE', { serialNo: 8, timers: { keepaliveMs: 100, deadtimeMs: 400 } }));
+    expect(n.logs('config.serial-mismatch')).toMatchObject([{ fields: { serialNo: 7, peerSerialNo: 8 } }]);
+    expect(n.logs('config.timer-mismatch')).toHaveLength(1);
+  });
+
+  it('goes FAULT on a monitored link down, releasing, and back to BACKUP when it is up', () => {
+    const n = single({ ...config, peer: undefined, pathCount: 0 });
+    n.tick(0);
+    expect(n.transitions()).toMatchObject([{ to: 'ACTIVE', reason: 'standalone' }]);
+    const down = n.election.handle({ type: 'health', now: 5, health: { canServe: false, monitorLinks: true, links: [{ name: 'eth1', up: false }], fault: 'eth1 down' } });
+    expect(down.filter((a) => a.type === 'roleChanged' || a.type === 'release')).toMatchObject([
+      { type: 'roleChanged', transition: { from: 'ACTIVE', to: 'FAULT', reason: 'link-down' } },
+      { type: 'release', reason: 'link-down' },
+    ]);
+    n.election.handle({ type: 'health', now: 9, health: { canServe: true, monitorLinks: true, links: [{ name: 'eth1', up: true }], fault: '' } });
+    expect(n.election.currentRole).toBe('ACTIVE');
+    expect(n.election.status(9).lastTransition).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'standalone' });
+  });
+
+  it('takes the role back when the peer cannot claim after a handover', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
+    expect(n.election.currentRole).toBe('BACKUP');
+    n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
+    expect(n.transitions().map((t) => t.reason)).toEqual(['peer-backup', 'elected']);
+    const failover = n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
+    expect(failover.find((a) => a.type === 'sendHeartbeat')).toMatchObject({ heartbeat: { role: 'BACKUP', request: { kind: 'handover', id: 1, reason: 'operator-failover' } } });
+    const back = n.hear(21, peerHeartbeat('FAULT', { peerStateVersion: 4, health: { canServe: false, monitorLinks: true, links: [], fault: 'eth1 down' } }));
+    expect(back.find((a) => a.type === 'operatorReply')).toMatchObject({ requestId: 1, ok: false, code: 'peer-cannot-serve', message: 'the peer became FAULT and cannot serve; this node takes the role back' });
+    expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'handover-failed' });
+  });
+
+  it('gives up a takeover request the active peer does not answer within deadtime', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE'));
+    n.election.handle({ type: 'operator', now: 20, requestId: 5, command: 'takeover' });
+    for (let t = 50; t <= 250; t += 50) n.hear(t, peerHeartbeat('ACTIVE'));
+    expect(n.all.filter((a) => a.type === 'operatorReply')).toMatchObject([{ requestId: 5, ok: false, code: 'timeout' }]);
+    expect(n.election.currentRole).toBe('BACKUP');
+  });
+
+  it('goes FAULT when claiming fails', () => {
+    const n = single({ ...config, peer: undefined, pathCount: 0 });
+    n.tick(0);
+    n.election.handle({ type: 'actionResult', now: 1, action: 'claim', ok: false, error: 'ip_forward is off' });
+    expect(n.election.currentRole).toBe('FAULT');
+    expect(n.election.status(1).lastTransition?.reason).toBe('claim-failed');
+  });
+});
+
+const quiet: SimOptions = {
+  timers: { keepalive: 50, deadtime: 200, warntime: 100, initdead: 400 },
+  preempt: false,
+  priorities: [100, 100],
+  pathCount: 2,
+  link: { loss: 0, duplication: 0, minDelay: 0.2, maxDelay: 0.4 },
+  timerJitter: 0,
+  seed: 1,
+};
+
+function scenario(ops: Operation[], until: number, options: Partial<SimOptions> = {}): Simulation {
+  const sim = new Simulation({ ...quiet, ...options });
+  sim.run(ops, until);
+  expect(sim.violations).toEqual([]);
+  return sim;
+}
+
+const roleAt = (sim: Simulation, node: NodeIndex, at: number) => sim.spans.find((s) => s.node === node && s.from <= at && s.to > at)?.role;
+const transitionsOf = (sim: Simulation, node: NodeIndex) => sim.transitions.filter((t) => t.node === node).map((t) => `${t.transition.from}->${t.transition.to} ${t.transition.reason}`);
+const repliesOf = (sim: Simulation) => sim.replies.map((r) => `${r.ok ? 'ok' : 'refused'}: ${r.message}`);
+
+describe('election scenarios (two nodes, simulated network)', () => {
+  it('elects the node with the smaller name when priorities tie, the higher priority otherwise', () => {
+    const tie = scenario([], 1000);
+    expect([roleAt(tie, 0, 999), roleAt(tie, 1, 999)]).toEqual(['ACTIVE', 'BACKUP']);
+    const prio = scenario([], 1000, { priorities: [100, 150] });
+    expect([roleAt(prio, 0, 999), roleAt(prio, 1, 999)]).toEqual(['BACKUP', 'ACTIVE']);
+  });
+
+  it('preempt: the preferred node takes the role back when it returns; nopreempt: the active keeps it', () => {
+    const ops: Operation[] = [{ at: 1000, type: 'kill', node: 0, downFor: 1000 }];
+    const pre = scenario(ops, 4000, { preempt: true });
+    expect(transitionsOf(pre, 1)).toEqual(['INIT->BACKUP peer-preferred', 'BACKUP->ACTIVE peer-dead', 'ACTIVE->BACKUP preempt']);
+    expect(roleAt(pre, 0, 3999)).toBe('ACTIVE');
+    const nopre = scenario(ops, 4000, { preempt: false });
+    expect(transitionsOf(nopre, 1)).toEqual(['INIT->BACKUP peer-preferred', 'BACKUP->ACTIVE peer-dead']);
+    expect(roleAt(nopre, 0, 3999)).toBe('BACKUP');
+  });
+
+  it('a quickly restarted active is replaced at once by the backup, not after deadtime', () => {
+    const sim = scenario([{ at: 1000, type: 'kill', node: 0, downFor: 20 }], 2000);
+    const claim = sim.transitions.find((t) => t.node === 1 && t.transition.to === 'ACTIVE')!.transition;
+    expect(claim.reason).toBe('peer-starting');
+    expect(claim.at - 1020).toBeLessThan(5);
+  });
+
+  it('split brain after a partition: exactly one yields, the survivor re-announces, both terms are logged', () => {
+    const sim = scenario([{ at: 1000, type: 'partition', path: 'all', direction: 'both', duration: 1000 }], 3000);
+    expect(roleAt(sim, 1, 1500)).toBe('ACTIVE');
+    expect(roleAt(sim, 0, 1500)).toBe('ACTIVE');
+    const yields = sim.transitions.filter((t) => t.transition.reason === 'split-brain-yield');
+    expect(yields).toHaveLength(1);
+    const survivor = (1 - yields[0]!.node) as NodeIndex;
+    expect(sim.actions.filter((a) => a.action.type === 'announce').map((a) => a.node)).toEqual([survivor]);
+    const logged = sim.actions.filter((a) => a.action.type === 'log' && a.action.event === 'split-brain').map((a) => (a.action as { fields: object }).fields);
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toMatchObject({ term: expect.any(Number), peerTerm: expect.any(Number) });
+    expect(yields[0]!.transition.at - 2000).toBeLessThan(2);
+  });
+
+  it('a one-way failure ends with exactly one active node: the deaf side keeps it', () => {
+    // ifw02 stops hearing ifw01 for good: it takes over; ifw01 hears that and yields, since ifw02 cannot hear it.
+    const sim = scenario([{ at: 1000, type: 'partition', path: 'all', direction: 'AtoB', duration: 1e9 }], 4000);
+    expect([roleAt(sim, 0, 3999), roleAt(sim, 1, 3999)]).toEqual(['BACKUP', 'ACTIVE']);
+  });
+
+  it('a fault on the active moves the role; the faulty node is never chosen while the peer is healthy', () => {
+    const sim = scenario([{ at: 1000, type: 'fault', node: 0, duration: 1000 }], 3000, { preempt: true });
+    expect(transitionsOf(sim, 0)).toEqual(['INIT->BACKUP peer-backup', 'BACKUP->ACTIVE elected', 'ACTIVE->FAULT link-down', 'FAULT->BACKUP health-restored', 'BACKUP->ACTIVE preempt']);
+    const took = sim.transitions.find((t) => t.node === 1 && t.transition.to === 'ACTIVE')!.transition;
+    expect(took.reason).toBe('peer-unable');
+    expect(took.at - 1000).toBeLessThan(2);
+  });
+
+  it('failover is a handshake: release, tell the peer at once, the peer claims; the answer comes when it is active', () => {
+    const sim = scenario([{ at: 1000, type: 'operator', node: 0, command: 'failover' }], 1500);
+    const acts = sim.actions.filter((a) => a.at >= 1000 && a.node === 0).map((a) => a.action.type);
+    expect(acts.slice(0, 3)).toEqual(['roleChanged', 'release', 'setSyncRole']);
+    expect(acts).toContain('sendHeartbeat');
+    const sent = sim.actions.find((a) => a.at === 1000 && a.action.type === 'sendHeartbeat')!.action as { heartbeat: Heartbeat };
+    expect(sent.heartbeat).toMatchObject({ role: 'BACKUP', request: { kind: 'handover', reason: 'operator-failover' } });
+    expect(transitionsOf(sim, 1).at(-1)).toBe('BACKUP->ACTIVE operator-failover');
+    expect(repliesOf(sim)).toEqual([expect.stringMatching(/^ok: the peer is ACTIVE after [01] ms$/)]);
+  });
+
+  it('refuses a failover the peer cannot take, with the reason, and nothing moves', () => {
+    const cases: [Operation[], string][] = [
+      [[{ at: 900, type: 'fault', node: 1, duration: 1e6 }], 'refused: the peer is in FAULT (eth0 down)'],
+      [[{ at: 900, type: 'operator', node: 1, command: 'standby' }], 'refused: the peer is in STANDBY'],
+      [[{ at: 700, type: 'kill', node: 1, downFor: 1e6 }], 'refused: the peer is silent'],
+    ];
+    for (const [before, expected] of cases) {
+      const sim = scenario([...before, { at: 1000, type: 'operator', node: 0, command: 'failover' }], 1500);
+      expect(repliesOf(sim).at(-1)).toContain(expected);
+      expect(roleAt(sim, 0, 1499)).toBe('ACTIVE');
+    }
+    const notActive = scenario([{ at: 1000, type: 'operator', node: 1, command: 'failover' }], 1100);
+    expect(repliesOf(notActive)).toEqual(['refused: this node is BACKUP, not ACTIVE']);
+  });
+
+  it('takeover asks the active node to hand over', () => {
+    const sim = scenario([{ at: 1000, type: 'operator', node: 1, command: 'takeover' }], 1500);
+    expect(transitionsOf(sim, 0).at(-1)).toBe('ACTIVE->BACKUP operator-takeover');
+    expect(transitionsOf(sim, 1).at(-1)).toBe('BACKUP->ACTIVE operator-takeover');
+    expect(repliesOf(sim)).toEqual([expect.stringMatching(/^ok: this node is ACTIVE after [01] ms$/)]);
+  });
+
+  it('standby hands the role over first; resume brings the node back as backup', () => {
+    const sim = scenario(
+      [
+        { at: 1000, type: 'operator', node: 0, command: 'standby' },
+        { at: 2000, type: 'operator', node: 0, command: 'resume' },
+      ],
+      3000,
+    );
+    expect(transitionsOf(sim, 0).slice(2)).toEqual(['ACTIVE->STANDBY operator-standby', 'STANDBY->BACKUP operator-resume']);
+    expect(roleAt(sim, 1, 1500)).toBe('ACTIVE');
+    expect(roleAt(sim, 1, 2999)).toBe('ACTIVE');
+  });
+
+  it('a graceful stop of the active tells the peer, which takes over at once', () => {
+    const sim = scenario([{ at: 1000, type: 'stop', node: 0, downFor: 1e6 }], 1500);
+    expect(transitionsOf(sim, 0).at(-1)).toBe('ACTIVE->STOPPED shutdown');
+    const took = sim.transitions.find((t) => t.node === 1 && t.transition.to === 'ACTIVE')!.transition;
+    expect(took.reason).toBe('peer-stopped');
+    expect(took.at - 1000).toBeLessThan(2);
+    expect(sim.actions.some((a) => a.node === 0 && a.action.type === 'stopped' && a.at < 1002)).toBe(true);
+  });
+
+  it('a failed claim sends the node to FAULT and the peer takes the role (back)', () => {
+    const sim = scenario(
+      [
+        { at: 900, type: 'claimFails', node: 1 },
+        { at: 1000, type: 'operator', node: 0, command: 'failover' },
+      ],
+      2000,
+    );
+    expect(transitionsOf(sim, 1).slice(-2)).toEqual(['BACKUP->ACTIVE operator-failover', 'ACTIVE->FAULT claim-failed']);
+    expect(transitionsOf(sim, 0).at(-1)).toBe('BACKUP->ACTIVE peer-unable');
+    expect(roleAt(sim, 0, 1999)).toBe('ACTIVE');
+  });
+});

@@ -1,0 +1,396 @@
+// A deterministic simulation of two tandem nodes and the links between them, in
+// simulated time. Each node runs the real Election and the real secure channel
+// endpoint (protobuf heartbeat, HMAC envelope, replay checks); the network between
+// them loses, delays, reorders and duplicates datagrams and can be partitioned per
+// path and direction. Nodes can be killed, restarted, stopped gracefully, made
+// unhealthy and given operator commands. Everything that happens is recorded for
+// the property checks.
+import { ChannelEndpoint } from '../../../src/cluster/endpoint.js';
+import { messageKinds } from '../../../src/cluster/envelope.js';
+import { Election, type Action, type ElectionConfig, type ElectionEvent, type OperatorCommand, type Transition } from '../../../src/cluster/election.js';
+import { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Role } from '../../../src/cluster/heartbeat.js';
+import { Keyring } from '../../../src/cluster/keys.js';
+import { ChannelSessions, createBootId } from '../../../src/cluster/replay.js';
+
+/** Wall-clock ms of simulated time 0, for boot ids. */
+const epoch = 1_750_000_000_000;
+
+export interface Timers {
+  keepalive: number;
+  deadtime: number;
+  warntime: number;
+  initdead: number;
+}
+
+export interface LinkQuality {
+  loss: number;
+  duplication: number;
+  minDelay: number;
+  maxDelay: number;
+}
+
+export interface SimOptions {
+  timers: Timers;
+  preempt: boolean;
+  priorities: [number, number];
+  pathCount: number;
+  link: LinkQuality;
+  /** Timers fire up to this many ms late (scheduling jitter). */
+  timerJitter: number;
+  seed: number;
+}
+
+export type NodeIndex = 0 | 1;
+export const nodeNames = ['ifw01', 'ifw02'] as const;
+
+export type Direction = 'both' | 'AtoB' | 'BtoA';
+
+export type Operation =
+  | { at: number; type: 'partition'; path: number | 'all'; direction: Direction; duration: number }
+  | { at: number; type: 'kill'; node: NodeIndex; downFor: number }
+  | { at: number; type: 'stop'; node: NodeIndex; downFor: number }
+  | { at: number; type: 'operator'; node: NodeIndex; command: OperatorCommand }
+  | { at: number; type: 'fault'; node: NodeIndex; duration: number }
+  | { at: number; type: 'claimFails'; node: NodeIndex }
+  | { at: number; type: 'replay'; node: NodeIndex; pick: number };
+
+export interface RoleSpan {
+  node: NodeIndex;
+  role: Role | 'DOWN';
+  from: number;
+  to: number;
+}
+
+export interface Violation {
+  at: number;
+  message: string;
+}
+
+interface Delivery {
+  at: number;
+  /** Receiver boot generation. */
+  generation: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class EventQueue {
+  private heap: { at: number; order: number; run: () => void }[] = [];
+  private order = 0;
+
+  push(at: number, run: () => void): void {
+    const heap = this.heap;
+    heap.push({ at, order: this.order++, run });
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.less(heap[parent]!, heap[i]!)) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): { at: number; run: () => void } | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && this.less(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && this.less(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  private less(a: { at: number; order: number }, b: { at: number; order: number }): boolean {
+    return a.at < b.at || (a.at === b.at && a.order < b.order);
+  }
+}
+
+const healthy: HealthSummary = { canServe: true, monitorLinks: true, links: [{ name: 'eth0', up: true }], fault: '' };
+const broken: HealthSummary = { canServe: false, monitorLinks: true, links: [{ name: 'eth0', up: false }], fault: 'eth0 down' };
+
+const keyring = new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1);
+
+class SimNode {
+  election: Election | undefined;
+  endpoint: ChannelEndpoint | undefined;
+  generation = 0;
+  bootAt = 0;
+  health = healthy;
+  claimFails = false;
+  private timerToken = 0;
+  /** Datagrams this boot accepted, for replay attacks. */
+  accepted: Buffer[] = [];
+  /** Datagrams of earlier boots of the peer, as received. */
+  olderBoots: Buffer[] = [];
+
+  constructor(
+    readonly index: NodeIndex,
+    private readonly sim: Simulation,
+  ) {}
+
+  get name(): string {
+    return nodeNames[this.index];
+  }
+
+  get role(): Role | 'DOWN' {
+    return this.election?.currentRole ?? 'DOWN';
+  }
+
+  start(now: number): void {
+    this.generation += 1;
+    this.bootAt = now;
+    const other = nodeNames[1 - this.index]!;
+    const sessions = new ChannelSessions(createBootId(epoch + now));
+    this.endpoint = new ChannelEndpoint({ cluster: 'lab', self: this.name, peer: other }, messageKinds.heartbeat, keyring, sessions);
+    const { timers, preempt, priorities, pathCount } = this.sim.options;
+    const config: ElectionConfig = {
+      self: { name: this.name, priority: priorities[this.index] },
+      peer: { name: other, priority: priorities[1 - this.index]! },
+      pathCount,
+      ...timers,
+      preempt,
+      serialNo: 1,
+    };
+    this.election = new Election(config, now);
+    this.olderBoots.push(...this.accepted);
+    this.accepted = [];
+    this.sim.recordRole(this.index, now);
+    if (!this.health.canServe) this.handle({ type: 'health', now, health: this.health });
+    this.handle({ type: 'tick', now });
+  }
+
+  kill(now: number): void {
+    this.generation += 1;
+    this.election = undefined;
+    this.endpoint = undefined;
+    this.sim.recordRole(this.index, now);
+  }
+
+  handle(event: ElectionEvent): void {
+    const election = this.election;
+    if (!election) return;
+    const before = election.currentRole;
+    const actions = election.handle(event);
+    this.sim.checkTransitions(this.index, event.now, before, election.currentRole, actions);
+    this.sim.recordRole(this.index, event.now);
+    const generation = this.generation;
+    for (const action of actions) {
+      if (this.generation !== generation) return;
+      this.sim.actions.push({ node: this.index, at: event.now, action });
+      this.perform(action, event.now);
+    }
+    if (this.election === election) this.scheduleWake(event.now);
+  }
+
+  private perform(action: Action, now: number): void {
+    switch (action.type) {
+      case 'sendHeartbeat': {
+        const payload = encodeHeartbeat(action.heartbeat);
+        for (let path = 0; path < this.sim.options.pathCount; path++) {
+          this.sim.transmit(this.index, path, this.endpoint!.seal(payload).datagram, now);
+        }
+        return;
+      }
+      case 'claim':
+        if (this.claimFails) {
+          this.claimFails = false;
+          this.sim.queue.push(now + 1, () => this.handle({ type: 'actionResult', now: now + 1, action: 'claim', ok: false, error: 'simulated' }));
+        }
+        return;
+      case 'operatorReply':
+        this.sim.replies.push({ node: this.index, at: now, requestId: action.requestId, ok: action.ok, message: action.message });
+        return;
+      case 'stopped':
+        this.kill(now);
+        return;
+      case 'log':
+        this.sim.logs.push({ node: this.index, at: now, event: action.event });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private scheduleWake(now: number): void {
+    const token = ++this.timerToken;
+    const generation = this.generation;
+    const at = this.election!.nextWakeAt(now) + this.sim.random() * this.sim.options.timerJitter;
+    this.sim.queue.push(at, () => {
+      if (this.generation === generation && this.timerToken === token) this.handle({ type: 'tick', now: at });
+    });
+  }
+
+  receive(path: number, datagram: Buffer, now: number): 'accepted' | 'rejected' | 'down' {
+    if (!this.endpoint) return 'down';
+    const opened = this.endpoint.open(datagram);
+    if (!opened.ok) return 'rejected';
+    const decoded = decodeHeartbeat(opened.payload);
+    if (!decoded.ok) throw new Error(`simulated peer sent an invalid heartbeat: ${decoded.error}`);
+    this.accepted.push(datagram);
+    this.handle({ type: 'heartbeat', now, path, seq: opened.seq, bootId: opened.bootId, echoesUs: opened.echoesUs, heartbeat: decoded.value });
+    return 'accepted';
+  }
+}
+
+export class Simulation {
+  readonly queue = new EventQueue();
+  readonly random: () => number;
+  readonly nodes: [SimNode, SimNode];
+  readonly spans: RoleSpan[] = [];
+  readonly violations: Violation[] = [];
+  readonly replies: { node: NodeIndex; at: number; requestId: number; ok: boolean; message: string }[] = [];
+  readonly requests: { node: NodeIndex; at: number; requestId: number }[] = [];
+  readonly logs: { node: NodeIndex; at: number; event: string }[] = [];
+  readonly transitions: { node: NodeIndex; transition: Transition }[] = [];
+  readonly actions: { node: NodeIndex; at: number; action: Action }[] = [];
+  /** Per receiving node: accepted datagrams from the other node. */
+  readonly deliveries: [Delivery[], Delivery[]] = [[], []];
+  /** Operations that disturb a node (operator, fault, kill, stop), for the liveness check. */
+  readonly disturbances: { node: NodeIndex; at: number; until: number }[] = [];
+  readonly kills: { node: NodeIndex; at: number }[] = [];
+  /** Partitions in force: [path][direction 0 = A→B, 1 = B→A]. */
+  private readonly cut: number[][];
+  private readonly current: [RoleSpan | undefined, RoleSpan | undefined] = [undefined, undefined];
+  private nextRequestId = 1;
+
+  constructor(readonly options: SimOptions) {
+    this.random = mulberry32(options.seed);
+    this.nodes = [new SimNode(0, this), new SimNode(1, this)];
+    this.cut = Array.from({ length: options.pathCount }, () => [0, 0]);
+  }
+
+  run(operations: Operation[], until: number): void {
+    this.nodes.forEach((node) => this.queue.push(0, () => node.start(0)));
+    for (const op of operations) this.queue.push(op.at, () => this.apply(op));
+    for (let event = this.queue.pop(); event && event.at <= until; event = this.queue.pop()) event.run();
+    this.nodes.forEach((node) => this.recordRole(node.index, until, true));
+  }
+
+  private apply(op: Operation): void {
+    const node = 'node' in op ? this.nodes[op.node] : undefined;
+    switch (op.type) {
+      case 'partition': {
+        const paths = op.path === 'all' ? [...this.cut.keys()] : [op.path % this.options.pathCount];
+        const directions = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
+        const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (this.cut[p]![d]! += delta)));
+        change(1);
+        this.queue.push(op.at + op.duration, () => change(-1));
+        return;
+      }
+      case 'kill':
+      case 'stop': {
+        if (!node!.election) return;
+        this.disturbances.push({ node: op.node, at: op.at, until: op.at + op.downFor });
+        if (op.type === 'kill') {
+          this.kills.push({ node: op.node, at: op.at });
+          node!.kill(op.at);
+        } else {
+          node!.handle({ type: 'stop', now: op.at });
+        }
+        this.queue.push(op.at + op.downFor, () => {
+          // A stop may still be in progress; a real restart would wait for the old process.
+          if (node!.election) node!.kill(op.at + op.downFor);
+          node!.start(op.at + op.downFor);
+        });
+        return;
+      }
+      case 'operator': {
+        if (!node!.election) return;
+        const requestId = this.nextRequestId++;
+        this.disturbances.push({ node: op.node, at: op.at, until: op.at });
+        this.requests.push({ node: op.node, at: op.at, requestId });
+        node!.handle({ type: 'operator', now: op.at, requestId, command: op.command });
+        return;
+      }
+      case 'fault': {
+        this.disturbances.push({ node: op.node, at: op.at, until: op.at + op.duration });
+        node!.health = broken;
+        node!.handle({ type: 'health', now: op.at, health: broken });
+        this.queue.push(op.at + op.duration, () => {
+          node!.health = healthy;
+          node!.handle({ type: 'health', now: op.at + op.duration, health: healthy });
+        });
+        return;
+      }
+      case 'claimFails':
+        this.disturbances.push({ node: op.node, at: op.at, until: op.at + this.options.timers.deadtime * 2 });
+        node!.claimFails = true;
+        return;
+      case 'replay':
+        return this.replayAttack(node!, op);
+    }
+  }
+
+  /** Sends a datagram the node accepted before (or one of an older peer boot) to it again: it must be rejected. */
+  private replayAttack(node: SimNode, op: Extract<Operation, { type: 'replay' }>): void {
+    const pool = node.accepted.length > 0 && op.pick % 2 === 0 ? node.accepted : node.olderBoots;
+    const datagram = pool[op.pick % Math.max(1, pool.length)];
+    // An older boot's datagram is recognised only once the receiver knows a newer boot.
+    if (!datagram || !node.endpoint || (pool === node.olderBoots && node.accepted.length === 0)) return;
+    const outcome = node.receive(0, datagram, op.at);
+    if (outcome === 'accepted') this.violations.push({ at: op.at, message: `${node.name} accepted a replayed datagram` });
+  }
+
+  transmit(from: NodeIndex, path: number, datagram: Buffer, now: number): void {
+    const { link } = this.options;
+    if (this.cut[path]![from]! > 0 || this.random() < link.loss) return;
+    const copies = this.random() < link.duplication ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const at = now + link.minDelay + this.random() * (link.maxDelay - link.minDelay);
+      this.queue.push(at, () => {
+        const receiver = this.nodes[1 - from]!;
+        if (receiver.receive(path, datagram, at) === 'accepted') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+      });
+    }
+  }
+
+  request(node: NodeIndex, command: OperatorCommand, at: number): void {
+    this.queue.push(at, () => this.apply({ at, type: 'operator', node, command }));
+  }
+
+  recordRole(node: NodeIndex, now: number, final = false): void {
+    const role = this.nodes[node].role;
+    const span = this.current[node];
+    if (span && (span.role === role && !final)) return;
+    if (span) {
+      span.to = now;
+      if (span.to > span.from || final) this.spans.push(span);
+    }
+    this.current[node] = final ? undefined : { node, role, from: now, to: now };
+  }
+
+  /** Every role change is the chain of roleChanged actions of this step, each with a reason. */
+  checkTransitions(node: NodeIndex, now: number, before: Role, after: Role, actions: Action[]): void {
+    let role = before;
+    for (const action of actions) {
+      if (action.type !== 'roleChanged') continue;
+      const t = action.transition;
+      this.transitions.push({ node, transition: t });
+      if (t.from !== role || !t.reason || !roles.includes(t.to)) {
+        this.violations.push({ at: now, message: `${nodeNames[node]}: roleChanged ${t.from}→${t.to} (${t.reason}) does not follow ${role}` });
+      }
+      role = t.to;
+    }
+    if (role !== after) this.violations.push({ at: now, message: `${nodeNames[node]}: ${before}→${after} without a roleChanged action` });
+  }
+}
