@@ -9,9 +9,11 @@ import {
 } from './table.js';
 
 export type IpvsOperation =
-  | { kind: 'add-service' | 'edit-service'; service: IpvsService }
+  | { kind: 'add-service'; service: IpvsService }
+  | { kind: 'edit-service'; service: IpvsService }
   | { kind: 'delete-service'; service: ServiceIdentity }
-  | { kind: 'add-destination' | 'edit-destination'; service: ServiceIdentity; destination: IpvsDestination }
+  | { kind: 'add-destination'; service: ServiceIdentity; destination: IpvsDestination }
+  | { kind: 'edit-destination'; service: ServiceIdentity; destination: IpvsDestination }
   | { kind: 'delete-destination'; service: ServiceIdentity; destination: IpvsDestination };
 
 export interface OperationFailure {
@@ -67,4 +69,11 @@ export function describeOperation(operation: IpvsOperation): string {
     case 'delete-destination':
       return `delete destination ${describeDestination(operation.destination)} from ${service}`;
   }
+}
+
+/** Every service with its destinations (for status listings and `tandem ipvs --save`). */
+export async function readTable(driver: IpvsDriver): Promise<IpvsService[]> {
+  const services = await driver.listServices();
+  for (const service of services) service.destinations = await driver.listDestinations(service);
+  return services;
 }

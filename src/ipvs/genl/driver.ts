@@ -31,6 +31,7 @@ import {
   type SyncDaemon,
   type SyncDaemonState,
 } from './codec.js';
+import { SerialQueue } from '../serial.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
 
 /** The kernel refused an IPVS request; the message names the operation and object. */
@@ -99,7 +100,8 @@ const CTRL_CMD_GETFAMILY = 3;
 const DECODE_CHUNK = 256;
 
 export class IpvsNetlink implements IpvsDriver {
-  private tail: Promise<unknown> = Promise.resolve();
+  /** One request or batch at a time: a dump's parts must not interleave with other replies. */
+  private readonly queue = new SerialQueue();
   private readonly window: number;
   private readonly requestTimeout: number;
 
@@ -140,18 +142,18 @@ export class IpvsNetlink implements IpvsDriver {
   }
 
   async info(): Promise<IpvsInfo> {
-    return this.serial(async () => decodeInfo(first(await this.request('get-info', 'read IPVS info', Command.getInfo))));
+    return this.queue.run(async () => decodeInfo(first(await this.request('get-info', 'read IPVS info', Command.getInfo))));
   }
 
   listServices(): Promise<IpvsService[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const replies = await this.request('list-services', 'list services', Command.getService, () => undefined, true);
       return decodeInChunks(replies, decodeService);
     });
   }
 
   getService(service: ServiceIdentity): Promise<IpvsService | undefined> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       try {
         const replies = await this.request('get-service', `read service ${describeService(service)}`, Command.getService, (out) =>
           putService(out, service, false),
@@ -165,7 +167,7 @@ export class IpvsNetlink implements IpvsDriver {
   }
 
   listDestinations(service: ServiceIdentity): Promise<IpvsDestination[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const replies = await this.request(
         'list-destinations',
         `list destinations of ${describeService(service)}`,
@@ -180,7 +182,7 @@ export class IpvsNetlink implements IpvsDriver {
   /** Sends the operations in order, keeping up to `window` requests in flight: the
    *  kernel handles requests of one socket in the order they were sent. */
   apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const failures: Array<OperationFailure & { index: number }> = [];
       let next = 0;
       const sender = async () => {
@@ -207,11 +209,11 @@ export class IpvsNetlink implements IpvsDriver {
 
   /** Removes every service of this network namespace, tandem's or not (ipvsadm -C). */
   flush(): Promise<void> {
-    return this.serial(async () => void (await this.request('flush', 'flush the IPVS table', Command.flush)));
+    return this.queue.run(async () => void (await this.request('flush', 'flush the IPVS table', Command.flush)));
   }
 
   getTimeouts(): Promise<IpvsTimeouts> {
-    return this.serial(async () =>
+    return this.queue.run(async () =>
       decodeTimeouts(first(await this.request('get-timeouts', 'read IPVS timeouts', Command.getConfig))),
     );
   }
@@ -221,7 +223,7 @@ export class IpvsNetlink implements IpvsDriver {
     const described = Object.entries(timeouts)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ');
-    return this.serial(
+    return this.queue.run(
       async () =>
         void (await this.request('set-timeouts', `set IPVS timeouts (${described})`, Command.setConfig, (out) =>
           putTimeouts(out, timeouts),
@@ -230,20 +232,20 @@ export class IpvsNetlink implements IpvsDriver {
   }
 
   listDaemons(): Promise<SyncDaemon[]> {
-    return this.serial(async () =>
+    return this.queue.run(async () =>
       (await this.request('list-daemons', 'list sync daemons', Command.getDaemon, () => undefined, true)).map(decodeDaemon),
     );
   }
 
   startDaemon(daemon: SyncDaemon): Promise<void> {
     const what = `start the ${daemon.state} sync daemon on ${daemon.interface} (sync id ${daemon.syncId})`;
-    return this.serial(
+    return this.queue.run(
       async () => void (await this.request('start-daemon', what, Command.newDaemon, (out) => putDaemon(out, daemon))),
     );
   }
 
   stopDaemon(state: SyncDaemonState): Promise<void> {
-    return this.serial(
+    return this.queue.run(
       async () =>
         void (await this.request('stop-daemon', `stop the ${state} sync daemon`, Command.delDaemon, (out) =>
           putDaemon(out, { state }),
@@ -307,12 +309,6 @@ export class IpvsNetlink implements IpvsDriver {
     return payloads;
   }
 
-  /** Runs tasks one at a time: a dump's parts must not interleave with other replies. */
-  private serial<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
 }
 
 async function resolveFamily(genl: GenericNetlinkSocket): Promise<number | undefined> {
