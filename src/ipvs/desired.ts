@@ -1,6 +1,6 @@
 // The IPVS table tandem wants, from the model, this node's role and the health of
 // the real servers. Pure.
-import type { Model, RealServer, VirtualService } from '../config/model.js';
+import type { Forwarding, Model, RealServer, VirtualService } from '../config/model.js';
 import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
@@ -102,7 +102,7 @@ function activeDestinations(service: VirtualService, health: HealthView | undefi
     const destination: IpvsDestination = {
       family: sorry.family,
       address: canonicalAddress(sorry.address),
-      port: serverPort(sorry, service),
+      port: destinationPort(sorry, service),
       forwarding: sorry.forwarding,
       weight: sorry.weight,
       upperThreshold: 0,
@@ -114,17 +114,20 @@ function activeDestinations(service: VirtualService, health: HealthView | undefi
   return [...destinations.values()];
 }
 
-/** A real or sorry server's port: 0 means the virtual service's port (ipvsadm's rule; for
- *  a firewall-mark service the configured port, e.g. Piranha's `port = 80`). */
-export function serverPort(server: { port: number }, service: VirtualService): number {
-  return server.port === 0 ? service.port : server.port;
+/** A real or sorry server's port in the kernel: 0 means the virtual service's port
+ *  (ipvsadm's rule; for a firewall-mark service the configured port, e.g. Piranha's
+ *  `port = 80`). Direct routing and tunnelling do not rewrite the packet, so there the
+ *  service's port is used whatever the server's (as ipvsadm does, firewall marks aside). */
+export function destinationPort(server: { port: number; forwarding: Forwarding }, service: VirtualService): number {
+  const rewritesPort = server.forwarding === 'masq' || (service.fwmark ?? 0) > 0;
+  return server.port === 0 || !rewritesPort ? service.port : server.port;
 }
 
 function destinationOf(server: RealServer, service: VirtualService, weight: number): IpvsDestination {
   return {
     family: server.family,
     address: canonicalAddress(server.address),
-    port: serverPort(server, service),
+    port: destinationPort(server, service),
     forwarding: server.forwarding,
     weight,
     upperThreshold: server.upperThreshold,

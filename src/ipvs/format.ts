@@ -1,8 +1,8 @@
 // The table as ipvsadm 1.31 prints it: `ipvsadm -Ln` (optionally with a health
 // column) and `ipvsadm -S -n` (the rules `ipvsadm -R` reads back).
-import type { IpFamily, Model } from '../config/model.js';
+import type { Forwarding, IpFamily, Model } from '../config/model.js';
 import { canonicalAddress, formatEndpoint } from './address.js';
-import { identityOfVirtualService, serverPort, type HealthView } from './desired.js';
+import { identityOfVirtualService, destinationPort, type HealthView } from './desired.js';
 import type { IpvsInfo } from './genl/codec.js';
 import {
   compareDestinations,
@@ -83,8 +83,8 @@ export function healthLabels(model: Model, health: HealthView): HealthLabel {
     const service = services.get(serviceKey(ipvsService));
     if (!service) return undefined;
     const key = destinationKey(destination);
-    const keyOf = (server: { address: string; family: IpFamily; port: number }) =>
-      destinationKey({ family: server.family, address: canonicalAddress(server.address), port: serverPort(server, service) });
+    const keyOf = (server: { address: string; family: IpFamily; port: number; forwarding: Forwarding }) =>
+      destinationKey({ family: server.family, address: canonicalAddress(server.address), port: destinationPort(server, service) });
     const server = service.realServers.find((candidate) => keyOf(candidate) === key);
     if (server) {
       const state = health(service, server);

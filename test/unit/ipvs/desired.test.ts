@@ -125,3 +125,20 @@ describe('the desired IPVS table', () => {
     expect(service?.destinations[0]).toMatchObject({ address: '2001:db8::5', port: 80 });
   });
 });
+
+describe('destination ports', () => {
+  it('use the service port for direct routing and tunnelling, as ipvsadm does (firewall marks aside)', () => {
+    const servers = [
+      realServer('10.0.0.1', { port: 8080, forwarding: 'gate' }),
+      realServer('10.0.0.2', { port: 8080, forwarding: 'ipip' }),
+      realServer('10.0.0.3', { port: 8080 }),
+    ];
+    const plain = virtualService('plain', '203.0.113.10', { realServers: servers });
+    const marked = virtualService('marked', '203.0.113.11', { fwmark: 3, realServers: servers });
+    const ports = desiredTable(model([plain, marked]), { role: 'active' }).services.map((s) => s.destinations.map((d) => d.port));
+    expect(ports).toEqual([
+      [80, 80, 8080],
+      [8080, 8080, 8080],
+    ]);
+  });
+});
