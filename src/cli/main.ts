@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import type { CommandModule } from './command.js';
+import { ipvsCommand } from './ipvs.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [];
+const commands: CommandModule[] = [ipvsCommand];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')
