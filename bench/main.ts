@@ -2,8 +2,11 @@
 // prints their figures. Benchmarks that need the kernel run in namespaces (or the
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
+import { configBenchmark } from './config.js';
+import { healthBenchmark } from './health.js';
+import { netBenchmark } from './net.js';
 
-const benchmarks: Benchmark[] = [];
+const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import type { CommandModule } from './command.js';
+import { checkConfigCommand } from './check-config.js';
+import { ExitCode, type CommandModule } from './command.js';
+import { convertCommand } from './convert.js';
 import { ipvsCommand } from './ipvs.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [ipvsCommand];
+const commands: CommandModule[] = [checkConfigCommand, convertCommand, ipvsCommand];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A usage error (unknown option, missing argument) is bad input like a bad config file.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput));
 for (const command of commands) command.register(program);
 
 await program.parseAsync(process.argv);

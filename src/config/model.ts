@@ -95,7 +95,16 @@ export interface HealthCheckSpec {
   useRegex: boolean;
   /** External program; `%h` is replaced by the real server's address. */
   sendProgram?: string;
-  http?: { path: string; host?: string; status: number; bodyRegex?: string };
+  http?: {
+    path: string;
+    host?: string;
+    status: number;
+    bodyRegex?: string;
+    /** HTTPS (keepalived's SSL_GET, ldirectord's `service = https`); the certificate is not verified. */
+    tls?: boolean;
+  };
+  /** Check this port instead of the real server's (ldirectord's `checkport`, keepalived's `connect_port`). */
+  port?: number;
   /** Down servers get weight 0 instead of being removed. */
   quiesceServer: boolean;
   /** Ramp the weight up over this period after re-entry (0 = off). */
@@ -119,6 +128,9 @@ export interface VirtualService {
   protocol: Protocol;
   /** Set for firewall-mark services; address and port then do not select traffic. */
   fwmark?: number;
+  /** Only for a fwmark service without `vip` that is IPv6 (ipvsadm `-f N -6`); otherwise
+   *  the family is the VIP's (or IPv4). */
+  family?: IpFamily;
   /** 0 = all ports (a persistent port-0 service). */
   port: number;
   scheduler: string;
@@ -168,7 +180,9 @@ export interface MonitorLinksSpec {
 export interface Model {
   cluster: string;
   serialNo: number;
-  /** The directors, primary first. One node means a standalone director. */
+  /** The directors, primary first. One node means a standalone director; none means the
+   *  file described only the IPVS table (ipvsadm rules, lvs.conf), and resolveLocalNode
+   *  makes this host a standalone director. */
   nodes: NodeSpec[];
   heartbeat: HeartbeatSpec;
   auth: AuthSpec;

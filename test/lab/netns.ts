@@ -5,6 +5,7 @@
 // ended by PID.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -32,6 +33,14 @@ export async function run(cmd: string, args: string[], input?: string): Promise<
   }
 }
 
+export interface Watch {
+  /** Output lines (stdout) so far. */
+  lines: string[];
+  /** Resolves with the first line (already seen or to come) that matches. */
+  waitFor(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
 export interface Host {
   /** The short name given to addHost (e.g. `ifw01`). */
   name: string;
@@ -45,6 +54,8 @@ export class Lab {
   private readonly namespaces: string[] = [];
   private readonly children = new Set<ChildProcess>();
   private vethCount = 0;
+  /** The switch-side end of each cable, by `netns/ifname` of the host side. */
+  private readonly ports = new Map<string, string>();
 
   private constructor(id: string) {
     this.id = id;
@@ -88,6 +99,7 @@ export class Lab {
       `link set ${portName} master ${sw} up`,
       `link set ${tmpName} netns ${host.netns}`,
     ]);
+    this.ports.set(`${host.netns}/${ifname}`, portName);
     await this.ipBatch(host.netns, [
       `link set ${tmpName} name ${ifname}`,
       ...(mac ? [`link set ${ifname} address ${mac}`] : []),
@@ -104,9 +116,19 @@ export class Lab {
     return link.address;
   }
 
-  /** Sets a switch port (the host's cable) down or up, as pulling the cable would. */
+  /** Sets the host's own end of a cable administratively down or up (as `ip link set` on the host). */
   async setCable(host: Host, ifname: string, up: boolean): Promise<void> {
     await run('ip', ['-n', host.netns, 'link', 'set', ifname, up ? 'up' : 'down']);
+  }
+
+  /**
+   * Sets the switch's end of the host's cable down or up: the host's link stays
+   * administratively up and loses its carrier, as when a switch port fails.
+   */
+  async setSwitchPort(host: Host, ifname: string, up: boolean): Promise<void> {
+    const port = this.ports.get(`${host.netns}/${ifname}`);
+    if (!port) throw new Error(`${host.name} has no cable ${ifname}`);
+    await run('ip', ['-n', this.switchNetns, 'link', 'set', port, up ? 'up' : 'down']);
   }
 
   async ipBatch(netns: string, lines: string[]): Promise<void> {
@@ -126,6 +148,37 @@ export class Lab {
     return child;
   }
 
+  /**
+   * Starts a long-running command (tcpdump, `ip monitor`) and collects its output
+   * lines. With `ready`, resolves once a line of stdout or stderr matches it (e.g.
+   * tcpdump's "listening on").
+   */
+  async watch(host: Host, cmd: string, args: string[], ready?: RegExp): Promise<Watch> {
+    const child = this.spawn(host, cmd, args);
+    const lines = new Collector<string>(cmd);
+    let readySeen: () => void = () => undefined;
+    const readyPromise = new Promise<void>((resolve) => (readySeen = resolve));
+    const collect = (stream: NodeJS.ReadableStream | null, keep: boolean) => {
+      if (!stream) return;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (ready?.test(line)) readySeen();
+        if (keep) lines.push(line);
+      });
+    };
+    collect(child.stdout, true);
+    collect(child.stderr, false);
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`${cmd} exited (${code}) before it was ready`))),
+    );
+    exited.catch(() => undefined);
+    if (ready) await Promise.race([readyPromise, exited]);
+    return {
+      lines: lines.items,
+      waitFor: (predicate, timeoutMs) => lines.waitFor(predicate, timeoutMs),
+      stop: () => stopChild(child),
+    };
+  }
+
   /** Ends every process this lab started (by PID) and deletes its namespaces. */
   async destroy(): Promise<void> {
     await Promise.all([...this.children].map((child) => stopChild(child)));
@@ -133,6 +186,41 @@ export class Lab {
       await run('ip', ['netns', 'del', netns]).catch(() => undefined);
     }
     this.namespaces.length = 0;
+  }
+}
+
+/** Items arriving over time (output lines, events), with a wait for one that matches. */
+export class Collector<T> {
+  readonly items: T[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly source: string) {}
+
+  push(item: T): void {
+    this.items.push(item);
+    for (const wake of this.waiters) wake();
+  }
+
+  /** Resolves with the first item (already seen or to come) that matches. */
+  waitFor(predicate: (item: T) => boolean, timeoutMs = 5000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const found = this.items.find(predicate);
+        if (found === undefined) return;
+        done();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.source}: nothing matching within ${timeoutMs} ms; got:\n${this.items.map((i) => JSON.stringify(i)).join('\n')}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
   }
 }
 

@@ -1,0 +1,80 @@
+// How long the loader takes on the largest tables an operator may have (and a file just
+// under the size limit), how long it holds the event loop at a stretch (heartbeats wait
+// that long during a reload), and how much memory it uses meanwhile.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { maxConfigBytes, parseConfig, toYaml, type LoadOptions } from '../src/config/index.js';
+import { formatSummary, type Benchmark } from './benchmark.js';
+
+const options: LoadOptions = { hosts: async () => [], services: () => undefined };
+
+function rules(services: number, servers: number): string {
+  const lines: string[] = [];
+  for (let s = 0; s < services; s++) {
+    const vip = `10.${(s >> 8) & 255}.${s & 255}.1:80`;
+    lines.push(`-A -t ${vip} -s wlc -p 300`);
+    for (let r = 0; r < servers; r++) lines.push(`-a -t ${vip} -r 172.16.${s & 255}.${r + 2}:8080 -m -w ${r + 1}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function lvsCf(services: number, servers: number): string {
+  const blocks = ['primary = 192.0.2.1', 'backup = 192.0.2.2', 'backup_active = 1', 'network = nat'];
+  for (let s = 0; s < services; s++) {
+    blocks.push(`virtual v${s} {\n  active = 1\n  address = 10.${(s >> 8) & 255}.${s & 255}.1 eth0:${s}\n  port = 80\n  send = "GET / HTTP/1.0\\r\\n\\r\\n"\n  expect = "HTTP"`);
+    for (let r = 0; r < servers; r++) blocks.push(`  server r${r} {\n    address = 172.16.${s & 255}.${r + 2}\n    active = 1\n    weight = ${r + 1}\n  }`);
+    blocks.push('}');
+  }
+  return `${blocks.join('\n')}\n`;
+}
+
+async function measure(label: string, text: string, file: string): Promise<void> {
+  const samples: number[] = [];
+  const stalls: number[] = [];
+  let heapGrowth = 0;
+  for (let i = 0; i < 5; i++) {
+    const before = process.memoryUsage().heapUsed;
+    const loop = monitorEventLoopDelay({ resolution: 2 });
+    loop.enable();
+    const start = performance.now();
+    const { model } = await parseConfig(text, file, options);
+    samples.push(performance.now() - start);
+    loop.disable();
+    stalls.push(loop.max / 1e6);
+    heapGrowth = Math.max(heapGrowth, process.memoryUsage().heapUsed - before);
+    if (i === 0) {
+      const started = performance.now();
+      toYaml(model);
+      const real = model.virtualServices.reduce((n, service) => n + service.realServers.length, 0);
+      console.log(`${label}: ${(text.length / 1024).toFixed(0)} KiB, ${model.virtualServices.length} services, ${real} real servers; toYaml ${(performance.now() - started).toFixed(1)}ms`);
+    }
+  }
+  console.log(formatSummary(`${label} parse`, samples));
+  console.log(formatSummary(`${label} longest event-loop stall`, stalls));
+  console.log(`${label} heap growth during a parse: ${(heapGrowth / 1024 / 1024).toFixed(1)} MiB`);
+}
+
+/** The largest table of this shape that stays under the size limit. */
+function largest(make: (services: number) => string): [number, string] {
+  let services = 100;
+  while (make(services * 2).length < maxConfigBytes) services *= 2;
+  let step = services / 2;
+  while (step >= 10) {
+    if (make(services + step).length < maxConfigBytes) services += step;
+    step = Math.floor(step / 2);
+  }
+  return [services, make(services)];
+}
+
+export const configBenchmark: Benchmark = {
+  name: 'config',
+  description: 'loading large configurations (ipvsadm rules, lvs.cf) up to the size limit',
+  async run() {
+    await measure('rules 100x10', rules(100, 10), 'ipvsadm.rules');
+    await measure('rules 1000x10', rules(1000, 10), 'ipvsadm.rules');
+    await measure('lvs.cf 500x10', lvsCf(500, 10), 'lvs.cf');
+    const [ruleServices, bigRules] = largest((n) => rules(n, 10));
+    await measure(`rules at the size limit (${ruleServices}x10)`, bigRules, 'ipvsadm.rules');
+    const [cfServices, bigCf] = largest((n) => lvsCf(n, 10));
+    await measure(`lvs.cf at the size limit (${cfServices}x10)`, bigCf, 'lvs.cf');
+  },
+};

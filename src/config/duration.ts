@@ -1,0 +1,21 @@
+// Durations in the native format carry a unit: `100ms`, `2s`, `1.5s`, `5m`, `1h`;
+// resolution 1 ms. The schema's pattern bounds the digits, so every match is finite.
+import { durationPattern } from './schema.js';
+
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const durationRegex = new RegExp(durationPattern);
+
+/** Milliseconds, or undefined for text that is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  if (!durationRegex.test(text)) return undefined;
+  const unit = /[a-z]+$/.exec(text)?.[0] ?? '';
+  return Math.round(parseFloat(text) * (unitMs[unit] ?? NaN));
+}
+
+/** The shortest exact form: `2s`, `1m`, `1500ms`. */
+export function formatDuration(ms: number): string {
+  if (ms !== 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

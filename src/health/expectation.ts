@@ -1,0 +1,22 @@
+import { printable } from './result.js';
+
+/** Piranha's `expect`: a substring, or with `use_regex` a regular expression (JavaScript syntax). */
+export interface Expectation {
+  matches(received: string): boolean;
+  /** For messages: "HTTP" or /^220 /. */
+  readonly description: string;
+}
+
+/** Throws a SyntaxError naming the pattern when `useRegex` is set and it does not compile. */
+export function compileExpectation(pattern: string, useRegex: boolean): Expectation {
+  if (!useRegex) {
+    return { matches: (received) => received.includes(pattern), description: `"${printable(pattern)}"` };
+  }
+  let regex: RegExp;
+  try {
+    regex = new RegExp(pattern);
+  } catch (error) {
+    throw new SyntaxError(`invalid regular expression /${pattern}/: ${(error as Error).message}`);
+  }
+  return { matches: (received) => regex.test(received), description: `/${pattern}/` };
+}

@@ -1,0 +1,87 @@
+// HTTP(S) GET with an expected status and optionally a regular expression the body must match
+// (keepalived's HTTP_GET/SSL_GET, ldirectord's `request`/`receive`).
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import { runAttempt } from './attempt.js';
+import type { CheckTarget, Probe } from './check.js';
+import { printable, socketErrorResult, type CheckResult } from './result.js';
+import { MAX_RECEIVED_BYTES } from './socket.js';
+
+type HttpProbe = Extract<Probe, { kind: 'http' }>;
+
+export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: number, signal?: AbortSignal): Promise<CheckResult> {
+  let phase: 'connecting' | 'waiting for the response' | 'reading the body' = 'connecting';
+  const onTimeout = (durationMs: number): CheckResult => ({
+    outcome: 'fail',
+    reason: 'timeout',
+    message: `timed out after ${timeoutMs} ms ${phase}`,
+    durationMs,
+  });
+  return runAttempt(timeoutMs, signal, onTimeout, (attempt) => {
+    const request = (probe.tls ? httpsRequest : httpRequest)({
+      host: target.address,
+      family: target.family,
+      port: target.port,
+      path: probe.path,
+      method: 'GET',
+      headers: { Host: hostHeader(target, probe), 'User-Agent': 'tandem-health-check', Accept: '*/*', Connection: 'close' },
+      agent: false,
+      // Real servers behind a VIP usually present the VIP's certificate (or a self-signed
+      // one); the check is about the service answering, not about the certificate.
+      rejectUnauthorized: false,
+      ...(probe.tls && probe.host && isIP(probe.host) === 0 ? { servername: probe.host } : {}),
+    });
+    attempt.onSettle(() => request.destroy());
+    request.on('socket', (socket) => socket.once('connect', () => (phase = 'waiting for the response')));
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? '';
+      attempt.settle(
+        code.startsWith('HPE_') || code.startsWith('ERR_SSL') || code === 'EPROTO'
+          ? { outcome: 'fail', reason: 'bad-response', message: `not a valid HTTP${probe.tls ? 'S' : ''} response: ${error.message}`, durationMs: attempt.elapsed() }
+          : socketErrorResult(error, attempt.elapsed()),
+      );
+    });
+    request.on('response', (response: IncomingMessage) => {
+      const status = response.statusCode ?? 0;
+      const statusLine = `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
+      if (status !== probe.status) {
+        return attempt.settle({
+          outcome: 'fail',
+          reason: 'bad-status',
+          message: `${statusLine}, expected ${probe.status}`,
+          durationMs: attempt.elapsed(),
+          status,
+        });
+      }
+      const body = probe.body;
+      if (!body) return attempt.settle({ outcome: 'pass', message: statusLine, durationMs: attempt.elapsed(), status });
+      phase = 'reading the body';
+      let received = Buffer.alloc(0);
+      const mismatch = (message: string): CheckResult => ({
+        outcome: 'fail',
+        reason: 'expect-mismatch',
+        message,
+        durationMs: attempt.elapsed(),
+        status,
+        received: printable(received.toString('utf8')),
+      });
+      response.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
+        if (body.matches(received.toString('utf8'))) {
+          return attempt.settle({ outcome: 'pass', message: `${statusLine}, body matches ${body.description}`, durationMs: attempt.elapsed(), status });
+        }
+        if (received.length >= MAX_RECEIVED_BYTES) attempt.settle(mismatch(`body does not match ${body.description} in its first ${MAX_RECEIVED_BYTES} bytes`));
+      });
+      response.on('end', () => attempt.settle(mismatch(`body does not match ${body.description}`)));
+      response.on('error', (error: NodeJS.ErrnoException) => attempt.settle(socketErrorResult(error, attempt.elapsed())));
+    });
+    request.end();
+  });
+}
+
+function hostHeader(target: CheckTarget, probe: HttpProbe): string {
+  if (probe.host) return probe.host;
+  const host = target.family === 6 ? `[${target.address}]` : target.address;
+  return target.port === (probe.tls ? 443 : 80) ? host : `${host}:${target.port}`;
+}

@@ -1,0 +1,20 @@
+// Real-server health checking (Piranha's nanny, ldirectord, keepalived's checkers).
+export {
+  HealthMonitor,
+  DEFAULT_MAX_CONCURRENT_CHECKS,
+  DEFAULT_MAX_CONCURRENT_PROGRAMS,
+  RAMP_TICK_MS,
+  type HealthChange,
+  type HealthMonitorOptions,
+  type HealthView,
+  type MonitorStats,
+  type ObservationStatus,
+  type ServerHealthStatus,
+  type ServerStatusState,
+} from './monitor.js';
+export { runCheck, type Check, type CheckTarget, type Probe } from './check.js';
+/** For the config loader: a use_regex pattern that does not compile is bad input (file, line, key). */
+export { compileExpectation, type Expectation } from './expectation.js';
+export { planHealth, serverKey, serviceKey, type PlannedServer } from './plan.js';
+export type { CheckResult, CheckFailure, CheckPass, CheckInconclusive, FailureReason } from './result.js';
+export { effectiveWeight, initialHealth, isUp, observe, type HealthPolicy, type HealthState, type HealthTransition, type ServerHealth } from './state.js';

@@ -1,0 +1,19 @@
+// The host side of a takeover, for the daemon's controller: addresses (claim,
+// release, reconcile), announcements (gratuitous ARP / unsolicited NA), link
+// monitoring and the forwarding check for NAT.
+export {
+  AddressManager,
+  planAddresses,
+  type AddressFailure,
+  type AddressPlan,
+  type DesiredAddresses,
+  type HostView,
+  type OnPresent,
+  type PlacedAddress,
+  type ReconcileReport,
+  type RemovedAddress,
+} from './addresses.js';
+export { Announcer, type AnnounceTarget, type AnnouncerCounters, type AnnouncerOptions } from './garp.js';
+export { LinkMonitor, type LinkCondition, type LinkEvent, type LinkState } from './links.js';
+export { checkForwarding, forwardingSettings, ForwardingError, type ForwardingSetting } from './forwarding.js';
+export { PacketSocket, type FrameSender } from './packet.js';

@@ -1,0 +1,39 @@
+// The CLI as it ships (tsc output), built once per test run into a private directory so
+// tests never run a stale dist/ or race another build of it.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export interface BuiltCli {
+  /** Path of the built `tandem` entry point. */
+  main: string;
+  remove(): Promise<void>;
+}
+
+export async function buildCli(): Promise<BuiltCli> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
+  // Type-checking is the job of `tsc -p tsconfig.test.json`; here only the JS matters.
+  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noCheck', '--sourceMap', 'false', '--outDir', dir]);
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
+  return { main: join(dir, 'cli/main.js'), remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCli(cli: BuiltCli, args: string[]): Promise<CliResult> {
+  return run(process.execPath, [cli.main, ...args]).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+  );
+}

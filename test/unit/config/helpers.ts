@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { ConfigError, servicesTableResolver, type Diagnostic, type HostResolver, type LoadOptions } from '../../../src/config/index.js';
+
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`../../fixtures/config/${name}`, import.meta.url));
+}
+
+export function readFixture(name: string): string {
+  return readFileSync(fixture(name), 'utf8');
+}
+
+/** Debian's entries for the service names the seeds use (not the machine's file). */
+export const services = servicesTableResolver(readFixture('services'));
+
+/** Host names of the examples: seed 003's epsg90NN hosts live in TEST-NET-1. */
+export const hosts: HostResolver = async (name) => {
+  const epsg = /^epsg90(\d\d)$/.exec(name);
+  if (epsg !== null) return [`192.0.2.${Number(epsg[1])}`];
+  return { 'ifw01.local': ['198.51.100.11'], 'ics01.local': ['192.168.3.2'] }[name] ?? [];
+};
+
+/** For files that must not need name resolution: any lookup is a test failure. */
+export const noHosts: HostResolver = async (name) => {
+  throw new Error(`unexpected host name lookup: ${name}`);
+};
+
+export const testOptions: LoadOptions = { hosts, services };
+
+/** The ConfigError a promise rejects with (fails the test otherwise). */
+export async function configError(promise: Promise<unknown>): Promise<ConfigError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return error as ConfigError;
+}
+
+/** A diagnostic's place and key, as compared in the tests. */
+export function where(d: Diagnostic | undefined): string {
+  return d === undefined ? 'none' : `${d.line}:${d.column} ${d.key ?? '-'}`;
+}

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { TSchema } from '@sinclair/typebox';
+import { jsonSchema, loadConfig, parseConfig, toYaml } from '../../../src/config/index.js';
+import { DocumentSchema } from '../../../src/config/schema.js';
+import { configError, noHosts, services, testOptions, where } from './helpers.js';
+
+const example = (name: string): string => new URL(`../../../deploy/examples/${name}`, import.meta.url).pathname;
+const yaml = (text: string) => parseConfig(text, 'tandem.yaml', { hosts: noHosts, services });
+
+describe('tandem.yaml', () => {
+  it('fills the native defaults, aimed at sub-second failover', async () => {
+    const { model, warnings } = await yaml('nodes:\n  - {name: ifw01, address: 198.51.100.11}\n  - {name: ifw02, address: 198.51.100.12}\n');
+    expect(warnings).toEqual([]);
+    expect(model).toEqual({
+      cluster: 'tandem',
+      serialNo: 0,
+      nodes: [
+        { name: 'ifw01', address: '198.51.100.11', priority: 200 },
+        { name: 'ifw02', address: '198.51.100.12', priority: 100 },
+      ],
+      heartbeat: { port: 539, keepalive: 100, deadtime: 500, warntime: 250, initdead: 1000 },
+      auth: { keyFile: '/etc/tandem/authkey', keyId: 1 },
+      preempt: false,
+      network: 'nat',
+      enableForwarding: false,
+      virtualServices: [],
+      sync: { enabled: true, syncId: 0, port: 8848 },
+      ipvsTimeouts: {},
+      hooks: { timeout: 10000 },
+      announce: { count: 5, interval: 200, refresh: 0 },
+      monitorLinks: { enabled: true, interfaces: [] },
+      keepServicesOnRelease: false,
+    });
+  });
+
+  it('derives warntime and initdead from keepalive and deadtime unless given', async () => {
+    const derived = await yaml('heartbeat: {keepalive: 1s, deadtime: 3s}\n');
+    expect(derived.model.heartbeat).toMatchObject({ warntime: 2000, initdead: 6000 });
+    const given = await yaml('heartbeat: {keepalive: 50ms, deadtime: 300ms, warntime: 120ms, initdead: 2s}\n');
+    expect(given.model.heartbeat).toEqual({ port: 539, keepalive: 50, deadtime: 300, warntime: 120, initdead: 2000 });
+  });
+
+  it('reads durations with units and service names as ports', async () => {
+    const { model } = await yaml(
+      'virtual_services:\n  - name: web\n    vip: {address: 192.0.2.10, device: "eth0:1"}\n    port: www\n    persistence: {timeout: 1.5m, netmask: 255.255.255.0}\n    health_check: {interval: 1.5s, timeout: 250ms, reentry: 1h}\n    real_servers:\n      - {address: 10.1.0.1, port: https}\n',
+    );
+    const [service] = model.virtualServices;
+    expect(service).toMatchObject({ port: 80, vip: { device: 'eth0', label: 'eth0:1' }, persistence: { timeout: 90, netmask: '255.255.255.0' } });
+    expect(service?.healthCheck).toMatchObject({ kind: 'tcp', interval: 1500, timeout: 250, reentry: 3_600_000 });
+    expect(service?.realServers[0]).toMatchObject({ name: '10.1.0.1:443', port: 443, forwarding: 'masq' });
+  });
+
+  it('loads the ifw01/ifw02 example', async () => {
+    const { model, warnings } = await loadConfig(example('tandem.yaml'), testOptions);
+    expect(warnings).toEqual([]);
+    expect(model.nodes.map((n) => `${n.name} ${n.address} ${n.privateAddress} ${n.priority}`)).toEqual([
+      'ifw01 198.51.100.11 192.168.3.251 200',
+      'ifw02 198.51.100.12 192.168.3.252 100',
+    ]);
+    expect(model.natRouter).toEqual({ address: '192.168.3.254', family: 4, prefix: 24, device: 'eth1', label: 'eth1:1' });
+    expect(model.virtualServices[0]?.healthCheck).toMatchObject({ kind: 'http', http: { path: '/infrastructure/host1', status: 200 } });
+  });
+
+  it('describes the same pair as the example lvs.cf', async () => {
+    const native = (await loadConfig(example('tandem.yaml'), testOptions)).model;
+    const piranha = (await loadConfig(example('lvs.cf'), testOptions)).model;
+    const addresses = (m: typeof native) => m.nodes.map((n) => [n.address, n.privateAddress, n.priority]);
+    expect(addresses(piranha)).toEqual(addresses(native));
+    expect(piranha.natRouter).toEqual(native.natRouter);
+    expect(piranha.sync).toEqual(native.sync);
+    const table = (m: typeof native) => m.virtualServices.map((s) => ({ ...s, healthCheck: undefined }));
+    expect(table(piranha)).toEqual(table(native));
+  });
+
+  it('writes only what differs from the defaults, and reads it back to the same model', async () => {
+    const { model } = await loadConfig(example('tandem.yaml'), testOptions);
+    const written = toYaml(model);
+    expect(written).not.toContain('announce');
+    expect(written).not.toContain('keep_services_on_release');
+    expect((await yaml(written)).model).toEqual(model);
+  });
+
+  it('round-trips every setting there is', async () => {
+    const text = `cluster: everything
+serial_no: 42
+nodes:
+  - {name: a, address: 2001:db8::a, private_address: fd00::a, priority: 10}
+  - {name: b, address: 2001:db8::b, private_address: fd00::b, priority: 20}
+heartbeat: {port: 7000, keepalive: 20ms, deadtime: 90ms, warntime: 70ms, initdead: 5s}
+auth: {key_file: /etc/tandem/other.key, key_id: 4000000000}
+preempt: true
+network: direct
+nat_router: {address: 192.168.9.1/25, device: bond0, label: bond0:gw}
+enable_forwarding: true
+virtual_services:
+  - name: six
+    active: false
+    vip: {address: 2001:db8::80/64, device: eth0}
+    protocol: tcp
+    port: 8080
+    scheduler: mh
+    persistence: {timeout: 1h, netmask: 64}
+    sorry_server: {address: 2001:db8::99, port: 80, forwarding: masq, weight: 0}
+    health_check:
+      kind: http
+      interval: 700ms
+      timeout: 300ms
+      reentry: 10s
+      failures: 5
+      port: 8081
+      http: {path: /health, host: www.example.net, status: 204, body_regex: "^ok$", tls: true}
+      quiesce_server: true
+      slow_start: 30s
+    real_servers:
+      - {name: first, address: 2001:db8::1, port: 8080, weight: 0, active: false, forwarding: ipip, upper_threshold: 100, lower_threshold: 50}
+      - {address: 192.0.2.1, forwarding: ipip}
+  - name: marked
+    fwmark: 4294967295
+    family: 6
+    protocol: udp
+    one_packet: true
+    health_check: {kind: none, send: "x\\r\\n", expect: y, send_program: /bin/true, load_monitor: uptime}
+    real_servers: [{address: 2001:db8::2, port: 53}]
+sync: {enabled: false, interface: eth9, sync_id: 255, port: 1}
+ipvs_timeouts: {tcp: 15m, tcp_fin: 2m, udp: 5m}
+hooks: {active_cmd: /bin/a, inactive_cmd: /bin/b, notify: /bin/c, timeout: 1m}
+announce: {count: 100, interval: 1ms, refresh: 30s}
+monitor_links: {enabled: false, interfaces: [eth0, bond0]}
+keep_services_on_release: true
+`;
+    const { model } = await yaml(text);
+    expect(model.virtualServices[1]?.healthCheck.send).toBe('x\r\n');
+    expect((await yaml(toYaml(model))).model).toEqual(model);
+  });
+
+  it('ships the JSON Schema generated from the same TypeBox source (npm run schema)', () => {
+    const committed = readFileSync(new URL('../../../schema/tandem.schema.json', import.meta.url), 'utf8');
+    expect(committed, 'schema/tandem.schema.json is stale: run `npm run schema`').toBe(jsonSchema());
+  });
+
+  it('has every key documented in the README, with its default', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const keys = (schema: TSchema, prefix: string): string[] => {
+      if (schema.type === 'array' && schema.items?.properties !== undefined) return keys(schema.items as TSchema, `${prefix}[]`);
+      if (schema.properties === undefined) return [prefix];
+      return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) => keys(child, prefix === '' ? name : `${prefix}.${name}`));
+    };
+    const undocumented = keys(DocumentSchema, '').filter((key) => !new RegExp(`^\\| \`${key.replace(/[[\].]/g, '\\$&')}\` \\|`, 'm').test(readme));
+    expect(undocumented).toEqual([]);
+  });
+
+  it('lists every error of a document at once, in file order', async () => {
+    const error = await configError(
+      yaml('heartbeat:\n  keepalive: fast\nnodes:\n  - {name: a, address: 10.0.0.1}\n  - {name: a, address: 10.0.0.1}\nvirtual_services:\n  - {name: w, vip: {address: 192.0.2.1}, port: 80, scheduler: rr2}\npreempt: sometimes\n'),
+    );
+    expect(error.diagnostics.map(where)).toEqual([
+      '2:14 heartbeat.keepalive',
+      '5:12 nodes[1].name',
+      '5:24 nodes[1].address',
+      '7:63 virtual_services[0].scheduler',
+      '8:10 preempt',
+    ]);
+  });
+});
