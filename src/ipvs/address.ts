@@ -11,7 +11,8 @@ export function familyOf(address: string): IpFamily {
 
 /** The address in network byte order: 4 bytes for IPv4, 16 for IPv6. */
 export function addressToBytes(address: IpAddress): Buffer {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  const ipv4 = parseIpv4(address);
+  if (ipv4) return ipv4;
   if (!isIPv6(address)) throw new Error(`not an IP address: ${JSON.stringify(address)}`);
   let text = address.split('%')[0] ?? address;
   const bytes = Buffer.alloc(16);
@@ -31,6 +32,30 @@ export function addressToBytes(address: IpAddress): Buffer {
       : [...headGroups, ...new Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   groups.forEach((group, index) => bytes.writeUInt16BE(parseInt(group, 16), index * 2));
   return bytes;
+}
+
+// Every netlink request carries addresses: a hand-written dotted-quad parser is much
+// cheaper than isIPv4's regular expression and split/map.
+function parseIpv4(address: string): Buffer | undefined {
+  const bytes = Buffer.allocUnsafe(4);
+  let octet = 0;
+  let digits = 0;
+  let index = 0;
+  for (let i = 0; i <= address.length; i++) {
+    const code = i < address.length ? address.charCodeAt(i) : 46; // '.' ends the last octet
+    if (code === 46) {
+      if (digits === 0 || index > 3) return undefined;
+      bytes[index++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (code >= 48 && code <= 57 && !(digits === 1 && octet === 0)) {
+      octet = octet * 10 + (code - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  return index === 4 ? bytes : undefined;
 }
 
 /** inet_ntop: dotted quad, or RFC 5952 text with glibc's embedded-IPv4 forms. */
@@ -60,9 +85,20 @@ export function bytesToAddress(bytes: Uint8Array, family: IpFamily): IpAddress {
   return `${hex(0, bestStart).join(':')}::${hex(bestStart + bestLength, 8).join(':')}`;
 }
 
-/** One spelling per address, so keys built from config and from the kernel agree. */
+const canonicalIpv6 = new Map<string, IpAddress>();
+
+/** One spelling per address, so keys built from config and from the kernel agree. Called
+ *  for every destination of large tables: IPv4 literals are already canonical (no
+ *  leading zeros pass isIPv4), IPv6 spellings are remembered. */
 export function canonicalAddress(address: IpAddress): IpAddress {
-  return bytesToAddress(addressToBytes(address), familyOf(address));
+  if (isIPv4(address)) return address;
+  let canonical = canonicalIpv6.get(address);
+  if (canonical === undefined) {
+    canonical = bytesToAddress(addressToBytes(address), 6);
+    if (canonicalIpv6.size >= 65_536) canonicalIpv6.clear();
+    canonicalIpv6.set(address, canonical);
+  }
+  return canonical;
 }
 
 /** `192.0.2.1:80` or `[2001:db8::1]:80`, as ipvsadm -n prints an address and port. */

@@ -5,10 +5,10 @@ import { canonicalAddress, formatEndpoint } from './address.js';
 import { identityOfVirtualService, destinationPort, type HealthView } from './desired.js';
 import type { IpvsInfo } from './genl/codec.js';
 import {
-  compareDestinations,
-  compareServices,
   destinationKey,
   serviceKey,
+  sortDestinations,
+  sortServices,
   type IpvsDestination,
   type IpvsForwarding,
   type IpvsService,
@@ -32,9 +32,9 @@ export function formatList(services: readonly IpvsService[], options: ListOption
   if (options.info) lines.push(`IP Virtual Server version ${options.info.version} (size=${options.info.connectionTableSize})`);
   lines.push('Prot LocalAddress:Port Scheduler Flags');
   lines.push(`  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn${options.health ? '  Health' : ''}`);
-  for (const service of sorted(services)) {
+  for (const service of sortServices(services)) {
     lines.push(serviceLine(service));
-    for (const destination of [...service.destinations].sort(compareDestinations)) {
+    for (const destination of sortDestinations(service.destinations)) {
       const counters = destination.counters;
       let line =
         `  -> ${endpointName(destination, 28).padEnd(28)} ${forwardNames[destination.forwarding].padEnd(7)} ` +
@@ -52,7 +52,7 @@ export function formatList(services: readonly IpvsService[], options: ListOption
  *  -S leaves them out, which loses them). */
 export function formatSave(services: readonly IpvsService[]): string {
   const lines: string[] = [];
-  for (const service of sorted(services)) {
+  for (const service of sortServices(services)) {
     const name = ruleName(service);
     let line = `-A ${name} -s ${service.scheduler}`;
     if (service.persistence) {
@@ -65,7 +65,7 @@ export function formatSave(services: readonly IpvsService[]): string {
     const flags = schedulerFlagNames(service);
     if (flags) line += ` -b ${flags}`;
     lines.push(line);
-    for (const destination of [...service.destinations].sort(compareDestinations)) {
+    for (const destination of sortDestinations(service.destinations)) {
       let rule = `-a ${name} -r ${endpointName(destination)} ${forwardSwitches[destination.forwarding]} -w ${destination.weight}`;
       if (destination.forwarding === 'ipip' && destination.tunnelType) rule += ` --tun-type ${destination.tunnelType}`;
       if (destination.upperThreshold) rule += ` -x ${destination.upperThreshold}`;
@@ -95,10 +95,6 @@ export function healthLabels(model: Model, health: HealthView): HealthLabel {
     if (sorry && keyOf(sorry) === key) return 'sorry';
     return undefined;
   };
-}
-
-function sorted(services: readonly IpvsService[]): IpvsService[] {
-  return [...services].sort(compareServices);
 }
 
 function serviceLine(service: IpvsService): string {

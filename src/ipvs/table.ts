@@ -73,28 +73,42 @@ export function identityOf(service: ServiceIdentity): ServiceIdentity {
   return { family, protocol, address, port, fwmark };
 }
 
-/** ipvsadm's listing order (libipvs ipvs_cmp_services / ipvs_cmp_dests), including its
- *  32-bit wrap-around differences, so `tandem ipvs` lists in the order ipvsadm does. */
-export function compareServices(a: ServiceIdentity, b: ServiceIdentity): number {
-  return (
-    wrap(a.fwmark - b.fwmark) ||
-    familyNumber(a.family) - familyNumber(b.family) ||
-    protocolNumber(a.protocol) - protocolNumber(b.protocol) ||
-    compareAddresses(a.address, b.address, a.family) ||
-    a.port - b.port
-  );
+/** In ipvsadm's listing order (libipvs ipvs_cmp_services), including its 32-bit
+ *  wrap-around differences, so `tandem ipvs` lists what ipvsadm lists in the same order. */
+export function sortServices<T extends ServiceIdentity>(services: readonly T[]): T[] {
+  return services
+    .map((service) => ({ service, words: addressWords(service.address, service.family) }))
+    .sort(
+      (a, b) =>
+        wrap(a.service.fwmark - b.service.fwmark) ||
+        familyNumber(a.service.family) - familyNumber(b.service.family) ||
+        protocolNumber(a.service.protocol) - protocolNumber(b.service.protocol) ||
+        compareWords(a.words, b.words) ||
+        a.service.port - b.service.port,
+    )
+    .map(({ service }) => service);
 }
 
-export function compareDestinations(a: IpvsDestination, b: IpvsDestination): number {
-  return compareAddresses(a.address, b.address, a.family) || a.port - b.port;
+/** In ipvsadm's order of a service's destinations (libipvs ipvs_cmp_dests). */
+export function sortDestinations(destinations: readonly IpvsDestination[]): IpvsDestination[] {
+  return destinations
+    .map((destination) => ({ destination, words: addressWords(destination.address, destination.family) }))
+    .sort((a, b) => compareWords(a.words, b.words) || a.destination.port - b.destination.port)
+    .map(({ destination }) => destination);
 }
 
-function compareAddresses(a: IpAddress, b: IpAddress, family: IpFamily): number {
-  const x = addressToBytes(a);
-  const y = addressToBytes(b);
-  const words = family === 6 ? 4 : 1;
-  for (let i = 0; i < words; i++) {
-    const difference = wrap((x.readUInt32BE(4 * i) >>> 0) - (y.readUInt32BE(4 * i) >>> 0));
+function addressWords(address: IpAddress, family: IpFamily): number[] {
+  if (family === 4) {
+    const [a = 0, b = 0, c = 0, d = 0] = address.split('.').map(Number);
+    return [((a << 24) | (b << 16) | (c << 8) | d) >>> 0];
+  }
+  const bytes = addressToBytes(address);
+  return [0, 4, 8, 12].map((offset) => bytes.readUInt32BE(offset));
+}
+
+function compareWords(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const difference = wrap((a[i] ?? 0) - (b[i] ?? 0));
     if (difference !== 0) return difference;
   }
   return 0;

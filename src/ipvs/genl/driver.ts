@@ -4,7 +4,6 @@ import { execFile } from 'node:child_process';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { getSystemErrorMap, getSystemErrorName, promisify } from 'node:util';
 import {
-  AttrStream,
   createGenericNetlink,
   FlagsGet,
   formatGenlHeader,
@@ -32,6 +31,7 @@ import {
   type SyncDaemonState,
 } from './codec.js';
 import { SerialQueue } from '../serial.js';
+import { AttributeWriter } from './attributes.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
 
 /** The kernel refused an IPVS request; the message names the operation and object. */
@@ -95,6 +95,25 @@ export interface IpvsNetlinkOptions {
   requestTimeout?: number;
 }
 
+interface Request {
+  /** Picks the explanation of an errno (see `explanations`). */
+  kind: string;
+  /** The operation and object, for error messages (only built when one is needed). */
+  describe: () => string;
+  command: number;
+  build?: (out: AttributeWriter) => void;
+  dump?: boolean;
+}
+
+const operationCommands: Record<IpvsOperation['kind'], number> = {
+  'add-service': Command.newService,
+  'edit-service': Command.setService,
+  'delete-service': Command.delService,
+  'add-destination': Command.newDest,
+  'edit-destination': Command.setDest,
+  'delete-destination': Command.delDest,
+};
+
 const CTRL_CMD_GETFAMILY = 3;
 /** Replies decoded between two yields to the event loop while reading a large table. */
 const DECODE_CHUNK = 256;
@@ -104,6 +123,7 @@ export class IpvsNetlink implements IpvsDriver {
   private readonly queue = new SerialQueue();
   private readonly window: number;
   private readonly requestTimeout: number;
+  private readonly localPort: number;
 
   private constructor(
     private readonly genl: GenericNetlinkSocket,
@@ -112,6 +132,8 @@ export class IpvsNetlink implements IpvsDriver {
   ) {
     this.window = options.window ?? 64;
     this.requestTimeout = options.requestTimeout ?? 30_000;
+    // given with every request, or the netlink package asks the socket for it each time
+    this.localPort = genl.socket.address().port;
   }
 
   /** Opens a socket and resolves the IPVS family, loading ip_vs first if the kernel has
@@ -142,12 +164,14 @@ export class IpvsNetlink implements IpvsDriver {
   }
 
   async info(): Promise<IpvsInfo> {
-    return this.queue.run(async () => decodeInfo(first(await this.request('get-info', 'read IPVS info', Command.getInfo))));
+    return this.queue.run(async () =>
+      decodeInfo(first(await this.request({ kind: 'get-info', describe: () => 'read IPVS info', command: Command.getInfo }))),
+    );
   }
 
   listServices(): Promise<IpvsService[]> {
     return this.queue.run(async () => {
-      const replies = await this.request('list-services', 'list services', Command.getService, () => undefined, true);
+      const replies = await this.request({ kind: 'list-services', describe: () => 'list services', command: Command.getService, dump: true });
       return decodeInChunks(replies, decodeService);
     });
   }
@@ -155,9 +179,12 @@ export class IpvsNetlink implements IpvsDriver {
   getService(service: ServiceIdentity): Promise<IpvsService | undefined> {
     return this.queue.run(async () => {
       try {
-        const replies = await this.request('get-service', `read service ${describeService(service)}`, Command.getService, (out) =>
-          putService(out, service, false),
-        );
+        const replies = await this.request({
+          kind: 'get-service',
+          describe: () => `read service ${describeService(service)}`,
+          command: Command.getService,
+          build: (out) => putService(out, service, false),
+        });
         return decodeService(first(replies));
       } catch (error) {
         if (error instanceof IpvsError && error.code === 'ESRCH') return undefined;
@@ -168,13 +195,13 @@ export class IpvsNetlink implements IpvsDriver {
 
   listDestinations(service: ServiceIdentity): Promise<IpvsDestination[]> {
     return this.queue.run(async () => {
-      const replies = await this.request(
-        'list-destinations',
-        `list destinations of ${describeService(service)}`,
-        Command.getDest,
-        (out) => putService(out, service, false),
-        true,
-      );
+      const replies = await this.request({
+        kind: 'list-destinations',
+        describe: () => `list destinations of ${describeService(service)}`,
+        command: Command.getDest,
+        build: (out) => putService(out, service, false),
+        dump: true,
+      });
       return decodeInChunks(replies, (reply) => decodeDestination(reply, service.family));
     });
   }
@@ -209,12 +236,12 @@ export class IpvsNetlink implements IpvsDriver {
 
   /** Removes every service of this network namespace, tandem's or not (ipvsadm -C). */
   flush(): Promise<void> {
-    return this.queue.run(async () => void (await this.request('flush', 'flush the IPVS table', Command.flush)));
+    return this.queue.run(async () => void (await this.request({ kind: 'flush', describe: () => 'flush the IPVS table', command: Command.flush })));
   }
 
   getTimeouts(): Promise<IpvsTimeouts> {
     return this.queue.run(async () =>
-      decodeTimeouts(first(await this.request('get-timeouts', 'read IPVS timeouts', Command.getConfig))),
+      decodeTimeouts(first(await this.request({ kind: 'get-timeouts', describe: () => 'read IPVS timeouts', command: Command.getConfig }))),
     );
   }
 
@@ -225,83 +252,78 @@ export class IpvsNetlink implements IpvsDriver {
       .join(', ');
     return this.queue.run(
       async () =>
-        void (await this.request('set-timeouts', `set IPVS timeouts (${described})`, Command.setConfig, (out) =>
-          putTimeouts(out, timeouts),
-        )),
+        void (await this.request({
+          kind: 'set-timeouts',
+          describe: () => `set IPVS timeouts (${described})`,
+          command: Command.setConfig,
+          build: (out) => putTimeouts(out, timeouts),
+        })),
     );
   }
 
   listDaemons(): Promise<SyncDaemon[]> {
     return this.queue.run(async () =>
-      (await this.request('list-daemons', 'list sync daemons', Command.getDaemon, () => undefined, true)).map(decodeDaemon),
+      (await this.request({ kind: 'list-daemons', describe: () => 'list sync daemons', command: Command.getDaemon, dump: true })).map(decodeDaemon),
     );
   }
 
   startDaemon(daemon: SyncDaemon): Promise<void> {
     const what = `start the ${daemon.state} sync daemon on ${daemon.interface} (sync id ${daemon.syncId})`;
     return this.queue.run(
-      async () => void (await this.request('start-daemon', what, Command.newDaemon, (out) => putDaemon(out, daemon))),
+      async () =>
+        void (await this.request({ kind: 'start-daemon', describe: () => what, command: Command.newDaemon, build: (out) => putDaemon(out, daemon) })),
     );
   }
 
   stopDaemon(state: SyncDaemonState): Promise<void> {
     return this.queue.run(
       async () =>
-        void (await this.request('stop-daemon', `stop the ${state} sync daemon`, Command.delDaemon, (out) =>
-          putDaemon(out, { state }),
-        )),
+        void (await this.request({
+          kind: 'stop-daemon',
+          describe: () => `stop the ${state} sync daemon`,
+          command: Command.delDaemon,
+          build: (out) => putDaemon(out, { state }),
+        })),
     );
   }
 
   private send(operation: IpvsOperation): Promise<Buffer[]> {
-    const described = describeOperation(operation);
-    switch (operation.kind) {
-      case 'add-service':
-      case 'edit-service':
-        return this.request(operation.kind, described, operation.kind === 'add-service' ? Command.newService : Command.setService, (out) =>
-          putService(out, operation.service, true),
-        );
-      case 'delete-service':
-        return this.request(operation.kind, described, Command.delService, (out) => putService(out, operation.service, false));
-      case 'add-destination':
-      case 'edit-destination':
-      case 'delete-destination': {
-        const command = { 'add-destination': Command.newDest, 'edit-destination': Command.setDest, 'delete-destination': Command.delDest }[
-          operation.kind
-        ];
-        return this.request(operation.kind, described, command, (out) => {
-          putService(out, operation.service, false);
-          putDestination(out, operation.destination, operation.kind !== 'delete-destination');
-        });
-      }
+    const { kind } = operation;
+    const describe = () => describeOperation(operation);
+    const command = operationCommands[kind];
+    if (kind === 'add-service' || kind === 'edit-service' || kind === 'delete-service') {
+      return this.request({ kind, describe, command, build: (out) => putService(out, operation.service, kind !== 'delete-service') });
     }
+    return this.request({
+      kind,
+      describe,
+      command,
+      build: (out) => {
+        putService(out, operation.service, false);
+        putDestination(out, operation.destination, kind !== 'delete-destination');
+      },
+    });
   }
 
   /** One request; resolves with the payloads (after the genl header) of the replies. */
-  private async request(
-    kind: string,
-    described: string,
-    command: number,
-    build: (out: AttrStream) => void = () => undefined,
-    dump = false,
-  ): Promise<Buffer[]> {
-    const attributes = new AttrStream();
-    build(attributes);
+  private async request({ kind, describe, command, build, dump = false }: Request): Promise<Buffer[]> {
+    const attributes = new AttributeWriter();
+    build?.(attributes);
     let messages: NetlinkMessage[];
     try {
       [messages] = await this.genl.socket.request(
         this.familyId,
-        [formatGenlHeader({ cmd: command, version: IPVS_GENL_VERSION }), ...attributes.bufs],
-        { flags: dump ? FlagsGet.DUMP : 0, checkError: false, timeout: this.requestTimeout },
+        [formatGenlHeader({ cmd: command, version: IPVS_GENL_VERSION }), attributes.toBuffer()],
+        { flags: dump ? FlagsGet.DUMP : 0, checkError: false, timeout: this.requestTimeout, localPort: this.localPort },
       );
     } catch (error) {
-      throw new Error(`${described}: ${(error as Error).message}`);
+      throw new Error(`${describe()}: ${(error as Error).message}`);
     }
     const payloads: Buffer[] = [];
     for (const message of messages) {
       if (message.type === MessageType.ERROR) {
         const errno = -readS32.call(message.data, 0);
-        if (errno !== 0) throw kernelError(kind, described, errno);
+        if (errno !== 0) throw kernelError(kind, describe(), errno);
       } else if (message.type === this.familyId) {
         payloads.push(message.data.subarray(GENL_HEADER_LENGTH));
       }

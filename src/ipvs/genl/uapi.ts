@@ -89,6 +89,10 @@ export const InfoAttr = {
   connTableSize: 2,
 } as const;
 
+/** The highest attribute number of each level this code knows (IPVS_*_ATTR_MAX);
+ *  newer kernels' additions are skipped when reading. */
+export const maxAttribute = { command: 6, service: 12, dest: 15, daemon: 8, info: 2 } as const;
+
 /** Virtual service flags (IP_VS_SVC_F_*). */
 export const ServiceFlag = {
   persistent: 0x0001,

@@ -53,3 +53,9 @@ describe('addresses as the kernel carries them and ipvsadm prints them', () => {
     expect(() => ipv6PrefixLength('0')).toThrow(/1-128/);
   });
 });
+
+describe('IPv4 parsing', () => {
+  it.each(['01.2.3.4', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4 ', ''])('rejects %j', (text) => {
+    expect(() => addressToBytes(text)).toThrow(/not an IP address/);
+  });
+});

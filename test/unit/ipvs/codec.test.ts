@@ -1,4 +1,3 @@
-import { AttrStream } from 'netlink';
 import { describe, expect, it } from 'vitest';
 import {
   decodeDaemon,
@@ -9,6 +8,7 @@ import {
   putService,
 } from '../../../src/ipvs/genl/codec.js';
 import type { IpvsDestination, IpvsService } from '../../../src/ipvs/table.js';
+import { AttributeReader, AttributeWriter } from '../../../src/ipvs/genl/attributes.js';
 
 // Netlink attributes written by hand (host order is little-endian on the machines
 // tandem runs on), independent of the encoder under test.
@@ -28,10 +28,10 @@ const u32 = (v: number) => {
 };
 const inet = (...bytes: number[]) => Buffer.concat([Buffer.from(bytes), Buffer.alloc(16 - bytes.length)]);
 
-function encoded(build: (out: AttrStream) => void): Buffer {
-  const out = new AttrStream();
+function encoded(build: (out: AttributeWriter) => void): Buffer {
+  const out = new AttributeWriter();
   build(out);
-  return Buffer.concat(out.bufs);
+  return out.toBuffer();
 }
 
 const service: IpvsService = {
@@ -173,5 +173,31 @@ describe('IPVS attribute decoding', () => {
       Buffer.concat([attr(1, u32(2)), attr(2, Buffer.from('eth1\0')), attr(3, u32(7)), attr(7, u16(8848))]),
     );
     expect(decodeDaemon(reply)).toEqual({ state: 'backup', interface: 'eth1', syncId: 7, port: 8848 });
+  });
+});
+
+describe('netlink attributes', () => {
+  it('pads every value to 4 bytes and counts a nest with its members', () => {
+    const out = new AttributeWriter();
+    out.nest(1, () => {
+      out.string(2, 'rr');
+      out.u8(3, 7);
+    });
+    expect(out.toBuffer()).toEqual(attr(1, Buffer.concat([attr(2, Buffer.from('rr\0')), attr(3, Buffer.from([7]))])));
+  });
+
+  it('grows past its first buffer', () => {
+    const out = new AttributeWriter();
+    for (let i = 0; i < 100; i++) out.u32(1, i);
+    const reader = new AttributeReader(out.toBuffer(), 1);
+    expect(reader.u32(1)).toBe(99);
+  });
+
+  it('skips attribute types newer than it knows and rejects truncated ones', () => {
+    const reader = new AttributeReader(Buffer.concat([attr(40, u32(1)), attr(2, u16(5))]), 3);
+    expect([reader.has(1), reader.u16(2)]).toEqual([false, 5]);
+    expect(() => reader.u32(1)).toThrow(/missing/);
+    expect(() => reader.u32(2)).toThrow(/shorter than 4 bytes/);
+    expect(() => new AttributeReader(attr(1, u32(1)).subarray(0, 6), 3)).toThrow(/malformed/);
   });
 });
