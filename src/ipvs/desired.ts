@@ -25,10 +25,10 @@ export interface DesiredTable {
 }
 
 /** The kernel's identity of a configured service. A firewall-mark service without a VIP
- *  (from an ipvsadm rules file) takes the family of its real servers. */
+ *  (from ipvsadm rules) is IPv4 unless the model says IPv6 (`-f N -6`). */
 export function identityOfVirtualService(service: VirtualService): ServiceIdentity {
   if (service.fwmark !== undefined && service.fwmark > 0) {
-    const family = service.vip?.family ?? service.realServers[0]?.family ?? service.sorryServer?.family ?? 4;
+    const family = service.vip?.family ?? service.family ?? 4;
     return { family, protocol: 'tcp', address: family === 6 ? '::' : '0.0.0.0', port: 0, fwmark: service.fwmark };
   }
   if (!service.vip) throw new Error(`virtual service ${service.name} has neither an address nor a firewall mark`);
@@ -50,7 +50,7 @@ export function desiredTable(model: Model, options: DesiredOptions): DesiredTabl
     // A key configured twice is the loader's error to report; the first one counts here.
     if (owned.has(key)) continue;
     owned.set(key, identity);
-    const desired = desiredService(model, service, options);
+    const desired = buildService(model, service, identity, options);
     if (desired) services.push(desired);
   }
   return { services, owned };
@@ -58,9 +58,12 @@ export function desiredTable(model: Model, options: DesiredOptions): DesiredTabl
 
 /** One service as it should be in the kernel, or undefined when it should not be there. */
 export function desiredService(model: Model, service: VirtualService, options: DesiredOptions): IpvsService | undefined {
+  return buildService(model, service, identityOfVirtualService(service), options);
+}
+
+function buildService(model: Model, service: VirtualService, identity: ServiceIdentity, options: DesiredOptions): IpvsService | undefined {
   if (!service.active) return undefined;
   if (options.role === 'inactive' && !model.keepServicesOnRelease) return undefined;
-  const identity = identityOfVirtualService(service);
   const destinations =
     options.role === 'active'
       ? activeDestinations(service, options.health)

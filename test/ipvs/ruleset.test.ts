@@ -1,61 +1,63 @@
 // Rulesets programmed by tandem over generic netlink look, to ipvsadm, exactly like the
 // same rules loaded with `ipvsadm -R`; tandem's own listings match ipvsadm's.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { beforeEach, describe, it } from 'node:test';
-import type { Model } from '../../src/config/model.js';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, servicesTableResolver, type HostResolver, type Model } from '../../src/config/index.js';
 import { desiredTable, formatList, formatSave, IpvsReconciler, readTable } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
 import { run } from '../lab/netns.js';
 import { ipvs, ipvsadm, resetIpvs } from './director.js';
-import { healthCheck, model, realServer, virtualService } from './models.js';
+import { model, realServer, virtualService } from './models.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 
 interface Case {
   name: string;
-  model: Model;
+  model: () => Promise<Model>;
   /** The same ruleset, as ipvsadm rules. */
   rules: string;
 }
 
+const fixtures = new URL('../fixtures/config/', import.meta.url);
+const services = servicesTableResolver(readFileSync(new URL('services', fixtures), 'utf8'));
+const noHosts: HostResolver = async () => [];
+const seed = (name: string) => async () => (await loadConfig(fileURLToPath(new URL(name, fixtures)), { hosts: noHosts, services })).model;
+/** An ipvsadm rules file as ipvsadm -R takes it (it has no comments). */
+const rulesOf = (name: string) =>
+  readFileSync(new URL(name, fixtures), 'utf8')
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n');
+
 const cases: Case[] = [
+  { name: "seed 000: ifw01's /etc/ipvsadm.rules", model: seed('seed-000-ipvsadm.rules'), rules: rulesOf('seed-000-ipvsadm.rules') },
+  { name: 'seed 000: what ipvsadm -S -n printed on ifw01', model: seed('seed-000-save.rules'), rules: rulesOf('seed-000-save.rules') },
   {
-    // seed 000: the rules file ifw01 ends up with (/etc/ipvsadm.rules)
-    name: 'seed 000: ipvsadm.rules (VS/NAT, rr)',
-    model: model([
-      virtualService('200.0.0.10:80', '200.0.0.10', { scheduler: 'rr', realServers: [realServer('192.168.3.2', { port: 80 })] }),
-    ]),
-    rules: '-A -t 200.0.0.10:80 -s rr\n-a -t 200.0.0.10:80 -r 192.168.3.2:80 -m -w 1\n',
+    name: 'seed 000: the ipvsadm commands typed on ifw01',
+    model: seed('seed-000-commands.rules'),
+    rules: '-A -t 200.0.0.10:80 -p 600\n-a -t 200.0.0.10:80 -r 192.168.3.2 -m -w 100\n',
   },
   {
-    // seed 000: what `ipvsadm -S -n` printed on ifw01 (persistent, weight 100)
-    name: 'seed 000: ipvsadm -S -n (persistent 600, wlc)',
-    model: model([
-      virtualService('200.0.0.10:80', '200.0.0.10', {
-        persistence: { timeout: 600 },
-        realServers: [realServer('192.168.3.2', { weight: 100 })],
-      }),
-    ]),
-    rules: '-A -t 200.0.0.10:80 -s wlc -p 600\n-a -t 200.0.0.10:80 -r 192.168.3.2:80 -m -w 100\n',
-  },
-  {
-    // seed 001: Piranha's lvs.cf, virtual http_server (fwmark 80, persistent 30, NAT)
-    name: "seed 001: lvs.cf's http_server (firewall mark 80)",
-    model: model([
-      virtualService('http_server', '10.10.1.30/32', {
-        fwmark: 80,
-        port: 80,
-        scheduler: 'wlc',
-        persistence: { timeout: 30 },
-        healthCheck: healthCheck({ kind: 'send-expect', timeout: 6000, reentry: 15000, send: 'GET / HTTP/1.0\r\n\r\n', expect: 'HTTP' }),
-        realServers: [realServer('10.8.8.33', { name: 'lvs-03' }), realServer('10.8.8.34', { name: 'lvs-04' })],
-      }),
-    ]),
+    name: "seed 001: Piranha's lvs.cf (firewall mark 80, persistent 30, NAT)",
+    model: seed('seed-001-lvs.cf'),
     rules: '-A -f 80 -s wlc -p 30\n-a -f 80 -r 10.8.8.33:80 -m -w 1\n-a -f 80 -r 10.8.8.34:80 -m -w 1\n',
   },
   {
+    name: 'seed 004: VS/TUN with service names',
+    model: seed('seed-004-vs-tun.rules'),
+    rules: [
+      '-A -t 192.168.1.176:telnet -s wlc -p',
+      '-A -t 192.168.1.176:ssh -s wlc -p',
+      '-a -t 192.168.1.176:telnet -r 192.168.1.175 -i -w 3',
+      '-a -t 192.168.1.176:ssh -r 192.168.1.175 -i -w 3',
+      '',
+    ].join('\n'),
+  },
+  {
     name: 'every kind of service and destination tandem programs',
-    model: model([
+    model: async () => model([
       virtualService('web', '198.51.100.10', {
         scheduler: 'wrr',
         persistence: { timeout: 1800, netmask: '255.255.255.0' },
@@ -74,7 +76,7 @@ const cases: Case[] = [
         persistence: { timeout: 60, netmask: '64' },
         realServers: [realServer('2001:db8:1::1', { forwarding: 'gate', weight: 2 }), realServer('2001:db8:1::2', { port: 8443 })],
       }),
-      virtualService('marked6', undefined, { fwmark: 7, port: 0, scheduler: 'rr', realServers: [realServer('2001:db8:1::3', { forwarding: 'ipip' })] }),
+      virtualService('marked6', undefined, { fwmark: 7, family: 6, port: 0, scheduler: 'rr', realServers: [realServer('2001:db8:1::3', { forwarding: 'ipip' })] }),
       virtualService('inactive', '198.51.100.13', { active: false, realServers: [realServer('10.0.0.8')] }),
     ]),
     rules: [
@@ -108,7 +110,7 @@ describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 
 
   for (const { name, model: config, rules } of cases) {
     it(name, async () => {
-      await programWithTandem(config);
+      await programWithTandem(await config());
       const kernel = await ipvs();
       const byTandem = { list: await ipvsadm(['-Ln']), save: await ipvsadm(['-S', '-n']) };
       // tandem's own listings of what it programmed, as ipvsadm prints them
@@ -136,7 +138,7 @@ describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 
 
   it('`tandem ipvs` and `tandem ipvs --save` print what ipvsadm -Ln and -S -n print', async () => {
     const everything = cases.at(-1)!;
-    await programWithTandem(everything.model);
+    await programWithTandem(await everything.model());
     assert.equal((await run('node', ['dist/cli/main.js', 'ipvs'])).stdout, await ipvsadm(['-Ln']));
     assert.equal((await run('node', ['dist/cli/main.js', 'ipvs', '--save'])).stdout, await ipvsadm(['-S', '-n']));
   });

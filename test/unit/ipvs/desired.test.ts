@@ -118,8 +118,10 @@ describe('the desired IPVS table', () => {
     ]);
   });
 
-  it('gives a firewall-mark service without a VIP the family of its real servers', () => {
-    const marked = virtualService('marked', undefined, { fwmark: 80, realServers: [realServer('2001:db8::5')] });
+  it('makes a firewall-mark service without a VIP IPv4 unless the model says IPv6', () => {
+    const v4 = virtualService('marked', undefined, { fwmark: 81, realServers: [realServer('192.0.2.5')] });
+    expect(desiredTable(model([v4]), { role: 'active' }).services[0]).toMatchObject({ family: 4, fwmark: 81, address: '0.0.0.0' });
+    const marked = virtualService('marked', undefined, { fwmark: 80, family: 6, realServers: [realServer('2001:db8::5')] });
     const [service] = desiredTable(model([marked]), { role: 'active' }).services;
     expect(service).toMatchObject({ family: 6, fwmark: 80, address: '::', port: 0 });
     expect(service?.destinations[0]).toMatchObject({ address: '2001:db8::5', port: 80 });
