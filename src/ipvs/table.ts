@@ -68,11 +68,6 @@ export function describeService(service: ServiceIdentity): string {
   return `${service.protocol.toUpperCase()} ${formatEndpoint(service.address, service.port, service.family)}`;
 }
 
-export function identityOf(service: ServiceIdentity): ServiceIdentity {
-  const { family, protocol, address, port, fwmark } = service;
-  return { family, protocol, address, port, fwmark };
-}
-
 /** In ipvsadm's listing order (libipvs ipvs_cmp_services), including its 32-bit
  *  wrap-around differences, so `tandem ipvs` lists what ipvsadm lists in the same order. */
 export function sortServices<T extends ServiceIdentity>(services: readonly T[]): T[] {

@@ -1,4 +1,5 @@
-// Numbers of the kernel's IPVS generic netlink family, from include/uapi/linux/ip_vs.h.
+// Numbers of the kernel's IPVS generic netlink family, from include/uapi/linux/ip_vs.h
+// (those tandem uses).
 // Attribute encodings follow net/netfilter/ipvs/ip_vs_ctl.c (ip_vs_*_policy and the
 // ip_vs_genl_parse_* / ip_vs_genl_fill_* functions): ports and IPv4 netmasks travel
 // in network byte order, everything else in host order.
@@ -20,9 +21,7 @@ export const Command = {
   getDaemon: 11,
   setConfig: 12,
   getConfig: 13,
-  setInfo: 14,
   getInfo: 15,
-  zero: 16,
   flush: 17,
 } as const;
 
@@ -47,9 +46,7 @@ export const ServiceAttr = {
   flags: 7,
   timeout: 8,
   netmask: 9,
-  stats: 10,
   peName: 11,
-  stats64: 12,
 } as const;
 
 /** Inside IPVS_CMD_ATTR_DEST (IPVS_DEST_ATTR_*). */
@@ -63,12 +60,8 @@ export const DestAttr = {
   activeConns: 7,
   inactiveConns: 8,
   persistentConns: 9,
-  stats: 10,
   addrFamily: 11,
-  stats64: 12,
   tunType: 13,
-  tunPort: 14,
-  tunFlags: 15,
 } as const;
 
 /** Inside IPVS_CMD_ATTR_DAEMON (IPVS_DAEMON_ATTR_*). */
@@ -96,7 +89,6 @@ export const maxAttribute = { command: 6, service: 12, dest: 15, daemon: 8, info
 /** Virtual service flags (IP_VS_SVC_F_*). */
 export const ServiceFlag = {
   persistent: 0x0001,
-  hashed: 0x0002,
   onePacket: 0x0004,
   /** IP_VS_SVC_F_SCHED1..3: meaning depends on the scheduler (sh: fallback, port). */
   schedulerMask: 0x0038,

@@ -3,7 +3,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { desiredTable, type HealthView } from '../../../src/ipvs/desired.js';
 import { IpvsReconciler } from '../../../src/ipvs/reconcile.js';
-import { identityOf } from '../../../src/ipvs/table.js';
 import { createLogger } from '../../../src/log.js';
 import { model, realServer, virtualService } from '../../ipvs/models.js';
 import { MemoryIpvs } from './memory-ipvs.js';
@@ -40,8 +39,8 @@ describe('reconciling the kernel table', () => {
   });
 
   it('never touches services it does not own, and deletes owned ones dropped from the configuration', async () => {
-    const foreign = { ...identityOf(desiredTable(model(services(1)), { role: 'active' }).services[0]!), address: '198.51.100.9' };
-    const kernel = new MemoryIpvs([{ ...foreign, scheduler: 'rr', onePacket: false, schedulerFlags: 0, destinations: [] }]);
+    const foreign = { ...desiredTable(model(services(1)), { role: 'active' }).services[0]!, address: '198.51.100.9', scheduler: 'rr' };
+    const kernel = new MemoryIpvs([{ ...foreign, destinations: [] }]);
     const reconciler = new IpvsReconciler(kernel, capturedLogger().logger);
     await reconciler.reconcile(desiredTable(model(services(2)), { role: 'active' }), 'claim');
     await reconciler.reconcile(desiredTable(model(services(1)), { role: 'active' }), 'reload');
@@ -67,7 +66,7 @@ describe('reconciling the kernel table', () => {
     const target = config.virtualServices[7]!;
     const health: HealthView = (service, server) => ({ up: !(service === target && server === target.realServers[0]), weight: server.weight });
     const desired = desiredTable(config, { role: 'active', health });
-    const identity = identityOf(desired.services[7]!);
+    const identity = desired.services[7]!;
     const reads = kernel.calls.listDestinations;
     const result = await reconciler.reconcileServices(desired, [identity], 'health');
     expect(result.operations.map((op) => op.kind)).toEqual(['delete-destination']);
