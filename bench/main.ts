@@ -4,9 +4,10 @@
 import type { Benchmark } from './benchmark.js';
 import { configBenchmark } from './config.js';
 import { healthBenchmark } from './health.js';
+import { ipvsBenchmark } from './ipvs.js';
 import { netBenchmark } from './net.js';
 
-const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark];
+const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, ipvsBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));
