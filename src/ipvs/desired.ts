@@ -1,6 +1,7 @@
 // The IPVS table tandem wants, from the model, this node's role and the health of
 // the real servers. Pure.
 import type { Forwarding, Model, RealServer, VirtualService } from '../config/model.js';
+import { forEachInChunks } from './chunks.js';
 import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
@@ -41,19 +42,30 @@ export function identityOfVirtualService(service: VirtualService): ServiceIdenti
   };
 }
 
-export function desiredTable(model: Model, options: DesiredOptions): DesiredTable {
-  const owned = new Map<string, ServiceIdentity>();
-  const services: IpvsService[] = [];
-  for (const service of model.virtualServices) {
-    const identity = identityOfVirtualService(service);
-    const key = serviceKey(identity);
-    // A key configured twice is the loader's error to report; the first one counts here.
-    if (owned.has(key)) continue;
-    owned.set(key, identity);
-    const desired = buildService(model, service, identity, options);
-    if (desired) services.push(desired);
-  }
-  return { services, owned };
+/** The table for the model's services, or only for `services` (e.g. the one whose real
+ *  server changed health: a table to give IpvsReconciler.reconcileServices). */
+export function desiredTable(model: Model, options: DesiredOptions, services: readonly VirtualService[] = model.virtualServices): DesiredTable {
+  const table: DesiredTable = { services: [], owned: new Map() };
+  for (const service of services) addService(table, model, service, options);
+  return table;
+}
+
+/** desiredTable with a return to the event loop every `chunkSize` services, for the
+ *  whole table of a large configuration (claim, reload) on the daemon's event loop. */
+export async function desiredTableInChunks(model: Model, options: DesiredOptions, chunkSize = 500): Promise<DesiredTable> {
+  const table: DesiredTable = { services: [], owned: new Map() };
+  await forEachInChunks(model.virtualServices, chunkSize, (service) => addService(table, model, service, options));
+  return table;
+}
+
+function addService(table: DesiredTable, model: Model, service: VirtualService, options: DesiredOptions): void {
+  const identity = identityOfVirtualService(service);
+  const key = serviceKey(identity);
+  // A key configured twice is the loader's error to report; the first one counts here.
+  if (table.owned.has(key)) return;
+  table.owned.set(key, identity);
+  const desired = buildService(model, service, identity, options);
+  if (desired) table.services.push(desired);
 }
 
 /** One service as it should be in the kernel, or undefined when it should not be there. */

@@ -13,6 +13,7 @@ export {
 export {
   desiredService,
   desiredTable,
+  desiredTableInChunks,
   identityOfVirtualService,
   type DesiredOptions,
   type DesiredTable,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { DesiredTable } from './desired.js';
 import { diffService } from './diff.js';
 import { describeOperation, type IpvsDriver, type IpvsOperation, type OperationFailure } from './operations.js';
+import { forEachInChunks } from './chunks.js';
 import { SerialQueue } from './serial.js';
 import { serviceKey, type IpvsService, type ServiceIdentity } from './table.js';
 
@@ -46,41 +47,40 @@ export class IpvsReconciler {
   reconcile(desired: DesiredTable, reason: string): Promise<ReconcileResult> {
     return this.queue.run(async () => {
       const started = performance.now();
-      this.own(desired);
+      await this.own(desired);
       const actual = new Map<string, IpvsService>();
-      for (const service of await this.driver.listServices()) {
+      await forEachInChunks(await this.driver.listServices(), this.chunkSize, (service) => {
         const key = serviceKey(service);
         if (this.owned.has(key)) actual.set(key, service);
-      }
-      const wanted = new Map(desired.services.map((service) => [serviceKey(service), service]));
+      });
+      const wanted = new Map<string, IpvsService>();
+      await forEachInChunks(desired.services, this.chunkSize, (service) => wanted.set(serviceKey(service), service));
       // Deletions last, after every addition and edit.
       const keys = [...wanted.keys(), ...[...actual.keys()].filter((key) => !wanted.has(key))];
       return this.apply(keys, actual, wanted, started, reason);
     });
   }
 
-  /** Only the given services (e.g. the one whose real server changed health): reads
-   *  just those from the kernel, so the cost does not grow with the table. */
-  reconcileServices(desired: DesiredTable, services: readonly ServiceIdentity[], reason: string): Promise<ReconcileResult> {
+  /** Only the services `desired` describes (desiredTable for some services, e.g. the one
+   *  whose real server changed health): reads just those from the kernel, so the cost
+   *  does not grow with the table. */
+  reconcileServices(desired: DesiredTable, reason: string): Promise<ReconcileResult> {
     return this.queue.run(async () => {
       const started = performance.now();
-      this.own(desired);
-      const keys = services.map(serviceKey).filter((key) => this.owned.has(key));
-      const scope = new Set(keys);
+      await this.own(desired);
+      const keys = [...desired.owned.keys()];
       const actual = new Map<string, IpvsService>();
       for (const key of keys) {
         const service = await this.driver.getService(this.owned.get(key)!);
         if (service) actual.set(key, service);
       }
-      const wanted = new Map(
-        desired.services.filter((service) => scope.has(serviceKey(service))).map((service) => [serviceKey(service), service]),
-      );
+      const wanted = new Map(desired.services.map((service) => [serviceKey(service), service]));
       return this.apply(keys, actual, wanted, started, reason);
     });
   }
 
-  private own(desired: DesiredTable): void {
-    for (const [key, identity] of desired.owned) this.owned.set(key, identity);
+  private async own(desired: DesiredTable): Promise<void> {
+    await forEachInChunks(desired.owned, this.chunkSize, ([key, identity]) => this.owned.set(key, identity));
   }
 
   private async apply(
@@ -92,7 +92,7 @@ export class IpvsReconciler {
   ): Promise<ReconcileResult> {
     const result: ReconcileResult = { operations: [], failures: [], servicesRead: 0, durationMs: 0 };
     for (let offset = 0; offset < keys.length; offset += this.chunkSize) {
-      if (offset > 0) await yieldToEventLoop();
+      if (offset > 0) await yieldToEventLoop(); // between chunks, as forEachInChunks does
       const operations: IpvsOperation[] = [];
       for (const key of keys.slice(offset, offset + this.chunkSize)) {
         const current = actual.get(key);

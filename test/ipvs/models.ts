@@ -1,35 +1,15 @@
-// Hand-built models for the IPVS tests (unit and VM tier), with the defaults a
-// config loader fills in. Overrides name only what a test is about.
-import type { HealthCheckSpec, Model, RealServer, SorryServer, VirtualService } from '../../src/config/model.js';
+// Models for the IPVS tests (unit, VM tier, benchmark), on top of the health tests'
+// builders (one place for the defaults a loader fills in): a VIP per service, real
+// servers on the service's port unless given, overrides naming only what a test is about.
+import type { Model, RealServer, SorryServer, VirtualService } from '../../src/config/model.js';
 import { familyOf } from '../../src/ipvs/address.js';
+import * as health from '../unit/health/model.js';
 
-export function healthCheck(overrides: Partial<HealthCheckSpec> = {}): HealthCheckSpec {
-  return {
-    kind: 'tcp',
-    interval: 2000,
-    timeout: 6000,
-    reentry: 15000,
-    failures: 1,
-    useRegex: false,
-    quiesceServer: false,
-    slowStart: 0,
-    ...overrides,
-  };
-}
+export const healthCheck = health.healthCheck;
 
+/** Port 0: the virtual service's port. */
 export function realServer(address: string, overrides: Partial<RealServer> = {}): RealServer {
-  return {
-    name: address,
-    address,
-    family: familyOf(address),
-    port: 0,
-    weight: 1,
-    active: true,
-    forwarding: 'masq',
-    upperThreshold: 0,
-    lowerThreshold: 0,
-    ...overrides,
-  };
+  return health.realServer(address, 0, { name: address, ...overrides });
 }
 
 export function sorryServer(address: string, overrides: Partial<SorryServer> = {}): SorryServer {
@@ -37,48 +17,14 @@ export function sorryServer(address: string, overrides: Partial<SorryServer> = {
 }
 
 /** `vip` is `address` or `address/prefix`; a firewall-mark service may have none. */
-export function virtualService(
-  name: string,
-  vip: string | undefined,
-  overrides: Partial<VirtualService> = {},
-): VirtualService {
-  const [address, prefix] = vip?.split('/') ?? [];
-  return {
-    name,
-    active: true,
-    ...(address
-      ? { vip: { address, family: familyOf(address), prefix: Number(prefix ?? (familyOf(address) === 6 ? 128 : 32)) } }
-      : {}),
-    protocol: 'tcp',
-    port: 80,
-    scheduler: 'wlc',
-    onePacket: false,
-    healthCheck: healthCheck(),
-    realServers: [],
-    ...overrides,
-  };
+export function virtualService(name: string, vip: string | undefined, overrides: Partial<VirtualService> = {}): VirtualService {
+  const { vip: _default, ...service } = health.virtualService(name, [], overrides);
+  if (!vip) return service;
+  const [address = '', prefix] = vip.split('/');
+  const family = familyOf(address);
+  return { ...service, vip: { address, family, prefix: Number(prefix ?? (family === 6 ? 128 : 32)) } };
 }
 
 export function model(virtualServices: VirtualService[], overrides: Partial<Model> = {}): Model {
-  return {
-    cluster: 'lab',
-    serialNo: 1,
-    nodes: [
-      { name: 'ifw01', address: '192.0.2.1', priority: 100 },
-      { name: 'ifw02', address: '192.0.2.2', priority: 50 },
-    ],
-    heartbeat: { port: 539, keepalive: 2000, deadtime: 6000, warntime: 4000, initdead: 12000 },
-    auth: { keyFile: '/etc/tandem/keys', keyId: 1 },
-    preempt: false,
-    network: 'nat',
-    enableForwarding: true,
-    virtualServices,
-    sync: { enabled: false, syncId: 0, port: 8848 },
-    ipvsTimeouts: {},
-    hooks: { timeout: 10000 },
-    announce: { count: 3, interval: 200, refresh: 0 },
-    monitorLinks: { enabled: false, interfaces: [] },
-    keepServicesOnRelease: false,
-    ...overrides,
-  };
+  return { ...health.modelOf(virtualServices), ...overrides };
 }

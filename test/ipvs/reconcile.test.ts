@@ -54,16 +54,15 @@ describe('reconciling the kernel table', { timeout: 120_000 }, () => {
     const [a] = config.virtualServices;
     const down = new Set<string>();
     const health: HealthView = (service, server) => ({ up: !(service === a && down.has(server.address)), weight: server.weight });
-    const identity = desiredTable(config, { role: 'active' }).services[0]!;
 
     down.add('10.0.0.1').add('10.0.0.2');
-    const allDown = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }), [identity], 'health');
+    const allDown = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }, [a!]), 'health');
     assert.deepEqual(allDown.operations.map((op) => op.kind), ['add-destination', 'edit-destination', 'edit-destination']);
     assert.equal(allDown.servicesRead, 1);
     assert.match(await ipvsadm(['-S', '-n']), /-r 10\.0\.0\.1:80 -m -w 0\n.*-r 10\.0\.0\.2:80 -m -w 0\n.*-r 10\.0\.0\.99:80 -m -w 1\n-A -t 198\.51\.100\.2/s);
 
     down.delete('10.0.0.2');
-    const back = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }), [identity], 'health');
+    const back = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }, [a!]), 'health');
     assert.deepEqual(back.operations.map((op) => op.kind), ['edit-destination', 'delete-destination']);
   });
 

@@ -1,7 +1,6 @@
 // The kernel's IPVS table over generic netlink (the `IPVS` family), with the `netlink`
 // package for sockets and framing. Replaces what ipvsadm does through libipvs.
 import { execFile } from 'node:child_process';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { getSystemErrorMap, getSystemErrorName, promisify } from 'node:util';
 import {
   createGenericNetlink,
@@ -30,6 +29,7 @@ import {
   type SyncDaemon,
   type SyncDaemonState,
 } from './codec.js';
+import { forEachInChunks } from '../chunks.js';
 import { SerialQueue } from '../serial.js';
 import { AttributeWriter } from './attributes.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
@@ -351,9 +351,6 @@ function first(replies: Buffer[]): Buffer {
 
 async function decodeInChunks<T>(replies: Buffer[], decode: (reply: Buffer) => T): Promise<T[]> {
   const decoded: T[] = [];
-  for (let i = 0; i < replies.length; i++) {
-    if (i > 0 && i % DECODE_CHUNK === 0) await yieldToEventLoop();
-    decoded.push(decode(replies[i]!));
-  }
+  await forEachInChunks(replies, DECODE_CHUNK, (reply) => decoded.push(decode(reply)));
   return decoded;
 }

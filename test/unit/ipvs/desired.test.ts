@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RealServer, VirtualService } from '../../../src/config/model.js';
-import { desiredTable, type HealthView } from '../../../src/ipvs/desired.js';
+import { desiredTable, desiredTableInChunks, type HealthView } from '../../../src/ipvs/desired.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
 
 const web = (overrides: Partial<VirtualService> = {}) =>
@@ -142,5 +143,27 @@ describe('destination ports', () => {
       [80, 80, 8080],
       [8080, 8080, 8080],
     ]);
+  });
+});
+
+describe('the desired table of a large configuration', () => {
+  it('is built in chunks, returning to the event loop, with the same result', async () => {
+    const config = model(Array.from({ length: 1200 }, (_, i) => web({ name: `vs${i}`, port: 1000 + i })));
+    let done = false;
+    let turns = 0;
+    const built = desiredTableInChunks(config, { role: 'active' }, 500).then((table) => ((done = true), table));
+    while (!done) {
+      await yieldToEventLoop();
+      turns++;
+    }
+    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(await built).toEqual(desiredTable(config, { role: 'active' }));
+  });
+
+  it('can be built for some services only', () => {
+    const config = model([web(), web({ name: 'other', port: 8080 })]);
+    const table = desiredTable(config, { role: 'active' }, [config.virtualServices[1]!]);
+    expect([...table.owned.keys()]).toEqual(['tcp/203.0.113.10:8080']);
+    expect(table.services.map((s) => s.port)).toEqual([8080]);
   });
 });

@@ -65,10 +65,8 @@ describe('reconciling the kernel table', () => {
     await reconciler.reconcile(desiredTable(config, { role: 'active' }), 'claim');
     const target = config.virtualServices[7]!;
     const health: HealthView = (service, server) => ({ up: !(service === target && server === target.realServers[0]), weight: server.weight });
-    const desired = desiredTable(config, { role: 'active', health });
-    const identity = desired.services[7]!;
     const reads = kernel.calls.listDestinations;
-    const result = await reconciler.reconcileServices(desired, [identity], 'health');
+    const result = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }, [target]), 'health');
     expect(result.operations.map((op) => op.kind)).toEqual(['delete-destination']);
     expect(kernel.calls.listDestinations - reads).toBe(1);
   });
