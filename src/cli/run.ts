@@ -4,7 +4,7 @@
 import { Option, type Command } from 'commander';
 import { KeyFileError, loadKeyring, type Keyring } from '../cluster/index.js';
 import { resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
-import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, LoggingController } from '../daemon/index.js';
+import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, IpvsBalancer, LoggingController } from '../daemon/index.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, loadForCommand } from './config-input.js';
@@ -71,6 +71,7 @@ export const runCommand: CommandModule = {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
           process.exit(ExitCode.failure);
         });
+        const balancer = await IpvsBalancer.create({ model, self: local.self, logger });
         let daemon: Daemon;
         try {
           daemon = await Daemon.start({
@@ -79,6 +80,7 @@ export const runCommand: CommandModule = {
             ...(local.peer && { peer: local.peer }),
             ...(keyring && { keyring }),
             controller: new LoggingController(logger.child({ component: 'controller' })),
+            balancer,
             logger,
             socketPath: options.socket,
           });

@@ -34,7 +34,7 @@ export type ControlResponse =
   | { ok: false; command?: string; code: 'bad-request'; message: string };
 
 export interface ControlHandler {
-  status(): DaemonStatus;
+  status(): DaemonStatus | Promise<DaemonStatus>;
   operator(command: OperatorCommand): Promise<OperatorOutcome>;
 }
 
@@ -109,7 +109,7 @@ async function answer(line: string, handler: ControlHandler): Promise<ControlRes
     return { ok: false, code: 'bad-request', message: 'the request is not JSON' };
   }
   const command = request?.command;
-  if (command === 'status') return { ok: true, command, status: handler.status() };
+  if (command === 'status') return { ok: true, command, status: await handler.status() };
   if (command && controlCommands.includes(command)) return { command, ...(await handler.operator(command)) };
   return { ok: false, code: 'bad-request', message: `unknown command ${JSON.stringify(command)}; known: ${controlCommands.join(', ')}` };
 }

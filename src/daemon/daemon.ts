@@ -29,6 +29,7 @@ import {
 import type { Model, NodeSpec } from '../config/model.js';
 import type { Logger } from '../log.js';
 import { ControlServer, type ControlHandler, type OperatorOutcome } from './control.js';
+import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
 import { transitionRecord, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
 
@@ -40,6 +41,8 @@ export interface DaemonOptions {
   /** Required with a peer. */
   keyring?: Keyring;
   controller: Controller;
+  /** The controller's balancer, for the IPVS part of status. */
+  balancer?: Balancer;
   logger: Logger;
   socketPath: string;
 }
@@ -186,7 +189,8 @@ export class Daemon implements ControlHandler {
     return this.done;
   }
 
-  status(): DaemonStatus {
+  async status(): Promise<DaemonStatus> {
+    const ipvs = await this.options.balancer?.status();
     const t = now();
     const e = this.election.status(t);
     const { model, self } = this.options;
@@ -248,6 +252,7 @@ export class Daemon implements ControlHandler {
       timerLateness: { ...this.lateness },
       gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
       transitions: [...this.transitions],
+      ...(ipvs && { ipvs }),
     };
   }
 

@@ -2,6 +2,9 @@
 // the control socket (server, client, protocol, status formatting).
 export { Daemon, heartbeatPaths, type DaemonOptions } from './daemon.js';
 export { LoggingController, type Controller } from './controller.js';
+export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, RealServerHealth, ServiceStatus } from './balancer.js';
+export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
+export { formatBalancerStatus, healthLabel, serviceStatuses } from './balancer-status.js';
 export {
   controlCommands,
   ControlServer,

@@ -1,5 +1,7 @@
 // What `tandem status` shows, as data (the control socket's JSON) and as text.
 import type { HealthSummary, RejectCounters, Role, Transition, TransitionReason } from '../cluster/index.js';
+import { formatBalancerStatus } from './balancer-status.js';
+import type { BalancerStatus } from './balancer.js';
 import type { OperatorOutcome } from './control.js';
 
 /** One role change as logged (event role.change) and as listed in status: the same fields. */
@@ -80,6 +82,8 @@ export interface DaemonStatus {
   gcPauses: { count: number; totalMs: number; maxMs: number };
   /** Recent role changes, oldest first. */
   transitions: TransitionRecord[];
+  /** The IPVS table with the health of each real server, the sync daemon. */
+  ipvs?: BalancerStatus;
 }
 
 export function formatDuration(ms: number): string {
@@ -133,6 +137,7 @@ export function formatStatus(s: DaemonStatus): string {
     lines.push('recent transitions:');
     for (const r of s.transitions) lines.push(`  ${r.at}  ${r.from} -> ${r.to}  ${r.reason}  term ${r.term}`);
   }
+  if (s.ipvs) lines.push(...formatBalancerStatus(s.ipvs));
   return lines.join('\n');
 }
 

@@ -28,6 +28,8 @@ export interface HealthChange {
   key: string;
   service: string;
   server: string;
+  /** The model's service (of the model in effect), for the IPVS side to reconcile. */
+  virtualService: VirtualService;
   up: boolean;
   weight: number;
   previous: { up: boolean; weight: number };
@@ -481,6 +483,7 @@ export class HealthMonitor {
       key: entry.plan.key,
       service: entry.plan.service.name,
       server: entry.plan.server.name,
+      virtualService: entry.plan.service,
       ...output,
       previous: known?.previous ?? previous,
     });

@@ -1,6 +1,6 @@
 // The IPVS table tandem wants, from the model, this node's role and the health of
 // the real servers. Pure.
-import type { Forwarding, Model, RealServer, VirtualService } from '../config/model.js';
+import type { Forwarding, IpFamily, Model, RealServer, VirtualService } from '../config/model.js';
 import { forEachInChunks } from './chunks.js';
 import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
@@ -136,6 +136,11 @@ function activeDestinations(service: VirtualService, health: HealthView | undefi
 export function destinationPort(server: { port: number; forwarding: Forwarding }, service: VirtualService): number {
   const rewritesPort = server.forwarding === 'masq' || (service.fwmark ?? 0) > 0;
   return server.port === 0 || !rewritesPort ? service.port : server.port;
+}
+
+/** The key (destinationKey) a configured real or sorry server has in the kernel's table. */
+export function configuredDestinationKey(server: { address: string; family: IpFamily; port: number; forwarding: Forwarding }, service: VirtualService): string {
+  return destinationKey({ family: server.family, address: canonicalAddress(server.address), port: destinationPort(server, service) });
 }
 
 function destinationOf(server: RealServer, service: VirtualService, weight: number): IpvsDestination {

@@ -1,8 +1,8 @@
 // The table as ipvsadm 1.31 prints it: `ipvsadm -Ln` (optionally with a health
 // column) and `ipvsadm -S -n` (the rules `ipvsadm -R` reads back).
-import type { Forwarding, IpFamily, Model } from '../config/model.js';
-import { canonicalAddress, formatEndpoint } from './address.js';
-import { identityOfVirtualService, destinationPort, type HealthView } from './desired.js';
+import type { Model } from '../config/model.js';
+import { formatEndpoint } from './address.js';
+import { configuredDestinationKey, identityOfVirtualService, type HealthView } from './desired.js';
 import type { IpvsInfo } from './genl/codec.js';
 import {
   destinationKey,
@@ -21,6 +21,9 @@ export interface ListOptions {
   /** The `IP Virtual Server version …` line; left out when absent. */
   info?: IpvsInfo;
   health?: HealthLabel;
+  /** Configured destinations the kernel does not have (a down server that was removed),
+   *  listed after the service's own with dashes for weight and counters. */
+  absent?: (service: IpvsService) => Array<{ destination: Omit<IpvsDestination, 'weight' | 'upperThreshold' | 'lowerThreshold'>; health: string }>;
 }
 
 const forwardNames: Record<IpvsForwarding, string> = { masq: 'Masq', local: 'Local', ipip: 'Tunnel', gate: 'Route' };
@@ -36,16 +39,19 @@ export function formatList(services: readonly IpvsService[], options: ListOption
     lines.push(serviceLine(service));
     for (const destination of sortDestinations(service.destinations)) {
       const counters = destination.counters;
-      let line =
-        `  -> ${endpointName(destination, 28).padEnd(28)} ${forwardNames[destination.forwarding].padEnd(7)} ` +
-        `${String(destination.weight).padEnd(6)} ${String(counters?.activeConnections ?? 0).padEnd(10)} ` +
-        String(counters?.inactiveConnections ?? 0).padEnd(10);
-      const health = options.health?.(service, destination);
-      if (health !== undefined) line += ` ${health}`;
-      lines.push(line);
+      const numbers = [destination.weight, counters?.activeConnections ?? 0, counters?.inactiveConnections ?? 0];
+      lines.push(destinationLine(destination, numbers.map(String), options.health?.(service, destination)));
     }
+    for (const { destination, health } of options.absent?.(service) ?? []) lines.push(destinationLine(destination, ['-', '-', '-'], health));
   }
   return lines.join('\n') + '\n';
+}
+
+function destinationLine(destination: Pick<IpvsDestination, 'address' | 'port' | 'family' | 'forwarding'>, [weight, active, inactive]: string[], health: string | undefined): string {
+  const line =
+    `  -> ${endpointName(destination, 28).padEnd(28)} ${forwardNames[destination.forwarding].padEnd(7)} ` +
+    `${weight!.padEnd(6)} ${active!.padEnd(10)} ${inactive!.padEnd(10)}`;
+  return health === undefined ? line : `${line} ${health}`;
 }
 
 /** `ipvsadm -S -n`, plus `-x`/`-y` for non-zero thresholds (ipvsadm -R reads them; ipvsadm
@@ -83,16 +89,14 @@ export function healthLabels(model: Model, health: HealthView): HealthLabel {
     const service = services.get(serviceKey(ipvsService));
     if (!service) return undefined;
     const key = destinationKey(destination);
-    const keyOf = (server: { address: string; family: IpFamily; port: number; forwarding: Forwarding }) =>
-      destinationKey({ family: server.family, address: canonicalAddress(server.address), port: destinationPort(server, service) });
-    const server = service.realServers.find((candidate) => keyOf(candidate) === key);
+    const server = service.realServers.find((candidate) => configuredDestinationKey(candidate, service) === key);
     if (server) {
       const state = health(service, server);
       if (!state.up) return 'down';
       return state.weight < server.weight ? `up (slow start ${state.weight}/${server.weight})` : 'up';
     }
     const sorry = service.sorryServer;
-    if (sorry && keyOf(sorry) === key) return 'sorry';
+    if (sorry && configuredDestinationKey(sorry, service) === key) return 'sorry';
     return undefined;
   };
 }
@@ -125,7 +129,7 @@ function ruleName(service: IpvsService): string {
 }
 
 /** ipvsadm cuts IPv4 endpoints to the column's width; IPv6 ones overflow it. */
-function endpointName(destination: IpvsDestination, width?: number): string {
+function endpointName(destination: Pick<IpvsDestination, 'address' | 'port' | 'family'>, width?: number): string {
   const name = formatEndpoint(destination.address, destination.port, destination.family);
   return width !== undefined && destination.family === 4 ? name.slice(0, width) : name;
 }

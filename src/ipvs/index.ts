@@ -14,6 +14,8 @@ export {
   desiredService,
   desiredTable,
   desiredTableInChunks,
+  configuredDestinationKey,
+  destinationPort,
   identityOfVirtualService,
   type DesiredOptions,
   type DesiredTable,
@@ -24,6 +26,9 @@ export { diffService, diffTables } from './diff.js';
 export { describeOperation, readTable, type IpvsDriver, type IpvsOperation, type OperationFailure } from './operations.js';
 export { IpvsReconciler, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
 export { formatList, formatSave, healthLabels, type HealthLabel, type ListOptions } from './format.js';
-export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts } from './settings.js';
+export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
+export { canonicalAddress } from './address.js';
+export { SerialQueue } from './serial.js';
+export { forEachInChunks } from './chunks.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';

@@ -1,0 +1,52 @@
+// The whole of what the balancer asks of the kernel's IPVS, in memory: the table (with the
+// kernel's refusals, from MemoryIpvs), timeouts and sync daemons. The real kernel is the VM
+// tier's (test/ipvs).
+import type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from '../../../src/ipvs/index.js';
+import type { IpvsKernel } from '../../../src/daemon/ipvs-balancer.js';
+import { MemoryIpvs } from '../ipvs/memory-ipvs.js';
+
+export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
+  timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
+  daemons: SyncDaemon[] = [];
+  closed = false;
+
+  async info(): Promise<IpvsInfo> {
+    return { version: '1.2.1', connectionTableSize: 4096 };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async getTimeouts(): Promise<IpvsTimeouts> {
+    return { ...this.timeouts };
+  }
+
+  async setTimeouts(timeouts: Partial<IpvsTimeouts>): Promise<void> {
+    Object.assign(this.timeouts, timeouts);
+  }
+
+  async listDaemons(): Promise<SyncDaemon[]> {
+    return structuredClone(this.daemons);
+  }
+
+  async startDaemon(daemon: SyncDaemon): Promise<void> {
+    if (this.daemons.some((running) => running.state === daemon.state)) throw new Error(`start-daemon: EEXIST`);
+    this.daemons.push({ ...daemon });
+  }
+
+  async stopDaemon(state: SyncDaemonState): Promise<void> {
+    if (!this.daemons.some((running) => running.state === state)) throw new Error('stop-daemon: ESRCH');
+    this.daemons = this.daemons.filter((running) => running.state !== state);
+  }
+
+  /** ipvsadm -C. */
+  flush(): void {
+    this.services.clear();
+  }
+
+  /** service key → `address:port weight` of each destination, sorted. */
+  weights(): Record<string, string[]> {
+    return Object.fromEntries(this.snapshot().map((service) => [`${service.address}:${service.port}`, service.destinations.map((d) => `${d.address}:${d.port} ${d.weight}`)]));
+  }
+}
