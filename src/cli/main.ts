@@ -5,11 +5,12 @@ import { ExitCode, type CommandModule } from './command.js';
 import { convertCommand } from './convert.js';
 import { keygenCommand } from './keygen.js';
 import { operatorCommands } from './operator.js';
+import { reloadCommand } from './reload.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [checkConfigCommand, convertCommand, runCommand, statusCommand, operatorCommands, keygenCommand];
+const commands: CommandModule[] = [checkConfigCommand, convertCommand, runCommand, statusCommand, operatorCommands, reloadCommand, keygenCommand];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')
