@@ -5,7 +5,7 @@
 // another on a queue, their results reported back as events; a heartbeat that
 // follows a release leaves only once the release is done, so the peer never
 // claims an address we still hold. Everything else is immediate.
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import {
   ChannelEndpoint,
   ChannelSessions,
@@ -47,6 +47,7 @@ export interface DaemonOptions {
 const keptTransitions = 50;
 
 const now = (): number => performance.now();
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 const wallClock = (monotonic: number): Date => new Date(performance.timeOrigin + monotonic);
 
 /** The heartbeat paths: the public addresses, and the private ones when both nodes have one. */
@@ -71,6 +72,8 @@ export class Daemon implements ControlHandler {
   private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
   /** Garbage collection pauses of this process: what they add to the lateness. */
   private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
+  /** How long the event loop was blocked at a time (sampled every 10 ms). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly gcObserver = new PerformanceObserver((entries) => {
     for (const entry of entries.getEntries()) {
       this.gc.count += 1;
@@ -106,6 +109,7 @@ export class Daemon implements ControlHandler {
     };
     this.election = new Election(config, this.startedAt);
     this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.loopDelay.enable();
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -246,6 +250,7 @@ export class Daemon implements ControlHandler {
         rejected,
       },
       timerLateness: { ...this.lateness },
+      eventLoopDelay: { p99Ms: round(this.loopDelay.percentile(99) / 1e6), maxMs: round(this.loopDelay.max / 1e6) },
       gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
       transitions: [...this.transitions],
     };
@@ -387,6 +392,7 @@ export class Daemon implements ControlHandler {
 
   private async close(): Promise<void> {
     this.gcObserver.disconnect();
+    this.loopDelay.disable();
     await this.channel?.close();
     await this.control?.close();
   }
