@@ -7,7 +7,7 @@
 // done, so the peer never claims an address we still hold. Everything else is
 // immediate. Before the election runs, the controller brings the host to a clean
 // state and reports the monitored links' health.
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import {
   ChannelEndpoint,
   ChannelSessions,
@@ -56,6 +56,7 @@ export interface DaemonOptions {
 const keptTransitions = 50;
 
 const now = (): number => performance.now();
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** The heartbeat paths: the public addresses, and the private ones when both nodes have one. */
 export function heartbeatPaths(self: NodeSpec, peer: NodeSpec): { paths: ChannelPath[]; warning?: string } {
@@ -98,6 +99,8 @@ export class Daemon implements ControlHandler {
   private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
   /** Garbage collection pauses of this process: what they add to the lateness. */
   private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
+  /** How long the event loop was blocked at a time (sampled every 10 ms). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly gcObserver = new PerformanceObserver((entries) => {
     for (const entry of entries.getEntries()) {
       this.gc.count += 1;
@@ -129,6 +132,7 @@ export class Daemon implements ControlHandler {
     this.peer = peer;
     this.election = new Election(electionConfig(model, self, peer), this.startedAt);
     this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.loopDelay.enable();
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -206,7 +210,7 @@ export class Daemon implements ControlHandler {
   private async applyReload(): Promise<ReloadOutcome> {
     const startedAt = now();
     const outcome = (fields: Omit<ReloadOutcome, 'durationMs' | 'serialNo' | 'changes' | 'diagnostics'> & Partial<ReloadOutcome>): ReloadOutcome => {
-      const result: ReloadOutcome = { changes: [], diagnostics: [], serialNo: this.model.serialNo, ...fields, durationMs: Math.round((now() - startedAt) * 10) / 10 };
+      const result: ReloadOutcome = { changes: [], diagnostics: [], serialNo: this.model.serialNo, ...fields, durationMs: round(now() - startedAt) };
       this.logger[result.ok ? 'info' : 'error'](
         { event: 'config.reload', ok: result.ok, ...(result.code && { code: result.code }), changes: result.changes, diagnostics: result.diagnostics, serialNo: result.serialNo, durationMs: result.durationMs },
         `reload ${result.ok ? 'done' : 'refused'}: ${result.message}`,
@@ -322,6 +326,7 @@ export class Daemon implements ControlHandler {
         rejected,
       },
       timerLateness: { ...this.lateness },
+      eventLoopDelay: { p99Ms: round(this.loopDelay.percentile(99) / 1e6), maxMs: round(this.loopDelay.max / 1e6) },
       gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
       transitions: [...this.transitions],
       host: this.options.controller.status(),
@@ -471,6 +476,7 @@ export class Daemon implements ControlHandler {
 
   private async close(): Promise<void> {
     this.gcObserver.disconnect();
+    this.loopDelay.disable();
     await this.channel?.close();
     await this.control?.close();
   }

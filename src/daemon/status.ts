@@ -92,6 +92,8 @@ export interface DaemonStatus {
   packets: { sent: number; accepted: number; rejected: RejectCounters };
   /** How late this node's own timer fired (event loop blocked, GC, CPU starvation). */
   timerLateness: { lastMs: number; maxMs: number; overWarntime: number };
+  /** How long the event loop was blocked (sampled every 10 ms, so shorter blocks read as about 10 ms). */
+  eventLoopDelay: { p99Ms: number; maxMs: number };
   /** Garbage collection pauses of the daemon so far. */
   gcPauses: { count: number; totalMs: number; maxMs: number };
   /** Recent role changes, oldest first. */
@@ -146,7 +148,7 @@ export function formatStatus(s: DaemonStatus): string {
   }
   lines.push(`packets: sent ${s.packets.sent}, accepted ${s.packets.accepted}, ${counts(s.packets.rejected)}`);
   lines.push(`own timer lateness: last ${s.timerLateness.lastMs.toFixed(1)} ms, max ${s.timerLateness.maxMs.toFixed(1)} ms, ${s.timerLateness.overWarntime} times over warntime`);
-  lines.push(`garbage collection: ${s.gcPauses.count} pauses, longest ${s.gcPauses.maxMs.toFixed(1)} ms`);
+  lines.push(`event loop delay: p99 ${s.eventLoopDelay.p99Ms.toFixed(1)} ms, max ${s.eventLoopDelay.maxMs.toFixed(1)} ms; garbage collection: ${s.gcPauses.count} pauses, longest ${s.gcPauses.maxMs.toFixed(1)} ms`);
   if (s.transitions.length > 0) {
     lines.push('recent transitions:');
     for (const r of s.transitions) lines.push(`  ${r.at}  ${r.from} -> ${r.to}  ${r.reason}  term ${r.term}`);

@@ -30,6 +30,7 @@ const status: DaemonStatus = {
   timers: { keepalive: 50, deadtime: 200, warntime: 100, initdead: 400 },
   packets: { sent: 2600, accepted: 2090, rejected: { ...emptyRejectCounters(), 'bad-mac': 2, replay: 5 } },
   timerLateness: { lastMs: 0.4, maxMs: 12.25, overWarntime: 0 },
+  eventLoopDelay: { p99Ms: 10.2, maxMs: 14.1 },
   gcPauses: { count: 12, totalMs: 30.5, maxMs: 4.5 },
   transitions: [
     { at: '2025-06-01T10:00:00.100Z', from: 'INIT', to: 'BACKUP', reason: 'peer-active', term: 3, inPreviousRoleMs: 100 },
@@ -71,7 +72,7 @@ describe('status for people', () => {
       '  WARNING: the peer uses keepalive 100 ms, deadtime 400 ms',
       'packets: sent 2600, accepted 2090, rejected 7 (bad-mac 2, replay 5)',
       'own timer lateness: last 0.4 ms, max 12.3 ms, 0 times over warntime',
-      'garbage collection: 12 pauses, longest 4.5 ms',
+      'event loop delay: p99 10.2 ms, max 14.1 ms; garbage collection: 12 pauses, longest 4.5 ms',
       'recent transitions:',
       '  2025-06-01T10:00:00.100Z  INIT -> BACKUP  peer-active  term 3',
       '  2025-06-01T10:00:05.000Z  BACKUP -> ACTIVE  peer-dead  term 4',
