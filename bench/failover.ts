@@ -9,9 +9,13 @@
 //    saturated by busy processes: at the default timers, and at 20/100 ms without and
 //    with `--realtime` (plus a short idle baseline): false takeovers, heartbeat
 //    lateness on the wire (tcpdump timestamps, i.e. when the sender's datagrams
-//    left), the daemons' own view (late heartbeats, own timer lateness) and their
-//    garbage collection pauses.
-import type { ChildProcess } from 'node:child_process';
+//    left), the daemons' own view (late heartbeats, own timer lateness, event loop
+//    delay) and their garbage collection pauses. A real-time probe on the same CPU
+//    (a 1 ms sleep loop) records when the CPU itself stopped (a virtual machine's
+//    vCPU descheduled by its host, say), which no scheduling class inside can
+//    help, so false takeovers can be told apart by cause.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { availableParallelism } from 'node:os';
 import { sendControlRequest } from '../src/daemon/index.js';
 import { DirectorPair, heartbeatPort, type LogEvent } from '../test/lab/cluster/pair.js';
@@ -73,6 +77,26 @@ async function detectionAndHandover(timers: Timers): Promise<void> {
   }
 }
 
+const probeScript = `
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+last = time.monotonic()
+while last < end:
+    time.sleep(0.001)
+    now = time.monotonic()
+    if now - last > 0.02:
+        print(round((now - last) * 1000, 1), round(time.time() * 1000), flush=True)
+    last = now
+`;
+
+/** Stalls longer than 20 ms of a real-time sleeper on the CPU: [duration, end (epoch ms)]. */
+function startProbe(cpu: string, seconds: number): { stalls: [number, number][]; done: Promise<void> } {
+  const child = spawn('chrt', ['--rr', '10', 'taskset', '--cpu-list', cpu, 'python3', '-c', probeScript, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stalls: [number, number][] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => stalls.push(line.split(' ').map(Number) as [number, number]));
+  return { stalls, done: new Promise((resolve) => child.once('exit', () => resolve())) };
+}
+
 /** Per sender, the lateness of each datagram after the previous one (gap − keepalive, not below 0). */
 function wireLateness(lines: string[], keepalive: number): Map<string, number[]> {
   const last = new Map<string, number>();
@@ -104,22 +128,29 @@ async function soak(label: string, seconds: number, timers: Timers, options: { l
     const wire = await pair.lab.watch(pair.nodes[0].host, 'tcpdump', ['-l', '-n', '-tt', '--immediate-mode', '-i', 'eth0', `udp port ${heartbeatPort}`], /listening on/);
     const before = pair.nodes.map((node) => pair.roleChanges(node).length);
     const logsFrom = pair.nodes.map((node) => node.logs.items.length);
+    const probe = startProbe(cpu, seconds);
     if (options.load) {
       for (const node of pair.nodes) {
         for (let i = 0; i < 2; i++) hogs.push(pair.lab.spawn(node.host, 'taskset', ['--cpu-list', cpu, 'sh', '-c', 'while :; do :; done']));
       }
     }
     await sleep(seconds * 1000);
+    await probe.done;
     await Promise.all(hogs.map((hog) => stopChild(hog)));
     await wire.stop();
     const statuses = await Promise.all(pair.nodes.map((node) => pair.status(node)));
     const falseTakeovers = pair.nodes.reduce((n, node, i) => n + pair.roleChanges(node).length - before[i]!, 0);
     const during = pair.nodes.flatMap((node, i) => node.logs.items.slice(logsFrom[i]));
+    // A takeover for a silence that a CPU stall of at least half the deadtime explains.
+    const declaredDead = during.filter((e) => e.event === 'peer.dead');
+    const explained = declaredDead.filter((e) => probe.stalls.some(([ms, end]) => ms >= timers.deadtime / 2 && end <= e.time && end >= e.time - timers.deadtime - 50)).length;
     const lateLogs = during.filter((e) => e.event === 'heartbeat.late');
     const timerLate = during.filter((e) => e.event === 'timer.late');
 
     console.log(`${label} (${seconds} s, keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms):`);
-    console.log(`  false takeovers: ${falseTakeovers} (role changes while nothing failed), peer declared dead: ${during.filter((e) => e.event === 'peer.dead').length} times`);
+    console.log(`  false takeovers: ${falseTakeovers} (role changes while nothing failed), peer declared dead: ${declaredDead.length} times, ${explained} of them right after a stall of the CPU itself`);
+    const stallMs = probe.stalls.map(([ms]) => ms);
+    console.log(`  the CPU itself (real-time probe): ${stallMs.length} stalls over 20 ms${stallMs.length ? `, longest ${Math.max(...stallMs)} ms` : ''}`);
     for (const [source, lateness] of wireLateness(wire.lines, timers.keepalive)) {
       const warntime = Math.max(timers.deadtime / 2, 2 * timers.keepalive);
       const overWarn = lateness.filter((l) => l + timers.keepalive > warntime).length;
@@ -127,7 +158,10 @@ async function soak(label: string, seconds: number, timers: Timers, options: { l
     }
     console.log(`  late heartbeats logged by the daemons: ${lateLogs.length}${lateLogs.length ? `, longest gap ${Math.max(...lateLogs.map((e) => Number(e.gapMs)))} ms` : ''}; own timer over warntime: ${timerLate.length} log lines`);
     for (const s of statuses) {
-      console.log(`  ${s.node}: own timer lateness max ${s.timerLateness.maxMs.toFixed(1)} ms; garbage collection: ${s.gcPauses.count} pauses, ${s.gcPauses.totalMs.toFixed(0)} ms total, longest ${s.gcPauses.maxMs.toFixed(2)} ms`);
+      console.log(
+        `  ${s.node}: own timer lateness max ${s.timerLateness.maxMs.toFixed(1)} ms; event loop delay p99 ${s.eventLoopDelay.p99Ms} ms, max ${s.eventLoopDelay.maxMs} ms; ` +
+          `garbage collection: ${s.gcPauses.count} pauses, ${s.gcPauses.totalMs.toFixed(0)} ms total, longest ${s.gcPauses.maxMs.toFixed(2)} ms`,
+      );
     }
   } finally {
     await Promise.all(hogs.map((hog) => stopChild(hog)));

@@ -33,10 +33,7 @@ export async function loadForCommand(file: string, options: ConfigInputOptions):
     return result;
   } catch (error) {
     if (error instanceof ConfigError) {
-      printDiagnostics([...error.diagnostics, ...error.warnings]);
-      const count = error.diagnostics.length;
-      process.stderr.write(`${file}: ${count} error${count === 1 ? '' : 's'}\n`);
-      process.exitCode = ExitCode.badInput;
+      reportConfigError(file, error);
       return undefined;
     }
     failUnexpectedly(error);
@@ -44,7 +41,15 @@ export async function loadForCommand(file: string, options: ConfigInputOptions):
   }
 }
 
-function printDiagnostics(diagnostics: Diagnostic[]): void {
+/** Every error and warning of an invalid file, then the count; exit status 2. */
+export function reportConfigError(file: string, error: ConfigError): void {
+  printDiagnostics([...error.diagnostics, ...error.warnings]);
+  const count = error.diagnostics.length;
+  process.stderr.write(`${file}: ${count} error${count === 1 ? '' : 's'}\n`);
+  process.exitCode = ExitCode.badInput;
+}
+
+export function printDiagnostics(diagnostics: Diagnostic[]): void {
   const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.column - b.column);
   for (const diagnostic of sorted) process.stderr.write(`${formatDiagnostic(diagnostic)}\n`);
 }

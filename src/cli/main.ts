@@ -6,11 +6,12 @@ import { convertCommand } from './convert.js';
 import { ipvsCommand } from './ipvs.js';
 import { keygenCommand } from './keygen.js';
 import { operatorCommands } from './operator.js';
+import { reloadCommand } from './reload.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [checkConfigCommand, convertCommand, runCommand, statusCommand, operatorCommands, keygenCommand, ipvsCommand];
+const commands: CommandModule[] = [checkConfigCommand, convertCommand, runCommand, statusCommand, operatorCommands, reloadCommand, keygenCommand, ipvsCommand];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')

@@ -1,13 +1,14 @@
 // `tandem run --config FILE [--node NAME] [--log-format json|pretty] [--socket PATH]`:
 // the daemon. SIGTERM (or SIGINT) is a graceful stop: an active node releases,
-// tells the peer in a last heartbeat so it takes over at once, and exits.
+// tells the peer in a last heartbeat so it takes over at once, and exits. SIGHUP
+// reloads the configuration (as `tandem reload` does).
 import { Option, type Command } from 'commander';
-import { KeyFileError, loadKeyring, type Keyring } from '../cluster/index.js';
-import { resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
-import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, IpvsBalancer, LoggingController } from '../daemon/index.js';
+import { loadKeyring } from '../cluster/index.js';
+import { ConfigError, loadConfig, resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
+import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, HostController, IpvsBalancer, type ConfigLoader } from '../daemon/index.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { ExitCode, type CommandModule } from './command.js';
-import { formatOption, loadForCommand } from './config-input.js';
+import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';
 
 interface RunOptions {
   config: string;
@@ -24,11 +25,33 @@ function badInput(message: string): void {
   process.exitCode = ExitCode.badInput;
 }
 
+/** The configuration, this node and its peer, and the keys: at start and on every reload. */
+function configLoader(options: RunOptions): ConfigLoader {
+  return async () => {
+    const { model, warnings } = await loadConfig(options.config, {
+      ...(options.format !== undefined && { format: options.format }),
+      ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
+    });
+    let local;
+    try {
+      local = resolveLocalNode(model, {
+        ...(options.node !== undefined && { node: options.node }),
+        hostAddresses: systemHostAddresses().map((a) => a.address),
+        hostname: systemHostname(),
+      });
+    } catch (error) {
+      throw new Error(`${options.config}: ${(error as Error).message}`);
+    }
+    const keyring = local.peer ? await loadKeyring(model.auth.keyFile, model.auth.keyId) : undefined;
+    return { model, warnings, self: local.self, ...(local.peer && { peer: local.peer }), ...(keyring && { keyring }) };
+  };
+}
+
 export const runCommand: CommandModule = {
   register(program: Command): void {
     program
       .command('run')
-      .description('run the daemon: heartbeats with the peer, the election, the control socket')
+      .description('run the daemon: heartbeats with the peer, the election, the addresses, the control socket')
       .requiredOption('--config <file>', 'configuration file (tandem.yaml, lvs.cf, ipvsadm rules or lvs.conf)')
       .option('--node <name>', 'the node this host is (default: by address, then by host name)')
       .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default('json'))
@@ -37,29 +60,17 @@ export const runCommand: CommandModule = {
       .option('--realtime [priority]', `real-time scheduling (SCHED_RR, default priority ${defaultRealtimePriority}) so other processes cannot delay heartbeats`, (v) => Number(v))
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
-        const loaded = await loadForCommand(options.config, options);
-        if (loaded === undefined) return;
-        const { model } = loaded;
-        let local;
+        const loadConfig = configLoader(options);
+        let loaded;
         try {
-          local = resolveLocalNode(model, {
-            ...(options.node !== undefined && { node: options.node }),
-            hostAddresses: systemHostAddresses().map((a) => a.address),
-            hostname: systemHostname(),
-          });
+          loaded = await loadConfig();
         } catch (error) {
-          return badInput(`${options.config}: ${(error as Error).message}`);
+          if (error instanceof ConfigError) return reportConfigError(options.config, error);
+          return badInput((error as Error).message);
         }
-        let keyring: Keyring | undefined;
-        if (local.peer) {
-          try {
-            keyring = await loadKeyring(model.auth.keyFile, model.auth.keyId);
-          } catch (error) {
-            if (error instanceof KeyFileError) return badInput(error.message);
-            throw error;
-          }
-        }
-        const logger = createLogger({ format: options.logFormat, level: options.logLevel }).child({ node: local.self.name });
+        printDiagnostics(loaded.warnings);
+        const { model, self, peer, keyring } = loaded;
+        const logger = createLogger({ format: options.logFormat, level: options.logLevel }).child({ node: self.name });
         if (options.realtime !== undefined) {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
@@ -71,18 +82,19 @@ export const runCommand: CommandModule = {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
           process.exit(ExitCode.failure);
         });
-        const balancer = await IpvsBalancer.create({ model, self: local.self, logger });
+        const balancer = await IpvsBalancer.create({ model, self, logger });
         let daemon: Daemon;
         try {
           daemon = await Daemon.start({
             model,
-            self: local.self,
-            ...(local.peer && { peer: local.peer }),
+            self,
+            ...(peer && { peer }),
             ...(keyring && { keyring }),
-            controller: new LoggingController(logger.child({ component: 'controller' })),
+            controller: new HostController({ model, self, ...(peer && { peer }), logger, balancer }),
             balancer,
             logger,
             socketPath: options.socket,
+            loadConfig,
           });
         } catch (error) {
           logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);
@@ -102,8 +114,10 @@ export const runCommand: CommandModule = {
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));
-        // The default action of SIGHUP would kill the daemon; a reload is not a role change.
-        process.on('SIGHUP', () => logger.warn({ event: 'daemon.sighup' }, 'SIGHUP: reloading the configuration is not supported yet; restart to apply changes'));
+        process.on('SIGHUP', () => {
+          logger.info({ event: 'daemon.signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
+          void daemon.reload();
+        });
         await daemon.done;
       });
   },

@@ -106,8 +106,6 @@ export type RefusalCode =
 
 export type SyncRole = 'master' | 'backup' | 'none';
 
-export type HookKind = 'active' | 'inactive' | 'notify';
-
 export type LogLevel = 'info' | 'warn' | 'error';
 
 export type Action =
@@ -117,7 +115,8 @@ export type Action =
   /** Announce the addresses again now (we won a split brain). */
   | { type: 'announce'; reason: 'split-brain-survivor' }
   | { type: 'setSyncRole'; role: SyncRole }
-  | { type: 'runHook'; hook: HookKind; transition: Transition }
+  /** Queue the operator's hooks for this transition (which ones run is the hook runner's business). */
+  | { type: 'runHooks'; transition: Transition }
   /** Log exactly one role.change event for it. */
   | { type: 'roleChanged'; transition: Transition }
   /** Send this heartbeat on every path now. */
@@ -224,7 +223,7 @@ export class Election {
   private sendNow = false;
 
   constructor(
-    private readonly config: ElectionConfig,
+    private config: ElectionConfig,
     now: number,
   ) {
     this.startedAt = now;
@@ -247,6 +246,24 @@ export class Election {
 
   get currentRole(): Role {
     return this.role;
+  }
+
+  /**
+   * A reloaded configuration of the same pair: new timers, priorities, preemption
+   * and serial take effect from now on. A reload never moves the role by itself:
+   * a backup that the new priorities prefer does not preempt because of them (it
+   * would when it next returns from FAULT or STANDBY).
+   */
+  reconfigure(config: ElectionConfig): void {
+    const { self, peer, pathCount } = this.config;
+    if (config.self.name !== self.name || config.peer?.name !== peer?.name || config.pathCount !== pathCount) {
+      throw new Error('the election cannot change its nodes or heartbeat paths while running');
+    }
+    const wasPreferred = this.isPreferred();
+    // The next heartbeat keeps its distance from the last one sent.
+    this.nextHeartbeatAt += config.keepalive - this.config.keepalive;
+    this.config = config;
+    if (this.isPreferred() !== wasPreferred) this.mayPreempt = false;
   }
 
   handle(event: ElectionEvent): Action[] {
@@ -738,9 +755,7 @@ export class Election {
     if (to === 'ACTIVE') this.actions.push({ type: 'claim', term: this.term, reason });
     if (from === 'ACTIVE') this.actions.push({ type: 'release', reason });
     this.updateSyncRole();
-    if (to === 'ACTIVE') this.actions.push({ type: 'runHook', hook: 'active', transition });
-    if (from === 'ACTIVE') this.actions.push({ type: 'runHook', hook: 'inactive', transition });
-    this.actions.push({ type: 'runHook', hook: 'notify', transition });
+    this.actions.push({ type: 'runHooks', transition });
     this.sendNow = true;
   }
 

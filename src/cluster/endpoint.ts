@@ -34,9 +34,14 @@ export class ChannelEndpoint {
   constructor(
     private readonly identity: ChannelIdentity,
     readonly kind: MessageKind,
-    private readonly keyring: Keyring,
+    private keyring: Keyring,
     readonly sessions: ChannelSessions,
   ) {}
+
+  /** Keys read again (a reload for key rotation): used from the next datagram on. */
+  setKeyring(keyring: Keyring): void {
+    this.keyring = keyring;
+  }
 
   seal(payload: Uint8Array): { datagram: Buffer; seq: number } {
     const seq = this.sessions.nextSeq(this.kind);

@@ -7,7 +7,6 @@ export {
   type ElectionConfig,
   type ElectionEvent,
   type ElectionStatus,
-  type HookKind,
   type LogLevel,
   type OperatorCommand,
   type RefusalCode,

@@ -1,17 +1,18 @@
 // The control socket: a unix socket only root can open (mode 0600), one JSON
 // request line in, one JSON response line out. `tandem status`, `failover`,
-// `takeover`, `standby` and `resume` are its clients.
+// `takeover`, `standby`, `resume` and `reload` are its clients.
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { OperatorCommand, RefusalCode, Role } from '../cluster/index.js';
+import type { Diagnostic } from '../config/index.js';
 import type { DaemonStatus } from './status.js';
 
 export const defaultSocketPath = '/run/tandem/tandem.sock';
 
-export type ControlCommand = 'status' | OperatorCommand;
-export const controlCommands: readonly ControlCommand[] = ['status', 'failover', 'takeover', 'standby', 'resume'];
+export type ControlCommand = 'status' | 'reload' | OperatorCommand;
+export const controlCommands: readonly ControlCommand[] = ['status', 'failover', 'takeover', 'standby', 'resume', 'reload'];
 
 export interface ControlRequest {
   command: ControlCommand;
@@ -28,14 +29,30 @@ export interface OperatorOutcome {
   durationMs: number;
 }
 
+export interface ReloadOutcome {
+  ok: boolean;
+  /** invalid-config: the file has errors (in `diagnostics`); restart-needed: it changes who the nodes are or how they talk. */
+  code?: 'invalid-config' | 'restart-needed' | 'self-stopping';
+  message: string;
+  /** What changed, one line each; applied when ok. */
+  changes: string[];
+  /** The file's errors and warnings. */
+  diagnostics: Diagnostic[];
+  /** The serial number running after the request. */
+  serialNo: number;
+  durationMs: number;
+}
+
 export type ControlResponse =
   | { ok: true; command: 'status'; status: DaemonStatus }
   | ({ command: OperatorCommand } & OperatorOutcome)
+  | ({ command: 'reload' } & ReloadOutcome)
   | { ok: false; command?: string; code: 'bad-request'; message: string };
 
 export interface ControlHandler {
   status(): DaemonStatus | Promise<DaemonStatus>;
   operator(command: OperatorCommand): Promise<OperatorOutcome>;
+  reload(): Promise<ReloadOutcome>;
 }
 
 const maxRequestBytes = 4096;
@@ -110,6 +127,7 @@ async function answer(line: string, handler: ControlHandler): Promise<ControlRes
   }
   const command = request?.command;
   if (command === 'status') return { ok: true, command, status: await handler.status() };
+  if (command === 'reload') return { command, ...(await handler.reload()) };
   if (command && controlCommands.includes(command)) return { command, ...(await handler.operator(command)) };
   return { ok: false, code: 'bad-request', message: `unknown command ${JSON.stringify(command)}; known: ${controlCommands.join(', ')}` };
 }

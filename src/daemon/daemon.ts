@@ -1,11 +1,13 @@
 // The daemon: the imperative shell around the election. It owns the clock (one
 // timer, armed for the election's next deadline), the heartbeat channel, the
 // control socket and the controller, feeds the election events and performs the
-// actions it returns. Claim, release, announce and the sync role run one after
-// another on a queue, their results reported back as events; a heartbeat that
-// follows a release leaves only once the release is done, so the peer never
-// claims an address we still hold. Everything else is immediate.
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+// actions it returns. Claim, release, announce, the sync role and a reload's host
+// changes run one after another on a queue, their results reported back as
+// events; a heartbeat that follows a release leaves only once the release is
+// done, so the peer never claims an address we still hold. Everything else is
+// immediate. Before the election runs, the controller brings the host to a clean
+// state and reports the monitored links' health.
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import {
   ChannelEndpoint,
   ChannelSessions,
@@ -26,12 +28,17 @@ import {
   type OperatorCommand,
   type Transition,
 } from '../cluster/index.js';
+import { ConfigError, type Diagnostic } from '../config/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
 import type { Logger } from '../log.js';
-import { ControlServer, type ControlHandler, type OperatorOutcome } from './control.js';
+import { ControlServer, type ControlHandler, type OperatorOutcome, type ReloadOutcome } from './control.js';
 import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
-import { transitionRecord, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
+import { configChanges, restartNeeded } from './reload.js';
+import { transitionRecord, wallClock, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
+
+/** The configuration file as it is now, for a reload; throws ConfigError (or an Error saying why) when it cannot be used. */
+export type ConfigLoader = () => Promise<{ model: Model; warnings: Diagnostic[]; self: NodeSpec; peer?: NodeSpec; keyring?: Keyring }>;
 
 export interface DaemonOptions {
   model: Model;
@@ -45,12 +52,14 @@ export interface DaemonOptions {
   balancer?: Balancer;
   logger: Logger;
   socketPath: string;
+  /** Reads the configuration again (SIGHUP, `tandem reload`); without it, reloads are refused. */
+  loadConfig?: ConfigLoader;
 }
 
 const keptTransitions = 50;
 
 const now = (): number => performance.now();
-const wallClock = (monotonic: number): Date => new Date(performance.timeOrigin + monotonic);
+const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** The heartbeat paths: the public addresses, and the private ones when both nodes have one. */
 export function heartbeatPaths(self: NodeSpec, peer: NodeSpec): { paths: ChannelPath[]; warning?: string } {
@@ -63,9 +72,28 @@ export function heartbeatPaths(self: NodeSpec, peer: NodeSpec): { paths: Channel
   return lonely ? { paths, warning: `only ${lonely} has a private address: the private heartbeat path is not used` } : { paths };
 }
 
+function electionConfig(model: Model, self: NodeSpec, peer: NodeSpec | undefined): ElectionConfig {
+  return {
+    self: { name: self.name, priority: self.priority },
+    ...(peer && { peer: { name: peer.name, priority: peer.priority } }),
+    pathCount: peer ? heartbeatPaths(self, peer).paths.length : 0,
+    keepalive: model.heartbeat.keepalive,
+    deadtime: model.heartbeat.deadtime,
+    warntime: model.heartbeat.warntime,
+    initdead: model.heartbeat.initdead,
+    preempt: model.preempt,
+    serialNo: model.serialNo,
+  };
+}
+
 export class Daemon implements ControlHandler {
   private readonly election: Election;
   private readonly logger: Logger;
+  /** The running configuration (a reload replaces it). */
+  private model: Model;
+  private self: NodeSpec;
+  private peer: NodeSpec | undefined;
+  private endpoint: ChannelEndpoint | undefined;
   private channel: SecureChannel<Heartbeat> | undefined;
   private control: ControlServer | undefined;
   private readonly startedAt = now();
@@ -74,6 +102,8 @@ export class Daemon implements ControlHandler {
   private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
   /** Garbage collection pauses of this process: what they add to the lateness. */
   private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
+  /** How long the event loop was blocked at a time (sampled every 10 ms). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly gcObserver = new PerformanceObserver((entries) => {
     for (const entry of entries.getEntries()) {
       this.gc.count += 1;
@@ -87,6 +117,10 @@ export class Daemon implements ControlHandler {
   private readonly transitions: TransitionRecord[] = [];
   private readonly waiting = new Map<number, { resolve: (outcome: OperatorOutcome) => void; startedAt: number }>();
   private nextRequestId = 1;
+  private health: HealthSummary | undefined;
+  /** Events are handled once the host is clean and the sockets are open. */
+  private opened = false;
+  private reloads: Promise<unknown> = Promise.resolve();
   private stopRequested = false;
   private finished = false;
   private resolveDone!: () => void;
@@ -96,19 +130,12 @@ export class Daemon implements ControlHandler {
   private constructor(private readonly options: DaemonOptions) {
     const { model, self, peer } = options;
     this.logger = options.logger;
-    const config: ElectionConfig = {
-      self: { name: self.name, priority: self.priority },
-      ...(peer && { peer: { name: peer.name, priority: peer.priority } }),
-      pathCount: peer ? heartbeatPaths(self, peer).paths.length : 0,
-      keepalive: model.heartbeat.keepalive,
-      deadtime: model.heartbeat.deadtime,
-      warntime: model.heartbeat.warntime,
-      initdead: model.heartbeat.initdead,
-      preempt: model.preempt,
-      serialNo: model.serialNo,
-    };
-    this.election = new Election(config, this.startedAt);
+    this.model = model;
+    this.self = self;
+    this.peer = peer;
+    this.election = new Election(electionConfig(model, self, peer), this.startedAt);
     this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.loopDelay.enable();
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -116,6 +143,7 @@ export class Daemon implements ControlHandler {
     try {
       await daemon.open();
     } catch (error) {
+      await options.controller.close().catch(() => undefined);
       await daemon.close();
       throw error;
     }
@@ -123,7 +151,8 @@ export class Daemon implements ControlHandler {
   }
 
   private async open(): Promise<void> {
-    const { model, self, peer, keyring, logger } = this.options;
+    const { model, self, peer, keyring, logger, controller } = this.options;
+    this.health = await controller.start((health) => this.reportHealth(health));
     const sessions = new ChannelSessions();
     let paths: ChannelPath[] = [];
     if (peer) {
@@ -131,9 +160,9 @@ export class Daemon implements ControlHandler {
       const planned = heartbeatPaths(self, peer);
       paths = planned.paths;
       if (planned.warning) logger.warn({ event: 'config.private-path' }, planned.warning);
-      const endpoint = new ChannelEndpoint({ cluster: model.cluster, self: self.name, peer: peer.name }, messageKinds.heartbeat, keyring, sessions);
+      this.endpoint = new ChannelEndpoint({ cluster: model.cluster, self: self.name, peer: peer.name }, messageKinds.heartbeat, keyring, sessions);
       this.channel = await SecureChannel.open({
-        endpoint,
+        endpoint: this.endpoint,
         decode: decodeHeartbeat,
         paths,
         port: model.heartbeat.port,
@@ -159,12 +188,63 @@ export class Daemon implements ControlHandler {
       },
       `tandem started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );
-    this.dispatch({ type: 'tick', now: now() });
+    this.opened = true;
+    this.dispatch({ type: 'health', now: now(), health: this.health });
   }
 
   /** A new health summary of this node (monitored links, health sources). */
   reportHealth(health: HealthSummary): void {
+    this.health = health;
     this.dispatch({ type: 'health', now: now(), health });
+  }
+
+  /**
+   * Reads the configuration again and applies it in the current role: election
+   * timers, priorities and serial, keys, and the controller's reconcile (addresses,
+   * hooks, links, balancer). A file with errors, or one that changes who the nodes
+   * are, is refused and nothing changes. One `config.reload` event either way.
+   */
+  reload(): Promise<ReloadOutcome> {
+    const result = this.reloads.then(() => this.applyReload());
+    this.reloads = result;
+    return result;
+  }
+
+  private async applyReload(): Promise<ReloadOutcome> {
+    const startedAt = now();
+    const outcome = (fields: Omit<ReloadOutcome, 'durationMs' | 'serialNo' | 'changes' | 'diagnostics'> & Partial<ReloadOutcome>): ReloadOutcome => {
+      const result: ReloadOutcome = { changes: [], diagnostics: [], serialNo: this.model.serialNo, ...fields, durationMs: round(now() - startedAt) };
+      this.logger[result.ok ? 'info' : 'error'](
+        { event: 'config.reload', ok: result.ok, ...(result.code && { code: result.code }), changes: result.changes, diagnostics: result.diagnostics, serialNo: result.serialNo, durationMs: result.durationMs },
+        `reload ${result.ok ? 'done' : 'refused'}: ${result.message}`,
+      );
+      return result;
+    };
+    const load = this.options.loadConfig;
+    if (this.stopRequested || !load) return outcome({ ok: false, code: 'self-stopping', message: this.stopRequested ? 'this node is shutting down' : 'this daemon cannot reload' });
+    let next;
+    try {
+      next = await load();
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        return outcome({ ok: false, code: 'invalid-config', message: `the configuration has ${error.diagnostics.length} error(s); nothing changed`, diagnostics: [...error.diagnostics, ...error.warnings] });
+      }
+      return outcome({ ok: false, code: 'invalid-config', message: `${(error as Error).message}; nothing changed` });
+    }
+    const restart = restartNeeded({ model: this.model, self: this.self, ...(this.peer && { peer: this.peer }) }, next);
+    if (restart.length > 0) {
+      return outcome({ ok: false, code: 'restart-needed', message: `restart tandem to apply: ${restart.join('; ')}; nothing changed`, diagnostics: next.warnings });
+    }
+    const changes = configChanges(this.model, next.model);
+    this.model = next.model;
+    this.self = next.self;
+    this.peer = next.peer;
+    if (next.keyring) this.endpoint?.setKeyring(next.keyring);
+    this.election.reconfigure(electionConfig(next.model, next.self, next.peer));
+    await this.enqueue(() => this.options.controller.reload(next.model));
+    // the new serial and timers go out at once
+    this.dispatch({ type: 'tick', now: now() });
+    return outcome({ ok: true, message: changes.length > 0 ? `${changes.length} change(s) applied` : 'nothing changed', changes, diagnostics: next.warnings });
   }
 
   operator(command: OperatorCommand): Promise<OperatorOutcome> {
@@ -184,7 +264,7 @@ export class Daemon implements ControlHandler {
       this.logger.info({ event: 'daemon.stopping' }, 'stopping: handing over to the peer');
       this.dispatch({ type: 'stop', now: now() });
       // Should the election not finish (it always does within deadtime), stop anyway.
-      setTimeout(() => void this.finish('timeout'), this.options.model.heartbeat.deadtime + 2000).unref();
+      setTimeout(() => void this.finish('timeout'), this.model.heartbeat.deadtime + 2000).unref();
     }
     return this.done;
   }
@@ -193,7 +273,7 @@ export class Daemon implements ControlHandler {
     const ipvs = await this.options.balancer?.status();
     const t = now();
     const e = this.election.status(t);
-    const { model, self } = this.options;
+    const { model, self } = this;
     const counters = this.channel?.pathCounters ?? [];
     const rejected = emptyRejectCounters();
     for (const path of counters) for (const [reason, n] of Object.entries(path.rejected)) rejected[reason as keyof typeof rejected] += n;
@@ -250,8 +330,10 @@ export class Daemon implements ControlHandler {
         rejected,
       },
       timerLateness: { ...this.lateness },
+      eventLoopDelay: { p99Ms: round(this.loopDelay.percentile(99) / 1e6), maxMs: round(this.loopDelay.max / 1e6) },
       gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
       transitions: [...this.transitions],
+      host: this.options.controller.status(),
       ...(ipvs && { ipvs }),
     };
   }
@@ -259,7 +341,7 @@ export class Daemon implements ControlHandler {
   // ---- the loop ----
 
   private dispatch(event: ElectionEvent): void {
-    if (this.finished) return;
+    if (!this.opened || this.finished) return;
     const actions = this.election.handle(event);
     this.perform(actions);
     this.arm();
@@ -278,7 +360,7 @@ export class Daemon implements ControlHandler {
     const lateMs = Math.max(0, t - this.wakeAt);
     this.lateness.lastMs = lateMs;
     this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
-    if (lateMs > this.options.model.heartbeat.warntime) {
+    if (lateMs > this.model.heartbeat.warntime) {
       this.lateness.overWarntime += 1;
       const admitted = this.latenessLog.admit('late', t);
       if (admitted) {
@@ -315,11 +397,11 @@ export class Daemon implements ControlHandler {
         case 'setSyncRole':
           this.actuate('setSyncRole', () => controller.setSyncRole(action.role));
           break;
-        case 'runHook':
+        case 'runHooks':
           try {
-            controller.runHook(action.hook, action.transition);
+            controller.runHooks(action.transition);
           } catch (error) {
-            this.logger.error({ event: 'hook.failed', hook: action.hook, err: error }, `hook ${action.hook} could not be queued`);
+            this.logger.error({ event: 'hook.failed', err: error }, 'the hooks of a transition could not be queued');
           }
           break;
         case 'sendHeartbeat':
@@ -340,10 +422,17 @@ export class Daemon implements ControlHandler {
 
   /** Runs a controller call after the ones before it and reports the result to the election. */
   private actuate(action: 'claim' | 'release' | 'announce' | 'setSyncRole', run: () => Promise<void>): Promise<void> {
-    const result = this.actuator.then(run).then(
-      () => this.dispatch({ type: 'actionResult', now: now(), action, ok: true }),
-      (error: unknown) => this.dispatch({ type: 'actionResult', now: now(), action, ok: false, error: error instanceof Error ? error.message : String(error) }),
+    return this.enqueue(() =>
+      run().then(
+        () => this.dispatch({ type: 'actionResult', now: now(), action, ok: true }),
+        (error: unknown) => this.dispatch({ type: 'actionResult', now: now(), action, ok: false, error: error instanceof Error ? error.message : String(error) }),
+      ),
     );
+  }
+
+  /** Runs a controller call after the ones before it; never rejects (a failure is logged). */
+  private enqueue(run: () => Promise<void>): Promise<void> {
+    const result = this.actuator.then(run).catch((error: unknown) => this.logger.error({ event: 'controller.failed', err: error }, `controller: ${(error as Error).message}`));
     this.actuator = result;
     return result;
   }
@@ -392,6 +481,7 @@ export class Daemon implements ControlHandler {
 
   private async close(): Promise<void> {
     this.gcObserver.disconnect();
+    this.loopDelay.disable();
     await this.channel?.close();
     await this.control?.close();
   }

@@ -129,16 +129,23 @@ export class HookRunner {
   private readonly logger: Logger;
   private readonly execute: HookExecutor;
   private readonly idleWaiters: Array<() => void> = [];
+  private spec: HooksSpec;
 
   constructor(private readonly options: HookRunnerOptions) {
     this.logger = options.logger.child({ component: 'hooks' });
     this.execute = options.execute ?? runHookProcess;
+    this.spec = options.spec;
+  }
+
+  /** A reloaded configuration: later transitions run these hooks; queued ones keep theirs. */
+  setSpec(spec: HooksSpec): void {
+    this.spec = spec;
   }
 
   /** Queues the hooks of this transition. */
   transition(transition: RoleTransition): void {
     const sequence = ++this.transitions;
-    const jobs = hooksFor(transition, this.options.spec).map(({ kind, command }) => ({
+    const jobs = hooksFor(transition, this.spec).map(({ kind, command }) => ({
       transition: sequence,
       kind,
       command,
@@ -158,6 +165,18 @@ export class HookRunner {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Waits for the queued hooks at most as long as they may take (each its timeout
+   * and the kill grace), for a graceful stop; resolves with how many did not finish.
+   */
+  async drain(): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.pending * (this.spec.timeout + KILL_GRACE))));
+    await Promise.race([this.idle(), bound]);
+    clearTimeout(timer);
+    return this.pending;
+  }
+
   private step({ queue, start }: QueueStep): void {
     this.queue = queue;
     if (start) {
@@ -170,9 +189,10 @@ export class HookRunner {
   private async run(job: HookJob): Promise<void> {
     const context = { hook: job.kind, transition: job.transition, role: job.env.TANDEM_ROLE, from: job.env.TANDEM_PREVIOUS_ROLE };
     this.logger.info({ event: 'hook.start', ...context, command: job.command, queued: this.queue.waiting.length }, `running ${job.kind} hook`);
+    const { timeout } = this.spec;
     let result: HookResult;
     try {
-      result = await this.execute(job, this.options.spec.timeout);
+      result = await this.execute(job, timeout);
     } catch (error) {
       result = { timedOut: false, durationMs: 0, stdout: '', stderr: '', error: (error as Error).message };
     }
@@ -180,7 +200,7 @@ export class HookRunner {
     this.logger[failed ? 'warn' : 'info'](
       { event: 'hook.exit', ...context, ...result },
       result.timedOut
-        ? `${job.kind} hook timed out after ${this.options.spec.timeout} ms`
+        ? `${job.kind} hook timed out after ${timeout} ms`
         : result.error !== undefined
           ? `${job.kind} hook could not run: ${result.error}`
           : `${job.kind} hook exited with ${result.exitCode ?? result.signal}`,

@@ -1,10 +1,12 @@
-// The daemon's public surface: the daemon itself, the controller it drives, and
-// the control socket (server, client, protocol, status formatting).
-export { Daemon, heartbeatPaths, type DaemonOptions } from './daemon.js';
-export { LoggingController, type Controller } from './controller.js';
+// The daemon's public surface: the daemon itself, the controller it drives (and
+// the host's implementation of it), and the control socket (server, client,
+// protocol, status formatting).
+export { Daemon, heartbeatPaths, type ConfigLoader, type DaemonOptions } from './daemon.js';
+export type { Controller } from './controller.js';
 export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, RealServerHealth, ServiceStatus } from './balancer.js';
 export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
 export { formatBalancerStatus, healthLabel, serviceStatuses } from './balancer-status.js';
+export { HostController, type HostControllerOptions } from './host-controller.js';
 export {
   controlCommands,
   ControlServer,
@@ -15,6 +17,17 @@ export {
   type ControlRequest,
   type ControlResponse,
   type OperatorOutcome,
+  type ReloadOutcome,
 } from './control.js';
-export { formatDuration, formatOutcome, formatStatus, transitionRecord, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
+export {
+  formatDuration,
+  formatOutcome,
+  formatReload,
+  formatStatus,
+  transitionRecord,
+  type ControllerStatus,
+  type DaemonStatus,
+  type PathStatus,
+  type TransitionRecord,
+} from './status.js';
 export { defaultRealtimePriority, enableRealtime } from './realtime.js';

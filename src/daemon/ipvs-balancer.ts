@@ -420,8 +420,14 @@ export class IpvsBalancer implements Balancer {
 
   // ---- the sync daemon ----
 
+  /** This node's address in the current model (a reload may change it). */
+  private selfAddress(): string {
+    const { self } = this.options;
+    return this.model.nodes.find((node) => node.name === self.name)?.address ?? self.address;
+  }
+
   private syncInterface(): string | undefined {
-    return this.model.sync.interface ?? interfaceHolding(this.options.self.address);
+    return this.model.sync.interface ?? interfaceHolding(this.selfAddress());
   }
 
   /** Master while active, backup otherwise, none once stopped; only when the model enables sync
@@ -434,7 +440,7 @@ export class IpvsBalancer implements Balancer {
     const networkInterface = this.syncInterface();
     const wanted = sync.enabled ? this.syncRole : 'none';
     if (wanted !== 'none' && !networkInterface) {
-      this.failSync(`no interface holds this node's address ${this.options.self.address}; set sync.interface`);
+      this.failSync(`no interface holds this node's address ${this.selfAddress()}; set sync.interface`);
       return;
     }
     try {

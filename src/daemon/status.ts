@@ -1,8 +1,12 @@
 // What `tandem status` shows, as data (the control socket's JSON) and as text.
 import type { HealthSummary, RejectCounters, Role, Transition, TransitionReason } from '../cluster/index.js';
+import type { LinkState } from '../net/index.js';
 import { formatBalancerStatus } from './balancer-status.js';
 import type { BalancerStatus } from './balancer.js';
-import type { OperatorOutcome } from './control.js';
+import type { OperatorOutcome, ReloadOutcome } from './control.js';
+
+/** Monotonic ms (performance.now()) as a wall-clock time. */
+export const wallClock = (monotonic: number): Date => new Date(performance.timeOrigin + monotonic);
 
 /** One role change as logged (event role.change) and as listed in status: the same fields. */
 export interface TransitionRecord {
@@ -48,6 +52,18 @@ export interface PathStatus {
   rejected: Partial<RejectCounters>;
 }
 
+/** The host side of the role: what this node holds, announces and watches. */
+export interface ControllerStatus {
+  /** The addresses this node holds now (none unless active), where, and what for. */
+  addresses: Array<{ address: string; prefix: number; device: string; label?: string; purpose: string }>;
+  /** Addresses the last claim or reload could not place, and why. */
+  failedAddresses: Array<{ address: string; reason: string }>;
+  announcements: { framesSent: number; framesFailed: number; lastMsAgo?: number };
+  /** Undefined when monitor_links is off. */
+  links?: LinkState[];
+  hooks: { pending: number };
+}
+
 export interface DaemonStatus {
   node: string;
   cluster: string;
@@ -78,10 +94,13 @@ export interface DaemonStatus {
   packets: { sent: number; accepted: number; rejected: RejectCounters };
   /** How late this node's own timer fired (event loop blocked, GC, CPU starvation). */
   timerLateness: { lastMs: number; maxMs: number; overWarntime: number };
+  /** How long the event loop was blocked (sampled every 10 ms, so shorter blocks read as about 10 ms). */
+  eventLoopDelay: { p99Ms: number; maxMs: number };
   /** Garbage collection pauses of the daemon so far. */
   gcPauses: { count: number; totalMs: number; maxMs: number };
   /** Recent role changes, oldest first. */
   transitions: TransitionRecord[];
+  host: ControllerStatus;
   /** The IPVS table with the health of each real server, the sync daemon. */
   ipvs?: BalancerStatus;
 }
@@ -110,6 +129,7 @@ export function formatStatus(s: DaemonStatus): string {
   lines.push(`  health: ${health(s.health)}`);
   if (s.pending) lines.push(`  ${s.pending.kind} in progress (${s.pending.reason}) for ${formatDuration(s.pending.sinceMs)}`);
   if (s.splitBrainSinceMs !== undefined) lines.push(`  SPLIT BRAIN: both nodes ACTIVE for ${formatDuration(s.splitBrainSinceMs)}`);
+  lines.push(...formatHost(s.host));
   const peer = s.peer;
   if (!peer) {
     lines.push('peer: none (standalone)');
@@ -132,7 +152,7 @@ export function formatStatus(s: DaemonStatus): string {
   }
   lines.push(`packets: sent ${s.packets.sent}, accepted ${s.packets.accepted}, ${counts(s.packets.rejected)}`);
   lines.push(`own timer lateness: last ${s.timerLateness.lastMs.toFixed(1)} ms, max ${s.timerLateness.maxMs.toFixed(1)} ms, ${s.timerLateness.overWarntime} times over warntime`);
-  lines.push(`garbage collection: ${s.gcPauses.count} pauses, longest ${s.gcPauses.maxMs.toFixed(1)} ms`);
+  lines.push(`event loop delay: p99 ${s.eventLoopDelay.p99Ms.toFixed(1)} ms, max ${s.eventLoopDelay.maxMs.toFixed(1)} ms; garbage collection: ${s.gcPauses.count} pauses, longest ${s.gcPauses.maxMs.toFixed(1)} ms`);
   if (s.transitions.length > 0) {
     lines.push('recent transitions:');
     for (const r of s.transitions) lines.push(`  ${r.at}  ${r.from} -> ${r.to}  ${r.reason}  term ${r.term}`);
@@ -141,7 +161,25 @@ export function formatStatus(s: DaemonStatus): string {
   return lines.join('\n');
 }
 
+function formatHost(h: ControllerStatus): string[] {
+  const lines = [h.addresses.length === 0 ? 'addresses: none held' : 'addresses held:'];
+  for (const a of h.addresses) lines.push(`  ${a.address}/${a.prefix} on ${a.device}${a.label && a.label !== a.device ? ` as ${a.label}` : ''} (${a.purpose})`);
+  for (const f of h.failedAddresses) lines.push(`  FAILED ${f.address}: ${f.reason}`);
+  const last = h.announcements.lastMsAgo === undefined ? '' : `, last ${formatDuration(h.announcements.lastMsAgo)} ago`;
+  lines.push(`announcements: ${h.announcements.framesSent} frames sent${h.announcements.framesFailed ? `, ${h.announcements.framesFailed} failed` : ''}${last}`);
+  lines.push(`monitored links: ${h.links ? h.links.map((l) => (l.up ? `${l.device} up` : `${l.device} DOWN (${l.condition})`)).join(', ') : 'none'}`);
+  if (h.hooks.pending > 0) lines.push(`hooks: ${h.hooks.pending} queued or running`);
+  return lines;
+}
+
 export function formatOutcome(command: string, outcome: OperatorOutcome): string {
   const verdict = outcome.ok ? 'done' : `refused (${outcome.code ?? 'failed'})`;
   return `${command}: ${verdict}: ${outcome.message} [now ${outcome.role}, ${formatDuration(outcome.durationMs)}]`;
+}
+
+export function formatReload(outcome: ReloadOutcome): string {
+  const verdict = outcome.ok ? 'done' : `refused (${outcome.code ?? 'failed'})`;
+  const lines = [`reload: ${verdict}: ${outcome.message} [serial ${outcome.serialNo}, ${formatDuration(outcome.durationMs)}]`];
+  for (const change of outcome.changes) lines.push(`  ${change}`);
+  return lines.join('\n');
 }

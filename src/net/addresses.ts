@@ -122,6 +122,14 @@ export function planAddresses(desired: DesiredAddresses, host: HostView): Addres
   return plan;
 }
 
+/** The devices that hold these addresses on the host (e.g. the node's own heartbeat addresses). Pure. */
+export function devicesHolding(addresses: string[], host: HostView): string[] {
+  const wanted = new Set(addresses.map((address) => keyOf(ipBytes(address))));
+  const names = new Map(host.links.map((link) => [link.index, link.name]));
+  const devices = host.addresses.filter((a) => wanted.has(keyOf(a.bytes))).flatMap((a) => names.get(a.index) ?? []);
+  return [...new Set(devices)];
+}
+
 function removal(
   address: ClaimedAddress,
   found: HostAddress,

@@ -33,7 +33,12 @@ interface Entry {
 export class AnnounceSchedule {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly spec: AnnounceSpec) {}
+  constructor(private spec: AnnounceSpec) {}
+
+  /** A reloaded configuration: held addresses keep their place; later rounds follow the new spec. */
+  setSpec(spec: AnnounceSpec): void {
+    this.spec = spec;
+  }
 
   /** (Re)starts the burst for these targets: their first round is due at `now`. */
   announce(targets: AnnounceTarget[], now: Milliseconds): void {
@@ -65,6 +70,11 @@ export class AnnounceSchedule {
     let earliest = Infinity;
     for (const entry of this.entries.values()) earliest = Math.min(earliest, entry.dueAt);
     return Number.isFinite(earliest) ? earliest : undefined;
+  }
+
+  /** Stops announcing these addresses (no longer held). */
+  withdraw(addresses: string[]): void {
+    for (const address of addresses) this.entries.delete(address);
   }
 
   held(): AnnounceTarget[] {
@@ -138,6 +148,16 @@ export class Announcer {
   reannounce(): void {
     this.schedule.reannounce(this.now());
     this.tick();
+  }
+
+  /** Stops announcing these addresses (removed by a reload while active). */
+  withdraw(addresses: string[]): void {
+    this.schedule.withdraw(addresses);
+    for (const address of addresses) this.lastError.delete(address);
+  }
+
+  setSpec(spec: AnnounceSpec): void {
+    this.schedule.setSpec(spec);
   }
 
   /** Forgets every held address and cancels pending rounds (on release). */

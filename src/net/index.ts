@@ -3,6 +3,7 @@
 // monitoring and the forwarding check for NAT.
 export {
   AddressManager,
+  devicesHolding,
   planAddresses,
   type AddressFailure,
   type AddressPlan,

@@ -47,6 +47,8 @@ export interface PairOptions {
   deadtime: string;
   /** Extra lines for the configuration (YAML, top level). */
   extraConfig?: string;
+  /** The `network` and `virtual_services` lines (YAML, top level); default: direct, none. */
+  services?: string;
   /** Serial number per node (default 1 for both). */
   serials?: [number, number];
 }
@@ -195,8 +197,7 @@ auth:
   key_file: ${keyFile}
   key_id: 1
 preempt: false
-network: direct
-virtual_services: []
+${options.services ?? 'network: direct\nvirtual_services: []'}
 ${options.extraConfig ?? ''}`;
 }
 

@@ -71,7 +71,7 @@ describe('election rules (one node)', () => {
     const actions = n.tick(260);
     expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead', term: 2, timings: { peerSilentMs: 200 } });
     // path.down (path 1) and peer.dead, then the transition
-    expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHook', 'runHook', 'sendHeartbeat']);
+    expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHooks', 'sendHeartbeat']);
   });
 
   it('keeps the peer alive through one path while the other is silent, and logs the path down', () => {
@@ -158,6 +158,40 @@ describe('election rules (one node)', () => {
     n.election.handle({ type: 'actionResult', now: 1, action: 'claim', ok: false, error: 'ip_forward is off' });
     expect(n.election.currentRole).toBe('FAULT');
     expect(n.election.status(1).lastTransition?.reason).toBe('claim-failed');
+  });
+
+  it('reconfigure: new timers and serial from now on, no role change', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    expect(n.election.currentRole).toBe('BACKUP');
+    // heartbeats went out at 0 and 10 (acknowledging the peer's state): the next one is due at 60
+    expect(n.election.nextWakeAt(20)).toBe(60);
+    n.election.reconfigure({ ...config, keepalive: 20, deadtime: 100, warntime: 50, serialNo: 8 });
+    expect(n.election.nextWakeAt(20)).toBe(30);
+    const sent = n.tick(30).flatMap((a) => (a.type === 'sendHeartbeat' ? [a.heartbeat] : []));
+    expect(sent).toMatchObject([{ serialNo: 8, timers: { keepaliveMs: 20, deadtimeMs: 100 } }]);
+    n.tick(109);
+    expect(n.election.currentRole).toBe('BACKUP');
+    n.tick(110);
+    expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead', timings: { peerSilentMs: 100 } });
+  });
+
+  it('reconfigure: a backup the new priorities prefer does not preempt because of the reload', () => {
+    const n = single({ ...config, preempt: true, self: { name: 'ifw01', priority: 50 } });
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    expect(n.election.currentRole).toBe('BACKUP');
+    n.election.reconfigure({ ...config, preempt: true, self: { name: 'ifw01', priority: 200 } });
+    for (let t = 60; t < 1000; t += 50) n.hear(t, peerHeartbeat('ACTIVE', { peerStateVersion: 2 }));
+    expect(n.election.currentRole).toBe('BACKUP');
+    expect(n.all.some((a) => a.type === 'log' && a.event === 'preempt')).toBe(false);
+  });
+
+  it('reconfigure refuses another pair', () => {
+    const n = single();
+    expect(() => n.election.reconfigure({ ...config, peer: { name: 'ifw03', priority: 100 } })).toThrow(/nodes or heartbeat paths/);
+    expect(() => n.election.reconfigure({ ...config, pathCount: 1 })).toThrow(/nodes or heartbeat paths/);
   });
 });
 

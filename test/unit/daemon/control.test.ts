@@ -23,6 +23,7 @@ const handler: ControlHandler = {
     command === 'failover'
       ? { ok: true, message: 'the peer is ACTIVE after 2 ms', role: 'BACKUP', durationMs: 2.5 }
       : { ok: false, code: 'not-standby', message: 'this node is ACTIVE, not in STANDBY', role: 'ACTIVE', durationMs: 0.1 },
+  reload: async () => ({ ok: true, message: '1 change(s) applied', changes: ['serial_no: 1 -> 2'], diagnostics: [], serialNo: 2, durationMs: 4 }),
 };
 
 function raw(path: string, text: string): Promise<string> {
@@ -45,6 +46,7 @@ describe('control socket', () => {
       expect(await sendControlRequest(path, { command: 'status' })).toEqual({ ok: true, command: 'status', status: { node: 'ifw01', role: 'ACTIVE' } });
       expect(await sendControlRequest(path, { command: 'failover' })).toEqual({ command: 'failover', ok: true, message: 'the peer is ACTIVE after 2 ms', role: 'BACKUP', durationMs: 2.5 });
       expect(await sendControlRequest(path, { command: 'resume' })).toMatchObject({ command: 'resume', ok: false, code: 'not-standby' });
+      expect(await sendControlRequest(path, { command: 'reload' })).toMatchObject({ command: 'reload', ok: true, changes: ['serial_no: 1 -> 2'], serialNo: 2 });
       expect(JSON.parse(await raw(path, 'not json\n'))).toMatchObject({ ok: false, code: 'bad-request' });
       expect(JSON.parse(await raw(path, '{"command":"reboot"}\n'))).toMatchObject({ ok: false, code: 'bad-request', message: expect.stringContaining('known: status, failover') });
     } finally {

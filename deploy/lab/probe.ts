@@ -1,0 +1,56 @@
+// A UDP prober for the lab and the demo: sends a numbered datagram to ADDRESS:PORT
+// every INTERVAL ms and prints a line per reply, `reply SEQ SENT_AT_MS RTT_MS
+// RESPONDER` (times in ms since the prober started). The gap between two answered
+// probes is how long the VIP did not answer. With --count it stops after that many
+// probes and a last wait for their replies; otherwise it runs until SIGTERM and
+// then prints `sent N`.
+//   node --import tsx deploy/lab/probe.ts ADDRESS PORT [--interval MS] [--count N] [--wait MS]
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { parseArgs } from 'node:util';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { interval: { type: 'string', default: '10' }, count: { type: 'string' }, wait: { type: 'string', default: '1000' } },
+});
+const [address, port] = positionals;
+if (!address || !port) {
+  console.error('usage: probe.ts ADDRESS PORT [--interval MS] [--count N] [--wait MS]');
+  process.exit(2);
+}
+const interval = Number(values.interval);
+const count = values.count === undefined ? Infinity : Number(values.count);
+const started = performance.now();
+const sentAt = new Map<number, number>();
+let seq = 0;
+
+const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
+socket.on('message', (message) => {
+  const [responder, number] = message.toString().split(' ');
+  const at = sentAt.get(Number(number));
+  if (at === undefined) return;
+  sentAt.delete(Number(number));
+  console.log(`reply ${number} ${at.toFixed(1)} ${(performance.now() - started - at).toFixed(2)} ${responder}`);
+});
+// an unreachable VIP (no ARP answer yet) is a lost probe, not the prober's end
+socket.on('error', () => undefined);
+
+const finish = () => {
+  console.log(`sent ${seq}`);
+  process.exit(0);
+};
+process.on('SIGTERM', finish);
+
+// Each probe is scheduled from the start time, so a late timer does not shift the rest.
+const next = () => {
+  if (seq >= count) {
+    setTimeout(finish, Number(values.wait));
+    return;
+  }
+  const at = performance.now() - started;
+  sentAt.set(seq, at);
+  socket.send(String(seq), Number(port), address);
+  seq += 1;
+  setTimeout(next, Math.max(0, seq * interval - (performance.now() - started)));
+};
+next();

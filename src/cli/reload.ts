@@ -1,0 +1,30 @@
+// `tandem reload`: the running daemon reads its configuration file again and
+// applies it without changing its role (as SIGHUP does, but with the answer: what
+// changed, or the file's errors). Exit status 2 when the file is invalid, 1 when the
+// change needs a restart.
+import type { Command } from 'commander';
+import { defaultSocketPath, formatReload } from '../daemon/index.js';
+import { ExitCode, type CommandModule } from './command.js';
+import { printDiagnostics } from './config-input.js';
+import { ask } from './control-client.js';
+
+export const reloadCommand: CommandModule = {
+  register(program: Command): void {
+    program
+      .command('reload')
+      .description('make the daemon read its configuration again and apply it (never changes the role)')
+      .option('--socket <path>', 'control socket', defaultSocketPath)
+      .option('--json', 'print the outcome as JSON')
+      .action(async (options: { socket: string; json?: boolean }) => {
+        const response = await ask(options.socket, 'reload');
+        if (!response || response.command !== 'reload' || !('changes' in response)) return;
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(response)}\n`);
+        } else {
+          printDiagnostics(response.diagnostics);
+          process.stdout.write(`${formatReload(response)}\n`);
+        }
+        if (!response.ok) process.exitCode = response.code === 'invalid-config' ? ExitCode.badInput : ExitCode.failure;
+      });
+  },
+};

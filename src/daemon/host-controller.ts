@@ -1,0 +1,238 @@
+// The active role on this host. Claim: check forwarding (NAT), start the balancer
+// (IPVS, health checks), add the addresses over rtnetlink and announce each one the
+// moment the kernel has it. Release: stop announcing, remove the addresses, stop the
+// balancer. At start, before the election runs, stale addresses of an earlier run
+// are removed and the monitored links are watched; their state is this node's
+// health. Hooks are queued in transition order and never waited for.
+import type { HealthSummary, SyncRole, Transition, TransitionReason } from '../cluster/index.js';
+import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
+import type { Logger } from '../log.js';
+import {
+  AddressManager,
+  Announcer,
+  checkForwarding,
+  LinkMonitor,
+  PacketSocket,
+  type AddressFailure,
+  type PlacedAddress,
+  type ReconcileReport,
+} from '../net/index.js';
+import type { Balancer } from './balancer.js';
+import type { Controller } from './controller.js';
+import { heartbeatPaths } from './daemon.js';
+import { HookRunner } from './hooks.js';
+import { cidrOf, claimedAddresses, linkHealth, managedAddresses, monitoredDevices, type AddressRole } from './host-plan.js';
+import { wallClock, type ControllerStatus } from './status.js';
+
+export interface HostControllerOptions {
+  model: Model;
+  self: NodeSpec;
+  peer?: NodeSpec;
+  logger: Logger;
+  /** IPVS and health checks; without one, the node moves addresses only. */
+  balancer?: Balancer;
+}
+
+const elapsed = (since: number) => Math.round((performance.now() - since) * 100) / 100;
+
+export class HostController implements Controller {
+  private model: Model;
+  private readonly logger: Logger;
+  private readonly addresses: AddressManager;
+  private readonly packets: PacketSocket;
+  private readonly announcer: Announcer;
+  private readonly hooks: HookRunner;
+  private links: LinkMonitor | undefined;
+  private onHealth: (health: HealthSummary) => void = () => undefined;
+  /** Between claim and release (the desired state a reload reconciles to). */
+  private active = false;
+  private held: PlacedAddress[] = [];
+  private failed: AddressFailure[] = [];
+  private lastAnnouncedAt: number | undefined;
+  /** The balancer's deactivation runs after the release resolved (the peer is told at once); the next claim waits for it. */
+  private deactivated: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: HostControllerOptions) {
+    this.model = options.model;
+    this.logger = options.logger.child({ component: 'controller' });
+    this.addresses = new AddressManager(options.logger);
+    this.packets = new PacketSocket();
+    this.announcer = new Announcer({ sender: this.packets, spec: options.model.announce, logger: options.logger });
+    this.hooks = new HookRunner({ spec: options.model.hooks, identity: { cluster: options.model.cluster, node: options.self.name }, logger: options.logger });
+  }
+
+  async start(onHealth: (health: HealthSummary) => void): Promise<HealthSummary> {
+    this.onHealth = onHealth;
+    const report = await this.addresses.release(managedAddresses(this.model));
+    if (report.removed.length > 0) {
+      this.logger.warn(
+        { event: 'controller.stale-addresses', addresses: report.removed.map((r) => `${r.address.address}/${r.prefix} ${r.device}`) },
+        `removed ${report.removed.length} address(es) an earlier run left behind`,
+      );
+    }
+    return this.watchLinks();
+  }
+
+  async claim(request: { term: number; reason: TransitionReason }): Promise<void> {
+    const started = performance.now();
+    this.active = true;
+    await checkForwarding(this.model, this.logger);
+    await this.deactivated;
+    await this.runBalancer('activate', (b) => b.activate());
+    const balancerMs = elapsed(started);
+    let firstFrameMs: number | undefined;
+    const report = await this.addresses.claim(this.wanted(), (placed) => {
+      this.announceNow(placed);
+      firstFrameMs ??= elapsed(started);
+    });
+    const failed = this.settle(report);
+    this.logger.info(
+      { event: 'controller.claim', ...request, addresses: this.held.map(cidrOf), balancerMs, firstFrameMs, durationMs: elapsed(started) },
+      `claimed ${this.held.length} address(es)`,
+    );
+    if (failed.length > 0) throw new Error(`cannot claim ${failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
+  }
+
+  async release(request: { reason: TransitionReason }): Promise<void> {
+    const started = performance.now();
+    this.active = false;
+    this.announcer.stop();
+    const report = await this.addresses.release(managedAddresses(this.model));
+    this.held = [];
+    this.failed = report.failed;
+    this.logger.info({ event: 'controller.release', ...request, removed: report.removed.map((r) => cidrOf(r.address)), durationMs: elapsed(started) }, `released ${report.removed.length} address(es)`);
+    this.deactivated = this.runBalancer('deactivate', (b) => b.deactivate());
+    if (report.failed.length > 0) throw new Error(`cannot remove ${report.failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
+  }
+
+  /** A claim again: puts back anything removed by hand meanwhile and restarts the burst for every address. */
+  async announce(request: { reason: string }): Promise<void> {
+    if (!this.active) return;
+    const report = await this.addresses.claim(this.wanted(), (placed) => this.announceNow(placed));
+    this.settle(report);
+    this.logger.info({ event: 'controller.announce', ...request, addresses: this.held.map(cidrOf) }, `announcing ${this.held.length} address(es) again`);
+  }
+
+  async setSyncRole(role: SyncRole): Promise<void> {
+    await this.runBalancer('setSyncRole', (b) => b.setSyncRole(role));
+  }
+
+  runHooks(transition: Transition): void {
+    this.hooks.transition({
+      from: transition.from,
+      to: transition.to,
+      reason: transition.reason,
+      term: transition.term,
+      ...(transition.peer && { peer: transition.peer.name }),
+      addresses: claimedAddresses(this.model).map((r) => cidrOf(r.address)),
+      at: wallClock(transition.at).getTime(),
+    });
+  }
+
+  async reload(model: Model): Promise<void> {
+    const before = this.model;
+    this.model = model;
+    this.hooks.setSpec(model.hooks);
+    this.announcer.setSpec(model.announce);
+    const managed = [...managedAddresses(before), ...managedAddresses(model)];
+    if (this.active) {
+      await checkForwarding(model, this.logger).catch((error: Error) =>
+        this.logger.error({ event: 'controller.forwarding', err: error }, `${error.message} (the reload keeps this node active)`),
+      );
+      const announced = new Set(this.held.map((p) => `${p.address} ${p.ifindex}`));
+      const report = await this.addresses.reconcile({ present: this.wanted(), absent: managed }, (placed) => {
+        if (!announced.has(`${placed.address} ${placed.ifindex}`)) this.announceNow(placed);
+      });
+      this.announcer.withdraw(report.removed.filter((r) => r.why === 'released').map((r) => r.address.address));
+      this.settle(report);
+    } else {
+      this.settle(await this.addresses.release(managed));
+    }
+    if (!sameDevices(this.links?.states().map((s) => s.device) ?? [], this.watchedDevices(await this.addresses.readHost()))) {
+      this.onHealth(await this.watchLinks());
+    }
+    await this.runBalancer('reload', (b) => b.reload(model));
+  }
+
+  status(): ControllerStatus {
+    const purposes = new Map(claimedAddresses(this.model).map((r) => [r.address.address, r.purpose]));
+    return {
+      addresses: this.held.map((p) => ({
+        address: p.address,
+        prefix: p.prefix,
+        device: p.device,
+        ...(p.family === 4 && { label: p.label ?? p.device }),
+        purpose: purposes.get(p.address) ?? '',
+      })),
+      failedAddresses: this.failed.map((f) => ({ address: cidrOf(f.address), reason: f.reason })),
+      announcements: {
+        ...this.announcer.counters,
+        ...(this.lastAnnouncedAt !== undefined && { lastMsAgo: Math.round(performance.now() - this.lastAnnouncedAt) }),
+      },
+      ...(this.links && { links: this.links.states() }),
+      hooks: { pending: this.hooks.pending },
+    };
+  }
+
+  async close(): Promise<void> {
+    const unfinished = await this.hooks.drain();
+    if (unfinished > 0) this.logger.warn({ event: 'hooks.abandoned', pending: unfinished }, `stopping with ${unfinished} hook(s) unfinished`);
+    this.links?.close();
+    this.announcer.stop();
+    this.packets.close();
+    this.addresses.close();
+    await this.deactivated;
+    await this.runBalancer('close', (b) => b.close());
+  }
+
+  // ---- helpers ----
+
+  private wanted(): ClaimedAddress[] {
+    return claimedAddresses(this.model).map((r: AddressRole) => r.address);
+  }
+
+  private announceNow(placed: PlacedAddress): void {
+    this.announcer.announce([{ ...placed, router: placed.address === this.model.natRouter?.address }]);
+    this.lastAnnouncedAt = performance.now();
+  }
+
+  /** Records what a claim or reload left on the host; returns the failures. */
+  private settle(report: ReconcileReport): AddressFailure[] {
+    this.held = this.active ? [...report.kept, ...report.added] : [];
+    this.failed = report.failed;
+    return report.failed;
+  }
+
+  private watchedDevices(host: Awaited<ReturnType<AddressManager['readHost']>>): string[] {
+    const { self, peer } = this.options;
+    const local = peer ? heartbeatPaths(self, peer).paths.map((p) => p.local) : [];
+    return monitoredDevices(this.model, local, host);
+  }
+
+  /** (Re)starts watching the monitored links; resolves with the health they give. */
+  private async watchLinks(): Promise<HealthSummary> {
+    this.links?.close();
+    this.links = undefined;
+    const devices = this.watchedDevices(await this.addresses.readHost());
+    if (devices.length === 0) return linkHealth(undefined);
+    const monitor = new LinkMonitor(devices, this.options.logger);
+    this.links = monitor;
+    monitor.on('link', (event) => {
+      if (!event.initial && this.links === monitor) this.onHealth(linkHealth(monitor.states()));
+    });
+    await monitor.start();
+    this.logger.info({ event: 'controller.links', devices }, `monitoring links ${devices.join(', ')}`);
+    return linkHealth(monitor.states());
+  }
+
+  /** IPVS trouble never blocks a takeover: the balancer logs and retries it; a failure here is a bug, logged. */
+  private async runBalancer(step: string, run: (balancer: Balancer) => Promise<void>): Promise<void> {
+    const { balancer } = this.options;
+    if (!balancer) return;
+    await run(balancer).catch((error: unknown) => this.logger.error({ event: 'balancer.failed', step, err: error }, `balancer ${step} failed`));
+  }
+}
+
+function sameDevices(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((device, i) => device === b[i]);
+}

@@ -1,0 +1,71 @@
+// What the host should look like, from the model: the addresses the active node
+// claims, the ones tandem manages (and so removes wherever it finds them when it
+// does not hold the role), the links whose loss means this node cannot serve, and
+// the health summary the election gets from their state. Pure.
+import type { HealthSummary } from '../cluster/index.js';
+import type { ClaimedAddress, Model } from '../config/model.js';
+import { devicesHolding, planAddresses, type HostView, type LinkState } from '../net/index.js';
+
+/** A claimed address and what it is for (status, hooks). */
+export interface AddressRole {
+  address: ClaimedAddress;
+  /** `nat gateway`, or the names of the virtual services on this VIP. */
+  purpose: string;
+}
+
+const keyOf = (a: ClaimedAddress) => a.address;
+
+/** The addresses the active node holds: the VIPs of active services, then the NAT gateway. */
+export function claimedAddresses(model: Model): AddressRole[] {
+  const byAddress = new Map<string, { address: ClaimedAddress; services: string[] }>();
+  for (const service of model.virtualServices) {
+    if (!service.active || !service.vip) continue;
+    const entry = byAddress.get(keyOf(service.vip)) ?? { address: service.vip, services: [] };
+    entry.services.push(service.name);
+    byAddress.set(keyOf(service.vip), entry);
+  }
+  const roles = [...byAddress.values()].map(({ address, services }) => ({ address, purpose: `vip ${services.join(', ')}` }));
+  if (model.natRouter) roles.push({ address: model.natRouter, purpose: 'nat gateway' });
+  return roles;
+}
+
+/** Every address tandem manages: also the VIPs of inactive services (they must not linger). */
+export function managedAddresses(model: Model): ClaimedAddress[] {
+  const all = new Map<string, ClaimedAddress>();
+  for (const service of model.virtualServices) if (service.vip) all.set(keyOf(service.vip), service.vip);
+  if (model.natRouter) all.set(keyOf(model.natRouter), model.natRouter);
+  return [...all.values()];
+}
+
+/** `address/prefix`, as hooks and logs show addresses. */
+export const cidrOf = (a: ClaimedAddress): string => `${a.address}/${a.prefix}`;
+
+/**
+ * The links `monitor_links` watches: the devices of the claimed addresses (as they
+ * would be placed on this host), of this node's heartbeat addresses, and the extra
+ * interfaces configured. None when monitoring is off.
+ */
+export function monitoredDevices(model: Model, heartbeatAddresses: string[], host: HostView): string[] {
+  if (!model.monitorLinks.enabled) return [];
+  const plan = planAddresses({ present: claimedAddresses(model).map((r) => r.address), absent: [] }, host);
+  const devices = [
+    ...[...plan.add, ...plan.keep].map((placed) => placed.device),
+    // an address that cannot be placed still names its device: watching it shows why
+    ...plan.failed.flatMap((failure) => failure.address.device ?? []),
+    ...devicesHolding(heartbeatAddresses, host),
+    ...model.monitorLinks.interfaces,
+  ];
+  return [...new Set(devices)].sort();
+}
+
+/** The election's view of the monitored links: any one down means this node cannot serve. */
+export function linkHealth(states: LinkState[] | undefined): HealthSummary {
+  if (!states) return { canServe: true, monitorLinks: false, links: [], fault: '' };
+  const down = states.filter((s) => !s.up);
+  return {
+    canServe: down.length === 0,
+    monitorLinks: true,
+    links: states.map((s) => ({ name: s.device, up: s.up })),
+    fault: down.length === 0 ? '' : `link down: ${down.map((s) => `${s.device} (${s.condition})`).join(', ')}`,
+  };
+}

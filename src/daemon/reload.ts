@@ -1,0 +1,71 @@
+// A reload compares the running configuration with the file as it is now: what
+// cannot change without a restart (who the two nodes are, how they reach each
+// other), and what changed, one line per change for the `config.reload` event and
+// `tandem reload`. Pure.
+import { formatDuration } from '../config/index.js';
+import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
+import { cidrOf, managedAddresses } from './host-plan.js';
+
+export interface PairConfig {
+  model: Model;
+  self: NodeSpec;
+  peer?: NodeSpec;
+}
+
+const show = (value: unknown): string => (value === undefined ? 'none' : typeof value === 'string' ? value : JSON.stringify(value));
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Why the new configuration needs a restart; empty when a reload can apply it. */
+export function restartNeeded(running: PairConfig, next: PairConfig): string[] {
+  const reasons: string[] = [];
+  const differs = (what: string, a: unknown, b: unknown) => {
+    if (!same(a, b)) reasons.push(`${what}: ${show(a)} -> ${show(b)}`);
+  };
+  differs('cluster', running.model.cluster, next.model.cluster);
+  differs('this node', running.self.name, next.self.name);
+  differs('peer', running.peer?.name, next.peer?.name);
+  for (const [which, a, b] of [['this node', running.self, next.self], ['peer', running.peer, next.peer]] as const) {
+    differs(`${which}'s address`, a?.address, b?.address);
+    differs(`${which}'s private address`, a?.privateAddress, b?.privateAddress);
+  }
+  differs('heartbeat.port', running.model.heartbeat.port, next.model.heartbeat.port);
+  return reasons;
+}
+
+const addressText = (a: ClaimedAddress) => `${cidrOf(a)}${a.label ? ` (${a.label})` : a.device ? ` (${a.device})` : ''}`;
+
+/** What changed between two configurations of the same pair, one line each. */
+export function configChanges(before: Model, after: Model): string[] {
+  const changes: string[] = [];
+  const value = (key: string, a: unknown, b: unknown) => {
+    if (!same(a, b)) changes.push(`${key}: ${show(a)} -> ${show(b)}`);
+  };
+  value('serial_no', before.serialNo, after.serialNo);
+  for (const key of ['keepalive', 'deadtime', 'warntime', 'initdead'] as const) {
+    value(`heartbeat.${key}`, formatDuration(before.heartbeat[key]), formatDuration(after.heartbeat[key]));
+  }
+  for (const node of after.nodes) value(`nodes.${node.name}.priority`, before.nodes.find((n) => n.name === node.name)?.priority, node.priority);
+  value('preempt', before.preempt, after.preempt);
+  value('auth.key_file', before.auth.keyFile, after.auth.keyFile);
+  value('auth.key_id', before.auth.keyId, after.auth.keyId);
+  value('network', before.network, after.network);
+  value('enable_forwarding', before.enableForwarding, after.enableForwarding);
+  setChange(changes, 'addresses', managedAddresses(before).map(addressText), managedAddresses(after).map(addressText));
+  const services = (m: Model) => new Map(m.virtualServices.map((s) => [s.name, JSON.stringify(s)]));
+  const [was, is] = [services(before), services(after)];
+  setChange(changes, 'virtual_services', [...was.keys()], [...is.keys()], [...is].filter(([name, text]) => was.has(name) && was.get(name) !== text).map(([name]) => name));
+  for (const key of ['activeCmd', 'inactiveCmd', 'notify', 'timeout'] as const) value(`hooks.${key}`, before.hooks[key], after.hooks[key]);
+  value('announce', before.announce, after.announce);
+  value('monitor_links', before.monitorLinks, after.monitorLinks);
+  value('sync', before.sync, after.sync);
+  value('ipvs_timeouts', before.ipvsTimeouts, after.ipvsTimeouts);
+  value('keep_services_on_release', before.keepServicesOnRelease, after.keepServicesOnRelease);
+  return changes;
+}
+
+function setChange(changes: string[], key: string, before: string[], after: string[], modified: string[] = []): void {
+  const added = after.filter((x) => !before.includes(x));
+  const removed = before.filter((x) => !after.includes(x));
+  const parts = [...added.map((x) => `+${x}`), ...removed.map((x) => `-${x}`), ...modified.map((x) => `~${x}`)];
+  if (parts.length > 0) changes.push(`${key}: ${parts.join(', ')}`);
+}

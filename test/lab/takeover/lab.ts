@@ -1,0 +1,183 @@
+// The takeover lab: the cluster lab's two directors (real `tandem run` processes)
+// with a VIP on the public switch and the NAT gateway on the server switch, a
+// client `xcl01` on the public side and a real server `ics01` behind the gateway.
+// Each director answers UDP probes on the VIP itself (a responder bound to it with
+// ip_nonlocal_bind), so the probe follows the address; there is no IPVS here.
+import { fileURLToPath } from 'node:url';
+import type { Host, Watch } from '../netns.js';
+import { DirectorPair, type Director, type PairOptions, type StartOptions } from '../cluster/pair.js';
+
+export const vip = '192.0.2.100';
+export const natGateway = '198.51.100.254';
+export const clientAddress = '192.0.2.50';
+export const serverAddress = '198.51.100.10';
+export const echoPort = 7;
+
+const echo = fileURLToPath(new URL('../../../deploy/lab/echo.ts', import.meta.url));
+const prober = fileURLToPath(new URL('../../../deploy/lab/probe.ts', import.meta.url));
+
+const services = `network: nat
+enable_forwarding: true
+nat_router: { address: ${natGateway}/24, device: eth1, label: "eth1:1" }
+virtual_services:
+  - name: echo
+    vip: { address: ${vip}/24, device: eth0, label: "eth0:1" }
+    protocol: udp
+    port: ${echoPort}
+    health_check: { kind: none }
+    real_servers: [{ name: ics01, address: ${serverAddress} }]`;
+
+export interface HeldAddress {
+  address: string;
+  prefix: number;
+  device: string;
+  label?: string;
+}
+
+export interface ProbeReply {
+  seq: number;
+  sentAt: number;
+  rttMs: number;
+  responder: string;
+}
+
+export interface ProbeRun {
+  replies: ProbeReply[];
+  sent: number;
+  /** The longest time between two answered probes (by send time): how long the VIP did not answer. */
+  gapMs: number;
+}
+
+export interface Probe {
+  /** Resolves once `n` more replies came from `responder`. */
+  answeredBy(responder: string, n?: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<ProbeRun>;
+}
+
+/** The longest interval between two consecutive answered probes, by their send times. */
+export function largestGap(replies: ProbeReply[]): number {
+  const sorted = [...replies].sort((a, b) => a.seq - b.seq);
+  let gap = 0;
+  for (let i = 1; i < sorted.length; i++) gap = Math.max(gap, sorted[i]!.sentAt - sorted[i - 1]!.sentAt);
+  return gap;
+}
+
+function parseReply(line: string): ProbeReply | undefined {
+  const match = /^reply (\d+) ([\d.]+) ([\d.]+) (\S+)$/.exec(line);
+  return match ? { seq: Number(match[1]), sentAt: Number(match[2]), rttMs: Number(match[3]), responder: match[4]! } : undefined;
+}
+
+export class TakeoverLab {
+  private constructor(
+    readonly pair: DirectorPair,
+    readonly client: Host,
+    readonly server: Host,
+  ) {}
+
+  static async create(options: Omit<PairOptions, 'services'>): Promise<TakeoverLab> {
+    const pair = await DirectorPair.create({ ...options, services });
+    try {
+      const { lab } = pair;
+      const client = await lab.addHost('xcl01');
+      await lab.connect(client, 'eth0', 'sw0', [`${clientAddress}/24`]);
+      const server = await lab.addHost('ics01');
+      await lab.connect(server, 'eth0', 'sw1', [`${serverAddress}/24`]);
+      await lab.exec(server, 'ip', ['route', 'add', 'default', 'via', natGateway]);
+      for (const node of pair.nodes) {
+        await lab.exec(node.host, 'sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
+        await lab.watch(node.host, process.execPath, ['--import', 'tsx', echo, vip, String(echoPort), node.name], /echo listening/);
+      }
+      return new TakeoverLab(pair, client, server);
+    } catch (error) {
+      await pair.destroy();
+      throw error;
+    }
+  }
+
+  get nodes(): [Director, Director] {
+    return this.pair.nodes;
+  }
+
+  mac(node: Director | Host, ifname = 'eth0'): Promise<string> {
+    return this.pair.lab.macOf('host' in node ? node.host : node, ifname);
+  }
+
+  /** The addresses tandem may manage that a director holds (the VIP, the NAT gateway), as `ip -j addr` shows them. */
+  async managed(node: Director): Promise<HeldAddress[]> {
+    return (await this.addresses(node)).filter((a) => a.address === vip || a.address === natGateway);
+  }
+
+  async addresses(node: Director): Promise<HeldAddress[]> {
+    const { stdout } = await this.pair.lab.exec(node.host, 'ip', ['-j', '-4', 'addr', 'show']);
+    const links = JSON.parse(stdout) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number; label?: string }> }>;
+    return links.flatMap((link) => link.addr_info.map((a) => ({ address: a.local, prefix: a.prefixlen, device: link.ifname, ...(a.label && { label: a.label }) })));
+  }
+
+  async neighbour(host: Host, address: string): Promise<string | undefined> {
+    const { stdout } = await this.pair.lab.exec(host, 'ip', ['-j', 'neigh', 'show', address, 'dev', 'eth0']);
+    return (JSON.parse(stdout) as Array<{ lladdr?: string }>)[0]?.lladdr;
+  }
+
+  /** Polls until the host's neighbour entry for `address` is `mac`. */
+  async neighbourBecomes(host: Host, address: string, mac: string, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.neighbour(host, address);
+      if (now === mac) return;
+      if (Date.now() > deadline) throw new Error(`${host.name}'s neighbour entry for ${address} is ${now ?? 'missing'}, not ${mac}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Both neighbours learn where the VIP and the gateway are: a few probes from the client, pings from the server. */
+  async warmNeighbours(): Promise<void> {
+    const { lab } = this.pair;
+    await lab.exec(this.client, process.execPath, ['--import', 'tsx', prober, vip, String(echoPort), '--count', '3', '--wait', '200']);
+    await lab.exec(this.server, 'ping', ['-c', '2', '-i', '0.1', '-W', '1', natGateway]);
+  }
+
+  /** tcpdump of ARP in the host's namespace, with link-level addresses. */
+  captureArp(host: Host): Promise<Watch> {
+    return this.pair.lab.watch(host, 'tcpdump', ['-l', '-n', '-e', '--immediate-mode', '-i', 'eth0', 'arp'], /listening on/);
+  }
+
+  /** Starts probing the VIP from the client every `intervalMs`. */
+  async probe(intervalMs = 10): Promise<Probe> {
+    const watch = await this.pair.lab.watch(this.client, process.execPath, ['--import', 'tsx', prober, vip, String(echoPort), '--interval', String(intervalMs)]);
+    const replies = () => watch.lines.flatMap((line) => parseReply(line) ?? []);
+    return {
+      answeredBy: async (responder, n = 1, timeoutMs = 5000) => {
+        const skip = replies().length;
+        const deadline = Date.now() + timeoutMs;
+        while (replies().slice(skip).filter((r) => r.responder === responder).length < n) {
+          if (Date.now() > deadline) throw new Error(`the VIP did not answer from ${responder} within ${timeoutMs} ms; last replies: ${watch.lines.slice(-5).join(' | ')}`);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      },
+      stop: async () => {
+        await watch.stop();
+        const all = replies();
+        const sent = Number(/^sent (\d+)$/.exec(watch.lines.at(-1) ?? '')?.[1] ?? NaN);
+        return { replies: all, sent, gapMs: largestGap(all) };
+      },
+    };
+  }
+
+  /** The node dies: its switch ports go down and its daemon is killed (SIGKILL); returns when (Date.now()). */
+  async die(node: Director): Promise<number> {
+    const at = Date.now();
+    await Promise.all(['eth0', 'eth1'].map((ifname) => this.pair.lab.setSwitchPort(node.host, ifname, false)));
+    await this.pair.kill(node);
+    return at;
+  }
+
+  /** A dead node comes back: its daemon starts (removing what the dead one left), then its cables are plugged in. */
+  async revive(node: Director, options: StartOptions = {}): Promise<void> {
+    await this.pair.start(node, options);
+    await Promise.all(['eth0', 'eth1'].map((ifname) => this.pair.lab.setSwitchPort(node.host, ifname, true)));
+  }
+
+  async destroy(): Promise<void> {
+    await this.pair.destroy();
+  }
+}

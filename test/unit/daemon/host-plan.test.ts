@@ -1,0 +1,131 @@
+// What the host controller derives from the model: claimed and managed addresses,
+// the monitored links, the health they give; and what a reload may change.
+import { describe, expect, it } from 'vitest';
+import { parseConfig, type Model } from '../../../src/config/index.js';
+import { claimedAddresses, linkHealth, managedAddresses, monitoredDevices } from '../../../src/daemon/host-plan.js';
+import { configChanges, restartNeeded } from '../../../src/daemon/reload.js';
+import type { HostView } from '../../../src/net/index.js';
+import { noHosts } from '../config/helpers.js';
+
+const base = `cluster: lab
+serial_no: 1
+nodes:
+  - { name: ifw01, address: 192.0.2.1, private_address: 198.51.100.1, priority: 100 }
+  - { name: ifw02, address: 192.0.2.2, private_address: 198.51.100.2, priority: 100 }
+heartbeat: { keepalive: 50ms, deadtime: 200ms }
+auth: { key_file: /etc/tandem/authkey, key_id: 1 }
+network: nat
+nat_router: { address: 198.51.100.254/24, device: eth1, label: "eth1:1" }
+`;
+
+const services = `virtual_services:
+  - name: www
+    vip: { address: 192.0.2.100/24, device: eth0, label: "eth0:1" }
+    port: 80
+    real_servers: [{ name: ics01, address: 198.51.100.10 }]
+  - name: dns
+    vip: { address: 192.0.2.100/24, device: eth0, label: "eth0:1" }
+    protocol: udp
+    port: 53
+    real_servers: [{ name: ics01, address: 198.51.100.10 }]
+  - name: old
+    active: false
+    vip: { address: 192.0.2.101/24, device: eth0, label: "eth0:2" }
+    port: 80
+    real_servers: [{ name: ics01, address: 198.51.100.10 }]
+  - name: v6
+    vip: { address: 2001:db8::100/64 }
+    port: 80
+    real_servers: [{ name: ics01, address: 2001:db8:1::10 }]
+`;
+
+async function model(text: string): Promise<Model> {
+  return (await parseConfig(text, 'tandem.yaml', { hosts: noHosts })).model;
+}
+
+const link = (index: number, name: string) => ({ index, name, adminUp: true, running: true, mac: Buffer.alloc(6, index) });
+const address = (index: number, bytes: number[], prefix: number) => ({ index, bytes: Buffer.from(bytes), prefix, secondary: false });
+const v6 = (...groups: number[]) => groups.flatMap((g) => [g >> 8, g & 0xff]);
+const host: HostView = {
+  links: [link(1, 'lo'), link(2, 'eth0'), link(3, 'eth1'), link(4, 'eth2')],
+  addresses: [
+    address(2, [192, 0, 2, 1], 24),
+    address(3, [198, 51, 100, 1], 24),
+    address(4, v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 64),
+  ],
+};
+
+describe('host plan', () => {
+  it('claims the VIPs of active services once each, then the NAT gateway; manages the inactive ones too', async () => {
+    const m = await model(base + services);
+    expect(claimedAddresses(m).map((r) => [r.address.address, r.purpose])).toEqual([
+      ['192.0.2.100', 'vip www, dns'],
+      ['2001:db8::100', 'vip v6'],
+      ['198.51.100.254', 'nat gateway'],
+    ]);
+    expect(managedAddresses(m).map((a) => a.address)).toEqual(['192.0.2.100', '192.0.2.101', '2001:db8::100', '198.51.100.254']);
+  });
+
+  it('monitors the devices of the addresses (placed by subnet when none is given), of the heartbeats, and the extra ones', async () => {
+    const m = await model(base + services + 'monitor_links: { interfaces: [eth9] }\n');
+    expect(monitoredDevices(m, ['192.0.2.1', '198.51.100.1'], host)).toEqual(['eth0', 'eth1', 'eth2', 'eth9']);
+    const off = await model(base + services + 'monitor_links: { enabled: false }\n');
+    expect(monitoredDevices(off, ['192.0.2.1'], host)).toEqual([]);
+  });
+
+  it('turns link states into the election health summary', () => {
+    expect(linkHealth(undefined)).toEqual({ canServe: true, monitorLinks: false, links: [], fault: '' });
+    expect(
+      linkHealth([
+        { device: 'eth0', up: true, condition: 'up' },
+        { device: 'eth1', up: false, condition: 'no-carrier' },
+        { device: 'eth9', up: false, condition: 'missing' },
+      ]),
+    ).toEqual({
+      canServe: false,
+      monitorLinks: true,
+      links: [
+        { name: 'eth0', up: true },
+        { name: 'eth1', up: false },
+        { name: 'eth9', up: false },
+      ],
+      fault: 'link down: eth1 (no-carrier), eth9 (missing)',
+    });
+  });
+});
+
+describe('reload', () => {
+  it('lists what changed, one line each', async () => {
+    const before = await model(base + services);
+    const after = await model(
+      base
+        .replace('serial_no: 1', 'serial_no: 2')
+        .replace('keepalive: 50ms', 'keepalive: 20ms')
+        .replace('address: 192.0.2.1, private_address: 198.51.100.1, priority: 100', 'address: 192.0.2.1, private_address: 198.51.100.1, priority: 150') +
+        services.replace('192.0.2.101/24, device: eth0, label: "eth0:2"', '192.0.2.102/24, device: eth0, label: "eth0:2"').replace('port: 53', 'port: 5353') +
+        'hooks: { notify: /usr/local/bin/notify }\n',
+    );
+    expect(configChanges(before, after)).toEqual([
+      'serial_no: 1 -> 2',
+      'heartbeat.keepalive: 50ms -> 20ms',
+      'nodes.ifw01.priority: 100 -> 150',
+      'addresses: +192.0.2.102/24 (eth0:2), -192.0.2.101/24 (eth0:2)',
+      'virtual_services: ~dns, ~old',
+      'hooks.notify: none -> /usr/local/bin/notify',
+    ]);
+    expect(configChanges(before, before)).toEqual([]);
+  });
+
+  it('needs a restart for another pair, other node addresses or another port', async () => {
+    const m = await model(base);
+    const [ifw01, ifw02] = m.nodes as [Model['nodes'][0], Model['nodes'][0]];
+    const running = { model: m, self: ifw01, peer: ifw02 };
+    expect(restartNeeded(running, running)).toEqual([]);
+    const moved = await model(base.replace('address: 192.0.2.2,', 'address: 192.0.2.3,').replace('keepalive: 50ms', 'keepalive: 50ms, port: 600'));
+    expect(restartNeeded(running, { model: moved, self: moved.nodes[0]!, peer: moved.nodes[1]! })).toEqual([
+      "peer's address: 192.0.2.2 -> 192.0.2.3",
+      'heartbeat.port: 539 -> 600',
+    ]);
+    expect(restartNeeded(running, { model: m, self: ifw02, peer: ifw01 })).toEqual(expect.arrayContaining(['this node: ifw01 -> ifw02', 'peer: ifw02 -> ifw01']));
+  });
+});
