@@ -106,16 +106,7 @@ export async function natLab(): Promise<NatLab> {
       const host = await lab.addHost(name);
       await lab.connect(host, 'eth0', priv, [`${address}/24`, `${addresses.realServers6[index]}/64 nodad`]);
       await lab.ipBatch(host.netns, [`route add default via ${addresses.gateway}`, `route add default via ${addresses.gateway6}`]);
-      const root = join(files, name);
-      rmSync(root, { recursive: true, force: true });
-      await run('mkdir', ['-p', root]);
-      writeFileSync(join(root, 'index.html'), `hello from ${name}\n`);
-      const echo = join(files, `${name}-echo.sh`);
-      writeFileSync(echo, `#!/bin/sh\nwhile read -r line; do echo "${name} got: $line"; done\n`);
-      chmodSync(echo, 0o755);
-      // no pipes: the servers' per-connection children must not hold this process open
-      lab.spawn(host, 'busybox', ['httpd', '-f', '-p', '80', '-h', root], { stdio: 'ignore' });
-      lab.spawn(host, 'busybox', ['nc', '-ll', '-p', '9000', '-e', echo], { stdio: 'ignore' });
+      await realServer(lab, host, files, { http: [80], echo: 9000 });
       realServers.push(host);
     }
 
@@ -129,7 +120,7 @@ export async function natLab(): Promise<NatLab> {
         return (await lab.exec(client, 'busybox', ['timeout', '10', 'busybox', 'wget', '-q', '-O-', url])).stdout.trim();
       },
       async openEcho(address) {
-        return echoSession(lab.spawn(client, 'busybox', ['nc', address, '9000']));
+        return openEcho(lab, client, address);
       },
       async destroy() {
         await lab.destroy();
@@ -141,6 +132,33 @@ export async function natLab(): Promise<NatLab> {
     rmSync(files, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** The servers of a real server (busybox): HTTP on each of `http` answering `hello from
+ *  NAME`, and a line echo on `echo` (`NAME got: LINE`). Files go under `files`. */
+export async function realServer(lab: Lab, host: Host, files: string, ports: { http: number[]; echo?: number }): Promise<{ http: ChildProcess[]; echo?: ChildProcess }> {
+  const root = join(files, host.name);
+  rmSync(root, { recursive: true, force: true });
+  await run('mkdir', ['-p', root]);
+  writeFileSync(join(root, 'index.html'), `hello from ${host.name}\n`);
+  const echo = join(files, `${host.name}-echo.sh`);
+  writeFileSync(echo, `#!/bin/sh\nwhile read -r line; do echo "${host.name} got: $line"; done\n`);
+  chmodSync(echo, 0o755);
+  // no pipes: the servers' per-connection children must not hold this process open
+  return {
+    http: ports.http.map((port) => serveHttp(lab, host, files, port)),
+    ...(ports.echo !== undefined && { echo: lab.spawn(host, 'busybox', ['nc', '-ll', '-p', String(ports.echo), '-e', echo], { stdio: 'ignore' }) }),
+  };
+}
+
+/** (Re)starts the HTTP server of a real server set up by realServer. */
+export function serveHttp(lab: Lab, host: Host, files: string, port: number): ChildProcess {
+  return lab.spawn(host, 'busybox', ['httpd', '-f', '-p', String(port), '-h', join(files, host.name)], { stdio: 'ignore' });
+}
+
+/** A TCP connection from `client` to address:port (9000 by default) of a line echo server. */
+export function openEcho(lab: Lab, client: Host, address: string, port = 9000): EchoSession {
+  return echoSession(lab.spawn(client, 'busybox', ['nc', address, String(port)]));
 }
 
 function echoSession(child: ChildProcess): EchoSession {

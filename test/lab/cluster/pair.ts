@@ -40,6 +40,8 @@ export interface StartOptions {
   args?: string[];
   /** A command the daemon runs behind, e.g. ['taskset', '-c', '1']. */
   prefix?: string[];
+  /** How long the daemon may take to start (default 10 s; the emulated IPVS VM needs more). */
+  timeoutMs?: number;
 }
 
 export interface PairOptions {
@@ -112,7 +114,7 @@ export class DirectorPair {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${node.name} exited (${code}): ${stderr}`))));
     exited.catch(() => undefined);
-    await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', 10_000), exited]);
+    await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 10_000), exited]);
   }
 
   async startBoth(options: StartOptions = {}): Promise<void> {
