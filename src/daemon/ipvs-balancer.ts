@@ -52,7 +52,9 @@ export interface IpvsBalancerOptions {
   openKernel?: () => Promise<IpvsKernel>;
   /** Default: a HealthMonitor with its defaults. */
   health?: HealthMonitor;
-  /** While active, how often the kernel's table is compared with the desired one (ms). */
+  /** While active, how often the kernel's table is compared with the desired one (ms); at
+   *  least REPAIR_COST_FACTOR times the last whole-table reconcile, so a large table is not
+   *  read over and over. */
   repairInterval?: number;
   /** After a failed operation, the first retry (ms); doubles up to repairInterval. */
   retryDelay?: number;
@@ -65,6 +67,9 @@ export interface IpvsBalancerOptions {
 }
 
 export const DEFAULT_REPAIR_INTERVAL = 10_000;
+/** Drift repair may take at most 1/REPAIR_COST_FACTOR of the time (reading 10,000 services
+ *  costs seconds). */
+const REPAIR_COST_FACTOR = 20;
 const MAX_OPEN_RETRY_DELAY = 300_000;
 const REMEDY = 'load the IPVS module: modprobe ip_vs (the kernel needs CONFIG_IP_VS); tandem retries by itself';
 /** Operations named in one log line about a repair; the rest are counted. */
@@ -118,6 +123,8 @@ export class IpvsBalancer implements Balancer {
   /** Failed operations by service key, retried with the next reconcile. */
   private failing = new Map<string, string[]>();
   private lastReconcile: ReconcileRecord | undefined;
+  /** How long the last whole-table reconcile took (ms). */
+  private lastWholeTableMs = 0;
   private readonly repairs: BalancerStatus['repairs'] = { count: 0 };
   private syncError: string | undefined;
   /** Whether tandem runs (or ran) sync daemons: if sync is switched off, they are stopped. */
@@ -333,6 +340,7 @@ export class IpvsBalancer implements Balancer {
       ...(this.role === 'active' && { health: this.health.view }),
     });
     const result = await this.reconciler!.reconcile(desired, reason);
+    this.lastWholeTableMs = result.durationMs;
     this.record(result, reason, undefined);
     this.programmed = true;
     this.taskFailed = false;
@@ -485,7 +493,7 @@ export class IpvsBalancer implements Balancer {
     } else {
       this.retryDelay = this.firstRetryDelay;
       if (this.role !== 'active') return;
-      delay = this.repairInterval;
+      delay = Math.max(this.repairInterval, this.lastWholeTableMs * REPAIR_COST_FACTOR);
     }
     const due = this.now() + delay;
     if (this.timer && this.timerDue <= due) return;

@@ -51,7 +51,7 @@ describe('IpvsBalancer', () => {
   let kernelMissing: boolean;
 
   beforeEach(() => {
-    vi.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date'] });
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date', 'performance'] });
     kernel = new MemoryKernel();
     answers = new Map();
     log = logSink();
@@ -179,6 +179,19 @@ describe('IpvsBalancer', () => {
     await elapse(5000);
     expect(events('ipvs.repaired')).toHaveLength(1);
     expect(reconciles()).toEqual(['claim', 'repair', 'repair']);
+  });
+
+  it('repairs a table that takes long to read less often', async () => {
+    await start(webModel(), { repairInterval: 5000 });
+    kernel.listLatencyMs = 1000;
+    const claim = balancer!.activate(); // its reconcile takes 1 s: repairs every 20 s
+    await elapse(1000);
+    await claim;
+    await elapse(15_000);
+    expect(reconciles()).toEqual(['claim']);
+    await elapse(8000);
+    expect(reconciles()).toEqual(['claim', 'repair']);
+    kernel.listLatencyMs = 0;
   });
 
   it('logs a refused operation with its object and retries it', async () => {

@@ -9,6 +9,13 @@ export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
   timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
   daemons: SyncDaemon[] = [];
   closed = false;
+  /** Simulated time a listing of the services takes (a large table in a real kernel). */
+  listLatencyMs = 0;
+
+  override async listServices() {
+    if (this.listLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.listLatencyMs));
+    return super.listServices();
+  }
 
   async info(): Promise<IpvsInfo> {
     return { version: '1.2.1', connectionTableSize: 4096 };
