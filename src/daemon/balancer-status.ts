@@ -128,11 +128,11 @@ export function healthLabel(health: RealServerHealth): string {
 }
 
 function syncLine(sync: BalancerStatus['sync']): string {
-  const running = sync.running.map((d) => `${d.state} on ${d.interface} (sync id ${d.syncId}${d.port ? `, port ${d.port}` : ''})`).join(', ');
-  if (!sync.enabled) return `sync daemon: disabled in the configuration${running ? `; running: ${running}` : ''}`;
+  const running = sync.running.map((d) => `${d.state} on ${d.interface} (sync id ${d.syncId}${d.port ? `, port ${d.port}` : ''})`).join(', ') || 'none running';
+  if (!sync.enabled) return `sync daemon: disabled in the configuration (${running})`;
   const wanted = sync.role === 'none' ? 'none' : `${sync.role} on ${sync.interface ?? '?'}`;
-  const error = sync.error ? `; ERROR: ${sync.error}` : '';
-  return `sync daemon: ${running || 'none running'} (wanted: ${wanted})${error}`;
+  const matches = sync.role === 'none' ? sync.running.length === 0 : sync.running.length === 1 && sync.running[0]!.state === sync.role;
+  return `sync daemon: ${running}${matches ? '' : `, wanted: ${wanted}`}${sync.error ? `; ERROR: ${sync.error}` : ''}`;
 }
 
 export function formatBalancerStatus(status: BalancerStatus): string[] {

@@ -247,7 +247,11 @@ describe('IpvsBalancer', () => {
     expect(kernel.daemons).toEqual([{ state: 'backup', interface: 'eth1', syncId: 7, port: 8848 }]);
     await balancer!.setSyncRole('master');
     expect(kernel.daemons).toEqual([{ state: 'master', interface: 'eth1', syncId: 7, port: 8848 }]);
-    expect((await balancer!.status()).sync).toMatchObject({ enabled: true, role: 'master', interface: 'eth1', running: [{ state: 'master' }] });
+    const status = await balancer!.status();
+    expect(status.sync).toMatchObject({ enabled: true, role: 'master', interface: 'eth1', running: [{ state: 'master' }] });
+    expect(formatBalancerStatus(status)).toContain('sync daemon: master on eth1 (sync id 7, port 8848)');
+    kernel.daemons = [];
+    expect(formatBalancerStatus(await balancer!.status())).toContain('sync daemon: none running, wanted: master on eth1');
     await balancer!.setSyncRole('none');
     expect(kernel.daemons).toEqual([]);
   });
@@ -297,7 +301,7 @@ describe('IpvsBalancer', () => {
       '  TCP  203.0.113.2:80 rr',
       '    -> 10.0.2.1:80                  Masq    1      0          0          up for 1.5 s',
       '    -> 10.0.2.2:80                  Masq    1      0          0          up for 1.5 s',
-      'sync daemon: disabled in the configuration',
+      'sync daemon: disabled in the configuration (none running)',
       'IPVS timeouts: tcp 600 s, tcp fin 120 s, udp 300 s',
       'health checks: running, 4 of 4 real servers checked, 0 in flight',
       'last reconcile: health at 1970-01-01T00:16:40.002Z, 1 operations, 0 failed, 0 ms',
