@@ -1,6 +1,5 @@
 // The balancer in simulated time: an in-memory IPVS and health checks whose results the
 // test decides. The same behaviour against the real kernel: test/ipvs/balancer.test.ts.
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
 import { formatBalancerStatus } from '../../../src/daemon/balancer-status.js';
@@ -8,23 +7,12 @@ import { IpvsBalancer, type IpvsBalancerOptions } from '../../../src/daemon/ipvs
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor } from '../../../src/health/index.js';
 import type { CheckResult } from '../../../src/health/result.js';
-import { createLogger } from '../../../src/log.js';
+import { captureLogger } from '../../capture-log.js';
 import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
 import { MemoryKernel } from './memory-kernel.js';
 
 const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'connection refused', durationMs: 1 };
 const pass: CheckResult = { outcome: 'pass', message: 'connected', durationMs: 1 };
-
-function logSink() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ format: 'json', level: 'debug', destination }) };
-}
 
 /** Two web services on 203.0.113.1/2, two real servers each; checks every 1 s, back after 3 s. */
 function webModel(overrides: { weights?: [number, number]; quiesce?: boolean; sorry?: boolean; keep?: boolean; sync?: boolean } = {}): Model {
@@ -46,7 +34,7 @@ function webModel(overrides: { weights?: [number, number]; quiesce?: boolean; so
 describe('IpvsBalancer', () => {
   let kernel: MemoryKernel;
   let answers: Map<string, CheckResult>;
-  let log: ReturnType<typeof logSink>;
+  let log: ReturnType<typeof captureLogger>;
   let balancer: IpvsBalancer | undefined;
   let kernelMissing: boolean;
 
@@ -54,7 +42,7 @@ describe('IpvsBalancer', () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date', 'performance'] });
     kernel = new MemoryKernel();
     answers = new Map();
-    log = logSink();
+    log = captureLogger();
     kernelMissing = false;
   });
   afterEach(async () => {
@@ -90,7 +78,7 @@ describe('IpvsBalancer', () => {
     for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => vi.advanceTimersByTimeAsync(0));
   }
 
-  const events = (name: string) => log.lines.filter((line) => line.event === name);
+  const events = (name: string) => log.records.filter((line) => line.event === name);
   const reconciles = () => events('ipvs-reconciled').map((line) => line.reason);
 
   it('activate programs the table and the timeouts; deactivate removes the services', async () => {
@@ -160,7 +148,7 @@ describe('IpvsBalancer', () => {
     answers.set('10.0.2.2', refused);
     await elapse(100);
     await balancer!.reload(webModel({ weights: [5, 1] }));
-    const last = log.lines.filter((line) => line.event === 'ipvs-reconciled').at(-1);
+    const last = log.records.filter((line) => line.event === 'ipvs-reconciled').at(-1);
     expect(last).toMatchObject({ reason: 'reload', 'edit-destination': 2 });
     expect(last).not.toHaveProperty('delete-destination');
     expect(kernel.weights()).toEqual({ '203.0.113.1:80': ['10.0.1.1:80 5', '10.0.1.2:80 1'], '203.0.113.2:80': ['10.0.2.1:80 5'] });
