@@ -69,10 +69,6 @@ function addService(table: DesiredTable, model: Model, service: VirtualService, 
 }
 
 /** One service as it should be in the kernel, or undefined when it should not be there. */
-export function desiredService(model: Model, service: VirtualService, options: DesiredOptions): IpvsService | undefined {
-  return buildService(model, service, identityOfVirtualService(service), options);
-}
-
 function buildService(model: Model, service: VirtualService, identity: ServiceIdentity, options: DesiredOptions): IpvsService | undefined {
   if (!service.active) return undefined;
   if (options.role === 'inactive' && !model.keepServicesOnRelease) return undefined;

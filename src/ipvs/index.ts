@@ -11,7 +11,6 @@ export {
   type ServiceIdentity,
 } from './table.js';
 export {
-  desiredService,
   desiredTable,
   desiredTableInChunks,
   configuredDestinationKey,

@@ -81,12 +81,6 @@ function kernelError(kind: string, operation: string, errno: number): IpvsError 
   return new IpvsError(operation, errno, explanations[kind]?.[code] ?? explanations.any?.[code]);
 }
 
-class KernelRefusal extends Error {
-  constructor(readonly errno: number) {
-    super(`errno ${errno}`);
-  }
-}
-
 export interface IpvsNetlinkOptions {
   /** Requests in flight while applying a batch (bounded so acknowledgements never
    *  overflow the socket's receive buffer). */

@@ -21,18 +21,18 @@ export class MemoryIpvs implements IpvsDriver {
 
   async listServices(): Promise<IpvsService[]> {
     this.calls.listServices++;
-    return [...this.services.values()].map((service) => ({ ...structuredClone(service), destinations: [] }));
+    return [...this.services.values()].map((service) => ({ ...service, destinations: [] }));
   }
 
   async getService(service: ServiceIdentity): Promise<IpvsService | undefined> {
     this.calls.getService++;
     const found = this.services.get(serviceKey(service));
-    return found && { ...structuredClone(found), destinations: [] };
+    return found && { ...found, destinations: [] };
   }
 
   async listDestinations(service: ServiceIdentity): Promise<IpvsDestination[]> {
     this.calls.listDestinations++;
-    return structuredClone(this.services.get(serviceKey(service))?.destinations ?? []);
+    return (this.services.get(serviceKey(service))?.destinations ?? []).map((destination) => ({ ...destination }));
   }
 
   async apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]> {
