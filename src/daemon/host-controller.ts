@@ -198,7 +198,9 @@ export class HostController implements Controller {
 
   /** Records what a claim or reload left on the host; returns the failures. */
   private settle(report: ReconcileReport): AddressFailure[] {
-    this.held = this.active ? [...report.kept, ...report.added] : [];
+    const order = this.wanted().map((a) => a.address);
+    const placed = [...report.kept, ...report.added].sort((a, b) => order.indexOf(a.address) - order.indexOf(b.address));
+    this.held = this.active ? placed : [];
     this.failed = report.failed;
     return report.failed;
   }
