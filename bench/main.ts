@@ -6,8 +6,9 @@ import { configBenchmark } from './config.js';
 import { failoverBenchmark } from './failover.js';
 import { healthBenchmark } from './health.js';
 import { netBenchmark } from './net.js';
+import { takeoverBenchmark } from './takeover.js';
 
-const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, failoverBenchmark];
+const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, failoverBenchmark, takeoverBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));
