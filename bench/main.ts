@@ -7,8 +7,9 @@ import { failoverBenchmark } from './failover.js';
 import { healthBenchmark } from './health.js';
 import { ipvsBenchmark } from './ipvs.js';
 import { netBenchmark } from './net.js';
+import { takeoverBenchmark } from './takeover.js';
 
-const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, failoverBenchmark, ipvsBenchmark];
+const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, failoverBenchmark, takeoverBenchmark, ipvsBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));

@@ -1,6 +1,6 @@
 // A UDP prober for the lab and the demo: sends a numbered datagram to ADDRESS:PORT
-// every INTERVAL ms and prints a line per reply, `reply SEQ SENT_AT_MS RTT_MS
-// RESPONDER` (times in ms since the prober started). The gap between two answered
+// every INTERVAL ms and prints a line per reply, `reply SEQ SENT_AT RTT_MS
+// RESPONDER` (SENT_AT in ms since the epoch, to the tenth). The gap between two answered
 // probes is how long the VIP did not answer. With --count it stops after that many
 // probes and a last wait for their replies; otherwise it runs until SIGTERM and
 // then prints `sent N`.
@@ -21,6 +21,7 @@ if (!address || !port) {
 const interval = Number(values.interval);
 const count = values.count === undefined ? Infinity : Number(values.count);
 const started = performance.now();
+const clock = () => performance.timeOrigin + performance.now();
 const sentAt = new Map<number, number>();
 let seq = 0;
 
@@ -30,7 +31,7 @@ socket.on('message', (message) => {
   const at = sentAt.get(Number(number));
   if (at === undefined) return;
   sentAt.delete(Number(number));
-  console.log(`reply ${number} ${at.toFixed(1)} ${(performance.now() - started - at).toFixed(2)} ${responder}`);
+  console.log(`reply ${number} ${at.toFixed(1)} ${(clock() - at).toFixed(2)} ${responder}`);
 });
 // an unreachable VIP (no ARP answer yet) is a lost probe, not the prober's end
 socket.on('error', () => undefined);
@@ -47,8 +48,7 @@ const next = () => {
     setTimeout(finish, Number(values.wait));
     return;
   }
-  const at = performance.now() - started;
-  sentAt.set(seq, at);
+  sentAt.set(seq, clock());
   socket.send(String(seq), Number(port), address);
   seq += 1;
   setTimeout(next, Math.max(0, seq * interval - (performance.now() - started)));

@@ -19,7 +19,7 @@ export const keygenCommand: CommandModule = {
           const id = await generateKey(file, { ...(options.add && { add: true }), ...(options.id !== undefined && { id: options.id }) });
           process.stdout.write(
             options.add
-              ? `added key ${id} to ${file}. To rotate: copy ${file} to both nodes, set auth.key_id: ${id} on both (and restart them one at a time), then remove the old key from the file.\n`
+              ? `added key ${id} to ${file}. To rotate: copy ${file} to both nodes, run "tandem reload" on both, set auth.key_id: ${id} on both and reload both again, then remove the old key from the file (and reload).\n`
               : `wrote key ${id} to ${file} (mode 0600). Copy it to the peer at the same path, root-only; auth.key_id is ${id}.\n`,
           );
         } catch (error) {

@@ -77,6 +77,7 @@ export class HostController implements Controller {
     const started = performance.now();
     this.active = true;
     await checkForwarding(this.model, this.logger);
+    const forwardingMs = elapsed(started);
     await this.deactivated;
     await this.runBalancer('activate', (b) => b.activate());
     const balancerMs = elapsed(started);
@@ -87,7 +88,8 @@ export class HostController implements Controller {
     });
     const failed = this.settle(report);
     this.logger.info(
-      { event: 'controller.claim', ...request, addresses: this.held.map(cidrOf), balancerMs, firstFrameMs, durationMs: elapsed(started) },
+      // the timings are since the claim started: where a takeover's time goes
+      { event: 'controller.claim', ...request, addresses: this.held.map(cidrOf), forwardingMs, balancerMs, firstFrameMs, durationMs: elapsed(started) },
       `claimed ${this.held.length} address(es)`,
     );
     if (failed.length > 0) throw new Error(`cannot claim ${failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
@@ -198,7 +200,9 @@ export class HostController implements Controller {
 
   /** Records what a claim or reload left on the host; returns the failures. */
   private settle(report: ReconcileReport): AddressFailure[] {
-    this.held = this.active ? [...report.kept, ...report.added] : [];
+    const order = this.wanted().map((a) => a.address);
+    const placed = [...report.kept, ...report.added].sort((a, b) => order.indexOf(a.address) - order.indexOf(b.address));
+    this.held = this.active ? placed : [];
     this.failed = report.failed;
     return report.failed;
   }

@@ -6,7 +6,9 @@
 // libuv's helper threads one below it: above every normal process, so the main
 // thread never waits for a starved helper during garbage collection, but below
 // the main thread, so a helper compiling or marking cannot hold the CPU for a
-// round-robin time slice (100 ms) while a heartbeat is due.
+// round-robin time slice (100 ms) while a heartbeat is due. Reset-on-fork: what
+// the daemon starts (hooks, check programs) runs with normal scheduling, so a busy
+// hook cannot take the CPU from the heartbeats it must never delay.
 import { execa } from 'execa';
 
 export const defaultRealtimePriority = 10;
@@ -15,8 +17,8 @@ export const defaultRealtimePriority = 10;
 export async function enableRealtime(priority: number): Promise<string> {
   if (!Number.isInteger(priority) || priority < 2 || priority > 99) throw new Error(`real-time priority ${priority} is not between 2 and 99`);
   try {
-    await execa('chrt', ['--all-tasks', '--rr', '--pid', String(priority - 1), String(process.pid)]);
-    await execa('chrt', ['--rr', '--pid', String(priority), String(process.pid)]);
+    await execa('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(priority - 1), String(process.pid)]);
+    await execa('chrt', ['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
   } catch (error) {
     const e = error as { stderr?: string; shortMessage?: string; message: string };
     throw new Error(`cannot set real-time scheduling: ${e.stderr?.trim() || e.shortMessage || e.message}`);

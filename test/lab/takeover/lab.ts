@@ -3,6 +3,8 @@
 // client `xcl01` on the public side and a real server `ics01` behind the gateway.
 // Each director answers UDP probes on the VIP itself (a responder bound to it with
 // ip_nonlocal_bind), so the probe follows the address; there is no IPVS here.
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Host, Watch } from '../netns.js';
 import { DirectorPair, type Director, type PairOptions, type StartOptions } from '../cluster/pair.js';
@@ -68,6 +70,9 @@ function parseReply(line: string): ProbeReply | undefined {
 }
 
 export class TakeoverLab {
+  /** Each director's UDP responder on the VIP. */
+  private readonly responders = new Map<string, ChildProcess>();
+
   private constructor(
     readonly pair: DirectorPair,
     readonly client: Host,
@@ -83,19 +88,41 @@ export class TakeoverLab {
       const server = await lab.addHost('ics01');
       await lab.connect(server, 'eth0', 'sw1', [`${serverAddress}/24`]);
       await lab.exec(server, 'ip', ['route', 'add', 'default', 'via', natGateway]);
+      const takeover = new TakeoverLab(pair, client, server);
       for (const node of pair.nodes) {
         await lab.exec(node.host, 'sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
-        await lab.watch(node.host, process.execPath, ['--import', 'tsx', echo, vip, String(echoPort), node.name], /echo listening/);
+        await takeover.startResponder(node);
       }
-      return new TakeoverLab(pair, client, server);
+      return takeover;
     } catch (error) {
       await pair.destroy();
       throw error;
     }
   }
 
+  private async startResponder(node: Director): Promise<void> {
+    const child = this.pair.lab.spawn(node.host, process.execPath, ['--import', 'tsx', echo, vip, String(echoPort), node.name]);
+    this.responders.set(node.name, child);
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once('line', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the responder on ${node.name} exited (${code})`)));
+    });
+  }
+
   get nodes(): [Director, Director] {
     return this.pair.nodes;
+  }
+
+  /** Roles settled and the addresses where they belong: both on the active node, none on the backup. */
+  async settled(timeoutMs = 10_000): Promise<[Director, Director]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [active, backup] = await this.pair.settled(timeoutMs);
+      const [held, stray] = await Promise.all([this.managed(active), this.managed(backup)]);
+      if (held.length === 2 && stray.length === 0) return [active, backup];
+      if (Date.now() > deadline) throw new Error(`addresses did not settle: ${active.name} holds ${JSON.stringify(held)}, ${backup.name} ${JSON.stringify(stray)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   mac(node: Director | Host, ifname = 'eth0'): Promise<string> {
@@ -163,17 +190,28 @@ export class TakeoverLab {
     };
   }
 
-  /** The node dies: its switch ports go down and its daemon is killed (SIGKILL); returns when (Date.now()). */
+  /**
+   * The node dies: its daemon and its responder freeze at the same instant (no last
+   * word to the peer, no more answers), then its switch ports go down and both are
+   * killed. Returns when it froze (Date.now()).
+   */
   async die(node: Director): Promise<number> {
+    const daemon = node.process!;
+    const responder = this.responders.get(node.name)!;
     const at = Date.now();
+    daemon.kill('SIGSTOP');
+    responder.kill('SIGSTOP');
     await Promise.all(['eth0', 'eth1'].map((ifname) => this.pair.lab.setSwitchPort(node.host, ifname, false)));
-    await this.pair.kill(node);
+    const responderExited = new Promise((resolve) => responder.once('exit', resolve));
+    responder.kill('SIGKILL');
+    await Promise.all([this.pair.kill(node), responderExited]);
     return at;
   }
 
   /** A dead node comes back: its daemon starts (removing what the dead one left), then its cables are plugged in. */
   async revive(node: Director, options: StartOptions = {}): Promise<void> {
     await this.pair.start(node, options);
+    await this.startResponder(node);
     await Promise.all(['eth0', 'eth1'].map((ifname) => this.pair.lab.setSwitchPort(node.host, ifname, true)));
   }
 

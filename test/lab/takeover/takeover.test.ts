@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requireRoot } from '../netns.js';
 import type { Director } from '../cluster/pair.js';
 import { natGateway, TakeoverLab, vip } from './lab.js';
+import { sendControlRequest } from '../../../src/daemon/index.js';
 
 const deadtime = 200;
 
@@ -20,7 +21,7 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
     requireRoot();
     lab = await TakeoverLab.create({ keepalive: '50ms', deadtime: `${deadtime}ms` });
     await lab.pair.startBoth();
-    [active, backup] = await lab.pair.settled();
+    [active, backup] = await lab.settled();
   });
 
   afterEach(async () => {
@@ -43,8 +44,9 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
 
   it('hard failover: the client and the real server learn the new MAC from announcements alone', async () => {
     await lab.warmNeighbours();
-    expect(await lab.neighbour(lab.client, vip)).toBe(await lab.mac(active));
-    expect(await lab.neighbour(lab.server, natGateway)).toBe(await lab.mac(active, 'eth1'));
+    const story = () => JSON.stringify([...lab.pair.roleChanges(active), ...lab.pair.roleChanges(backup)].map((e) => [e.node, e.from, e.to, e.reason, e.at]));
+    expect(await lab.neighbour(lab.client, vip), story()).toBe(await lab.mac(active));
+    expect(await lab.neighbour(lab.server, natGateway), story()).toBe(await lab.mac(active, 'eth1'));
     const clientMac = await lab.mac(lab.client);
     const serverMac = await lab.mac(lab.server);
     const [clientArp, serverArp] = await Promise.all([lab.captureArp(lab.client), lab.captureArp(lab.server)]);
@@ -87,6 +89,28 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
     await lab.neighbourBecomes(lab.client, vip, await lab.mac(backup));
   });
 
+  it('a probe of the VIP every 10 ms loses replies for less than 400 ms during a hard failover', async () => {
+    const probe = await lab.probe();
+    await probe.answeredBy(active.name, 10);
+    const diedAt = await lab.die(active);
+    const change = await lab.pair.roleChange(backup, 'ACTIVE', diedAt - 1);
+    await probe.answeredBy(backup.name, 20);
+    const run = await probe.stop();
+    console.log(`hard failover: probe gap ${run.gapMs.toFixed(1)} ms, detection ${Date.parse(String(change.at)) - diedAt} ms`);
+    expect(run.gapMs).toBeLessThan(400);
+  });
+
+  it('a probe of the VIP every 10 ms loses replies for less than 50 ms during tandem failover', async () => {
+    const probe = await lab.probe();
+    await probe.answeredBy(active.name, 10);
+    const outcome = await sendControlRequest(active.socket, { command: 'failover' });
+    expect(outcome).toMatchObject({ ok: true });
+    await probe.answeredBy(backup.name, 20);
+    const run = await probe.stop();
+    console.log(`tandem failover: probe gap ${run.gapMs.toFixed(1)} ms`);
+    expect(run.gapMs).toBeLessThan(50);
+  });
+
   it('link down on the active moves the role; link up brings it back as BACKUP', async () => {
     const cutAt = Date.now();
     await lab.pair.lab.setSwitchPort(active.host, 'eth1', false);
@@ -102,5 +126,35 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
     expect(await lab.pair.roleChange(active, 'BACKUP', restoredAt - 1)).toMatchObject({ from: 'FAULT', reason: 'health-restored' });
     expect((await lab.pair.status(backup)).role).toBe('ACTIVE');
     expect(await lab.managed(active)).toEqual([]);
+  });
+});
+
+describe('start after a crash', () => {
+  it('a stale VIP and NAT gateway on a starting backup are removed; an address added by hand stays', async () => {
+    requireRoot();
+    const lab = await TakeoverLab.create({ keepalive: '50ms', deadtime: `${deadtime}ms` });
+    try {
+      const [first, second] = lab.nodes;
+      await lab.pair.start(first);
+      await lab.pair.roleChange(first, 'ACTIVE');
+      // what an active node killed with SIGKILL leaves behind, and an operator's own address
+      await lab.pair.lab.ipBatch(second.host.netns, [
+        `addr add ${vip}/24 dev eth0 label eth0:1`,
+        `addr add ${natGateway}/24 dev eth1 label eth1:1`,
+        'addr add 192.0.2.77/24 dev eth0 label eth0:9',
+      ]);
+      await lab.pair.start(second);
+      expect(await lab.pair.roleChange(second, 'BACKUP')).toMatchObject({ from: 'INIT', reason: 'peer-active' });
+      expect(await lab.managed(second)).toEqual([]);
+      expect(await lab.addresses(second)).toContainEqual({ address: '192.0.2.77', prefix: 24, device: 'eth0', label: 'eth0:9' });
+      const stale = second.logs.items.find((e) => e.event === 'controller.stale-addresses');
+      expect(stale?.addresses).toEqual([`${vip}/24 eth0`, `${natGateway}/24 eth1`]);
+      // removed before the election ran
+      const firstRoleChange = second.logs.items.findIndex((e) => e.event === 'role.change');
+      expect(second.logs.items.indexOf(stale!)).toBeLessThan(firstRoleChange);
+      expect((await lab.managed(first)).map((a) => a.address)).toEqual([vip, natGateway]);
+    } finally {
+      await lab.destroy();
+    }
   });
 });

@@ -1,0 +1,125 @@
+// How long a VIP stops answering when the role moves: two real `tandem run`
+// processes in the takeover lab (test/lab/takeover/lab.ts), the client probing the
+// VIP over UDP every 10 ms, TAKEOVER_RUNS runs (default 20) each of
+//  - a hard failover: the active node dies (daemon and responder frozen at once,
+//    then its cables pulled), the backup claims after deadtime;
+//  - `tandem failover`: the handshake (release, last heartbeat, claim);
+// at keepalive 50ms / deadtime 200ms and at 20ms / 100ms (with --realtime, as the
+// failover benchmark runs the aggressive timers). Next to each probe-gap
+// distribution: where the time went, from the daemons' logs and the probe's clock
+// (all epoch ms on one host): detection (death → backup ACTIVE), the claim until
+// its first announcement, and the rest (the client's neighbour update and the
+// probe's 10 ms granularity); for a handover, the old active's release and the
+// heartbeat's trip until the peer is ACTIVE.
+import { formatSummary, type Benchmark } from './benchmark.js';
+import type { Director, LogEvent } from '../test/lab/cluster/pair.js';
+import { sendControlRequest } from '../src/daemon/index.js';
+import { TakeoverLab, type ProbeRun } from '../test/lab/takeover/lab.js';
+
+const runs = Number(process.env.TAKEOVER_RUNS ?? 20);
+
+interface Timers {
+  keepalive: number;
+  deadtime: number;
+  realtime: boolean;
+}
+
+const timerSets: Timers[] = [
+  { keepalive: 50, deadtime: 200, realtime: false },
+  { keepalive: 20, deadtime: 100, realtime: true },
+];
+
+const atOf = (event: LogEvent) => Date.parse(String(event.at));
+
+/** The claim's log line after `after`, with when it started and when its first frame left (epoch ms). */
+async function claimOf(node: Director, after: number): Promise<{ startedAt: number; firstFrameAt: number; event: LogEvent }> {
+  const event = await node.logs.waitFor((e) => e.event === 'controller.claim' && e.time >= after, 10_000);
+  const startedAt = event.time - Number(event.durationMs);
+  return { startedAt, firstFrameAt: startedAt + Number(event.firstFrameMs), event };
+}
+
+function firstAnswerFrom(run: ProbeRun, responder: string, after: number): number {
+  return Math.min(...run.replies.filter((r) => r.responder === responder && r.sentAt >= after).map((r) => r.sentAt));
+}
+
+function print(label: string, figures: Record<string, number[]>): void {
+  console.log(`  ${label}:`);
+  for (const [name, samples] of Object.entries(figures)) console.log(`    ${formatSummary(name, samples)}`);
+}
+
+async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<void> {
+  const start = { args: timers.realtime ? ['--realtime'] : [] };
+  const figures: Record<string, number[]> = {
+    'probe gap': [],
+    'detection (death → backup ACTIVE)': [],
+    'ACTIVE → claim started': [],
+    'claim started → first frame': [],
+    'first frame → first answer (client update, probe interval)': [],
+  };
+  for (let i = 0; i < runs; i++) {
+    const [active, backup] = await lab.settled();
+    const probe = await lab.probe();
+    await probe.answeredBy(active.name, 5);
+    const diedAt = await lab.die(active);
+    const change = await lab.pair.roleChange(backup, 'ACTIVE', diedAt - 1, 10_000);
+    const claim = await claimOf(backup, diedAt);
+    await probe.answeredBy(backup.name, 5);
+    const run = await probe.stop();
+    figures['probe gap']!.push(run.gapMs);
+    figures['detection (death → backup ACTIVE)']!.push(atOf(change) - diedAt);
+    figures['ACTIVE → claim started']!.push(claim.startedAt - atOf(change));
+    figures['claim started → first frame']!.push(Number(claim.event.firstFrameMs));
+    figures['first frame → first answer (client update, probe interval)']!.push(firstAnswerFrom(run, backup.name, diedAt) - claim.firstFrameAt);
+    await lab.revive(active, start);
+  }
+  print(`hard failover (${runs} runs)`, figures);
+}
+
+async function handovers(lab: TakeoverLab): Promise<void> {
+  const figures: Record<string, number[]> = {
+    'probe gap': [],
+    'request → old active released': [],
+    'released → peer ACTIVE (last heartbeat)': [],
+    'ACTIVE → claim started': [],
+    'claim started → first frame': [],
+    'first frame → first answer (client update, probe interval)': [],
+  };
+  for (let i = 0; i < runs; i++) {
+    const [active, backup] = await lab.settled();
+    const probe = await lab.probe();
+    await probe.answeredBy(active.name, 5);
+    const requestedAt = Date.now();
+    const outcome = await sendControlRequest(active.socket, { command: 'failover' });
+    if (!('role' in outcome) || !outcome.ok) throw new Error(`failover refused: ${JSON.stringify(outcome)}`);
+    const released = await active.logs.waitFor((e) => e.event === 'controller.release' && e.time >= requestedAt);
+    const change = await lab.pair.roleChange(backup, 'ACTIVE', requestedAt - 1);
+    const claim = await claimOf(backup, requestedAt);
+    await probe.answeredBy(backup.name, 5);
+    const run = await probe.stop();
+    figures['probe gap']!.push(run.gapMs);
+    figures['request → old active released']!.push(released.time - requestedAt);
+    figures['released → peer ACTIVE (last heartbeat)']!.push(atOf(change) - released.time);
+    figures['ACTIVE → claim started']!.push(claim.startedAt - atOf(change));
+    figures['claim started → first frame']!.push(Number(claim.event.firstFrameMs));
+    figures['first frame → first answer (client update, probe interval)']!.push(firstAnswerFrom(run, backup.name, requestedAt) - claim.firstFrameAt);
+  }
+  print(`tandem failover (${runs} runs)`, figures);
+}
+
+export const takeoverBenchmark: Benchmark = {
+  name: 'takeover',
+  description: `probe gaps of a VIP during hard failovers and tandem failover (${runs} runs each) and where the time goes`,
+  async run(): Promise<void> {
+    for (const timers of timerSets) {
+      const lab = await TakeoverLab.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });
+      try {
+        await lab.pair.startBoth({ args: timers.realtime ? ['--realtime'] : [] });
+        console.log(`keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms${timers.realtime ? ', --realtime' : ''}; probe every 10 ms:`);
+        await hardFailovers(lab, timers);
+        await handovers(lab);
+      } finally {
+        await lab.destroy();
+      }
+    }
+  },
+};
