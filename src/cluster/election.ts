@@ -300,6 +300,10 @@ export class Election {
 
   /** When the daemon must call `handle({ type: 'tick' })` next at the latest. */
   nextWakeAt(now: number): number {
+    // The event just handled may be older than `now` (a datagram's arrival time, a
+    // slow action's result): a heartbeat that fell due meanwhile is due now, not
+    // skipped until the next future deadline.
+    if (this.peer && !this.stopReported && this.nextHeartbeatAt <= now) return now;
     const deadlines = [this.nextHeartbeatAt];
     const { deadtime } = this.config;
     const peer = this.peer;

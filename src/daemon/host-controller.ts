@@ -14,6 +14,7 @@ import {
   LinkMonitor,
   PacketSocket,
   type AddressFailure,
+  type HostView,
   type PlacedAddress,
   type ReconcileReport,
 } from '../net/index.js';
@@ -21,7 +22,7 @@ import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
 import { heartbeatPaths } from './daemon.js';
 import { HookRunner } from './hooks.js';
-import { cidrOf, claimedAddresses, linkHealth, managedAddresses, monitoredDevices, type AddressRole } from './host-plan.js';
+import { cidrOf, claimedAddresses, linkHealth, managedAddresses, monitoredLinks, type AddressRole, type MonitoredLinks } from './host-plan.js';
 import { wallClock, type ControllerStatus } from './status.js';
 
 export interface HostControllerOptions {
@@ -43,6 +44,7 @@ export class HostController implements Controller {
   private readonly announcer: Announcer;
   private readonly hooks: HookRunner;
   private links: LinkMonitor | undefined;
+  private monitored: MonitoredLinks = { required: [], heartbeat: [] };
   private onHealth: (health: HealthSummary) => void = () => undefined;
   /** Between claim and release (the desired state a reload reconciles to). */
   private active = false;
@@ -150,9 +152,8 @@ export class HostController implements Controller {
     } else {
       this.settle(await this.addresses.release(managed));
     }
-    if (!sameDevices(this.links?.states().map((s) => s.device) ?? [], this.watchedDevices(await this.addresses.readHost()))) {
-      this.onHealth(await this.watchLinks());
-    }
+    const monitored = this.watched(await this.addresses.readHost());
+    if (JSON.stringify(monitored) !== JSON.stringify(this.monitored)) this.onHealth(await this.watchLinks());
     await this.runBalancer('reload', (b) => b.reload(model));
   }
 
@@ -207,26 +208,28 @@ export class HostController implements Controller {
     return report.failed;
   }
 
-  private watchedDevices(host: Awaited<ReturnType<AddressManager['readHost']>>): string[] {
+  private watched(host: HostView): MonitoredLinks {
     const { self, peer } = this.options;
     const local = peer ? heartbeatPaths(self, peer).paths.map((p) => p.local) : [];
-    return monitoredDevices(this.model, local, host);
+    return monitoredLinks(this.model, local, host);
   }
 
   /** (Re)starts watching the monitored links; resolves with the health they give. */
   private async watchLinks(): Promise<HealthSummary> {
     this.links?.close();
     this.links = undefined;
-    const devices = this.watchedDevices(await this.addresses.readHost());
-    if (devices.length === 0) return linkHealth(undefined);
+    const monitored = this.watched(await this.addresses.readHost());
+    this.monitored = monitored;
+    const devices = [...monitored.required, ...monitored.heartbeat];
+    if (devices.length === 0) return linkHealth(undefined, monitored);
     const monitor = new LinkMonitor(devices, this.options.logger);
     this.links = monitor;
     monitor.on('link', (event) => {
-      if (!event.initial && this.links === monitor) this.onHealth(linkHealth(monitor.states()));
+      if (!event.initial && this.links === monitor) this.onHealth(linkHealth(monitor.states(), monitored));
     });
     await monitor.start();
-    this.logger.info({ event: 'controller.links', devices }, `monitoring links ${devices.join(', ')}`);
-    return linkHealth(monitor.states());
+    this.logger.info({ event: 'controller.links', ...monitored }, `monitoring links ${devices.join(', ')}`);
+    return linkHealth(monitor.states(), monitored);
   }
 
   /** IPVS trouble never blocks a takeover: the balancer logs and retries it; a failure here is a bug, logged. */
@@ -235,8 +238,4 @@ export class HostController implements Controller {
     if (!balancer) return;
     await run(balancer).catch((error: unknown) => this.logger.error({ event: 'balancer.failed', step, err: error }, `balancer ${step} failed`));
   }
-}
-
-function sameDevices(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((device, i) => device === b[i]);
 }

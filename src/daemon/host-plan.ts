@@ -41,31 +41,42 @@ export function managedAddresses(model: Model): ClaimedAddress[] {
 export const cidrOf = (a: ClaimedAddress): string => `${a.address}/${a.prefix}`;
 
 /**
- * The links `monitor_links` watches: the devices of the claimed addresses (as they
- * would be placed on this host), of this node's heartbeat addresses, and the extra
- * interfaces configured. None when monitoring is off.
+ * The links `monitor_links` watches. Required: the devices of the claimed addresses
+ * (as they would be placed on this host) and the extra interfaces configured; any
+ * one of them down means this node cannot serve. Heartbeat: the devices of this
+ * node's heartbeat addresses that carry none of those; losing one of two paths is
+ * what the second path is for (a pulled crossover cable takes the link down on
+ * both nodes, and both in FAULT would serve nobody), so only all of them down
+ * counts. Nothing when monitoring is off.
  */
-export function monitoredDevices(model: Model, heartbeatAddresses: string[], host: HostView): string[] {
-  if (!model.monitorLinks.enabled) return [];
+export interface MonitoredLinks {
+  required: string[];
+  heartbeat: string[];
+}
+
+export function monitoredLinks(model: Model, heartbeatAddresses: string[], host: HostView): MonitoredLinks {
+  if (!model.monitorLinks.enabled) return { required: [], heartbeat: [] };
   const plan = planAddresses({ present: claimedAddresses(model).map((r) => r.address), absent: [] }, host);
-  const devices = [
+  const required = new Set([
     ...[...plan.add, ...plan.keep].map((placed) => placed.device),
     // an address that cannot be placed still names its device: watching it shows why
     ...plan.failed.flatMap((failure) => failure.address.device ?? []),
-    ...devicesHolding(heartbeatAddresses, host),
     ...model.monitorLinks.interfaces,
-  ];
-  return [...new Set(devices)].sort();
+  ]);
+  const heartbeat = devicesHolding(heartbeatAddresses, host).filter((device) => !required.has(device));
+  return { required: [...required].sort(), heartbeat: heartbeat.sort() };
 }
 
-/** The election's view of the monitored links: any one down means this node cannot serve. */
-export function linkHealth(states: LinkState[] | undefined): HealthSummary {
+/** The election's view of the monitored links' states (undefined: nothing monitored). */
+export function linkHealth(states: LinkState[] | undefined, links: MonitoredLinks): HealthSummary {
   if (!states) return { canServe: true, monitorLinks: false, links: [], fault: '' };
-  const down = states.filter((s) => !s.up);
-  return {
-    canServe: down.length === 0,
-    monitorLinks: true,
-    links: states.map((s) => ({ name: s.device, up: s.up })),
-    fault: down.length === 0 ? '' : `link down: ${down.map((s) => `${s.device} (${s.condition})`).join(', ')}`,
-  };
+  const down = (devices: string[]) => states.filter((s) => devices.includes(s.device) && !s.up);
+  const describe = (list: LinkState[]) => list.map((s) => `${s.device} (${s.condition})`).join(', ');
+  const required = down(links.required);
+  const heartbeat = down(links.heartbeat);
+  const faults = [
+    ...(required.length > 0 ? [`link down: ${describe(required)}`] : []),
+    ...(links.heartbeat.length > 0 && heartbeat.length === links.heartbeat.length ? [`every heartbeat link down: ${describe(heartbeat)}`] : []),
+  ];
+  return { canServe: faults.length === 0, monitorLinks: true, links: states.map((s) => ({ name: s.device, up: s.up })), fault: faults.join('; ') };
 }

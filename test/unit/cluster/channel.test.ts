@@ -159,8 +159,11 @@ describe('fuzzing the receive path', () => {
     const { a, b } = pair();
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 6 }), (flips) => {
-        const datagram = Buffer.from(a.seal(payload).datagram);
+        const sealed = a.seal(payload).datagram;
+        const datagram = Buffer.from(sealed);
         for (const [at, xor] of flips) datagram[at % datagram.length] = datagram[at % datagram.length]! ^ xor;
+        // two flips of the same byte with the same value cancel out: that datagram is not mutated
+        fc.pre(!datagram.equals(sealed));
         expect(b.open(datagram).ok).toBe(false);
       }),
       { numRuns: 3000 },

@@ -74,6 +74,17 @@ describe('election rules (one node)', () => {
     expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHooks', 'sendHeartbeat']);
   });
 
+  it('a heartbeat that fell due while an older event was handled is due at once, not at the next deadline', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    // a datagram that arrived at 45 is handled at 70: the heartbeat due at 60 must not wait for deadtime
+    n.hear(45, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    expect(n.election.nextWakeAt(70)).toBe(70);
+    expect(n.tick(70).some((a) => a.type === 'sendHeartbeat')).toBe(true);
+    expect(n.election.nextWakeAt(70)).toBe(120);
+  });
+
   it('keeps the peer alive through one path while the other is silent, and logs the path down', () => {
     const n = single();
     n.tick(0);

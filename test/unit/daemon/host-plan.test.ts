@@ -2,7 +2,7 @@
 // the monitored links, the health they give; and what a reload may change.
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type Model } from '../../../src/config/index.js';
-import { claimedAddresses, linkHealth, managedAddresses, monitoredDevices } from '../../../src/daemon/host-plan.js';
+import { claimedAddresses, linkHealth, managedAddresses, monitoredLinks } from '../../../src/daemon/host-plan.js';
 import { configChanges, restartNeeded } from '../../../src/daemon/reload.js';
 import type { HostView } from '../../../src/net/index.js';
 import { noHosts } from '../config/helpers.js';
@@ -66,30 +66,32 @@ describe('host plan', () => {
     expect(managedAddresses(m).map((a) => a.address)).toEqual(['192.0.2.100', '192.0.2.101', '2001:db8::100', '198.51.100.254']);
   });
 
-  it('monitors the devices of the addresses (placed by subnet when none is given), of the heartbeats, and the extra ones', async () => {
+  it('requires the devices of the addresses (placed by subnet when none is given) and the extra ones; heartbeat-only devices count together', async () => {
     const m = await model(base + services + 'monitor_links: { interfaces: [eth9] }\n');
-    expect(monitoredDevices(m, ['192.0.2.1', '198.51.100.1'], host)).toEqual(['eth0', 'eth1', 'eth2', 'eth9']);
+    expect(monitoredLinks(m, ['192.0.2.1', '198.51.100.1'], host)).toEqual({ required: ['eth0', 'eth1', 'eth2', 'eth9'], heartbeat: [] });
+    const noGateway = await model(base.replace(/nat_router: .*\n/, '').replace('network: nat', 'network: direct') + services);
+    expect(monitoredLinks(noGateway, ['192.0.2.1', '198.51.100.1'], host)).toEqual({ required: ['eth0', 'eth2'], heartbeat: ['eth1'] });
     const off = await model(base + services + 'monitor_links: { enabled: false }\n');
-    expect(monitoredDevices(off, ['192.0.2.1'], host)).toEqual([]);
+    expect(monitoredLinks(off, ['192.0.2.1'], host)).toEqual({ required: [], heartbeat: [] });
   });
 
   it('turns link states into the election health summary', () => {
-    expect(linkHealth(undefined)).toEqual({ canServe: true, monitorLinks: false, links: [], fault: '' });
-    expect(
-      linkHealth([
-        { device: 'eth0', up: true, condition: 'up' },
-        { device: 'eth1', up: false, condition: 'no-carrier' },
-        { device: 'eth9', up: false, condition: 'missing' },
-      ]),
-    ).toEqual({
+    const up = (device: string) => ({ device, up: true, condition: 'up' as const });
+    const down = (device: string) => ({ device, up: false, condition: 'no-carrier' as const });
+    const links = { required: ['eth0', 'eth9'], heartbeat: ['eth1', 'eth2'] };
+    expect(linkHealth(undefined, links)).toEqual({ canServe: true, monitorLinks: false, links: [], fault: '' });
+    // one heartbeat path down: that is what the other one is for
+    expect(linkHealth([up('eth0'), up('eth9'), down('eth1'), up('eth2')], links)).toMatchObject({ canServe: true, fault: '' });
+    expect(linkHealth([up('eth0'), { device: 'eth9', up: false, condition: 'missing' }, down('eth1'), down('eth2')], links)).toEqual({
       canServe: false,
       monitorLinks: true,
       links: [
         { name: 'eth0', up: true },
-        { name: 'eth1', up: false },
         { name: 'eth9', up: false },
+        { name: 'eth1', up: false },
+        { name: 'eth2', up: false },
       ],
-      fault: 'link down: eth1 (no-carrier), eth9 (missing)',
+      fault: 'link down: eth9 (missing); every heartbeat link down: eth1 (no-carrier), eth2 (no-carrier)',
     });
   });
 });
