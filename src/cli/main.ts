@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 import { Command } from 'commander';
 import { checkConfigCommand } from './check-config.js';
 import type { CommandModule } from './command.js';

@@ -30,6 +30,7 @@ import type { Model, NodeSpec } from '../config/model.js';
 import type { Logger } from '../log.js';
 import { ControlServer, type ControlHandler, type OperatorOutcome } from './control.js';
 import type { Controller } from './controller.js';
+import { singleThreadedGc } from './realtime.js';
 import { transitionRecord, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
 
 export interface DaemonOptions {
@@ -157,6 +158,7 @@ export class Daemon implements ControlHandler {
         serialNo: model.serialNo,
         bootId: sessions.bootId.toString('hex'),
         socket: this.options.socketPath,
+        gc: singleThreadedGc() ? 'single-threaded' : 'parallel',
       },
       `tandem started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );

@@ -14,4 +14,4 @@ export {
   type OperatorOutcome,
 } from './control.js';
 export { formatDuration, formatOutcome, formatStatus, transitionRecord, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
-export { defaultRealtimePriority, enableRealtime } from './realtime.js';
+export { defaultRealtimePriority, enableRealtime, singleThreadedGc } from './realtime.js';
