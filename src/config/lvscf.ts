@@ -440,10 +440,6 @@ class Translation {
     this.text(settings.get('send'), (value, place) => b.set([...check, 'send'], unescape(value), place));
     this.text(settings.get('expect'), (value, place) => b.set([...check, 'expect'], useRegex ? value : unescape(value), place));
     this.text(settings.get('send_program'), (value, place) => b.set([...check, 'send_program'], value, place));
-    if (protocol === 'udp' && !['send', 'expect', 'send_program'].some((key) => settings.has(key))) {
-      b.set([...check, 'kind'], 'none');
-      this.warn(block.opener, 'a UDP service without send, expect or send_program is not health-checked');
-    }
     this.integer(settings.get('timeout'), 1, 86400, (value, place) => b.set([...check, 'timeout'], `${value}s`, place));
     this.integer(settings.get('reentry'), 0, 86400, (value, place) => b.set([...check, 'reentry'], `${value}s`, place));
     this.text(settings.get('load_monitor'), (value, place) => b.set([...check, 'load_monitor'], value, place));

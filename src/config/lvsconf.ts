@@ -97,8 +97,8 @@ function translate(byName: Map<string, Valued>, broken: Set<string>, builder: Do
     builder.set([...path, 'name'], `${portWord.text}/${protocol}`, place);
     builder.set([...path, 'protocol'], protocol);
     builder.set([...path, 'port'], /^[0-9]+$/.test(portWord.text) ? Number(portWord.text) : portWord.text, place);
-    // A TCP connect tells more than lvs-director's ping; UDP services have no generic check.
-    builder.set([...path, 'health_check', 'kind'], protocol === 'tcp' ? 'tcp' : 'none');
+    // The default check (a TCP connect; for UDP a datagram that must not bounce) tells
+    // more than lvs-director's ping.
     if (device !== undefined) builder.set([...path, 'vip', 'device'], device.text, { line: device.line, column: device.column, key: 'VIP_IF' });
     const vipPlace: Place = { line: vipWord.line, column: vipWord.column, key: 'VIP' };
     hosts.resolve(vipWord.text, vipPlace, (address) => builder.set([...path, 'vip', 'address'], address, vipPlace), path);

@@ -18,6 +18,7 @@ import type {
   RealServer,
   VirtualService,
 } from './model.js';
+import { compileExpectation } from '../health/index.js';
 import type { ServiceResolver } from './resolve.js';
 import { DocumentSchema, expectedText, parseIpPrefix, type Document } from './schema.js';
 
@@ -409,6 +410,10 @@ class SemanticChecks {
     const check = service.health_check;
     const checkPath = [...path, 'health_check'];
     const kind = check.kind ?? defaultCheckKind(check);
+    if (check.port !== undefined) this.resolvePort(service, path, [...checkPath, 'port'], check.port, check as { port: number | string });
+    if (service.protocol === 'sctp' && (kind === 'tcp' || kind === 'send-expect' || kind === 'http')) {
+      this.error([...checkPath, 'kind'], `a ${kind} check cannot probe an SCTP service`, 'kind exec (or none) for protocol sctp', kind);
+    }
     if (kind === 'exec' && check.send_program === undefined) this.error([...checkPath, 'kind'], 'an exec check needs send_program', 'send_program set', 'nothing');
     if (kind === 'send-expect' && check.send === undefined && check.expect === undefined) {
       this.error([...checkPath, 'kind'], 'a send-expect check needs send or expect', 'send or expect set', 'neither');
@@ -421,9 +426,9 @@ class SemanticChecks {
     for (const [regexPath, source] of regexes) {
       if (source === undefined) continue;
       try {
-        new RegExp(source);
+        compileExpectation(source, true);
       } catch (error) {
-        this.error(regexPath, `invalid regular expression: ${(error as Error).message}`, 'a regular expression', quote(source));
+        this.error(regexPath, (error as Error).message, 'a regular expression (JavaScript syntax)', quote(source));
       }
     }
   }
@@ -459,7 +464,7 @@ class SemanticChecks {
         this.warning([...serverPath, 'port'], `direct routing and tunnelling keep the service's port ${service.port}; port ${port} is ignored by the kernel`);
       }
       const needsPort = kind === 'tcp' || kind === 'send-expect' || kind === 'http';
-      if (needsPort && port === 0 && (service.port === 0 || service.port === undefined)) {
+      if (needsPort && port === 0 && (service.port === 0 || service.port === undefined) && service.health_check.port === undefined) {
         this.error([...serverPath, 'port'], `a ${kind} health check needs a port`, 'a port on the real server or the service', '0');
       }
       if (server.upper_threshold > 0 && server.lower_threshold > server.upper_threshold) {
@@ -610,7 +615,11 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
     expect: check.expect,
     useRegex: check.use_regex,
     sendProgram: check.send_program,
-    http: check.http !== undefined ? compact({ path: check.http.path, host: check.http.host, status: check.http.status, bodyRegex: check.http.body_regex }) : undefined,
+    port: check.port !== undefined ? numericPort(check.port) : undefined,
+    http:
+      check.http !== undefined
+        ? compact({ path: check.http.path, host: check.http.host, status: check.http.status, bodyRegex: check.http.body_regex, tls: check.http.tls })
+        : undefined,
     quiesceServer: check.quiesce_server,
     slowStart: ms(check.slow_start),
     loadMonitor: check.load_monitor,

@@ -100,7 +100,8 @@ const HealthCheckSchema = section(
     send: Type.Optional(Type.String({ description: 'Sent after connecting (send-expect); \\r\\n are real line ends.' })),
     expect: Type.Optional(Type.String({ description: 'Expected at the start of the reply (or a regex with use_regex).' })),
     use_regex: flag('Treat expect as a regular expression.', false),
-    send_program: Type.Optional(Type.String({ description: 'Program run for each check (exec); %h is the real server address.' })),
+    send_program: Type.Optional(Type.String({ description: 'Program run for each check (exec); %h is the real server address, %p the port.' })),
+    port: Type.Optional(port('Check this port instead of the real server\'s (ldirectord checkport, keepalived connect_port).')),
     http: Type.Optional(
       Type.Object(
         {
@@ -108,6 +109,7 @@ const HealthCheckSchema = section(
           host: Type.Optional(Type.String({ description: 'Host header (default: the real server address).' })),
           status: uint(100, 599, 'Expected status code.', 200),
           body_regex: Type.Optional(Type.String({ description: 'Regular expression the body must match.' })),
+          tls: Type.Optional(Type.Boolean({ description: 'HTTPS; the certificate is not verified.' })),
         },
         { additionalProperties: false, description: 'HTTP check settings.' },
       ),

@@ -208,9 +208,10 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
     expect: check.expect,
     use_regex: check.useRegex,
     send_program: check.sendProgram,
+    port: check.port,
     http:
       check.http !== undefined
-        ? defined({ path: check.http.path, host: check.http.host, status: check.http.status, body_regex: check.http.bodyRegex })
+        ? defined({ path: check.http.path, host: check.http.host, status: check.http.status, body_regex: check.http.bodyRegex, tls: check.http.tls })
         : undefined,
     quiesce_server: check.quiesceServer,
     slow_start: formatDuration(check.slowStart),

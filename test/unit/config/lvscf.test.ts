@@ -185,9 +185,9 @@ virtual web {
     expect(warnings.map(where)).toEqual(['2:1 service', '3:1 failover']);
   });
 
-  it('does not health-check a UDP service that has no send, expect or send_program', async () => {
+  it('checks a UDP service with the default probe (a datagram that must not bounce)', async () => {
     const { model, warnings } = await load('primary = 10.0.0.1\nvirtual syslog {\n active = 1\n address = 192.0.2.5 eth0:1\n protocol = udp\n port = 514\n}\n');
-    expect(model.virtualServices[0]?.healthCheck.kind).toBe('none');
-    expect(warnings[0]?.message).toContain('not health-checked');
+    expect(model.virtualServices[0]?.healthCheck.kind).toBe('tcp');
+    expect(warnings).toEqual([]);
   });
 });

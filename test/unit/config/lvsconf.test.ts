@@ -15,7 +15,7 @@ describe("lvs-director's lvs.conf", () => {
     expect(model.network).toBe('nat');
     expect(model.virtualServices.map((s) => [s.name, s.protocol, s.port, s.healthCheck.kind])).toEqual([
       ['telnet/tcp', 'tcp', 23, 'tcp'],
-      ['xdmcp/udp', 'udp', 177, 'none'],
+      ['xdmcp/udp', 'udp', 177, 'tcp'],
     ]);
     for (const service of model.virtualServices) {
       expect(service.vip).toEqual({ address: '192.0.2.8', family: 4, prefix: 32, device: 'eth0', label: 'eth0:110' });

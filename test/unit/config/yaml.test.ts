@@ -97,7 +97,7 @@ virtual_services:
   - name: six
     active: false
     vip: {address: 2001:db8::80/64, device: eth0}
-    protocol: sctp
+    protocol: tcp
     port: 8080
     scheduler: mh
     persistence: {timeout: 1h, netmask: 64}
@@ -108,7 +108,8 @@ virtual_services:
       timeout: 300ms
       reentry: 10s
       failures: 5
-      http: {path: /health, host: www.example.net, status: 204, body_regex: "^ok$"}
+      port: 8081
+      http: {path: /health, host: www.example.net, status: 204, body_regex: "^ok$", tls: true}
       quiesce_server: true
       slow_start: 30s
     real_servers:
