@@ -1,7 +1,7 @@
 // ipvsadm rule files: `ipvsadm -S` / `-S -n` output (/etc/ipvsadm.rules) and hand-written
 // files of ipvsadm commands, with or without a leading `ipvsadm` / `/sbin/ipvsadm`.
 // Commands apply in order with ipvsadm's rules and messages: default scheduler wlc,
-// `-p` without a timeout is 300 s, real servers default to direct routing, weight 1
+// `-p` without a timeout is 360 s, real servers default to direct routing, weight 1
 // and the service's port, and an `-a` for a service no `-A` defined before is
 // "Service not defined". Host and service names resolve as ipvsadm resolves them.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -94,8 +94,9 @@ const showEndpoint = (address: string, port: number): string => (address.include
 
 const isProgram = (text: string): boolean => text === 'ipvsadm' || text.endsWith('/ipvsadm');
 
-/** ipvsadm's default persistence timeout for `-p` without a value. */
-const defaultPersistenceSeconds = 300;
+/** ipvsadm's default persistence timeout for `-p` without a value (libipvs.h:
+ *  IPVS_SVC_PERSISTENT_TIMEOUT, 6*60; seed 004's listing shows `persistent 360`). */
+const defaultPersistenceSeconds = 360;
 const maxPersistenceSeconds = 31 * 86400;
 
 export async function readIpvsadmRules(text: string, context: FrontEndContext): Promise<FrontEndResult> {

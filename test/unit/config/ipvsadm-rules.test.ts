@@ -63,8 +63,8 @@ describe('ipvsadm rules', () => {
     expect(warnings[0]?.message).toContain('2 ipvsadm commands on one line');
     expect(model.network).toBe('tunnel');
     expect(model.virtualServices.map((s) => [s.name, s.vip?.address, s.port, s.scheduler, s.persistence?.timeout])).toEqual([
-      ['tcp/192.168.1.176:23', '192.168.1.176', 23, 'wlc', 300],
-      ['tcp/192.168.1.176:22', '192.168.1.176', 22, 'wlc', 300],
+      ['tcp/192.168.1.176:23', '192.168.1.176', 23, 'wlc', 360],
+      ['tcp/192.168.1.176:22', '192.168.1.176', 22, 'wlc', 360],
     ]);
     for (const service of model.virtualServices) {
       expect(service.realServers).toMatchObject([{ address: '192.168.1.175', port: 0, weight: 3, forwarding: 'ipip' }]);
@@ -136,7 +136,7 @@ describe('ipvsadm rules', () => {
     expect(mark).toMatchObject({ name: 'fwmark/80', fwmark: 80, port: 0, scheduler: 'sh', persistence: { timeout: 30, netmask: '255.255.255.0' } });
     expect(mark?.vip).toBeUndefined();
     expect(mark?.realServers[0]).toMatchObject({ port: 80, weight: 3, upperThreshold: 1000, lowerThreshold: 800, forwarding: 'masq' });
-    expect(mark6).toMatchObject({ fwmark: 81, family: 6, persistence: { timeout: 300, netmask: '64' } });
+    expect(mark6).toMatchObject({ fwmark: 81, family: 6, persistence: { timeout: 360, netmask: '64' } });
     expect(web6).toMatchObject({ vip: { address: '2001:db8::10', family: 6, prefix: 128 }, port: 443, scheduler: 'wrr' });
     expect(web6?.realServers[0]).toMatchObject({ name: '[2001:db8::1:0:0:1]:8443', address: '2001:db8::1:0:0:1', family: 6, port: 8443, weight: 7 });
     expect(dns).toMatchObject({ protocol: 'udp', onePacket: true });

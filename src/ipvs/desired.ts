@@ -1,0 +1,147 @@
+// The IPVS table tandem wants, from the model, this node's role and the health of
+// the real servers. Pure.
+import type { Forwarding, Model, RealServer, VirtualService } from '../config/model.js';
+import { forEachInChunks } from './chunks.js';
+import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
+import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
+
+/** What health checking says about one real server: whether it is in service and the
+ *  weight it should have now (the configured weight, or less during slow start). */
+export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
+
+/** `active`: this node balances. `inactive`: backup, stopped or releasing. */
+export type IpvsRole = 'active' | 'inactive';
+
+export interface DesiredOptions {
+  role: IpvsRole;
+  /** Absent: every active real server counts as up with its configured weight. */
+  health?: HealthView;
+}
+
+export interface DesiredTable {
+  services: IpvsService[];
+  /** Keys of every service the model describes, active or not: the services tandem
+   *  manages (and may delete). Other services in the kernel are never touched. */
+  owned: Map<string, ServiceIdentity>;
+}
+
+/** The kernel's identity of a configured service. A firewall-mark service without a VIP
+ *  (from ipvsadm rules) is IPv4 unless the model says IPv6 (`-f N -6`). */
+export function identityOfVirtualService(service: VirtualService): ServiceIdentity {
+  if (service.fwmark !== undefined && service.fwmark > 0) {
+    const family = service.vip?.family ?? service.family ?? 4;
+    return { family, protocol: 'tcp', address: family === 6 ? '::' : '0.0.0.0', port: 0, fwmark: service.fwmark };
+  }
+  if (!service.vip) throw new Error(`virtual service ${service.name} has neither an address nor a firewall mark`);
+  return {
+    family: service.vip.family,
+    protocol: service.protocol,
+    address: canonicalAddress(service.vip.address),
+    port: service.port,
+    fwmark: 0,
+  };
+}
+
+/** The table for the model's services, or only for `services` (e.g. the one whose real
+ *  server changed health: a table to give IpvsReconciler.reconcileServices). */
+export function desiredTable(model: Model, options: DesiredOptions, services: readonly VirtualService[] = model.virtualServices): DesiredTable {
+  const table: DesiredTable = { services: [], owned: new Map() };
+  for (const service of services) addService(table, model, service, options);
+  return table;
+}
+
+/** desiredTable with a return to the event loop every `chunkSize` services, for the
+ *  whole table of a large configuration (claim, reload) on the daemon's event loop. */
+export async function desiredTableInChunks(model: Model, options: DesiredOptions, chunkSize = 500): Promise<DesiredTable> {
+  const table: DesiredTable = { services: [], owned: new Map() };
+  await forEachInChunks(model.virtualServices, chunkSize, (service) => addService(table, model, service, options));
+  return table;
+}
+
+function addService(table: DesiredTable, model: Model, service: VirtualService, options: DesiredOptions): void {
+  const identity = identityOfVirtualService(service);
+  const key = serviceKey(identity);
+  // A key configured twice is the loader's error to report; the first one counts here.
+  if (table.owned.has(key)) return;
+  table.owned.set(key, identity);
+  const desired = buildService(model, service, identity, options);
+  if (desired) table.services.push(desired);
+}
+
+/** One service as it should be in the kernel, or undefined when it should not be there. */
+function buildService(model: Model, service: VirtualService, identity: ServiceIdentity, options: DesiredOptions): IpvsService | undefined {
+  if (!service.active) return undefined;
+  if (options.role === 'inactive' && !model.keepServicesOnRelease) return undefined;
+  const destinations =
+    options.role === 'active'
+      ? activeDestinations(service, options.health)
+      : // Quiesced: in the table so existing connections keep their destination, but no
+        // new connection is scheduled (and health is not checked on an inactive node).
+        service.realServers.filter((server) => server.active).map((server) => destinationOf(server, service, 0));
+  const desired: IpvsService = {
+    ...identity,
+    scheduler: service.scheduler,
+    onePacket: service.onePacket,
+    schedulerFlags: 0,
+    destinations,
+  };
+  if (service.persistence && service.persistence.timeout > 0) {
+    const { timeout, netmask } = service.persistence;
+    desired.persistence = {
+      timeout,
+      netmask: identity.family === 6 ? String(ipv6PrefixLength(netmask ?? '128')) : ipv4Netmask(netmask ?? '255.255.255.255'),
+    };
+  }
+  return desired;
+}
+
+// Down servers are left out, or kept with weight 0 under quiesce_server; the sorry
+// server is in while no real server is up. Inactive servers never appear.
+function activeDestinations(service: VirtualService, health: HealthView | undefined): IpvsDestination[] {
+  const destinations = new Map<string, IpvsDestination>();
+  let anyUp = false;
+  for (const server of service.realServers) {
+    if (!server.active) continue;
+    const state = health ? health(service, server) : { up: true, weight: server.weight };
+    anyUp ||= state.up;
+    if (!state.up && !service.healthCheck.quiesceServer) continue;
+    const destination = destinationOf(server, service, state.up ? state.weight : 0);
+    destinations.set(destinationKey(destination), destination);
+  }
+  const sorry = service.sorryServer;
+  if (!anyUp && sorry) {
+    const destination: IpvsDestination = {
+      family: sorry.family,
+      address: canonicalAddress(sorry.address),
+      port: destinationPort(sorry, service),
+      forwarding: sorry.forwarding,
+      weight: sorry.weight,
+      upperThreshold: 0,
+      lowerThreshold: 0,
+    };
+    // A sorry server that is also a (quiesced) real server takes the sorry settings.
+    destinations.set(destinationKey(destination), destination);
+  }
+  return [...destinations.values()];
+}
+
+/** A real or sorry server's port in the kernel: 0 means the virtual service's port
+ *  (ipvsadm's rule; for a firewall-mark service the configured port, e.g. Piranha's
+ *  `port = 80`). Direct routing and tunnelling do not rewrite the packet, so there the
+ *  service's port is used whatever the server's (as ipvsadm does, firewall marks aside). */
+export function destinationPort(server: { port: number; forwarding: Forwarding }, service: VirtualService): number {
+  const rewritesPort = server.forwarding === 'masq' || (service.fwmark ?? 0) > 0;
+  return server.port === 0 || !rewritesPort ? service.port : server.port;
+}
+
+function destinationOf(server: RealServer, service: VirtualService, weight: number): IpvsDestination {
+  return {
+    family: server.family,
+    address: canonicalAddress(server.address),
+    port: destinationPort(server, service),
+    forwarding: server.forwarding,
+    weight,
+    upperThreshold: server.upperThreshold,
+    lowerThreshold: server.lowerThreshold,
+  };
+}

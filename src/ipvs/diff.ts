@@ -1,0 +1,75 @@
+// The operations that turn the kernel's table into the desired one. Pure.
+//
+// Minimal and ordered: a service is added before its destinations; a changed service
+// or destination is edited in place (never deleted and re-added, which would cut its
+// connections); within a service new destinations come first and removals last, so
+// it is never left empty in between (e.g. a real server returning while the sorry
+// server leaves); whole services are deleted after everything else.
+import type { IpvsOperation } from './operations.js';
+import { destinationKey, serviceKey, type IpvsDestination, type IpvsService } from './table.js';
+
+/** `actual` is the kernel's service with its destinations (undefined: not there). */
+export function diffService(actual: IpvsService | undefined, desired: IpvsService | undefined): IpvsOperation[] {
+  if (!desired) return actual ? [{ kind: 'delete-service', service: actual }] : [];
+  if (!actual) {
+    return [
+      { kind: 'add-service', service: desired },
+      ...desired.destinations.map((destination): IpvsOperation => ({ kind: 'add-destination', service: desired, destination })),
+    ];
+  }
+  const operations: IpvsOperation[] = [];
+  if (!sameServiceSettings(actual, desired)) operations.push({ kind: 'edit-service', service: desired });
+  const current = new Map(actual.destinations.map((destination) => [destinationKey(destination), destination]));
+  const edits: IpvsOperation[] = [];
+  for (const destination of desired.destinations) {
+    const existing = current.get(destinationKey(destination));
+    current.delete(destinationKey(destination));
+    if (!existing) operations.push({ kind: 'add-destination', service: desired, destination });
+    else if (!sameDestinationSettings(existing, destination)) edits.push({ kind: 'edit-destination', service: desired, destination });
+  }
+  operations.push(...edits);
+  for (const destination of current.values()) operations.push({ kind: 'delete-destination', service: desired, destination });
+  return operations;
+}
+
+/** The whole table. `actual` services that `isOwned` accepts need their destinations;
+ *  the others are left alone whatever they contain. */
+export function diffTables(
+  actual: readonly IpvsService[],
+  desired: readonly IpvsService[],
+  isOwned: (key: string) => boolean,
+): IpvsOperation[] {
+  const current = new Map(actual.map((service) => [serviceKey(service), service]));
+  const operations: IpvsOperation[] = [];
+  const deletions: IpvsOperation[] = [];
+  for (const service of desired) {
+    const key = serviceKey(service);
+    operations.push(...diffService(current.get(key), service));
+    current.delete(key);
+  }
+  for (const [key, service] of current) {
+    if (isOwned(key)) deletions.push(...diffService(service, undefined));
+  }
+  return [...operations, ...deletions];
+}
+
+export function sameServiceSettings(actual: IpvsService, desired: IpvsService): boolean {
+  return (
+    actual.scheduler === desired.scheduler &&
+    actual.onePacket === desired.onePacket &&
+    actual.schedulerFlags === desired.schedulerFlags &&
+    actual.persistenceEngine === desired.persistenceEngine &&
+    actual.persistence?.timeout === desired.persistence?.timeout &&
+    actual.persistence?.netmask === desired.persistence?.netmask
+  );
+}
+
+export function sameDestinationSettings(actual: IpvsDestination, desired: IpvsDestination): boolean {
+  return (
+    actual.weight === desired.weight &&
+    actual.upperThreshold === desired.upperThreshold &&
+    actual.lowerThreshold === desired.lowerThreshold &&
+    // The kernel reports `local` on its own for a destination on one of its addresses.
+    (actual.forwarding === desired.forwarding || actual.forwarding === 'local')
+  );
+}

@@ -1,0 +1,147 @@
+// The table as ipvsadm 1.31 prints it: `ipvsadm -Ln` (optionally with a health
+// column) and `ipvsadm -S -n` (the rules `ipvsadm -R` reads back).
+import type { Forwarding, IpFamily, Model } from '../config/model.js';
+import { canonicalAddress, formatEndpoint } from './address.js';
+import { identityOfVirtualService, destinationPort, type HealthView } from './desired.js';
+import type { IpvsInfo } from './genl/codec.js';
+import {
+  destinationKey,
+  serviceKey,
+  sortDestinations,
+  sortServices,
+  type IpvsDestination,
+  type IpvsForwarding,
+  type IpvsService,
+} from './table.js';
+
+/** A label for the health column, or undefined for a destination tandem does not check. */
+export type HealthLabel = (service: IpvsService, destination: IpvsDestination) => string | undefined;
+
+export interface ListOptions {
+  /** The `IP Virtual Server version …` line; left out when absent. */
+  info?: IpvsInfo;
+  health?: HealthLabel;
+}
+
+const forwardNames: Record<IpvsForwarding, string> = { masq: 'Masq', local: 'Local', ipip: 'Tunnel', gate: 'Route' };
+const forwardSwitches: Record<IpvsForwarding, string> = { masq: '-m', local: '-g', ipip: '-i', gate: '-g' };
+
+/** `ipvsadm -Ln`. */
+export function formatList(services: readonly IpvsService[], options: ListOptions = {}): string {
+  const lines: string[] = [];
+  if (options.info) lines.push(`IP Virtual Server version ${options.info.version} (size=${options.info.connectionTableSize})`);
+  lines.push('Prot LocalAddress:Port Scheduler Flags');
+  lines.push(`  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn${options.health ? '  Health' : ''}`);
+  for (const service of sortServices(services)) {
+    lines.push(serviceLine(service));
+    for (const destination of sortDestinations(service.destinations)) {
+      const counters = destination.counters;
+      let line =
+        `  -> ${endpointName(destination, 28).padEnd(28)} ${forwardNames[destination.forwarding].padEnd(7)} ` +
+        `${String(destination.weight).padEnd(6)} ${String(counters?.activeConnections ?? 0).padEnd(10)} ` +
+        String(counters?.inactiveConnections ?? 0).padEnd(10);
+      const health = options.health?.(service, destination);
+      if (health !== undefined) line += ` ${health}`;
+      lines.push(line);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `ipvsadm -S -n`, plus `-x`/`-y` for non-zero thresholds (ipvsadm -R reads them; ipvsadm
+ *  -S leaves them out, which loses them). */
+export function formatSave(services: readonly IpvsService[]): string {
+  const lines: string[] = [];
+  for (const service of sortServices(services)) {
+    const name = ruleName(service);
+    let line = `-A ${name} -s ${service.scheduler}`;
+    if (service.persistence) {
+      line += ` -p ${service.persistence.timeout}`;
+      const mask = nonDefaultMask(service);
+      if (mask) line += ` -M ${mask}`;
+    }
+    if (service.persistenceEngine) line += ` --pe ${service.persistenceEngine}`;
+    if (service.onePacket) line += ' -o';
+    const flags = schedulerFlagNames(service);
+    if (flags) line += ` -b ${flags}`;
+    lines.push(line);
+    for (const destination of sortDestinations(service.destinations)) {
+      let rule = `-a ${name} -r ${endpointName(destination)} ${forwardSwitches[destination.forwarding]} -w ${destination.weight}`;
+      if (destination.forwarding === 'ipip' && destination.tunnelType) rule += ` --tun-type ${destination.tunnelType}`;
+      if (destination.upperThreshold) rule += ` -x ${destination.upperThreshold}`;
+      if (destination.lowerThreshold) rule += ` -y ${destination.lowerThreshold}`;
+      lines.push(rule);
+    }
+  }
+  return lines.map((line) => `${line}\n`).join('');
+}
+
+/** Health labels for the status listing: `up`, `up (slow start 3/10)`, `down`, `sorry`. */
+export function healthLabels(model: Model, health: HealthView): HealthLabel {
+  const services = new Map(model.virtualServices.map((service) => [serviceKey(identityOfVirtualService(service)), service]));
+  return (ipvsService, destination) => {
+    const service = services.get(serviceKey(ipvsService));
+    if (!service) return undefined;
+    const key = destinationKey(destination);
+    const keyOf = (server: { address: string; family: IpFamily; port: number; forwarding: Forwarding }) =>
+      destinationKey({ family: server.family, address: canonicalAddress(server.address), port: destinationPort(server, service) });
+    const server = service.realServers.find((candidate) => keyOf(candidate) === key);
+    if (server) {
+      const state = health(service, server);
+      if (!state.up) return 'down';
+      return state.weight < server.weight ? `up (slow start ${state.weight}/${server.weight})` : 'up';
+    }
+    const sorry = service.sorryServer;
+    if (sorry && keyOf(sorry) === key) return 'sorry';
+    return undefined;
+  };
+}
+
+function serviceLine(service: IpvsService): string {
+  let line: string;
+  if (service.fwmark > 0) {
+    line = `FWM  ${service.fwmark}${service.family === 6 ? ' IPv6' : ''}`;
+  } else {
+    line = `${service.protocol.toUpperCase().padEnd(4)} ${formatEndpoint(service.address, service.port, service.family)}`;
+    if (service.family === 4) line = line.slice(0, 33);
+  }
+  line += ` ${service.scheduler}`;
+  const flags = schedulerFlagNames(service);
+  if (flags) line += ` (${flags})`;
+  if (service.persistence) {
+    line += ` persistent ${service.persistence.timeout}`;
+    const mask = nonDefaultMask(service);
+    if (mask) line += ` mask ${mask}`;
+    if (service.persistenceEngine) line += ` pe ${service.persistenceEngine}`;
+  }
+  if (service.onePacket) line += ' ops';
+  return line;
+}
+
+function ruleName(service: IpvsService): string {
+  if (service.fwmark > 0) return `-f ${service.fwmark}${service.family === 6 ? ' -6' : ''}`;
+  const option = { tcp: '-t', udp: '-u', sctp: '--sctp-service' }[service.protocol];
+  return `${option} ${formatEndpoint(service.address, service.port, service.family)}`;
+}
+
+/** ipvsadm cuts IPv4 endpoints to the column's width; IPv6 ones overflow it. */
+function endpointName(destination: IpvsDestination, width?: number): string {
+  const name = formatEndpoint(destination.address, destination.port, destination.family);
+  return width !== undefined && destination.family === 4 ? name.slice(0, width) : name;
+}
+
+function nonDefaultMask(service: IpvsService): string | undefined {
+  const netmask = service.persistence?.netmask;
+  const defaultMask = service.family === 6 ? '128' : '255.255.255.255';
+  return netmask !== undefined && netmask !== defaultMask ? netmask : undefined;
+}
+
+function schedulerFlagNames(service: IpvsService): string {
+  const names =
+    service.scheduler === 'sh' || service.scheduler === 'mh'
+      ? [`${service.scheduler}-fallback`, `${service.scheduler}-port`, undefined]
+      : ['flag-1', 'flag-2', 'flag-3'];
+  return names
+    .filter((name, bit) => name !== undefined && service.schedulerFlags & (0x08 << bit))
+    .join(',');
+}

@@ -1,0 +1,28 @@
+// IPVS: the kernel's virtual service table, programmed over generic netlink from the
+// model, this node's role and the real servers' health.
+export {
+  describeService,
+  destinationKey,
+  serviceKey,
+  type IpvsDestination,
+  type IpvsForwarding,
+  type IpvsPersistence,
+  type IpvsService,
+  type ServiceIdentity,
+} from './table.js';
+export {
+  desiredTable,
+  desiredTableInChunks,
+  identityOfVirtualService,
+  type DesiredOptions,
+  type DesiredTable,
+  type HealthView,
+  type IpvsRole,
+} from './desired.js';
+export { diffService, diffTables } from './diff.js';
+export { describeOperation, readTable, type IpvsDriver, type IpvsOperation, type OperationFailure } from './operations.js';
+export { IpvsReconciler, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
+export { formatList, formatSave, healthLabels, type HealthLabel, type ListOptions } from './format.js';
+export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts } from './settings.js';
+export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
+export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';

@@ -1,0 +1,134 @@
+// Brings the kernel's IPVS table to the desired one: read what is there, diff, apply.
+// Reload (SIGHUP) is a reconcile with the new model; a health change reconciles the
+// one service it affects. Large tables are handled in chunks with a yield to the event
+// loop between them, so heartbeats sharing the loop are never held up for long.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Logger } from '../log.js';
+import type { DesiredTable } from './desired.js';
+import { diffService } from './diff.js';
+import { describeOperation, type IpvsDriver, type IpvsOperation, type OperationFailure } from './operations.js';
+import { forEachInChunks } from './chunks.js';
+import { SerialQueue } from './serial.js';
+import { serviceKey, type IpvsService, type ServiceIdentity } from './table.js';
+
+export interface ReconcileResult {
+  /** Applied or attempted, in order. */
+  operations: IpvsOperation[];
+  failures: OperationFailure[];
+  /** Kernel services whose destinations were read. */
+  servicesRead: number;
+  durationMs: number;
+}
+
+export interface ReconcilerOptions {
+  /** Services diffed and applied between two yields to the event loop. */
+  chunkSize?: number;
+}
+
+export class IpvsReconciler {
+  /** Every service tandem has been told it owns, across reloads: a service removed
+   *  from the configuration is still tandem's to delete. */
+  private readonly owned = new Map<string, ServiceIdentity>();
+  /** One reconcile at a time: each starts from what the previous one left. */
+  private readonly queue = new SerialQueue();
+  private readonly chunkSize: number;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly driver: IpvsDriver,
+    logger: Logger,
+    options: ReconcilerOptions = {},
+  ) {
+    this.logger = logger.child({ component: 'ipvs' });
+    this.chunkSize = options.chunkSize ?? 200;
+  }
+
+  /** The whole table: every service tandem owns is made to match `desired`. */
+  reconcile(desired: DesiredTable, reason: string): Promise<ReconcileResult> {
+    return this.queue.run(async () => {
+      const started = performance.now();
+      await this.own(desired);
+      const actual = new Map<string, IpvsService>();
+      await forEachInChunks(await this.driver.listServices(), this.chunkSize, (service) => {
+        const key = serviceKey(service);
+        if (this.owned.has(key)) actual.set(key, service);
+      });
+      const wanted = new Map<string, IpvsService>();
+      await forEachInChunks(desired.services, this.chunkSize, (service) => wanted.set(serviceKey(service), service));
+      // Deletions last, after every addition and edit.
+      const keys = [...wanted.keys(), ...[...actual.keys()].filter((key) => !wanted.has(key))];
+      return this.apply(keys, actual, wanted, started, reason);
+    });
+  }
+
+  /** Only the services `desired` describes (desiredTable for some services, e.g. the one
+   *  whose real server changed health): reads just those from the kernel, so the cost
+   *  does not grow with the table. */
+  reconcileServices(desired: DesiredTable, reason: string): Promise<ReconcileResult> {
+    return this.queue.run(async () => {
+      const started = performance.now();
+      await this.own(desired);
+      const keys = [...desired.owned.keys()];
+      const actual = new Map<string, IpvsService>();
+      for (const key of keys) {
+        const service = await this.driver.getService(this.owned.get(key)!);
+        if (service) actual.set(key, service);
+      }
+      const wanted = new Map(desired.services.map((service) => [serviceKey(service), service]));
+      return this.apply(keys, actual, wanted, started, reason);
+    });
+  }
+
+  private async own(desired: DesiredTable): Promise<void> {
+    await forEachInChunks(desired.owned, this.chunkSize, ([key, identity]) => this.owned.set(key, identity));
+  }
+
+  private async apply(
+    keys: string[],
+    actual: Map<string, IpvsService>,
+    wanted: Map<string, IpvsService>,
+    started: number,
+    reason: string,
+  ): Promise<ReconcileResult> {
+    const result: ReconcileResult = { operations: [], failures: [], servicesRead: 0, durationMs: 0 };
+    for (let offset = 0; offset < keys.length; offset += this.chunkSize) {
+      if (offset > 0) await yieldToEventLoop(); // between chunks, as forEachInChunks does
+      const operations: IpvsOperation[] = [];
+      for (const key of keys.slice(offset, offset + this.chunkSize)) {
+        const current = actual.get(key);
+        const target = wanted.get(key);
+        // A service about to be deleted needs no destinations read.
+        if (current && target) {
+          current.destinations = await this.driver.listDestinations(current);
+          result.servicesRead++;
+        }
+        operations.push(...diffService(current, target));
+      }
+      if (operations.length === 0) continue;
+      const failures = await this.driver.apply(operations);
+      result.operations.push(...operations);
+      result.failures.push(...failures);
+    }
+    result.durationMs = Math.round(performance.now() - started);
+    this.report(result, reason);
+    return result;
+  }
+
+  private report(result: ReconcileResult, reason: string): void {
+    for (const failure of result.failures) {
+      this.logger.error({ event: 'ipvs-operation-failed', operation: describeOperation(failure.operation), error: failure.error.message }, failure.error.message);
+    }
+    if (this.logger.isLevelEnabled('debug')) {
+      for (const operation of result.operations) this.logger.debug({ event: 'ipvs-operation' }, describeOperation(operation));
+    }
+    const counts: Record<string, number> = {};
+    for (const operation of result.operations) counts[operation.kind] = (counts[operation.kind] ?? 0) + 1;
+    this.logger.info(
+      { event: 'ipvs-reconciled', reason, ...counts, failures: result.failures.length, servicesRead: result.servicesRead, durationMs: result.durationMs },
+      result.operations.length === 0
+        ? `IPVS table already as desired (${reason})`
+        : `IPVS table reconciled (${reason}): ${result.operations.length} operations, ${result.failures.length} failed`,
+    );
+  }
+
+}
