@@ -18,11 +18,14 @@ export interface BuiltCli {
 
 export async function buildCli(): Promise<BuiltCli> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
+  // Laid out as the package is (dist/ next to proto/), since modules find their data relative to themselves.
+  const dist = join(dir, 'dist');
   // Type-checking is the job of `tsc -p tsconfig.test.json`; here only the JS matters.
-  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noCheck', '--sourceMap', 'false', '--outDir', dir]);
+  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noCheck', '--sourceMap', 'false', '--outDir', dist]);
   await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
   await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
-  return { main: join(dir, 'cli/main.js'), remove: () => rm(dir, { recursive: true, force: true }) };
+  await symlink(join(root, 'proto'), join(dir, 'proto'));
+  return { main: join(dist, 'cli/main.js'), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 export interface CliResult {
