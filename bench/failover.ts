@@ -5,6 +5,7 @@
 //    and until the old active saw it (the operator's answer);
 //  each over FAILOVER_RUNS runs (default 20) at the default timers, at 50/200 ms and at
 //  the most aggressive recommended ones (20/100 ms, which needs --realtime);
+//  (FAILOVER_PARTS picks parts, see below)
 //  - soaks of FAILOVER_SOAK_SECONDS (default 600) with the CPU both daemons run on
 //    saturated by busy processes: at the default timers, and at 20/100 ms without and
 //    with `--realtime` (plus a short idle baseline): false takeovers, heartbeat
@@ -23,6 +24,8 @@ import { stopChild } from '../test/lab/netns.js';
 import { formatSummary, type Benchmark } from './benchmark.js';
 
 const runs = Number(process.env.FAILOVER_RUNS ?? 20);
+/** Which parts to run (comma-separated), default all: detection, idle, soak-default, soak-aggressive, soak-realtime. */
+const parts = new Set((process.env.FAILOVER_PARTS ?? 'detection,idle,soak-default,soak-aggressive,soak-realtime').split(','));
 const soakSeconds = Number(process.env.FAILOVER_SOAK_SECONDS ?? 600);
 const idleSeconds = Math.min(60, soakSeconds);
 
@@ -173,10 +176,10 @@ export const failoverBenchmark: Benchmark = {
   name: 'failover',
   description: `detection and handover times (${runs} runs each), false takeovers and heartbeat lateness under CPU load, with and without --realtime`,
   async run(): Promise<void> {
-    for (const timers of timerSets) await detectionAndHandover(timers);
-    await soak('no added load', idleSeconds, aggressive, { load: false, realtime: false });
-    await soak('CPU saturated', soakSeconds, defaults, { load: true, realtime: false });
-    await soak('CPU saturated', soakSeconds, aggressive, { load: true, realtime: false });
-    await soak('CPU saturated, --realtime', soakSeconds, aggressive, { load: true, realtime: true });
+    if (parts.has('detection')) for (const timers of timerSets) await detectionAndHandover(timers);
+    if (parts.has('idle')) await soak('no added load', idleSeconds, aggressive, { load: false, realtime: false });
+    if (parts.has('soak-default')) await soak('CPU saturated', soakSeconds, defaults, { load: true, realtime: false });
+    if (parts.has('soak-aggressive')) await soak('CPU saturated', soakSeconds, aggressive, { load: true, realtime: false });
+    if (parts.has('soak-realtime')) await soak('CPU saturated, --realtime', soakSeconds, aggressive, { load: true, realtime: true });
   },
 };

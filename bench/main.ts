@@ -9,7 +9,7 @@ import { ipvsBenchmark } from './ipvs.js';
 import { netBenchmark } from './net.js';
 import { takeoverBenchmark } from './takeover.js';
 
-const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, failoverBenchmark, takeoverBenchmark, ipvsBenchmark];
+const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, ipvsBenchmark, failoverBenchmark, takeoverBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));

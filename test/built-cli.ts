@@ -18,7 +18,7 @@ export interface BuiltCli {
 
 export async function buildCli(): Promise<BuiltCli> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
-  // Laid out like the package (dist/ next to proto/, which the heartbeat code loads).
+  // Laid out as the package is (dist/ next to proto/), since modules find their data relative to themselves.
   const dist = join(dir, 'dist');
   // Type-checking is the job of `tsc -p tsconfig.test.json`; here only the JS matters.
   await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noCheck', '--sourceMap', 'false', '--outDir', dist]);

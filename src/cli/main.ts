@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 import { Command } from 'commander';
 import { checkConfigCommand } from './check-config.js';
 import { ExitCode, type CommandModule } from './command.js';
@@ -11,7 +11,7 @@ import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [checkConfigCommand, convertCommand, runCommand, statusCommand, operatorCommands, reloadCommand, keygenCommand, ipvsCommand];
+const commands: CommandModule[] = [checkConfigCommand, convertCommand, ipvsCommand, runCommand, statusCommand, operatorCommands, reloadCommand, keygenCommand];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')

@@ -591,7 +591,12 @@ export class Election {
     if (this.pending?.kind === 'handover') return;
     const peer = this.peer;
     if (!peer) return this.transition('ACTIVE', 'standalone', now);
-    if (!this.peerAlive(now)) return this.transition('ACTIVE', 'peer-dead', now);
+    if (!this.peerAlive(now)) {
+      // Back from FAULT, the silence may have been ours (our links were down): the
+      // peer gets a deadtime to be heard before it counts as dead, as at start.
+      if (this.lastTransition?.from === 'FAULT' && now - this.since < this.config.deadtime) return;
+      return this.transition('ACTIVE', 'peer-dead', now);
+    }
     const hb = peer.heartbeat!;
     if (hb.role === 'STOPPED') return this.transition('ACTIVE', 'peer-stopped', now);
     const request = this.newPeerRequest('handover');

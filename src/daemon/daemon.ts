@@ -34,6 +34,7 @@ import type { Logger } from '../log.js';
 import { ControlServer, type ControlHandler, type OperatorOutcome, type ReloadOutcome } from './control.js';
 import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
+import { singleThreadedGc } from './realtime.js';
 import { configChanges, restartNeeded } from './reload.js';
 import { transitionRecord, wallClock, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
 
@@ -185,6 +186,7 @@ export class Daemon implements ControlHandler {
         serialNo: model.serialNo,
         bootId: sessions.bootId.toString('hex'),
         socket: this.options.socketPath,
+        gc: singleThreadedGc() ? 'single-threaded' : 'parallel',
       },
       `tandem started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );

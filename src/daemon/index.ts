@@ -30,4 +30,4 @@ export {
   type PathStatus,
   type TransitionRecord,
 } from './status.js';
-export { defaultRealtimePriority, enableRealtime } from './realtime.js';
+export { defaultRealtimePriority, enableRealtime, singleThreadedGc } from './realtime.js';

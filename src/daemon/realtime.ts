@@ -1,27 +1,37 @@
 // `tandem run --realtime`: real-time round-robin scheduling for the daemon, as
-// keepalived does for its VRRP process, so a CPU saturated by other processes
+// keepalived can for its VRRP process, so a CPU saturated by other processes
 // cannot make our heartbeats late (bench/failover.ts measures the difference).
-// Node has no sched_setscheduler, so util-linux's chrt sets it. The main thread
-// (the event loop, which sends the heartbeats) gets the priority; V8's and
-// libuv's helper threads one below it: above every normal process, so the main
-// thread never waits for a starved helper during garbage collection, but below
-// the main thread, so a helper compiling or marking cannot hold the CPU for a
-// round-robin time slice (100 ms) while a heartbeat is due. Reset-on-fork: what
-// the daemon starts (hooks, check programs) runs with normal scheduling, so a busy
-// hook cannot take the CPU from the heartbeats it must never delay.
+// Node has no sched_setscheduler, so util-linux's chrt sets it.
+//
+// Which threads get which priority depends on the garbage collector. With
+// parallel GC (Node's default) the event loop thread waits for V8's helper
+// threads (cppgc's incremental sweeping spins until the concurrent sweepers are
+// done), so the helpers must never rank below it: every thread gets the same
+// priority and round-robin guarantees progress — at the cost of waiting up to a
+// time slice (100 ms) behind a helper on a busy CPU. With --single-threaded-gc
+// (as the tandem command starts node) the event loop waits for no helper, so it
+// gets the priority and the helpers one below: a compiling helper can no longer
+// hold the CPU while a heartbeat is due. (A helper ranked below an event loop that
+// waits for it livelocks: seen with parallel GC, two daemons spinning on both CPUs.)
+// Reset-on-fork: what the daemon starts (hooks, check programs) runs with normal
+// scheduling, so a busy hook cannot take the CPU from the heartbeats it must not delay.
 import { execa } from 'execa';
 
 export const defaultRealtimePriority = 10;
 
+/** Whether this process runs garbage collection on the event loop thread only. */
+export const singleThreadedGc = (): boolean => process.execArgv.includes('--single-threaded-gc') || process.execArgv.includes('--single-threaded');
+
 /** Resolves with what was set; rejects with chrt's complaint (not root, no chrt). */
 export async function enableRealtime(priority: number): Promise<string> {
   if (!Number.isInteger(priority) || priority < 2 || priority > 99) throw new Error(`real-time priority ${priority} is not between 2 and 99`);
+  const helpers = singleThreadedGc() ? priority - 1 : priority;
   try {
-    await execa('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(priority - 1), String(process.pid)]);
+    await execa('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
     await execa('chrt', ['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
   } catch (error) {
     const e = error as { stderr?: string; shortMessage?: string; message: string };
     throw new Error(`cannot set real-time scheduling: ${e.stderr?.trim() || e.shortMessage || e.message}`);
   }
-  return `SCHED_RR priority ${priority} (helper threads ${priority - 1})`;
+  return `SCHED_RR priority ${priority} (helper threads ${helpers})`;
 }

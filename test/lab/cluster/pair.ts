@@ -99,7 +99,8 @@ export class DirectorPair {
   /** Starts `tandem run` for the node (with more arguments, or behind a command such as taskset); resolves once it runs. */
   async start(node: Director, options: StartOptions = {}): Promise<void> {
     node.logs = new Collector<LogEvent>(node.name);
-    const command = [...(options.prefix ?? []), process.execPath, cli, 'run', '--config', node.config, '--node', node.name, '--socket', node.socket, ...(options.args ?? [])];
+    // As the tandem command starts node (see src/cli/main.ts).
+    const command = [...(options.prefix ?? []), process.execPath, '--single-threaded-gc', cli, 'run', '--config', node.config, '--node', node.name, '--socket', node.socket, ...(options.args ?? [])];
     const child = this.lab.spawn(node.host, command[0]!, command.slice(1));
     node.process = child;
     const logs = node.logs;
@@ -114,7 +115,8 @@ export class DirectorPair {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${node.name} exited (${code}): ${stderr}`))));
     exited.catch(() => undefined);
-    await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 10_000), exited]);
+    // Generous by default: on a loaded machine starting Node alone can take seconds.
+    await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 30_000), exited]);
   }
 
   async startBoth(options: StartOptions = {}): Promise<void> {

@@ -139,6 +139,33 @@ describe('election rules (one node)', () => {
     expect(n.election.status(9).lastTransition).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'standalone' });
   });
 
+  it('back from FAULT after its links were down, it gives the peer a deadtime to be heard before claiming', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    const linksDown = { canServe: false, monitorLinks: true, links: [{ name: 'eth0', up: false }], fault: 'link down: eth0 (no-carrier)' };
+    n.election.handle({ type: 'health', now: 20, health: linksDown });
+    expect(n.election.currentRole).toBe('FAULT');
+    // deaf for a second, then the links are back: the peer has not been heard for long
+    n.election.handle({ type: 'health', now: 1020, health: { ...linksDown, canServe: true, links: [{ name: 'eth0', up: true }], fault: '' } });
+    expect(n.election.status(1020).lastTransition).toMatchObject({ from: 'FAULT', to: 'BACKUP', reason: 'health-restored' });
+    expect(n.election.nextWakeAt(1020)).toBeLessThanOrEqual(1220);
+    n.tick(1100);
+    n.hear(1110, peerHeartbeat('ACTIVE', { peerStateVersion: 4 }));
+    n.tick(1300);
+    expect(n.election.currentRole).toBe('BACKUP');
+    // a peer that stays silent is dead after that deadtime
+    const m = single();
+    m.tick(0);
+    m.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    m.election.handle({ type: 'health', now: 20, health: linksDown });
+    m.election.handle({ type: 'health', now: 1020, health: { ...linksDown, canServe: true, links: [{ name: 'eth0', up: true }], fault: '' } });
+    m.tick(1219);
+    expect(m.election.currentRole).toBe('BACKUP');
+    m.tick(1220);
+    expect(m.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead' });
+  });
+
   it('takes the role back when the peer cannot claim after a handover', () => {
     const n = single();
     n.tick(0);
