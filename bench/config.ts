@@ -1,8 +1,12 @@
 // How long the loader takes on the largest tables an operator may have (and a file just
-// under the size limit), how long it holds the event loop at a stretch (heartbeats wait
-// that long during a reload), and how much memory it uses meanwhile.
+// under the size limit), how long it holds the event loop at a stretch, and how much
+// memory it uses meanwhile; and, at the limit, the same load as the daemon does it, in a
+// worker thread, with how long the daemon's own event loop (its heartbeats) waits then.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { maxConfigBytes, parseConfig, toYaml, type LoadOptions } from '../src/config/index.js';
+import { loadConfigOffThread, maxConfigBytes, parseConfig, toYaml, type LoadOptions } from '../src/config/index.js';
 import { formatSummary, type Benchmark } from './benchmark.js';
 
 const options: LoadOptions = { hosts: async () => [], services: () => undefined };
@@ -53,6 +57,30 @@ async function measure(label: string, text: string, file: string): Promise<void>
   console.log(`${label} heap growth during a parse: ${(heapGrowth / 1024 / 1024).toFixed(1)} MiB`);
 }
 
+/** As the daemon loads it (in a worker thread): how long its own event loop is held meanwhile. */
+async function measureOffThread(label: string, text: string, file: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-config-'));
+  try {
+    const path = join(dir, file);
+    await writeFile(path, text);
+    const samples: number[] = [];
+    const stalls: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const loop = monitorEventLoopDelay({ resolution: 2 });
+      loop.enable();
+      const start = performance.now();
+      await loadConfigOffThread(path);
+      samples.push(performance.now() - start);
+      loop.disable();
+      stalls.push(loop.max / 1e6);
+    }
+    console.log(formatSummary(`${label} in a worker (the daemon's way): load`, samples));
+    console.log(formatSummary(`${label} in a worker: longest stall of the daemon's event loop`, stalls));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** The largest table of this shape that stays under the size limit. */
 function largest(make: (services: number) => string): [number, string] {
   let services = 100;
@@ -74,7 +102,9 @@ export const configBenchmark: Benchmark = {
     await measure('lvs.cf 500x10', lvsCf(500, 10), 'lvs.cf');
     const [ruleServices, bigRules] = largest((n) => rules(n, 10));
     await measure(`rules at the size limit (${ruleServices}x10)`, bigRules, 'ipvsadm.rules');
+    await measureOffThread(`rules at the size limit (${ruleServices}x10)`, bigRules, 'ipvsadm.rules');
     const [cfServices, bigCf] = largest((n) => lvsCf(n, 10));
     await measure(`lvs.cf at the size limit (${cfServices}x10)`, bigCf, 'lvs.cf');
+    await measureOffThread(`lvs.cf at the size limit (${cfServices}x10)`, bigCf, 'lvs.cf');
   },
 };

@@ -4,7 +4,7 @@
 // reloads the configuration (as `tandem reload` does).
 import { Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
-import { ConfigError, loadConfig, resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
+import { ConfigError, loadConfigOffThread, resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
 import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, HostController, IpvsBalancer, type ConfigLoader } from '../daemon/index.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { ExitCode, type CommandModule } from './command.js';
@@ -28,7 +28,8 @@ function badInput(message: string): void {
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
 function configLoader(options: RunOptions): ConfigLoader {
   return async () => {
-    const { model, warnings } = await loadConfig(options.config, {
+    // in a worker: a reload must not hold the event loop that sends the heartbeats
+    const { model, warnings } = await loadConfigOffThread(options.config, {
       ...(options.format !== undefined && { format: options.format }),
       ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
     });

@@ -21,6 +21,7 @@ export { hostsTableResolver, servicesTableResolver, systemHostResolver, systemSe
 export { formatDuration, parseDuration } from './duration.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
+export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
 
 /** Configuration files larger than this are refused before they are read. 1 MiB of
  *  ipvsadm rules is some 2000 services with 10 real servers each, far beyond real
