@@ -47,19 +47,33 @@ function print(label: string, figures: Record<string, number[]>): void {
   for (const [name, samples] of Object.entries(figures)) console.log(`    ${formatSummary(name, samples)}`);
 }
 
+const firstAnswerStage = 'first frame → first answer (client update, probe interval)';
+
+/** The stages from the new active's role change to the client's first answer, empty. */
+const claimStages = (): Record<string, number[]> => ({ 'ACTIVE → claim started': [], 'claim started → first frame': [], [firstAnswerStage]: [] });
+
+/** Records where the time went from the role change to the first answer the client had from the new active. */
+function recordClaim(figures: Record<string, number[]>, change: LogEvent, claim: Awaited<ReturnType<typeof claimOf>>, firstAnswerAt: number): void {
+  figures['ACTIVE → claim started']!.push(claim.startedAt - atOf(change));
+  figures['claim started → first frame']!.push(Number(claim.event.firstFrameMs));
+  // Can be negative: a probe sent before the claim, held by a kernel resolving the VIP's neighbour (the
+  // client's, or the old active's, which forwards it since it routes for NAT), is answered after it.
+  figures[firstAnswerStage]!.push(firstAnswerAt - claim.firstFrameAt);
+}
+
+/** Both nodes settled and the client's probe answered by the active one. */
+async function probing(lab: TakeoverLab): Promise<{ active: Director; backup: Director; probe: Awaited<ReturnType<TakeoverLab['probe']>> }> {
+  const [active, backup] = await lab.settled();
+  const probe = await lab.probe();
+  await probe.answeredBy(active.name, 5);
+  return { active, backup, probe };
+}
+
 async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<void> {
   const start = { args: timers.realtime ? ['--realtime'] : [] };
-  const figures: Record<string, number[]> = {
-    'probe gap': [],
-    'detection (death → backup ACTIVE)': [],
-    'ACTIVE → claim started': [],
-    'claim started → first frame': [],
-    'first frame → first answer (client update, probe interval)': [],
-  };
+  const figures: Record<string, number[]> = { 'probe gap': [], 'detection (death → backup ACTIVE)': [], ...claimStages() };
   for (let i = 0; i < runs; i++) {
-    const [active, backup] = await lab.settled();
-    const probe = await lab.probe();
-    await probe.answeredBy(active.name, 5);
+    const { active, backup, probe } = await probing(lab);
     const diedAt = await lab.die(active);
     const change = await lab.pair.roleChange(backup, 'ACTIVE', diedAt - 1, 10_000);
     const claim = await claimOf(backup, diedAt);
@@ -67,9 +81,7 @@ async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<void> {
     const run = await probe.stop();
     figures['probe gap']!.push(run.gapMs);
     figures['detection (death → backup ACTIVE)']!.push(atOf(change) - diedAt);
-    figures['ACTIVE → claim started']!.push(claim.startedAt - atOf(change));
-    figures['claim started → first frame']!.push(Number(claim.event.firstFrameMs));
-    figures['first frame → first answer (client update, probe interval)']!.push(firstAnswerFrom(run, backup.name, diedAt) - claim.firstFrameAt);
+    recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, diedAt));
     await lab.revive(active, start);
   }
   print(`hard failover (${runs} runs)`, figures);
@@ -80,14 +92,10 @@ async function handovers(lab: TakeoverLab): Promise<void> {
     'probe gap': [],
     'request → old active released': [],
     'released → peer ACTIVE (last heartbeat)': [],
-    'ACTIVE → claim started': [],
-    'claim started → first frame': [],
-    'first frame → first answer (client update, probe interval)': [],
+    ...claimStages(),
   };
   for (let i = 0; i < runs; i++) {
-    const [active, backup] = await lab.settled();
-    const probe = await lab.probe();
-    await probe.answeredBy(active.name, 5);
+    const { active, backup, probe } = await probing(lab);
     const requestedAt = Date.now();
     const outcome = await sendControlRequest(active.socket, { command: 'failover' });
     if (!('role' in outcome) || !outcome.ok) throw new Error(`failover refused: ${JSON.stringify(outcome)}`);
@@ -99,9 +107,7 @@ async function handovers(lab: TakeoverLab): Promise<void> {
     figures['probe gap']!.push(run.gapMs);
     figures['request → old active released']!.push(released.time - requestedAt);
     figures['released → peer ACTIVE (last heartbeat)']!.push(atOf(change) - released.time);
-    figures['ACTIVE → claim started']!.push(claim.startedAt - atOf(change));
-    figures['claim started → first frame']!.push(Number(claim.event.firstFrameMs));
-    figures['first frame → first answer (client update, probe interval)']!.push(firstAnswerFrom(run, backup.name, requestedAt) - claim.firstFrameAt);
+    recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, requestedAt));
   }
   print(`tandem failover (${runs} runs)`, figures);
 }
