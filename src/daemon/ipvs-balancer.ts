@@ -396,7 +396,15 @@ export class IpvsBalancer implements Balancer {
       const first = !this.programmed;
       const retried = new Set([...this.failing.values()].flat());
       const result = await this.reconcileAll(first ? (this.role === 'active' ? 'claim' : 'release') : this.role === 'active' ? 'repair' : 'retry');
-      const repaired = first ? [] : result.operations.map(describeOperation).filter((operation) => !retried.has(operation));
+      // What it put back: an operation that failed (the table changed again while it was
+      // read) is logged as a failure and retried, not reported as repaired.
+      const failed = new Set(result.failures.map(({ operation }) => operation));
+      const repaired = first
+        ? []
+        : result.operations
+            .filter((operation) => !failed.has(operation))
+            .map(describeOperation)
+            .filter((operation) => !retried.has(operation));
       if (repaired.length > 0) {
         this.repairs.count += 1;
         this.repairs.last = { at: new Date(this.now()).toISOString(), operations: repaired.slice(0, LOGGED_OPERATIONS) };

@@ -209,9 +209,14 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
   });
 
   it('puts the table back when someone flushes it (ipvsadm -C)', async () => {
+    // Repairs come every 10 s (or 20 × a whole-table reconcile, slower in the guest). The
+    // flush follows one, so the next finds the whole table gone rather than flushed in the
+    // middle of its reading (the unit tests have that case).
+    const since = Date.now();
+    await logged(active, (e) => e.event === 'ipvs-reconciled' && e.reason === 'repair' && e.time >= since, 30_000);
+    const flushedAt = Date.now();
     await ipvsadm(active, ['-C']);
-    // repairs come every 10 s (or 20 × a whole-table reconcile, slower in the guest)
-    const repaired = await logged(active, (e) => e.event === 'ipvs.repaired', 30_000);
+    const repaired = await logged(active, (e) => e.event === 'ipvs.repaired' && e.time >= flushedAt, 30_000);
     assert.equal(repaired.operations, 9);
     assert.equal(await ipvsadm(active, ['-S', '-n']), expectedRules([1, 3]));
   });

@@ -169,6 +169,31 @@ describe('IpvsBalancer', () => {
     expect(reconciles()).toEqual(['claim', 'repair', 'repair']);
   });
 
+  it('a flush in the middle of a repair: what failed is retried, only what was put back is reported', async () => {
+    await start(webModel(), { repairInterval: 5000, retryDelay: 1000 });
+    await balancer!.activate();
+    // ipvsadm -C after the repair has listed the services and read web1's destinations
+    kernel.beforeListDestinations = (service) => {
+      if (service.address === '203.0.113.2') kernel.flush();
+    };
+    await elapse(5000);
+    kernel.beforeListDestinations = undefined;
+    expect(events('ipvs-operation-failed').map((line) => line.operation)).toEqual([
+      'add destination 10.0.2.1:80 (masq, weight 1) to TCP 203.0.113.2:80',
+      'add destination 10.0.2.2:80 (masq, weight 1) to TCP 203.0.113.2:80',
+    ]);
+    expect(events('ipvs.repaired')).toEqual([]);
+    await elapse(1000);
+    expect(kernel.weights()).toEqual({
+      '203.0.113.1:80': ['10.0.1.1:80 1', '10.0.1.2:80 1'],
+      '203.0.113.2:80': ['10.0.2.1:80 1', '10.0.2.2:80 1'],
+    });
+    expect(events('ipvs.repaired')).toEqual([
+      expect.objectContaining({ operations: 4, repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']) }),
+    ]);
+    expect((await balancer!.status()).failing).toEqual([]);
+  });
+
   it('repairs a table that takes long to read less often', async () => {
     await start(webModel(), { repairInterval: 5000 });
     kernel.listLatencyMs = 1000;

@@ -1,7 +1,7 @@
 // The whole of what the balancer asks of the kernel's IPVS, in memory: the table (with the
 // kernel's refusals, from MemoryIpvs), timeouts and sync daemons. The real kernel is the VM
 // tier's (test/ipvs).
-import type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from '../../../src/ipvs/index.js';
+import type { IpvsInfo, IpvsTimeouts, ServiceIdentity, SyncDaemon, SyncDaemonState } from '../../../src/ipvs/index.js';
 import type { IpvsKernel } from '../../../src/daemon/ipvs-balancer.js';
 import { MemoryIpvs } from '../ipvs/memory-ipvs.js';
 
@@ -12,9 +12,17 @@ export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
   /** Simulated time a listing of the services takes (a large table in a real kernel). */
   listLatencyMs = 0;
 
+  /** Runs before each reading of a service's destinations: someone changing the table mid-read. */
+  beforeListDestinations?: (service: ServiceIdentity) => void;
+
   override async listServices() {
     if (this.listLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.listLatencyMs));
     return super.listServices();
+  }
+
+  override async listDestinations(service: ServiceIdentity) {
+    this.beforeListDestinations?.(service);
+    return super.listDestinations(service);
   }
 
   async info(): Promise<IpvsInfo> {
