@@ -24,8 +24,11 @@ function rules(services: number, servers: number): string {
 function lvsCf(services: number, servers: number): string {
   const blocks = ['primary = 192.0.2.1', 'backup = 192.0.2.2', 'backup_active = 1', 'network = nat'];
   for (let s = 0; s < services; s++) {
-    blocks.push(`virtual v${s} {\n  active = 1\n  address = 10.${(s >> 8) & 255}.${s & 255}.1 eth0:${s}\n  port = 80\n  send = "GET / HTTP/1.0\\r\\n\\r\\n"\n  expect = "HTTP"`);
-    for (let r = 0; r < servers; r++) blocks.push(`  server r${r} {\n    address = 172.16.${s & 255}.${r + 2}\n    active = 1\n    weight = ${r + 1}\n  }`);
+    blocks.push(
+      `virtual v${s} {\n  active = 1\n  address = 10.${(s >> 8) & 255}.${s & 255}.1 eth0:${s}\n  port = 80\n  send = "GET / HTTP/1.0\\r\\n\\r\\n"\n  expect = "HTTP"`,
+    );
+    for (let r = 0; r < servers; r++)
+      blocks.push(`  server r${r} {\n    address = 172.16.${s & 255}.${r + 2}\n    active = 1\n    weight = ${r + 1}\n  }`);
     blocks.push('}');
   }
   return `${blocks.join('\n')}\n`;
@@ -49,7 +52,9 @@ async function measure(label: string, text: string, file: string): Promise<void>
       const started = performance.now();
       toYaml(model);
       const real = model.virtualServices.reduce((n, service) => n + service.realServers.length, 0);
-      console.log(`${label}: ${(text.length / 1024).toFixed(0)} KiB, ${model.virtualServices.length} services, ${real} real servers; toYaml ${(performance.now() - started).toFixed(1)}ms`);
+      console.log(
+        `${label}: ${(text.length / 1024).toFixed(0)} KiB, ${model.virtualServices.length} services, ${real} real servers; toYaml ${(performance.now() - started).toFixed(1)}ms`,
+      );
     }
   }
   console.log(formatSummary(`${label} parse`, samples));

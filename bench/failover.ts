@@ -37,8 +37,17 @@ interface Timers {
 }
 
 const defaults: Timers = { label: 'default timers (keepalive 100ms, deadtime 500ms)', keepalive: 100, deadtime: 500, realtime: false };
-const aggressive: Timers = { label: 'most aggressive recommended (keepalive 20ms, deadtime 100ms, --realtime)', keepalive: 20, deadtime: 100, realtime: true };
-const timerSets: Timers[] = [defaults, { label: 'keepalive 50ms, deadtime 200ms', keepalive: 50, deadtime: 200, realtime: false }, aggressive];
+const aggressive: Timers = {
+  label: 'most aggressive recommended (keepalive 20ms, deadtime 100ms, --realtime)',
+  keepalive: 20,
+  deadtime: 100,
+  realtime: true,
+};
+const timerSets: Timers[] = [
+  defaults,
+  { label: 'keepalive 50ms, deadtime 200ms', keepalive: 50, deadtime: 200, realtime: false },
+  aggressive,
+];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const atOf = (event: LogEvent) => Date.parse(String(event.at));
@@ -94,7 +103,9 @@ while last < end:
 
 /** Stalls longer than 20 ms of a real-time sleeper on the CPU: [duration, end (epoch ms)]. */
 function startProbe(cpu: string, seconds: number): { stalls: [number, number][]; done: Promise<void> } {
-  const child = spawn('chrt', ['--rr', '10', 'taskset', '--cpu-list', cpu, 'python3', '-c', probeScript, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('chrt', ['--rr', '10', 'taskset', '--cpu-list', cpu, 'python3', '-c', probeScript, String(seconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const stalls: [number, number][] = [];
   createInterface({ input: child.stdout }).on('line', (line) => stalls.push(line.split(' ').map(Number) as [number, number]));
   return { stalls, done: new Promise((resolve) => child.once('exit', () => resolve())) };
@@ -128,7 +139,12 @@ async function soak(label: string, seconds: number, timers: Timers, options: { l
     await pair.startBoth({ prefix, args: options.realtime ? ['--realtime'] : [] });
     await pair.settled();
     await sleep(1000);
-    const wire = await pair.lab.watch(pair.nodes[0].host, 'tcpdump', ['-l', '-n', '-tt', '--immediate-mode', '-i', 'eth0', `udp port ${heartbeatPort}`], /listening on/);
+    const wire = await pair.lab.watch(
+      pair.nodes[0].host,
+      'tcpdump',
+      ['-l', '-n', '-tt', '--immediate-mode', '-i', 'eth0', `udp port ${heartbeatPort}`],
+      /listening on/,
+    );
     const before = pair.nodes.map((node) => pair.roleChanges(node).length);
     const logsFrom = pair.nodes.map((node) => node.logs.items.length);
     const probe = startProbe(cpu, seconds);
@@ -146,20 +162,28 @@ async function soak(label: string, seconds: number, timers: Timers, options: { l
     const during = pair.nodes.flatMap((node, i) => node.logs.items.slice(logsFrom[i]));
     // A takeover for a silence that a CPU stall of at least half the deadtime explains.
     const declaredDead = during.filter((e) => e.event === 'peer.dead');
-    const explained = declaredDead.filter((e) => probe.stalls.some(([ms, end]) => ms >= timers.deadtime / 2 && end <= e.time && end >= e.time - timers.deadtime - 50)).length;
+    const explained = declaredDead.filter((e) =>
+      probe.stalls.some(([ms, end]) => ms >= timers.deadtime / 2 && end <= e.time && end >= e.time - timers.deadtime - 50),
+    ).length;
     const lateLogs = during.filter((e) => e.event === 'heartbeat.late');
     const timerLate = during.filter((e) => e.event === 'timer.late');
 
     console.log(`${label} (${seconds} s, keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms):`);
-    console.log(`  false takeovers: ${falseTakeovers} (role changes while nothing failed), peer declared dead: ${declaredDead.length} times, ${explained} of them right after a stall of the CPU itself`);
+    console.log(
+      `  false takeovers: ${falseTakeovers} (role changes while nothing failed), peer declared dead: ${declaredDead.length} times, ${explained} of them right after a stall of the CPU itself`,
+    );
     const stallMs = probe.stalls.map(([ms]) => ms);
-    console.log(`  the CPU itself (real-time probe): ${stallMs.length} stalls over 20 ms${stallMs.length ? `, longest ${Math.max(...stallMs)} ms` : ''}`);
+    console.log(
+      `  the CPU itself (real-time probe): ${stallMs.length} stalls over 20 ms${stallMs.length ? `, longest ${Math.max(...stallMs)} ms` : ''}`,
+    );
     for (const [source, lateness] of wireLateness(wire.lines, timers.keepalive)) {
       const warntime = Math.max(timers.deadtime / 2, 2 * timers.keepalive);
       const overWarn = lateness.filter((l) => l + timers.keepalive > warntime).length;
       console.log(`  ${formatSummary(`heartbeat lateness on the wire from ${source}`, lateness)}, ${overWarn} over warntime`);
     }
-    console.log(`  late heartbeats logged by the daemons: ${lateLogs.length}${lateLogs.length ? `, longest gap ${Math.max(...lateLogs.map((e) => Number(e.gapMs)))} ms` : ''}; own timer over warntime: ${timerLate.length} log lines`);
+    console.log(
+      `  late heartbeats logged by the daemons: ${lateLogs.length}${lateLogs.length ? `, longest gap ${Math.max(...lateLogs.map((e) => Number(e.gapMs)))} ms` : ''}; own timer over warntime: ${timerLate.length} log lines`,
+    );
     for (const s of statuses) {
       console.log(
         `  ${s.node}: own timer lateness max ${s.timerLateness.maxMs.toFixed(1)} ms; event loop delay p99 ${s.eventLoopDelay.p99Ms} ms, max ${s.eventLoopDelay.maxMs} ms; ` +

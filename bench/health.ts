@@ -30,7 +30,13 @@ function fleetModel(ports: number[], check: Partial<HealthCheckSpec>): Model {
   const services = [];
   for (let s = 0; s * 4 < ports.length; s++) {
     const servers = ports.slice(s * 4, s * 4 + 4).map((port, i) => realServer('127.0.0.1', port, { name: `web${s}-${i}`, weight: 10 }));
-    services.push(virtualService(`web${s}`, servers, { vip: { address: `203.0.113.${(s % 250) + 1}`, family: 4, prefix: 32 }, port: 1024 + s, healthCheck: healthCheck({ timeout: 2000, ...check }) }));
+    services.push(
+      virtualService(`web${s}`, servers, {
+        vip: { address: `203.0.113.${(s % 250) + 1}`, family: 4, prefix: 32 },
+        port: 1024 + s,
+        healthCheck: healthCheck({ timeout: 2000, ...check }),
+      }),
+    );
   }
   return modelOf(services);
 }
@@ -50,7 +56,9 @@ async function phase(label: string, model: Model, seconds: number, maxConcurrent
   const stats = monitor.stats();
   const down = monitor.status().filter((s) => !s.up).length;
   await monitor.disable();
-  console.log(`  ${label}: ${(stats.completed / seconds).toFixed(0)} checks/s (${stats.completed} in ${seconds} s, max ${stats.maxInFlight} in flight, ${down} down); ${formatLoopDelay(delay)}`);
+  console.log(
+    `  ${label}: ${(stats.completed / seconds).toFixed(0)} checks/s (${stats.completed} in ${seconds} s, max ${stats.maxInFlight} in flight, ${down} down); ${formatLoopDelay(delay)}`,
+  );
 }
 
 async function memoryPerServer(fleet: Fleet): Promise<void> {
@@ -62,7 +70,9 @@ async function memoryPerServer(fleet: Fleet): Promise<void> {
   await sleep(1500); // every server checked at least once, its timer armed
   const after = heapUsed();
   await monitor.disable();
-  console.log(`  memory: ${((after - before) / fleet.ports.length).toFixed(0)} bytes of heap per checked server (monitor, plan, state, timer, last result)`);
+  console.log(
+    `  memory: ${((after - before) / fleet.ports.length).toFixed(0)} bytes of heap per checked server (monitor, plan, state, timer, last result)`,
+  );
 }
 
 /** A model is planned in chunks, first load or reload: how long does it take, how long does it hold the loop? */
@@ -85,7 +95,9 @@ export const healthBenchmark: Benchmark = {
   name: 'health',
   description: 'health checks/s, event-loop delay and memory with 1,000 and 10,000 real servers on loopback',
   async run() {
-    console.log('  (event-loop delay is sampled every 5 ms and includes that period; the fleet answers from another process on the same machine)');
+    console.log(
+      '  (event-loop delay is sampled every 5 ms and includes that period; the fleet answers from another process on the same machine)',
+    );
     const idle = measureLoopDelay();
     await sleep(2000);
     console.log(`  idle baseline: ${formatLoopDelay(idle.stop())}`);
@@ -99,7 +111,12 @@ export const healthBenchmark: Benchmark = {
         if (count === 1000) {
           await phase('saturated TCP connect', fleetModel(fleet.ports, { kind: 'tcp', interval: 0 }), 5);
           await phase('saturated HTTP GET', fleetModel(fleet.ports, { kind: 'http', http: { path: '/', status: 200 }, interval: 0 }), 5);
-          await phase('saturated send_program `true`, up to 16 in flight', fleetModel(fleet.ports.slice(0, 100), { kind: 'exec', sendProgram: 'true %h', interval: 0 }), 5, 16);
+          await phase(
+            'saturated send_program `true`, up to 16 in flight',
+            fleetModel(fleet.ports.slice(0, 100), { kind: 'exec', sendProgram: 'true %h', interval: 0 }),
+            5,
+            16,
+          );
         }
       } finally {
         await fleet.stop();

@@ -52,9 +52,9 @@ async function runInGuest(): Promise<void> {
   // The compiled code the daemon runs (`npm run bench` builds first), not tsx's
   // transform of the sources, which adds work to every function call.
   const built = '../dist/ipvs/index.js';
-  const { desiredTable, desiredTableInChunks, formatSave, IpvsNetlink, IpvsReconciler, readTable } = (await import(built)) as typeof import(
-    '../src/ipvs/index.js'
-  );
+  const { desiredTable, desiredTableInChunks, formatSave, IpvsNetlink, IpvsReconciler, readTable } = (await import(
+    built
+  )) as typeof import('../src/ipvs/index.js');
   const kernel = await IpvsNetlink.open();
   try {
     for (const count of [1_000, 10_000]) {
@@ -85,7 +85,9 @@ async function runInGuest(): Promise<void> {
     const changed = largeModel(10_000);
     const server = changed.virtualServices[4321]!.realServers[2]!;
     server.weight = 9;
-    const reload = await measured(async () => reconciler.reconcile(await desiredTableInChunks(changed, { role: 'active' }), 'bench: reload'));
+    const reload = await measured(async () =>
+      reconciler.reconcile(await desiredTableInChunks(changed, { role: 'active' }), 'bench: reload'),
+    );
     server.weight = 10;
     const afterHealthChange = desiredTable(changed, { role: 'active' }, [changed.virtualServices[4321]!]);
     const service = afterHealthChange.services[0]!;
@@ -96,10 +98,11 @@ async function runInGuest(): Promise<void> {
     console.log(
       `one weight change in a 10000-service table: tandem reload (reads the whole table) ${seconds(reload.ms)} ` +
         `(event loop blocked ≤ ${reload.maxBlockedMs.toFixed(0)} ms); ` +
-        `tandem one-service reconcile (health change) ${(scoped.ms).toFixed(1)} ms; ipvsadm -R of one -e rule ${(ipvsadm).toFixed(1)} ms`,
+        `tandem one-service reconcile (health change) ${scoped.ms.toFixed(1)} ms; ipvsadm -R of one -e rule ${ipvsadm.toFixed(1)} ms`,
     );
     const { stdout } = await execFileAsync('ipvsadm', ['-Ln', '-t', `${service.address}:${service.port}`]);
-    if (!new RegExp(`${destination.address}:${destination.port} +Masq +11 `).test(stdout)) throw new Error(`the weight edits did not land:\n${stdout}`);
+    if (!new RegExp(`${destination.address}:${destination.port} +Masq +11 `).test(stdout))
+      throw new Error(`the weight edits did not land:\n${stdout}`);
     await kernel.flush();
   } finally {
     kernel.close();
@@ -110,7 +113,9 @@ async function runInGuest(): Promise<void> {
  *  the kernel: how long a claim and a reload of 10,000 services take in tandem itself and
  *  the longest the event loop (the heartbeat's) waits meanwhile. */
 async function runOnHost(): Promise<void> {
-  const { desiredTableInChunks, IpvsReconciler } = (await import('../dist/ipvs/index.js' as string)) as typeof import('../src/ipvs/index.js');
+  const { desiredTableInChunks, IpvsReconciler } = (await import(
+    '../dist/ipvs/index.js' as string
+  )) as typeof import('../src/ipvs/index.js');
   const { MemoryIpvs } = await import('../test/unit/ipvs/memory-ipvs.js');
   const kernel = new MemoryIpvs();
   const reconciler = new IpvsReconciler(kernel, logger);
@@ -120,7 +125,7 @@ async function runOnHost(): Promise<void> {
   const reload = await measured(async () => reconciler.reconcile(await desiredTableInChunks(config, { role: 'active' }), 'bench'));
   console.log(
     `tandem's own work for 10000 services × 4 real servers at host speed (in-memory table, no kernel): ` +
-      `claim ${(claim.ms).toFixed(0)} ms, reload with one weight change ${(reload.ms).toFixed(0)} ms; ` +
+      `claim ${claim.ms.toFixed(0)} ms, reload with one weight change ${reload.ms.toFixed(0)} ms; ` +
       `longest event-loop stall ${Math.max(claim.maxBlockedMs, reload.maxBlockedMs).toFixed(0)} ms`,
   );
 }

@@ -50,7 +50,9 @@ async function measure(lab: Lab, director: Host, observer: Host, method: string,
   console.log(`  ${formatSummary('add requested -> first frame', fromRequest)}`);
   console.log(`  ${formatSummary('address added -> first frame', fromAck)}`);
   if (method === 'arping' && arping?.arpingRuntimes) {
-    console.log(`  ${formatSummary(`arping process lifetime (${arping.arpingFailures} of ${arping.arpingRuntimes.length} failed)`, arping.arpingRuntimes)}`);
+    console.log(
+      `  ${formatSummary(`arping process lifetime (${arping.arpingFailures} of ${arping.arpingRuntimes.length} failed)`, arping.arpingRuntimes)}`,
+    );
   }
 }
 

@@ -50,10 +50,19 @@ function print(label: string, figures: Record<string, number[]>): void {
 const firstAnswerStage = 'first frame → first answer (client update, probe interval)';
 
 /** The stages from the new active's role change to the client's first answer, empty. */
-const claimStages = (): Record<string, number[]> => ({ 'ACTIVE → claim started': [], 'claim started → first frame': [], [firstAnswerStage]: [] });
+const claimStages = (): Record<string, number[]> => ({
+  'ACTIVE → claim started': [],
+  'claim started → first frame': [],
+  [firstAnswerStage]: [],
+});
 
 /** Records where the time went from the role change to the first answer the client had from the new active. */
-function recordClaim(figures: Record<string, number[]>, change: LogEvent, claim: Awaited<ReturnType<typeof claimOf>>, firstAnswerAt: number): void {
+function recordClaim(
+  figures: Record<string, number[]>,
+  change: LogEvent,
+  claim: Awaited<ReturnType<typeof claimOf>>,
+  firstAnswerAt: number,
+): void {
   figures['ACTIVE → claim started']!.push(claim.startedAt - atOf(change));
   figures['claim started → first frame']!.push(Number(claim.event.firstFrameMs));
   // Can be negative: a probe sent before the claim, held by a kernel resolving the VIP's neighbour (the
@@ -62,7 +71,9 @@ function recordClaim(figures: Record<string, number[]>, change: LogEvent, claim:
 }
 
 /** Both nodes settled and the client's probe answered by the active one. */
-async function probing(lab: TakeoverLab): Promise<{ active: Director; backup: Director; probe: Awaited<ReturnType<TakeoverLab['probe']>> }> {
+async function probing(
+  lab: TakeoverLab,
+): Promise<{ active: Director; backup: Director; probe: Awaited<ReturnType<TakeoverLab['probe']>> }> {
   const [active, backup] = await lab.settled();
   const probe = await lab.probe();
   await probe.answeredBy(active.name, 5);
@@ -120,7 +131,9 @@ export const takeoverBenchmark: Benchmark = {
       const lab = await TakeoverLab.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });
       try {
         await lab.pair.startBoth({ args: timers.realtime ? ['--realtime'] : [] });
-        console.log(`keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms${timers.realtime ? ', --realtime' : ''}; probe every 10 ms:`);
+        console.log(
+          `keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms${timers.realtime ? ', --realtime' : ''}; probe every 10 ms:`,
+        );
         await hardFailovers(lab, timers);
         await handovers(lab);
       } finally {

@@ -21,7 +21,16 @@ export async function buildCli(): Promise<BuiltCli> {
   // Laid out as the package is (dist/ next to proto/), since modules find their data relative to themselves.
   const dist = join(dir, 'dist');
   // Type-checking is the job of `tsc -p tsconfig.test.json`; here only the JS matters.
-  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noCheck', '--sourceMap', 'false', '--outDir', dist]);
+  await run(process.execPath, [
+    join(root, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    join(root, 'tsconfig.json'),
+    '--noCheck',
+    '--sourceMap',
+    'false',
+    '--outDir',
+    dist,
+  ]);
   await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
   await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
   await symlink(join(root, 'proto'), join(dir, 'proto'));
@@ -37,6 +46,10 @@ export interface CliResult {
 export async function runCli(cli: BuiltCli, args: string[]): Promise<CliResult> {
   return run(process.execPath, [cli.main, ...args]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: error.code ?? -1,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }),
   );
 }

@@ -55,8 +55,13 @@ function summary(file: string, { model, format, warnings }: LoadResult, node: st
   const self = thisNode(model, node);
   if (model.nodes.length === 0) row('nodes', `none: a standalone director (${self})`);
   model.nodes.forEach((spec, index) => {
-    const marks = [spec.privateAddress !== undefined ? `private ${spec.privateAddress}` : '', self === spec.name ? 'this host' : ''].filter(Boolean);
-    row(index === 0 ? 'nodes' : '', `${spec.name} ${spec.address} priority ${spec.priority}${marks.length > 0 ? ` (${marks.join(', ')})` : ''}`);
+    const marks = [spec.privateAddress !== undefined ? `private ${spec.privateAddress}` : '', self === spec.name ? 'this host' : ''].filter(
+      Boolean,
+    );
+    row(
+      index === 0 ? 'nodes' : '',
+      `${spec.name} ${spec.address} priority ${spec.priority}${marks.length > 0 ? ` (${marks.join(', ')})` : ''}`,
+    );
   });
   if (model.nodes.length > 0 && !model.nodes.some((spec) => spec.name === self)) row('', `this host: ${self}`);
   const { heartbeat } = model;
@@ -66,19 +71,36 @@ function summary(file: string, { model, format, warnings }: LoadResult, node: st
       `dead after ${formatDuration(heartbeat.deadtime)} (late after ${formatDuration(heartbeat.warntime)}, ${formatDuration(heartbeat.initdead)} at start)`,
   );
   row('auth', `key id ${model.auth.keyId} from ${model.auth.keyFile}`);
-  row('links', model.monitorLinks.enabled ? `monitored${model.monitorLinks.interfaces.length > 0 ? ` (also ${model.monitorLinks.interfaces.join(', ')})` : ''}` : 'not monitored');
-  row('sync', model.sync.enabled ? `on, id ${model.sync.syncId}, udp/${model.sync.port}${model.sync.interface !== undefined ? ` via ${model.sync.interface}` : ''}` : 'off');
+  row(
+    'links',
+    model.monitorLinks.enabled
+      ? `monitored${model.monitorLinks.interfaces.length > 0 ? ` (also ${model.monitorLinks.interfaces.join(', ')})` : ''}`
+      : 'not monitored',
+  );
+  row(
+    'sync',
+    model.sync.enabled
+      ? `on, id ${model.sync.syncId}, udp/${model.sync.port}${model.sync.interface !== undefined ? ` via ${model.sync.interface}` : ''}`
+      : 'off',
+  );
   row('network', `${model.network}${model.natRouter !== undefined ? `; NAT gateway ${claimed(model.natRouter)}` : ''}`);
   const vips = [...new Map(model.virtualServices.flatMap((s) => (s.vip !== undefined ? [[claimed(s.vip), true] as const] : []))).keys()];
   row('VIPs', vips.length > 0 ? vips.join(', ') : 'none');
   const servers = model.virtualServices.reduce((count, s) => count + s.realServers.length, 0);
-  row('services', `${model.virtualServices.length} virtual service${model.virtualServices.length === 1 ? '' : 's'}, ${servers} real server${servers === 1 ? '' : 's'}`);
+  row(
+    'services',
+    `${model.virtualServices.length} virtual service${model.virtualServices.length === 1 ? '' : 's'}, ${servers} real server${servers === 1 ? '' : 's'}`,
+  );
   for (const service of model.virtualServices) {
     lines.push(`  ${service.name}: ${describeService(service)}`);
     for (const server of service.realServers) {
       const port = server.port !== 0 ? server.port : service.port;
-      const flags = [server.active ? '' : 'inactive', server.upperThreshold > 0 ? `max ${server.upperThreshold} connections` : ''].filter(Boolean);
-      lines.push(`    ${server.name}: ${server.address}${port !== 0 ? `:${port}` : ''} ${server.forwarding} weight ${server.weight}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`);
+      const flags = [server.active ? '' : 'inactive', server.upperThreshold > 0 ? `max ${server.upperThreshold} connections` : ''].filter(
+        Boolean,
+      );
+      lines.push(
+        `    ${server.name}: ${server.address}${port !== 0 ? `:${port}` : ''} ${server.forwarding} weight ${server.weight}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
@@ -86,7 +108,11 @@ function summary(file: string, { model, format, warnings }: LoadResult, node: st
 
 function thisNode(model: Model, node: string | undefined): string {
   try {
-    return resolveLocalNode(model, { ...(node !== undefined ? { node } : {}), hostAddresses: systemHostAddresses().map((a) => a.address), hostname: systemHostname() }).self.name;
+    return resolveLocalNode(model, {
+      ...(node !== undefined ? { node } : {}),
+      hostAddresses: systemHostAddresses().map((a) => a.address),
+      hostname: systemHostname(),
+    }).self.name;
   } catch (error) {
     return `not determined: ${(error as Error).message}`;
   }
@@ -100,9 +126,15 @@ function claimed(address: ClaimedAddress): string {
 function describeService(service: VirtualService): string {
   const parts: string[] = [];
   if (service.fwmark !== undefined) parts.push(`fwmark ${service.fwmark}${service.vip !== undefined ? ` on ${service.vip.address}` : ''}`);
-  else if (service.vip !== undefined) parts.push(`${service.protocol} ${service.vip.address.includes(':') ? `[${service.vip.address}]` : service.vip.address}:${service.port}`);
+  else if (service.vip !== undefined)
+    parts.push(
+      `${service.protocol} ${service.vip.address.includes(':') ? `[${service.vip.address}]` : service.vip.address}:${service.port}`,
+    );
   parts.push(service.scheduler);
-  if (service.persistence !== undefined) parts.push(`persistent ${formatDuration(service.persistence.timeout * 1000)}${service.persistence.netmask !== undefined ? ` per ${service.persistence.netmask}` : ''}`);
+  if (service.persistence !== undefined)
+    parts.push(
+      `persistent ${formatDuration(service.persistence.timeout * 1000)}${service.persistence.netmask !== undefined ? ` per ${service.persistence.netmask}` : ''}`,
+    );
   const check = service.healthCheck;
   parts.push(check.kind === 'none' ? 'not checked' : `${check.kind} check every ${formatDuration(check.interval)}`);
   if (service.sorryServer !== undefined) parts.push(`sorry server ${service.sorryServer.address}`);

@@ -14,7 +14,7 @@ import {
 } from '../config/index.js';
 import { ExitCode } from './command.js';
 
-export const formatOption = (): Option => new Option('--format <format>', 'the file\'s format (default: detected)').choices(configFormats);
+export const formatOption = (): Option => new Option('--format <format>', "the file's format (default: detected)").choices(configFormats);
 
 export interface ConfigInputOptions {
   format?: ConfigFormat;

@@ -11,7 +11,16 @@ import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 
 // Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [checkConfigCommand, convertCommand, ipvsCommand, runCommand, statusCommand, operatorCommands, reloadCommand, keygenCommand];
+const commands: CommandModule[] = [
+  checkConfigCommand,
+  convertCommand,
+  ipvsCommand,
+  runCommand,
+  statusCommand,
+  operatorCommands,
+  reloadCommand,
+  keygenCommand,
+];
 
 const program = new Command('tandem')
   .description('High-availability pair controller for Linux Virtual Server directors')

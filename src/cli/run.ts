@@ -4,8 +4,23 @@
 // reloads the configuration (as `tandem reload` does).
 import { Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
-import { ConfigError, loadConfigOffThread, resolveLocalNode, systemHostAddresses, systemHostname, type ConfigFormat } from '../config/index.js';
-import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, HostController, IpvsBalancer, type ConfigLoader } from '../daemon/index.js';
+import {
+  ConfigError,
+  loadConfigOffThread,
+  resolveLocalNode,
+  systemHostAddresses,
+  systemHostname,
+  type ConfigFormat,
+} from '../config/index.js';
+import {
+  Daemon,
+  defaultRealtimePriority,
+  defaultSocketPath,
+  enableRealtime,
+  HostController,
+  IpvsBalancer,
+  type ConfigLoader,
+} from '../daemon/index.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';
@@ -58,7 +73,11 @@ export const runCommand: CommandModule = {
       .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default('json'))
       .option('--log-level <level>', 'pino log level', 'info')
       .option('--socket <path>', 'control socket', defaultSocketPath)
-      .option('--realtime [priority]', `real-time scheduling (SCHED_RR, default priority ${defaultRealtimePriority}) so other processes cannot delay heartbeats`, (v) => Number(v))
+      .option(
+        '--realtime [priority]',
+        `real-time scheduling (SCHED_RR, default priority ${defaultRealtimePriority}) so other processes cannot delay heartbeats`,
+        (v) => Number(v),
+      )
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
         const loadConfig = configLoader(options);
@@ -76,7 +95,8 @@ export const runCommand: CommandModule = {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
             (set) => logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`),
-            (error: Error) => logger.error({ event: 'daemon.realtime-failed', priority }, `${error.message}; running with normal scheduling`),
+            (error: Error) =>
+              logger.error({ event: 'daemon.realtime-failed', priority }, `${error.message}; running with normal scheduling`),
           );
         }
         process.on('uncaughtException', (error) => {

@@ -58,7 +58,14 @@ export class SecureChannel<T> {
     private readonly options: SecureChannelOptions<T>,
     private readonly sockets: Socket[],
   ) {
-    this.counters = options.paths.map(({ local, remote }) => ({ local, remote, sent: 0, sendErrors: 0, accepted: 0, rejected: emptyRejectCounters() }));
+    this.counters = options.paths.map(({ local, remote }) => ({
+      local,
+      remote,
+      sent: 0,
+      sendErrors: 0,
+      accepted: 0,
+      rejected: emptyRejectCounters(),
+    }));
     sockets.forEach((socket, path) => {
       socket.on('message', (datagram, from) => this.receive(path, datagram, from.address));
       socket.on('error', (error) => options.logger.error({ event: 'channel.socket-error', path, err: error }, 'heartbeat socket error'));
@@ -84,7 +91,12 @@ export class SecureChannel<T> {
       sockets.forEach((socket) => socket.close());
       const address = options.paths[sockets.length - 1]?.local;
       const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRNOTAVAIL' ? 'the address is not configured on this host' : code === 'EADDRINUSE' ? 'the port is in use (another tandem?)' : (error as Error).message;
+      const why =
+        code === 'EADDRNOTAVAIL'
+          ? 'the address is not configured on this host'
+          : code === 'EADDRINUSE'
+            ? 'the port is in use (another tandem?)'
+            : (error as Error).message;
       throw new Error(`cannot bind the heartbeat socket to ${address}:${options.port}: ${why}`);
     }
     return new SecureChannel(options, sockets);
@@ -100,7 +112,10 @@ export class SecureChannel<T> {
         counters.sendErrors += 1;
         const admitted = this.rejectLog.admit('send-error', this.options.now());
         if (admitted) {
-          this.options.logger.warn({ event: 'channel.send-error', path, remote: counters.remote, err: error, suppressed: admitted.suppressed }, `cannot send on path ${path}: ${error.message}`);
+          this.options.logger.warn(
+            { event: 'channel.send-error', path, remote: counters.remote, err: error, suppressed: admitted.suppressed },
+            `cannot send on path ${path}: ${error.message}`,
+          );
         }
       });
       counters.sent += 1;
@@ -148,7 +163,10 @@ export class SecureChannel<T> {
     if (message.bootChange === 'first-contact') {
       logger.info({ event: 'peer.first-contact', bootId: message.bootId }, 'heard the peer for the first time');
     } else {
-      logger.warn({ event: 'peer.restarted', bootId: message.bootId, clockWentBack: message.bootChange === 'restarted-clock-back' }, 'peer restarted');
+      logger.warn(
+        { event: 'peer.restarted', bootId: message.bootId, clockWentBack: message.bootChange === 'restarted-clock-back' },
+        'peer restarted',
+      );
     }
   }
 }

@@ -407,17 +407,27 @@ export class Election {
   private checkConfigMatch(peer: PeerState, heartbeat: Heartbeat): void {
     if (heartbeat.serialNo !== this.config.serialNo && peer.mismatchLogged.serialNo !== heartbeat.serialNo) {
       peer.mismatchLogged.serialNo = heartbeat.serialNo;
-      this.log('warn', 'config.serial-mismatch', `configuration serial differs: ours ${this.config.serialNo}, peer's ${heartbeat.serialNo}`, {
-        serialNo: this.config.serialNo,
-        peerSerialNo: heartbeat.serialNo,
-      });
+      this.log(
+        'warn',
+        'config.serial-mismatch',
+        `configuration serial differs: ours ${this.config.serialNo}, peer's ${heartbeat.serialNo}`,
+        {
+          serialNo: this.config.serialNo,
+          peerSerialNo: heartbeat.serialNo,
+        },
+      );
     }
     const timers = `${heartbeat.timers.keepaliveMs}/${heartbeat.timers.deadtimeMs}`;
     if (timers !== `${this.config.keepalive}/${this.config.deadtime}` && peer.mismatchLogged.timers !== timers) {
       peer.mismatchLogged.timers = timers;
-      this.log('warn', 'config.timer-mismatch', `heartbeat timers differ: ours keepalive/deadtime ${this.config.keepalive}/${this.config.deadtime} ms, peer's ${timers} ms`, {
-        peerTimers: heartbeat.timers,
-      });
+      this.log(
+        'warn',
+        'config.timer-mismatch',
+        `heartbeat timers differ: ours keepalive/deadtime ${this.config.keepalive}/${this.config.deadtime} ms, peer's ${timers} ms`,
+        {
+          peerTimers: heartbeat.timers,
+        },
+      );
     }
   }
 
@@ -454,7 +464,8 @@ export class Election {
         if (self) return refuse(self.code, self.message);
         if (!this.peer) return refuse('no-peer', 'no peer is configured');
         if (!this.peerAlive(now)) return refuse('peer-silent', 'the peer is silent; this node takes over by itself after deadtime');
-        if (this.peer.heartbeat?.role !== 'ACTIVE') return refuse('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
+        if (this.peer.heartbeat?.role !== 'ACTIVE')
+          return refuse('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
         if (!this.peerHearsUs(now)) return refuse('peer-deaf', 'the peer does not hear our heartbeats, so it cannot hand over');
         this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'operator-takeover', since: now, requestId };
         this.sendNow = true;
@@ -526,10 +537,15 @@ export class Election {
   private finishPending(ok: boolean, code: RefusalCode | undefined, message: string): void {
     const pending = this.pending!;
     this.pending = undefined;
-    this.log(ok ? 'info' : 'warn', `${pending.kind}.${ok ? 'done' : 'failed'}`, `${pending.kind} (${pending.reason}) ${ok ? 'done' : 'failed'}: ${message}`, {
-      reason: pending.reason,
-      ...(code && { code }),
-    });
+    this.log(
+      ok ? 'info' : 'warn',
+      `${pending.kind}.${ok ? 'done' : 'failed'}`,
+      `${pending.kind} (${pending.reason}) ${ok ? 'done' : 'failed'}: ${message}`,
+      {
+        reason: pending.reason,
+        ...(code && { code }),
+      },
+    );
     if (pending.requestId !== undefined) this.reply(pending.requestId, ok, message, code);
   }
 
@@ -609,7 +625,14 @@ export class Election {
       return;
     }
     if (hb.role === 'ACTIVE') {
-      if (this.config.preempt && this.mayPreempt && this.isPreferred() && !this.pending && now >= this.preemptNotBefore && this.peerHearsUs(now)) {
+      if (
+        this.config.preempt &&
+        this.mayPreempt &&
+        this.isPreferred() &&
+        !this.pending &&
+        now >= this.preemptNotBefore &&
+        this.peerHearsUs(now)
+      ) {
         this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'preempt', since: now };
         this.log('info', 'preempt', 'this node is preferred: asking the peer to hand the active role over');
         this.sendNow = true;
@@ -638,7 +661,9 @@ export class Election {
       peer.handledRequestId = request.id;
       const unable = this.peerCannotTakeOver(now);
       if (unable) {
-        this.log('warn', 'takeover.refused', `the peer asked for the active role (${request.reason}) but ${unable.message}`, { code: unable.code });
+        this.log('warn', 'takeover.refused', `the peer asked for the active role (${request.reason}) but ${unable.message}`, {
+          code: unable.code,
+        });
         return;
       }
       this.handOver(request.reason, 'BACKUP', now);
@@ -649,11 +674,16 @@ export class Election {
     const survivor = this.config.preempt || this.term === peerHeartbeat.term ? this.isPreferred() : this.term > peerHeartbeat.term;
     if (!this.splitBrain) {
       this.splitBrain = { since: now, announced: false };
-      this.log('warn', 'split-brain', `split brain: both nodes are ACTIVE (our term ${this.term}, the peer's ${peerHeartbeat.term}); this node ${survivor ? 'stays active' : 'yields'}`, {
-        term: this.term,
-        peerTerm: peerHeartbeat.term,
-        survivor: survivor ? this.config.self.name : this.config.peer!.name,
-      });
+      this.log(
+        'warn',
+        'split-brain',
+        `split brain: both nodes are ACTIVE (our term ${this.term}, the peer's ${peerHeartbeat.term}); this node ${survivor ? 'stays active' : 'yields'}`,
+        {
+          term: this.term,
+          peerTerm: peerHeartbeat.term,
+          survivor: survivor ? this.config.self.name : this.config.peer!.name,
+        },
+      );
     }
     if (!survivor) return this.transition('BACKUP', 'split-brain-yield', now);
     if (!this.splitBrain.announced) {
@@ -697,7 +727,8 @@ export class Election {
     const alive = this.peerAlive(now);
     const timedOut = now - pending.since >= this.config.deadtime;
     if (pending.kind === 'handover') {
-      if (alive && hb?.role === 'ACTIVE') return this.finishPending(true, undefined, `the peer is ACTIVE after ${Math.round(now - pending.since)} ms`);
+      if (alive && hb?.role === 'ACTIVE')
+        return this.finishPending(true, undefined, `the peer is ACTIVE after ${Math.round(now - pending.since)} ms`);
       let failure: string | undefined;
       if (!alive) failure = 'the peer went silent';
       else if (this.peerUnable()) failure = `the peer became ${hb!.role}${hb!.health.canServe ? '' : ' and cannot serve'}`;
@@ -707,7 +738,8 @@ export class Election {
       if (this.role === 'BACKUP' || this.role === 'STANDBY') this.transition('ACTIVE', 'handover-failed', now);
       return;
     }
-    if (this.role === 'ACTIVE') return this.finishPending(true, undefined, `this node is ACTIVE after ${Math.round(now - pending.since)} ms`);
+    if (this.role === 'ACTIVE')
+      return this.finishPending(true, undefined, `this node is ACTIVE after ${Math.round(now - pending.since)} ms`);
     if (this.role !== 'BACKUP') return this.finishPending(false, 'cancelled', `this node became ${this.role}`);
     if (!timedOut) return;
     this.finishPending(false, 'timeout', `the peer did not hand over within ${this.config.deadtime} ms`);
@@ -721,7 +753,10 @@ export class Election {
     peer.lastHeard.forEach((at, path) => {
       if (peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
         peer.pathUp[path] = false;
-        this.log('warn', 'path.down', `heartbeat path ${path} is silent for ${Math.round(now - at)} ms`, { path, silentMs: Math.round(now - at) });
+        this.log('warn', 'path.down', `heartbeat path ${path} is silent for ${Math.round(now - at)} ms`, {
+          path,
+          silentMs: Math.round(now - at),
+        });
       }
     });
     const alive = this.peerAlive(now);

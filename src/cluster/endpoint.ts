@@ -67,7 +67,8 @@ export class ChannelEndpoint {
     if (envelope.sender !== this.identity.peer) return { ok: false, reason: 'unknown-sender', detail: envelope.sender };
     if (envelope.kind !== this.kind) return { ok: false, reason: 'wrong-kind', detail: `kind ${envelope.kind}` };
     const admission = this.sessions.admit(envelope);
-    if (!admission.ok) return { ok: false, reason: admission.reason, detail: `boot ${envelope.bootId.toString('hex')} seq ${envelope.seq}` };
+    if (!admission.ok)
+      return { ok: false, reason: admission.reason, detail: `boot ${envelope.bootId.toString('hex')} seq ${envelope.seq}` };
     return {
       ok: true,
       payload: envelope.payload,

@@ -51,7 +51,8 @@ export function openDatagram(keyring: Keyring, datagram: Buffer): Opened {
   if (datagram.length < minDatagramLength || datagram.length > maxDatagramLength) {
     return { ok: false, reason: 'bad-length', detail: `${datagram.length} bytes` };
   }
-  if (magic.some((byte, i) => datagram[i] !== byte)) return { ok: false, reason: 'bad-magic', detail: datagram.subarray(0, 3).toString('hex') };
+  if (magic.some((byte, i) => datagram[i] !== byte))
+    return { ok: false, reason: 'bad-magic', detail: datagram.subarray(0, 3).toString('hex') };
   const version = datagram[3]!;
   if (version !== channelFormatVersion) return { ok: false, reason: 'unsupported-version', detail: `version ${version}` };
   const keyId = datagram.readUInt32BE(4);

@@ -89,7 +89,8 @@ function integer(value: unknown, what: string): number {
 }
 
 function text(value: unknown, what: string, maxLength = maxNameLength): string {
-  if (typeof value !== 'string' || value.length > maxLength) throw new Invalid(`${what} is not a string of at most ${maxLength} characters`);
+  if (typeof value !== 'string' || value.length > maxLength)
+    throw new Invalid(`${what} is not a string of at most ${maxLength} characters`);
   return value;
 }
 

@@ -60,8 +60,12 @@ export function parseKeyFile(text: string, file: string): Map<number, Uint8Array
     const key = Buffer.from(match[2]!, 'base64');
     if (id > maxKeyId) errors.push(`${where}: key id ${id} is larger than ${maxKeyId}`);
     else if (keys.has(id)) errors.push(`${where}: key id ${id} appears twice`);
-    else if (key.toString('base64').replace(/=+$/, '') !== match[2]!.replace(/=+$/, '')) errors.push(`${where}: the key is not valid base64`);
-    else if (key.length < minKeyBytes) errors.push(`${where}: key ${id} has ${key.length} bytes, at least ${minKeyBytes} are needed (tandem keygen makes ${generatedKeyBytes})`);
+    else if (key.toString('base64').replace(/=+$/, '') !== match[2]!.replace(/=+$/, ''))
+      errors.push(`${where}: the key is not valid base64`);
+    else if (key.length < minKeyBytes)
+      errors.push(
+        `${where}: key ${id} has ${key.length} bytes, at least ${minKeyBytes} are needed (tandem keygen makes ${generatedKeyBytes})`,
+      );
     else keys.set(id, key);
   });
   if (errors.length === 0 && keys.size === 0) errors.push(`${file}: no keys (create one with: tandem keygen ${file})`);
@@ -76,7 +80,8 @@ export async function checkKeyFilePermissions(file: string): Promise<void> {
   });
   if (!info.isFile()) throw new KeyFileError(`${file}: the key file is not a regular file`);
   const euid = process.geteuid?.();
-  if (euid !== undefined && info.uid !== euid) throw new KeyFileError(`${file}: the key file is owned by uid ${info.uid}, not by the user running tandem (uid ${euid})`);
+  if (euid !== undefined && info.uid !== euid)
+    throw new KeyFileError(`${file}: the key file is owned by uid ${info.uid}, not by the user running tandem (uid ${euid})`);
   if ((info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
     throw new KeyFileError(`${file}: the key file has mode ${mode}, so group or others can access it; run: chmod 600 ${file}`);
@@ -111,7 +116,9 @@ export async function generateKey(file: string, options: { add?: boolean; id?: n
     throw new KeyFileError(`${file}: ${error.message}`);
   });
   try {
-    const header = options.add ? '' : '# tandem keys: <key id> <base64 key>. Keep this file root-only (mode 0600), the same on both nodes.\n';
+    const header = options.add
+      ? ''
+      : '# tandem keys: <key id> <base64 key>. Keep this file root-only (mode 0600), the same on both nodes.\n';
     await handle.writeFile(header + line);
   } finally {
     await handle.close();

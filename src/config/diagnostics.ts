@@ -89,9 +89,13 @@ export class DiagnosticSink {
     const last = sorted[sorted.length - 1];
     return [
       ...sorted,
-      this.make('error', { line: last?.line ?? 1, column: last?.column ?? 1 }, {
-        message: `too many errors; stopped reporting after ${maxErrorsPerFile}`,
-      }),
+      this.make(
+        'error',
+        { line: last?.line ?? 1, column: last?.column ?? 1 },
+        {
+          message: `too many errors; stopped reporting after ${maxErrorsPerFile}`,
+        },
+      ),
     ];
   }
 

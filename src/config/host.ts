@@ -48,7 +48,11 @@ export function checkHost(model: Model, facts: HostFacts, locator: Locator, sink
   const nodeIndex = model.nodes.findIndex((node) => node.name === facts.node);
   const node = model.nodes[nodeIndex];
   if (model.nodes.length > 0 && node === undefined) {
-    report.error(['nodes'], { message: `no node named '${facts.node}'`, expected: `one of ${model.nodes.map((n) => n.name).join(', ')}`, found: `'${facts.node}'` });
+    report.error(['nodes'], {
+      message: `no node named '${facts.node}'`,
+      expected: `one of ${model.nodes.map((n) => n.name).join(', ')}`,
+      found: `'${facts.node}'`,
+    });
     return;
   }
   if (node !== undefined && !facts.addresses.some((entry) => parseIp(entry.address)?.address === node.address)) {
@@ -79,5 +83,9 @@ function checkClaimedAddress(path: DocPath, claimed: ClaimedAddress, hostAddress
     .filter((entry) => entry.ip !== undefined && entry.ip.family === claimed.family && entry.ip.address !== claimed.address);
   if (subnets.some((subnet) => subnet.ip !== undefined && subnetContains(subnet.ip, subnet.prefix, address))) return;
   const shown = subnets.map((subnet) => `${subnet.ip?.address}/${subnet.prefix}`).join(', ') || `no IPv${claimed.family} subnet`;
-  report.error(path, { message: `${claimed.address} is outside every subnet of ${claimed.device} on this host`, expected: `an address in ${shown}`, found: claimed.address });
+  report.error(path, {
+    message: `${claimed.address} is outside every subnet of ${claimed.device} on this host`,
+    expected: `an address in ${shown}`,
+    found: claimed.address,
+  });
 }

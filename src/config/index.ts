@@ -17,7 +17,14 @@ export { ConfigError, formatDiagnostic, type Diagnostic } from './diagnostics.js
 export { configFormats, type ConfigFormat } from './frontend.js';
 export { systemHostAddresses, systemHostname, type HostAddress, type HostFacts } from './host.js';
 export { resolveLocalNode, type LocalNode, type LocalNodeOptions } from './node.js';
-export { hostsTableResolver, servicesTableResolver, systemHostResolver, systemServiceResolver, type HostResolver, type ServiceResolver } from './resolve.js';
+export {
+  hostsTableResolver,
+  servicesTableResolver,
+  systemHostResolver,
+  systemServiceResolver,
+  type HostResolver,
+  type ServiceResolver,
+} from './resolve.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
@@ -54,12 +61,22 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   try {
     const size = (await stat(path)).size;
     if (size > maxConfigBytes) {
-      sink.error({ line: 1, column: 1 }, { message: 'file too large for a configuration', expected: `at most ${maxConfigBytes} bytes`, found: `${size} bytes` });
+      sink.error(
+        { line: 1, column: 1 },
+        { message: 'file too large for a configuration', expected: `at most ${maxConfigBytes} bytes`, found: `${size} bytes` },
+      );
     } else {
       bytes = await readFile(path);
     }
   } catch (error) {
-    sink.error({ line: 0, column: 0 }, { message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, expected: 'a readable file', found: quote(path) });
+    sink.error(
+      { line: 0, column: 0 },
+      {
+        message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        expected: 'a readable file',
+        found: quote(path),
+      },
+    );
   }
   sink.throwIfErrors();
   return parseConfig(new TextDecoder('utf-8').decode(bytes), path, options);
@@ -80,7 +97,13 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
     services: options.services ?? systemServiceResolver(),
   };
   const read = await frontEnds[format](body, context);
-  const model = read !== undefined ? await normalise(read.input, read.locator, sink, { services: context.services, ...(read.damaged !== undefined ? { damaged: read.damaged } : {}) }) : undefined;
+  const model =
+    read !== undefined
+      ? await normalise(read.input, read.locator, sink, {
+          services: context.services,
+          ...(read.damaged !== undefined ? { damaged: read.damaged } : {}),
+        })
+      : undefined;
   if (model !== undefined && read !== undefined && options.host !== undefined) checkHost(model, options.host, read.locator, sink);
   if (model === undefined || sink.hasErrors) throw new ConfigError(sink.errors, sink.warnings);
   return { model, warnings: sink.warnings, format };
@@ -96,11 +119,21 @@ const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) =
 /** Size, emptiness and binary content: before any format is guessed. */
 function checkText(text: string, sink: DiagnosticSink): void {
   if (Buffer.byteLength(text) > maxConfigBytes) {
-    sink.error({ line: 1, column: 1 }, { message: 'file too large for a configuration', expected: `at most ${maxConfigBytes} bytes`, found: `${Buffer.byteLength(text)} bytes` });
+    sink.error(
+      { line: 1, column: 1 },
+      {
+        message: 'file too large for a configuration',
+        expected: `at most ${maxConfigBytes} bytes`,
+        found: `${Buffer.byteLength(text)} bytes`,
+      },
+    );
     return;
   }
   if (text.trim() === '') {
-    sink.error({ line: 1, column: 1 }, { message: 'the file is empty', expected: 'a configuration', found: text === '' ? 'an empty file' : 'only blanks' });
+    sink.error(
+      { line: 1, column: 1 },
+      { message: 'the file is empty', expected: 'a configuration', found: text === '' ? 'an empty file' : 'only blanks' },
+    );
     return;
   }
   // NUL and other control characters (but tab, line ends, form feed) and undecodable bytes
@@ -111,10 +144,13 @@ function checkText(text: string, sink: DiagnosticSink): void {
     const line = before.split('\n').length;
     const column = binary.index - before.lastIndexOf('\n');
     const code = binary[0].codePointAt(0) ?? 0;
-    sink.error({ line, column }, {
-      message: 'binary data in a configuration file',
-      expected: 'UTF-8 text',
-      found: code === 0xfffd ? 'bytes that are not UTF-8' : `control character 0x${code.toString(16).padStart(2, '0')}`,
-    });
+    sink.error(
+      { line, column },
+      {
+        message: 'binary data in a configuration file',
+        expected: 'UTF-8 text',
+        found: code === 0xfffd ? 'bytes that are not UTF-8' : `control character 0x${code.toString(16).padStart(2, '0')}`,
+      },
+    );
   }
 }

@@ -37,7 +37,17 @@ interface ServiceRef {
   ipv6: boolean;
 }
 
-type Verb = 'add-service' | 'edit-service' | 'delete-service' | 'clear' | 'add-server' | 'edit-server' | 'delete-server' | 'set' | 'start-daemon' | 'ignored';
+type Verb =
+  | 'add-service'
+  | 'edit-service'
+  | 'delete-service'
+  | 'clear'
+  | 'add-server'
+  | 'edit-server'
+  | 'delete-server'
+  | 'set'
+  | 'start-daemon'
+  | 'ignored';
 
 interface Command {
   verb: Verb;
@@ -66,7 +76,10 @@ const optionList: [string[], OptionSpec][] = [
   [['-d', '--delete-server'], { name: 'delete-server', takes: 0, verb: 'delete-server' }],
   [['--set'], { name: 'set', takes: 3, verb: 'set' }],
   [['--start-daemon'], { name: 'start-daemon', takes: 1, verb: 'start-daemon' }],
-  [['-L', '-l', '--list', '-S', '--save', '-Z', '--zero', '-R', '--restore', '--stop-daemon', '-h', '--help', '-v', '--version'], { name: 'listing', takes: 0, verb: 'ignored' }],
+  [
+    ['-L', '-l', '--list', '-S', '--save', '-Z', '--zero', '-R', '--restore', '--stop-daemon', '-h', '--help', '-v', '--version'],
+    { name: 'listing', takes: 0, verb: 'ignored' },
+  ],
   [['-t', '--tcp-service'], { name: 'tcp-service', takes: 1 }],
   [['-u', '--udp-service'], { name: 'udp-service', takes: 1 }],
   [['--sctp-service'], { name: 'sctp-service', takes: 1 }],
@@ -85,7 +98,24 @@ const optionList: [string[], OptionSpec][] = [
   [['-6', '--ipv6'], { name: 'ipv6', takes: 0 }],
   [['--mcast-interface'], { name: 'mcast-interface', takes: 1 }],
   [['--syncid'], { name: 'syncid', takes: 1 }],
-  [['-n', '--numeric', '-c', '--connection', '--stats', '--rate', '--thresholds', '--persistent-conn', '--nosort', '--sort', '--exact', '--timeout', '--daemon'], { name: 'listing', takes: 0, listing: true }],
+  [
+    [
+      '-n',
+      '--numeric',
+      '-c',
+      '--connection',
+      '--stats',
+      '--rate',
+      '--thresholds',
+      '--persistent-conn',
+      '--nosort',
+      '--sort',
+      '--exact',
+      '--timeout',
+      '--daemon',
+    ],
+    { name: 'listing', takes: 0, listing: true },
+  ],
 ];
 const options = new Map(optionList.flatMap(([spellings, spec]) => spellings.map((spelling) => [spelling, spec] as const)));
 const knownOptions = optionList.flatMap(([spellings]) => spellings);
@@ -101,7 +131,9 @@ const maxPersistenceSeconds = 31 * 86400;
 
 export async function readIpvsadmRules(text: string, context: FrontEndContext): Promise<FrontEndResult> {
   const { sink } = context;
-  const commands = text.split('\n').flatMap((line, index) => splitCommands(words(line, index + 1), sink).map((command) => parseCommand(command, sink)));
+  const commands = text
+    .split('\n')
+    .flatMap((line, index) => splitCommands(words(line, index + 1), sink).map((command) => parseCommand(command, sink)));
   const parsed = commands.filter((command) => command !== undefined);
   await yieldToEventLoop();
   await resolveAddresses(parsed, context);
@@ -126,7 +158,8 @@ function splitCommands(line: Word[], sink: DiagnosticSink): Word[][] {
   const starts = line.map((word, index) => (isProgram(word.text) ? index : -1)).filter((index) => index > 0);
   if (starts.length === 0) return line.length > 0 ? [dropProgram(line)] : [];
   const first = line[starts[0] ?? 0];
-  if (first !== undefined) sink.warning(first, { key: first.text, message: `${starts.length + 1} ipvsadm commands on one line; read as separate commands` });
+  if (first !== undefined)
+    sink.warning(first, { key: first.text, message: `${starts.length + 1} ipvsadm commands on one line; read as separate commands` });
   return [0, ...starts].map((start, index) => dropProgram(line.slice(start, starts[index] ?? line.length)));
 }
 
@@ -147,7 +180,9 @@ function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined 
     const [spelling, attached] = splitAttached(word.text);
     const spec = options.get(spelling);
     if (spec === undefined) {
-      const finding = word.text.startsWith('-') ? unknownKeyFinding('option', word.text, knownOptions) : { key: word.text, message: 'unexpected argument', expected: 'an option such as -A, -a, -t', found: quote(word.text) };
+      const finding = word.text.startsWith('-')
+        ? unknownKeyFinding('option', word.text, knownOptions)
+        : { key: word.text, message: 'unexpected argument', expected: 'an option such as -A, -a, -t', found: quote(word.text) };
       sink.error(word, finding);
       failed = true;
       continue;
@@ -161,7 +196,12 @@ function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined 
     } else if (spec.takes !== 0) {
       value = words.slice(index + 1, index + 1 + spec.takes);
       if (value.length < spec.takes || value.some((w) => w.text.startsWith('-') && !/^-\d/.test(w.text))) {
-        sink.error(value.find((w) => w.text.startsWith('-')) ?? word, { key: spelling, message: 'option requires a value', expected: spec.takes === 3 ? `${spelling} TCP TCPFIN UDP` : `${spelling} VALUE`, found: 'no value' });
+        sink.error(value.find((w) => w.text.startsWith('-')) ?? word, {
+          key: spelling,
+          message: 'option requires a value',
+          expected: spec.takes === 3 ? `${spelling} TCP TCPFIN UDP` : `${spelling} VALUE`,
+          found: 'no value',
+        });
         failed = true;
         break;
       }
@@ -169,7 +209,12 @@ function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined 
     }
     if (spec.verb !== undefined) {
       if (verb !== undefined && spec.verb !== 'ignored') {
-        sink.error(word, { key: spelling, message: 'two commands in one line', expected: 'one command option per ipvsadm invocation', found: `${verb.word.text} and ${spelling}` });
+        sink.error(word, {
+          key: spelling,
+          message: 'two commands in one line',
+          expected: 'one command option per ipvsadm invocation',
+          found: `${verb.word.text} and ${spelling}`,
+        });
         failed = true;
       }
       if (verb === undefined || verb.verb === 'ignored') verb = { verb: spec.verb, word };
@@ -183,7 +228,12 @@ function parseCommand(words: Word[], sink: DiagnosticSink): Command | undefined 
   if (failed) return undefined;
   if (verb === undefined) {
     if (values.size === 0) return { verb: 'ignored', word: first, values };
-    sink.error(first, { key: first.text, message: 'no command', expected: 'one of -A, -E, -D, -C, -a, -e, -d, --set, --start-daemon', found: quote(words.map((w) => w.text).join(' ')) });
+    sink.error(first, {
+      key: first.text,
+      message: 'no command',
+      expected: 'one of -A, -E, -D, -C, -a, -e, -d, --set, --start-daemon',
+      found: quote(words.map((w) => w.text).join(' ')),
+    });
     return undefined;
   }
   const command: Command = { verb: verb.verb, word: verb.word, values };
@@ -223,14 +273,24 @@ function withAddresses(command: Command, sink: DiagnosticSink): Command | undefi
     if (serviceOption === 'fwmark-service') {
       const mark = /^[0-9]{1,10}$/.test(word.text) ? Number(word.text) : NaN;
       if (!(mark >= 1 && mark <= 4294967295)) {
-        sink.error(word, { key: given.word.text, message: `invalid fwmark value '${word.text}' specified`, expected: 'a firewall mark from 1 to 4294967295', found: quote(word.text) });
+        sink.error(word, {
+          key: given.word.text,
+          message: `invalid fwmark value '${word.text}' specified`,
+          expected: 'a firewall mark from 1 to 4294967295',
+          found: quote(word.text),
+        });
         return undefined;
       }
       command.service = { word, option: given.word.text, protocol, fwmark: mark, ipv6 };
     } else {
       const endpoint = parseEndpoint(word);
       if (endpoint === undefined) {
-        sink.error(word, { key: given.word.text, message: 'illegal virtual server address[:port] specified', expected: 'ADDRESS[:PORT] or [IPV6]:PORT', found: quote(word.text) });
+        sink.error(word, {
+          key: given.word.text,
+          message: 'illegal virtual server address[:port] specified',
+          expected: 'ADDRESS[:PORT] or [IPV6]:PORT',
+          found: quote(word.text),
+        });
         return undefined;
       }
       command.service = { word, option: given.word.text, protocol, endpoint, ipv6 };
@@ -240,7 +300,12 @@ function withAddresses(command: Command, sink: DiagnosticSink): Command | undefi
   if (real?.value?.[0] !== undefined) {
     const endpoint = parseEndpoint(real.value[0]);
     if (endpoint === undefined) {
-      sink.error(real.value[0], { key: real.word.text, message: 'illegal real server address[:port] specified', expected: 'ADDRESS[:PORT] or [IPV6]:PORT', found: quote(real.value[0].text) });
+      sink.error(real.value[0], {
+        key: real.word.text,
+        message: 'illegal real server address[:port] specified',
+        expected: 'ADDRESS[:PORT] or [IPV6]:PORT',
+        found: quote(real.value[0].text),
+      });
       return undefined;
     }
     command.server = endpoint;
@@ -252,7 +317,8 @@ function withAddresses(command: Command, sink: DiagnosticSink): Command | undefi
 function parseEndpoint(word: Word): Endpoint | undefined {
   const text = word.text;
   const bracketed = /^\[([^\]]+)\](?::(.+))?$/.exec(text);
-  if (bracketed !== null) return bracketed[2] !== undefined ? { word, host: bracketed[1] ?? '', port: bracketed[2] } : { word, host: bracketed[1] ?? '' };
+  if (bracketed !== null)
+    return bracketed[2] !== undefined ? { word, host: bracketed[1] ?? '', port: bracketed[2] } : { word, host: bracketed[1] ?? '' };
   if (parseIp(text)?.family === 6) return { word, host: text };
   const colon = text.lastIndexOf(':');
   if (colon === 0 || /^[0-9]+$/.test(text)) return undefined;
@@ -265,7 +331,11 @@ async function resolveAddresses(commands: Command[], context: FrontEndContext): 
     for (const endpoint of [command.service?.endpoint, command.server]) {
       if (endpoint === undefined) continue;
       const key = command.server === endpoint ? '-r' : (command.service?.option ?? '-t');
-      hosts.resolve(endpoint.host, { line: endpoint.word.line, column: endpoint.word.column, key }, (address) => (endpoint.address = address));
+      hosts.resolve(
+        endpoint.host,
+        { line: endpoint.word.line, column: endpoint.word.column, key },
+        (address) => (endpoint.address = address),
+      );
     }
   }
   await hosts.settle();
@@ -333,7 +403,13 @@ class Table {
     const existing = this.services.get(identity.text);
     switch (command.verb) {
       case 'add-service':
-        if (existing !== undefined) this.sink.error(ref.word, { key: ref.option, message: `Service already exists (defined at line ${existing.place.line})`, expected: 'each virtual service added once (use -E to change it)', found: identity.text });
+        if (existing !== undefined)
+          this.sink.error(ref.word, {
+            key: ref.option,
+            message: `Service already exists (defined at line ${existing.place.line})`,
+            expected: 'each virtual service added once (use -E to change it)',
+            found: identity.text,
+          });
         else this.addService(command, ref, identity);
         return;
       case 'edit-service':
@@ -343,7 +419,12 @@ class Table {
       case 'delete-server':
         if (existing === undefined) {
           const message = command.verb.endsWith('server') ? 'Service not defined' : 'No such service';
-          this.sink.error(ref.word, { key: ref.option, message: `${message}: ${identity.text}`, expected: `an earlier -A for ${identity.text}`, found: this.nearMiss(ref) });
+          this.sink.error(ref.word, {
+            key: ref.option,
+            message: `${message}: ${identity.text}`,
+            expected: `an earlier -A for ${identity.text}`,
+            found: this.nearMiss(ref),
+          });
           return;
         }
         if (command.verb === 'edit-service') this.serviceOptions(command, existing, existing.document);
@@ -380,7 +461,10 @@ class Table {
 
   private addService(command: Command, ref: ServiceRef, identity: Identity): void {
     const place = this.placeOf(command.word, command.word.text);
-    const name = ref.fwmark !== undefined ? `fwmark/${ref.fwmark}${ref.ipv6 ? '/ipv6' : ''}` : `${ref.protocol}/${showEndpoint(identity.address ?? '', identity.port)}`;
+    const name =
+      ref.fwmark !== undefined
+        ? `fwmark/${ref.fwmark}${ref.ipv6 ? '/ipv6' : ''}`
+        : `${ref.protocol}/${showEndpoint(identity.address ?? '', identity.port)}`;
     const document: Record<string, unknown> = { name, protocol: ref.protocol, health_check: { kind: 'none' }, real_servers: [] };
     const places: FieldPlaces = { name: place, protocol: this.placeOf(ref.word, ref.option) };
     if (ref.fwmark !== undefined) {
@@ -412,7 +496,12 @@ class Table {
       if (valueWord !== undefined) {
         seconds = /^[0-9]{1,8}$/.test(valueWord.text) ? Number(valueWord.text) : NaN;
         if (!(seconds >= 1 && seconds <= maxPersistenceSeconds)) {
-          this.sink.error(valueWord, { key: persistent.word.text, message: `invalid timeout value '${valueWord.text}' specified`, expected: `seconds from 1 to ${maxPersistenceSeconds}`, found: quote(valueWord.text) });
+          this.sink.error(valueWord, {
+            key: persistent.word.text,
+            message: `invalid timeout value '${valueWord.text}' specified`,
+            expected: `seconds from 1 to ${maxPersistenceSeconds}`,
+            found: quote(valueWord.text),
+          });
           return;
         }
       }
@@ -434,9 +523,16 @@ class Table {
       return;
     }
     const ipv6 = document.family === 6 || String((document.vip as { address?: string } | undefined)?.address ?? '').includes(':');
-    const valid = ipv6 ? /^[0-9]{1,3}$/.test(word.text) && Number(word.text) >= 1 && Number(word.text) <= 128 : netmaskToPrefix(word.text) !== undefined;
+    const valid = ipv6
+      ? /^[0-9]{1,3}$/.test(word.text) && Number(word.text) >= 1 && Number(word.text) <= 128
+      : netmaskToPrefix(word.text) !== undefined;
     if (!valid) {
-      this.sink.error(word, { key: option.text, message: ipv6 ? 'illegal ipv6 netmask specified' : 'illegal virtual server persistent mask specified', expected: ipv6 ? 'a prefix length from 1 to 128' : 'a dotted netmask such as 255.255.255.0', found: quote(word.text) });
+      this.sink.error(word, {
+        key: option.text,
+        message: ipv6 ? 'illegal ipv6 netmask specified' : 'illegal virtual server persistent mask specified',
+        expected: ipv6 ? 'a prefix length from 1 to 128' : 'a dotted netmask such as 255.255.255.0',
+        found: quote(word.text),
+      });
       return;
     }
     (document.persistence as Record<string, unknown>).netmask = ipv6 ? Number(word.text) : word.text;
@@ -446,7 +542,12 @@ class Table {
   private serverCommand(command: Command, service: ServiceEntry): void {
     const endpoint = command.server;
     if (endpoint === undefined) {
-      this.sink.error(command.word, { key: command.word.text, message: 'no real server given', expected: '-r ADDRESS[:PORT]', found: 'none' });
+      this.sink.error(command.word, {
+        key: command.word.text,
+        message: 'no real server given',
+        expected: '-r ADDRESS[:PORT]',
+        found: 'none',
+      });
       return;
     }
     if (endpoint.address === undefined) return;
@@ -458,17 +559,31 @@ class Table {
     const place = this.placeOf(endpoint.word, '-r');
     if (command.verb === 'add-server') {
       if (existing !== undefined) {
-        this.sink.error(endpoint.word, { key: '-r', message: `Destination already exists (added at line ${existing.place.line})`, expected: 'each real server added once per service (use -e to change it)', found: key });
+        this.sink.error(endpoint.word, {
+          key: '-r',
+          message: `Destination already exists (added at line ${existing.place.line})`,
+          expected: 'each real server added once per service (use -e to change it)',
+          found: key,
+        });
         return;
       }
-      const document: Record<string, unknown> = { address: endpoint.address, port: endpoint.port !== undefined ? port : 0, forwarding: 'gate' };
+      const document: Record<string, unknown> = {
+        address: endpoint.address,
+        port: endpoint.port !== undefined ? port : 0,
+        forwarding: 'gate',
+      };
       const entry: ServerEntry = { document, places: { address: place, port: place }, place };
       this.serverOptions(command, entry);
       service.servers.set(key, entry);
       return;
     }
     if (existing === undefined) {
-      this.sink.error(endpoint.word, { key: '-r', message: 'No such destination', expected: `an earlier -a of ${key} to ${service.identity}`, found: key });
+      this.sink.error(endpoint.word, {
+        key: '-r',
+        message: 'No such destination',
+        expected: `an earlier -a of ${key} to ${service.identity}`,
+        found: key,
+      });
       return;
     }
     if (command.verb === 'delete-server') service.servers.delete(key);
@@ -476,21 +591,34 @@ class Table {
   }
 
   private serverOptions(command: Command, entry: ServerEntry): void {
-    const methods: [string, Forwarding][] = [['gatewaying', 'gate'], ['ipip', 'ipip'], ['masquerading', 'masq']];
+    const methods: [string, Forwarding][] = [
+      ['gatewaying', 'gate'],
+      ['ipip', 'ipip'],
+      ['masquerading', 'masq'],
+    ];
     for (const [option, forwarding] of methods) {
       const given = command.values.get(option);
       if (given === undefined) continue;
       entry.document.forwarding = forwarding;
       entry.places.forwarding = this.placeOf(given.word, given.word.text);
     }
-    const numbers: [string, string, number][] = [['weight', 'weight', 65535], ['u-threshold', 'upper_threshold', 2147483647], ['l-threshold', 'lower_threshold', 2147483647]];
+    const numbers: [string, string, number][] = [
+      ['weight', 'weight', 65535],
+      ['u-threshold', 'upper_threshold', 2147483647],
+      ['l-threshold', 'lower_threshold', 2147483647],
+    ];
     for (const [option, field, max] of numbers) {
       const given = command.values.get(option);
       const word = given?.value?.[0];
       if (given === undefined || word === undefined) continue;
       const value = /^[0-9]{1,10}$/.test(word.text) ? Number(word.text) : NaN;
       if (!(value >= 0 && value <= max)) {
-        this.sink.error(word, { key: given.word.text, message: `illegal ${option.replace('-', '_')} specified`, expected: `an integer from 0 to ${max}`, found: quote(word.text) });
+        this.sink.error(word, {
+          key: given.word.text,
+          message: `illegal ${option.replace('-', '_')} specified`,
+          expected: `an integer from 0 to ${max}`,
+          found: quote(word.text),
+        });
         continue;
       }
       entry.document[field] = value;
@@ -505,7 +633,12 @@ class Table {
       const seconds = /^[0-9]{1,10}$/.test(word.text) ? Number(word.text) : NaN;
       const field = fields[index] ?? 'tcp';
       if (!(seconds >= 0 && seconds <= 2147483647)) {
-        this.sink.error(word, { key: '--set', message: 'invalid timeout value', expected: 'seconds (0 keeps the current value)', found: quote(word.text) });
+        this.sink.error(word, {
+          key: '--set',
+          message: 'invalid timeout value',
+          expected: 'seconds (0 keeps the current value)',
+          found: quote(word.text),
+        });
       } else if (seconds > 0) {
         this.builder.set(['ipvs_timeouts', field], `${seconds}s`, this.placeOf(word, '--set'));
       }
@@ -515,17 +648,29 @@ class Table {
   private startDaemon(command: Command): void {
     const state = command.values.get('start-daemon')?.value?.[0];
     if (state !== undefined && !['master', 'backup'].includes(state.text)) {
-      this.sink.error(state, { key: '--start-daemon', message: 'unknown sync daemon state', expected: 'master or backup', found: quote(state.text) });
+      this.sink.error(state, {
+        key: '--start-daemon',
+        message: 'unknown sync daemon state',
+        expected: 'master or backup',
+        found: quote(state.text),
+      });
       return;
     }
     this.builder.set(['sync', 'enabled'], true, this.placeOf(command.word, '--start-daemon'));
     const iface = command.values.get('mcast-interface');
-    if (iface?.value?.[0] !== undefined) this.builder.set(['sync', 'interface'], iface.value[0].text, this.placeOf(iface.value[0], '--mcast-interface'));
+    if (iface?.value?.[0] !== undefined)
+      this.builder.set(['sync', 'interface'], iface.value[0].text, this.placeOf(iface.value[0], '--mcast-interface'));
     const syncid = command.values.get('syncid');
     const word = syncid?.value?.[0];
     if (syncid === undefined || word === undefined) return;
     const id = /^[0-9]{1,3}$/.test(word.text) ? Number(word.text) : NaN;
-    if (!(id >= 0 && id <= 255)) this.sink.error(word, { key: '--syncid', message: 'illegal syncid specified', expected: 'an integer from 0 to 255', found: quote(word.text) });
+    if (!(id >= 0 && id <= 255))
+      this.sink.error(word, {
+        key: '--syncid',
+        message: 'illegal syncid specified',
+        expected: 'an integer from 0 to 255',
+        found: quote(word.text),
+      });
     else this.builder.set(['sync', 'sync_id'], id, this.placeOf(word, '--syncid'));
   }
 
@@ -536,7 +681,12 @@ class Table {
     if (/^[0-9]{1,5}$/.test(text) && Number(text) <= 65535) return Number(text);
     const port = protocol === 'sctp' ? undefined : this.context.services(text, protocol);
     if (port === undefined) {
-      this.sink.error(endpoint.word, { key: option, message: `unknown port or service name '${text}' for ${protocol}`, expected: `a port from 0 to 65535 or a ${protocol} service name from /etc/services`, found: quote(text) });
+      this.sink.error(endpoint.word, {
+        key: option,
+        message: `unknown port or service name '${text}' for ${protocol}`,
+        expected: `a port from 0 to 65535 or a ${protocol} service name from /etc/services`,
+        found: quote(text),
+      });
     }
     return port;
   }

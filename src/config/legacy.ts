@@ -75,7 +75,8 @@ export class HostNames {
       failed('invalid address', 'an IPv4 or IPv6 address or a host name');
       return;
     }
-    const unresolved = (why: string): void => failed(`cannot resolve host name (${why})`, 'an IP address, or a host name in /etc/hosts or DNS');
+    const unresolved = (why: string): void =>
+      failed(`cannot resolve host name (${why})`, 'an IP address, or a host name in /etc/hosts or DNS');
     this.pending.push(
       this.resolver(text).then(
         (addresses) => {

@@ -51,7 +51,7 @@ interface Keyword {
   ignored?: string;
 }
 
-const onlyFos = 'used only by Piranha\'s failover (fos) mode; ignored';
+const onlyFos = "used only by Piranha's failover (fos) mode; ignored";
 const onlyGui = 'used only by the Piranha GUI; ignored';
 const noEffect = 'has no effect in tandem; ignored';
 
@@ -151,7 +151,20 @@ const globalScopes: Record<string, DocPath> = {
   inactive_cmd: ['hooks'],
 };
 
-const failoverKeywords = ['address', 'active', 'vip_nmask', 'port', 'timeout', 'heartbeat', 'send', 'expect', 'start_cmd', 'stop_cmd', 'send_program', 'expect_program'];
+const failoverKeywords = [
+  'address',
+  'active',
+  'vip_nmask',
+  'port',
+  'timeout',
+  'heartbeat',
+  'send',
+  'expect',
+  'start_cmd',
+  'stop_cmd',
+  'send_program',
+  'expect_program',
+];
 
 export async function readLvsCf(text: string, context: FrontEndContext): Promise<FrontEndResult> {
   const { sink } = context;
@@ -178,12 +191,15 @@ function tokenize(text: string, sink: DiagnosticSink): Line[] {
       } else if (char === '"' || char === "'") {
         const end = line.indexOf(char, position + 1);
         if (end === -1) {
-          sink.error({ line: index + 1, column: position + 1 }, {
-            key: tokens[0]?.text,
-            message: 'quotation mismatch',
-            expected: `a closing ${char} on the same line`,
-            found: quote(line.slice(position)),
-          });
+          sink.error(
+            { line: index + 1, column: position + 1 },
+            {
+              key: tokens[0]?.text,
+              message: 'quotation mismatch',
+              expected: `a closing ${char} on the same line`,
+              found: quote(line.slice(position)),
+            },
+          );
           return { tokens, broken: true };
         }
         tokens.push({ text: line.slice(position + 1, end), quoted: true, line: index + 1, column: position + 1 });
@@ -222,7 +238,8 @@ function parseBlocks(lines: Line[], sink: DiagnosticSink): Block {
       } else {
         stack.pop();
       }
-      if (second !== undefined) sink.error(second, { key: '}', message: "unexpected text after '}'", expected: 'end of line', found: quote(second.text) });
+      if (second !== undefined)
+        sink.error(second, { key: '}', message: "unexpected text after '}'", expected: 'end of line', found: quote(second.text) });
       return;
     }
     const kind = blockKeyword(first, current.kind);
@@ -257,7 +274,7 @@ function parseBlocks(lines: Line[], sink: DiagnosticSink): Block {
     if (!isPunctuation(second, '=')) {
       sink.error(second ?? { line: index + 1, column: first.column + first.text.length }, {
         key: first.text,
-        message: "equal sign (=) expected after keyword",
+        message: 'equal sign (=) expected after keyword',
         expected: `${first.text} = VALUE`,
         found: second !== undefined ? quote(second.text) : 'end of line',
       });
@@ -313,7 +330,10 @@ class Translation {
     this.integer(settings.get('serial_no'), 0, 4294967295, (value, place) => b.set(['serial_no'], value, place));
     const primary = settings.get('primary');
     if (primary === undefined) {
-      this.sink.error({ line: 1, column: 1 }, { key: 'primary', message: 'no primary director', expected: 'primary = ADDRESS', found: 'nothing' });
+      this.sink.error(
+        { line: 1, column: 1 },
+        { key: 'primary', message: 'no primary director', expected: 'primary = ADDRESS', found: 'nothing' },
+      );
     } else {
       b.set(['nodes', 0, 'name'], 'primary');
       this.address(primary, ['nodes', 0, 'address']);
@@ -322,11 +342,13 @@ class Translation {
     this.backup(settings);
     const service = settings.get('service');
     this.choice(service, ['lvs', 'fos'], (value) => {
-      if (value === 'fos' && service !== undefined) this.warn(service.key, "service = fos: Piranha's failover services are not supported; only virtual services are used");
+      if (value === 'fos' && service !== undefined)
+        this.warn(service.key, "service = fos: Piranha's failover services are not supported; only virtual services are used");
     });
     const heartbeat = settings.get('heartbeat');
     this.boolean(heartbeat, (value) => {
-      if (!value && heartbeat !== undefined) this.warn(heartbeat.key, 'heartbeat = 0: tandem always exchanges heartbeats with a configured backup');
+      if (!value && heartbeat !== undefined)
+        this.warn(heartbeat.key, 'heartbeat = 0: tandem always exchanges heartbeats with a configured backup');
     });
     this.port(settings.get('heartbeat_port'), 'udp', (value, place) => b.set(['heartbeat', 'port'], value, place));
     this.integer(settings.get('keepalive'), 1, 86400, (value, place) => b.set(['heartbeat', 'keepalive'], `${value}s`, place));
@@ -334,15 +356,25 @@ class Translation {
     this.choice(settings.get('network'), ['nat', 'direct', 'tunnel'], (value, place) => b.set(['network'], value, place));
     this.natRouter(settings);
     const debugLevel = settings.get('debug_level');
-    if (debugLevel !== undefined && debugLevel.values[0]?.text !== 'NONE') this.warn(debugLevel.key, 'debug_level has no effect; use --log-level debug');
+    if (debugLevel !== undefined && debugLevel.values[0]?.text !== 'NONE')
+      this.warn(debugLevel.key, 'debug_level has no effect; use --log-level debug');
     this.boolean(settings.get('monitor_links'), (value, place) => b.set(['monitor_links', 'enabled'], value, place));
     this.boolean(settings.get('syncdaemon'), (value, place) => b.set(['sync', 'enabled'], value, place));
     this.text(settings.get('syncd_iface'), (value, place) => b.set(['sync', 'interface'], value, place));
     this.integer(settings.get('syncd_id'), 0, 255, (value, place) => b.set(['sync', 'sync_id'], value, place));
-    const timeouts = [['tcp_timeout', 'tcp'], ['tcpfin_timeout', 'tcp_fin'], ['udp_timeout', 'udp']] as const;
+    const timeouts = [
+      ['tcp_timeout', 'tcp'],
+      ['tcpfin_timeout', 'tcp_fin'],
+      ['udp_timeout', 'udp'],
+    ] as const;
     for (const [keyword, field] of timeouts) {
       // 0 is Piranha's "leave the kernel's value".
-      this.integer(settings.get(keyword), 0, 2147483647, (value, place) => value > 0 && b.set(['ipvs_timeouts', field], `${value}s`, place));
+      this.integer(
+        settings.get(keyword),
+        0,
+        2147483647,
+        (value, place) => value > 0 && b.set(['ipvs_timeouts', field], `${value}s`, place),
+      );
     }
     this.text(settings.get('active_cmd'), (value, place) => b.set(['hooks', 'active_cmd'], value, place));
     this.text(settings.get('inactive_cmd'), (value, place) => b.set(['hooks', 'inactive_cmd'], value, place));
@@ -380,7 +412,7 @@ class Translation {
       return;
     }
     let prefix = 24;
-    if (mask === undefined) this.warn(router.key, 'no nat_nmask: the NAT gateway gets a /24 (255.255.255.0, the Piranha GUI\'s default)');
+    if (mask === undefined) this.warn(router.key, "no nat_nmask: the NAT gateway gets a /24 (255.255.255.0, the Piranha GUI's default)");
     else this.netmask(mask, (value) => (prefix = value));
     const [address, device] = router.values;
     if (address === undefined || device === undefined) return;
@@ -478,7 +510,12 @@ class Translation {
     this.activeFlag(block, settings, [...path, 'active']);
     const address = settings.get('address');
     if (address === undefined) {
-      this.fail(this.blockPlace(block), { key: this.blockPlace(block).key, message: 'real server without address', expected: 'address = ADDRESS', found: 'nothing' });
+      this.fail(this.blockPlace(block), {
+        key: this.blockPlace(block).key,
+        message: 'real server without address',
+        expected: 'address = ADDRESS',
+        found: 'nothing',
+      });
     }
     this.address(address, [...path, 'address']);
     this.integer(settings.get('weight'), 0, 65535, (value, place) => b.set([...path, 'weight'], value, place));
@@ -488,7 +525,8 @@ class Translation {
   private failover(block: Block): void {
     this.warn(block.opener, `failover ${block.name?.text ?? ''}: ${onlyFos}`.replace('  ', ' '));
     for (const setting of block.settings) {
-      if (!failoverKeywords.includes(setting.key.text)) this.sink.error(setting.key, unknownKeyFinding('failover keyword', setting.key.text, failoverKeywords));
+      if (!failoverKeywords.includes(setting.key.text))
+        this.sink.error(setting.key, unknownKeyFinding('failover keyword', setting.key.text, failoverKeywords));
     }
   }
 
@@ -496,7 +534,8 @@ class Translation {
   private activeFlag(block: Block, settings: Map<string, Setting>, path: DocPath): void {
     const active = settings.get('active');
     this.builder.set(path, false);
-    if (active === undefined) this.warn(block.opener, `no 'active = 1': ${block.opener?.text ?? 'block'} ${block.name?.text ?? ''} is inactive, as in Piranha`);
+    if (active === undefined)
+      this.warn(block.opener, `no 'active = 1': ${block.opener?.text ?? 'block'} ${block.name?.text ?? ''} is inactive, as in Piranha`);
     this.boolean(active, (value, place) => this.builder.set(path, value, place));
   }
 
@@ -516,7 +555,8 @@ class Translation {
         continue;
       }
       const earlier = settings.get(setting.key.text);
-      if (earlier !== undefined) this.warn(setting.key, `${setting.key.text} is set twice (also at line ${earlier.key.line}); this later value wins`);
+      if (earlier !== undefined)
+        this.warn(setting.key, `${setting.key.text} is set twice (also at line ${earlier.key.line}); this later value wins`);
       settings.set(setting.key.text, setting);
     }
     return settings;
@@ -611,7 +651,8 @@ class Translation {
     if (setting === undefined || value === undefined) return;
     const text = value.token.text;
     const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : this.context.services(text, protocol);
-    if (port === undefined || port > 65535) this.invalid(setting, value.token, `a port number (0-65535) or a ${protocol} service name from /etc/services`);
+    if (port === undefined || port > 65535)
+      this.invalid(setting, value.token, `a port number (0-65535) or a ${protocol} service name from /etc/services`);
     else use(port, value.place);
   }
 

@@ -59,7 +59,13 @@ type Valued = Assignment & { value: Char[] };
 
 /** `broken`: variables whose errors were reported (or likely meant by a misspelt name);
  *  what they leave missing is not reported again. */
-function translate(byName: Map<string, Valued>, broken: Set<string>, builder: DocumentBuilder, hosts: HostNames, context: FrontEndContext): void {
+function translate(
+  byName: Map<string, Valued>,
+  broken: Set<string>,
+  builder: DocumentBuilder,
+  hosts: HostNames,
+  context: FrontEndContext,
+): void {
   const { sink } = context;
   builder.set(['network'], 'nat');
   builder.set(['sync', 'enabled'], false);
@@ -68,26 +74,41 @@ function translate(byName: Map<string, Valued>, broken: Set<string>, builder: Do
   const [vipWord, ...extra] = vip !== undefined ? splitWords(vip.value) : [];
   if (vip === undefined || vipWord === undefined) {
     if (broken.has('VIP')) return;
-    sink.error(vip ?? { line: 1, column: 1 }, { key: 'VIP', message: 'no virtual IP address', expected: 'VIP=ADDRESS or host name', found: 'nothing' });
+    sink.error(vip ?? { line: 1, column: 1 }, {
+      key: 'VIP',
+      message: 'no virtual IP address',
+      expected: 'VIP=ADDRESS or host name',
+      found: 'nothing',
+    });
     return;
   }
-  if (extra[0] !== undefined) sink.error(extra[0], { key: 'VIP', message: 'more than one VIP', expected: 'one address or host name', found: quote(extra[0].text) });
+  if (extra[0] !== undefined)
+    sink.error(extra[0], { key: 'VIP', message: 'more than one VIP', expected: 'one address or host name', found: quote(extra[0].text) });
   const lvsIf = byName.get('LVS_IF');
   if (lvsIf !== undefined) {
     const settings = splitWords(lvsIf.value).map((word) => `net.ipv4.conf.${word.text}.send_redirects=0`);
-    sink.warning(lvsIf, { key: 'LVS_IF', message: `tandem leaves ICMP redirects alone; for a one-interface NAT director set ${settings.join(' ')} yourself` });
+    sink.warning(lvsIf, {
+      key: 'LVS_IF',
+      message: `tandem leaves ICMP redirects alone; for a one-interface NAT director set ${settings.join(' ')} yourself`,
+    });
   }
   const vipIf = byName.get('VIP_IF');
   const device = vipIf !== undefined ? splitWords(vipIf.value)[0] : undefined;
   const realServers = splitWords(byName.get('RIPS')?.value ?? []);
-  if (realServers.length === 0 && !broken.has('RIPS')) sink.warning(byName.get('RIPS') ?? { line: 1, column: 1 }, { key: 'RIPS', message: 'no real servers' });
+  if (realServers.length === 0 && !broken.has('RIPS'))
+    sink.warning(byName.get('RIPS') ?? { line: 1, column: 1 }, { key: 'RIPS', message: 'no real servers' });
   const ports: [Word, 'tcp' | 'udp'][] = [
     ...splitWords(byName.get('TPORTS')?.value ?? []).map((word) => [word, 'tcp'] as [Word, 'tcp']),
     ...splitWords(byName.get('UPORTS')?.value ?? []).map((word) => [word, 'udp'] as [Word, 'udp']),
   ];
   if (ports.length === 0 && !broken.has('TPORTS') && !broken.has('UPORTS')) {
     const at = byName.get('TPORTS') ?? byName.get('UPORTS') ?? { line: 1, column: 1 };
-    sink.error(at, { key: 'TPORTS', message: 'no services', expected: 'TPORTS or UPORTS with at least one port or service name', found: 'nothing' });
+    sink.error(at, {
+      key: 'TPORTS',
+      message: 'no services',
+      expected: 'TPORTS or UPORTS with at least one port or service name',
+      found: 'nothing',
+    });
   }
   ports.forEach(([portWord, protocol], index) => {
     const path = ['virtual_services', index];
@@ -99,7 +120,8 @@ function translate(byName: Map<string, Valued>, broken: Set<string>, builder: Do
     builder.set([...path, 'port'], /^[0-9]+$/.test(portWord.text) ? Number(portWord.text) : portWord.text, place);
     // The default check (a TCP connect; for UDP a datagram that must not bounce) tells
     // more than lvs-director's ping.
-    if (device !== undefined) builder.set([...path, 'vip', 'device'], device.text, { line: device.line, column: device.column, key: 'VIP_IF' });
+    if (device !== undefined)
+      builder.set([...path, 'vip', 'device'], device.text, { line: device.line, column: device.column, key: 'VIP_IF' });
     const vipPlace: Place = { line: vipWord.line, column: vipWord.column, key: 'VIP' };
     hosts.resolve(vipWord.text, vipPlace, (address) => builder.set([...path, 'vip', 'address'], address, vipPlace), path);
     builder.set([...path, 'real_servers'], []);
@@ -179,8 +201,16 @@ class ShellReader {
       name = this.readWhile(/[A-Za-z0-9_]/);
     }
     if (name === '' || /^[0-9]/.test(name) || this.peek() !== '=') {
-      const found = this.text.slice(this.position - name.length, this.text.indexOf('\n', this.position) === -1 ? undefined : this.text.indexOf('\n', this.position));
-      this.sink.error(start, { key: name || undefined, message: 'not a variable assignment', expected: 'NAME=VALUE', found: quote(found.trim() || 'end of line') });
+      const found = this.text.slice(
+        this.position - name.length,
+        this.text.indexOf('\n', this.position) === -1 ? undefined : this.text.indexOf('\n', this.position),
+      );
+      this.sink.error(start, {
+        key: name || undefined,
+        message: 'not a variable assignment',
+        expected: 'NAME=VALUE',
+        found: quote(found.trim() || 'end of line'),
+      });
       this.skipLine();
       return undefined;
     }
@@ -209,7 +239,12 @@ class ShellReader {
       } else if (char === '$') {
         if (!this.expand(name, value)) return undefined;
       } else if (char === '`' || char === '(' || char === ')' || char === '|' || char === '&' || char === '<' || char === '>') {
-        this.sink.error(at, { key: name, message: 'shell commands are not supported in a configuration', expected: 'a plain value', found: quote(char) });
+        this.sink.error(at, {
+          key: name,
+          message: 'shell commands are not supported in a configuration',
+          expected: 'a plain value',
+          found: quote(char),
+        });
         this.skipLine();
         return undefined;
       } else {
@@ -222,7 +257,12 @@ class ShellReader {
     for (;;) {
       const char = this.peek();
       if (char === '') {
-        this.sink.error(opening, { key: name, message: 'unterminated quotation', expected: `a closing ${quoteChar}`, found: 'end of file' });
+        this.sink.error(opening, {
+          key: name,
+          message: 'unterminated quotation',
+          expected: `a closing ${quoteChar}`,
+          found: 'end of file',
+        });
         return false;
       }
       const at = { line: this.line, column: this.column };
@@ -254,7 +294,12 @@ class ShellReader {
     this.referenced.add(reference);
     const value = this.values.get(reference);
     if (reference === '' || value === undefined) {
-      this.sink.error(at, { key: name, message: `$${reference || '?'} is not set by an earlier line of this file`, expected: 'a variable assigned above', found: quote(`$${braced ? `{${reference}}` : reference}`) });
+      this.sink.error(at, {
+        key: name,
+        message: `$${reference || '?'} is not set by an earlier line of this file`,
+        expected: 'a variable assigned above',
+        found: quote(`$${braced ? `{${reference}}` : reference}`),
+      });
       return false;
     }
     into.push(...value);
@@ -272,8 +317,18 @@ class ShellReader {
       this.skipLine();
       return;
     }
-    const found = this.text.slice(this.position, this.text.indexOf('\n', this.position) === -1 ? undefined : this.text.indexOf('\n', this.position));
-    this.sink.error({ line: this.line, column: this.column }, { message: 'unexpected text after the value (quote values that contain blanks)', expected: 'end of line', found: quote(found.trim()) });
+    const found = this.text.slice(
+      this.position,
+      this.text.indexOf('\n', this.position) === -1 ? undefined : this.text.indexOf('\n', this.position),
+    );
+    this.sink.error(
+      { line: this.line, column: this.column },
+      {
+        message: 'unexpected text after the value (quote values that contain blanks)',
+        expected: 'end of line',
+        found: quote(found.trim()),
+      },
+    );
     this.skipLine();
   }
 

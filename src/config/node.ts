@@ -33,8 +33,11 @@ function pickNode(nodes: NodeSpec[], options: LocalNodeOptions, local: Set<strin
     if (named === undefined) throw new Error(`no node named '${options.node}' in the configuration (nodes: ${names})`);
     return named;
   }
-  const byAddress = nodes.filter((node) => local.has(node.address) || (node.privateAddress !== undefined && local.has(node.privateAddress)));
-  if (byAddress.length > 1) throw new Error(`the addresses of several nodes (${byAddress.map((n) => n.name).join(', ')}) are on this host; give --node NAME`);
+  const byAddress = nodes.filter(
+    (node) => local.has(node.address) || (node.privateAddress !== undefined && local.has(node.privateAddress)),
+  );
+  if (byAddress.length > 1)
+    throw new Error(`the addresses of several nodes (${byAddress.map((n) => n.name).join(', ')}) are on this host; give --node NAME`);
   if (byAddress[0] !== undefined) return byAddress[0];
   const hostname = options.hostname.toLowerCase();
   const byName = nodes.find((node) => node.name.toLowerCase() === hostname || node.name.toLowerCase() === shortHostname.toLowerCase());
@@ -47,6 +50,7 @@ function pickNode(nodes: NodeSpec[], options: LocalNodeOptions, local: Set<strin
 
 function standaloneNode(name: string, local: Set<string>): NodeSpec {
   const address = [...local].find((candidate) => candidate !== '127.0.0.1' && candidate !== '::1');
-  if (address === undefined) throw new Error('the configuration names no nodes and this host has no address to run a standalone director on');
+  if (address === undefined)
+    throw new Error('the configuration names no nodes and this host has no address to run a standalone director on');
   return { name, address, priority: defaultPriority(0) };
 }

@@ -84,7 +84,12 @@ export interface NormaliseOptions {
 /** Validates `input` as a document and returns the Model, or undefined when `sink` got
  *  errors. `input` is the front end's own object: defaults and resolved ports are
  *  written into it. */
-export async function normalise(input: unknown, locator: Locator, sink: DiagnosticSink, options: NormaliseOptions): Promise<Model | undefined> {
+export async function normalise(
+  input: unknown,
+  locator: Locator,
+  sink: DiagnosticSink,
+  options: NormaliseOptions,
+): Promise<Model | undefined> {
   const document = withDefaults(DocumentSchema, input) as Document;
   const damaged = (options.damaged ?? []).map(toPointer);
   const dirty = [...damaged, ...reportStructuralErrors(document, locator, sink, damaged)];
@@ -133,7 +138,12 @@ function reportStructuralErrors(document: unknown, locator: Locator, sink: Diagn
       sink.error(place, { ...unknownKeyFinding('key', name, known), key: place.key });
     } else if (error.message === 'Expected required property') {
       const place = locator.value(path.slice(0, -1));
-      sink.error(place, { key: place.key, message: `missing required key '${String(name)}'`, expected: describe(error.schema), found: 'nothing' });
+      sink.error(place, {
+        key: place.key,
+        message: `missing required key '${String(name)}'`,
+        expected: describe(error.schema),
+        found: 'nothing',
+      });
     } else {
       const place = locator.value(path);
       sink.error(place, { key: place.key, message: 'invalid value', expected: describe(error.schema), found: showValue(error.value) });
@@ -206,7 +216,8 @@ class SemanticChecks {
     if (!this.intact([])) return;
     if (this.intact(['heartbeat'])) this.checkHeartbeat();
     if (this.intact(['nodes'])) this.checkNodes();
-    if (this.document.nat_router !== undefined && this.clean(['nat_router'])) this.checkClaimedAddress(this.document.nat_router, ['nat_router']);
+    if (this.document.nat_router !== undefined && this.clean(['nat_router']))
+      this.checkClaimedAddress(this.document.nat_router, ['nat_router']);
     if (this.intact(['ipvs_timeouts'])) {
       for (const name of ['tcp', 'tcp_fin', 'udp'] as const) this.wholeSeconds(['ipvs_timeouts', name], 1, 2147483647);
     }
@@ -231,7 +242,12 @@ class SemanticChecks {
 
   private error(path: DocPath, message: string, expected?: string, found?: string): void {
     const place = this.locator.value(path);
-    this.sink.error(place, { key: place.key, message, ...(expected !== undefined ? { expected } : {}), ...(found !== undefined ? { found } : {}) });
+    this.sink.error(place, {
+      key: place.key,
+      message,
+      ...(expected !== undefined ? { expected } : {}),
+      ...(found !== undefined ? { found } : {}),
+    });
   }
 
   private warning(path: DocPath, message: string): void {
@@ -263,15 +279,28 @@ class SemanticChecks {
     if (keepalive === undefined || deadtime === undefined) return;
     if (keepalive < 10) this.error(['heartbeat', 'keepalive'], 'too short', 'at least 10ms', `${keepalive}ms`);
     if (keepalive >= deadtime) {
-      this.error(['heartbeat', 'keepalive'], 'keepalive must be shorter than deadtime', `less than the deadtime (${deadtime}ms)`, `${keepalive}ms`);
+      this.error(
+        ['heartbeat', 'keepalive'],
+        'keepalive must be shorter than deadtime',
+        `less than the deadtime (${deadtime}ms)`,
+        `${keepalive}ms`,
+      );
       return;
     }
     if (deadtime < 2 * keepalive) {
-      this.warning(['heartbeat', 'deadtime'], `deadtime ${deadtime}ms is less than two keepalives (${keepalive}ms): one lost heartbeat causes a failover`);
+      this.warning(
+        ['heartbeat', 'deadtime'],
+        `deadtime ${deadtime}ms is less than two keepalives (${keepalive}ms): one lost heartbeat causes a failover`,
+      );
     }
     const warntime = this.durationAt(['heartbeat', 'warntime']);
     if (warntime !== undefined && (warntime <= keepalive || warntime > deadtime)) {
-      this.error(['heartbeat', 'warntime'], 'warntime out of range', `more than keepalive (${keepalive}ms) and at most deadtime (${deadtime}ms)`, `${warntime}ms`);
+      this.error(
+        ['heartbeat', 'warntime'],
+        'warntime out of range',
+        `more than keepalive (${keepalive}ms) and at most deadtime (${deadtime}ms)`,
+        `${warntime}ms`,
+      );
     }
     const initdead = this.durationAt(['heartbeat', 'initdead']);
     if (initdead !== undefined && initdead < deadtime) {
@@ -285,19 +314,26 @@ class SemanticChecks {
     this.document.nodes.forEach((node, index) => {
       if (!this.clean(['nodes', index])) return;
       const earlierName = names.get(node.name);
-      if (earlierName !== undefined) this.error(['nodes', index, 'name'], `node name '${node.name}' is used twice`, 'a name unique among nodes', quote(node.name));
+      if (earlierName !== undefined)
+        this.error(['nodes', index, 'name'], `node name '${node.name}' is used twice`, 'a name unique among nodes', quote(node.name));
       names.set(node.name, index);
       for (const field of ['address', 'private_address'] as const) {
         const text = node[field];
         const ip = text !== undefined ? parseIp(text) : undefined;
         if (ip === undefined) continue;
         const earlier = addresses.get(ip.address);
-        if (earlier !== undefined) this.error(['nodes', index, field], `address ${ip.address} is used by two nodes`, 'an address unique among nodes', ip.address);
+        if (earlier !== undefined)
+          this.error(['nodes', index, field], `address ${ip.address} is used by two nodes`, 'an address unique among nodes', ip.address);
         addresses.set(ip.address, index);
       }
     });
     const [first, second] = this.document.nodes;
-    if (first !== undefined && second !== undefined && this.clean(['nodes']) && (first.private_address === undefined) !== (second.private_address === undefined)) {
+    if (
+      first !== undefined &&
+      second !== undefined &&
+      this.clean(['nodes']) &&
+      (first.private_address === undefined) !== (second.private_address === undefined)
+    ) {
       const lonely = first.private_address !== undefined ? 0 : 1;
       this.warning(['nodes', lonely, 'private_address'], 'only one node has a private address: the second heartbeat path needs both');
     }
@@ -307,22 +343,32 @@ class SemanticChecks {
     const parsed = parseIpPrefix(claimed.address);
     const { device, label } = splitDevice(claimed);
     if (label === undefined || parsed === undefined) return;
-    if (parsed.family === 6) this.error([...path, 'label'], 'alias labels exist for IPv4 addresses only', 'no label on an IPv6 address', quote(label));
+    if (parsed.family === 6)
+      this.error([...path, 'label'], 'alias labels exist for IPv4 addresses only', 'no label on an IPv6 address', quote(label));
     else if (device === undefined) this.error([...path, 'label'], 'a label needs a device', 'device set as well', 'no device');
-    else if (!label.startsWith(device)) this.error([...path, 'label'], `the kernel requires a label to start with the device name '${device}'`, `${device}:N`, quote(label));
+    else if (!label.startsWith(device))
+      this.error([...path, 'label'], `the kernel requires a label to start with the device name '${device}'`, `${device}:N`, quote(label));
   }
 
   private checkVirtualServices(): void {
     const names = new Map<string, number>();
     const identities = new Map<string, number>();
     const nodes = this.clean(['nodes']) ? this.document.nodes : [];
-    const nodeAddresses = new Set(nodes.flatMap((node) => [node.address, node.private_address]).map((a) => (a !== undefined ? parseIp(a)?.address : undefined)));
+    const nodeAddresses = new Set(
+      nodes.flatMap((node) => [node.address, node.private_address]).map((a) => (a !== undefined ? parseIp(a)?.address : undefined)),
+    );
     this.document.virtual_services.forEach((service, index) => {
       const path = ['virtual_services', index];
       if (!this.intact(path)) return;
       const field = (name: string): boolean => this.clean([...path, name]);
       if (field('name')) {
-        if (names.has(service.name)) this.error([...path, 'name'], `virtual service name '${service.name}' is used twice`, 'a name unique among virtual services', quote(service.name));
+        if (names.has(service.name))
+          this.error(
+            [...path, 'name'],
+            `virtual service name '${service.name}' is used twice`,
+            'a name unique among virtual services',
+            quote(service.name),
+          );
         names.set(service.name, index);
       }
       const addressable = field('vip') && field('fwmark') && field('family');
@@ -333,7 +379,12 @@ class SemanticChecks {
         const earlier = identities.get(identity);
         if (earlier !== undefined) {
           const earlierPlace = this.locator.value(['virtual_services', earlier]);
-          this.error(path, `duplicate virtual service: ${identity} is already defined at line ${earlierPlace.line}`, 'each address, protocol and port (or fwmark) once', identity);
+          this.error(
+            path,
+            `duplicate virtual service: ${identity} is already defined at line ${earlierPlace.line}`,
+            'each address, protocol and port (or fwmark) once',
+            identity,
+          );
         }
         identities.set(identity, index);
       }
@@ -342,9 +393,15 @@ class SemanticChecks {
       }
       if (field('persistence') && field('port')) this.checkPersistence(service, path, family);
       if (field('one_packet') && field('protocol') && service.one_packet && service.fwmark === undefined && service.protocol !== 'udp') {
-        this.error([...path, 'one_packet'], 'one-packet scheduling is only for UDP virtual services', 'protocol udp or a fwmark service', service.protocol);
+        this.error(
+          [...path, 'one_packet'],
+          'one-packet scheduling is only for UDP virtual services',
+          'protocol udp or a fwmark service',
+          service.protocol,
+        );
       }
-      if (service.sorry_server !== undefined && field('sorry_server')) this.resolvePort(service, path, [...path, 'sorry_server', 'port'], service.sorry_server.port, service.sorry_server);
+      if (service.sorry_server !== undefined && field('sorry_server'))
+        this.resolvePort(service, path, [...path, 'sorry_server', 'port'], service.sorry_server.port, service.sorry_server);
       if (field('health_check')) this.checkHealthCheck(service, path);
       if (this.intact([...path, 'real_servers']) && field('health_check') && field('port')) this.checkRealServers(service, path, family);
     });
@@ -360,7 +417,8 @@ class SemanticChecks {
     this.checkClaimedAddress(service.vip, [...path, 'vip']);
     const vip = parseIpPrefix(service.vip.address);
     if (vip === undefined) return undefined;
-    if (nodeAddresses.has(vip.address)) this.error([...path, 'vip', 'address'], 'the VIP is a director\'s own address', 'an address no node uses', vip.address);
+    if (nodeAddresses.has(vip.address))
+      this.error([...path, 'vip', 'address'], "the VIP is a director's own address", 'an address no node uses', vip.address);
     if (service.family !== undefined && service.family !== vip.family) {
       this.error([...path, 'family'], 'family does not match the VIP', `${vip.family} (the VIP's family)`, String(service.family));
     }
@@ -369,7 +427,13 @@ class SemanticChecks {
 
   /** Turns a service name into its port in place (ipvsadm's resolution: by the service's
    *  protocol; fwmark services resolve as TCP). */
-  private resolvePort(service: VirtualServiceDocument, servicePath: DocPath, portPath: DocPath, value: number | string | undefined, holder?: { port: number | string }): void {
+  private resolvePort(
+    service: VirtualServiceDocument,
+    servicePath: DocPath,
+    portPath: DocPath,
+    value: number | string | undefined,
+    holder?: { port: number | string },
+  ): void {
     if (typeof value === 'number') return;
     if (value === undefined) {
       if (service.fwmark === undefined && portPath.length === servicePath.length + 1) {
@@ -380,7 +444,12 @@ class SemanticChecks {
     const protocol = service.protocol === 'udp' ? 'udp' : 'tcp';
     const port = this.options.services(value, protocol);
     if (port === undefined) {
-      this.error(portPath, `unknown service name '${value}' for ${protocol}`, `a port number or a ${protocol} service name from /etc/services`, quote(value));
+      this.error(
+        portPath,
+        `unknown service name '${value}' for ${protocol}`,
+        `a port number or a ${protocol} service name from /etc/services`,
+        quote(value),
+      );
       return;
     }
     const target = (holder ?? service) as { port: number | string };
@@ -391,7 +460,12 @@ class SemanticChecks {
     const persistence = service.persistence;
     if (persistence === undefined) {
       if (service.port === 0 && service.fwmark === undefined) {
-        this.error([...path, 'port'], 'zero port specified for non-persistent service', 'a port, or persistence for an all-ports service', '0');
+        this.error(
+          [...path, 'port'],
+          'zero port specified for non-persistent service',
+          'a port, or persistence for an all-ports service',
+          '0',
+        );
       }
       return;
     }
@@ -399,7 +473,12 @@ class SemanticChecks {
     const netmask = persistence.netmask;
     if (netmask === undefined || family === undefined) return;
     if (family === 4 && typeof netmask === 'number') {
-      this.error([...path, 'persistence', 'netmask'], 'an IPv4 service takes a dotted netmask', 'a netmask such as 255.255.255.0', String(netmask));
+      this.error(
+        [...path, 'persistence', 'netmask'],
+        'an IPv4 service takes a dotted netmask',
+        'a netmask such as 255.255.255.0',
+        String(netmask),
+      );
     }
     if (family === 6 && typeof netmask === 'string') {
       this.error([...path, 'persistence', 'netmask'], 'an IPv6 service takes a prefix length', 'an integer from 1 to 128', quote(netmask));
@@ -414,7 +493,8 @@ class SemanticChecks {
     if (service.protocol === 'sctp' && (kind === 'tcp' || kind === 'send-expect' || kind === 'http')) {
       this.error([...checkPath, 'kind'], `a ${kind} check cannot probe an SCTP service`, 'kind exec (or none) for protocol sctp', kind);
     }
-    if (kind === 'exec' && check.send_program === undefined) this.error([...checkPath, 'kind'], 'an exec check needs send_program', 'send_program set', 'nothing');
+    if (kind === 'exec' && check.send_program === undefined)
+      this.error([...checkPath, 'kind'], 'an exec check needs send_program', 'send_program set', 'nothing');
     if (kind === 'send-expect' && check.send === undefined && check.expect === undefined) {
       this.error([...checkPath, 'kind'], 'a send-expect check needs send or expect', 'send or expect set', 'neither');
     }
@@ -446,29 +526,59 @@ class SemanticChecks {
       if (ip === undefined || port === undefined) return;
       // Derived names clash exactly when the servers do, which is reported below.
       if (server.name !== undefined) {
-        if (names.has(server.name)) this.error([...serverPath, 'name'], `real server name '${server.name}' is used twice in this service`, 'a name unique within the service', quote(server.name));
+        if (names.has(server.name))
+          this.error(
+            [...serverPath, 'name'],
+            `real server name '${server.name}' is used twice in this service`,
+            'a name unique within the service',
+            quote(server.name),
+          );
         names.set(server.name, index);
       }
       const endpoint = defaultRealServerName(ip.address, port);
       const earlier = seen.get(endpoint);
       if (earlier !== undefined) {
         const earlierPlace = this.locator.value([...path, 'real_servers', earlier]);
-        this.error(serverPath, `real server ${endpoint} is listed twice (first at line ${earlierPlace.line})`, 'each real server once per service', endpoint);
+        this.error(
+          serverPath,
+          `real server ${endpoint} is listed twice (first at line ${earlierPlace.line})`,
+          'each real server once per service',
+          endpoint,
+        );
       }
       seen.set(endpoint, index);
       const forwarding = server.forwarding ?? forwardingFor(this.document.network);
       if (family !== undefined && ip.family !== family && forwarding !== 'ipip') {
-        this.error([...serverPath, 'address'], `an IPv${ip.family} real server behind an IPv${family} service needs tunnelling`, `an IPv${family} address, or forwarding ipip`, ip.address);
+        this.error(
+          [...serverPath, 'address'],
+          `an IPv${ip.family} real server behind an IPv${family} service needs tunnelling`,
+          `an IPv${family} address, or forwarding ipip`,
+          ip.address,
+        );
       }
-      if (port !== 0 && forwarding !== 'masq' && service.fwmark === undefined && typeof service.port === 'number' && port !== service.port) {
-        this.warning([...serverPath, 'port'], `direct routing and tunnelling keep the service's port ${service.port}; port ${port} is ignored by the kernel`);
+      if (
+        port !== 0 &&
+        forwarding !== 'masq' &&
+        service.fwmark === undefined &&
+        typeof service.port === 'number' &&
+        port !== service.port
+      ) {
+        this.warning(
+          [...serverPath, 'port'],
+          `direct routing and tunnelling keep the service's port ${service.port}; port ${port} is ignored by the kernel`,
+        );
       }
       const needsPort = kind === 'tcp' || kind === 'send-expect' || kind === 'http';
       if (needsPort && port === 0 && (service.port === 0 || service.port === undefined) && service.health_check.port === undefined) {
         this.error([...serverPath, 'port'], `a ${kind} health check needs a port`, 'a port on the real server or the service', '0');
       }
       if (server.upper_threshold > 0 && server.lower_threshold > server.upper_threshold) {
-        this.error([...serverPath, 'lower_threshold'], 'lower threshold above the upper one', `at most ${server.upper_threshold}`, String(server.lower_threshold));
+        this.error(
+          [...serverPath, 'lower_threshold'],
+          'lower threshold above the upper one',
+          `at most ${server.upper_threshold}`,
+          String(server.lower_threshold),
+        );
       }
     });
   }
@@ -552,7 +662,12 @@ function documentToModel(document: Document): Model {
     ...(document.nat_router !== undefined ? { natRouter: toClaimedAddress(document.nat_router) } : {}),
     enableForwarding: document.enable_forwarding,
     virtualServices: document.virtual_services.map((service) => toVirtualService(service, network)),
-    sync: compact({ enabled: document.sync.enabled, interface: document.sync.interface, syncId: document.sync.sync_id, port: document.sync.port }),
+    sync: compact({
+      enabled: document.sync.enabled,
+      interface: document.sync.interface,
+      syncId: document.sync.sync_id,
+      port: document.sync.port,
+    }),
     ipvsTimeouts: compact({
       tcp: optionalSeconds(document.ipvs_timeouts.tcp),
       tcpFin: optionalSeconds(document.ipvs_timeouts.tcp_fin),
@@ -618,7 +733,13 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
     port: check.port !== undefined ? numericPort(check.port) : undefined,
     http:
       check.http !== undefined
-        ? compact({ path: check.http.path, host: check.http.host, status: check.http.status, bodyRegex: check.http.body_regex, tls: check.http.tls })
+        ? compact({
+            path: check.http.path,
+            host: check.http.host,
+            status: check.http.status,
+            bodyRegex: check.http.body_regex,
+            tls: check.http.tls,
+          })
         : undefined,
     quiesceServer: check.quiesce_server,
     slowStart: ms(check.slow_start),

@@ -32,7 +32,10 @@ function startWorker(workerData: unknown): Worker {
 }
 
 /** loadConfig in a worker thread: the same result, or the same ConfigError. */
-export function loadConfigOffThread(path: string, options: OffThreadLoadOptions = {}): Promise<{ model: Model; warnings: Diagnostic[]; format: ConfigFormat }> {
+export function loadConfigOffThread(
+  path: string,
+  options: OffThreadLoadOptions = {},
+): Promise<{ model: Model; warnings: Diagnostic[]; format: ConfigFormat }> {
   return new Promise((resolve, reject) => {
     const worker = startWorker({ path, options });
     let answered = false;

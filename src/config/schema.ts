@@ -81,7 +81,7 @@ const ClaimedAddressSchema = Type.Object(
 const NodeSchema = Type.Object(
   {
     name: Type.String({ pattern: nodeNamePattern, description: 'Node name, used by --node and matched against the host name.' }),
-    address: ipAddress('Public address; heartbeats are exchanged between the nodes\' addresses.'),
+    address: ipAddress("Public address; heartbeats are exchanged between the nodes' addresses."),
     private_address: Type.Optional(ipAddress('Second heartbeat path (e.g. a crossover link).')),
     priority: Type.Optional(uint(1, 255, 'Higher wins the election. Default: 200 for the first node, 100 for the second.')),
   },
@@ -100,8 +100,10 @@ const HealthCheckSchema = section(
     send: Type.Optional(Type.String({ description: 'Sent after connecting (send-expect); \\r\\n are real line ends.' })),
     expect: Type.Optional(Type.String({ description: 'Expected at the start of the reply (or a regex with use_regex).' })),
     use_regex: flag('Treat expect as a regular expression.', false),
-    send_program: Type.Optional(Type.String({ description: 'Program run for each check (exec); %h is the real server address, %p the port.' })),
-    port: Type.Optional(port('Check this port instead of the real server\'s (ldirectord checkport, keepalived connect_port).')),
+    send_program: Type.Optional(
+      Type.String({ description: 'Program run for each check (exec); %h is the real server address, %p the port.' }),
+    ),
+    port: Type.Optional(port("Check this port instead of the real server's (ldirectord checkport, keepalived connect_port).")),
     http: Type.Optional(
       Type.Object(
         {
@@ -125,7 +127,7 @@ const RealServerSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ pattern: objectNamePattern, description: 'Default: address, or address:port.' })),
     address: ipAddress('Real server address.'),
-    port: port('0 = the virtual service\'s port.', 0),
+    port: port("0 = the virtual service's port.", 0),
     weight: uint(0, 65535, 'IPVS weight.', 1),
     active: flag('An inactive server is configured but never put into the table.', true),
     forwarding: Type.Optional(oneOf(forwardingMethods, 'Default by network: nat → masq, direct → gate, tunnel → ipip.')),
@@ -165,7 +167,7 @@ const VirtualServiceSchema = Type.Object(
       Type.Object(
         {
           address: ipAddress('Sorry server address, used when no real server is available.'),
-          port: port('0 = the virtual service\'s port.', 0),
+          port: port("0 = the virtual service's port.", 0),
           forwarding: Type.Optional(oneOf(forwardingMethods, 'Default by network.')),
           weight: uint(0, 65535, 'IPVS weight.', 1),
         },
@@ -208,7 +210,7 @@ export const DocumentSchema = Type.Object(
     sync: section(
       {
         enabled: flag('Send connection state to the backup.', true),
-        interface: Type.Optional(Type.String({ pattern: deviceNamePattern, description: 'Default: the one holding this node\'s address.' })),
+        interface: Type.Optional(Type.String({ pattern: deviceNamePattern, description: "Default: the one holding this node's address." })),
         sync_id: uint(0, 255, 'Sync id (ipvsadm --syncid).', 0),
         port: uint(1, 65535, 'UDP port of the sync messages.', 8848),
       },
@@ -220,7 +222,7 @@ export const DocumentSchema = Type.Object(
         tcp_fin: Type.Optional(duration('IPVS TCP FIN timeout (whole seconds).')),
         udp: Type.Optional(duration('IPVS UDP timeout (whole seconds).')),
       },
-      'IPVS connection timeouts (ipvsadm --set); unset: the kernel\'s.',
+      "IPVS connection timeouts (ipvsadm --set); unset: the kernel's.",
     ),
     hooks: section(
       {

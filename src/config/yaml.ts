@@ -2,7 +2,18 @@
 // keeps the YAML tree so every problem points at its line and column; writing turns a
 // Model back into the shortest document that reads back to the same Model.
 import type { TSchema } from '@sinclair/typebox';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document as YamlDocument, type Node, type Pair } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  stringify,
+  type Document as YamlDocument,
+  type Node,
+  type Pair,
+} from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.js';
 import { formatDuration } from './duration.js';
@@ -48,12 +59,19 @@ export function readYaml(text: string, sink: DiagnosticSink): ParsedYaml | undef
   try {
     input = document.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    sink.error({ line: 1, column: 1 }, { message: `YAML: ${(error as Error).message}`, expected: 'a document without runaway aliases', found: 'too many alias expansions' });
+    sink.error(
+      { line: 1, column: 1 },
+      { message: `YAML: ${(error as Error).message}`, expected: 'a document without runaway aliases', found: 'too many alias expansions' },
+    );
     return undefined;
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     const place = document.contents?.range !== undefined ? at(document.contents.range[0]) : { line: 1, column: 1 };
-    sink.error(place, { message: 'the document must be a mapping of settings', expected: 'keys such as nodes: and virtual_services:', found: input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(String(input)) });
+    sink.error(place, {
+      message: 'the document must be a mapping of settings',
+      expected: 'keys such as nodes: and virtual_services:',
+      found: input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(String(input)),
+    });
     return undefined;
   }
   return { input, locator: yamlLocator(document, at) };
@@ -61,7 +79,8 @@ export function readYaml(text: string, sink: DiagnosticSink): ParsedYaml | undef
 
 function yamlLocator(document: YamlDocument, at: (offset: number) => SourceLocation): Locator {
   const keyName = (path: DocPath): string =>
-    path.reduce<string>((name, part) => (typeof part === 'number' ? `${name}[${part}]` : name === '' ? part : `${name}.${part}`), '') || '(document)';
+    path.reduce<string>((name, part) => (typeof part === 'number' ? `${name}[${part}]` : name === '' ? part : `${name}.${part}`), '') ||
+    '(document)';
   // The deepest node on the path, and the pair holding it (for the key's place).
   const walk = (path: DocPath): { node: Node | undefined; pair: Pair | undefined; complete: boolean } => {
     let node: Node | undefined = document.contents ?? undefined;
@@ -71,7 +90,8 @@ function yamlLocator(document: YamlDocument, at: (offset: number) => SourceLocat
         const next = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === part);
         if (next === undefined) return { node, pair, complete: false };
         pair = next as Pair;
-        if (next.value === null || !(isMap(next.value) || isSeq(next.value) || isScalar(next.value))) return { node: next.key as Node, pair, complete: false };
+        if (next.value === null || !(isMap(next.value) || isSeq(next.value) || isScalar(next.value)))
+          return { node: next.key as Node, pair, complete: false };
         node = next.value as Node;
       } else if (isSeq(node) && typeof part === 'number' && node.items[part] !== undefined) {
         node = node.items[part] as Node;
@@ -146,7 +166,11 @@ function modelToDocument(model: Model): Plain {
       notify: model.hooks.notify,
       timeout: formatDuration(model.hooks.timeout),
     }),
-    announce: { count: model.announce.count, interval: formatDuration(model.announce.interval), refresh: formatDuration(model.announce.refresh) },
+    announce: {
+      count: model.announce.count,
+      interval: formatDuration(model.announce.interval),
+      refresh: formatDuration(model.announce.refresh),
+    },
     monitor_links: { enabled: model.monitorLinks.enabled, interfaces: [...model.monitorLinks.interfaces] },
     keep_services_on_release: model.keepServicesOnRelease,
   });
@@ -180,7 +204,12 @@ function serviceToDocument(service: VirtualService, model: Model): Plain {
       persistence !== undefined
         ? defined({
             timeout: formatDuration(persistence.timeout * 1000),
-            netmask: persistence.netmask === undefined ? undefined : persistence.netmask.includes('.') ? persistence.netmask : Number(persistence.netmask),
+            netmask:
+              persistence.netmask === undefined
+                ? undefined
+                : persistence.netmask.includes('.')
+                  ? persistence.netmask
+                  : Number(persistence.netmask),
           })
         : undefined,
     one_packet: service.onePacket,
@@ -211,7 +240,13 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
     port: check.port,
     http:
       check.http !== undefined
-        ? defined({ path: check.http.path, host: check.http.host, status: check.http.status, body_regex: check.http.bodyRegex, tls: check.http.tls })
+        ? defined({
+            path: check.http.path,
+            host: check.http.host,
+            status: check.http.status,
+            body_regex: check.http.bodyRegex,
+            tls: check.http.tls,
+          })
         : undefined,
     quiesce_server: check.quiesceServer,
     slow_start: formatDuration(check.slowStart),

@@ -72,7 +72,14 @@ export function serviceStatuses(
       const sorry = service.sorryServer;
       if (sorry) {
         const weight = sorry.weight;
-        servers.set(configuredDestinationKey(sorry, service), { server: 'sorry server', kind: 'sorry', state: 'sorry', up: true, weight, effectiveWeight: weight });
+        servers.set(configuredDestinationKey(sorry, service), {
+          server: 'sorry server',
+          kind: 'sorry',
+          state: 'sorry',
+          up: true,
+          weight,
+          effectiveWeight: weight,
+        });
       }
       for (const server of service.realServers) {
         const status = byServer.get(serverKey(service, server));
@@ -128,7 +135,9 @@ export function healthLabel(health: RealServerHealth): string {
 }
 
 function syncLine(sync: BalancerStatus['sync']): string {
-  const running = sync.running.map((d) => `${d.state} on ${d.interface} (sync id ${d.syncId}${d.port ? `, port ${d.port}` : ''})`).join(', ') || 'none running';
+  const running =
+    sync.running.map((d) => `${d.state} on ${d.interface} (sync id ${d.syncId}${d.port ? `, port ${d.port}` : ''})`).join(', ') ||
+    'none running';
   if (!sync.enabled) return `sync daemon: disabled in the configuration (${running})`;
   const wanted = sync.role === 'none' ? 'none' : `${sync.role} on ${sync.interface ?? '?'}`;
   const matches = sync.role === 'none' ? sync.running.length === 0 : sync.running.length === 1 && sync.running[0]!.state === sync.role;
@@ -150,18 +159,37 @@ export function formatBalancerStatus(status: BalancerStatus): string[] {
         const found = byKey.get(serviceKey(service))?.destinations.find((d) => destinationKey(d) === destinationKey(destination));
         return found?.health && healthLabel(found.health);
       },
-      absent: (service) => (byKey.get(serviceKey(service))?.absent ?? []).map((server) => ({ destination: server, health: `${healthLabel(server.health)} (not in the table)` })),
+      absent: (service) =>
+        (byKey.get(serviceKey(service))?.absent ?? []).map((server) => ({
+          destination: server,
+          health: `${healthLabel(server.health)} (not in the table)`,
+        })),
     });
-    lines.push(...listing.trimEnd().split('\n').map((line) => `  ${line}`));
+    lines.push(
+      ...listing
+        .trimEnd()
+        .split('\n')
+        .map((line) => `  ${line}`),
+    );
   }
-  if (status.missingServices?.length) lines.push(`  MISSING from the kernel (the next repair adds them): ${status.missingServices.join(', ')}`);
+  if (status.missingServices?.length)
+    lines.push(`  MISSING from the kernel (the next repair adds them): ${status.missingServices.join(', ')}`);
   lines.push(syncLine(status.sync));
-  if (status.timeouts) lines.push(`IPVS timeouts: tcp ${status.timeouts.tcp} s, tcp fin ${status.timeouts.tcpFin} s, udp ${status.timeouts.udp} s`);
+  if (status.timeouts)
+    lines.push(`IPVS timeouts: tcp ${status.timeouts.tcp} s, tcp fin ${status.timeouts.tcpFin} s, udp ${status.timeouts.udp} s`);
   const h = status.health;
-  lines.push(`health checks: ${h.enabled ? 'running' : 'stopped'}, ${h.checked} of ${h.servers} real servers checked, ${h.inFlight} in flight`);
+  lines.push(
+    `health checks: ${h.enabled ? 'running' : 'stopped'}, ${h.checked} of ${h.servers} real servers checked, ${h.inFlight} in flight`,
+  );
   const last = status.lastReconcile;
-  if (last) lines.push(`last reconcile: ${last.reason} at ${last.at}, ${last.operations} operations, ${last.failures} failed, ${last.durationMs} ms`);
+  if (last)
+    lines.push(
+      `last reconcile: ${last.reason} at ${last.at}, ${last.operations} operations, ${last.failures} failed, ${last.durationMs} ms`,
+    );
   if (status.failing.length > 0) lines.push(`FAILING (retried with the next reconcile): ${status.failing.join('; ')}`);
-  if (status.repairs.last) lines.push(`drift repaired ${status.repairs.count} times, last at ${status.repairs.last.at}: ${status.repairs.last.operations.join('; ')}`);
+  if (status.repairs.last)
+    lines.push(
+      `drift repaired ${status.repairs.count} times, last at ${status.repairs.last.at}: ${status.repairs.last.operations.join('; ')}`,
+    );
   return lines;
 }

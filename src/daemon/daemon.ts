@@ -161,7 +161,12 @@ export class Daemon implements ControlHandler {
       const planned = heartbeatPaths(self, peer);
       paths = planned.paths;
       if (planned.warning) logger.warn({ event: 'config.private-path' }, planned.warning);
-      this.endpoint = new ChannelEndpoint({ cluster: model.cluster, self: self.name, peer: peer.name }, messageKinds.heartbeat, keyring, sessions);
+      this.endpoint = new ChannelEndpoint(
+        { cluster: model.cluster, self: self.name, peer: peer.name },
+        messageKinds.heartbeat,
+        keyring,
+        sessions,
+      );
       this.channel = await SecureChannel.open({
         endpoint: this.endpoint,
         decode: decodeHeartbeat,
@@ -170,7 +175,15 @@ export class Daemon implements ControlHandler {
         logger: logger.child({ component: 'channel' }),
         now,
         onMessage: (m) =>
-          this.dispatch({ type: 'heartbeat', now: m.receivedAt, path: m.path, seq: m.seq, bootId: m.bootId, echoesUs: m.echoesUs, heartbeat: m.message }),
+          this.dispatch({
+            type: 'heartbeat',
+            now: m.receivedAt,
+            path: m.path,
+            seq: m.seq,
+            bootId: m.bootId,
+            echoesUs: m.echoesUs,
+            heartbeat: m.message,
+          }),
       });
     }
     this.control = await ControlServer.listen(this.options.socketPath, this);
@@ -214,28 +227,59 @@ export class Daemon implements ControlHandler {
 
   private async applyReload(): Promise<ReloadOutcome> {
     const startedAt = now();
-    const outcome = (fields: Omit<ReloadOutcome, 'durationMs' | 'serialNo' | 'changes' | 'diagnostics'> & Partial<ReloadOutcome>): ReloadOutcome => {
-      const result: ReloadOutcome = { changes: [], diagnostics: [], serialNo: this.model.serialNo, ...fields, durationMs: round(now() - startedAt) };
+    const outcome = (
+      fields: Omit<ReloadOutcome, 'durationMs' | 'serialNo' | 'changes' | 'diagnostics'> & Partial<ReloadOutcome>,
+    ): ReloadOutcome => {
+      const result: ReloadOutcome = {
+        changes: [],
+        diagnostics: [],
+        serialNo: this.model.serialNo,
+        ...fields,
+        durationMs: round(now() - startedAt),
+      };
       this.logger[result.ok ? 'info' : 'error'](
-        { event: 'config.reload', ok: result.ok, ...(result.code && { code: result.code }), changes: result.changes, diagnostics: result.diagnostics, serialNo: result.serialNo, durationMs: result.durationMs },
+        {
+          event: 'config.reload',
+          ok: result.ok,
+          ...(result.code && { code: result.code }),
+          changes: result.changes,
+          diagnostics: result.diagnostics,
+          serialNo: result.serialNo,
+          durationMs: result.durationMs,
+        },
         `reload ${result.ok ? 'done' : 'refused'}: ${result.message}`,
       );
       return result;
     };
     const load = this.options.loadConfig;
-    if (this.stopRequested || !load) return outcome({ ok: false, code: 'self-stopping', message: this.stopRequested ? 'this node is shutting down' : 'this daemon cannot reload' });
+    if (this.stopRequested || !load)
+      return outcome({
+        ok: false,
+        code: 'self-stopping',
+        message: this.stopRequested ? 'this node is shutting down' : 'this daemon cannot reload',
+      });
     let next;
     try {
       next = await load();
     } catch (error) {
       if (error instanceof ConfigError) {
-        return outcome({ ok: false, code: 'invalid-config', message: `the configuration has ${error.diagnostics.length} error(s); nothing changed`, diagnostics: [...error.diagnostics, ...error.warnings] });
+        return outcome({
+          ok: false,
+          code: 'invalid-config',
+          message: `the configuration has ${error.diagnostics.length} error(s); nothing changed`,
+          diagnostics: [...error.diagnostics, ...error.warnings],
+        });
       }
       return outcome({ ok: false, code: 'invalid-config', message: `${(error as Error).message}; nothing changed` });
     }
     const restart = restartNeeded({ model: this.model, self: this.self, ...(this.peer && { peer: this.peer }) }, next);
     if (restart.length > 0) {
-      return outcome({ ok: false, code: 'restart-needed', message: `restart tandem to apply: ${restart.join('; ')}; nothing changed`, diagnostics: next.warnings });
+      return outcome({
+        ok: false,
+        code: 'restart-needed',
+        message: `restart tandem to apply: ${restart.join('; ')}; nothing changed`,
+        diagnostics: next.warnings,
+      });
     }
     const changes = configChanges(this.model, next.model);
     this.model = next.model;
@@ -246,7 +290,12 @@ export class Daemon implements ControlHandler {
     await this.enqueue(() => this.options.controller.reload(next.model));
     // the new serial and timers go out at once
     this.dispatch({ type: 'tick', now: now() });
-    return outcome({ ok: true, message: changes.length > 0 ? `${changes.length} change(s) applied` : 'nothing changed', changes, diagnostics: next.warnings });
+    return outcome({
+      ok: true,
+      message: changes.length > 0 ? `${changes.length} change(s) applied` : 'nothing changed',
+      changes,
+      diagnostics: next.warnings,
+    });
   }
 
   operator(command: OperatorCommand): Promise<OperatorOutcome> {
@@ -427,14 +476,23 @@ export class Daemon implements ControlHandler {
     return this.enqueue(() =>
       run().then(
         () => this.dispatch({ type: 'actionResult', now: now(), action, ok: true }),
-        (error: unknown) => this.dispatch({ type: 'actionResult', now: now(), action, ok: false, error: error instanceof Error ? error.message : String(error) }),
+        (error: unknown) =>
+          this.dispatch({
+            type: 'actionResult',
+            now: now(),
+            action,
+            ok: false,
+            error: error instanceof Error ? error.message : String(error),
+          }),
       ),
     );
   }
 
   /** Runs a controller call after the ones before it; never rejects (a failure is logged). */
   private enqueue(run: () => Promise<void>): Promise<void> {
-    const result = this.actuator.then(run).catch((error: unknown) => this.logger.error({ event: 'controller.failed', err: error }, `controller: ${(error as Error).message}`));
+    const result = this.actuator
+      .then(run)
+      .catch((error: unknown) => this.logger.error({ event: 'controller.failed', err: error }, `controller: ${(error as Error).message}`));
     this.actuator = result;
     return result;
   }
@@ -458,7 +516,10 @@ export class Daemon implements ControlHandler {
       role: this.election.currentRole,
       durationMs: Math.round((now() - waiting.startedAt) * 10) / 10,
     };
-    this.logger.info({ event: 'operator.reply', requestId: action.requestId, ...outcome }, `operator request ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`);
+    this.logger.info(
+      { event: 'operator.reply', requestId: action.requestId, ...outcome },
+      `operator request ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`,
+    );
     waiting.resolve(outcome);
   }
 
@@ -466,7 +527,10 @@ export class Daemon implements ControlHandler {
     const record = transitionRecord(transition, wallClock(transition.at));
     this.transitions.push(record);
     if (this.transitions.length > keptTransitions) this.transitions.shift();
-    this.logger.info({ event: 'role.change', ...record }, `role.change ${record.from} -> ${record.to} reason=${record.reason} term=${record.term}`);
+    this.logger.info(
+      { event: 'role.change', ...record },
+      `role.change ${record.from} -> ${record.to} reason=${record.reason} term=${record.term}`,
+    );
   }
 
   private async finish(why: string): Promise<void> {
@@ -475,7 +539,11 @@ export class Daemon implements ControlHandler {
     clearTimeout(this.timer);
     // The release (and the heartbeat after it) must be out before the sockets close.
     await this.actuator;
-    await this.options.controller.close().catch((error: unknown) => this.logger.error({ event: 'controller.close-failed', err: error }, 'the controller did not stop cleanly'));
+    await this.options.controller
+      .close()
+      .catch((error: unknown) =>
+        this.logger.error({ event: 'controller.close-failed', err: error }, 'the controller did not stop cleanly'),
+      );
     await this.close();
     this.logger.info({ event: 'daemon.stopped', why }, `tandem stopped (${why})`);
     this.resolveDone();

@@ -188,7 +188,10 @@ export class HookRunner {
 
   private async run(job: HookJob): Promise<void> {
     const context = { hook: job.kind, transition: job.transition, role: job.env.TANDEM_ROLE, from: job.env.TANDEM_PREVIOUS_ROLE };
-    this.logger.info({ event: 'hook.start', ...context, command: job.command, queued: this.queue.waiting.length }, `running ${job.kind} hook`);
+    this.logger.info(
+      { event: 'hook.start', ...context, command: job.command, queued: this.queue.waiting.length },
+      `running ${job.kind} hook`,
+    );
     const { timeout } = this.spec;
     let result: HookResult;
     try {

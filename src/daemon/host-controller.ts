@@ -22,7 +22,15 @@ import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
 import { heartbeatPaths } from './daemon.js';
 import { HookRunner } from './hooks.js';
-import { cidrOf, claimedAddresses, linkHealth, managedAddresses, monitoredLinks, type AddressRole, type MonitoredLinks } from './host-plan.js';
+import {
+  cidrOf,
+  claimedAddresses,
+  linkHealth,
+  managedAddresses,
+  monitoredLinks,
+  type AddressRole,
+  type MonitoredLinks,
+} from './host-plan.js';
 import { wallClock, type ControllerStatus } from './status.js';
 
 export interface HostControllerOptions {
@@ -60,7 +68,11 @@ export class HostController implements Controller {
     this.addresses = new AddressManager(options.logger);
     this.packets = new PacketSocket();
     this.announcer = new Announcer({ sender: this.packets, spec: options.model.announce, logger: options.logger });
-    this.hooks = new HookRunner({ spec: options.model.hooks, identity: { cluster: options.model.cluster, node: options.self.name }, logger: options.logger });
+    this.hooks = new HookRunner({
+      spec: options.model.hooks,
+      identity: { cluster: options.model.cluster, node: options.self.name },
+      logger: options.logger,
+    });
   }
 
   async start(onHealth: (health: HealthSummary) => void): Promise<HealthSummary> {
@@ -91,7 +103,15 @@ export class HostController implements Controller {
     const failed = this.settle(report);
     this.logger.info(
       // the timings are since the claim started: where a takeover's time goes
-      { event: 'controller.claim', ...request, addresses: this.held.map(cidrOf), forwardingMs, balancerMs, firstFrameMs, durationMs: elapsed(started) },
+      {
+        event: 'controller.claim',
+        ...request,
+        addresses: this.held.map(cidrOf),
+        forwardingMs,
+        balancerMs,
+        firstFrameMs,
+        durationMs: elapsed(started),
+      },
       `claimed ${this.held.length} address(es)`,
     );
     if (failed.length > 0) throw new Error(`cannot claim ${failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
@@ -104,9 +124,13 @@ export class HostController implements Controller {
     const report = await this.addresses.release(managedAddresses(this.model));
     this.held = [];
     this.failed = report.failed;
-    this.logger.info({ event: 'controller.release', ...request, removed: report.removed.map((r) => cidrOf(r.address)), durationMs: elapsed(started) }, `released ${report.removed.length} address(es)`);
+    this.logger.info(
+      { event: 'controller.release', ...request, removed: report.removed.map((r) => cidrOf(r.address)), durationMs: elapsed(started) },
+      `released ${report.removed.length} address(es)`,
+    );
     this.deactivated = this.runBalancer('deactivate', (b) => b.deactivate());
-    if (report.failed.length > 0) throw new Error(`cannot remove ${report.failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
+    if (report.failed.length > 0)
+      throw new Error(`cannot remove ${report.failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
   }
 
   /** A claim again: puts back anything removed by hand meanwhile and restarts the burst for every address. */
@@ -114,7 +138,10 @@ export class HostController implements Controller {
     if (!this.active) return;
     const report = await this.addresses.claim(this.wanted(), (placed) => this.announceNow(placed));
     this.settle(report);
-    this.logger.info({ event: 'controller.announce', ...request, addresses: this.held.map(cidrOf) }, `announcing ${this.held.length} address(es) again`);
+    this.logger.info(
+      { event: 'controller.announce', ...request, addresses: this.held.map(cidrOf) },
+      `announcing ${this.held.length} address(es) again`,
+    );
   }
 
   async setSyncRole(role: SyncRole): Promise<void> {
@@ -179,7 +206,8 @@ export class HostController implements Controller {
 
   async close(): Promise<void> {
     const unfinished = await this.hooks.drain();
-    if (unfinished > 0) this.logger.warn({ event: 'hooks.abandoned', pending: unfinished }, `stopping with ${unfinished} hook(s) unfinished`);
+    if (unfinished > 0)
+      this.logger.warn({ event: 'hooks.abandoned', pending: unfinished }, `stopping with ${unfinished} hook(s) unfinished`);
     this.links?.close();
     this.announcer.stop();
     this.packets.close();
@@ -236,6 +264,8 @@ export class HostController implements Controller {
   private async runBalancer(step: string, run: (balancer: Balancer) => Promise<void>): Promise<void> {
     const { balancer } = this.options;
     if (!balancer) return;
-    await run(balancer).catch((error: unknown) => this.logger.error({ event: 'balancer.failed', step, err: error }, `balancer ${step} failed`));
+    await run(balancer).catch((error: unknown) =>
+      this.logger.error({ event: 'balancer.failed', step, err: error }, `balancer ${step} failed`),
+    );
   }
 }

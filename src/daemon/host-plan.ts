@@ -76,7 +76,14 @@ export function linkHealth(states: LinkState[] | undefined, links: MonitoredLink
   const heartbeat = down(links.heartbeat);
   const faults = [
     ...(required.length > 0 ? [`link down: ${describe(required)}`] : []),
-    ...(links.heartbeat.length > 0 && heartbeat.length === links.heartbeat.length ? [`every heartbeat link down: ${describe(heartbeat)}`] : []),
+    ...(links.heartbeat.length > 0 && heartbeat.length === links.heartbeat.length
+      ? [`every heartbeat link down: ${describe(heartbeat)}`]
+      : []),
   ];
-  return { canServe: faults.length === 0, monitorLinks: true, links: states.map((s) => ({ name: s.device, up: s.up })), fault: faults.join('; ') };
+  return {
+    canServe: faults.length === 0,
+    monitorLinks: true,
+    links: states.map((s) => ({ name: s.device, up: s.up })),
+    fault: faults.join('; '),
+  };
 }

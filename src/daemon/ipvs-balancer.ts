@@ -24,7 +24,6 @@ import {
   readTable,
   reconcileSyncDaemons,
   reconcileTimeouts,
-  SerialQueue,
   serviceKey,
   type IpvsDriver,
   type IpvsInfo,
@@ -33,6 +32,7 @@ import {
   type SyncDaemonDriver,
   type TimeoutsDriver,
 } from '../ipvs/index.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 import type { Logger } from '../log.js';
 import { serviceStatuses } from './balancer-status.js';
 import type { Balancer, BalancerStatus, ReconcileRecord } from './balancer.js';
@@ -328,7 +328,8 @@ export class IpvsBalancer implements Balancer {
       this.timeoutsError = undefined;
     } catch (error) {
       const message = errorMessage(error);
-      if (message !== this.timeoutsError) this.logger.error({ event: 'ipvs.timeouts-failed', error: message }, `IPVS timeouts not set: ${message}`);
+      if (message !== this.timeoutsError)
+        this.logger.error({ event: 'ipvs.timeouts-failed', error: message }, `IPVS timeouts not set: ${message}`);
       this.timeoutsError = message;
     }
   }
@@ -395,7 +396,9 @@ export class IpvsBalancer implements Balancer {
       // The first programming of this role (IPVS was unavailable, or the kernel did not answer) is no repair.
       const first = !this.programmed;
       const retried = new Set([...this.failing.values()].flat());
-      const result = await this.reconcileAll(first ? (this.role === 'active' ? 'claim' : 'release') : this.role === 'active' ? 'repair' : 'retry');
+      const result = await this.reconcileAll(
+        first ? (this.role === 'active' ? 'claim' : 'release') : this.role === 'active' ? 'repair' : 'retry',
+      );
       // What it put back: an operation that failed (the table changed again while it was
       // read) is logged as a failure and retried, not reported as repaired.
       const failed = new Set(result.failures.map(({ operation }) => operation));
@@ -470,7 +473,10 @@ export class IpvsBalancer implements Balancer {
 
   private failSync(message: string): void {
     if (message !== this.syncError) {
-      this.logger.error({ event: 'ipvs.sync-daemon-failed', role: this.syncRole, error: message }, `IPVS ${this.syncRole} sync daemon: ${message}`);
+      this.logger.error(
+        { event: 'ipvs.sync-daemon-failed', role: this.syncRole, error: message },
+        `IPVS ${this.syncRole} sync daemon: ${message}`,
+      );
     }
     this.syncError = message;
   }

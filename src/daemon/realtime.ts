@@ -20,11 +20,13 @@ import { execa } from 'execa';
 export const defaultRealtimePriority = 10;
 
 /** Whether this process runs garbage collection on the event loop thread only. */
-export const singleThreadedGc = (): boolean => process.execArgv.includes('--single-threaded-gc') || process.execArgv.includes('--single-threaded');
+export const singleThreadedGc = (): boolean =>
+  process.execArgv.includes('--single-threaded-gc') || process.execArgv.includes('--single-threaded');
 
 /** Resolves with what was set; rejects with chrt's complaint (not root, no chrt). */
 export async function enableRealtime(priority: number): Promise<string> {
-  if (!Number.isInteger(priority) || priority < 2 || priority > 99) throw new Error(`real-time priority ${priority} is not between 2 and 99`);
+  if (!Number.isInteger(priority) || priority < 2 || priority > 99)
+    throw new Error(`real-time priority ${priority} is not between 2 and 99`);
   const helpers = singleThreadedGc() ? priority - 1 : priority;
   try {
     await execa('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);

@@ -24,7 +24,10 @@ export function restartNeeded(running: PairConfig, next: PairConfig): string[] {
   differs('cluster', running.model.cluster, next.model.cluster);
   differs('this node', running.self.name, next.self.name);
   differs('peer', running.peer?.name, next.peer?.name);
-  for (const [which, a, b] of [['this node', running.self, next.self], ['peer', running.peer, next.peer]] as const) {
+  for (const [which, a, b] of [
+    ['this node', running.self, next.self],
+    ['peer', running.peer, next.peer],
+  ] as const) {
     differs(`${which}'s address`, a?.address, b?.address);
     differs(`${which}'s private address`, a?.privateAddress, b?.privateAddress);
   }
@@ -44,7 +47,8 @@ export function configChanges(before: Model, after: Model): string[] {
   for (const key of ['keepalive', 'deadtime', 'warntime', 'initdead'] as const) {
     value(`heartbeat.${key}`, formatDuration(before.heartbeat[key]), formatDuration(after.heartbeat[key]));
   }
-  for (const node of after.nodes) value(`nodes.${node.name}.priority`, before.nodes.find((n) => n.name === node.name)?.priority, node.priority);
+  for (const node of after.nodes)
+    value(`nodes.${node.name}.priority`, before.nodes.find((n) => n.name === node.name)?.priority, node.priority);
   value('preempt', before.preempt, after.preempt);
   value('auth.key_file', before.auth.keyFile, after.auth.keyFile);
   value('auth.key_id', before.auth.keyId, after.auth.keyId);
@@ -53,7 +57,13 @@ export function configChanges(before: Model, after: Model): string[] {
   setChange(changes, 'addresses', managedAddresses(before).map(addressText), managedAddresses(after).map(addressText));
   const services = (m: Model) => new Map(m.virtualServices.map((s) => [s.name, JSON.stringify(s)]));
   const [was, is] = [services(before), services(after)];
-  setChange(changes, 'virtual_services', [...was.keys()], [...is.keys()], [...is].filter(([name, text]) => was.has(name) && was.get(name) !== text).map(([name]) => name));
+  setChange(
+    changes,
+    'virtual_services',
+    [...was.keys()],
+    [...is.keys()],
+    [...is].filter(([name, text]) => was.has(name) && was.get(name) !== text).map(([name]) => name),
+  );
   for (const key of ['activeCmd', 'inactiveCmd', 'notify', 'timeout'] as const) value(`hooks.${key}`, before.hooks[key], after.hooks[key]);
   value('announce', before.announce, after.announce);
   value('monitor_links', before.monitorLinks, after.monitorLinks);

@@ -38,7 +38,12 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
       const code = error.code ?? '';
       attempt.settle(
         code.startsWith('HPE_') || code.startsWith('ERR_SSL') || code === 'EPROTO'
-          ? { outcome: 'fail', reason: 'bad-response', message: `not a valid HTTP${probe.tls ? 'S' : ''} response: ${error.message}`, durationMs: attempt.elapsed() }
+          ? {
+              outcome: 'fail',
+              reason: 'bad-response',
+              message: `not a valid HTTP${probe.tls ? 'S' : ''} response: ${error.message}`,
+              durationMs: attempt.elapsed(),
+            }
           : socketErrorResult(error, attempt.elapsed()),
       );
     });
@@ -69,9 +74,15 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
       response.on('data', (chunk: Buffer) => {
         received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
         if (body.matches(received.toString('utf8'))) {
-          return attempt.settle({ outcome: 'pass', message: `${statusLine}, body matches ${body.description}`, durationMs: attempt.elapsed(), status });
+          return attempt.settle({
+            outcome: 'pass',
+            message: `${statusLine}, body matches ${body.description}`,
+            durationMs: attempt.elapsed(),
+            status,
+          });
         }
-        if (received.length >= MAX_RECEIVED_BYTES) attempt.settle(mismatch(`body does not match ${body.description} in its first ${MAX_RECEIVED_BYTES} bytes`));
+        if (received.length >= MAX_RECEIVED_BYTES)
+          attempt.settle(mismatch(`body does not match ${body.description} in its first ${MAX_RECEIVED_BYTES} bytes`));
       });
       response.on('end', () => attempt.settle(mismatch(`body does not match ${body.description}`)));
       response.on('error', (error: NodeJS.ErrnoException) => attempt.settle(socketErrorResult(error, attempt.elapsed())));

@@ -17,4 +17,13 @@ export { runCheck, type Check, type CheckTarget, type Probe } from './check.js';
 export { compileExpectation, type Expectation } from './expectation.js';
 export { planHealth, serverKey, serviceKey, type PlannedServer } from './plan.js';
 export type { CheckResult, CheckFailure, CheckPass, CheckInconclusive, FailureReason } from './result.js';
-export { effectiveWeight, initialHealth, isUp, observe, type HealthPolicy, type HealthState, type HealthTransition, type ServerHealth } from './state.js';
+export {
+  effectiveWeight,
+  initialHealth,
+  isUp,
+  observe,
+  type HealthPolicy,
+  type HealthState,
+  type HealthTransition,
+  type ServerHealth,
+} from './state.js';

@@ -223,7 +223,10 @@ export class HealthMonitor {
     this.counters = { maxInFlight: 0, started: 0, completed: 0, inconclusive: 0 };
     const entries = [...this.entries.values()];
     const checked = entries.filter((entry) => entry.plan.check).length;
-    this.logger.info({ event: 'health-enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent }, `health checking started for ${checked} real servers`);
+    this.logger.info(
+      { event: 'health-enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent },
+      `health checking started for ${checked} real servers`,
+    );
     void this.arm(entries);
   }
 
@@ -328,7 +331,13 @@ export class HealthMonitor {
         staged.entries.set(plan.key, kept);
       } else {
         // `reported` is set by install()
-        staged.entries.set(plan.key, { plan, health: initialHealth(this.now()), queued: false, removed: false, reported: { up: true, weight: 0 } });
+        staged.entries.set(plan.key, {
+          plan,
+          health: initialHealth(this.now()),
+          queued: false,
+          removed: false,
+          reported: { up: true, weight: 0 },
+        });
       }
     }
     for (const [message, servers] of invalid) staged.invalid.push({ service: service.name, message, servers });
@@ -423,7 +432,8 @@ export class HealthMonitor {
       if (!entry || this.startIfDue(entry)) break;
     }
     const room = this.inFlight < this.maxConcurrent;
-    if (room && (this.socketQueue.length > 0 || (this.programQueue.length > 0 && this.programsInFlight < this.maxPrograms))) this.schedulePump();
+    if (room && (this.socketQueue.length > 0 || (this.programQueue.length > 0 && this.programsInFlight < this.maxPrograms)))
+      this.schedulePump();
   }
 
   /** Starts the check of a queued entry unless it was cancelled or removed meanwhile. */
@@ -577,7 +587,13 @@ export class HealthMonitor {
     if (now - this.lastLocalErrorLogAt < LOCAL_ERROR_LOG_PERIOD_MS) return;
     this.lastLocalErrorLogAt = now;
     this.logger.warn(
-      { event: 'health-check-inconclusive', service: entry.plan.service.name, server: entry.plan.server.name, detail: message, inconclusive: this.counters.inconclusive },
+      {
+        event: 'health-check-inconclusive',
+        service: entry.plan.service.name,
+        server: entry.plan.server.name,
+        detail: message,
+        inconclusive: this.counters.inconclusive,
+      },
       `checks cannot be carried out from this director (state unchanged): ${message}`,
     );
   }

@@ -97,7 +97,11 @@ function compileService(service: VirtualService): ((server: RealServer) => Check
       if (!program) throw new Error('exec check without send_program');
       return (server) => {
         const port = checkPort(service, server, spec);
-        return checkOf(server, { kind: 'program', command: expandProgram(program, server.address, port), ...(expect ? { expect } : {}) }, port);
+        return checkOf(
+          server,
+          { kind: 'program', command: expandProgram(program, server.address, port), ...(expect ? { expect } : {}) },
+          port,
+        );
       };
     }
   }

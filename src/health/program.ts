@@ -43,16 +43,35 @@ export function checkProgram(probe: ProgramProbe, timeoutMs: number, signal?: Ab
       }
       if (result.isMaxBuffer && !probe.expect?.matches(output)) {
         const message = `program printed more than ${MAX_RECEIVED_BYTES} characters and was stopped`;
-        return attempt.settle({ outcome: 'fail', reason: probe.expect ? 'expect-mismatch' : 'exit-status', message, durationMs, ...evidence });
+        return attempt.settle({
+          outcome: 'fail',
+          reason: probe.expect ? 'expect-mismatch' : 'exit-status',
+          message,
+          durationMs,
+          ...evidence,
+        });
       }
       if (result.signal && !result.isMaxBuffer) {
-        return attempt.settle({ outcome: 'fail', reason: 'exit-status', message: `program killed by ${result.signal}`, durationMs, signal: result.signal, ...evidence });
+        return attempt.settle({
+          outcome: 'fail',
+          reason: 'exit-status',
+          message: `program killed by ${result.signal}`,
+          durationMs,
+          signal: result.signal,
+          ...evidence,
+        });
       }
       if (probe.expect) {
         return attempt.settle(
           probe.expect.matches(output)
             ? { outcome: 'pass', message: `program printed ${probe.expect.description}`, durationMs, ...evidence }
-            : { outcome: 'fail', reason: 'expect-mismatch', message: `program output lacks ${probe.expect.description}`, durationMs, ...evidence },
+            : {
+                outcome: 'fail',
+                reason: 'expect-mismatch',
+                message: `program output lacks ${probe.expect.description}`,
+                durationMs,
+                ...evidence,
+              },
         );
       }
       attempt.settle(

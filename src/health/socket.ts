@@ -60,7 +60,13 @@ export function checkStream(target: CheckTarget, exchange: Exchange, timeoutMs: 
     });
     socket.on('end', () => attempt.settle(mismatch(`server closed the connection before ${expect.description} arrived`)));
     function mismatch(message: string): CheckResult {
-      return { outcome: 'fail', reason: 'expect-mismatch', message, durationMs: attempt.elapsed(), received: printable(received.toString('utf8')) };
+      return {
+        outcome: 'fail',
+        reason: 'expect-mismatch',
+        message,
+        durationMs: attempt.elapsed(),
+        received: printable(received.toString('utf8')),
+      };
     }
   });
 }
@@ -88,7 +94,13 @@ export function checkDatagram(target: CheckTarget, exchange: Exchange, timeoutMs
       attempt.settle(
         expect.matches(text)
           ? { outcome: 'pass', message: `received ${expect.description}`, durationMs, received: printable(text) }
-          : { outcome: 'fail', reason: 'expect-mismatch', message: `reply without ${expect.description}`, durationMs, received: printable(text) },
+          : {
+              outcome: 'fail',
+              reason: 'expect-mismatch',
+              message: `reply without ${expect.description}`,
+              durationMs,
+              received: printable(text),
+            },
       );
     });
     socket.connect(target.port, target.address, () => {

@@ -58,7 +58,11 @@ export function initialHealth(now: number): ServerHealth {
   return { state: 'unknown', since: now, consecutiveFailures: 0, consecutiveSuccesses: 0 };
 }
 
-export function observe(health: ServerHealth, observation: Observation, policy: HealthPolicy): { health: ServerHealth; transition?: HealthTransition } {
+export function observe(
+  health: ServerHealth,
+  observation: Observation,
+  policy: HealthPolicy,
+): { health: ServerHealth; transition?: HealthTransition } {
   const { at, result } = observation;
   switch (result.outcome) {
     case 'inconclusive':
@@ -95,7 +99,10 @@ export function observe(health: ServerHealth, observation: Observation, policy: 
       if (at - passingSince < policy.reentry) return { health: { ...passed, passingSince } };
       const { passingSince: _, ...rest } = passed;
       const up: ServerHealth = { ...rest, state: 'up', since: at, ...(policy.slowStart > 0 ? { rampStartedAt: at } : {}) };
-      return { health: up, transition: { ...transitionOf(health, passed, 'up', at), passedFor: at - passingSince, downFor: at - health.since } };
+      return {
+        health: up,
+        transition: { ...transitionOf(health, passed, 'up', at), passedFor: at - passingSince, downFor: at - health.since },
+      };
     }
   }
 }
@@ -122,5 +129,7 @@ export function effectiveWeight(health: ServerHealth, weight: number, policy: He
 }
 
 export function isRamping(health: ServerHealth, policy: HealthPolicy, now: number): boolean {
-  return health.state === 'up' && health.rampStartedAt !== undefined && policy.slowStart > 0 && now - health.rampStartedAt < policy.slowStart;
+  return (
+    health.state === 'up' && health.rampStartedAt !== undefined && policy.slowStart > 0 && now - health.rampStartedAt < policy.slowStart
+  );
 }

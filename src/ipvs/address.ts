@@ -65,7 +65,7 @@ export function bytesToAddress(bytes: Uint8Array, family: IpFamily): IpAddress {
   // The longest run of two or more zero words is compressed (the first on a tie).
   let bestStart = -1;
   let bestLength = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;

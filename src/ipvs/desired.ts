@@ -44,7 +44,11 @@ export function identityOfVirtualService(service: VirtualService): ServiceIdenti
 
 /** The table for the model's services, or only for `services` (e.g. the one whose real
  *  server changed health: a table to give IpvsReconciler.reconcileServices). */
-export function desiredTable(model: Model, options: DesiredOptions, services: readonly VirtualService[] = model.virtualServices): DesiredTable {
+export function desiredTable(
+  model: Model,
+  options: DesiredOptions,
+  services: readonly VirtualService[] = model.virtualServices,
+): DesiredTable {
   const table: DesiredTable = { services: [], owned: new Map() };
   for (const service of services) addService(table, model, service, options);
   return table;
@@ -135,7 +139,10 @@ export function destinationPort(server: { port: number; forwarding: Forwarding }
 }
 
 /** The key (destinationKey) a configured real or sorry server has in the kernel's table. */
-export function configuredDestinationKey(server: { address: string; family: IpFamily; port: number; forwarding: Forwarding }, service: VirtualService): string {
+export function configuredDestinationKey(
+  server: { address: string; family: IpFamily; port: number; forwarding: Forwarding },
+  service: VirtualService,
+): string {
   return destinationKey({ family: server.family, address: canonicalAddress(server.address), port: destinationPort(server, service) });
 }
 

@@ -23,7 +23,9 @@ export interface ListOptions {
   health?: HealthLabel;
   /** Configured destinations the kernel does not have (a down server that was removed),
    *  listed after the service's own with dashes for weight and counters. */
-  absent?: (service: IpvsService) => Array<{ destination: Omit<IpvsDestination, 'weight' | 'upperThreshold' | 'lowerThreshold'>; health: string }>;
+  absent?: (
+    service: IpvsService,
+  ) => Array<{ destination: Omit<IpvsDestination, 'weight' | 'upperThreshold' | 'lowerThreshold'>; health: string }>;
 }
 
 const forwardNames: Record<IpvsForwarding, string> = { masq: 'Masq', local: 'Local', ipip: 'Tunnel', gate: 'Route' };
@@ -42,12 +44,17 @@ export function formatList(services: readonly IpvsService[], options: ListOption
       const numbers = [destination.weight, counters?.activeConnections ?? 0, counters?.inactiveConnections ?? 0];
       lines.push(destinationLine(destination, numbers.map(String), options.health?.(service, destination)));
     }
-    for (const { destination, health } of options.absent?.(service) ?? []) lines.push(destinationLine(destination, ['-', '-', '-'], health));
+    for (const { destination, health } of options.absent?.(service) ?? [])
+      lines.push(destinationLine(destination, ['-', '-', '-'], health));
   }
   return lines.join('\n') + '\n';
 }
 
-function destinationLine(destination: Pick<IpvsDestination, 'address' | 'port' | 'family' | 'forwarding'>, [weight, active, inactive]: string[], health: string | undefined): string {
+function destinationLine(
+  destination: Pick<IpvsDestination, 'address' | 'port' | 'family' | 'forwarding'>,
+  [weight, active, inactive]: string[],
+  health: string | undefined,
+): string {
   const line =
     `  -> ${endpointName(destination, 28).padEnd(28)} ${forwardNames[destination.forwarding].padEnd(7)} ` +
     `${weight!.padEnd(6)} ${active!.padEnd(10)} ${inactive!.padEnd(10)}`;
@@ -145,7 +152,5 @@ function schedulerFlagNames(service: IpvsService): string {
     service.scheduler === 'sh' || service.scheduler === 'mh'
       ? [`${service.scheduler}-fallback`, `${service.scheduler}-port`, undefined]
       : ['flag-1', 'flag-2', 'flag-3'];
-  return names
-    .filter((name, bit) => name !== undefined && service.schedulerFlags & (0x08 << bit))
-    .join(',');
+  return names.filter((name, bit) => name !== undefined && service.schedulerFlags & (0x08 << bit)).join(',');
 }

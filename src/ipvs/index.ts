@@ -27,7 +27,6 @@ export { IpvsReconciler, type ReconcileResult, type ReconcilerOptions } from './
 export { formatList, formatSave, healthLabels, type HealthLabel, type ListOptions } from './format.js';
 export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
 export { canonicalAddress } from './address.js';
-export { SerialQueue } from './serial.js';
 export { forEachInChunks } from './chunks.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';

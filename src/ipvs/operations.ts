@@ -1,12 +1,7 @@
 // The changes tandem makes to the kernel's IPVS table, and the contract of whatever
 // applies them (the generic netlink driver; an in-memory table in unit tests).
 import { formatEndpoint } from './address.js';
-import {
-  describeService,
-  type IpvsDestination,
-  type IpvsService,
-  type ServiceIdentity,
-} from './table.js';
+import { describeService, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
 export type IpvsOperation =
   | { kind: 'add-service'; service: IpvsService }
@@ -46,9 +41,7 @@ function destinationSettings(destination: IpvsDestination): string {
 }
 
 function serviceSettings(service: IpvsService): string {
-  const persistence = service.persistence
-    ? `, persistent ${service.persistence.timeout} s mask ${service.persistence.netmask}`
-    : '';
+  const persistence = service.persistence ? `, persistent ${service.persistence.timeout} s mask ${service.persistence.netmask}` : '';
   return `${service.scheduler}${persistence}${service.onePacket ? ', one-packet' : ''}`;
 }
 

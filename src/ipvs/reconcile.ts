@@ -8,7 +8,7 @@ import type { DesiredTable } from './desired.js';
 import { diffService } from './diff.js';
 import { describeOperation, type IpvsDriver, type IpvsOperation, type OperationFailure } from './operations.js';
 import { forEachInChunks } from './chunks.js';
-import { SerialQueue } from './serial.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 import { serviceKey, type IpvsService, type ServiceIdentity } from './table.js';
 
 export interface ReconcileResult {
@@ -116,7 +116,10 @@ export class IpvsReconciler {
 
   private report(result: ReconcileResult, reason: string): void {
     for (const failure of result.failures) {
-      this.logger.error({ event: 'ipvs-operation-failed', operation: describeOperation(failure.operation), error: failure.error.message }, failure.error.message);
+      this.logger.error(
+        { event: 'ipvs-operation-failed', operation: describeOperation(failure.operation), error: failure.error.message },
+        failure.error.message,
+      );
     }
     if (this.logger.isLevelEnabled('debug')) {
       for (const operation of result.operations) this.logger.debug({ event: 'ipvs-operation' }, describeOperation(operation));
@@ -124,11 +127,17 @@ export class IpvsReconciler {
     const counts: Record<string, number> = {};
     for (const operation of result.operations) counts[operation.kind] = (counts[operation.kind] ?? 0) + 1;
     this.logger.info(
-      { event: 'ipvs-reconciled', reason, ...counts, failures: result.failures.length, servicesRead: result.servicesRead, durationMs: result.durationMs },
+      {
+        event: 'ipvs-reconciled',
+        reason,
+        ...counts,
+        failures: result.failures.length,
+        servicesRead: result.servicesRead,
+        durationMs: result.durationMs,
+      },
       result.operations.length === 0
         ? `IPVS table already as desired (${reason})`
         : `IPVS table reconciled (${reason}): ${result.operations.length} operations, ${result.failures.length} failed`,
     );
   }
-
 }

@@ -171,11 +171,7 @@ function placeOn(
 }
 
 /** The link whose own (unmanaged) address has the longest prefix holding `address`. */
-function subnetLink(
-  address: ClaimedAddress,
-  unmanaged: HostAddress[],
-  linkByIndex: Map<number, HostLink>,
-): HostLink | undefined {
+function subnetLink(address: ClaimedAddress, unmanaged: HostAddress[], linkByIndex: Map<number, HostLink>): HostLink | undefined {
   const bytes = ipBytes(address.address);
   const holders = unmanaged
     .filter((a) => inSubnet(bytes, a.bytes, a.prefix) && linkByIndex.has(a.index))

@@ -164,7 +164,10 @@ export class LinkMonitor extends EventEmitter<{ link: [LinkEvent] }> {
 
   private publish(events: LinkEvent[]): void {
     for (const event of events) {
-      this.logger.info({ event: event.initial ? 'link.initial' : 'link.change', device: event.device, up: event.up, condition: event.condition }, `${event.device} ${event.condition}`);
+      this.logger.info(
+        { event: event.initial ? 'link.initial' : 'link.change', device: event.device, up: event.up, condition: event.condition },
+        `${event.device} ${event.condition}`,
+      );
       this.emit('link', event);
     }
   }

@@ -25,10 +25,9 @@ function loadAddon(): PacketAddon {
     addon = createRequire(import.meta.url)(ADDON_PATH) as PacketAddon;
     return addon;
   } catch (error) {
-    throw new Error(
-      `the packet addon (native/packet.c) is not built: run \`npm run build\` (needs g++, make and python3)`,
-      { cause: error },
-    );
+    throw new Error(`the packet addon (native/packet.c) is not built: run \`npm run build\` (needs g++, make and python3)`, {
+      cause: error,
+    });
   }
 }
 

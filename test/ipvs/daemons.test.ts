@@ -99,7 +99,8 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
   let session: EchoSession | undefined;
 
   const ipvsadm = async (node: Director, args: string[]) => (await pair.lab.exec(node.host, 'ipvsadm', args)).stdout;
-  const get = async (port = 80) => (await pair.lab.exec(clientHost, 'busybox', ['timeout', '10', 'busybox', 'wget', '-q', '-O-', `http://${vip}:${port}/`])).stdout.trim();
+  const get = async (port = 80) =>
+    (await pair.lab.exec(clientHost, 'busybox', ['timeout', '10', 'busybox', 'wget', '-q', '-O-', `http://${vip}:${port}/`])).stdout.trim();
   const status = async (node: Director): Promise<DaemonStatus> => {
     const response = await sendControlRequest(node.socket, { command: 'status' });
     if (response.command !== 'status' || !response.ok) throw new Error(JSON.stringify(response));
@@ -157,7 +158,11 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     await Promise.all([stopChild(rs2web!), stopChild(rs2quiesced!)]);
     // removed from web; kept with weight 0 in web-quiesced (quiesce_server)
     await until('rs2 out of web', async () => (await destinations(active, 80)).length === 1, health.interval + health.timeout + margin);
-    await until('rs2 quiesced in web-quiesced', async () => (await destinations(active, 8080)).includes(`-a -t ${vip}:8080 -r ${servers.rs2}:8080 -m -w 0`), health.interval + health.timeout + margin);
+    await until(
+      'rs2 quiesced in web-quiesced',
+      async () => (await destinations(active, 8080)).includes(`-a -t ${vip}:8080 -r ${servers.rs2}:8080 -m -w 0`),
+      health.interval + health.timeout + margin,
+    );
     console.log(`# rs2 taken out ${Date.now() - stoppedAt} ms after its service stopped`);
     assert.deepEqual(new Set([await get(), await get()]), new Set(['hello from rs1']));
     const down = await logged(active, (e) => e.event === 'health' && e.server === 'rs2' && e.to === 'down' && e.service === 'web', 1000);
@@ -183,14 +188,22 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
 
   it('with both real servers down the sorry server answers, until one returns', async () => {
     await Promise.all([...http.rs1!, ...http.rs2!].map((child) => stopChild(child)));
-    await until('the sorry server in web', async () => {
-      const rules = await destinations(active, 80);
-      return rules.length === 1 && rules[0] === `-a -t ${vip}:80 -r ${servers.sorry}:80 -m -w 1`;
-    }, health.interval + health.timeout + margin);
+    await until(
+      'the sorry server in web',
+      async () => {
+        const rules = await destinations(active, 80);
+        return rules.length === 1 && rules[0] === `-a -t ${vip}:80 -r ${servers.sorry}:80 -m -w 1`;
+      },
+      health.interval + health.timeout + margin,
+    );
     assert.equal(await get(), 'hello from sorry');
     http.rs1 = [serveHttp(pair.lab, hosts.rs1!, files, 80), serveHttp(pair.lab, hosts.rs1!, files, 8080)];
     http.rs2 = [serveHttp(pair.lab, hosts.rs2!, files, 80), serveHttp(pair.lab, hosts.rs2!, files, 8080)];
-    await until('the real servers back, the sorry server gone', async () => (await ipvsadm(active, ['-S', '-n'])) === expectedRules(), health.reentry + health.interval + margin);
+    await until(
+      'the real servers back, the sorry server gone',
+      async () => (await ipvsadm(active, ['-S', '-n'])) === expectedRules(),
+      health.reentry + health.interval + margin,
+    );
     assert.match(await get(), /^hello from rs[12]$/);
   });
 
@@ -198,11 +211,13 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     session = openEcho(pair.lab, clientHost, vip);
     const first = await session.exchange('before the reload', 20_000);
     const servedBy = first.split(' ')[0]!;
-    for (const node of pair.nodes) await writeFile(node.config, (await readFile(node.config, 'utf8')).replace(services(), services([1, 3])));
+    for (const node of pair.nodes)
+      await writeFile(node.config, (await readFile(node.config, 'utf8')).replace(services(), services([1, 3])));
     active.process!.kill('SIGHUP');
     const reconciled = await logged(active, (e) => e.event === 'ipvs-reconciled' && e.reason === 'reload', 30_000);
     assert.equal(reconciled['edit-destination'], 1);
-    for (const kind of ['add-service', 'delete-service', 'add-destination', 'delete-destination', 'edit-service']) assert.equal(reconciled[kind], undefined, kind);
+    for (const kind of ['add-service', 'delete-service', 'add-destination', 'delete-destination', 'edit-service'])
+      assert.equal(reconciled[kind], undefined, kind);
     assert.equal(await ipvsadm(active, ['-S', '-n']), expectedRules([1, 3]));
     assert.equal(await session.exchange('after the reload'), `${servedBy} got: after the reload`);
     backup.process!.kill('SIGHUP');

@@ -136,7 +136,12 @@ export async function natLab(): Promise<NatLab> {
 
 /** The servers of a real server (busybox): HTTP on each of `http` answering `hello from
  *  NAME`, and a line echo on `echo` (`NAME got: LINE`). Files go under `files`. */
-export async function realServer(lab: Lab, host: Host, files: string, ports: { http: number[]; echo?: number }): Promise<{ http: ChildProcess[]; echo?: ChildProcess }> {
+export async function realServer(
+  lab: Lab,
+  host: Host,
+  files: string,
+  ports: { http: number[]; echo?: number },
+): Promise<{ http: ChildProcess[]; echo?: ChildProcess }> {
   const root = join(files, host.name);
   rmSync(root, { recursive: true, force: true });
   await run('mkdir', ['-p', root]);
@@ -147,7 +152,9 @@ export async function realServer(lab: Lab, host: Host, files: string, ports: { h
   // no pipes: the servers' per-connection children must not hold this process open
   return {
     http: ports.http.map((port) => serveHttp(lab, host, files, port)),
-    ...(ports.echo !== undefined && { echo: lab.spawn(host, 'busybox', ['nc', '-ll', '-p', String(ports.echo), '-e', echo], { stdio: 'ignore' }) }),
+    ...(ports.echo !== undefined && {
+      echo: lab.spawn(host, 'busybox', ['nc', '-ll', '-p', String(ports.echo), '-e', echo], { stdio: 'ignore' }),
+    }),
   };
 }
 

@@ -29,7 +29,10 @@ describe('reconciling the kernel table', { timeout: 120_000 }, () => {
 
     const onlyA = model([web('a', '198.51.100.1', { scheduler: 'rr' })]);
     const reload = await reconciler.reconcile(desiredTable(onlyA, { role: 'active' }), 'reload');
-    assert.deepEqual(reload.operations.map((op) => op.kind), ['edit-service', 'delete-service']);
+    assert.deepEqual(
+      reload.operations.map((op) => op.kind),
+      ['edit-service', 'delete-service'],
+    );
     assert.equal(
       await ipvsadm(['-S', '-n']),
       [
@@ -57,13 +60,22 @@ describe('reconciling the kernel table', { timeout: 120_000 }, () => {
 
     down.add('10.0.0.1').add('10.0.0.2');
     const allDown = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }, [a!]), 'health');
-    assert.deepEqual(allDown.operations.map((op) => op.kind), ['add-destination', 'edit-destination', 'edit-destination']);
+    assert.deepEqual(
+      allDown.operations.map((op) => op.kind),
+      ['add-destination', 'edit-destination', 'edit-destination'],
+    );
     assert.equal(allDown.servicesRead, 1);
-    assert.match(await ipvsadm(['-S', '-n']), /-r 10\.0\.0\.1:80 -m -w 0\n.*-r 10\.0\.0\.2:80 -m -w 0\n.*-r 10\.0\.0\.99:80 -m -w 1\n-A -t 198\.51\.100\.2/s);
+    assert.match(
+      await ipvsadm(['-S', '-n']),
+      /-r 10\.0\.0\.1:80 -m -w 0\n.*-r 10\.0\.0\.2:80 -m -w 0\n.*-r 10\.0\.0\.99:80 -m -w 1\n-A -t 198\.51\.100\.2/s,
+    );
 
     down.delete('10.0.0.2');
     const back = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }, [a!]), 'health');
-    assert.deepEqual(back.operations.map((op) => op.kind), ['edit-destination', 'delete-destination']);
+    assert.deepEqual(
+      back.operations.map((op) => op.kind),
+      ['edit-destination', 'delete-destination'],
+    );
   });
 
   it('reports a refusal naming the operation and the object, and applies the rest', async () => {

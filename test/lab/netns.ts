@@ -212,7 +212,11 @@ export class Collector<T> {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${this.source}: nothing matching within ${timeoutMs} ms; got:\n${this.items.map((i) => JSON.stringify(i)).join('\n')}`));
+        reject(
+          new Error(
+            `${this.source}: nothing matching within ${timeoutMs} ms; got:\n${this.items.map((i) => JSON.stringify(i)).join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);

@@ -107,8 +107,7 @@ export function decodeService(data: Buffer): IpvsService {
   const family = familyFromNumber(attributes.u16(ServiceAttr.af));
   const fwmark = attributes.has(ServiceAttr.fwmark) ? attributes.u32(ServiceAttr.fwmark) : 0;
   const flags = attributes.u32(ServiceAttr.flags); // struct ip_vs_flags: flags, then mask
-  const netmask =
-    family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : bytesToAddress(attributes.bytes(ServiceAttr.netmask), 4);
+  const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : bytesToAddress(attributes.bytes(ServiceAttr.netmask), 4);
   const service: IpvsService = {
     family,
     fwmark,

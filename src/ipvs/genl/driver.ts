@@ -30,7 +30,7 @@ import {
   type SyncDaemonState,
 } from './codec.js';
 import { forEachInChunks } from '../chunks.js';
-import { SerialQueue } from '../serial.js';
+import { SerialQueue } from '../../lib/serial-queue.js';
 import { AttributeWriter } from './attributes.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
 
@@ -165,7 +165,12 @@ export class IpvsNetlink implements IpvsDriver {
 
   listServices(): Promise<IpvsService[]> {
     return this.queue.run(async () => {
-      const replies = await this.request({ kind: 'list-services', describe: () => 'list services', command: Command.getService, dump: true });
+      const replies = await this.request({
+        kind: 'list-services',
+        describe: () => 'list services',
+        command: Command.getService,
+        dump: true,
+      });
       return decodeInChunks(replies, decodeService);
     });
   }
@@ -230,7 +235,9 @@ export class IpvsNetlink implements IpvsDriver {
 
   /** Removes every service of this network namespace, tandem's or not (ipvsadm -C). */
   flush(): Promise<void> {
-    return this.queue.run(async () => void (await this.request({ kind: 'flush', describe: () => 'flush the IPVS table', command: Command.flush })));
+    return this.queue.run(
+      async () => void (await this.request({ kind: 'flush', describe: () => 'flush the IPVS table', command: Command.flush })),
+    );
   }
 
   getTimeouts(): Promise<IpvsTimeouts> {
@@ -257,7 +264,9 @@ export class IpvsNetlink implements IpvsDriver {
 
   listDaemons(): Promise<SyncDaemon[]> {
     return this.queue.run(async () =>
-      (await this.request({ kind: 'list-daemons', describe: () => 'list sync daemons', command: Command.getDaemon, dump: true })).map(decodeDaemon),
+      (await this.request({ kind: 'list-daemons', describe: () => 'list sync daemons', command: Command.getDaemon, dump: true })).map(
+        decodeDaemon,
+      ),
     );
   }
 
@@ -265,7 +274,12 @@ export class IpvsNetlink implements IpvsDriver {
     const what = `start the ${daemon.state} sync daemon on ${daemon.interface} (sync id ${daemon.syncId})`;
     return this.queue.run(
       async () =>
-        void (await this.request({ kind: 'start-daemon', describe: () => what, command: Command.newDaemon, build: (out) => putDaemon(out, daemon) })),
+        void (await this.request({
+          kind: 'start-daemon',
+          describe: () => what,
+          command: Command.newDaemon,
+          build: (out) => putDaemon(out, daemon),
+        })),
     );
   }
 
@@ -324,7 +338,6 @@ export class IpvsNetlink implements IpvsDriver {
     }
     return payloads;
   }
-
 }
 
 async function resolveFamily(genl: GenericNetlinkSocket): Promise<number | undefined> {

@@ -93,7 +93,16 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
   it('a forged packet, a replayed packet and a packet with the wrong key change nothing and are counted', async () => {
     // Real heartbeats of the active, as the backup received them, to replay.
     const capture = join(pair.dir, 'replay.pcap');
-    await pair.lab.exec(backup.host, 'tcpdump', ['-i', 'eth0', '-U', '-w', capture, '-c', '5', `udp dst port ${heartbeatPort} and src host ${active.publicAddress}`]);
+    await pair.lab.exec(backup.host, 'tcpdump', [
+      '-i',
+      'eth0',
+      '-U',
+      '-w',
+      capture,
+      '-c',
+      '5',
+      `udp dst port ${heartbeatPort} and src host ${active.publicAddress}`,
+    ]);
     const replayed = udpPayloads(await readFile(capture));
     expect(replayed).toHaveLength(5);
 
@@ -104,7 +113,13 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
 
     const before = await pair.status(backup);
     const changesBefore = [pair.roleChanges(active).length, pair.roleChanges(backup).length];
-    await pair.lab.exec(pair.outsider, process.execPath, ['-e', injector, backup.publicAddress, String(heartbeatPort), ...[forged, wrongKey, unknownKeyId, ...replayed].map((d) => d.toString('hex'))]);
+    await pair.lab.exec(pair.outsider, process.execPath, [
+      '-e',
+      injector,
+      backup.publicAddress,
+      String(heartbeatPort),
+      ...[forged, wrongKey, unknownKeyId, ...replayed].map((d) => d.toString('hex')),
+    ]);
     await sleep(3 * deadtime);
 
     const after = await pair.status(backup);
@@ -116,7 +131,9 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
     expect([pair.roleChanges(active).length, pair.roleChanges(backup).length]).toEqual(changesBefore);
     expect(after).toMatchObject({ role: 'BACKUP', term: before.term, peer: { role: 'ACTIVE', alive: true } });
     expect((await pair.status(active)).role).toBe('ACTIVE');
-    expect(backup.logs.items.filter((e) => e.event === 'packet.rejected').map((e) => e.reason)).toEqual(expect.arrayContaining(['bad-mac', 'unknown-key', 'replay']));
+    expect(backup.logs.items.filter((e) => e.event === 'packet.rejected').map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['bad-mac', 'unknown-key', 'replay']),
+    );
   });
 
   it('cutting one of two paths changes nothing (and is reported)', async () => {
@@ -141,7 +158,11 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
     const change = await pair.roleChange(backup, 'ACTIVE', stoppedAt - 1);
     expect(change.reason).toBe('peer-stopped');
     expect(Date.parse(String(change.at)) - stoppedAt).toBeLessThan(deadtime / 2);
-    expect(active.logs.items.filter((e) => e.event === 'role.change').at(-1)).toMatchObject({ from: 'ACTIVE', to: 'STOPPED', reason: 'shutdown' });
+    expect(active.logs.items.filter((e) => e.event === 'role.change').at(-1)).toMatchObject({
+      from: 'ACTIVE',
+      to: 'STOPPED',
+      reason: 'shutdown',
+    });
     expect(active.logs.items.at(-1)).toMatchObject({ event: 'daemon.stopped', why: 'handed over' });
     const release = active.logs.items.findIndex((e) => e.event === 'controller.release');
     expect(release).toBeGreaterThan(-1);

@@ -83,7 +83,15 @@ export class DirectorPair {
           await lab.connect(host, 'eth1', privateSwitch, [`${privateAddress}/24`]);
           const config = join(dir, `${name}.yaml`);
           await writeFile(config, configText(options, keyFile, options.serials?.[i] ?? 1));
-          return { name, host, publicAddress, privateAddress, socket: join(dir, `${name}.sock`), config, logs: new Collector<LogEvent>(name) };
+          return {
+            name,
+            host,
+            publicAddress,
+            privateAddress,
+            socket: join(dir, `${name}.sock`),
+            config,
+            logs: new Collector<LogEvent>(name),
+          };
         }),
       )) as [Director, Director];
       const outsider = await lab.addHost('xatk');
@@ -100,7 +108,20 @@ export class DirectorPair {
   async start(node: Director, options: StartOptions = {}): Promise<void> {
     node.logs = new Collector<LogEvent>(node.name);
     // As the tandem command starts node (see src/cli/main.ts).
-    const command = [...(options.prefix ?? []), process.execPath, '--single-threaded-gc', cli, 'run', '--config', node.config, '--node', node.name, '--socket', node.socket, ...(options.args ?? [])];
+    const command = [
+      ...(options.prefix ?? []),
+      process.execPath,
+      '--single-threaded-gc',
+      cli,
+      'run',
+      '--config',
+      node.config,
+      '--node',
+      node.name,
+      '--socket',
+      node.socket,
+      ...(options.args ?? []),
+    ];
     const child = this.lab.spawn(node.host, command[0]!, command.slice(1));
     node.process = child;
     const logs = node.logs;
@@ -113,7 +134,9 @@ export class DirectorPair {
     });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${node.name} exited (${code}): ${stderr}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`${node.name} exited (${code}): ${stderr}`))),
+    );
     exited.catch(() => undefined);
     // Generous by default: on a loaded machine starting Node alone can take seconds.
     await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 30_000), exited]);
@@ -127,7 +150,13 @@ export class DirectorPair {
   async settled(timeoutMs = 10_000): Promise<[Director, Director]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const roles = await Promise.all(this.nodes.map((node) => this.status(node).then((s) => s.role).catch(() => undefined)));
+      const roles = await Promise.all(
+        this.nodes.map((node) =>
+          this.status(node)
+            .then((s) => s.role)
+            .catch(() => undefined),
+        ),
+      );
       const active = roles.indexOf('ACTIVE');
       if (active >= 0 && roles[1 - active] === 'BACKUP') return [this.nodes[active]!, this.nodes[1 - active]!];
       if (Date.now() > deadline) throw new Error(`roles did not settle: ${roles.join(', ')}`);
@@ -210,7 +239,7 @@ export function udpPayloads(pcap: Buffer): Buffer[] {
   const littleEndian = pcap.readUInt32LE(0) === 0xa1b2c3d4 || pcap.readUInt32LE(0) === 0xa1b23c4d;
   const u32 = (at: number) => (littleEndian ? pcap.readUInt32LE(at) : pcap.readUInt32BE(at));
   const payloads: Buffer[] = [];
-  for (let at = 24; at + 16 <= pcap.length; ) {
+  for (let at = 24; at + 16 <= pcap.length;) {
     const length = u32(at + 8);
     const frame = pcap.subarray(at + 16, at + 16 + length);
     at += 16 + length;

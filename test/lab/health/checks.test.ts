@@ -71,9 +71,28 @@ describe('health checks against real servers', () => {
       if (request.url === '/slow') return; // never answers
       response.writeHead(503).end('maintenance');
     });
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=www.example.test', '-keyout', join(tmp, 'key.pem'), '-out', join(tmp, 'cert.pem')], { stdio: 'ignore' });
-    const https = createHttpsServer({ key: readFileSync(join(tmp, 'key.pem')), cert: readFileSync(join(tmp, 'cert.pem')) }, (request, response) =>
-      response.end(`host=${request.headers.host}`),
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=www.example.test',
+        '-keyout',
+        join(tmp, 'key.pem'),
+        '-out',
+        join(tmp, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const https = createHttpsServer(
+      { key: readFileSync(join(tmp, 'key.pem')), cert: readFileSync(join(tmp, 'cert.pem')) },
+      (request, response) => response.end(`host=${request.headers.host}`),
     );
     servers.push(web, silent, banner, closer, http, https);
     ports.web = await listen(web);
@@ -103,7 +122,11 @@ describe('health checks against real servers', () => {
     });
 
     it('fails as refused on a closed port', async () => {
-      expect(await runCheck(check(ports.closed, { kind: 'stream' }))).toMatchObject({ outcome: 'fail', reason: 'refused', message: 'connection refused' });
+      expect(await runCheck(check(ports.closed, { kind: 'stream' }))).toMatchObject({
+        outcome: 'fail',
+        reason: 'refused',
+        message: 'connection refused',
+      });
     });
   });
 
@@ -142,20 +165,35 @@ describe('health checks against real servers', () => {
     });
 
     it('with use_regex matches a regular expression; a banner needs no send', async () => {
-      expect(await runCheck(check(ports.banner, { kind: 'stream', expect: expectation('^220 .*ready', true) }))).toMatchObject({ outcome: 'pass' });
-      expect(await runCheck(check(ports.web, { ...piranha, expect: expectation('^HTTP/1\\.[01] [23]\\d\\d', true) }))).toMatchObject({ outcome: 'pass' });
+      expect(await runCheck(check(ports.banner, { kind: 'stream', expect: expectation('^220 .*ready', true) }))).toMatchObject({
+        outcome: 'pass',
+      });
+      expect(await runCheck(check(ports.web, { ...piranha, expect: expectation('^HTTP/1\\.[01] [23]\\d\\d', true) }))).toMatchObject({
+        outcome: 'pass',
+      });
       const mismatch = await runCheck(check(ports.banner, { kind: 'stream', expect: expectation('^530', true) }, 300));
-      expect(mismatch).toMatchObject({ outcome: 'fail', reason: 'timeout', message: '/^530/ not received within 300 ms', received: '220 lab FTP ready\\r\\n' });
+      expect(mismatch).toMatchObject({
+        outcome: 'fail',
+        reason: 'timeout',
+        message: '/^530/ not received within 300 ms',
+        received: '220 lab FTP ready\\r\\n',
+      });
     });
 
     it('send without expect passes once the request is written', async () => {
-      expect(await runCheck(check(ports.silent, { kind: 'stream', send: 'QUIT\r\n' }))).toMatchObject({ outcome: 'pass', message: 'connected, sent 6 bytes' });
+      expect(await runCheck(check(ports.silent, { kind: 'stream', send: 'QUIT\r\n' }))).toMatchObject({
+        outcome: 'pass',
+        message: 'connected, sent 6 bytes',
+      });
     });
   });
 
   describe('UDP send/expect', () => {
     it('passes on a matching reply, fails on a wrong one', async () => {
-      expect(await runCheck(check(ports.udp, { kind: 'datagram', send: 'ping', expect: expectation('pong') }))).toMatchObject({ outcome: 'pass', received: 'pong' });
+      expect(await runCheck(check(ports.udp, { kind: 'datagram', send: 'ping', expect: expectation('pong') }))).toMatchObject({
+        outcome: 'pass',
+        received: 'pong',
+      });
       expect(await runCheck(check(ports.udp, { kind: 'datagram', send: 'hello', expect: expectation('pong') }))).toMatchObject({
         outcome: 'fail',
         reason: 'expect-mismatch',
@@ -174,12 +212,20 @@ describe('health checks against real servers', () => {
 
     it('passes on the expected status, and on a matching body regex', async () => {
       expect(await runCheck(check(ports.http, get('/health')))).toMatchObject({ outcome: 'pass', status: 200, message: 'HTTP 200 OK' });
-      expect(await runCheck(check(ports.http, get('/health', 200, 'build \\d+')))).toMatchObject({ outcome: 'pass', message: 'HTTP 200 OK, body matches /build \\d+/' });
+      expect(await runCheck(check(ports.http, get('/health', 200, 'build \\d+')))).toMatchObject({
+        outcome: 'pass',
+        message: 'HTTP 200 OK, body matches /build \\d+/',
+      });
       expect(await runCheck(check(ports.http, get('/', 503)))).toMatchObject({ outcome: 'pass', status: 503 });
     });
 
     it('fails on another status, naming both', async () => {
-      expect(await runCheck(check(ports.http, get('/')))).toMatchObject({ outcome: 'fail', reason: 'bad-status', status: 503, message: 'HTTP 503 Service Unavailable, expected 200' });
+      expect(await runCheck(check(ports.http, get('/')))).toMatchObject({
+        outcome: 'fail',
+        reason: 'bad-status',
+        status: 503,
+        message: 'HTTP 503 Service Unavailable, expected 200',
+      });
     });
 
     it('fails when the body does not match, with what it was', async () => {
@@ -191,7 +237,11 @@ describe('health checks against real servers', () => {
     });
 
     it('fails as a timeout when no response comes', async () => {
-      expect(await runCheck(check(ports.http, get('/slow'), 300))).toMatchObject({ outcome: 'fail', reason: 'timeout', message: 'timed out after 300 ms waiting for the response' });
+      expect(await runCheck(check(ports.http, get('/slow'), 300))).toMatchObject({
+        outcome: 'fail',
+        reason: 'timeout',
+        message: 'timed out after 300 ms waiting for the response',
+      });
     });
 
     it('fails as a bad response when the server does not speak HTTP', async () => {
@@ -199,7 +249,14 @@ describe('health checks against real servers', () => {
     });
 
     it('speaks HTTPS (certificate not verified) and sends the configured Host', async () => {
-      const probe = { kind: 'http', path: '/', status: 200, tls: true, host: 'www.example.test', body: expectation('host=www\\.example\\.test', true) } as const;
+      const probe = {
+        kind: 'http',
+        path: '/',
+        status: 200,
+        tls: true,
+        host: 'www.example.test',
+        body: expectation('host=www\\.example\\.test', true),
+      } as const;
       expect(await runCheck(check(ports.https, probe))).toMatchObject({ outcome: 'pass' });
       expect(await runCheck(check(ports.http, { ...probe }))).toMatchObject({ outcome: 'fail', reason: 'bad-response' });
     });
@@ -229,18 +286,30 @@ describe('health checks against real servers', () => {
       ({ kind: 'program', command: expandProgram(command, loopback, port), ...(expect ? { expect: expectation(expect) } : {}) }) as const;
 
     it('exit 0 is up, with %h replaced by the real server address', async () => {
-      expect(await runCheck(check(ports.web, program('test "%h" = 127.0.0.1')))).toMatchObject({ outcome: 'pass', message: 'program exited 0' });
+      expect(await runCheck(check(ports.web, program('test "%h" = 127.0.0.1')))).toMatchObject({
+        outcome: 'pass',
+        message: 'program exited 0',
+      });
     });
 
     it('a non-zero exit is down, with the status and the output', async () => {
       const result = await runCheck(check(ports.web, program('echo "no route to %h:%p" >&2; exit 2')));
-      expect(result).toMatchObject({ outcome: 'fail', reason: 'exit-status', exitCode: 2, message: 'program exited 2', received: `no route to 127.0.0.1:${ports.web}` });
+      expect(result).toMatchObject({
+        outcome: 'fail',
+        reason: 'exit-status',
+        exitCode: 2,
+        message: 'program exited 2',
+        received: `no route to 127.0.0.1:${ports.web}`,
+      });
     });
 
     it("with expect, the output decides (Piranha's convention: the script prints OK or FAIL)", async () => {
       // a real check through the server: the program talks HTTP to %h itself
       const script = `exec 3<>/dev/tcp/%h/%p && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && if grep -q 'tandem lab' <&3; then echo OK; else echo FAIL; fi`;
-      expect(await runCheck(check(ports.web, { ...program(`bash -c "${script}"`, ports.web, 'OK') }))).toMatchObject({ outcome: 'pass', message: 'program printed "OK"' });
+      expect(await runCheck(check(ports.web, { ...program(`bash -c "${script}"`, ports.web, 'OK') }))).toMatchObject({
+        outcome: 'pass',
+        message: 'program printed "OK"',
+      });
       expect(await runCheck(check(ports.http, { ...program(`bash -c "${script}"`, ports.http, 'OK') }))).toMatchObject({
         outcome: 'fail',
         reason: 'expect-mismatch',

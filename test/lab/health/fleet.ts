@@ -20,7 +20,9 @@ export interface Fleet {
 
 export async function startFleet(count: number, answerDelayMs = 0): Promise<Fleet> {
   const script = fileURLToPath(new URL('./fleet-server.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, String(count), String(answerDelayMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, String(count), String(answerDelayMs)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout });
   const waiting: Array<(line: string) => void> = [];
   lines.on('line', (line) => waiting.shift()?.(line));

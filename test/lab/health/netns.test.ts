@@ -58,7 +58,10 @@ describe('health monitor against real servers in namespaces', () => {
   let tmp: string;
 
   const serveHttp = (host: Host, address: string) =>
-    lab.spawn(host, process.execPath, ['-e', `require('node:http').createServer((q, s) => s.end('lab ' + q.url)).listen(80, '${address}', () => console.log('listening'))`]);
+    lab.spawn(host, process.execPath, [
+      '-e',
+      `require('node:http').createServer((q, s) => s.end('lab ' + q.url)).listen(80, '${address}', () => console.log('listening'))`,
+    ]);
   const listening = (child: ChildProcess) => new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
 
   beforeAll(async () => {
@@ -75,12 +78,28 @@ describe('health monitor against real servers in namespaces', () => {
     const web2 = serveHttp(rs2, '198.51.100.11');
     await Promise.all([listening(web1), listening(web2)]);
 
-    const check = healthCheck({ kind: 'send-expect', send: 'GET / HTTP/1.0\r\n\r\n', expect: 'HTTP/1.1 200', interval: INTERVAL, timeout: TIMEOUT, reentry: REENTRY, failures: 1 });
+    const check = healthCheck({
+      kind: 'send-expect',
+      send: 'GET / HTTP/1.0\r\n\r\n',
+      expect: 'HTTP/1.1 200',
+      interval: INTERVAL,
+      timeout: TIMEOUT,
+      reentry: REENTRY,
+      failures: 1,
+    });
     const model = modelOf([
-      virtualService('http_server', [realServer('198.51.100.10', 0, { name: 'rs1' }), realServer('198.51.100.11', 0, { name: 'rs2' }), realServer('198.51.100.99', 0, { name: 'absent' })], {
-        vip: { address: '203.0.113.10', family: 4, prefix: 32 },
-        healthCheck: check,
-      }),
+      virtualService(
+        'http_server',
+        [
+          realServer('198.51.100.10', 0, { name: 'rs1' }),
+          realServer('198.51.100.11', 0, { name: 'rs2' }),
+          realServer('198.51.100.99', 0, { name: 'absent' }),
+        ],
+        {
+          vip: { address: '203.0.113.10', family: 4, prefix: 32 },
+          healthCheck: check,
+        },
+      ),
     ]);
     tmp = mkdtempSync(join(tmpdir(), 'tandem-health-'));
     writeFileSync(join(tmp, 'model.json'), JSON.stringify(model));
@@ -103,9 +122,17 @@ describe('health monitor against real servers in namespaces', () => {
     ]);
     expect(up1).toMatchObject({ from: 'unknown', reason: 'first-check', target: '198.51.100.10:80' });
     expect(up2).toMatchObject({ from: 'unknown', reason: 'first-check' });
-    expect(absent).toMatchObject({ level: 40, from: 'unknown', reason: 'timeout', detail: `no connection within ${TIMEOUT} ms`, target: '198.51.100.99:80' });
+    expect(absent).toMatchObject({
+      level: 40,
+      from: 'unknown',
+      reason: 'timeout',
+      detail: `no connection within ${TIMEOUT} ms`,
+      target: '198.51.100.99:80',
+    });
     const change = await log.next((l) => l.event === 'health-change', MARGIN, 'change event', 0);
-    expect(change.changes).toEqual([expect.objectContaining({ server: 'absent', up: false, weight: 0, previous: { up: true, weight: 1 } })]);
+    expect(change.changes).toEqual([
+      expect.objectContaining({ server: 'absent', up: false, weight: 0, previous: { up: true, weight: 1 } }),
+    ]);
   });
 
   it('a stopped service is taken out as refused within interval + timeout', async () => {
@@ -140,6 +167,8 @@ describe('health monitor against real servers in namespaces', () => {
     const change = await log.next((l) => l.event === 'health-change' && changedServers(l).includes('rs1'), MARGIN, 'change event', since);
     expect(change.changes).toEqual([expect.objectContaining({ server: 'rs1', up: true, weight: 1 })]);
     // rs2 stays out while its cable is pulled, absent stays out
-    expect(log.lines.filter((l) => l.event === 'health' && (l.server === 'rs2' || l.server === 'absent') && l.to === 'up' && l.from === 'down')).toEqual([]);
+    expect(
+      log.lines.filter((l) => l.event === 'health' && (l.server === 'rs2' || l.server === 'absent') && l.to === 'up' && l.from === 'down'),
+    ).toEqual([]);
   });
 });

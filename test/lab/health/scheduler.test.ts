@@ -84,7 +84,15 @@ describe('health scheduler with 1,000 real servers', () => {
     const mute = await startFleet(100, 60_000); // accepts, reads, answers only after a minute
     const check = healthCheck({ kind: 'send-expect', send: 'GET / HTTP/1.0\r\n\r\n', expect: 'HTTP', interval: 100, timeout: 10_000 });
     const monitor = new HealthMonitor({ logger, maxConcurrentChecks: 50 });
-    await monitor.reload(modelOf([virtualService('web', mute.ports.map((port) => realServer('127.0.0.1', port)), { healthCheck: check })]));
+    await monitor.reload(
+      modelOf([
+        virtualService(
+          'web',
+          mute.ports.map((port) => realServer('127.0.0.1', port)),
+          { healthCheck: check },
+        ),
+      ]),
+    );
     monitor.enable();
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(monitor.stats().inFlight).toBe(50);

@@ -42,7 +42,12 @@ describe('addresses (lab)', () => {
     const report = await agent.call<ReconcileReport>('reconcile', { present: managed, absent: [] });
     expect(report.failed).toEqual([]);
     expect(report.added.map((a) => `${a.address} ${a.device}`).sort()).toEqual([
-      '192.0.2.100 eth0', '192.0.2.101 eth0', '198.18.0.10 eth1', '198.51.100.1 eth1', '2001:db8::100 eth0', '203.0.113.10 eth1',
+      '192.0.2.100 eth0',
+      '192.0.2.101 eth0',
+      '198.18.0.10 eth1',
+      '198.51.100.1 eth1',
+      '2001:db8::100 eth0',
+      '203.0.113.10 eth1',
     ]);
     expect(await addressesOf(lab, director)).toEqual(
       expect.arrayContaining([

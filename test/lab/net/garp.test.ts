@@ -59,7 +59,12 @@ describe('gratuitous ARP and unsolicited NA on takeover (lab)', () => {
     lab = await Lab.create();
     const front = await lab.addSwitch('sw0');
     const back = await lab.addSwitch('sw1');
-    [ifw01, ifw02, xcl01, ics01] = await Promise.all(['ifw01', 'ifw02', 'xcl01', 'ics01'].map((n) => lab.addHost(n))) as [Host, Host, Host, Host];
+    [ifw01, ifw02, xcl01, ics01] = (await Promise.all(['ifw01', 'ifw02', 'xcl01', 'ics01'].map((n) => lab.addHost(n)))) as [
+      Host,
+      Host,
+      Host,
+      Host,
+    ];
     await lab.connect(ifw01, 'eth0', front, ['192.0.2.1/24'], MAC.ifw01);
     await lab.connect(ifw01, 'eth1', back, ['198.51.100.2/24'], MAC.ifw01nat);
     await lab.connect(ifw02, 'eth0', front, ['192.0.2.2/24'], MAC.ifw02);
@@ -104,9 +109,13 @@ describe('gratuitous ARP and unsolicited NA on takeover (lab)', () => {
     await clientWire.waitFor((l) => l.includes(`Reply ${vip.address} is-at ${MAC.ifw02}`));
     await new Promise((resolve) => setTimeout(resolve, 2 * announce.interval + 100));
     const fromIfw02 = clientWire.lines.filter((l) => l.startsWith(`${MAC.ifw02} > `));
-    expect(fromIfw02.filter((l) => l.includes(`ff:ff:ff:ff:ff:ff`) && l.includes(`Request who-has ${vip.address} tell ${vip.address}`))).toHaveLength(3);
+    expect(
+      fromIfw02.filter((l) => l.includes(`ff:ff:ff:ff:ff:ff`) && l.includes(`Request who-has ${vip.address} tell ${vip.address}`)),
+    ).toHaveLength(3);
     expect(fromIfw02.filter((l) => l.includes(`Reply ${vip.address} is-at ${MAC.ifw02}`))).toHaveLength(3);
-    expect(fromIfw02.filter((l) => l.includes('33:33:00:00:00:01') && l.includes(`neighbor advertisement, tgt is ${vip6.address}`))).toHaveLength(3);
+    expect(
+      fromIfw02.filter((l) => l.includes('33:33:00:00:00:01') && l.includes(`neighbor advertisement, tgt is ${vip6.address}`)),
+    ).toHaveLength(3);
     expect(serverWire.lines.filter((l) => l.includes(`Reply ${natGateway.address} is-at ${MAC.ifw02nat}`))).toHaveLength(3);
 
     // and nobody asked

@@ -21,7 +21,12 @@ interface DemoRun {
 /** Runs the demo in a process group of its own; `interruptWhen` sends that group SIGINT, as Ctrl-C does. */
 function demo(interruptWhen?: RegExp): Promise<DemoRun> {
   const id = randomBytes(3).toString('hex');
-  const child = spawn('npm', ['run', 'demo'], { cwd: root, env: { ...process.env, TANDEM_DEMO_ID: id }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['run', 'demo'], {
+    cwd: root,
+    env: { ...process.env, TANDEM_DEMO_ID: id },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let interrupted = false;
   const collect = (chunk: Buffer) => {

@@ -15,7 +15,8 @@ import { TakeoverLab } from './lab.js';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function hooksConfig(dir: string): string {
-  const line = (kind: string) => `echo "$TANDEM_TRANSITION ${kind} $TANDEM_PREVIOUS_ROLE $TANDEM_ROLE $TANDEM_REASON $TANDEM_ADDRESSES" >> ${dir}/hooks-$TANDEM_NODE.log`;
+  const line = (kind: string) =>
+    `echo "$TANDEM_TRANSITION ${kind} $TANDEM_PREVIOUS_ROLE $TANDEM_ROLE $TANDEM_REASON $TANDEM_ADDRESSES" >> ${dir}/hooks-$TANDEM_NODE.log`;
   return `hooks:
   active_cmd: 'if rm ${dir}/sleep-once 2>/dev/null; then sleep 5; fi; ${line('active')}'
   inactive_cmd: '${line('inactive')}'
@@ -66,12 +67,19 @@ describe('hooks through the daemon', () => {
   it('20 transitions while a hook sleeps 5 s: all hooks in order, no heartbeat late', async () => {
     const [a, b] = lab.nodes;
     const wires = await Promise.all(
-      lab.nodes.map((node) => lab.pair.lab.watch(node.host, 'tcpdump', ['-l', '-n', '-tt', '--immediate-mode', '-Q', 'out', '-i', 'eth0', `udp dst port ${heartbeatPort}`], /listening on/)),
+      lab.nodes.map((node) =>
+        lab.pair.lab.watch(
+          node.host,
+          'tcpdump',
+          ['-l', '-n', '-tt', '--immediate-mode', '-Q', 'out', '-i', 'eth0', `udp dst port ${heartbeatPort}`],
+          /listening on/,
+        ),
+      ),
     );
     const logsFrom = [a.logs.items.length, b.logs.items.length];
     await writeFile(join(dir, 'sleep-once'), '');
     const burstStarted = Date.now();
-    for (let moved = 0; moved < 20; ) {
+    for (let moved = 0; moved < 20;) {
       const [active] = await lab.pair.settled();
       const outcome = await sendControlRequest(active.socket, { command: 'failover' });
       if ('ok' in outcome && outcome.ok) moved += 1;
@@ -84,12 +92,17 @@ describe('hooks through the daemon', () => {
       const transitions = lab.pair.roleChanges(node).length;
       const deadline = Date.now() + 30_000;
       while ((await hookLines(dir, node)).filter((l) => l.kind === 'notify').length < transitions) {
-        if (Date.now() > deadline) throw new Error(`${node.name}: hooks of ${transitions} transitions did not all run: ${JSON.stringify(await hookLines(dir, node))}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `${node.name}: hooks of ${transitions} transitions did not all run: ${JSON.stringify(await hookLines(dir, node))}`,
+          );
         await sleep(100);
       }
     }
 
-    const sleeper = [...a.logs.items, ...b.logs.items].find((e) => e.event === 'hook.exit' && e.hook === 'active' && Number(e.durationMs) >= 5000);
+    const sleeper = [...a.logs.items, ...b.logs.items].find(
+      (e) => e.event === 'hook.exit' && e.hook === 'active' && Number(e.durationMs) >= 5000,
+    );
     expect(sleeper, 'one active_cmd slept 5 s').toBeDefined();
     // the burst did not wait for it
     expect(burstMs).toBeLessThan(5000);
@@ -103,7 +116,9 @@ describe('hooks through the daemon', () => {
       const notified = lines.filter((l) => l.kind === 'notify');
       expect(notified.map((l) => l.transition)).toEqual(changes.map((_, i) => i + 1));
       // the roles each hook saw are the logged transitions, in order
-      expect(notified.map((l) => `${l.from}>${l.to} ${l.reason}`)).toEqual(changes.map((c) => `${String(c.from).toLowerCase()}>${String(c.to).toLowerCase()} ${c.reason}`));
+      expect(notified.map((l) => `${l.from}>${l.to} ${l.reason}`)).toEqual(
+        changes.map((c) => `${String(c.from).toLowerCase()}>${String(c.to).toLowerCase()} ${c.reason}`),
+      );
       for (const l of lines.filter((l) => l.kind !== 'notify')) {
         expect(l.kind).toBe(l.to === 'active' ? 'active' : 'inactive');
         const own = lines.filter((x) => x.transition === l.transition).map((x) => x.kind);
@@ -122,7 +137,9 @@ describe('hooks through the daemon', () => {
       return Math.max(...sent.slice(1).map((t, i) => t - sent[i]!));
     });
     const received = during.filter((e) => e.event === 'heartbeat.late');
-    console.log(`longest time between heartbeats sent: ${gaps.map((g) => g.toFixed(1)).join(' ms, ')} ms; late on arrival: ${received.length}`);
+    console.log(
+      `longest time between heartbeats sent: ${gaps.map((g) => g.toFixed(1)).join(' ms, ')} ms; late on arrival: ${received.length}`,
+    );
     for (const gap of gaps) expect(gap).toBeLessThanOrEqual(100);
   });
 });

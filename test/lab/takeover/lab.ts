@@ -120,7 +120,8 @@ export class TakeoverLab {
       const [active, backup] = await this.pair.settled(timeoutMs);
       const [held, stray] = await Promise.all([this.managed(active), this.managed(backup)]);
       if (held.length === 2 && stray.length === 0) return [active, backup];
-      if (Date.now() > deadline) throw new Error(`addresses did not settle: ${active.name} holds ${JSON.stringify(held)}, ${backup.name} ${JSON.stringify(stray)}`);
+      if (Date.now() > deadline)
+        throw new Error(`addresses did not settle: ${active.name} holds ${JSON.stringify(held)}, ${backup.name} ${JSON.stringify(stray)}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -137,7 +138,9 @@ export class TakeoverLab {
   async addresses(node: Director): Promise<HeldAddress[]> {
     const { stdout } = await this.pair.lab.exec(node.host, 'ip', ['-j', '-4', 'addr', 'show']);
     const links = JSON.parse(stdout) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number; label?: string }> }>;
-    return links.flatMap((link) => link.addr_info.map((a) => ({ address: a.local, prefix: a.prefixlen, device: link.ifname, ...(a.label && { label: a.label }) })));
+    return links.flatMap((link) =>
+      link.addr_info.map((a) => ({ address: a.local, prefix: a.prefixlen, device: link.ifname, ...(a.label && { label: a.label }) })),
+    );
   }
 
   async neighbour(host: Host, address: string): Promise<string | undefined> {
@@ -170,14 +173,29 @@ export class TakeoverLab {
 
   /** Starts probing the VIP from the client every `intervalMs`. */
   async probe(intervalMs = 10): Promise<Probe> {
-    const watch = await this.pair.lab.watch(this.client, process.execPath, ['--import', 'tsx', prober, vip, String(echoPort), '--interval', String(intervalMs)]);
+    const watch = await this.pair.lab.watch(this.client, process.execPath, [
+      '--import',
+      'tsx',
+      prober,
+      vip,
+      String(echoPort),
+      '--interval',
+      String(intervalMs),
+    ]);
     const replies = () => watch.lines.flatMap((line) => parseReply(line) ?? []);
     return {
       answeredBy: async (responder, n = 1, timeoutMs = 5000) => {
         const skip = replies().length;
         const deadline = Date.now() + timeoutMs;
-        while (replies().slice(skip).filter((r) => r.responder === responder).length < n) {
-          if (Date.now() > deadline) throw new Error(`the VIP did not answer from ${responder} within ${timeoutMs} ms; last replies: ${watch.lines.slice(-5).join(' | ')}`);
+        while (
+          replies()
+            .slice(skip)
+            .filter((r) => r.responder === responder).length < n
+        ) {
+          if (Date.now() > deadline)
+            throw new Error(
+              `the VIP did not answer from ${responder} within ${timeoutMs} ms; last replies: ${watch.lines.slice(-5).join(' | ')}`,
+            );
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
       },

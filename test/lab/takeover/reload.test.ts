@@ -27,7 +27,11 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
 
   beforeEach(async () => {
     requireRoot();
-    lab = await TakeoverLab.create({ keepalive: '50ms', deadtime: '200ms', extraConfig: 'announce: { count: 2, interval: 50ms, refresh: 100ms }\n' });
+    lab = await TakeoverLab.create({
+      keepalive: '50ms',
+      deadtime: '200ms',
+      extraConfig: 'announce: { count: 2, interval: 50ms, refresh: 100ms }\n',
+    });
     await lab.pair.startBoth();
     [active, backup] = await lab.settled();
     original = await readFile(active.config, 'utf8');
@@ -39,7 +43,8 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
 
   /** Writes the same new configuration for both nodes. */
   const rewrite = (edit: (text: string) => string) => Promise.all(lab.nodes.map((node) => writeFile(node.config, edit(original))));
-  const reloadEvent = (node: Director, after: number): Promise<LogEvent> => node.logs.waitFor((e) => e.event === 'config.reload' && e.time >= after, 10_000);
+  const reloadEvent = (node: Director, after: number): Promise<LogEvent> =>
+    node.logs.waitFor((e) => e.event === 'config.reload' && e.time >= after, 10_000);
 
   it('SIGHUP applies a new VIP, timers, serial and hooks in the current role, without a role change', async () => {
     const changesBefore = lab.nodes.map((node) => lab.pair.roleChanges(node).length);
@@ -49,7 +54,10 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
       `${text}hooks: { notify: 'echo "$TANDEM_NODE $TANDEM_ROLE" >> ${notified}' }\n`
         .replace('serial_no: 1', 'serial_no: 2')
         .replace('keepalive: 50ms', 'keepalive: 40ms')
-        .replace('real_servers: [{ name: ics01, address: 198.51.100.10 }]', `real_servers: [{ name: ics01, address: 198.51.100.10 }]\n${secondService}`),
+        .replace(
+          'real_servers: [{ name: ics01, address: 198.51.100.10 }]',
+          `real_servers: [{ name: ics01, address: 198.51.100.10 }]\n${secondService}`,
+        ),
     );
     const sentAt = Date.now();
     for (const node of lab.nodes) node.process!.kill('SIGHUP');
@@ -71,13 +79,23 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
 
     await sleep(200);
     const status = await lab.pair.status(active);
-    expect(status).toMatchObject({ role: 'ACTIVE', timers: { keepalive: 40 }, config: { serialNo: 2, peerSerialNo: 2, serialMismatch: false } });
-    expect(status.host.addresses.map((a) => `${a.address} ${a.purpose}`)).toEqual([`${vip} vip echo`, `${secondVip} vip web`, `${natGateway} nat gateway`]);
+    expect(status).toMatchObject({
+      role: 'ACTIVE',
+      timers: { keepalive: 40 },
+      config: { serialNo: 2, peerSerialNo: 2, serialMismatch: false },
+    });
+    expect(status.host.addresses.map((a) => `${a.address} ${a.purpose}`)).toEqual([
+      `${vip} vip echo`,
+      `${secondVip} vip web`,
+      `${natGateway} nat gateway`,
+    ]);
     expect(lab.nodes.map((node) => lab.pair.roleChanges(node).length)).toEqual(changesBefore);
 
     // the new hook runs on the next transition
     expect((await lab.pair.tandem(active, ['failover'])).code).toBe(0);
-    await expect.poll(() => readFile(notified, 'utf8').catch(() => ''), { timeout: 5000 }).toMatch(new RegExp(`${active.name} backup\n|${backup.name} active\n`));
+    await expect
+      .poll(() => readFile(notified, 'utf8').catch(() => ''), { timeout: 5000 })
+      .toMatch(new RegExp(`${active.name} backup\n|${backup.name} active\n`));
   });
 
   it('tandem reload removes a VIP: gone from the host and no longer announced', async () => {
@@ -87,7 +105,11 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
     await rewrite((text) => text.replace(/  - name: echo\n(    .*\n)+/, '').replace('virtual_services:\n', 'virtual_services: []\n'));
     const result = await lab.pair.tandem(active, ['reload']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^reload: done: 2 change\\(s\\) applied \\[serial 1, \\d+ ms\\]\\n  addresses: -${vip.replaceAll('.', '\\.')}/24 \\(eth0:1\\)\\n  virtual_services: -echo\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^reload: done: 2 change\\(s\\) applied \\[serial 1, \\d+ ms\\]\\n  addresses: -${vip.replaceAll('.', '\\.')}/24 \\(eth0:1\\)\\n  virtual_services: -echo\\n$`,
+      ),
+    );
     const reloadedAt = Date.now();
     expect((await lab.managed(active)).map((a) => a.address)).toEqual([natGateway]);
     await sleep(500);
@@ -113,13 +135,20 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
     await rewrite((text) => text.replace('port: 539', 'port: 540'));
     const moved = await lab.pair.tandem(active, ['reload', '--json']);
     expect(moved.code).toBe(1);
-    expect(JSON.parse(moved.stdout)).toMatchObject({ ok: false, code: 'restart-needed', message: expect.stringContaining('heartbeat.port: 539 -> 540') });
+    expect(JSON.parse(moved.stdout)).toMatchObject({
+      ok: false,
+      code: 'restart-needed',
+      message: expect.stringContaining('heartbeat.port: 539 -> 540'),
+    });
   });
 
   it('monitor_links switched off by a reload: a cable pulled on the active no longer moves the role', async () => {
     await rewrite((text) => `${text}monitor_links: { enabled: false }\n`);
     const result = await lab.pair.tandem(active, ['reload', '--json']);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, changes: ['monitor_links: {"enabled":true,"interfaces":[]} -> {"enabled":false,"interfaces":[]}'] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: true,
+      changes: ['monitor_links: {"enabled":true,"interfaces":[]} -> {"enabled":false,"interfaces":[]}'],
+    });
     expect((await lab.pair.status(active)).host.links).toBeUndefined();
     await lab.pair.lab.setSwitchPort(active.host, 'eth1', false);
     await sleep(1000);

@@ -44,7 +44,8 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
 
   it('hard failover: the client and the real server learn the new MAC from announcements alone', async () => {
     await lab.warmNeighbours();
-    const story = () => JSON.stringify([...lab.pair.roleChanges(active), ...lab.pair.roleChanges(backup)].map((e) => [e.node, e.from, e.to, e.reason, e.at]));
+    const story = () =>
+      JSON.stringify([...lab.pair.roleChanges(active), ...lab.pair.roleChanges(backup)].map((e) => [e.node, e.from, e.to, e.reason, e.at]));
     expect(await lab.neighbour(lab.client, vip), story()).toBe(await lab.mac(active));
     expect(await lab.neighbour(lab.server, natGateway), story()).toBe(await lab.mac(active, 'eth1'));
     const clientMac = await lab.mac(lab.client);

@@ -14,8 +14,18 @@ const keyring = (signing = 1, keys: [number, Buffer][] = [[1, key1]]) => new Key
 const payload = Buffer.from('heartbeat payload');
 
 function pair(options: { aKeys?: Keyring; bKeys?: Keyring; aBoot?: Buffer; cluster?: string } = {}) {
-  const a = new ChannelEndpoint({ cluster: options.cluster ?? 'lab', self: 'ifw01', peer: 'ifw02' }, messageKinds.heartbeat, options.aKeys ?? keyring(), new ChannelSessions(options.aBoot));
-  const b = new ChannelEndpoint({ cluster: 'lab', self: 'ifw02', peer: 'ifw01' }, messageKinds.heartbeat, options.bKeys ?? keyring(), new ChannelSessions());
+  const a = new ChannelEndpoint(
+    { cluster: options.cluster ?? 'lab', self: 'ifw01', peer: 'ifw02' },
+    messageKinds.heartbeat,
+    options.aKeys ?? keyring(),
+    new ChannelSessions(options.aBoot),
+  );
+  const b = new ChannelEndpoint(
+    { cluster: 'lab', self: 'ifw02', peer: 'ifw01' },
+    messageKinds.heartbeat,
+    options.bKeys ?? keyring(),
+    new ChannelSessions(),
+  );
   return { a, b };
 }
 
@@ -28,7 +38,14 @@ describe('secure channel envelope', () => {
     const { a, b } = pair();
     const { datagram, seq } = a.seal(payload);
     const opened = b.open(datagram);
-    expect(opened).toMatchObject({ ok: true, seq, bootId: a.sessions.bootId.toString('hex'), keyId: 1, bootChange: 'first-contact', echoesUs: false });
+    expect(opened).toMatchObject({
+      ok: true,
+      seq,
+      bootId: a.sessions.bootId.toString('hex'),
+      keyId: 1,
+      bootChange: 'first-contact',
+      echoesUs: false,
+    });
     expect(Buffer.from((opened as Accepted).payload)).toEqual(payload);
     // Once B has answered, A's datagrams echo B's boot.
     a.open(b.seal(payload).datagram);
@@ -83,11 +100,25 @@ describe('secure channel envelope', () => {
   it('rejects the wrong cluster, an unknown sender, its own reflected datagram and another kind', () => {
     const { a, b } = pair({ cluster: 'other' });
     expect(rejected(b.open(a.seal(payload).datagram))).toBe('wrong-cluster');
-    const stranger = new ChannelEndpoint({ cluster: 'lab', self: 'ifw03', peer: 'ifw02' }, messageKinds.heartbeat, keyring(), new ChannelSessions());
+    const stranger = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw03', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(),
+    );
     const { b: b2 } = pair();
     expect(rejected(b2.open(stranger.seal(payload).datagram))).toBe('unknown-sender');
     expect(rejected(b2.open(b2.seal(payload).datagram))).toBe('unknown-sender');
-    const envelope: Envelope = { kind: 7, cluster: 'lab', sender: 'ifw01', bootId: createBootId(), seq: 1, echoBootId: Buffer.alloc(0), echoSeq: 0, payload };
+    const envelope: Envelope = {
+      kind: 7,
+      cluster: 'lab',
+      sender: 'ifw01',
+      bootId: createBootId(),
+      seq: 1,
+      echoBootId: Buffer.alloc(0),
+      echoSeq: 0,
+      payload,
+    };
     expect(rejected(b2.open(sealDatagram(keyring(), envelope)))).toBe('wrong-kind');
   });
 });
@@ -118,7 +149,12 @@ describe('replay protection', () => {
     const { a, b } = pair({ aBoot: createBootId(1000) });
     const old = [a.seal(payload).datagram, a.seal(payload).datagram];
     expect(b.open(old[0]!).ok).toBe(true);
-    const restarted = new ChannelEndpoint({ cluster: 'lab', self: 'ifw01', peer: 'ifw02' }, messageKinds.heartbeat, keyring(), new ChannelSessions(createBootId(2000)));
+    const restarted = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(2000)),
+    );
     expect(b.open(restarted.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted' });
     expect(rejected(b.open(old[1]!))).toBe('stale-boot');
     expect(rejected(b.open(old[0]!))).toBe('stale-boot');
@@ -127,7 +163,12 @@ describe('replay protection', () => {
   it('accepts a restarted peer whose clock went back only when it echoes our recent sequence number', () => {
     const { a, b } = pair({ aBoot: createBootId(5000) });
     expect(b.open(a.seal(payload).datagram).ok).toBe(true);
-    const earlier = new ChannelEndpoint({ cluster: 'lab', self: 'ifw01', peer: 'ifw02' }, messageKinds.heartbeat, keyring(), new ChannelSessions(createBootId(4000)));
+    const earlier = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(4000)),
+    );
     expect(rejected(b.open(earlier.seal(payload).datagram))).toBe('stale-boot');
     // It hears B, so its next datagram proves it was made after B's last one.
     earlier.open(b.seal(payload).datagram);

@@ -25,11 +25,12 @@ function merge(intervals: Interval[]): Interval[] {
 
 function intersect(a: Interval[], b: Interval[]): Interval[] {
   const out: Interval[] = [];
-  for (const x of a) for (const y of b) {
-    const from = Math.max(x.from, y.from);
-    const to = Math.min(x.to, y.to);
-    if (to > from) out.push({ from, to });
-  }
+  for (const x of a)
+    for (const y of b) {
+      const from = Math.max(x.from, y.from);
+      const to = Math.min(x.to, y.to);
+      if (to > from) out.push({ from, to });
+    }
   return out;
 }
 
@@ -74,7 +75,9 @@ function checkProperties(sim: Simulation, options: SimOptions): string[] {
 
   // 1. Never two ACTIVE nodes while the links are connected, except for at most
   //    one deadtime after a partition (or silence) ends.
-  const excuses = [0, 1].flatMap((node) => disconnected(sim, node as NodeIndex, deadtime)).map((i) => ({ from: i.from, to: i.to + deadtime }));
+  const excuses = [0, 1]
+    .flatMap((node) => disconnected(sim, node as NodeIndex, deadtime))
+    .map((i) => ({ from: i.from, to: i.to + deadtime }));
   for (const both of intersect(merge(spansOf(sim, 0, 'ACTIVE')), merge(spansOf(sim, 1, 'ACTIVE')))) {
     if (!covered(both, excuses)) problems.push(`both ACTIVE from t=${both.from.toFixed(1)} to t=${both.to.toFixed(1)} while connected`);
   }
@@ -90,7 +93,8 @@ function checkProperties(sim: Simulation, options: SimOptions): string[] {
     const otherUp = lives(sim, other).some((l) => l.from <= kill.at && l.to >= kill.at + bound);
     if (!wasActive || !backupAtKill || disturbed || !otherUp) continue;
     const activeSoon = sim.spans.some((s) => s.role === 'ACTIVE' && s.from <= kill.at + bound && s.to > kill.at);
-    if (!activeSoon) problems.push(`${nodeNames[kill.node]} killed while ACTIVE at t=${kill.at.toFixed(1)}: nobody ACTIVE within ${bound} ms`);
+    if (!activeSoon)
+      problems.push(`${nodeNames[kill.node]} killed while ACTIVE at t=${kill.at.toFixed(1)}: nobody ACTIVE within ${bound} ms`);
   }
 
   // 3. (checked in every step by the simulator) no transition without a roleChanged
@@ -110,7 +114,11 @@ function checkProperties(sim: Simulation, options: SimOptions): string[] {
 }
 
 const timersArb = fc
-  .record({ keepalive: fc.constantFrom(20, 50, 100, 250, 1000), deadFactor: fc.integer({ min: 3, max: 8 }), initFactor: fc.integer({ min: 1, max: 3 }) })
+  .record({
+    keepalive: fc.constantFrom(20, 50, 100, 250, 1000),
+    deadFactor: fc.integer({ min: 3, max: 8 }),
+    initFactor: fc.integer({ min: 1, max: 3 }),
+  })
   .map(({ keepalive, deadFactor, initFactor }) => {
     const deadtime = keepalive * deadFactor;
     return { keepalive, deadtime, warntime: Math.round(deadtime / 2), initdead: deadtime * initFactor };
@@ -147,10 +155,21 @@ function operationsArb(keepalive: number): fc.Arbitrary<Operation[]> {
   const node = fc.constantFrom<NodeIndex>(0, 1);
   const span = fc.integer({ min: 1, max: 30 * k });
   const op: fc.Arbitrary<Operation> = fc.oneof(
-    fc.record({ at, type: fc.constant('partition' as const), path: fc.constantFrom<number | 'all'>(0, 1, 'all'), direction: fc.constantFrom('both' as const, 'AtoB' as const, 'BtoA' as const), duration: span }),
+    fc.record({
+      at,
+      type: fc.constant('partition' as const),
+      path: fc.constantFrom<number | 'all'>(0, 1, 'all'),
+      direction: fc.constantFrom('both' as const, 'AtoB' as const, 'BtoA' as const),
+      duration: span,
+    }),
     fc.record({ at, type: fc.constant('kill' as const), node, downFor: span }),
     fc.record({ at, type: fc.constant('stop' as const), node, downFor: span }),
-    fc.record({ at, type: fc.constant('operator' as const), node, command: fc.constantFrom('failover' as const, 'takeover' as const, 'standby' as const, 'resume' as const) }),
+    fc.record({
+      at,
+      type: fc.constant('operator' as const),
+      node,
+      command: fc.constantFrom('failover' as const, 'takeover' as const, 'standby' as const, 'resume' as const),
+    }),
     fc.record({ at, type: fc.constant('fault' as const), node, duration: span }),
     fc.record({ at, type: fc.constant('claimFails' as const), node }),
     fc.record({ at, type: fc.constant('replay' as const), node, pick: fc.nat() }),

@@ -42,7 +42,8 @@ function single(cfg: ElectionConfig = config) {
     election,
     all,
     tick: (now: number) => run(election.handle({ type: 'tick', now })),
-    hear: (now: number, heartbeat: Heartbeat, path = 0) => run(election.handle({ type: 'heartbeat', now, path, seq: ++seq, bootId: 'b1', echoesUs: true, heartbeat })),
+    hear: (now: number, heartbeat: Heartbeat, path = 0) =>
+      run(election.handle({ type: 'heartbeat', now, path, seq: ++seq, bootId: 'b1', echoesUs: true, heartbeat })),
     transitions: () => all.flatMap((a) => (a.type === 'roleChanged' ? [a.transition] : [])),
     logs: (event: string) => all.flatMap((a) => (a.type === 'log' && a.event === event ? [a] : [])),
   };
@@ -69,7 +70,13 @@ describe('election rules (one node)', () => {
     expect(n.election.currentRole).toBe('BACKUP');
     expect(n.election.nextWakeAt(259)).toBe(260);
     const actions = n.tick(260);
-    expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead', term: 2, timings: { peerSilentMs: 200 } });
+    expect(n.transitions().at(-1)).toMatchObject({
+      from: 'BACKUP',
+      to: 'ACTIVE',
+      reason: 'peer-dead',
+      term: 2,
+      timings: { peerSilentMs: 200 },
+    });
     // path.down (path 1) and peer.dead, then the transition
     expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHooks', 'sendHeartbeat']);
   });
@@ -129,12 +136,20 @@ describe('election rules (one node)', () => {
     const n = single({ ...config, peer: undefined, pathCount: 0 });
     n.tick(0);
     expect(n.transitions()).toMatchObject([{ to: 'ACTIVE', reason: 'standalone' }]);
-    const down = n.election.handle({ type: 'health', now: 5, health: { canServe: false, monitorLinks: true, links: [{ name: 'eth1', up: false }], fault: 'eth1 down' } });
+    const down = n.election.handle({
+      type: 'health',
+      now: 5,
+      health: { canServe: false, monitorLinks: true, links: [{ name: 'eth1', up: false }], fault: 'eth1 down' },
+    });
     expect(down.filter((a) => a.type === 'roleChanged' || a.type === 'release')).toMatchObject([
       { type: 'roleChanged', transition: { from: 'ACTIVE', to: 'FAULT', reason: 'link-down' } },
       { type: 'release', reason: 'link-down' },
     ]);
-    n.election.handle({ type: 'health', now: 9, health: { canServe: true, monitorLinks: true, links: [{ name: 'eth1', up: true }], fault: '' } });
+    n.election.handle({
+      type: 'health',
+      now: 9,
+      health: { canServe: true, monitorLinks: true, links: [{ name: 'eth1', up: true }], fault: '' },
+    });
     expect(n.election.currentRole).toBe('ACTIVE');
     expect(n.election.status(9).lastTransition).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'standalone' });
   });
@@ -147,7 +162,11 @@ describe('election rules (one node)', () => {
     n.election.handle({ type: 'health', now: 20, health: linksDown });
     expect(n.election.currentRole).toBe('FAULT');
     // deaf for a second, then the links are back: the peer has not been heard for long
-    n.election.handle({ type: 'health', now: 1020, health: { ...linksDown, canServe: true, links: [{ name: 'eth0', up: true }], fault: '' } });
+    n.election.handle({
+      type: 'health',
+      now: 1020,
+      health: { ...linksDown, canServe: true, links: [{ name: 'eth0', up: true }], fault: '' },
+    });
     expect(n.election.status(1020).lastTransition).toMatchObject({ from: 'FAULT', to: 'BACKUP', reason: 'health-restored' });
     expect(n.election.nextWakeAt(1020)).toBeLessThanOrEqual(1220);
     n.tick(1100);
@@ -159,7 +178,11 @@ describe('election rules (one node)', () => {
     m.tick(0);
     m.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
     m.election.handle({ type: 'health', now: 20, health: linksDown });
-    m.election.handle({ type: 'health', now: 1020, health: { ...linksDown, canServe: true, links: [{ name: 'eth0', up: true }], fault: '' } });
+    m.election.handle({
+      type: 'health',
+      now: 1020,
+      health: { ...linksDown, canServe: true, links: [{ name: 'eth0', up: true }], fault: '' },
+    });
     m.tick(1219);
     expect(m.election.currentRole).toBe('BACKUP');
     m.tick(1220);
@@ -174,9 +197,19 @@ describe('election rules (one node)', () => {
     n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
     expect(n.transitions().map((t) => t.reason)).toEqual(['peer-backup', 'elected']);
     const failover = n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
-    expect(failover.find((a) => a.type === 'sendHeartbeat')).toMatchObject({ heartbeat: { role: 'BACKUP', request: { kind: 'handover', id: 1, reason: 'operator-failover' } } });
-    const back = n.hear(21, peerHeartbeat('FAULT', { peerStateVersion: 4, health: { canServe: false, monitorLinks: true, links: [], fault: 'eth1 down' } }));
-    expect(back.find((a) => a.type === 'operatorReply')).toMatchObject({ requestId: 1, ok: false, code: 'peer-cannot-serve', message: 'the peer became FAULT and cannot serve; this node takes the role back' });
+    expect(failover.find((a) => a.type === 'sendHeartbeat')).toMatchObject({
+      heartbeat: { role: 'BACKUP', request: { kind: 'handover', id: 1, reason: 'operator-failover' } },
+    });
+    const back = n.hear(
+      21,
+      peerHeartbeat('FAULT', { peerStateVersion: 4, health: { canServe: false, monitorLinks: true, links: [], fault: 'eth1 down' } }),
+    );
+    expect(back.find((a) => a.type === 'operatorReply')).toMatchObject({
+      requestId: 1,
+      ok: false,
+      code: 'peer-cannot-serve',
+      message: 'the peer became FAULT and cannot serve; this node takes the role back',
+    });
     expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'handover-failed' });
   });
 
@@ -251,7 +284,8 @@ function scenario(ops: Operation[], until: number, options: Partial<SimOptions> 
 }
 
 const roleAt = (sim: Simulation, node: NodeIndex, at: number) => sim.spans.find((s) => s.node === node && s.from <= at && s.to > at)?.role;
-const transitionsOf = (sim: Simulation, node: NodeIndex) => sim.transitions.filter((t) => t.node === node).map((t) => `${t.transition.from}->${t.transition.to} ${t.transition.reason}`);
+const transitionsOf = (sim: Simulation, node: NodeIndex) =>
+  sim.transitions.filter((t) => t.node === node).map((t) => `${t.transition.from}->${t.transition.to} ${t.transition.reason}`);
 const repliesOf = (sim: Simulation) => sim.replies.map((r) => `${r.ok ? 'ok' : 'refused'}: ${r.message}`);
 
 describe('election scenarios (two nodes, simulated network)', () => {
@@ -287,7 +321,9 @@ describe('election scenarios (two nodes, simulated network)', () => {
     expect(yields).toHaveLength(1);
     const survivor = (1 - yields[0]!.node) as NodeIndex;
     expect(sim.actions.filter((a) => a.action.type === 'announce').map((a) => a.node)).toEqual([survivor]);
-    const logged = sim.actions.filter((a) => a.action.type === 'log' && a.action.event === 'split-brain').map((a) => (a.action as { fields: object }).fields);
+    const logged = sim.actions
+      .filter((a) => a.action.type === 'log' && a.action.event === 'split-brain')
+      .map((a) => (a.action as { fields: object }).fields);
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ term: expect.any(Number), peerTerm: expect.any(Number) });
     expect(yields[0]!.transition.at - 2000).toBeLessThan(2);
@@ -301,7 +337,13 @@ describe('election scenarios (two nodes, simulated network)', () => {
 
   it('a fault on the active moves the role; the faulty node is never chosen while the peer is healthy', () => {
     const sim = scenario([{ at: 1000, type: 'fault', node: 0, duration: 1000 }], 3000, { preempt: true });
-    expect(transitionsOf(sim, 0)).toEqual(['INIT->BACKUP peer-backup', 'BACKUP->ACTIVE elected', 'ACTIVE->FAULT link-down', 'FAULT->BACKUP health-restored', 'BACKUP->ACTIVE preempt']);
+    expect(transitionsOf(sim, 0)).toEqual([
+      'INIT->BACKUP peer-backup',
+      'BACKUP->ACTIVE elected',
+      'ACTIVE->FAULT link-down',
+      'FAULT->BACKUP health-restored',
+      'BACKUP->ACTIVE preempt',
+    ]);
     const took = sim.transitions.find((t) => t.node === 1 && t.transition.to === 'ACTIVE')!.transition;
     expect(took.reason).toBe('peer-unable');
     expect(took.at - 1000).toBeLessThan(2);

@@ -8,7 +8,15 @@ const full: Heartbeat = {
   priority: 150,
   term: 2 ** 40 + 3,
   serialNo: 2024010101,
-  health: { canServe: false, monitorLinks: true, links: [{ name: 'eth0', up: true }, { name: 'eth1', up: false }], fault: 'eth1 down' },
+  health: {
+    canServe: false,
+    monitorLinks: true,
+    links: [
+      { name: 'eth0', up: true },
+      { name: 'eth1', up: false },
+    ],
+    fault: 'eth1 down',
+  },
   peerView: [
     { path: 0, heard: true, lastSeq: 12345, silentMs: 12 },
     { path: 1, heard: false, lastSeq: 0, silentMs: 0 },
@@ -59,16 +67,30 @@ describe('heartbeat codec', () => {
   it('never throws on mutated valid heartbeats', () => {
     const valid = encodeHeartbeat(full);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.nat(valid.length), (flips, cut) => {
-        const bytes = Uint8Array.from(valid);
-        for (const [at, value] of flips) bytes[at] = value;
-        expect(typeof decodeHeartbeat(bytes.subarray(0, cut)).ok).toBe('boolean');
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        fc.nat(valid.length),
+        (flips, cut) => {
+          const bytes = Uint8Array.from(valid);
+          for (const [at, value] of flips) bytes[at] = value;
+          expect(typeof decodeHeartbeat(bytes.subarray(0, cut)).ok).toBe('boolean');
+        },
+      ),
       { numRuns: 5000 },
     );
   }, 60_000);
 });
 
 function encodable(h: Heartbeat): Record<string, unknown> {
-  return { role: 3, priority: h.priority, term: h.term, serialNo: h.serialNo, health: h.health, peerView: h.peerView, timers: h.timers, stateVersion: 1, peerStateVersion: 1 };
+  return {
+    role: 3,
+    priority: h.priority,
+    term: h.term,
+    serialNo: h.serialNo,
+    health: h.health,
+    peerView: h.peerView,
+    timers: h.timers,
+    stateVersion: 1,
+    peerStateVersion: 1,
+  };
 }

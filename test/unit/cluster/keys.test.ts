@@ -41,7 +41,9 @@ describe('key file', () => {
     const file = join(dir, 'key');
     await writeFile(file, `1 ${b64(32)}\n`, { mode: 0o644 });
     await chmod(file, 0o644);
-    await expect(loadKeyring(file, 1)).rejects.toThrow(`${file}: the key file has mode 0644, so group or others can access it; run: chmod 600 ${file}`);
+    await expect(loadKeyring(file, 1)).rejects.toThrow(
+      `${file}: the key file has mode 0644, so group or others can access it; run: chmod 600 ${file}`,
+    );
     await chmod(file, 0o640);
     await expect(loadKeyring(file, 1)).rejects.toThrow('mode 0640');
     await chmod(file, 0o600);

@@ -7,7 +7,14 @@
 // the property checks.
 import { ChannelEndpoint } from '../../../src/cluster/endpoint.js';
 import { messageKinds } from '../../../src/cluster/envelope.js';
-import { Election, type Action, type ElectionConfig, type ElectionEvent, type OperatorCommand, type Transition } from '../../../src/cluster/election.js';
+import {
+  Election,
+  type Action,
+  type ElectionConfig,
+  type ElectionEvent,
+  type OperatorCommand,
+  type Transition,
+} from '../../../src/cluster/election.js';
 import { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Role } from '../../../src/cluster/heartbeat.js';
 import { Keyring } from '../../../src/cluster/keys.js';
 import { ChannelSessions, createBootId } from '../../../src/cluster/replay.js';
@@ -214,7 +221,9 @@ class SimNode {
       case 'claim':
         if (this.claimFails) {
           this.claimFails = false;
-          this.sim.queue.push(now + 1, () => this.handle({ type: 'actionResult', now: now + 1, action: 'claim', ok: false, error: 'simulated' }));
+          this.sim.queue.push(now + 1, () =>
+            this.handle({ type: 'actionResult', now: now + 1, action: 'claim', ok: false, error: 'simulated' }),
+          );
         }
         return;
       case 'operatorReply':
@@ -247,7 +256,15 @@ class SimNode {
     const decoded = decodeHeartbeat(opened.payload);
     if (!decoded.ok) throw new Error(`simulated peer sent an invalid heartbeat: ${decoded.error}`);
     this.accepted.push(datagram);
-    this.handle({ type: 'heartbeat', now, path, seq: opened.seq, bootId: opened.bootId, echoesUs: opened.echoesUs, heartbeat: decoded.value });
+    this.handle({
+      type: 'heartbeat',
+      now,
+      path,
+      seq: opened.seq,
+      bootId: opened.bootId,
+      echoesUs: opened.echoesUs,
+      heartbeat: decoded.value,
+    });
     return 'accepted';
   }
 }
@@ -359,7 +376,8 @@ export class Simulation {
       const at = now + link.minDelay + this.random() * (link.maxDelay - link.minDelay);
       this.queue.push(at, () => {
         const receiver = this.nodes[1 - from]!;
-        if (receiver.receive(path, datagram, at) === 'accepted') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+        if (receiver.receive(path, datagram, at) === 'accepted')
+          this.deliveries[receiver.index].push({ at, generation: receiver.generation });
       });
     }
   }
@@ -371,7 +389,7 @@ export class Simulation {
   recordRole(node: NodeIndex, now: number, final = false): void {
     const role = this.nodes[node].role;
     const span = this.current[node];
-    if (span && (span.role === role && !final)) return;
+    if (span && span.role === role && !final) return;
     if (span) {
       span.to = now;
       if (span.to > span.from || final) this.spans.push(span);
@@ -387,7 +405,10 @@ export class Simulation {
       const t = action.transition;
       this.transitions.push({ node, transition: t });
       if (t.from !== role || !t.reason || !roles.includes(t.to)) {
-        this.violations.push({ at: now, message: `${nodeNames[node]}: roleChanged ${t.from}→${t.to} (${t.reason}) does not follow ${role}` });
+        this.violations.push({
+          at: now,
+          message: `${nodeNames[node]}: roleChanged ${t.from}→${t.to} (${t.reason}) does not follow ${role}`,
+        });
       }
       role = t.to;
     }

@@ -39,7 +39,7 @@ describe('ipvsadm rules', () => {
     ]);
   });
 
-  it('loads seed 000\'s hand-edited /etc/ipvsadm.rules (comment, round robin)', async () => {
+  it("loads seed 000's hand-edited /etc/ipvsadm.rules (comment, round robin)", async () => {
     const { model } = await loadConfig(fixture('seed-000-ipvsadm.rules'), { hosts: noHosts, services });
     expect(model.virtualServices[0]).toMatchObject({ scheduler: 'rr', port: 80 });
     expect(model.virtualServices[0]?.persistence).toBeUndefined();
@@ -71,7 +71,7 @@ describe('ipvsadm rules', () => {
     }
   });
 
-  it('resolves service names per protocol, as getservbyname does (www is http\'s alias)', async () => {
+  it("resolves service names per protocol, as getservbyname does (www is http's alias)", async () => {
     const model = await rules('-A -t 192.0.2.10:www\n-A -u 192.0.2.10:xdmcp\n-A -t 192.0.2.10:https\n-A -u 192.0.2.10:https\n');
     expect(model.virtualServices.map((s) => `${s.protocol}/${s.port}`)).toEqual(['tcp/80', 'udp/177', 'tcp/443', 'udp/443']);
   });
@@ -86,19 +86,28 @@ describe('ipvsadm rules', () => {
     const fromRules = (await loadConfig(fixture('seed-000-save.rules'), { hosts: noHosts, services })).model;
     const fromLvsCf = (await loadConfig(fixture('seed-001-lvs.cf'), { hosts: noHosts, services })).model;
     const optional = new Set(['natRouter']);
-    const keys = (value: object): string[] => Object.keys(value).filter((key) => !optional.has(key)).sort();
+    const keys = (value: object): string[] =>
+      Object.keys(value)
+        .filter((key) => !optional.has(key))
+        .sort();
     expect(keys(fromRules)).toEqual(keys(fromLvsCf));
-    for (const part of ['heartbeat', 'auth', 'sync', 'hooks', 'announce', 'monitorLinks'] as const) expect(keys(fromRules[part])).toEqual(keys(fromLvsCf[part]));
+    for (const part of ['heartbeat', 'auth', 'sync', 'hooks', 'announce', 'monitorLinks'] as const)
+      expect(keys(fromRules[part])).toEqual(keys(fromLvsCf[part]));
     const [ruleService, cfService] = [fromRules.virtualServices[0], fromLvsCf.virtualServices[0]];
     expect(ruleService !== undefined && cfService !== undefined).toBe(true);
     expect(keys(ruleService!.realServers[0]!)).toEqual(keys(cfService!.realServers[0]!));
-    expect(keys(ruleService!.healthCheck).filter((k) => !['send', 'expect', 'loadMonitor'].includes(k))).toEqual(keys(cfService!.healthCheck).filter((k) => !['send', 'expect', 'loadMonitor'].includes(k)));
+    expect(keys(ruleService!.healthCheck).filter((k) => !['send', 'expect', 'loadMonitor'].includes(k))).toEqual(
+      keys(cfService!.healthCheck).filter((k) => !['send', 'expect', 'loadMonitor'].includes(k)),
+    );
   });
 
-  it.each(['seed-000-save.rules', 'seed-000-commands.rules', 'seed-000-ipvsadm.rules', 'seed-004-vs-tun.rules'])('converts %s to YAML and back without loss', async (name) => {
-    const { model } = await loadConfig(fixture(name), { hosts: noHosts, services });
-    expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
-  });
+  it.each(['seed-000-save.rules', 'seed-000-commands.rules', 'seed-000-ipvsadm.rules', 'seed-004-vs-tun.rules'])(
+    'converts %s to YAML and back without loss',
+    async (name) => {
+      const { model } = await loadConfig(fixture(name), { hosts: noHosts, services });
+      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+    },
+  );
 
   it('applies -C, -E, -e, -D and -d in order', async () => {
     const model = await rules(
@@ -133,12 +142,24 @@ describe('ipvsadm rules', () => {
       ].join('\n'),
     );
     const [mark, mark6, web6, dns] = model.virtualServices;
-    expect(mark).toMatchObject({ name: 'fwmark/80', fwmark: 80, port: 0, scheduler: 'sh', persistence: { timeout: 30, netmask: '255.255.255.0' } });
+    expect(mark).toMatchObject({
+      name: 'fwmark/80',
+      fwmark: 80,
+      port: 0,
+      scheduler: 'sh',
+      persistence: { timeout: 30, netmask: '255.255.255.0' },
+    });
     expect(mark?.vip).toBeUndefined();
     expect(mark?.realServers[0]).toMatchObject({ port: 80, weight: 3, upperThreshold: 1000, lowerThreshold: 800, forwarding: 'masq' });
     expect(mark6).toMatchObject({ fwmark: 81, family: 6, persistence: { timeout: 360, netmask: '64' } });
     expect(web6).toMatchObject({ vip: { address: '2001:db8::10', family: 6, prefix: 128 }, port: 443, scheduler: 'wrr' });
-    expect(web6?.realServers[0]).toMatchObject({ name: '[2001:db8::1:0:0:1]:8443', address: '2001:db8::1:0:0:1', family: 6, port: 8443, weight: 7 });
+    expect(web6?.realServers[0]).toMatchObject({
+      name: '[2001:db8::1:0:0:1]:8443',
+      address: '2001:db8::1:0:0:1',
+      family: 6,
+      port: 8443,
+      weight: 7,
+    });
     expect(dns).toMatchObject({ protocol: 'udp', onePacket: true });
   });
 

@@ -117,7 +117,7 @@ describe('lvs.cf keywords and Piranha defaults', () => {
     expect(warnings[0]?.message).toContain("used only by Piranha's failover (fos) mode");
   });
 
-  it('reads every virtual and server keyword, with Piranha\'s defaults for the rest', async () => {
+  it("reads every virtual and server keyword, with Piranha's defaults for the rest", async () => {
     const text = `primary = 10.0.0.1
 virtual dns {
   active = 1
@@ -152,7 +152,10 @@ virtual web {
   }
 }
 `;
-    const { model, warnings } = await parseConfig(text, 'lvs.cf', { hosts: noHosts, services: (name, protocol) => (name === 'domain' && protocol === 'udp' ? 53 : undefined) });
+    const { model, warnings } = await parseConfig(text, 'lvs.cf', {
+      hosts: noHosts,
+      services: (name, protocol) => (name === 'domain' && protocol === 'udp' ? 53 : undefined),
+    });
     const [dns, web] = model.virtualServices;
     expect(dns).toMatchObject({
       name: 'dns',
@@ -163,11 +166,27 @@ virtual web {
       scheduler: 'sh',
       persistence: { timeout: 120, netmask: '255.255.255.0' },
       sorryServer: { address: '10.1.0.99', port: 0, forwarding: 'masq', weight: 1 },
-      healthCheck: { kind: 'exec', sendProgram: '/usr/local/bin/check-dns %h', expect: '^ok\\r?$', useRegex: true, timeout: 3000, reentry: 30000, failures: 1, loadMonitor: 'ruptime', quiesceServer: true },
+      healthCheck: {
+        kind: 'exec',
+        sendProgram: '/usr/local/bin/check-dns %h',
+        expect: '^ok\\r?$',
+        useRegex: true,
+        timeout: 3000,
+        reentry: 30000,
+        failures: 1,
+        loadMonitor: 'ruptime',
+        quiesceServer: true,
+      },
       realServers: [{ name: 'ns1', address: '10.1.0.53', port: 5353, weight: 5, active: true }],
     });
     // Piranha's parser zeroes services and servers: without `active = 1` they stay out.
-    expect(web).toMatchObject({ active: false, port: 80, protocol: 'tcp', scheduler: 'wlc', healthCheck: { kind: 'tcp', timeout: 10000, reentry: 180000 } });
+    expect(web).toMatchObject({
+      active: false,
+      port: 80,
+      protocol: 'tcp',
+      scheduler: 'wlc',
+      healthCheck: { kind: 'tcp', timeout: 10000, reentry: 180000 },
+    });
     expect(web?.realServers[0]).toMatchObject({ active: false, weight: 1, port: 0 });
     expect(warnings.map(where)).toEqual(['19:3 client_monitor', '25:5 nmask', '28:1 virtual', '30:3 server']);
   });
@@ -179,14 +198,17 @@ virtual web {
   });
 
   it('accepts failover blocks (fos mode) with a warning and ignores them', async () => {
-    const text = 'primary = 10.0.0.1\nservice = fos\nfailover ftp {\n  address = 10.0.0.21 eth0:1\n  start_cmd = "/etc/init.d/vsftpd start"\n  stop_cmd = "/etc/init.d/vsftpd stop"\n}\n';
+    const text =
+      'primary = 10.0.0.1\nservice = fos\nfailover ftp {\n  address = 10.0.0.21 eth0:1\n  start_cmd = "/etc/init.d/vsftpd start"\n  stop_cmd = "/etc/init.d/vsftpd stop"\n}\n';
     const { model, warnings } = await load(text);
     expect(model.virtualServices).toEqual([]);
     expect(warnings.map(where)).toEqual(['2:1 service', '3:1 failover']);
   });
 
   it('checks a UDP service with the default probe (a datagram that must not bounce)', async () => {
-    const { model, warnings } = await load('primary = 10.0.0.1\nvirtual syslog {\n active = 1\n address = 192.0.2.5 eth0:1\n protocol = udp\n port = 514\n}\n');
+    const { model, warnings } = await load(
+      'primary = 10.0.0.1\nvirtual syslog {\n active = 1\n address = 192.0.2.5 eth0:1\n protocol = udp\n port = 514\n}\n',
+    );
     expect(model.virtualServices[0]?.healthCheck.kind).toBe('tcp');
     expect(warnings).toEqual([]);
   });

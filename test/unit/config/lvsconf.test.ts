@@ -43,15 +43,24 @@ describe("lvs-director's lvs.conf", () => {
   });
 
   it('names the file, line and key of a host name that does not resolve', async () => {
-    const error = await configError(parseConfig('VIP=epsg9008\nTPORTS=telnet\nRIPS="epsg9010 epsg9099"\n', '/etc/lvs.conf', { hosts: async () => [], services }));
-    expect(error.diagnostics.map((d) => `${d.file}:${where(d)}`)).toEqual(['/etc/lvs.conf:1:5 VIP', '/etc/lvs.conf:3:7 RIPS', '/etc/lvs.conf:3:16 RIPS']);
+    const error = await configError(
+      parseConfig('VIP=epsg9008\nTPORTS=telnet\nRIPS="epsg9010 epsg9099"\n', '/etc/lvs.conf', { hosts: async () => [], services }),
+    );
+    expect(error.diagnostics.map((d) => `${d.file}:${where(d)}`)).toEqual([
+      '/etc/lvs.conf:1:5 VIP',
+      '/etc/lvs.conf:3:7 RIPS',
+      '/etc/lvs.conf:3:16 RIPS',
+    ]);
     expect(error.diagnostics[2]).toMatchObject({ message: 'cannot resolve host name (no address found)', found: '"epsg9099"' });
   });
 
   it('resolves through /etc/hosts by default (here a hosts file of the test)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tandem-hosts-'));
     try {
-      await writeFile(join(dir, 'hosts'), '127.0.0.1 localhost\n192.0.2.8   epsg9008 epsg9008.example.net # the VIP\n2001:db8::8 epsg9008\n192.0.2.10 EPSG9010\n');
+      await writeFile(
+        join(dir, 'hosts'),
+        '127.0.0.1 localhost\n192.0.2.8   epsg9008 epsg9008.example.net # the VIP\n2001:db8::8 epsg9008\n192.0.2.10 EPSG9010\n',
+      );
       const resolve = systemHostResolver({ hostsFile: join(dir, 'hosts'), dnsTimeoutMs: 200 });
       expect(await resolve('epsg9008')).toEqual(['192.0.2.8', '2001:db8::8']);
       expect(await resolve('epsg9010')).toEqual(['192.0.2.10']);

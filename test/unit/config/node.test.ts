@@ -35,7 +35,9 @@ describe('which node this host is', () => {
 
   it('says why when it cannot tell', async () => {
     const model = await load();
-    expect(() => resolveLocalNode(model, { node: 'ifw03', hostAddresses: [], hostname: 'x' })).toThrow("no node named 'ifw03' in the configuration (nodes: ifw01, ifw02)");
+    expect(() => resolveLocalNode(model, { node: 'ifw03', hostAddresses: [], hostname: 'x' })).toThrow(
+      "no node named 'ifw03' in the configuration (nodes: ifw01, ifw02)",
+    );
     expect(() => resolveLocalNode(model, { hostAddresses: ['198.51.100.11', '198.51.100.12'], hostname: 'x' })).toThrow('give --node NAME');
     expect(() => resolveLocalNode(model, { hostAddresses: ['10.0.0.1'], hostname: 'lab' })).toThrow(
       "cannot tell which node this host is: no node's address (ifw01 198.51.100.11, ifw02 198.51.100.12) is on this host, and no node is named 'lab'; give --node NAME",
@@ -55,7 +57,8 @@ describe('checks against this host (--node)', () => {
     { device: 'eth0', address: '198.51.100.11', prefix: 24 },
     { device: 'eth1', address: '192.168.3.251', prefix: 24 },
   ];
-  const check = (addresses: HostAddress[], node = 'ifw01', text = pair) => parseConfig(text, 'tandem.yaml', { hosts: noHosts, services, host: { node, addresses } });
+  const check = (addresses: HostAddress[], node = 'ifw01', text = pair) =>
+    parseConfig(text, 'tandem.yaml', { hosts: noHosts, services, host: { node, addresses } });
 
   it('passes when every VIP lies in a subnet of its device', async () => {
     expect((await check(ifw01)).warnings).toEqual([]);
@@ -65,16 +68,24 @@ describe('checks against this host (--node)', () => {
     const addresses = [{ device: 'eth0', address: '203.0.113.11', prefix: 24 }, ifw01[1]!];
     const error = await configError(check(addresses));
     expect(error.diagnostics.map(where)).toEqual(['7:20 virtual_services[0].vip.address']);
-    expect(error.diagnostics[0]).toMatchObject({ message: '198.51.100.10 is outside every subnet of eth0 on this host', expected: 'an address in 203.0.113.11/24', found: '198.51.100.10' });
+    expect(error.diagnostics[0]).toMatchObject({
+      message: '198.51.100.10 is outside every subnet of eth0 on this host',
+      expected: 'an address in 203.0.113.11/24',
+      found: '198.51.100.10',
+    });
   });
 
   it('does not count the VIP itself, configured as /32, as its subnet', async () => {
-    const addresses = [{ device: 'eth0', address: '198.51.100.10', prefix: 32 }, { device: 'eth0', address: '203.0.113.11', prefix: 24 }, ifw01[1]!];
+    const addresses = [
+      { device: 'eth0', address: '198.51.100.10', prefix: 32 },
+      { device: 'eth0', address: '203.0.113.11', prefix: 24 },
+      ifw01[1]!,
+    ];
     const error = await configError(check(addresses));
     expect(error.diagnostics[0]?.message).toBe('198.51.100.10 is outside every subnet of eth0 on this host');
   });
 
-  it('only warns about devices this host does not have, and about the node\'s address', async () => {
+  it("only warns about devices this host does not have, and about the node's address", async () => {
     const { warnings } = await check([{ device: 'eth0', address: '198.51.100.99', prefix: 24 }]);
     expect(warnings.map(where)).toEqual(['2:28 nodes[0].address', '4:23 nat_router.address']);
   });

@@ -34,7 +34,10 @@ const edit = (text: string) => {
       fc.record({
         kind: fc.constantFrom('delete', 'duplicate', 'replace-word', 'insert', 'truncate'),
         line: fc.nat(lines.length - 1),
-        junk: fc.oneof(fc.string(), fc.constantFrom('{', '}', '=', '"', "'", '\\', '$X', '-A', '-a', ':', '- ', '0', '-1', '99999999999', '::', '255.255.255.255')),
+        junk: fc.oneof(
+          fc.string(),
+          fc.constantFrom('{', '}', '=', '"', "'", '\\', '$X', '-A', '-a', ':', '- ', '0', '-1', '99999999999', '::', '255.255.255.255'),
+        ),
       }),
       { minLength: 1, maxLength: 4 },
     )
@@ -69,23 +72,51 @@ describe('robustness', () => {
 
   it('arbitrary text in any format loads or fails with diagnostics', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 300 }), fc.constantFrom<ConfigFormat | undefined>('lvs.cf', 'ipvsadm', 'lvs.conf', 'yaml', undefined), async (text, format) => {
-        expect(['model', 'config-error']).toContain(await outcome(text, 'config', format));
-      }),
+      fc.asyncProperty(
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.constantFrom<ConfigFormat | undefined>('lvs.cf', 'ipvsadm', 'lvs.conf', 'yaml', undefined),
+        async (text, format) => {
+          expect(['model', 'config-error']).toContain(await outcome(text, 'config', format));
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('any YAML value at any place of a valid document loads or fails with diagnostics', async () => {
-    const base = { nodes: [{ name: 'a', address: '10.0.0.1' }], heartbeat: {}, virtual_services: [{ name: 'w', vip: { address: '192.0.2.1' }, port: 80, health_check: {}, real_servers: [{ address: '10.1.0.1' }] }], sync: {}, monitor_links: {} };
-    const paths = [[], ['nodes'], ['nodes', 0], ['nodes', 0, 'address'], ['heartbeat'], ['heartbeat', 'keepalive'], ['virtual_services'], ['virtual_services', 0], ['virtual_services', 0, 'vip'], ['virtual_services', 0, 'port'], ['virtual_services', 0, 'persistence'], ['virtual_services', 0, 'health_check'], ['virtual_services', 0, 'real_servers'], ['virtual_services', 0, 'real_servers', 0], ['virtual_services', 0, 'real_servers', 0, 'weight'], ['sync', 'port'], ['monitor_links', 'interfaces']];
+    const base = {
+      nodes: [{ name: 'a', address: '10.0.0.1' }],
+      heartbeat: {},
+      virtual_services: [{ name: 'w', vip: { address: '192.0.2.1' }, port: 80, health_check: {}, real_servers: [{ address: '10.1.0.1' }] }],
+      sync: {},
+      monitor_links: {},
+    };
+    const paths = [
+      [],
+      ['nodes'],
+      ['nodes', 0],
+      ['nodes', 0, 'address'],
+      ['heartbeat'],
+      ['heartbeat', 'keepalive'],
+      ['virtual_services'],
+      ['virtual_services', 0],
+      ['virtual_services', 0, 'vip'],
+      ['virtual_services', 0, 'port'],
+      ['virtual_services', 0, 'persistence'],
+      ['virtual_services', 0, 'health_check'],
+      ['virtual_services', 0, 'real_servers'],
+      ['virtual_services', 0, 'real_servers', 0],
+      ['virtual_services', 0, 'real_servers', 0, 'weight'],
+      ['sync', 'port'],
+      ['monitor_links', 'interfaces'],
+    ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...paths), fc.jsonValue(), async (path, value) => {
         const document = structuredClone(base) as Record<string | number, unknown>;
         let holder: Record<string | number, unknown> = document;
         path.slice(0, -1).forEach((part) => (holder = holder[part] as Record<string | number, unknown>));
         const last = path[path.length - 1];
-        const mutated = last === undefined ? value : (holder[last] = value, document);
+        const mutated = last === undefined ? value : ((holder[last] = value), document);
         expect(['model', 'config-error']).toContain(await outcome(stringify(mutated), 'tandem.yaml'));
       }),
       { numRuns: 300 },

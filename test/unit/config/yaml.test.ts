@@ -10,7 +10,9 @@ const yaml = (text: string) => parseConfig(text, 'tandem.yaml', { hosts: noHosts
 
 describe('tandem.yaml', () => {
   it('fills the native defaults, aimed at sub-second failover', async () => {
-    const { model, warnings } = await yaml('nodes:\n  - {name: ifw01, address: 198.51.100.11}\n  - {name: ifw02, address: 198.51.100.12}\n');
+    const { model, warnings } = await yaml(
+      'nodes:\n  - {name: ifw01, address: 198.51.100.11}\n  - {name: ifw02, address: 198.51.100.12}\n',
+    );
     expect(warnings).toEqual([]);
     expect(model).toEqual({
       cluster: 'tandem',
@@ -46,7 +48,11 @@ describe('tandem.yaml', () => {
       'virtual_services:\n  - name: web\n    vip: {address: 192.0.2.10, device: "eth0:1"}\n    port: www\n    persistence: {timeout: 1.5m, netmask: 255.255.255.0}\n    health_check: {interval: 1.5s, timeout: 250ms, reentry: 1h}\n    real_servers:\n      - {address: 10.1.0.1, port: https}\n',
     );
     const [service] = model.virtualServices;
-    expect(service).toMatchObject({ port: 80, vip: { device: 'eth0', label: 'eth0:1' }, persistence: { timeout: 90, netmask: '255.255.255.0' } });
+    expect(service).toMatchObject({
+      port: 80,
+      vip: { device: 'eth0', label: 'eth0:1' },
+      persistence: { timeout: 90, netmask: '255.255.255.0' },
+    });
     expect(service?.healthCheck).toMatchObject({ kind: 'tcp', interval: 1500, timeout: 250, reentry: 3_600_000 });
     expect(service?.realServers[0]).toMatchObject({ name: '10.1.0.1:443', port: 443, forwarding: 'masq' });
   });
@@ -144,15 +150,21 @@ keep_services_on_release: true
     const keys = (schema: TSchema, prefix: string): string[] => {
       if (schema.type === 'array' && schema.items?.properties !== undefined) return keys(schema.items as TSchema, `${prefix}[]`);
       if (schema.properties === undefined) return [prefix];
-      return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) => keys(child, prefix === '' ? name : `${prefix}.${name}`));
+      return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) =>
+        keys(child, prefix === '' ? name : `${prefix}.${name}`),
+      );
     };
-    const undocumented = keys(DocumentSchema, '').filter((key) => !new RegExp(`^\\| \`${key.replace(/[[\].]/g, '\\$&')}\` \\|`, 'm').test(readme));
+    const undocumented = keys(DocumentSchema, '').filter(
+      (key) => !new RegExp(`^\\| \`${key.replace(/[[\].]/g, '\\$&')}\` \\|`, 'm').test(readme),
+    );
     expect(undocumented).toEqual([]);
   });
 
   it('lists every error of a document at once, in file order', async () => {
     const error = await configError(
-      yaml('heartbeat:\n  keepalive: fast\nnodes:\n  - {name: a, address: 10.0.0.1}\n  - {name: a, address: 10.0.0.1}\nvirtual_services:\n  - {name: w, vip: {address: 192.0.2.1}, port: 80, scheduler: rr2}\npreempt: sometimes\n'),
+      yaml(
+        'heartbeat:\n  keepalive: fast\nnodes:\n  - {name: a, address: 10.0.0.1}\n  - {name: a, address: 10.0.0.1}\nvirtual_services:\n  - {name: w, vip: {address: 192.0.2.1}, port: 80, scheduler: rr2}\npreempt: sometimes\n',
+      ),
     );
     expect(error.diagnostics.map(where)).toEqual([
       '2:14 heartbeat.keepalive',

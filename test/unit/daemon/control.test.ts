@@ -23,7 +23,14 @@ const handler: ControlHandler = {
     command === 'failover'
       ? { ok: true, message: 'the peer is ACTIVE after 2 ms', role: 'BACKUP', durationMs: 2.5 }
       : { ok: false, code: 'not-standby', message: 'this node is ACTIVE, not in STANDBY', role: 'ACTIVE', durationMs: 0.1 },
-  reload: async () => ({ ok: true, message: '1 change(s) applied', changes: ['serial_no: 1 -> 2'], diagnostics: [], serialNo: 2, durationMs: 4 }),
+  reload: async () => ({
+    ok: true,
+    message: '1 change(s) applied',
+    changes: ['serial_no: 1 -> 2'],
+    diagnostics: [],
+    serialNo: 2,
+    durationMs: 4,
+  }),
 };
 
 function raw(path: string, text: string): Promise<string> {
@@ -43,12 +50,31 @@ describe('control socket', () => {
     try {
       expect((await stat(path)).mode & 0o777).toBe(0o600);
       expect((await stat(join(dir, 'run'))).mode & 0o777).toBe(0o700);
-      expect(await sendControlRequest(path, { command: 'status' })).toEqual({ ok: true, command: 'status', status: { node: 'ifw01', role: 'ACTIVE' } });
-      expect(await sendControlRequest(path, { command: 'failover' })).toEqual({ command: 'failover', ok: true, message: 'the peer is ACTIVE after 2 ms', role: 'BACKUP', durationMs: 2.5 });
+      expect(await sendControlRequest(path, { command: 'status' })).toEqual({
+        ok: true,
+        command: 'status',
+        status: { node: 'ifw01', role: 'ACTIVE' },
+      });
+      expect(await sendControlRequest(path, { command: 'failover' })).toEqual({
+        command: 'failover',
+        ok: true,
+        message: 'the peer is ACTIVE after 2 ms',
+        role: 'BACKUP',
+        durationMs: 2.5,
+      });
       expect(await sendControlRequest(path, { command: 'resume' })).toMatchObject({ command: 'resume', ok: false, code: 'not-standby' });
-      expect(await sendControlRequest(path, { command: 'reload' })).toMatchObject({ command: 'reload', ok: true, changes: ['serial_no: 1 -> 2'], serialNo: 2 });
+      expect(await sendControlRequest(path, { command: 'reload' })).toMatchObject({
+        command: 'reload',
+        ok: true,
+        changes: ['serial_no: 1 -> 2'],
+        serialNo: 2,
+      });
       expect(JSON.parse(await raw(path, 'not json\n'))).toMatchObject({ ok: false, code: 'bad-request' });
-      expect(JSON.parse(await raw(path, '{"command":"reboot"}\n'))).toMatchObject({ ok: false, code: 'bad-request', message: expect.stringContaining('known: status, failover') });
+      expect(JSON.parse(await raw(path, '{"command":"reboot"}\n'))).toMatchObject({
+        ok: false,
+        code: 'bad-request',
+        message: expect.stringContaining('known: status, failover'),
+      });
     } finally {
       await server.close();
     }
@@ -60,7 +86,10 @@ describe('control socket', () => {
     await expect(ControlServer.listen(path, handler)).rejects.toThrow(`another tandem daemon is listening on ${path}`);
     await first.close();
     // A daemon killed with SIGKILL leaves its socket behind.
-    spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    spawnSync(process.execPath, [
+      '-e',
+      `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     const second = await ControlServer.listen(path, handler);
     expect((await sendControlRequest(path, { command: 'status' })).ok).toBe(true);
     await second.close();

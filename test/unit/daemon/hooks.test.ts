@@ -1,12 +1,27 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HooksSpec } from '../../../src/config/model.js';
-import { enqueue, finish, hookEnvironment, HookRunner, hooksFor, type HookJob, type HookResult, type RoleTransition } from '../../../src/daemon/hooks.js';
+import {
+  enqueue,
+  finish,
+  hookEnvironment,
+  HookRunner,
+  hooksFor,
+  type HookJob,
+  type HookResult,
+  type RoleTransition,
+} from '../../../src/daemon/hooks.js';
 import { captureLogger } from '../../capture-log.js';
 
 const spec: HooksSpec = { activeCmd: '/etc/tandem/up', inactiveCmd: '/etc/tandem/down', notify: '/etc/tandem/notify', timeout: 1000 };
 const transition = (from: string, to: string, reason = 'peer-dead'): RoleTransition => ({
-  from, to, reason, term: 7, peer: 'ifw02', addresses: ['192.0.2.100/24', '2001:db8::100/64'], at: Date.UTC(2025, 0, 1),
+  from,
+  to,
+  reason,
+  term: 7,
+  peer: 'ifw02',
+  addresses: ['192.0.2.100/24', '2001:db8::100/64'],
+  at: Date.UTC(2025, 0, 1),
 });
 const job = (transition: number, kind: HookJob['kind'] = 'notify'): HookJob => ({ transition, kind, command: 'true', env: {} });
 
@@ -51,29 +66,46 @@ describe('hook queue', () => {
 
   it('runs every job exactly once, one at a time, in the order queued', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 3 }).map((n) => ({ add: n })), fc.constant({ add: -1 })), { maxLength: 60 }), (ops) => {
-        let queue = { waiting: [] as HookJob[] } as ReturnType<typeof finish>['queue'];
-        const started: number[] = [];
-        let next = 0;
-        let running = 0;
-        for (const op of ops) {
-          const step = op.add >= 0 ? enqueue(queue, Array.from({ length: op.add }, () => job(next++))) : queue.running ? finish(queue) : { queue };
-          if (op.add < 0 && queue.running) running--;
-          queue = step.queue;
-          if (step.start) {
-            started.push(step.start.transition);
-            running++;
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 3 }).map((n) => ({ add: n })),
+            fc.constant({ add: -1 }),
+          ),
+          { maxLength: 60 },
+        ),
+        (ops) => {
+          let queue = { waiting: [] as HookJob[] } as ReturnType<typeof finish>['queue'];
+          const started: number[] = [];
+          let next = 0;
+          let running = 0;
+          for (const op of ops) {
+            const step =
+              op.add >= 0
+                ? enqueue(
+                    queue,
+                    Array.from({ length: op.add }, () => job(next++)),
+                  )
+                : queue.running
+                  ? finish(queue)
+                  : { queue };
+            if (op.add < 0 && queue.running) running--;
+            queue = step.queue;
+            if (step.start) {
+              started.push(step.start.transition);
+              running++;
+            }
+            expect(running).toBeLessThanOrEqual(1);
+            expect(Boolean(queue.running)).toBe(running === 1);
           }
-          expect(running).toBeLessThanOrEqual(1);
-          expect(Boolean(queue.running)).toBe(running === 1);
-        }
-        while (queue.running) {
-          const step = finish(queue);
-          queue = step.queue;
-          if (step.start) started.push(step.start.transition);
-        }
-        expect(started).toEqual(Array.from({ length: next }, (_, i) => i));
-      }),
+          while (queue.running) {
+            const step = finish(queue);
+            queue = step.queue;
+            if (step.start) started.push(step.start.transition);
+          }
+          expect(started).toEqual(Array.from({ length: next }, (_, i) => i));
+        },
+      ),
     );
   });
 });
@@ -84,33 +116,39 @@ describe('HookRunner', () => {
 
   it('runs the hooks of a burst of transitions in order, never two at once, whatever they take', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('active', 'backup', 'fault', 'standby'), fc.integer({ min: 0, max: 3000 })), { minLength: 1, maxLength: 20 }), async (steps) => {
-        const ran: string[] = [];
-        let concurrent = 0;
-        const durations = steps.map(([, ms]) => ms);
-        const execute = async (j: HookJob): Promise<HookResult> => {
-          concurrent++;
-          expect(concurrent).toBe(1);
-          await new Promise((resolve) => setTimeout(resolve, durations[Number(j.env.TANDEM_TRANSITION) - 1]));
-          ran.push(`${j.env.TANDEM_TRANSITION}:${j.kind}`);
-          concurrent--;
-          return { exitCode: 0, timedOut: false, durationMs: 0, stdout: '', stderr: '' };
-        };
-        const runner = new HookRunner({ spec, identity: { cluster: 'lvs', node: 'ifw01' }, logger: captureLogger().logger, execute });
-        let role = 'backup';
-        const expected: string[] = [];
-        steps.forEach(([to], i) => {
-          const t = transition(role, to);
-          expected.push(...hooksFor(t, spec).map((h) => `${i + 1}:${h.kind}`));
-          runner.transition(t);
-          role = to;
-        });
-        const idle = runner.idle();
-        await vi.runAllTimersAsync();
-        await idle;
-        expect(ran).toEqual(expected);
-        expect(runner.pending).toBe(0);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom('active', 'backup', 'fault', 'standby'), fc.integer({ min: 0, max: 3000 })), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        async (steps) => {
+          const ran: string[] = [];
+          let concurrent = 0;
+          const durations = steps.map(([, ms]) => ms);
+          const execute = async (j: HookJob): Promise<HookResult> => {
+            concurrent++;
+            expect(concurrent).toBe(1);
+            await new Promise((resolve) => setTimeout(resolve, durations[Number(j.env.TANDEM_TRANSITION) - 1]));
+            ran.push(`${j.env.TANDEM_TRANSITION}:${j.kind}`);
+            concurrent--;
+            return { exitCode: 0, timedOut: false, durationMs: 0, stdout: '', stderr: '' };
+          };
+          const runner = new HookRunner({ spec, identity: { cluster: 'lvs', node: 'ifw01' }, logger: captureLogger().logger, execute });
+          let role = 'backup';
+          const expected: string[] = [];
+          steps.forEach(([to], i) => {
+            const t = transition(role, to);
+            expected.push(...hooksFor(t, spec).map((h) => `${i + 1}:${h.kind}`));
+            runner.transition(t);
+            role = to;
+          });
+          const idle = runner.idle();
+          await vi.runAllTimersAsync();
+          await idle;
+          expect(ran).toEqual(expected);
+          expect(runner.pending).toBe(0);
+        },
+      ),
       { numRuns: 50 },
     );
   });

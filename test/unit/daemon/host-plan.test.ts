@@ -48,11 +48,7 @@ const address = (index: number, bytes: number[], prefix: number) => ({ index, by
 const v6 = (...groups: number[]) => groups.flatMap((g) => [g >> 8, g & 0xff]);
 const host: HostView = {
   links: [link(1, 'lo'), link(2, 'eth0'), link(3, 'eth1'), link(4, 'eth2')],
-  addresses: [
-    address(2, [192, 0, 2, 1], 24),
-    address(3, [198, 51, 100, 1], 24),
-    address(4, v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 64),
-  ],
+  addresses: [address(2, [192, 0, 2, 1], 24), address(3, [198, 51, 100, 1], 24), address(4, v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 64)],
 };
 
 describe('host plan', () => {
@@ -103,8 +99,13 @@ describe('reload', () => {
       base
         .replace('serial_no: 1', 'serial_no: 2')
         .replace('keepalive: 50ms', 'keepalive: 20ms')
-        .replace('address: 192.0.2.1, private_address: 198.51.100.1, priority: 100', 'address: 192.0.2.1, private_address: 198.51.100.1, priority: 150') +
-        services.replace('192.0.2.101/24, device: eth0, label: "eth0:2"', '192.0.2.102/24, device: eth0, label: "eth0:2"').replace('port: 53', 'port: 5353') +
+        .replace(
+          'address: 192.0.2.1, private_address: 198.51.100.1, priority: 100',
+          'address: 192.0.2.1, private_address: 198.51.100.1, priority: 150',
+        ) +
+        services
+          .replace('192.0.2.101/24, device: eth0, label: "eth0:2"', '192.0.2.102/24, device: eth0, label: "eth0:2"')
+          .replace('port: 53', 'port: 5353') +
         'hooks: { notify: /usr/local/bin/notify }\n',
     );
     expect(configChanges(before, after)).toEqual([
@@ -123,11 +124,15 @@ describe('reload', () => {
     const [ifw01, ifw02] = m.nodes as [Model['nodes'][0], Model['nodes'][0]];
     const running = { model: m, self: ifw01, peer: ifw02 };
     expect(restartNeeded(running, running)).toEqual([]);
-    const moved = await model(base.replace('address: 192.0.2.2,', 'address: 192.0.2.3,').replace('keepalive: 50ms', 'keepalive: 50ms, port: 600'));
+    const moved = await model(
+      base.replace('address: 192.0.2.2,', 'address: 192.0.2.3,').replace('keepalive: 50ms', 'keepalive: 50ms, port: 600'),
+    );
     expect(restartNeeded(running, { model: moved, self: moved.nodes[0]!, peer: moved.nodes[1]! })).toEqual([
       "peer's address: 192.0.2.2 -> 192.0.2.3",
       'heartbeat.port: 539 -> 600',
     ]);
-    expect(restartNeeded(running, { model: m, self: ifw02, peer: ifw01 })).toEqual(expect.arrayContaining(['this node: ifw01 -> ifw02', 'peer: ifw02 -> ifw01']));
+    expect(restartNeeded(running, { model: m, self: ifw02, peer: ifw01 })).toEqual(
+      expect.arrayContaining(['this node: ifw01 -> ifw02', 'peer: ifw02 -> ifw01']),
+    );
   });
 });

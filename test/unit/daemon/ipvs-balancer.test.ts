@@ -15,7 +15,9 @@ const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'con
 const pass: CheckResult = { outcome: 'pass', message: 'connected', durationMs: 1 };
 
 /** Two web services on 203.0.113.1/2, two real servers each; checks every 1 s, back after 3 s. */
-function webModel(overrides: { weights?: [number, number]; quiesce?: boolean; sorry?: boolean; keep?: boolean; sync?: boolean } = {}): Model {
+function webModel(
+  overrides: { weights?: [number, number]; quiesce?: boolean; sorry?: boolean; keep?: boolean; sync?: boolean } = {},
+): Model {
   const [w1, w2] = overrides.weights ?? [1, 1];
   const service = (i: number) =>
     virtualService(`web${i}`, `203.0.113.${i}`, {
@@ -39,7 +41,10 @@ describe('IpvsBalancer', () => {
   let kernelMissing: boolean;
 
   beforeEach(() => {
-    vi.useFakeTimers({ now: 1_000_000, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date', 'performance'] });
+    vi.useFakeTimers({
+      now: 1_000_000,
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'Date', 'performance'],
+    });
     kernel = new MemoryKernel();
     answers = new Map();
     log = captureLogger();
@@ -64,7 +69,8 @@ describe('IpvsBalancer', () => {
       logger: log.logger,
       health,
       openKernel: async () => {
-        if (kernelMissing) throw new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)');
+        if (kernelMissing)
+          throw new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)');
         return kernel;
       },
       ...options,
@@ -189,7 +195,10 @@ describe('IpvsBalancer', () => {
       '203.0.113.2:80': ['10.0.2.1:80 1', '10.0.2.2:80 1'],
     });
     expect(events('ipvs.repaired')).toEqual([
-      expect.objectContaining({ operations: 4, repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']) }),
+      expect.objectContaining({
+        operations: 4,
+        repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']),
+      }),
     ]);
     expect((await balancer!.status()).failing).toEqual([]);
   });
@@ -230,11 +239,17 @@ describe('IpvsBalancer', () => {
     await start(webModel(), { openRetryDelay: 10_000 });
     await expect(balancer!.activate()).resolves.toBeUndefined();
     expect(events('ipvs.unavailable')).toEqual([
-      expect.objectContaining({ level: 50, remedy: expect.stringContaining('modprobe ip_vs'), error: expect.stringContaining('has no IPVS') }),
+      expect.objectContaining({
+        level: 50,
+        remedy: expect.stringContaining('modprobe ip_vs'),
+        error: expect.stringContaining('has no IPVS'),
+      }),
     ]);
     const status = await balancer!.status();
     expect(status.ipvs).toMatchObject({ state: 'unavailable', remedy: expect.stringContaining('modprobe ip_vs') });
-    expect(formatBalancerStatus(status)[0]).toMatch(/^IPVS: active since .*; UNAVAILABLE since .*: the kernel has no IPVS .*modprobe ip_vs/);
+    expect(formatBalancerStatus(status)[0]).toMatch(
+      /^IPVS: active since .*; UNAVAILABLE since .*: the kernel has no IPVS .*modprobe ip_vs/,
+    );
     await elapse(10_000);
     expect(events('ipvs.unavailable').filter((line) => line.level === 50)).toHaveLength(1); // retried quietly
     kernelMissing = false;
@@ -302,7 +317,16 @@ describe('IpvsBalancer', () => {
     expect(web1.name).toBe('web1');
     expect(web1.destinations.map((d) => [d.address, d.health?.state])).toEqual([['10.0.1.1', 'up']]);
     expect(web1.absent).toEqual([
-      expect.objectContaining({ address: '10.0.1.2', port: 80, health: expect.objectContaining({ state: 'down', up: false, forMs: 1499, lastFailure: expect.objectContaining({ reason: 'refused' }) }) }),
+      expect.objectContaining({
+        address: '10.0.1.2',
+        port: 80,
+        health: expect.objectContaining({
+          state: 'down',
+          up: false,
+          forMs: 1499,
+          lastFailure: expect.objectContaining({ reason: 'refused' }),
+        }),
+      }),
     ]);
     expect(formatBalancerStatus(status)).toEqual([
       'IPVS: active since 1970-01-01T00:16:40.000Z; IP Virtual Server version 1.2.1 (size=4096)',

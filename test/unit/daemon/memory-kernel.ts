@@ -62,6 +62,11 @@ export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
 
   /** service key → `address:port weight` of each destination, sorted. */
   weights(): Record<string, string[]> {
-    return Object.fromEntries(this.snapshot().map((service) => [`${service.address}:${service.port}`, service.destinations.map((d) => `${d.address}:${d.port} ${d.weight}`)]));
+    return Object.fromEntries(
+      this.snapshot().map((service) => [
+        `${service.address}:${service.port}`,
+        service.destinations.map((d) => `${d.address}:${d.port} ${d.weight}`),
+      ]),
+    );
   }
 }

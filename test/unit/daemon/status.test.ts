@@ -11,7 +11,18 @@ const status: DaemonStatus = {
   term: 4,
   since: '2025-06-01T10:00:05.000Z',
   inRoleMs: 65_000,
-  lastTransition: { at: '2025-06-01T10:00:05.000Z', from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead', term: 4, peer: 'ifw02', peerRole: 'ACTIVE', peerTerm: 3, inPreviousRoleMs: 4000, peerSilentMs: 200 },
+  lastTransition: {
+    at: '2025-06-01T10:00:05.000Z',
+    from: 'BACKUP',
+    to: 'ACTIVE',
+    reason: 'peer-dead',
+    term: 4,
+    peer: 'ifw02',
+    peerRole: 'ACTIVE',
+    peerTerm: 3,
+    inPreviousRoleMs: 4000,
+    peerSilentMs: 200,
+  },
   health: { canServe: true, monitorLinks: true, links: [], fault: '' },
   peer: {
     name: 'ifw02',
@@ -22,8 +33,30 @@ const status: DaemonStatus = {
     lastHeardMsAgo: 12,
     timers: { keepaliveMs: 100, deadtimeMs: 400 },
     paths: [
-      { index: 0, local: '192.0.2.1', remote: '192.0.2.2', up: true, lastHeardMsAgo: 12, peerHearsUs: { heard: true, silentMs: 3 }, sent: 1300, sendErrors: 0, accepted: 1290, rejected: { 'bad-mac': 2, replay: 5 } },
-      { index: 1, local: '198.51.100.1', remote: '198.51.100.2', up: false, lastHeardMsAgo: 5200, peerHearsUs: { heard: true, silentMs: 5100 }, sent: 1300, sendErrors: 7, accepted: 800, rejected: {} },
+      {
+        index: 0,
+        local: '192.0.2.1',
+        remote: '192.0.2.2',
+        up: true,
+        lastHeardMsAgo: 12,
+        peerHearsUs: { heard: true, silentMs: 3 },
+        sent: 1300,
+        sendErrors: 0,
+        accepted: 1290,
+        rejected: { 'bad-mac': 2, replay: 5 },
+      },
+      {
+        index: 1,
+        local: '198.51.100.1',
+        remote: '198.51.100.2',
+        up: false,
+        lastHeardMsAgo: 5200,
+        peerHearsUs: { heard: true, silentMs: 5100 },
+        sent: 1300,
+        sendErrors: 7,
+        accepted: 800,
+        rejected: {},
+      },
     ],
   },
   config: { serialNo: 3, peerSerialNo: 4, serialMismatch: true },
@@ -34,7 +67,15 @@ const status: DaemonStatus = {
   gcPauses: { count: 12, totalMs: 30.5, maxMs: 4.5 },
   transitions: [
     { at: '2025-06-01T10:00:00.100Z', from: 'INIT', to: 'BACKUP', reason: 'peer-active', term: 3, inPreviousRoleMs: 100 },
-    { at: '2025-06-01T10:00:05.000Z', from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead', term: 4, inPreviousRoleMs: 4900, peerSilentMs: 200 },
+    {
+      at: '2025-06-01T10:00:05.000Z',
+      from: 'BACKUP',
+      to: 'ACTIVE',
+      reason: 'peer-dead',
+      term: 4,
+      inPreviousRoleMs: 4900,
+      peerSilentMs: 200,
+    },
   ],
   host: {
     addresses: [
@@ -97,16 +138,31 @@ describe('status for people', () => {
     expect(text).toContain('  health: cannot serve: eth1 down');
     expect(text).toContain('peer ifw02: SILENT, BACKUP (as last heard), term 4, priority 100, heard 3.0 s ago');
     expect(text).toContain('  handover in progress (operator-failover) for 20 ms');
-    expect(text).toContain('addresses: none held\n  FAILED 192.0.2.101/24: device eth9 does not exist\nannouncements: 0 frames sent, 3 failed\nmonitored links: eth1 DOWN (no-carrier)\nhooks: 2 queued or running');
+    expect(text).toContain(
+      'addresses: none held\n  FAILED 192.0.2.101/24: device eth9 does not exist\nannouncements: 0 frames sent, 3 failed\nmonitored links: eth1 DOWN (no-carrier)\nhooks: 2 queued or running',
+    );
   });
 
   it('formats durations and operator outcomes', () => {
     expect([formatDuration(12.4), formatDuration(1500), formatDuration(3_725_000)]).toEqual(['12 ms', '1.5 s', '1 h 2 min']);
-    expect(formatOutcome('failover', { ok: false, code: 'peer-fault', message: 'the peer is in FAULT (eth1 down)', role: 'ACTIVE', durationMs: 0.2 })).toBe(
-      'failover: refused (peer-fault): the peer is in FAULT (eth1 down) [now ACTIVE, 0 ms]',
-    );
-    expect(formatReload({ ok: true, message: '2 change(s) applied', changes: ['serial_no: 1 -> 2', 'addresses: +192.0.2.101/24 (eth0:2)'], diagnostics: [], serialNo: 2, durationMs: 3.2 })).toBe(
-      'reload: done: 2 change(s) applied [serial 2, 3 ms]\n  serial_no: 1 -> 2\n  addresses: +192.0.2.101/24 (eth0:2)',
-    );
+    expect(
+      formatOutcome('failover', {
+        ok: false,
+        code: 'peer-fault',
+        message: 'the peer is in FAULT (eth1 down)',
+        role: 'ACTIVE',
+        durationMs: 0.2,
+      }),
+    ).toBe('failover: refused (peer-fault): the peer is in FAULT (eth1 down) [now ACTIVE, 0 ms]');
+    expect(
+      formatReload({
+        ok: true,
+        message: '2 change(s) applied',
+        changes: ['serial_no: 1 -> 2', 'addresses: +192.0.2.101/24 (eth0:2)'],
+        diagnostics: [],
+        serialNo: 2,
+        durationMs: 3.2,
+      }),
+    ).toBe('reload: done: 2 change(s) applied [serial 2, 3 ms]\n  serial_no: 1 -> 2\n  addresses: +192.0.2.101/24 (eth0:2)');
   });
 });

@@ -2,7 +2,17 @@
 import type { HealthCheckSpec, Model, RealServer, VirtualService } from '../../../src/config/model.js';
 
 export function healthCheck(overrides: Partial<HealthCheckSpec> = {}): HealthCheckSpec {
-  return { kind: 'tcp', interval: 2000, timeout: 1000, reentry: 0, failures: 1, useRegex: false, quiesceServer: false, slowStart: 0, ...overrides };
+  return {
+    kind: 'tcp',
+    interval: 2000,
+    timeout: 1000,
+    reentry: 0,
+    failures: 1,
+    useRegex: false,
+    quiesceServer: false,
+    slowStart: 0,
+    ...overrides,
+  };
 }
 
 export function realServer(address: string, port: number, overrides: Partial<RealServer> = {}): RealServer {

@@ -47,7 +47,9 @@ function logSink() {
 }
 
 function webModel(count: number, overrides: Parameters<typeof healthCheck>[0] = {}): Model {
-  const servers = Array.from({ length: count }, (_, i) => realServer(`10.8.${Math.floor(i / 250)}.${(i % 250) + 1}`, 0, { name: `rs${i}`, weight: 10 }));
+  const servers = Array.from({ length: count }, (_, i) =>
+    realServer(`10.8.${Math.floor(i / 250)}.${(i % 250) + 1}`, 0, { name: `rs${i}`, weight: 10 }),
+  );
   return modelOf([virtualService('web', servers, { healthCheck: healthCheck({ interval: 2000, timeout: 1000, ...overrides }) })]);
 }
 
@@ -120,13 +122,25 @@ describe('HealthMonitor', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(changes).toHaveLength(0); // one failure of two
     await vi.advanceTimersByTimeAsync(2100);
-    expect(changes).toEqual([[expect.objectContaining({ service: 'web', server: 'rs1', up: false, weight: 0, previous: { up: true, weight: 10 } })]]);
+    expect(changes).toEqual([
+      [expect.objectContaining({ service: 'web', server: 'rs1', up: false, weight: 0, previous: { up: true, weight: 10 } })],
+    ]);
     const [service] = model.virtualServices;
     expect(monitor!.view(service!, service!.realServers[1]!)).toEqual({ up: false, weight: 0 });
     expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 10 });
     const down = log.lines.filter((l) => l.event === 'health' && l.to === 'down');
     expect(down).toEqual([
-      expect.objectContaining({ level: 40, service: 'web', server: 'rs1', target: '10.8.0.2:80', from: 'unknown', to: 'down', reason: 'refused', detail: 'connection refused', consecutiveFailures: 2 }),
+      expect.objectContaining({
+        level: 40,
+        service: 'web',
+        server: 'rs1',
+        target: '10.8.0.2:80',
+        from: 'unknown',
+        to: 'down',
+        reason: 'refused',
+        detail: 'connection refused',
+        consecutiveFailures: 2,
+      }),
     ]);
     expect(down[0]?.msg).toBe('real server rs1 (10.8.0.2:80) of web is down: connection refused');
   });
@@ -146,7 +160,12 @@ describe('HealthMonitor', () => {
     await vi.advanceTimersByTimeAsync(4000);
     expect(monitor!.status()[0]?.state).toBe('up');
     expect(changes.flat().map((c) => c.up)).toEqual([false, true]);
-    expect(log.lines.find((l) => l.event === 'health' && l.from === 'down')).toMatchObject({ level: 30, to: 'up', reason: 'reentry', passedForMs: expect.any(Number) });
+    expect(log.lines.find((l) => l.event === 'health' && l.from === 'down')).toMatchObject({
+      level: 30,
+      to: 'up',
+      reason: 'reentry',
+      passedForMs: expect.any(Number),
+    });
   });
 
   it('ramps the weight after re-entry with slow start, notifying each step at most once a tick', async () => {
@@ -257,7 +276,11 @@ describe('HealthMonitor', () => {
     const big = (weight: number) =>
       modelOf(
         Array.from({ length: 5 }, (_, s) =>
-          virtualService(`web${s}`, Array.from({ length: 1000 }, (_, i) => realServer(`10.${8 + s}.${Math.floor(i / 250)}.${(i % 250) + 1}`, 0, { weight })), { port: 80 + s }),
+          virtualService(
+            `web${s}`,
+            Array.from({ length: 1000 }, (_, i) => realServer(`10.${8 + s}.${Math.floor(i / 250)}.${(i % 250) + 1}`, 0, { weight })),
+            { port: 80 + s },
+          ),
         ),
       );
     const first = monitor!.reload(big(1));
@@ -277,8 +300,17 @@ describe('HealthMonitor', () => {
       Array.from({ length: 20 }, (_, i) => realServer(`10.7.0.${i + 1}`, 0)),
       { port: 81, healthCheck: healthCheck({ kind: 'exec', sendProgram: 'check %h' }) },
     );
-    const sockets = virtualService('web', Array.from({ length: 20 }, (_, i) => realServer(`10.8.0.${i + 1}`, 0)));
-    monitor = new HealthMonitor({ logger: log.logger, now: () => Date.now(), runCheck: checks.run, random: () => 0, maxConcurrentPrograms: 4 });
+    const sockets = virtualService(
+      'web',
+      Array.from({ length: 20 }, (_, i) => realServer(`10.8.0.${i + 1}`, 0)),
+    );
+    monitor = new HealthMonitor({
+      logger: log.logger,
+      now: () => Date.now(),
+      runCheck: checks.run,
+      random: () => 0,
+      maxConcurrentPrograms: 4,
+    });
     await monitor.reload(modelOf([programs, sockets]));
     monitor.enable();
     await vi.advanceTimersByTimeAsync(500);
@@ -291,7 +323,9 @@ describe('HealthMonitor', () => {
 
   it('reports inactive servers as out and servers without a check as up', async () => {
     const model = modelOf([
-      virtualService('web', [realServer('10.0.0.1', 0, { active: false, weight: 5 }), realServer('10.0.0.2', 0, { weight: 5 })], { healthCheck: healthCheck({ kind: 'none' }) }),
+      virtualService('web', [realServer('10.0.0.1', 0, { active: false, weight: 5 }), realServer('10.0.0.2', 0, { weight: 5 })], {
+        healthCheck: healthCheck({ kind: 'none' }),
+      }),
     ]);
     await start(model);
     const [service] = model.virtualServices;
@@ -304,14 +338,27 @@ describe('HealthMonitor', () => {
   });
 
   it('logs an invalid check once per load and treats its servers as up', async () => {
-    const model = modelOf([virtualService('bad', [realServer('10.0.0.1', 0)], { healthCheck: healthCheck({ kind: 'send-expect', expect: '[', useRegex: true }) })]);
+    const model = modelOf([
+      virtualService('bad', [realServer('10.0.0.1', 0)], {
+        healthCheck: healthCheck({ kind: 'send-expect', expect: '[', useRegex: true }),
+      }),
+    ]);
     await start(model);
     expect(log.lines.filter((l) => l.event === 'health-check-invalid')).toHaveLength(1);
-    expect(monitor!.status()[0]).toMatchObject({ state: 'unchecked', up: true, note: expect.stringContaining('invalid regular expression') });
+    expect(monitor!.status()[0]).toMatchObject({
+      state: 'unchecked',
+      up: true,
+      note: expect.stringContaining('invalid regular expression'),
+    });
   });
 
   it('checks the director cannot carry out change nothing and are logged at most every 10 s', async () => {
-    const noSockets: CheckResult = { outcome: 'inconclusive', reason: 'local-error', message: 'cannot check from this director: EMFILE', durationMs: 0 };
+    const noSockets: CheckResult = {
+      outcome: 'inconclusive',
+      reason: 'local-error',
+      message: 'cannot check from this director: EMFILE',
+      durationMs: 0,
+    };
     for (let i = 0; i < 5; i++) checks.answers.set(`10.8.0.${i + 1}`, noSockets);
     await start(webModel(5), { random: () => 0 });
     await vi.advanceTimersByTimeAsync(12_100);

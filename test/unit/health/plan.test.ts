@@ -40,14 +40,22 @@ describe('health plan', () => {
 
   it('inactive servers and services are not checked; kind none is not checked', () => {
     const service = virtualService('web', [realServer('10.8.8.33', 0, { active: false }), realServer('10.8.8.34', 0)]);
-    const plans = planHealth(modelOf([service, virtualService('off', [realServer('10.8.8.35', 0)], { active: false, port: 81 }), virtualService('none', [realServer('10.8.8.36', 0)], { port: 82, healthCheck: healthCheck({ kind: 'none' }) })]));
+    const plans = planHealth(
+      modelOf([
+        service,
+        virtualService('off', [realServer('10.8.8.35', 0)], { active: false, port: 81 }),
+        virtualService('none', [realServer('10.8.8.36', 0)], { port: 82, healthCheck: healthCheck({ kind: 'none' }) }),
+      ]),
+    );
     expect(plans.map((p) => p.unchecked?.kind ?? 'checked')).toEqual(['inactive', 'checked', 'inactive', 'none']);
   });
 
   it('a check that cannot run is reported, not thrown: bad regex, SCTP, all-ports service, missing settings', () => {
     const plans = planHealth(
       modelOf([
-        virtualService('regex', [realServer('10.0.0.1', 0)], { healthCheck: healthCheck({ kind: 'send-expect', expect: '(', useRegex: true }) }),
+        virtualService('regex', [realServer('10.0.0.1', 0)], {
+          healthCheck: healthCheck({ kind: 'send-expect', expect: '(', useRegex: true }),
+        }),
         virtualService('sctp', [realServer('10.0.0.2', 0)], { protocol: 'sctp', port: 81 }),
         virtualService('allports', [realServer('10.0.0.3', 0)], { port: 0, fwmark: 3, persistence: { timeout: 300 } }),
         virtualService('http', [realServer('10.0.0.4', 0)], { port: 83, healthCheck: healthCheck({ kind: 'http' }) }),

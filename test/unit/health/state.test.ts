@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../../src/health/result.js';
-import { effectiveWeight, initialHealth, isRamping, isUp, observe, type HealthPolicy, type HealthTransition, type ServerHealth } from '../../../src/health/state.js';
+import {
+  effectiveWeight,
+  initialHealth,
+  isRamping,
+  isUp,
+  observe,
+  type HealthPolicy,
+  type HealthTransition,
+  type ServerHealth,
+} from '../../../src/health/state.js';
 
 const pass: CheckResult = { outcome: 'pass', message: 'connected', durationMs: 1 };
 const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'connection refused', durationMs: 1 };
@@ -117,12 +126,17 @@ describe('health state machine', () => {
     it('is monotonic and bounded by [1, weight] for every weight', () => {
       const health = reentered();
       fc.assert(
-        fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 70_000 }), fc.integer({ min: 0, max: 70_000 }), (weight, a, b) => {
-          const [early, late] = a <= b ? [a, b] : [b, a];
-          const w1 = effectiveWeight(health, weight, policy, 2000 + early);
-          const w2 = effectiveWeight(health, weight, policy, 2000 + late);
-          return w1 >= 1 && w2 <= weight && w1 <= w2;
-        }),
+        fc.property(
+          fc.integer({ min: 1, max: 1000 }),
+          fc.integer({ min: 0, max: 70_000 }),
+          fc.integer({ min: 0, max: 70_000 }),
+          (weight, a, b) => {
+            const [early, late] = a <= b ? [a, b] : [b, a];
+            const w1 = effectiveWeight(health, weight, policy, 2000 + early);
+            const w2 = effectiveWeight(health, weight, policy, 2000 + late);
+            return w1 >= 1 && w2 <= weight && w1 <= w2;
+          },
+        ),
       );
     });
 

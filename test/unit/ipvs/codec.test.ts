@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeDaemon,
-  decodeDestination,
-  decodeService,
-  putDaemon,
-  putDestination,
-  putService,
-} from '../../../src/ipvs/genl/codec.js';
+import { decodeDaemon, decodeDestination, decodeService, putDaemon, putDestination, putService } from '../../../src/ipvs/genl/codec.js';
 import type { IpvsDestination, IpvsService } from '../../../src/ipvs/table.js';
 import { AttributeReader, AttributeWriter } from '../../../src/ipvs/genl/attributes.js';
 
@@ -168,10 +161,7 @@ describe('IPVS attribute decoding', () => {
   });
 
   it('reads a sync daemon', () => {
-    const reply = attr(
-      3,
-      Buffer.concat([attr(1, u32(2)), attr(2, Buffer.from('eth1\0')), attr(3, u32(7)), attr(7, u16(8848))]),
-    );
+    const reply = attr(3, Buffer.concat([attr(1, u32(2)), attr(2, Buffer.from('eth1\0')), attr(3, u32(7)), attr(7, u16(8848))]));
     expect(decodeDaemon(reply)).toEqual({ state: 'backup', interface: 'eth1', syncId: 7, port: 8848 });
   });
 });

@@ -91,13 +91,15 @@ describe('diffing the IPVS table', () => {
       scheduler: fc.constantFrom('rr', 'wlc'),
       destinations: fc.uniqueArray(destinationArbitrary, { selector: (d) => d.address, maxLength: 4 }),
     });
-    const tableArbitrary = fc
-      .uniqueArray(serviceArbitrary, { selector: (s) => s.address, maxLength: 3 })
-      .map((services) =>
-        services.map((s) =>
-          service(s.address, s.destinations.map((d) => destination(d.address, d.weight, d)), { scheduler: s.scheduler }),
+    const tableArbitrary = fc.uniqueArray(serviceArbitrary, { selector: (s) => s.address, maxLength: 3 }).map((services) =>
+      services.map((s) =>
+        service(
+          s.address,
+          s.destinations.map((d) => destination(d.address, d.weight, d)),
+          { scheduler: s.scheduler },
         ),
-      );
+      ),
+    );
     fc.assert(
       fc.asyncProperty(tableArbitrary, tableArbitrary, async (before, after) => {
         const kernel = new MemoryIpvs(before);

@@ -18,21 +18,49 @@ const destination = (address: string, port: number, forwarding: IpvsDestination[
 // the expected text below is ipvsadm's, captured from the guest.
 const table: IpvsService[] = [
   {
-    family: 6, protocol: 'tcp', address: '::', port: 0, fwmark: 80, scheduler: 'rr', onePacket: true, schedulerFlags: 0,
+    family: 6,
+    protocol: 'tcp',
+    address: '::',
+    port: 0,
+    fwmark: 80,
+    scheduler: 'rr',
+    onePacket: true,
+    schedulerFlags: 0,
     destinations: [{ ...destination('2001:db8::10', 0, 'ipip', 1), tunnelType: 'ipip' }],
   },
   {
-    family: 4, protocol: 'tcp', address: '10.0.0.1', port: 80, fwmark: 0, scheduler: 'wlc', onePacket: false, schedulerFlags: 0,
+    family: 4,
+    protocol: 'tcp',
+    address: '10.0.0.1',
+    port: 80,
+    fwmark: 0,
+    scheduler: 'wlc',
+    onePacket: false,
+    schedulerFlags: 0,
     persistence: { timeout: 600, netmask: '255.255.255.0' },
     destinations: [destination('192.168.3.3', 8080, 'gate', 5), destination('192.168.3.2', 80, 'masq', 100)],
   },
   {
-    family: 6, protocol: 'udp', address: '2001:db8::1', port: 53, fwmark: 0, scheduler: 'sh', onePacket: false, schedulerFlags: 0x18,
+    family: 6,
+    protocol: 'udp',
+    address: '2001:db8::1',
+    port: 53,
+    fwmark: 0,
+    scheduler: 'sh',
+    onePacket: false,
+    schedulerFlags: 0x18,
     persistence: { timeout: 30, netmask: '64' },
     destinations: [destination('2001:db8::11', 53, 'gate', 1)],
   },
   {
-    family: 4, protocol: 'sctp', address: '10.0.0.2', port: 3868, fwmark: 0, scheduler: 'rr', onePacket: false, schedulerFlags: 0,
+    family: 4,
+    protocol: 'sctp',
+    address: '10.0.0.2',
+    port: 3868,
+    fwmark: 0,
+    scheduler: 'rr',
+    onePacket: false,
+    schedulerFlags: 0,
     destinations: [destination('10.1.0.1', 3868, 'masq', 2)],
   },
 ];
@@ -77,7 +105,10 @@ describe('ipvsadm-compatible output', () => {
 
   it('keeps thresholds in saved rules, which ipvsadm -S would lose', () => {
     const [, service] = table;
-    const limited = { ...service!, destinations: [{ ...destination('192.168.3.2', 80, 'masq', 1), upperThreshold: 100, lowerThreshold: 10 }] };
+    const limited = {
+      ...service!,
+      destinations: [{ ...destination('192.168.3.2', 80, 'masq', 1), upperThreshold: 100, lowerThreshold: 10 }],
+    };
     expect(formatSave([limited])).toContain('-a -t 10.0.0.1:80 -r 192.168.3.2:80 -m -w 1 -x 100 -y 10\n');
   });
 
@@ -91,7 +122,9 @@ describe('ipvsadm-compatible output', () => {
       server.address === '192.168.3.2' ? { up: true, weight: 40 } : { up: false, weight: 0 },
     );
     const [, service] = table;
-    const listing = formatList([{ ...service!, destinations: [...service!.destinations, destination('192.168.3.9', 80, 'masq', 1)] }], { health });
+    const listing = formatList([{ ...service!, destinations: [...service!.destinations, destination('192.168.3.9', 80, 'masq', 1)] }], {
+      health,
+    });
     expect(listing.split('\n').slice(1)).toEqual([
       '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn  Health',
       'TCP  10.0.0.1:80 wlc persistent 600 mask 255.255.255.0',

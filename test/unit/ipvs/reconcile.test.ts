@@ -64,7 +64,10 @@ describe('reconciling the kernel table', () => {
     const config = model(services(50));
     await reconciler.reconcile(desiredTable(config, { role: 'active' }), 'claim');
     const target = config.virtualServices[7]!;
-    const health: HealthView = (service, server) => ({ up: !(service === target && server === target.realServers[0]), weight: server.weight });
+    const health: HealthView = (service, server) => ({
+      up: !(service === target && server === target.realServers[0]),
+      weight: server.weight,
+    });
     const reads = kernel.calls.listDestinations;
     const result = await reconciler.reconcileServices(desiredTable(config, { role: 'active', health }, [target]), 'health');
     expect(result.operations.map((op) => op.kind)).toEqual(['delete-destination']);
@@ -77,7 +80,11 @@ describe('reconciling the kernel table', () => {
     const { logger, lines } = capturedLogger();
     const result = await new IpvsReconciler(kernel, logger).reconcile(desiredTable(model(services(3)), { role: 'active' }), 'claim');
     expect(kernel.snapshot().map((s) => s.address)).toEqual(['203.0.0.1', '203.0.0.3']);
-    expect(result.failures.map((f) => f.error.message)).toEqual(['add-service: ENOENT', 'add-destination: ESRCH', 'add-destination: ESRCH']);
+    expect(result.failures.map((f) => f.error.message)).toEqual([
+      'add-service: ENOENT',
+      'add-destination: ESRCH',
+      'add-destination: ESRCH',
+    ]);
     const failed = lines.filter((line) => line.event === 'ipvs-operation-failed');
     expect(failed[0]?.operation).toBe('add service TCP 203.0.0.2:80 (wlc)');
   });

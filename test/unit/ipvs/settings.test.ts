@@ -45,6 +45,13 @@ describe('IPVS settings', () => {
     await reconcileSyncDaemons(kernel, desiredSyncDaemons(sync, 'backup', 'eth1'), logger);
     await reconcileSyncDaemons(kernel, desiredSyncDaemons({ ...sync, syncId: 8 }, 'backup', 'eth1'), logger);
     await reconcileSyncDaemons(kernel, desiredSyncDaemons({ ...sync, enabled: false }, 'backup', 'eth1'), logger);
-    expect(kernel.log).toEqual(['start master eth1', 'stop master', 'start backup eth1', 'stop backup', 'start backup eth1', 'stop backup']);
+    expect(kernel.log).toEqual([
+      'start master eth1',
+      'stop master',
+      'start backup eth1',
+      'stop backup',
+      'start backup eth1',
+      'stop backup',
+    ]);
   });
 });

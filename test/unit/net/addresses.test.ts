@@ -18,7 +18,13 @@ function onHost(cidr: string, index: number, extra: Partial<HostAddress> = {}): 
 function host(...addresses: HostAddress[]): HostView {
   return {
     links: [lo, eth0, eth1],
-    addresses: [onHost('127.0.0.1/8', 1), onHost('192.0.2.5/24', 2), onHost('198.51.100.5/24', 3), onHost('2001:db8::5/64', 2), ...addresses],
+    addresses: [
+      onHost('127.0.0.1/8', 1),
+      onHost('192.0.2.5/24', 2),
+      onHost('198.51.100.5/24', 3),
+      onHost('2001:db8::5/64', 2),
+      ...addresses,
+    ],
   };
 }
 
@@ -89,7 +95,13 @@ describe('planAddresses', () => {
   it('finds the device whose subnet holds a device-less address, longest prefix first', () => {
     const wide = onHost('192.0.0.1/16', 3);
     const plan = planAddresses(
-      { present: [{ address: '192.0.2.200', family: 4, prefix: 32 }, { address: '2001:db8::200', family: 6, prefix: 128 }], absent: [] },
+      {
+        present: [
+          { address: '192.0.2.200', family: 4, prefix: 32 },
+          { address: '2001:db8::200', family: 6, prefix: 128 },
+        ],
+        absent: [],
+      },
       host(wide),
     );
     expect(plan.add.map((a) => [a.address, a.device, a.label])).toEqual([
@@ -107,7 +119,10 @@ describe('planAddresses', () => {
   });
 
   it('leaves a device-less address on the device it already sits on', () => {
-    const plan = planAddresses({ present: [{ address: '192.0.2.200', family: 4, prefix: 32 }], absent: [] }, host(onHost('192.0.2.200/32', 3, { label: 'eth1' })));
+    const plan = planAddresses(
+      { present: [{ address: '192.0.2.200', family: 4, prefix: 32 }], absent: [] },
+      host(onHost('192.0.2.200/32', 3, { label: 'eth1' })),
+    );
     expect(plan.keep.map((a) => a.device)).toEqual(['eth1']);
     expect(plan.remove).toEqual([]);
   });

@@ -29,9 +29,12 @@ describe('AnnounceSchedule', () => {
   it('sends a round at once, then count - 1 more, interval apart', () => {
     const sent = simulate({ count: 3, interval: 200, refresh: 0 }, 10_000, [[0, (s, now) => s.announce([vip, gateway], now)]]);
     expect(sent).toEqual([
-      [0, '192.0.2.100'], [0, '198.51.100.1'],
-      [200, '192.0.2.100'], [200, '198.51.100.1'],
-      [400, '192.0.2.100'], [400, '198.51.100.1'],
+      [0, '192.0.2.100'],
+      [0, '198.51.100.1'],
+      [200, '192.0.2.100'],
+      [200, '198.51.100.1'],
+      [400, '192.0.2.100'],
+      [400, '198.51.100.1'],
     ]);
   });
 
@@ -50,8 +53,14 @@ describe('AnnounceSchedule', () => {
       [1000, (s, now) => s.reannounce(now)],
     ]);
     expect(sent).toEqual([
-      [0, '192.0.2.100'], [50, '2001:db8::100'], [100, '192.0.2.100'], [150, '2001:db8::100'],
-      [1000, '192.0.2.100'], [1000, '2001:db8::100'], [1100, '192.0.2.100'], [1100, '2001:db8::100'],
+      [0, '192.0.2.100'],
+      [50, '2001:db8::100'],
+      [100, '192.0.2.100'],
+      [150, '2001:db8::100'],
+      [1000, '192.0.2.100'],
+      [1000, '2001:db8::100'],
+      [1100, '192.0.2.100'],
+      [1100, '2001:db8::100'],
     ]);
   });
 
@@ -70,14 +79,23 @@ describe('AnnounceSchedule', () => {
 
   it('sends exactly `count` rounds per address over any claim pattern (no refresh)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 500 }), fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 5 }), (count, interval, claims) => {
-        const at = [...claims].sort((a, b) => a - b);
-        const sent = simulate({ count, interval, refresh: 0 }, 100_000, at.map((t) => [t, (s, now) => s.announce([vip], now)] as [number, (s: AnnounceSchedule, now: number) => void]));
-        // each claim restarts the burst: the last one always completes
-        const last = at[at.length - 1]!;
-        expect(sent.filter(([t]) => t >= last)).toHaveLength(count);
-        expect(sent.filter(([t]) => t >= last).map(([t]) => t - last)).toEqual(Array.from({ length: count }, (_, i) => i * interval));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 5 }),
+        (count, interval, claims) => {
+          const at = [...claims].sort((a, b) => a - b);
+          const sent = simulate(
+            { count, interval, refresh: 0 },
+            100_000,
+            at.map((t) => [t, (s, now) => s.announce([vip], now)] as [number, (s: AnnounceSchedule, now: number) => void]),
+          );
+          // each claim restarts the burst: the last one always completes
+          const last = at[at.length - 1]!;
+          expect(sent.filter(([t]) => t >= last)).toHaveLength(count);
+          expect(sent.filter(([t]) => t >= last).map(([t]) => t - last)).toEqual(Array.from({ length: count }, (_, i) => i * interval));
+        },
+      ),
     );
   });
 });
@@ -116,7 +134,14 @@ describe('Announcer', () => {
     subject.announce([vip]);
     expect(frames).toHaveLength(2);
     vi.advanceTimersByTime(1000);
-    expect(frames.map((f) => [f.at - start, f.op])).toEqual([[0, 1], [0, 2], [100, 1], [100, 2], [200, 1], [200, 2]]);
+    expect(frames.map((f) => [f.at - start, f.op])).toEqual([
+      [0, 1],
+      [0, 2],
+      [100, 1],
+      [100, 2],
+      [200, 1],
+      [200, 2],
+    ]);
     expect(subject.counters).toEqual({ framesSent: 6, framesFailed: 0 });
   });
 

@@ -23,19 +23,30 @@ describe('ipBytes', () => {
 
   it('agrees with the fully written form for any address', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.nat(7), fc.nat(8), (groups, start, length) => {
-        const full = groups.map((g) => g.toString(16)).join(':');
-        const zeroed = groups.map((g, i) => (i >= start && i < start + length ? 0 : g));
-        const end = Math.min(8, start + length);
-        const shorthand =
-          length >= 2 && end - start >= 2
-            ? `${zeroed.slice(0, start).map((g) => g.toString(16)).join(':')}::${zeroed.slice(end).map((g) => g.toString(16)).join(':')}`
-            : zeroed.map((g) => g.toString(16)).join(':');
-        const expected = Buffer.alloc(16);
-        zeroed.forEach((g, i) => expected.writeUInt16BE(g, i * 2));
-        expect(hex(ipBytes(shorthand))).toBe(hex(expected));
-        expect(ipBytes(full).length).toBe(16);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }),
+        fc.nat(7),
+        fc.nat(8),
+        (groups, start, length) => {
+          const full = groups.map((g) => g.toString(16)).join(':');
+          const zeroed = groups.map((g, i) => (i >= start && i < start + length ? 0 : g));
+          const end = Math.min(8, start + length);
+          const shorthand =
+            length >= 2 && end - start >= 2
+              ? `${zeroed
+                  .slice(0, start)
+                  .map((g) => g.toString(16))
+                  .join(':')}::${zeroed
+                  .slice(end)
+                  .map((g) => g.toString(16))
+                  .join(':')}`
+              : zeroed.map((g) => g.toString(16)).join(':');
+          const expected = Buffer.alloc(16);
+          zeroed.forEach((g, i) => expected.writeUInt16BE(g, i * 2));
+          expect(hex(ipBytes(shorthand))).toBe(hex(expected));
+          expect(ipBytes(full).length).toBe(16);
+        },
+      ),
     );
   });
 
@@ -63,10 +74,15 @@ describe('inSubnet', () => {
 
   it('holds exactly when the first prefix bits are equal', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }), (a, b, prefix) => {
-        const bits = (x: Uint8Array) => [...x].map((v) => v.toString(2).padStart(8, '0')).join('');
-        expect(inSubnet(a, b, prefix)).toBe(bits(a).slice(0, prefix) === bits(b).slice(0, prefix));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.integer({ min: 0, max: 32 }),
+        (a, b, prefix) => {
+          const bits = (x: Uint8Array) => [...x].map((v) => v.toString(2).padStart(8, '0')).join('');
+          expect(inSubnet(a, b, prefix)).toBe(bits(a).slice(0, prefix) === bits(b).slice(0, prefix));
+        },
+      ),
     );
   });
 });
