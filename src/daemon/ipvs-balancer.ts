@@ -25,6 +25,7 @@ import {
   reconcileSyncDaemons,
   reconcileTimeouts,
   serviceKey,
+  serviceStatuses,
   type IpvsDriver,
   type IpvsInfo,
   type IpvsRole,
@@ -34,8 +35,8 @@ import {
 } from '../ipvs/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Logger } from '../log.js';
-import { serviceStatuses } from './balancer-status.js';
-import type { Balancer, BalancerStatus, ReconcileRecord } from './balancer.js';
+
+import type { Balancer, BalancerStatus, ReconcileRecord } from '../ipvs/index.js';
 
 /** What the balancer needs of the kernel's IPVS (IpvsNetlink; an in-memory one in unit tests). */
 export interface IpvsKernel extends IpvsDriver, TimeoutsDriver, SyncDaemonDriver {

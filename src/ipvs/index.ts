@@ -30,3 +30,13 @@ export { canonicalAddress } from './address.js';
 export { forEachInChunks } from './chunks.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';
+export type {
+  Balancer,
+  BalancerStatus,
+  DestinationStatus,
+  IpvsAvailability,
+  RealServerHealth,
+  ReconcileRecord,
+  ServiceStatus,
+} from './balancer.js';
+export { serviceStatuses } from './balancer-status.js';
