@@ -40,3 +40,5 @@ export type {
   ServiceStatus,
 } from './balancer.js';
 export { serviceStatuses } from './balancer-status.js';
+export { DEFAULT_REPAIR_INTERVAL } from './balancer-planner.js';
+export { IpvsBalancer, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
