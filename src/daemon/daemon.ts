@@ -30,9 +30,9 @@ import {
 } from '../cluster/index.js';
 import { ConfigError, type Diagnostic } from '../config/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
+import type { Balancer } from '../ipvs/index.js';
 import type { Logger } from '../log.js';
 import { ControlServer, type ControlHandler, type OperatorOutcome, type ReloadOutcome } from './control.js';
-import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
 import { singleThreadedGc } from './realtime.js';
 import { configChanges, restartNeeded } from './reload.js';

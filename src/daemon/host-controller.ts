@@ -6,6 +6,7 @@
 // health. Hooks are queued in transition order and never waited for.
 import type { HealthSummary, SyncRole, Transition, TransitionReason } from '../cluster/index.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
+import type { Balancer } from '../ipvs/index.js';
 import type { Logger } from '../log.js';
 import {
   AddressManager,
@@ -18,7 +19,6 @@ import {
   type PlacedAddress,
   type ReconcileReport,
 } from '../net/index.js';
-import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
 import { heartbeatPaths } from './daemon.js';
 import { HookRunner } from './hooks.js';

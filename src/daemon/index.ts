@@ -3,9 +3,9 @@
 // protocol, status formatting).
 export { Daemon, heartbeatPaths, type ConfigLoader, type DaemonOptions } from './daemon.js';
 export type { Controller } from './controller.js';
-export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, RealServerHealth, ServiceStatus } from './balancer.js';
-export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
-export { formatBalancerStatus, healthLabel, serviceStatuses } from './balancer-status.js';
+export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, RealServerHealth, ServiceStatus } from '../ipvs/index.js';
+export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, serviceStatuses, type IpvsBalancerOptions, type IpvsKernel } from '../ipvs/index.js';
+export { formatBalancerStatus, healthLabel } from './balancer-status.js';
 export { HostController, type HostControllerOptions } from './host-controller.js';
 export {
   controlCommands,

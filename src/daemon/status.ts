@@ -1,8 +1,8 @@
 // What `tandem status` shows, as data (the control socket's JSON) and as text.
 import type { HealthSummary, RejectCounters, Role, Transition, TransitionReason } from '../cluster/index.js';
+import type { BalancerStatus } from '../ipvs/index.js';
 import type { LinkState } from '../net/index.js';
 import { formatBalancerStatus } from './balancer-status.js';
-import type { BalancerStatus } from './balancer.js';
 import type { OperatorOutcome, ReloadOutcome } from './control.js';
 
 /** Monotonic ms (performance.now()) as a wall-clock time. */

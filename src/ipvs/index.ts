@@ -30,3 +30,15 @@ export { canonicalAddress } from './address.js';
 export { forEachInChunks } from './chunks.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';
+export type {
+  Balancer,
+  BalancerStatus,
+  DestinationStatus,
+  IpvsAvailability,
+  RealServerHealth,
+  ReconcileRecord,
+  ServiceStatus,
+} from './balancer.js';
+export { serviceStatuses } from './balancer-status.js';
+export { DEFAULT_REPAIR_INTERVAL } from './balancer-planner.js';
+export { IpvsBalancer, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';

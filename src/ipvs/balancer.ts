@@ -1,7 +1,8 @@
 import type { SyncRole } from '../cluster/index.js';
 import type { Model } from '../config/model.js';
 import type { MonitorStats, ServerStatusState } from '../health/index.js';
-import type { IpvsDestination, IpvsService, IpvsTimeouts, SyncDaemon } from '../ipvs/index.js';
+import type { IpvsTimeouts, SyncDaemon } from './genl/codec.js';
+import type { IpvsDestination, IpvsService } from './table.js';
 
 /**
  * The load-balancing half of the active role: the IPVS table, the real-server health

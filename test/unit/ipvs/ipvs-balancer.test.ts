@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
 import { formatBalancerStatus } from '../../../src/daemon/balancer-status.js';
-import { IpvsBalancer, type IpvsBalancerOptions } from '../../../src/daemon/ipvs-balancer.js';
+import { IpvsBalancer, type IpvsBalancerOptions } from '../../../src/ipvs/ipvs-balancer.js';
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor } from '../../../src/health/index.js';
 import type { CheckResult } from '../../../src/health/result.js';

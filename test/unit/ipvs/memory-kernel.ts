@@ -2,8 +2,8 @@
 // kernel's refusals, from MemoryIpvs), timeouts and sync daemons. The real kernel is the VM
 // tier's (test/ipvs).
 import type { IpvsInfo, IpvsTimeouts, ServiceIdentity, SyncDaemon, SyncDaemonState } from '../../../src/ipvs/index.js';
-import type { IpvsKernel } from '../../../src/daemon/ipvs-balancer.js';
-import { MemoryIpvs } from '../ipvs/memory-ipvs.js';
+import type { IpvsKernel } from '../../../src/ipvs/ipvs-balancer.js';
+import { MemoryIpvs } from './memory-ipvs.js';
 
 export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
   timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
