@@ -12,15 +12,8 @@ import {
   systemHostname,
   type ConfigFormat,
 } from '../config/index.js';
-import {
-  Daemon,
-  defaultRealtimePriority,
-  defaultSocketPath,
-  enableRealtime,
-  HostController,
-  IpvsBalancer,
-  type ConfigLoader,
-} from '../daemon/index.js';
+import { defaultSocketPath } from '../control/index.js';
+import { Daemon, defaultRealtimePriority, enableRealtime, HostController, IpvsBalancer, type ConfigLoader } from '../daemon/index.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';

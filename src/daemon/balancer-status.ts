@@ -1,6 +1,5 @@
 // The IPVS part of `tandem status`: the kernel's table joined with the configuration and
-// the health of each real server (data for --json), and its text like `ipvsadm -Ln` with
-// a health column. Pure.
+// the health of each real server (data for --json), and the text of its health column. Pure.
 import type { Model, VirtualService } from '../config/model.js';
 import { serverKey, type ServerHealthStatus } from '../health/index.js';
 import {
@@ -9,13 +8,12 @@ import {
   destinationKey,
   destinationPort,
   canonicalAddress,
-  formatList,
   identityOfVirtualService,
   serviceKey,
   type IpvsService,
 } from '../ipvs/index.js';
-import type { BalancerStatus, RealServerHealth, ServiceStatus } from './balancer.js';
-import { formatDuration } from './status.js';
+import { formatDuration } from '../lib/duration.js';
+import type { RealServerHealth, ServiceStatus } from './balancer.js';
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
@@ -132,64 +130,4 @@ export function healthLabel(health: RealServerHealth): string {
       return `DOWN${held}${reason}${back}`;
     }
   }
-}
-
-function syncLine(sync: BalancerStatus['sync']): string {
-  const running =
-    sync.running.map((d) => `${d.state} on ${d.interface} (sync id ${d.syncId}${d.port ? `, port ${d.port}` : ''})`).join(', ') ||
-    'none running';
-  if (!sync.enabled) return `sync daemon: disabled in the configuration (${running})`;
-  const wanted = sync.role === 'none' ? 'none' : `${sync.role} on ${sync.interface ?? '?'}`;
-  const matches = sync.role === 'none' ? sync.running.length === 0 : sync.running.length === 1 && sync.running[0]!.state === sync.role;
-  return `sync daemon: ${running}${matches ? '' : `, wanted: ${wanted}`}${sync.error ? `; ERROR: ${sync.error}` : ''}`;
-}
-
-export function formatBalancerStatus(status: BalancerStatus): string[] {
-  const lines: string[] = [];
-  const ipvs = status.ipvs;
-  const role = `${status.role} since ${status.since}`;
-  if (ipvs.state === 'unused') lines.push(`IPVS: ${role}; not used (no virtual services, sync disabled)`);
-  else if (ipvs.state === 'unavailable') lines.push(`IPVS: ${role}; UNAVAILABLE since ${ipvs.since}: ${ipvs.error} (${ipvs.remedy})`);
-  else lines.push(`IPVS: ${role}; IP Virtual Server version ${ipvs.version} (size=${ipvs.connectionTableSize})`);
-  if (status.readError) lines.push(`  cannot read the table: ${status.readError}`);
-  if (status.services) {
-    const byKey = new Map(status.services.map((service) => [serviceKey(service), service]));
-    const listing = formatList(status.services, {
-      health: (service, destination) => {
-        const found = byKey.get(serviceKey(service))?.destinations.find((d) => destinationKey(d) === destinationKey(destination));
-        return found?.health && healthLabel(found.health);
-      },
-      absent: (service) =>
-        (byKey.get(serviceKey(service))?.absent ?? []).map((server) => ({
-          destination: server,
-          health: `${healthLabel(server.health)} (not in the table)`,
-        })),
-    });
-    lines.push(
-      ...listing
-        .trimEnd()
-        .split('\n')
-        .map((line) => `  ${line}`),
-    );
-  }
-  if (status.missingServices?.length)
-    lines.push(`  MISSING from the kernel (the next repair adds them): ${status.missingServices.join(', ')}`);
-  lines.push(syncLine(status.sync));
-  if (status.timeouts)
-    lines.push(`IPVS timeouts: tcp ${status.timeouts.tcp} s, tcp fin ${status.timeouts.tcpFin} s, udp ${status.timeouts.udp} s`);
-  const h = status.health;
-  lines.push(
-    `health checks: ${h.enabled ? 'running' : 'stopped'}, ${h.checked} of ${h.servers} real servers checked, ${h.inFlight} in flight`,
-  );
-  const last = status.lastReconcile;
-  if (last)
-    lines.push(
-      `last reconcile: ${last.reason} at ${last.at}, ${last.operations} operations, ${last.failures} failed, ${last.durationMs} ms`,
-    );
-  if (status.failing.length > 0) lines.push(`FAILING (retried with the next reconcile): ${status.failing.join('; ')}`);
-  if (status.repairs.last)
-    lines.push(
-      `drift repaired ${status.repairs.count} times, last at ${status.repairs.last.at}: ${status.repairs.last.operations.join('; ')}`,
-    );
-  return lines;
 }

@@ -30,13 +30,21 @@ import {
 } from '../cluster/index.js';
 import { ConfigError, type Diagnostic } from '../config/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
+import {
+  ControlServer,
+  type ControlHandler,
+  type DaemonStatus,
+  type OperatorOutcome,
+  type PathStatus,
+  type ReloadOutcome,
+  type TransitionRecord,
+} from '../control/index.js';
 import type { Logger } from '../log.js';
-import { ControlServer, type ControlHandler, type OperatorOutcome, type ReloadOutcome } from './control.js';
 import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
 import { singleThreadedGc } from './realtime.js';
 import { configChanges, restartNeeded } from './reload.js';
-import { transitionRecord, wallClock, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
+import { transitionRecord, wallClock } from './status.js';
 
 /** The configuration file as it is now, for a reload; throws ConfigError (or an Error saying why) when it cannot be used. */
 export type ConfigLoader = () => Promise<{ model: Model; warnings: Diagnostic[]; self: NodeSpec; peer?: NodeSpec; keyring?: Keyring }>;

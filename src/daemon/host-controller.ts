@@ -6,6 +6,7 @@
 // health. Hooks are queued in transition order and never waited for.
 import type { HealthSummary, SyncRole, Transition, TransitionReason } from '../cluster/index.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
+import type { ControllerStatus } from '../control/index.js';
 import type { Logger } from '../log.js';
 import {
   AddressManager,
@@ -31,7 +32,7 @@ import {
   type AddressRole,
   type MonitoredLinks,
 } from './host-plan.js';
-import { wallClock, type ControllerStatus } from './status.js';
+import { wallClock } from './status.js';
 
 export interface HostControllerOptions {
   model: Model;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyRejectCounters } from '../../../src/cluster/rejections.js';
-import { formatDuration, formatOutcome, formatReload, formatStatus, type DaemonStatus } from '../../../src/daemon/status.js';
+import { formatOutcome, formatReload, formatStatus, type DaemonStatus } from '../../../src/control/index.js';
+import { formatDuration } from '../../../src/lib/duration.js';
 
 const status: DaemonStatus = {
   node: 'ifw01',
