@@ -4,7 +4,7 @@
 // balancer. At start, before the election runs, stale addresses of an earlier run
 // are removed and the monitored links are watched; their state is this node's
 // health. Hooks are queued in transition order and never waited for.
-import type { HealthSummary, SyncRole, Transition, TransitionReason } from '../cluster/index.js';
+import { heartbeatPaths, type HealthSummary, type SyncRole, type Transition, type TransitionReason } from '../cluster/index.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import type { ControllerStatus } from '../control/index.js';
 import type { Logger } from '../log.js';
@@ -21,7 +21,6 @@ import {
 } from '../net/index.js';
 import type { Balancer } from './balancer.js';
 import type { Controller } from './controller.js';
-import { heartbeatPaths } from './daemon.js';
 import { HookRunner } from './hooks.js';
 import {
   cidrOf,

@@ -1,9 +1,7 @@
-// The daemon's public surface: the daemon itself, the controller it drives (and
-// the host's implementation of it), the balancer.
-export { Daemon, heartbeatPaths, type ConfigLoader, type DaemonOptions } from './daemon.js';
-export type { Controller } from './controller.js';
-export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, RealServerHealth, ServiceStatus } from './balancer.js';
-export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
-export { healthLabel, serviceStatuses } from './balancer-status.js';
-export { HostController, type HostControllerOptions } from './host-controller.js';
-export { defaultRealtimePriority, enableRealtime, singleThreadedGc } from './realtime.js';
+// What cli/run.ts needs to build the daemon and run it: the daemon, the host's
+// controller, the balancer, real-time scheduling.
+export { Daemon } from './daemon.js';
+export type { ConfigLoader } from './reload.js';
+export { HostController } from './host-controller.js';
+export { IpvsBalancer } from './ipvs-balancer.js';
+export { defaultRealtimePriority, enableRealtime } from './realtime.js';

@@ -1,6 +1,10 @@
-// Role changes as the control socket and the log show them.
-import type { Transition } from '../cluster/index.js';
-import type { TransitionRecord } from '../control/index.js';
+// The daemon's status for the control socket, put together from the election's view,
+// the channel's counters and what the host and the balancer report. Pure.
+import { emptyRejectCounters, type ElectionStatus, type PathCounters, type Transition } from '../cluster/index.js';
+import type { Model } from '../config/model.js';
+import type { ControllerStatus, DaemonStatus, PathStatus, TransitionRecord } from '../control/index.js';
+import type { BalancerStatus } from './balancer.js';
+import type { RuntimeStatus } from './runtime-metrics.js';
 
 /** Monotonic ms (performance.now()) as a wall-clock time. */
 export const wallClock = (monotonic: number): Date => new Date(performance.timeOrigin + monotonic);
@@ -18,5 +22,86 @@ export function transitionRecord(transition: Transition, at: Date): TransitionRe
     ...(peer?.term !== undefined && { peerTerm: peer.term }),
     inPreviousRoleMs: timings.inPreviousRoleMs,
     ...(timings.peerSilentMs !== undefined && { peerSilentMs: timings.peerSilentMs }),
+  };
+}
+
+export interface StatusSources {
+  /** Monotonic ms, the clock of every other time here. */
+  now: number;
+  startedAt: number;
+  pid: number;
+  node: string;
+  model: Pick<Model, 'cluster' | 'serialNo' | 'heartbeat'>;
+  election: ElectionStatus;
+  /** The heartbeat channel's counters, one per path (none without a peer). */
+  paths: readonly PathCounters[];
+  /** Oldest first. */
+  transitions: readonly TransitionRecord[];
+  runtime: RuntimeStatus;
+  host: ControllerStatus;
+  ipvs?: BalancerStatus | undefined;
+}
+
+export function daemonStatus(sources: StatusSources): DaemonStatus {
+  const { now: t, election: e, model, paths: counters, transitions } = sources;
+  const rejected = emptyRejectCounters();
+  for (const path of counters) for (const [reason, n] of Object.entries(path.rejected)) rejected[reason as keyof typeof rejected] += n;
+  const peerPaths: PathStatus[] = counters.map((c, index) => {
+    const view = e.peer?.paths[index];
+    return {
+      index,
+      local: c.local,
+      remote: c.remote,
+      up: view?.up ?? false,
+      ...(view?.lastHeard !== undefined && { lastHeardMsAgo: Math.round(t - view.lastHeard) }),
+      ...(view?.peerHearsUs && { peerHearsUs: view.peerHearsUs }),
+      sent: c.sent,
+      sendErrors: c.sendErrors,
+      accepted: c.accepted,
+      rejected: Object.fromEntries(Object.entries(c.rejected).filter(([, n]) => n > 0)),
+    };
+  });
+  const lastHeard = Math.max(...(e.peer?.paths.map((p) => p.lastHeard ?? -Infinity) ?? []));
+  const lastTransition = transitions.at(-1);
+  return {
+    node: sources.node,
+    cluster: model.cluster,
+    pid: sources.pid,
+    startedAt: wallClock(sources.startedAt).toISOString(),
+    role: e.role,
+    term: e.term,
+    since: wallClock(e.since).toISOString(),
+    inRoleMs: Math.round(t - e.since),
+    ...(lastTransition && { lastTransition }),
+    health: e.health,
+    ...(e.pending && { pending: { kind: e.pending.kind, reason: e.pending.reason, sinceMs: Math.round(t - e.pending.since) } }),
+    ...(e.splitBrainSince !== undefined && { splitBrainSinceMs: Math.round(t - e.splitBrainSince) }),
+    ...(e.peer && {
+      peer: {
+        name: e.peer.name,
+        alive: e.peer.alive,
+        ...(e.peer.role && { role: e.peer.role, term: e.peer.term, priority: e.peer.priority }),
+        ...(e.peer.bootId && { bootId: e.peer.bootId }),
+        ...(Number.isFinite(lastHeard) && { lastHeardMsAgo: Math.round(t - lastHeard) }),
+        ...(e.peer.health && { health: e.peer.health }),
+        ...(e.peer.timers && { timers: e.peer.timers }),
+        paths: peerPaths,
+      },
+    }),
+    config: {
+      serialNo: model.serialNo,
+      ...(e.peer?.serialNo !== undefined && { peerSerialNo: e.peer.serialNo }),
+      serialMismatch: e.peer?.serialNo !== undefined && e.peer.serialNo !== model.serialNo,
+    },
+    timers: model.heartbeat,
+    packets: {
+      sent: counters.reduce((n, c) => n + c.sent, 0),
+      accepted: counters.reduce((n, c) => n + c.accepted, 0),
+      rejected,
+    },
+    ...sources.runtime,
+    transitions: [...transitions],
+    host: sources.host,
+    ...(sources.ipvs && { ipvs: sources.ipvs }),
   };
 }
