@@ -1,7 +1,8 @@
 // What cli/run.ts needs to build the daemon and run it: the daemon, the host's
-// controller, the balancer, real-time scheduling.
+// controller with its hook runner, the balancer, real-time scheduling.
 export { Daemon } from './daemon.js';
 export type { ConfigLoader } from './reload.js';
 export { HostController } from './host-controller.js';
+export { HookRunner } from './hooks.js';
 export { IpvsBalancer } from './ipvs-balancer.js';
 export { defaultRealtimePriority, enableRealtime } from './realtime.js';
