@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { HealthSummary, SyncRole } from '../../../src/cluster/index.js';
-import { parseConfig, type Model } from '../../../src/config/index.js';
+import type { Model } from '../../../src/config/index.js';
 import type { ClaimedAddress } from '../../../src/config/model.js';
 import type { Balancer, BalancerStatus } from '../../../src/daemon/balancer.js';
 import type { RoleTransition } from '../../../src/daemon/hooks.js';
@@ -26,27 +26,14 @@ import {
   type ReconcileReport,
 } from '../../../src/net/index.js';
 import { captureLogger } from '../../capture-log.js';
-import { noHosts } from '../config/helpers.js';
+import { model, pairConfig } from './pair-config.js';
 
-const base = `cluster: lab
-serial_no: 1
-nodes:
-  - { name: ifw01, address: 192.0.2.1, private_address: 198.51.100.1, priority: 100 }
-  - { name: ifw02, address: 192.0.2.2, private_address: 198.51.100.2, priority: 100 }
-heartbeat: { keepalive: 50ms, deadtime: 200ms }
-auth: { key_file: /etc/tandem/authkey, key_id: 1 }
-network: nat
-nat_router: { address: 198.51.100.254/24, device: eth1, label: "eth1:1" }
-virtual_services:
+const base = `${pairConfig}virtual_services:
   - name: www
     vip: { address: 192.0.2.100/24, device: eth0, label: "eth0:1" }
     port: 80
     real_servers: [{ name: ics01, address: 198.51.100.10 }]
 `;
-
-async function model(text: string): Promise<Model> {
-  return (await parseConfig(text, 'tandem.yaml', { hosts: noHosts })).model;
-}
 
 const ifindex: Record<string, number> = { lo: 1, eth0: 2, eth1: 3, eth2: 4 };
 

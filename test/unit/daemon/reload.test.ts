@@ -3,15 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, type Model } from '../../../src/config/index.js';
 import { reloadVerdict } from '../../../src/daemon/reload.js';
 import { noHosts } from '../config/helpers.js';
+import { pairConfig } from './pair-config.js';
 
 describe('reload verdict', () => {
-  const text = `cluster: lab
-serial_no: 1
-nodes:
-  - { name: ifw01, address: 192.0.2.1, priority: 100 }
-  - { name: ifw02, address: 192.0.2.2, priority: 100 }
-auth: { key_file: /etc/tandem/authkey, key_id: 1 }
-`;
   const load = async (yaml: string) => {
     const { model, warnings } = await parseConfig(yaml, 'tandem.yaml', { hosts: noHosts });
     const [self, peer] = model.nodes as [Model['nodes'][0], Model['nodes'][0]];
@@ -19,8 +13,8 @@ auth: { key_file: /etc/tandem/authkey, key_id: 1 }
   };
 
   it('applies a file of the same pair, listing what changed', async () => {
-    const running = await load(text);
-    const next = await load(text.replace('serial_no: 1', 'serial_no: 2'));
+    const running = await load(pairConfig);
+    const next = await load(pairConfig.replace('serial_no: 1', 'serial_no: 2'));
     expect(reloadVerdict(running, next)).toEqual({
       ok: true,
       next,
@@ -32,7 +26,7 @@ auth: { key_file: /etc/tandem/authkey, key_id: 1 }
   });
 
   it('refuses a file with errors, one that cannot be read and one that needs a restart', async () => {
-    const running = await load(text);
+    const running = await load(pairConfig);
     const error = { file: 'tandem.yaml', line: 2, column: 12, key: 'serial_no', message: 'must be a number', severity: 'error' as const };
     expect(reloadVerdict(running, new ConfigError([error]))).toEqual({
       ok: false,
@@ -46,7 +40,7 @@ auth: { key_file: /etc/tandem/authkey, key_id: 1 }
       message: 'tandem.yaml: no node of this host; nothing changed',
       diagnostics: [],
     });
-    expect(reloadVerdict(running, await load(text.replace('cluster: lab', 'cluster: other')))).toMatchObject({
+    expect(reloadVerdict(running, await load(pairConfig.replace('cluster: lab', 'cluster: other')))).toMatchObject({
       ok: false,
       code: 'restart-needed',
       message: 'restart tandem to apply: cluster: lab -> other; nothing changed',

@@ -16,6 +16,8 @@ const runtime = {
   eventLoopDelay: { p99Ms: 10, maxMs: 11 },
   gcPauses: { count: 1, totalMs: 1, maxMs: 1 },
 };
+/** What every status here shares: the clock, the process, the host. */
+const fixed = { now: 5000, startedAt: 0, pid: 42, runtime, host };
 const heartbeat = { port: 539, keepalive: 50, deadtime: 200, warntime: 100, initdead: 400 };
 
 function counters(local: string, remote: string, fields: Partial<PathCounters> = {}): PathCounters {
@@ -45,9 +47,7 @@ describe('daemon status', () => {
 
   it('counts each path and all of them, and times everything from now', () => {
     const status = daemonStatus({
-      now: 5000,
-      startedAt: 0,
-      pid: 42,
+      ...fixed,
       node: 'ifw01',
       model: { cluster: 'lab', serialNo: 8, heartbeat },
       election,
@@ -56,8 +56,6 @@ describe('daemon status', () => {
         counters('198.51.100.1', '198.51.100.2', { sent: 10, sendErrors: 10, rejected: { ...emptyRejectCounters(), 'bad-mac': 1 } }),
       ],
       transitions: [],
-      runtime,
-      host,
     });
     expect(status).toMatchObject({
       node: 'ifw01',
@@ -103,16 +101,12 @@ describe('daemon status', () => {
       inPreviousRoleMs: 3,
     };
     const status = daemonStatus({
-      now: 5000,
-      startedAt: 0,
-      pid: 42,
+      ...fixed,
       node: 'lb',
       model: { cluster: 'lab', serialNo: 1, heartbeat },
       election: { role: 'ACTIVE', term: 1, since: 10, health: healthy },
       paths: [],
       transitions: [transition],
-      runtime,
-      host,
     });
     expect(status.peer).toBeUndefined();
     expect(status.lastTransition).toEqual(transition);
