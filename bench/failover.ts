@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { availableParallelism } from 'node:os';
-import { sendControlRequest } from '../src/daemon/index.js';
+import { sendControlRequest } from '../src/control/index.js';
 import { DirectorPair, heartbeatPort, type LogEvent } from '../test/lab/cluster/pair.js';
 import { stopChild } from '../test/lab/netns.js';
 import { formatSummary, type Benchmark } from './benchmark.js';

@@ -13,7 +13,7 @@
 // heartbeat's trip until the peer is ACTIVE.
 import { formatSummary, type Benchmark } from './benchmark.js';
 import type { Director, LogEvent } from '../test/lab/cluster/pair.js';
-import { sendControlRequest } from '../src/daemon/index.js';
+import { sendControlRequest } from '../src/control/index.js';
 import { TakeoverLab, type ProbeRun } from '../test/lab/takeover/lab.js';
 
 const runs = Number(process.env.TAKEOVER_RUNS ?? 20);

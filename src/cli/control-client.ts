@@ -1,5 +1,5 @@
 // The CLI side of the control socket: one request, errors as one line on stderr.
-import { sendControlRequest, type ControlCommand, type ControlResponse } from '../daemon/index.js';
+import { sendControlRequest, type ControlCommand, type ControlResponse } from '../control/index.js';
 import { ExitCode } from './command.js';
 
 export async function ask(socket: string, command: ControlCommand): Promise<ControlResponse | undefined> {

@@ -4,7 +4,7 @@
 // outcome and exits 1 when the request was refused (the reason says why).
 import type { Command } from 'commander';
 import type { OperatorCommand } from '../cluster/index.js';
-import { defaultSocketPath, formatOutcome } from '../daemon/index.js';
+import { defaultSocketPath, formatOutcome } from '../control/index.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { ask } from './control-client.js';
 

@@ -3,7 +3,7 @@
 // changed, or the file's errors). Exit status 2 when the file is invalid, 1 when the
 // change needs a restart.
 import type { Command } from 'commander';
-import { defaultSocketPath, formatReload } from '../daemon/index.js';
+import { defaultSocketPath, formatReload } from '../control/index.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { printDiagnostics } from './config-input.js';
 import { ask } from './control-client.js';

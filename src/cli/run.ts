@@ -12,9 +12,12 @@ import {
   systemHostname,
   type ConfigFormat,
 } from '../config/index.js';
-import { Daemon, defaultRealtimePriority, defaultSocketPath, enableRealtime, HostController, type ConfigLoader } from '../daemon/index.js';
+import type { Model, NodeSpec } from '../config/model.js';
+import { defaultSocketPath } from '../control/index.js';
+import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
-import { createLogger, type LogFormat } from '../log.js';
+import { createLogger, type Logger, type LogFormat } from '../log.js';
+import { AddressManager, Announcer, checkForwarding, LinkMonitor, PacketSocket } from '../net/index.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';
 
@@ -56,6 +59,24 @@ function configLoader(options: RunOptions): ConfigLoader {
   };
 }
 
+/** The active role on this host: rtnetlink, the packet socket and the sysctls of net/, the hooks, the balancer. */
+function hostController(model: Model, self: NodeSpec, peer: NodeSpec | undefined, logger: Logger, balancer: IpvsBalancer): HostController {
+  const packets = new PacketSocket();
+  return new HostController({
+    model,
+    self,
+    ...(peer && { peer }),
+    logger,
+    addresses: new AddressManager(logger),
+    announcer: new Announcer({ sender: packets, spec: model.announce, logger }),
+    packets,
+    watchLinks: (devices) => new LinkMonitor(devices, logger),
+    checkForwarding,
+    hooks: new HookRunner({ spec: model.hooks, identity: { cluster: model.cluster, node: self.name }, logger }),
+    balancer,
+  });
+}
+
 export const runCommand: CommandModule = {
   register(program: Command): void {
     program
@@ -78,8 +99,9 @@ export const runCommand: CommandModule = {
         try {
           loaded = await loadConfig();
         } catch (error) {
-          if (error instanceof ConfigError) return reportConfigError(options.config, error);
-          return badInput((error as Error).message);
+          if (error instanceof ConfigError) reportConfigError(options.config, error);
+          else badInput((error as Error).message);
+          return;
         }
         printDiagnostics(loaded.warnings);
         const { model, self, peer, keyring } = loaded;
@@ -88,8 +110,8 @@ export const runCommand: CommandModule = {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
             (set) => logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`),
-            (error: Error) =>
-              logger.error({ event: 'daemon.realtime-failed', priority }, `${error.message}; running with normal scheduling`),
+            (error: unknown) =>
+              logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; running with normal scheduling`),
           );
         }
         process.on('uncaughtException', (error) => {
@@ -104,7 +126,7 @@ export const runCommand: CommandModule = {
             self,
             ...(peer && { peer }),
             ...(keyring && { keyring }),
-            controller: new HostController({ model, self, ...(peer && { peer }), logger, balancer }),
+            controller: hostController(model, self, peer, logger, balancer),
             balancer,
             logger,
             socketPath: options.socket,

@@ -1,7 +1,7 @@
 // `tandem status [--json]`: role, term, peer, paths, packet counters, serials and
 // recent transitions, from the running daemon's control socket.
 import type { Command } from 'commander';
-import { defaultSocketPath, formatStatus } from '../daemon/index.js';
+import { defaultSocketPath, formatStatus } from '../control/index.js';
 import type { CommandModule } from './command.js';
 import { ask } from './control-client.js';
 

@@ -16,6 +16,7 @@ export {
 } from './election.js';
 export { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Heartbeat, type LinkState, type Role } from './heartbeat.js';
 export { SecureChannel, type ChannelMessage, type ChannelPath, type PathCounters, type SecureChannelOptions } from './channel.js';
+export { heartbeatPaths, type PathEnd } from './paths.js';
 export { ChannelEndpoint, type Accepted, type ChannelIdentity, type Rejected } from './endpoint.js';
 export { maxDatagramLength, messageKinds, type MessageKind } from './envelope.js';
 export { checkKeyFilePermissions, generateKey, KeyFileError, Keyring, loadKeyring, parseKeyFile } from './keys.js';

@@ -2,7 +2,7 @@
 // (host-controller.ts) performs them on this host.
 import type { HealthSummary, SyncRole, Transition, TransitionReason } from '../cluster/index.js';
 import type { Model } from '../config/model.js';
-import type { ControllerStatus } from './status.js';
+import type { ControllerStatus } from '../control/index.js';
 
 export interface Controller {
   /**

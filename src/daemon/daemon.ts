@@ -7,14 +7,14 @@
 // done, so the peer never claims an address we still hold. Everything else is
 // immediate. Before the election runs, the controller brings the host to a clean
 // state and reports the monitored links' health.
-import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import {
   ChannelEndpoint,
   ChannelSessions,
   decodeHeartbeat,
   Election,
-  emptyRejectCounters,
   encodeHeartbeat,
+  heartbeatPaths,
   LogRateLimiter,
   messageKinds,
   SecureChannel,
@@ -28,18 +28,23 @@ import {
   type OperatorCommand,
   type Transition,
 } from '../cluster/index.js';
-import { ConfigError, type Diagnostic } from '../config/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
+import {
+  ControlServer,
+  type ControlHandler,
+  type DaemonStatus,
+  type OperatorOutcome,
+  type ReloadOutcome,
+  type TransitionRecord,
+} from '../control/index.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 import type { Balancer } from '../ipvs/index.js';
 import type { Logger } from '../log.js';
-import { ControlServer, type ControlHandler, type OperatorOutcome, type ReloadOutcome } from './control.js';
 import type { Controller } from './controller.js';
 import { singleThreadedGc } from './realtime.js';
-import { configChanges, restartNeeded } from './reload.js';
-import { transitionRecord, wallClock, type DaemonStatus, type PathStatus, type TransitionRecord } from './status.js';
-
-/** The configuration file as it is now, for a reload; throws ConfigError (or an Error saying why) when it cannot be used. */
-export type ConfigLoader = () => Promise<{ model: Model; warnings: Diagnostic[]; self: NodeSpec; peer?: NodeSpec; keyring?: Keyring }>;
+import { reloadVerdict, type ConfigLoader, type LoadedConfig, type ReloadVerdict } from './reload.js';
+import { RuntimeMetrics } from './runtime-metrics.js';
+import { daemonStatus, transitionRecord, wallClock } from './status.js';
 
 export interface DaemonOptions {
   model: Model;
@@ -61,17 +66,6 @@ const keptTransitions = 50;
 
 const now = (): number => performance.now();
 const round = (ms: number): number => Math.round(ms * 10) / 10;
-
-/** The heartbeat paths: the public addresses, and the private ones when both nodes have one. */
-export function heartbeatPaths(self: NodeSpec, peer: NodeSpec): { paths: ChannelPath[]; warning?: string } {
-  const paths: ChannelPath[] = [{ local: self.address, remote: peer.address }];
-  if (self.privateAddress && peer.privateAddress) {
-    paths.push({ local: self.privateAddress, remote: peer.privateAddress });
-    return { paths };
-  }
-  const lonely = self.privateAddress ? self.name : peer.privateAddress ? peer.name : undefined;
-  return lonely ? { paths, warning: `only ${lonely} has a private address: the private heartbeat path is not used` } : { paths };
-}
 
 function electionConfig(model: Model, self: NodeSpec, peer: NodeSpec | undefined): ElectionConfig {
   return {
@@ -100,20 +94,10 @@ export class Daemon implements ControlHandler {
   private readonly startedAt = now();
   private timer: NodeJS.Timeout | undefined;
   private wakeAt = 0;
-  private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
-  /** Garbage collection pauses of this process: what they add to the lateness. */
-  private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
-  /** How long the event loop was blocked at a time (sampled every 10 ms). */
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  private readonly gcObserver = new PerformanceObserver((entries) => {
-    for (const entry of entries.getEntries()) {
-      this.gc.count += 1;
-      this.gc.totalMs += entry.duration;
-      this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
-    }
-  });
+  private readonly metrics = new RuntimeMetrics();
   private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
-  private actuator: Promise<void> = Promise.resolve();
+  /** Claim, release, announce, the sync role and a reload's host changes: one at a time. */
+  private readonly actuator = new SerialQueue();
   private releasing: Promise<void> | undefined;
   private readonly transitions: TransitionRecord[] = [];
   private readonly waiting = new Map<number, { resolve: (outcome: OperatorOutcome) => void; startedAt: number }>();
@@ -121,7 +105,7 @@ export class Daemon implements ControlHandler {
   private health: HealthSummary | undefined;
   /** Events are handled once the host is clean and the sockets are open. */
   private opened = false;
-  private reloads: Promise<unknown> = Promise.resolve();
+  private readonly reloads = new SerialQueue();
   private stopRequested = false;
   private finished = false;
   private resolveDone!: () => void;
@@ -135,8 +119,6 @@ export class Daemon implements ControlHandler {
     this.self = self;
     this.peer = peer;
     this.election = new Election(electionConfig(model, self, peer), this.startedAt);
-    this.gcObserver.observe({ entryTypes: ['gc'] });
-    this.loopDelay.enable();
   }
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -220,68 +202,51 @@ export class Daemon implements ControlHandler {
    * are, is refused and nothing changes. One `config.reload` event either way.
    */
   reload(): Promise<ReloadOutcome> {
-    const result = this.reloads.then(() => this.applyReload());
-    this.reloads = result;
-    return result;
+    return this.reloads.run(() => this.applyReload());
   }
 
   private async applyReload(): Promise<ReloadOutcome> {
     const startedAt = now();
-    const outcome = (
-      fields: Omit<ReloadOutcome, 'durationMs' | 'serialNo' | 'changes' | 'diagnostics'> & Partial<ReloadOutcome>,
-    ): ReloadOutcome => {
-      const result: ReloadOutcome = {
-        changes: [],
-        diagnostics: [],
-        serialNo: this.model.serialNo,
-        ...fields,
-        durationMs: round(now() - startedAt),
-      };
-      this.logger[result.ok ? 'info' : 'error'](
-        {
-          event: 'config.reload',
-          ok: result.ok,
-          ...(result.code && { code: result.code }),
-          changes: result.changes,
-          diagnostics: result.diagnostics,
-          serialNo: result.serialNo,
-          durationMs: result.durationMs,
-        },
-        `reload ${result.ok ? 'done' : 'refused'}: ${result.message}`,
-      );
-      return result;
+    const verdict = await this.reloadVerdict();
+    if (verdict.ok) await this.applyConfig(verdict.next);
+    const outcome: ReloadOutcome = {
+      changes: verdict.ok ? verdict.changes : [],
+      diagnostics: verdict.diagnostics,
+      serialNo: this.model.serialNo,
+      ok: verdict.ok,
+      ...(!verdict.ok && { code: verdict.code }),
+      message: verdict.message,
+      durationMs: round(now() - startedAt),
     };
+    this.logger[outcome.ok ? 'info' : 'error'](
+      {
+        event: 'config.reload',
+        ok: outcome.ok,
+        ...(outcome.code && { code: outcome.code }),
+        changes: outcome.changes,
+        diagnostics: outcome.diagnostics,
+        serialNo: outcome.serialNo,
+        durationMs: outcome.durationMs,
+      },
+      `reload ${outcome.ok ? 'done' : 'refused'}: ${outcome.message}`,
+    );
+    return outcome;
+  }
+
+  private async reloadVerdict(): Promise<ReloadVerdict> {
     const load = this.options.loadConfig;
     if (this.stopRequested || !load)
-      return outcome({
+      return {
         ok: false,
         code: 'self-stopping',
         message: this.stopRequested ? 'this node is shutting down' : 'this daemon cannot reload',
-      });
-    let next;
-    try {
-      next = await load();
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        return outcome({
-          ok: false,
-          code: 'invalid-config',
-          message: `the configuration has ${error.diagnostics.length} error(s); nothing changed`,
-          diagnostics: [...error.diagnostics, ...error.warnings],
-        });
-      }
-      return outcome({ ok: false, code: 'invalid-config', message: `${(error as Error).message}; nothing changed` });
-    }
-    const restart = restartNeeded({ model: this.model, self: this.self, ...(this.peer && { peer: this.peer }) }, next);
-    if (restart.length > 0) {
-      return outcome({
-        ok: false,
-        code: 'restart-needed',
-        message: `restart tandem to apply: ${restart.join('; ')}; nothing changed`,
-        diagnostics: next.warnings,
-      });
-    }
-    const changes = configChanges(this.model, next.model);
+        diagnostics: [],
+      };
+    const loaded = await load().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    return reloadVerdict({ model: this.model, self: this.self, ...(this.peer && { peer: this.peer }) }, loaded);
+  }
+
+  private async applyConfig(next: LoadedConfig): Promise<void> {
     this.model = next.model;
     this.self = next.self;
     this.peer = next.peer;
@@ -290,12 +255,6 @@ export class Daemon implements ControlHandler {
     await this.enqueue(() => this.options.controller.reload(next.model));
     // the new serial and timers go out at once
     this.dispatch({ type: 'tick', now: now() });
-    return outcome({
-      ok: true,
-      message: changes.length > 0 ? `${changes.length} change(s) applied` : 'nothing changed',
-      changes,
-      diagnostics: next.warnings,
-    });
   }
 
   operator(command: OperatorCommand): Promise<OperatorOutcome> {
@@ -323,70 +282,19 @@ export class Daemon implements ControlHandler {
   async status(): Promise<DaemonStatus> {
     const ipvs = await this.options.balancer?.status();
     const t = now();
-    const e = this.election.status(t);
-    const { model, self } = this;
-    const counters = this.channel?.pathCounters ?? [];
-    const rejected = emptyRejectCounters();
-    for (const path of counters) for (const [reason, n] of Object.entries(path.rejected)) rejected[reason as keyof typeof rejected] += n;
-    const peerPaths: PathStatus[] = counters.map((c, index) => {
-      const view = e.peer?.paths[index];
-      return {
-        index,
-        local: c.local,
-        remote: c.remote,
-        up: view?.up ?? false,
-        ...(view?.lastHeard !== undefined && { lastHeardMsAgo: Math.round(t - view.lastHeard) }),
-        ...(view?.peerHearsUs && { peerHearsUs: view.peerHearsUs }),
-        sent: c.sent,
-        sendErrors: c.sendErrors,
-        accepted: c.accepted,
-        rejected: Object.fromEntries(Object.entries(c.rejected).filter(([, n]) => n > 0)),
-      };
-    });
-    const lastHeard = Math.max(...(e.peer?.paths.map((p) => p.lastHeard ?? -Infinity) ?? []));
-    return {
-      node: self.name,
-      cluster: model.cluster,
+    return daemonStatus({
+      now: t,
+      startedAt: this.startedAt,
       pid: process.pid,
-      startedAt: wallClock(this.startedAt).toISOString(),
-      role: e.role,
-      term: e.term,
-      since: wallClock(e.since).toISOString(),
-      inRoleMs: Math.round(t - e.since),
-      ...(this.transitions.length > 0 && { lastTransition: this.transitions[this.transitions.length - 1]! }),
-      health: e.health,
-      ...(e.pending && { pending: { kind: e.pending.kind, reason: e.pending.reason, sinceMs: Math.round(t - e.pending.since) } }),
-      ...(e.splitBrainSince !== undefined && { splitBrainSinceMs: Math.round(t - e.splitBrainSince) }),
-      ...(e.peer && {
-        peer: {
-          name: e.peer.name,
-          alive: e.peer.alive,
-          ...(e.peer.role && { role: e.peer.role, term: e.peer.term, priority: e.peer.priority }),
-          ...(e.peer.bootId && { bootId: e.peer.bootId }),
-          ...(Number.isFinite(lastHeard) && { lastHeardMsAgo: Math.round(t - lastHeard) }),
-          ...(e.peer.health && { health: e.peer.health }),
-          ...(e.peer.timers && { timers: e.peer.timers }),
-          paths: peerPaths,
-        },
-      }),
-      config: {
-        serialNo: model.serialNo,
-        ...(e.peer?.serialNo !== undefined && { peerSerialNo: e.peer.serialNo }),
-        serialMismatch: e.peer?.serialNo !== undefined && e.peer.serialNo !== model.serialNo,
-      },
-      timers: model.heartbeat,
-      packets: {
-        sent: counters.reduce((n, c) => n + c.sent, 0),
-        accepted: counters.reduce((n, c) => n + c.accepted, 0),
-        rejected,
-      },
-      timerLateness: { ...this.lateness },
-      eventLoopDelay: { p99Ms: round(this.loopDelay.percentile(99) / 1e6), maxMs: round(this.loopDelay.max / 1e6) },
-      gcPauses: { count: this.gc.count, totalMs: Math.round(this.gc.totalMs * 10) / 10, maxMs: Math.round(this.gc.maxMs * 100) / 100 },
-      transitions: [...this.transitions],
+      node: this.self.name,
+      model: this.model,
+      election: this.election.status(t),
+      paths: this.channel?.pathCounters ?? [],
+      transitions: this.transitions,
+      runtime: this.metrics.status(),
       host: this.options.controller.status(),
-      ...(ipvs && { ipvs }),
-    };
+      ipvs,
+    });
   }
 
   // ---- the loop ----
@@ -409,10 +317,7 @@ export class Daemon implements ControlHandler {
   private wake(): void {
     const t = now();
     const lateMs = Math.max(0, t - this.wakeAt);
-    this.lateness.lastMs = lateMs;
-    this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
-    if (lateMs > this.model.heartbeat.warntime) {
-      this.lateness.overWarntime += 1;
+    if (this.metrics.timerFired(lateMs, this.model.heartbeat.warntime)) {
       const admitted = this.latenessLog.admit('late', t);
       if (admitted) {
         this.logger.warn(
@@ -432,7 +337,7 @@ export class Daemon implements ControlHandler {
           this.logTransition(action.transition);
           break;
         case 'claim':
-          this.actuate('claim', () => controller.claim({ term: action.term, reason: action.reason }));
+          void this.actuate('claim', () => controller.claim({ term: action.term, reason: action.reason }));
           break;
         case 'release': {
           const release = this.actuate('release', () => controller.release({ reason: action.reason }));
@@ -443,10 +348,10 @@ export class Daemon implements ControlHandler {
           break;
         }
         case 'announce':
-          this.actuate('announce', () => controller.announce({ reason: action.reason }));
+          void this.actuate('announce', () => controller.announce({ reason: action.reason }));
           break;
         case 'setSyncRole':
-          this.actuate('setSyncRole', () => controller.setSyncRole(action.role));
+          void this.actuate('setSyncRole', () => controller.setSyncRole(action.role));
           break;
         case 'runHooks':
           try {
@@ -490,11 +395,9 @@ export class Daemon implements ControlHandler {
 
   /** Runs a controller call after the ones before it; never rejects (a failure is logged). */
   private enqueue(run: () => Promise<void>): Promise<void> {
-    const result = this.actuator
-      .then(run)
+    return this.actuator
+      .run(run)
       .catch((error: unknown) => this.logger.error({ event: 'controller.failed', err: error }, `controller: ${(error as Error).message}`));
-    this.actuator = result;
-    return result;
   }
 
   private send(heartbeat: Heartbeat): void {
@@ -514,7 +417,7 @@ export class Daemon implements ControlHandler {
       ...(action.code && { code: action.code }),
       message: action.message,
       role: this.election.currentRole,
-      durationMs: Math.round((now() - waiting.startedAt) * 10) / 10,
+      durationMs: round(now() - waiting.startedAt),
     };
     this.logger.info(
       { event: 'operator.reply', requestId: action.requestId, ...outcome },
@@ -538,7 +441,7 @@ export class Daemon implements ControlHandler {
     this.finished = true;
     clearTimeout(this.timer);
     // The release (and the heartbeat after it) must be out before the sockets close.
-    await this.actuator;
+    await this.actuator.run(() => Promise.resolve());
     await this.options.controller
       .close()
       .catch((error: unknown) =>
@@ -550,8 +453,7 @@ export class Daemon implements ControlHandler {
   }
 
   private async close(): Promise<void> {
-    this.gcObserver.disconnect();
-    this.loopDelay.disable();
+    this.metrics.close();
     await this.channel?.close();
     await this.control?.close();
   }

@@ -3,25 +3,25 @@
 // moment the kernel has it. Release: stop announcing, remove the addresses, stop the
 // balancer. At start, before the election runs, stale addresses of an earlier run
 // are removed and the monitored links are watched; their state is this node's
-// health. Hooks are queued in transition order and never waited for.
-import type { HealthSummary, SyncRole, Transition, TransitionReason } from '../cluster/index.js';
+// health. Hooks are queued in transition order and never waited for. The parts
+// that touch the host are given to it: cli/run.ts builds the real ones.
+import { heartbeatPaths, type HealthSummary, type SyncRole, type Transition, type TransitionReason } from '../cluster/index.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
+import type { ControllerStatus } from '../control/index.js';
 import type { Balancer } from '../ipvs/index.js';
 import type { Logger } from '../log.js';
-import {
+import type {
+  AddressFailure,
   AddressManager,
   Announcer,
-  checkForwarding,
-  LinkMonitor,
-  PacketSocket,
-  type AddressFailure,
-  type HostView,
-  type PlacedAddress,
-  type ReconcileReport,
+  HostView,
+  LinkEvent,
+  LinkState,
+  PlacedAddress,
+  ReconcileReport,
 } from '../net/index.js';
 import type { Controller } from './controller.js';
-import { heartbeatPaths } from './daemon.js';
-import { HookRunner } from './hooks.js';
+import type { HookRunner } from './hooks.js';
 import {
   cidrOf,
   claimedAddresses,
@@ -31,13 +31,33 @@ import {
   type AddressRole,
   type MonitoredLinks,
 } from './host-plan.js';
-import { wallClock, type ControllerStatus } from './status.js';
+import { wallClock } from './status.js';
 
+export type HostAddresses = Pick<AddressManager, 'claim' | 'release' | 'reconcile' | 'readHost' | 'close'>;
+export type HostAnnouncer = Pick<Announcer, 'announce' | 'withdraw' | 'setSpec' | 'stop' | 'counters'>;
+export interface LinkWatch {
+  on(event: 'link', listener: (event: LinkEvent) => void): unknown;
+  start(): Promise<LinkState[]>;
+  states(): LinkState[];
+  close(): void;
+}
+export type HostHooks = Pick<HookRunner, 'transition' | 'setSpec' | 'pending' | 'drain'>;
+
+/** The host's parts, built by the caller (cli/run.ts: net/'s rtnetlink, packet socket and sysctls; fakes in tests). */
 export interface HostControllerOptions {
   model: Model;
   self: NodeSpec;
   peer?: NodeSpec;
   logger: Logger;
+  addresses: HostAddresses;
+  announcer: HostAnnouncer;
+  /** The packet socket the announcer sends through; closed with the controller. */
+  packets: { close(): void };
+  /** A watch on these links, for the controller to start and close. */
+  watchLinks: (devices: string[]) => LinkWatch;
+  /** Makes sure the host forwards what a NAT configuration needs; rejects when it does not. */
+  checkForwarding: (model: Model, logger: Logger) => Promise<void>;
+  hooks: HostHooks;
   /** IPVS and health checks; without one, the node moves addresses only. */
   balancer?: Balancer;
 }
@@ -47,11 +67,10 @@ const elapsed = (since: number) => Math.round((performance.now() - since) * 100)
 export class HostController implements Controller {
   private model: Model;
   private readonly logger: Logger;
-  private readonly addresses: AddressManager;
-  private readonly packets: PacketSocket;
-  private readonly announcer: Announcer;
-  private readonly hooks: HookRunner;
-  private links: LinkMonitor | undefined;
+  private readonly addresses: HostAddresses;
+  private readonly announcer: HostAnnouncer;
+  private readonly hooks: HostHooks;
+  private links: LinkWatch | undefined;
   private monitored: MonitoredLinks = { required: [], heartbeat: [] };
   private onHealth: (health: HealthSummary) => void = () => undefined;
   /** Between claim and release (the desired state a reload reconciles to). */
@@ -65,14 +84,9 @@ export class HostController implements Controller {
   constructor(private readonly options: HostControllerOptions) {
     this.model = options.model;
     this.logger = options.logger.child({ component: 'controller' });
-    this.addresses = new AddressManager(options.logger);
-    this.packets = new PacketSocket();
-    this.announcer = new Announcer({ sender: this.packets, spec: options.model.announce, logger: options.logger });
-    this.hooks = new HookRunner({
-      spec: options.model.hooks,
-      identity: { cluster: options.model.cluster, node: options.self.name },
-      logger: options.logger,
-    });
+    this.addresses = options.addresses;
+    this.announcer = options.announcer;
+    this.hooks = options.hooks;
   }
 
   async start(onHealth: (health: HealthSummary) => void): Promise<HealthSummary> {
@@ -90,7 +104,7 @@ export class HostController implements Controller {
   async claim(request: { term: number; reason: TransitionReason }): Promise<void> {
     const started = performance.now();
     this.active = true;
-    await checkForwarding(this.model, this.logger);
+    await this.options.checkForwarding(this.model, this.logger);
     const forwardingMs = elapsed(started);
     await this.deactivated;
     await this.runBalancer('activate', (b) => b.activate());
@@ -167,9 +181,14 @@ export class HostController implements Controller {
     this.announcer.setSpec(model.announce);
     const managed = [...managedAddresses(before), ...managedAddresses(model)];
     if (this.active) {
-      await checkForwarding(model, this.logger).catch((error: Error) =>
-        this.logger.error({ event: 'controller.forwarding', err: error }, `${error.message} (the reload keeps this node active)`),
-      );
+      await this.options
+        .checkForwarding(model, this.logger)
+        .catch((error: unknown) =>
+          this.logger.error(
+            { event: 'controller.forwarding', err: error },
+            `${(error as Error).message} (the reload keeps this node active)`,
+          ),
+        );
       const announced = new Set(this.held.map((p) => `${p.address} ${p.ifindex}`));
       const report = await this.addresses.reconcile({ present: this.wanted(), absent: managed }, (placed) => {
         if (!announced.has(`${placed.address} ${placed.ifindex}`)) this.announceNow(placed);
@@ -210,7 +229,7 @@ export class HostController implements Controller {
       this.logger.warn({ event: 'hooks.abandoned', pending: unfinished }, `stopping with ${unfinished} hook(s) unfinished`);
     this.links?.close();
     this.announcer.stop();
-    this.packets.close();
+    this.options.packets.close();
     this.addresses.close();
     await this.deactivated;
     await this.runBalancer('close', (b) => b.close());
@@ -250,7 +269,7 @@ export class HostController implements Controller {
     this.monitored = monitored;
     const devices = [...monitored.required, ...monitored.heartbeat];
     if (devices.length === 0) return linkHealth(undefined, monitored);
-    const monitor = new LinkMonitor(devices, this.options.logger);
+    const monitor = this.options.watchLinks(devices);
     this.links = monitor;
     monitor.on('link', (event) => {
       if (!event.initial && this.links === monitor) this.onHealth(linkHealth(monitor.states(), monitored));

@@ -1,33 +1,7 @@
-// The daemon's public surface: the daemon itself, the controller it drives (and
-// the host's implementation of it), and the control socket (server, client,
-// protocol, status formatting).
-export { Daemon, heartbeatPaths, type ConfigLoader, type DaemonOptions } from './daemon.js';
-export type { Controller } from './controller.js';
-export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, RealServerHealth, ServiceStatus } from '../ipvs/index.js';
-export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, serviceStatuses, type IpvsBalancerOptions, type IpvsKernel } from '../ipvs/index.js';
-export { formatBalancerStatus, healthLabel } from './balancer-status.js';
-export { HostController, type HostControllerOptions } from './host-controller.js';
-export {
-  controlCommands,
-  ControlServer,
-  defaultSocketPath,
-  sendControlRequest,
-  type ControlCommand,
-  type ControlHandler,
-  type ControlRequest,
-  type ControlResponse,
-  type OperatorOutcome,
-  type ReloadOutcome,
-} from './control.js';
-export {
-  formatDuration,
-  formatOutcome,
-  formatReload,
-  formatStatus,
-  transitionRecord,
-  type ControllerStatus,
-  type DaemonStatus,
-  type PathStatus,
-  type TransitionRecord,
-} from './status.js';
-export { defaultRealtimePriority, enableRealtime, singleThreadedGc } from './realtime.js';
+// What cli/run.ts needs to build the daemon and run it: the daemon, the host's
+// controller with its hook runner, real-time scheduling (the balancer is ipvs/).
+export { Daemon } from './daemon.js';
+export type { ConfigLoader } from './reload.js';
+export { HostController } from './host-controller.js';
+export { HookRunner } from './hooks.js';
+export { defaultRealtimePriority, enableRealtime } from './realtime.js';

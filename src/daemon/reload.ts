@@ -2,14 +2,56 @@
 // cannot change without a restart (who the two nodes are, how they reach each
 // other), and what changed, one line per change for the `config.reload` event and
 // `tandem reload`. Pure.
-import { formatDuration } from '../config/index.js';
+import type { Keyring } from '../cluster/index.js';
+import { ConfigError, formatDuration, type Diagnostic } from '../config/index.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
+import type { ReloadOutcome } from '../control/index.js';
 import { cidrOf, managedAddresses } from './host-plan.js';
 
 export interface PairConfig {
   model: Model;
   self: NodeSpec;
   peer?: NodeSpec;
+}
+
+export interface LoadedConfig extends PairConfig {
+  warnings: Diagnostic[];
+  keyring?: Keyring;
+}
+
+/** The configuration file as it is now, for a reload; throws ConfigError (or an Error saying why) when it cannot be used. */
+export type ConfigLoader = () => Promise<LoadedConfig>;
+
+export type ReloadVerdict =
+  | { ok: true; next: LoadedConfig; message: string; changes: string[]; diagnostics: Diagnostic[] }
+  | { ok: false; code: NonNullable<ReloadOutcome['code']>; message: string; diagnostics: Diagnostic[] };
+
+/** Whether the file as loaded (or the error loading it) can replace the running configuration, and what it changes. */
+export function reloadVerdict(running: PairConfig, loaded: LoadedConfig | Error): ReloadVerdict {
+  if (loaded instanceof ConfigError)
+    return {
+      ok: false,
+      code: 'invalid-config',
+      message: `the configuration has ${loaded.diagnostics.length} error(s); nothing changed`,
+      diagnostics: [...loaded.diagnostics, ...loaded.warnings],
+    };
+  if (loaded instanceof Error) return { ok: false, code: 'invalid-config', message: `${loaded.message}; nothing changed`, diagnostics: [] };
+  const restart = restartNeeded(running, loaded);
+  if (restart.length > 0)
+    return {
+      ok: false,
+      code: 'restart-needed',
+      message: `restart tandem to apply: ${restart.join('; ')}; nothing changed`,
+      diagnostics: loaded.warnings,
+    };
+  const changes = configChanges(running.model, loaded.model);
+  return {
+    ok: true,
+    next: loaded,
+    message: changes.length > 0 ? `${changes.length} change(s) applied` : 'nothing changed',
+    changes,
+    diagnostics: loaded.warnings,
+  };
 }
 
 const show = (value: unknown): string => (value === undefined ? 'none' : typeof value === 'string' ? value : JSON.stringify(value));

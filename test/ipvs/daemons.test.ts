@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { formatStatus, sendControlRequest, type DaemonStatus } from '../../src/daemon/index.js';
+import { formatStatus, sendControlRequest, type DaemonStatus } from '../../src/control/index.js';
 import { DirectorPair, type Director, type LogEvent } from '../lab/cluster/pair.js';
 import { stopChild, type Host } from '../lab/netns.js';
 import { openEcho, realServer, serveHttp, type EchoSession } from './director.js';

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendControlRequest } from '../../../src/daemon/index.js';
+import { sendControlRequest } from '../../../src/control/index.js';
 import { requireRoot } from '../netns.js';
 import { heartbeatPort, type Director } from '../cluster/pair.js';
 import { TakeoverLab } from './lab.js';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requireRoot } from '../netns.js';
 import type { Director } from '../cluster/pair.js';
 import { natGateway, TakeoverLab, vip } from './lab.js';
-import { sendControlRequest } from '../../../src/daemon/index.js';
+import { sendControlRequest } from '../../../src/control/index.js';
 
 const deadtime = 200;
 

@@ -1,22 +1,11 @@
 // What the host controller derives from the model: claimed and managed addresses,
 // the monitored links, the health they give; and what a reload may change.
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type Model } from '../../../src/config/index.js';
+import type { Model } from '../../../src/config/index.js';
 import { claimedAddresses, linkHealth, managedAddresses, monitoredLinks } from '../../../src/daemon/host-plan.js';
 import { configChanges, restartNeeded } from '../../../src/daemon/reload.js';
 import type { HostView } from '../../../src/net/index.js';
-import { noHosts } from '../config/helpers.js';
-
-const base = `cluster: lab
-serial_no: 1
-nodes:
-  - { name: ifw01, address: 192.0.2.1, private_address: 198.51.100.1, priority: 100 }
-  - { name: ifw02, address: 192.0.2.2, private_address: 198.51.100.2, priority: 100 }
-heartbeat: { keepalive: 50ms, deadtime: 200ms }
-auth: { key_file: /etc/tandem/authkey, key_id: 1 }
-network: nat
-nat_router: { address: 198.51.100.254/24, device: eth1, label: "eth1:1" }
-`;
+import { model, pairConfig as base } from './pair-config.js';
 
 const services = `virtual_services:
   - name: www
@@ -38,10 +27,6 @@ const services = `virtual_services:
     port: 80
     real_servers: [{ name: ics01, address: 2001:db8:1::10 }]
 `;
-
-async function model(text: string): Promise<Model> {
-  return (await parseConfig(text, 'tandem.yaml', { hosts: noHosts })).model;
-}
 
 const link = (index: number, name: string) => ({ index, name, adminUp: true, running: true, mac: Buffer.alloc(6, index) });
 const address = (index: number, bytes: number[], prefix: number) => ({ index, bytes: Buffer.from(bytes), prefix, secondary: false });

@@ -2,7 +2,7 @@
 // test decides. The same behaviour against the real kernel: test/ipvs/balancer.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
-import { formatBalancerStatus } from '../../../src/daemon/balancer-status.js';
+import { formatBalancerStatus } from '../../../src/control/index.js';
 import { IpvsBalancer, type IpvsBalancerOptions } from '../../../src/ipvs/ipvs-balancer.js';
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor } from '../../../src/health/index.js';

@@ -6,8 +6,13 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ControlServer, sendControlRequest, type ControlHandler, type OperatorOutcome } from '../../../src/daemon/control.js';
-import type { DaemonStatus } from '../../../src/daemon/status.js';
+import {
+  ControlServer,
+  sendControlRequest,
+  type ControlHandler,
+  type DaemonStatus,
+  type OperatorOutcome,
+} from '../../../src/control/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -19,18 +24,21 @@ afterEach(async () => {
 
 const handler: ControlHandler = {
   status: () => ({ node: 'ifw01', role: 'ACTIVE' }) as DaemonStatus,
-  operator: async (command): Promise<OperatorOutcome> =>
-    command === 'failover'
-      ? { ok: true, message: 'the peer is ACTIVE after 2 ms', role: 'BACKUP', durationMs: 2.5 }
-      : { ok: false, code: 'not-standby', message: 'this node is ACTIVE, not in STANDBY', role: 'ACTIVE', durationMs: 0.1 },
-  reload: async () => ({
-    ok: true,
-    message: '1 change(s) applied',
-    changes: ['serial_no: 1 -> 2'],
-    diagnostics: [],
-    serialNo: 2,
-    durationMs: 4,
-  }),
+  operator: (command) =>
+    Promise.resolve<OperatorOutcome>(
+      command === 'failover'
+        ? { ok: true, message: 'the peer is ACTIVE after 2 ms', role: 'BACKUP', durationMs: 2.5 }
+        : { ok: false, code: 'not-standby', message: 'this node is ACTIVE, not in STANDBY', role: 'ACTIVE', durationMs: 0.1 },
+    ),
+  reload: () =>
+    Promise.resolve({
+      ok: true,
+      message: '1 change(s) applied',
+      changes: ['serial_no: 1 -> 2'],
+      diagnostics: [],
+      serialNo: 2,
+      durationMs: 4,
+    }),
 };
 
 function raw(path: string, text: string): Promise<string> {
@@ -73,7 +81,7 @@ describe('control socket', () => {
       expect(JSON.parse(await raw(path, '{"command":"reboot"}\n'))).toMatchObject({
         ok: false,
         code: 'bad-request',
-        message: expect.stringContaining('known: status, failover'),
+        message: expect.stringContaining('known: status, failover') as unknown,
       });
     } finally {
       await server.close();

@@ -1,8 +1,6 @@
-// The IPVS part of `tandem status` as text: the table like `ipvsadm -Ln` with a health
-// column (the data comes from ipvs/serviceStatuses). Pure.
+// The IPVS part of `tandem status` as text: like `ipvsadm -Ln`, with a health column. Pure.
 import { destinationKey, formatList, serviceKey, type BalancerStatus, type RealServerHealth } from '../ipvs/index.js';
-import { formatDuration } from './status.js';
-
+import { formatDuration } from '../lib/duration.js';
 /** The health column: `up for 3 min 2 s`, `down for 12 s: connection refused, back in 8 s`, … */
 export function healthLabel(health: RealServerHealth): string {
   const held = health.forMs !== undefined ? ` for ${formatDuration(health.forMs)}` : '';

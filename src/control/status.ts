@@ -1,0 +1,85 @@
+// What `tandem status` shows, as data: the control socket's JSON.
+import type { HealthSummary, RejectCounters, Role, TransitionReason } from '../cluster/index.js';
+import type { BalancerStatus } from '../ipvs/index.js';
+import type { LinkState } from '../net/index.js';
+
+/** One role change as logged (event role.change) and as listed in status: the same fields. */
+export interface TransitionRecord {
+  at: string;
+  from: Role;
+  to: Role;
+  reason: TransitionReason;
+  term: number;
+  peer?: string;
+  peerRole?: Role;
+  peerTerm?: number;
+  inPreviousRoleMs: number;
+  peerSilentMs?: number;
+}
+
+export interface PathStatus {
+  index: number;
+  local: string;
+  remote: string;
+  up: boolean;
+  lastHeardMsAgo?: number;
+  /** The peer's view of this path, from its last heartbeat. */
+  peerHearsUs?: { heard: boolean; silentMs: number };
+  sent: number;
+  sendErrors: number;
+  accepted: number;
+  rejected: Partial<RejectCounters>;
+}
+
+/** The host side of the role: what this node holds, announces and watches. */
+export interface ControllerStatus {
+  /** The addresses this node holds now (none unless active), where, and what for. */
+  addresses: Array<{ address: string; prefix: number; device: string; label?: string; purpose: string }>;
+  /** Addresses the last claim or reload could not place, and why. */
+  failedAddresses: Array<{ address: string; reason: string }>;
+  announcements: { framesSent: number; framesFailed: number; lastMsAgo?: number };
+  /** Undefined when monitor_links is off. */
+  links?: LinkState[];
+  hooks: { pending: number };
+}
+
+export interface DaemonStatus {
+  node: string;
+  cluster: string;
+  pid: number;
+  startedAt: string;
+  role: Role;
+  term: number;
+  since: string;
+  inRoleMs: number;
+  lastTransition?: TransitionRecord;
+  health: HealthSummary;
+  pending?: { kind: 'handover' | 'takeover'; reason: string; sinceMs: number };
+  splitBrainSinceMs?: number;
+  peer?: {
+    name: string;
+    alive: boolean;
+    role?: Role;
+    term?: number;
+    priority?: number;
+    bootId?: string;
+    lastHeardMsAgo?: number;
+    health?: HealthSummary;
+    timers?: { keepaliveMs: number; deadtimeMs: number };
+    paths: PathStatus[];
+  };
+  config: { serialNo: number; peerSerialNo?: number; serialMismatch: boolean };
+  timers: { keepalive: number; deadtime: number; warntime: number; initdead: number };
+  packets: { sent: number; accepted: number; rejected: RejectCounters };
+  /** How late this node's own timer fired (event loop blocked, GC, CPU starvation). */
+  timerLateness: { lastMs: number; maxMs: number; overWarntime: number };
+  /** How long the event loop was blocked (sampled every 10 ms, so shorter blocks read as about 10 ms). */
+  eventLoopDelay: { p99Ms: number; maxMs: number };
+  /** Garbage collection pauses of the daemon so far. */
+  gcPauses: { count: number; totalMs: number; maxMs: number };
+  /** Recent role changes, oldest first. */
+  transitions: TransitionRecord[];
+  host: ControllerStatus;
+  /** The IPVS table with the health of each real server, the sync daemon. */
+  ipvs?: BalancerStatus;
+}

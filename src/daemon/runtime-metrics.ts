@@ -1,0 +1,50 @@
+// How well this process keeps time, for status: how late the daemon's own timer
+// fires, how long the event loop was blocked, and the garbage collection pauses
+// that add to both.
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import type { DaemonStatus } from '../control/index.js';
+
+export type RuntimeStatus = Pick<DaemonStatus, 'timerLateness' | 'eventLoopDelay' | 'gcPauses'>;
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+export class RuntimeMetrics {
+  private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
+  private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
+  /** Sampled every 10 ms. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly gcObserver = new PerformanceObserver((entries) => {
+    for (const entry of entries.getEntries()) {
+      this.gc.count += 1;
+      this.gc.totalMs += entry.duration;
+      this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
+    }
+  });
+
+  constructor() {
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.loopDelay.enable();
+  }
+
+  /** Records how late the daemon's timer fired; true when later than warntime. */
+  timerFired(lateMs: number, warntime: number): boolean {
+    this.lateness.lastMs = lateMs;
+    this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
+    if (lateMs <= warntime) return false;
+    this.lateness.overWarntime += 1;
+    return true;
+  }
+
+  status(): RuntimeStatus {
+    return {
+      timerLateness: { ...this.lateness },
+      eventLoopDelay: { p99Ms: round(this.loopDelay.percentile(99) / 1e6), maxMs: round(this.loopDelay.max / 1e6) },
+      gcPauses: { count: this.gc.count, totalMs: round(this.gc.totalMs), maxMs: Math.round(this.gc.maxMs * 100) / 100 },
+    };
+  }
+
+  close(): void {
+    this.gcObserver.disconnect();
+    this.loopDelay.disable();
+  }
+}

@@ -1,0 +1,130 @@
+// A standalone daemon with an in-memory controller: the election's actions reach
+// the controller one at a time, status and the control socket answer, a stop
+// releases before it closes.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HealthSummary } from '../../../src/cluster/index.js';
+import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
+import type { Controller } from '../../../src/daemon/controller.js';
+import { Daemon } from '../../../src/daemon/index.js';
+import { captureLogger } from '../../capture-log.js';
+import { model } from './pair-config.js';
+
+const standalone = `cluster: lab
+serial_no: 1
+nodes:
+  - { name: lb, address: 192.0.2.1, priority: 100 }
+`;
+
+class FakeController implements Controller {
+  readonly calls: string[] = [];
+  /** Rejects reloads with this message. */
+  failReload: string | undefined;
+
+  start(): Promise<HealthSummary> {
+    this.calls.push('start');
+    return Promise.resolve({ canServe: true, monitorLinks: false, links: [], fault: '' });
+  }
+
+  async claim(): Promise<void> {
+    this.calls.push('claim');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    this.calls.push('claimed');
+  }
+
+  release(): Promise<void> {
+    this.calls.push('release');
+    return Promise.resolve();
+  }
+
+  announce(): Promise<void> {
+    this.calls.push('announce');
+    return Promise.resolve();
+  }
+
+  setSyncRole(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  runHooks(): void {
+    this.calls.push('hooks');
+  }
+
+  reload(): Promise<void> {
+    this.calls.push('reload');
+    return this.failReload === undefined ? Promise.resolve() : Promise.reject(new Error(this.failReload));
+  }
+
+  status(): ControllerStatus {
+    return { addresses: [], failedAddresses: [], announcements: { framesSent: 0, framesFailed: 0 }, hooks: { pending: 0 } };
+  }
+
+  close(): Promise<void> {
+    this.calls.push('close');
+    return Promise.resolve();
+  }
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tandem-daemon-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function start(controller: Controller) {
+  const m = await model(standalone);
+  const log = captureLogger();
+  const socketPath = join(dir, 'tandem.sock');
+  const daemon = await Daemon.start({
+    model: m,
+    self: m.nodes[0]!,
+    controller,
+    logger: log.logger,
+    socketPath,
+    loadConfig: async () => {
+      const next = await model(standalone.replace('serial_no: 1', 'serial_no: 2'));
+      return { model: next, warnings: [], self: next.nodes[0]! };
+    },
+  });
+  return { daemon, log, socketPath };
+}
+
+const until = async (done: () => boolean) => {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+
+describe('Daemon', () => {
+  it('claims as a standalone node, runs a reload after the claim, answers status, and releases before it closes', async () => {
+    const controller = new FakeController();
+    const { daemon, log, socketPath } = await start(controller);
+    await until(() => controller.calls.includes('claim'));
+    const reload = await daemon.reload();
+    // the reload's host changes waited for the claim
+    expect(controller.calls).toEqual(['start', 'hooks', 'claim', 'claimed', 'reload']);
+    expect(reload).toMatchObject({ ok: true, changes: ['serial_no: 1 -> 2'], serialNo: 2 });
+    const response = await sendControlRequest(socketPath, { command: 'status' });
+    expect(response).toMatchObject({
+      ok: true,
+      command: 'status',
+      status: { node: 'lb', role: 'ACTIVE', lastTransition: { from: 'INIT', to: 'ACTIVE', reason: 'standalone' }, config: { serialNo: 2 } },
+    });
+    await daemon.stop();
+    expect(controller.calls.slice(5)).toEqual(['hooks', 'release', 'close']);
+    expect(log.records.map((r) => r.event)).toContain('daemon.stopped');
+  });
+
+  it('logs a failed controller call and goes on with the next one', async () => {
+    const controller = new FakeController();
+    controller.failReload = 'netlink said no';
+    const { daemon, log } = await start(controller);
+    await until(() => controller.calls.includes('claimed'));
+    expect(await daemon.reload()).toMatchObject({ ok: true, serialNo: 2 });
+    expect(log.records.filter((r) => r.event === 'controller.failed')).toMatchObject([{ msg: 'controller: netlink said no' }]);
+    await daemon.stop();
+    expect(controller.calls.slice(-3)).toEqual(['hooks', 'release', 'close']);
+  });
+});
