@@ -231,6 +231,21 @@ const checkerKeywords: Keywords = {
   user: 'tandem runs check programs as its own user; ignored',
 };
 
+/** Keywords of the checkers tandem does not run (the checker itself gets the warning). */
+const foreignCheckerKeywords = [
+  'helo_name',
+  'host',
+  'type',
+  'name',
+  'payload',
+  'require_reply',
+  'min_reply_length',
+  'max_reply_length',
+  'track_file',
+  'dynamic',
+  'weight',
+];
+
 const urlKeywords: Keywords = {
   path: 'read',
   digest: 'read',
@@ -336,6 +351,8 @@ class Translation {
       const [device, ...rest] = sync.args;
       b.set(['sync', 'enabled'], true, this.place(sync.keyword));
       if (device !== undefined) b.set(['sync', 'interface'], device.text, this.place(device, 'lvs_sync_daemon'));
+      // The instance may follow the interface without its `inst`.
+      if (rest[0] !== undefined && !['inst', 'id', 'port', 'maxlen', 'ttl', 'group'].includes(rest[0].text)) rest.shift();
       this.options(sync, rest, { inst: 'word', id: 'word', port: 'word', maxlen: 'word', ttl: 'word', group: 'word' }, (name, value) => {
         if (name === 'id') this.integer(value, 0, 255, 'lvs_sync_daemon', (id, place) => b.set(['sync', 'sync_id'], id, place));
         else if (name === 'port') this.integer(value, 1, 65535, 'lvs_sync_daemon', (port, place) => b.set(['sync', 'port'], port, place));
@@ -539,7 +556,7 @@ class Translation {
     };
     script('notify_master', 'active_cmd');
     script('notify_backup', 'inactive_cmd');
-    script('notify', 'notify', "notify: tandem runs it with its own arguments (the new state and the reason), not keepalived's four");
+    script('notify', 'notify', "tandem runs it with its own arguments (the new state and the reason), not keepalived's four");
     const fault = settings.get('notify_fault');
     if (fault !== undefined && fault.args[0]?.text !== settings.get('notify_backup')?.args[0]?.text)
       script(
@@ -627,9 +644,9 @@ class Translation {
       this.error(first, { key, message: 'invalid address', expected: 'an IP address, fwmark N or group NAME', found: quote(first.text) });
       return undefined;
     }
-    let port = 0;
+    let port: number | undefined = second === undefined ? 0 : undefined;
     if (second !== undefined) this.integer(second, 0, 65535, key, (value) => (port = value), statement);
-    return [{ name: endpointName(ip, port), ip, port, at: statement.keyword }];
+    return port === undefined ? undefined : [{ name: endpointName(ip, port), ip, port, at: statement.keyword }];
   }
 
   private groupMembers(statement: Statement, nameToken: Token | undefined): ServiceAddress[] | undefined {
@@ -893,10 +910,14 @@ class Translation {
     serverPort: number,
   ): Record<string, unknown> {
     const type = checker.keyword.text;
-    const settings = this.blockSettings(checker, checkerKeywords, `${type} keyword`);
+    const supported = supportedCheckers.includes(type);
+    const known = supported
+      ? checkerKeywords
+      : { ...checkerKeywords, ...Object.fromEntries(foreignCheckerKeywords.map((key) => [key, 'read'])) };
+    const settings = this.blockSettings(checker, known, `${type} keyword`);
     const setting = (name: string): Statement | undefined => settings.get(name) ?? inherited(name);
     const check: Record<string, unknown> = { reentry: '0s' };
-    if (!supportedCheckers.includes(type))
+    if (!supported)
       this.warn(
         checker.keyword,
         type,
@@ -974,7 +995,15 @@ class Translation {
     const path = urlSettings.get('path')?.args[0];
     http.path = path?.text ?? '/';
     const digest = urlSettings.get('digest');
-    if (digest?.args[0] !== undefined) http.digest = digest.args[0].text;
+    const digestValue = digest?.args[0];
+    if (digestValue !== undefined && /^[0-9a-fA-F]{32}$/.test(digestValue.text)) http.digest = digestValue.text;
+    else if (digestValue !== undefined)
+      this.error(digestValue, {
+        key: 'digest',
+        message: 'invalid value',
+        expected: 'an MD5 digest of 32 hex digits (genhash)',
+        found: quote(digestValue.text),
+      });
     const codes = urlSettings.get('status_code');
     if (codes !== undefined) {
       const valid = codes.args.filter((code) => {
@@ -1053,12 +1082,12 @@ class Translation {
       const name = statement.keyword.text;
       const handling = Object.hasOwn(known, name) ? known[name] : undefined;
       if (handling === undefined) {
-        if (kind === 'global_defs keyword') this.warn(statement.keyword, name, `${name} ${noCounterpart}`);
+        if (kind === 'global_defs keyword') this.warn(statement.keyword, name, noCounterpart);
         else this.error(statement.keyword, unknownKeyFinding(kind, name, Object.keys(known)));
         continue;
       }
       if (handling !== 'read') {
-        this.warn(statement.keyword, name, `${name} ${handling}`);
+        this.warn(statement.keyword, name, handling);
         continue;
       }
       read.push(statement);

@@ -28,18 +28,18 @@ interface Virtual {
 }
 
 const ignoredGlobals: Record<string, string> = {
-  autoreload: 'tandem reloads on `tandem reload` (or SIGHUP); ignored',
-  callback: 'tandem does not copy configuration files; ignored',
-  logfile: 'tandem logs to stdout/journald; ignored',
-  execute: 'tandem runs one configuration; ignored',
-  supervised: 'tandem runs in the foreground under systemd; ignored',
+  autoreload: 'is not needed: tandem reloads on `tandem reload` (or SIGHUP); ignored',
+  callback: 'is not run: tandem does not watch its configuration file; ignored',
+  logfile: 'is not used: tandem logs to stdout (journald); ignored',
+  execute: 'is not used: tandem runs one configuration; ignored',
+  supervised: 'is not needed: tandem runs in the foreground; ignored',
   readdquiescent: 'has no counterpart in tandem; ignored',
-  emailalert: 'tandem sends no e-mail (watch its health.server_down log events); ignored',
-  emailalertfreq: 'tandem sends no e-mail; ignored',
-  emailalertstatus: 'tandem sends no e-mail; ignored',
-  emailalertfrom: 'tandem sends no e-mail; ignored',
-  smtp: 'tandem sends no e-mail; ignored',
-  cleanstop: 'tandem removes its services when it stops being active; ignored',
+  emailalert: 'is not used: tandem sends no e-mail (watch its health log events); ignored',
+  emailalertfreq: 'is not used: tandem sends no e-mail; ignored',
+  emailalertstatus: 'is not used: tandem sends no e-mail; ignored',
+  emailalertfrom: 'is not used: tandem sends no e-mail; ignored',
+  smtp: 'is not used: tandem sends no e-mail; ignored',
+  cleanstop: 'is not used: tandem removes its services when it stops being active; ignored',
   maintenancedir: 'has no counterpart in tandem (set a real server inactive instead); ignored',
   fallbackcommand: 'has no counterpart in tandem; ignored',
   checkcount: 'is deprecated (ldirectord uses it for ping checks only); ignored',
@@ -65,7 +65,7 @@ const ignoredVirtual: Record<string, string> = {
   emailalertfreq: ignoredGlobals.emailalertfreq ?? '',
   emailalertstatus: ignoredGlobals.emailalertstatus ?? '',
   smtp: ignoredGlobals.smtp ?? '',
-  monitorfile: 'tandem logs every check state change; ignored',
+  monitorfile: 'is not used: tandem logs every change of a server’s state; ignored',
   cleanstop: ignoredGlobals.cleanstop ?? '',
   checkcount: ignoredGlobals.checkcount ?? '',
 };
@@ -262,6 +262,8 @@ class Translation {
   private readonly sink: FrontEndContext['sink'];
   private scope: DocPath | undefined;
   private serviceCount = 0;
+  /** Forwarding methods of all real servers: `network` when they agree. */
+  private readonly methods = new Set<string>();
 
   constructor(
     private readonly builder: DocumentBuilder,
@@ -279,7 +281,7 @@ class Translation {
     b.set(['network'], 'direct');
     b.set(['virtual_services'], []);
     for (const setting of this.globals.values()) {
-      if (Object.hasOwn(ignoredGlobals, setting.key)) this.warn(setting, `${setting.key} ${ignoredGlobals[setting.key] ?? ''}`);
+      if (Object.hasOwn(ignoredGlobals, setting.key)) this.warn(setting, ignoredGlobals[setting.key] ?? '');
       else if (!readGlobals.includes(setting.key))
         this.error(setting, unknownKeyFinding('global setting', setting.key, [...readGlobals, ...Object.keys(ignoredGlobals), 'virtual']));
     }
@@ -298,6 +300,9 @@ class Translation {
         "ldirectord leaves the VIPs to heartbeat's haresources: tandem claims each virtual's address on the active director (the device whose subnet holds it, unless a [vip] section names one)",
       );
     for (const virtual of virtuals) this.virtual(virtual);
+    const [method, ...others] = this.methods;
+    if (method !== undefined && others.length === 0)
+      b.set(['network'], { masq: 'nat', gate: 'direct', ipip: 'tunnel' }[method] ?? 'direct');
   }
 
   private virtual(virtual: Virtual): void {
@@ -312,7 +317,7 @@ class Translation {
     const reals: Line[] = [];
     for (const setting of virtual.settings) {
       if (setting.key === 'real' || setting.key === 'real6') reals.push(setting);
-      else if (Object.hasOwn(ignoredVirtual, setting.key)) this.warn(setting, `${setting.key} ${ignoredVirtual[setting.key] ?? ''}`);
+      else if (Object.hasOwn(ignoredVirtual, setting.key)) this.warn(setting, ignoredVirtual[setting.key] ?? '');
       else if (!readVirtual.includes(setting.key))
         this.error(
           setting,
@@ -641,6 +646,7 @@ class Translation {
       this.warn(real, 'a request/receive pair per real server: tandem checks all servers of a service alike, with the virtual section’s');
     const port = portText !== undefined ? this.port(portText, protocol, real) : 0;
     const weight = weightText !== undefined ? Number(weightText) : 1;
+    this.methods.add(method);
     const place = this.place(real, real.key, real.valueColumn);
     const b = this.builder;
     addresses.forEach((address, offset) => {
