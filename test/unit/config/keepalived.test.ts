@@ -40,7 +40,7 @@ describe('keepalived.conf: the wild files', () => {
     expect(service).toMatchObject({ name: '[ae00::1]:80', vip: { address: 'ae00::1', family: 6, prefix: 128 }, port: 80, protocol: 'tcp' });
     expect(service?.realServers.map((s) => [s.address, s.port])).toEqual([['ae00::10', 25]]);
     expect(service?.healthCheck).toMatchObject({ kind: 'tcp', timeout: 3000, failures: 4 });
-    expect(warnings.map((w) => `${where(w)}`)).toEqual(['13:1 virtual_server', '24:9 SMTP_CHECK']);
+    expect(warnings.map((w) => where(w))).toEqual(['13:1 virtual_server', '24:9 SMTP_CHECK']);
   });
 
   it('reads the UDP DNS director: VRRP address and device, MISC_CHECK with %h, delay_before_retry at service level', async () => {
