@@ -1,11 +1,8 @@
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, toYaml, type Diagnostic } from '../../../src/config/index.js';
-import { configError, fixture, noHosts, testOptions, where } from './helpers.js';
+import { configError, fixture, noHosts, testOptions, where, wildConfig } from './helpers.js';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const wild = (name: string): string => resolve(repoRoot, '../shared/wild-configs', name);
+const wild = wildConfig;
 const keepalived = (name: string): string => fixture(`keepalived/${name}`);
 const shown = (list: Diagnostic[]): string[] => list.map((d) => `${where(d)}: ${d.message}`);
 
