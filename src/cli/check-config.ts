@@ -27,7 +27,7 @@ export const checkConfigCommand: CommandModule = {
     program
       .command('check-config')
       .description('validate a configuration file and summarise it')
-      .argument('<file>', 'configuration file (tandem.yaml, lvs.cf, ipvsadm rules or lvs.conf)')
+      .argument('<file>', 'configuration file (tandem.yaml, lvs.cf, ipvsadm rules, lvs.conf, keepalived.conf or ldirectord.cf)')
       .option('--node <name>', 'the node this host is; also checks the configuration against this host')
       .option('--json', 'print the normalised model as JSON')
       .addOption(formatOption())
@@ -44,6 +44,8 @@ const formatNames: Record<ConfigFormat, string> = {
   'lvs.cf': 'Piranha lvs.cf',
   ipvsadm: 'ipvsadm rules',
   'lvs.conf': 'lvs-director lvs.conf',
+  keepalived: 'keepalived.conf',
+  ldirectord: 'ldirectord.cf',
 };
 
 function summary(file: string, { model, format, warnings }: LoadResult, node: string | undefined): string {

@@ -1,5 +1,5 @@
-// `tandem convert FILE --to yaml`: an lvs.cf, ipvsadm rules or lvs.conf as tandem.yaml,
-// with everything tandem uses (it reads back to the same model).
+// `tandem convert FILE --to yaml`: an lvs.cf, ipvsadm rules, lvs.conf, keepalived.conf or
+// ldirectord.cf as tandem.yaml, with everything tandem uses (it reads back to the same model).
 import { Option, type Command } from 'commander';
 import { toYaml, type ConfigFormat } from '../config/index.js';
 import type { CommandModule } from './command.js';
@@ -9,7 +9,9 @@ export const convertCommand: CommandModule = {
   register(program: Command): void {
     program
       .command('convert')
-      .description('convert a configuration (lvs.cf, ipvsadm rules, lvs.conf, tandem.yaml) to tandem.yaml on stdout')
+      .description(
+        'convert a configuration (lvs.cf, ipvsadm rules, lvs.conf, keepalived.conf, ldirectord.cf, tandem.yaml) to tandem.yaml on stdout',
+      )
       .argument('<file>', 'configuration file')
       .addOption(new Option('--to <format>', 'output format').choices(['yaml']).makeOptionMandatory())
       .addOption(formatOption())

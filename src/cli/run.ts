@@ -82,7 +82,10 @@ export const runCommand: CommandModule = {
     program
       .command('run')
       .description('run the daemon: heartbeats with the peer, the election, the addresses, the control socket')
-      .requiredOption('--config <file>', 'configuration file (tandem.yaml, lvs.cf, ipvsadm rules or lvs.conf)')
+      .requiredOption(
+        '--config <file>',
+        'configuration file (tandem.yaml, lvs.cf, ipvsadm rules, lvs.conf, keepalived.conf or ldirectord.cf)',
+      )
       .option('--node <name>', 'the node this host is (default: by address, then by host name)')
       .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default('json'))
       .option('--log-level <level>', 'pino log level', 'info')

@@ -20,6 +20,8 @@ export interface Diagnostic {
 export interface SourceLocation {
   line: number;
   column: number;
+  /** Another file than the sink's (one the configuration includes). */
+  file?: string;
 }
 
 /** What a diagnostic says, apart from where and how severe. */
@@ -84,7 +86,7 @@ export class DiagnosticSink {
 
   /** Errors in file order (front ends and the semantic checks report in passes). */
   get errors(): Diagnostic[] {
-    const sorted = sortByPlace(this.errorList);
+    const sorted = sortByPlace(this.errorList, this.file);
     if (!this.truncated) return sorted;
     const last = sorted[sorted.length - 1];
     return [
@@ -100,7 +102,7 @@ export class DiagnosticSink {
   }
 
   get warnings(): Diagnostic[] {
-    return sortByPlace(this.warningList);
+    return sortByPlace(this.warningList, this.file);
   }
 
   /** Throws the collected errors, if any. */
@@ -109,7 +111,7 @@ export class DiagnosticSink {
   }
 
   private make(severity: Severity, at: SourceLocation, finding: Finding): Diagnostic {
-    const diagnostic: Diagnostic = { severity, file: this.file, line: at.line, column: at.column, message: finding.message };
+    const diagnostic: Diagnostic = { severity, file: at.file ?? this.file, line: at.line, column: at.column, message: finding.message };
     if (finding.key !== undefined) diagnostic.key = finding.key;
     if (finding.expected !== undefined) diagnostic.expected = finding.expected;
     if (finding.found !== undefined) diagnostic.found = finding.found;
@@ -117,8 +119,11 @@ export class DiagnosticSink {
   }
 }
 
-function sortByPlace(list: Diagnostic[]): Diagnostic[] {
-  return [...list].sort((a, b) => a.line - b.line || a.column - b.column);
+/** The main file's diagnostics first, then included files' by name. */
+function sortByPlace(list: Diagnostic[], mainFile: string): Diagnostic[] {
+  const byFile = (a: Diagnostic, b: Diagnostic): number =>
+    Number(a.file !== mainFile) - Number(b.file !== mainFile) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
+  return [...list].sort((a, b) => byFile(a, b) || a.line - b.line || a.column - b.column);
 }
 
 /** How a found value is shown: quoted, control characters escaped, long values cut. */

@@ -3,7 +3,7 @@ import { quote, type DiagnosticSink } from './diagnostics.js';
 import type { DocPath, Locator } from './normalise.js';
 import type { HostResolver, ServiceResolver } from './resolve.js';
 
-export const configFormats = ['yaml', 'lvs.cf', 'ipvsadm', 'lvs.conf'] as const;
+export const configFormats = ['yaml', 'lvs.cf', 'ipvsadm', 'lvs.conf', 'keepalived', 'ldirectord'] as const;
 export type ConfigFormat = (typeof configFormats)[number];
 
 export interface FrontEndContext {
@@ -11,6 +11,9 @@ export interface FrontEndContext {
   sink: DiagnosticSink;
   hosts: HostResolver;
   services: ServiceResolver;
+  /** Reads a file the configuration includes (keepalived's `include`), with the checks a
+   *  configuration file gets; undefined after reporting why not (at the file itself). */
+  readInclude: (path: string) => Promise<string | undefined>;
 }
 
 /** A document in the shape of schema.ts, and where its values came from. */
@@ -20,6 +23,13 @@ export interface FrontEndResult {
   /** Parts whose errors the front end reported already (see DocumentBuilder.damaged). */
   damaged?: DocPath[];
 }
+
+/** Lines only these formats have, looked for anywhere in the file before the extension
+ *  (ldirectord.cf shares `.cf` with lvs.cf; keepalived.conf often starts with a comment). */
+const bySignature: [RegExp, ConfigFormat][] = [
+  [/^[ \t]*(global_defs|vrrp_instance|vrrp_sync_group|virtual_server_group)\b|^[ \t]*virtual_server[ \t][^\n{]*\{/m, 'keepalived'],
+  [/^virtual6?[ \t]*=|^[ \t]+(real6?|checktype)[ \t]*=/m, 'ldirectord'],
+];
 
 const byExtension: [RegExp, ConfigFormat][] = [
   [/\.ya?ml$/i, 'yaml'],
@@ -34,9 +44,10 @@ const byFirstLine: [RegExp, ConfigFormat][] = [
   [/^(---|%YAML|[A-Za-z_][\w-]*\s*:(\s|$))/, 'yaml'],
 ];
 
-/** The format of `text`: by file extension where that is unambiguous, else by the first
- *  line that is not blank or a comment. Reports to `sink` when it cannot tell. */
+/** The format of `text`: by a signature line, else by file extension where that is
+ *  unambiguous, else by the first line that is not blank or a comment. Reports to `sink` when it cannot tell. */
 export function detectFormat(text: string, file: string, sink: DiagnosticSink): ConfigFormat | undefined {
+  for (const [pattern, format] of bySignature) if (pattern.test(text)) return format;
   for (const [pattern, format] of byExtension) if (pattern.test(file)) return format;
   const lines = text.split('\n');
   const index = lines.findIndex((line) => line.trim() !== '' && !line.trim().startsWith('#'));
@@ -46,7 +57,7 @@ export function detectFormat(text: string, file: string, sink: DiagnosticSink): 
     { line: index + 1, column: (lines[index] ?? '').search(/\S/) + 1 },
     {
       message: 'cannot tell the configuration format',
-      expected: 'tandem.yaml, Piranha lvs.cf, ipvsadm rules or lvs-director lvs.conf (or give --format)',
+      expected: 'tandem.yaml, Piranha lvs.cf, ipvsadm rules, lvs-director lvs.conf, keepalived.conf or ldirectord.cf (or give --format)',
       found: quote(line),
     },
   );

@@ -1,10 +1,12 @@
-// The configuration: four front ends (tandem.yaml, Piranha lvs.cf, ipvsadm rules,
-// lvs-director's lvs.conf), one validated Model. See README "Configuration".
+// The configuration: six front ends (tandem.yaml, Piranha lvs.cf, ipvsadm rules,
+// lvs-director's lvs.conf, keepalived.conf, ldirectord.cf), one validated Model. See README "Configuration".
 import { stat, readFile } from 'node:fs/promises';
-import { ConfigError, DiagnosticSink, quote, type Diagnostic } from './diagnostics.js';
+import { ConfigError, DiagnosticSink, quote, type Diagnostic, type SourceLocation } from './diagnostics.js';
 import { detectFormat, type ConfigFormat, type FrontEndContext, type FrontEndResult } from './frontend.js';
 import { checkHost, type HostFacts } from './host.js';
 import { readIpvsadmRules } from './ipvsadm-rules.js';
+import { readKeepalived } from './keepalived.js';
+import { readLdirectord } from './ldirectord.js';
 import { readLvsCf } from './lvscf.js';
 import { readLvsConf } from './lvsconf.js';
 import type { Model } from './model.js';
@@ -57,29 +59,36 @@ export interface LoadResult {
  *  the file (and its warnings) when it is invalid or cannot be read. */
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadResult> {
   const sink = new DiagnosticSink(path);
-  let bytes: Buffer | undefined;
+  const text = await readConfigText(path, sink);
+  sink.throwIfErrors();
+  return parseConfig(text ?? '', path, options);
+}
+
+/** A configuration file's text, or undefined after reporting to `sink` why not. A file
+ *  other than the sink's own (an include) is named in the diagnostics. */
+async function readConfigText(path: string, sink: DiagnosticSink): Promise<string | undefined> {
+  const file = path === sink.file ? {} : { file: path };
   try {
     const size = (await stat(path)).size;
     if (size > maxConfigBytes) {
       sink.error(
-        { line: 1, column: 1 },
+        { line: 1, column: 1, ...file },
         { message: 'file too large for a configuration', expected: `at most ${maxConfigBytes} bytes`, found: `${size} bytes` },
       );
-    } else {
-      bytes = await readFile(path);
+      return undefined;
     }
+    return new TextDecoder('utf-8').decode(await readFile(path));
   } catch (error) {
     sink.error(
-      { line: 0, column: 0 },
+      { line: 0, column: 0, ...file },
       {
         message: `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
         expected: 'a readable file',
         found: quote(path),
       },
     );
+    return undefined;
   }
-  sink.throwIfErrors();
-  return parseConfig(new TextDecoder('utf-8').decode(bytes), path, options);
 }
 
 /** The same as loadConfig, from text; `file` names it in diagnostics. */
@@ -95,6 +104,12 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
     sink,
     hosts: options.hosts ?? systemHostResolver(),
     services: options.services ?? systemServiceResolver(),
+    readInclude: async (path) => {
+      const included = await readConfigText(path, sink);
+      const errors = sink.errors.length;
+      if (included !== undefined) checkText(included, sink, path);
+      return sink.errors.length === errors ? included : undefined;
+    },
   };
   const read = await frontEnds[format](body, context);
   const model =
@@ -114,22 +129,24 @@ const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) =
   'lvs.cf': readLvsCf,
   ipvsadm: readIpvsadmRules,
   'lvs.conf': readLvsConf,
+  keepalived: readKeepalived,
+  ldirectord: readLdirectord,
 };
 
-/** Size, emptiness and binary content: before any format is guessed. */
-function checkText(text: string, sink: DiagnosticSink): void {
+/** Size, emptiness and binary content: before any format is guessed. `file`: an
+ *  included file, named in the diagnostics. */
+function checkText(text: string, sink: DiagnosticSink, file?: string): void {
+  const at = (line: number, column: number): SourceLocation => (file !== undefined ? { line, column, file } : { line, column });
   if (Buffer.byteLength(text) > maxConfigBytes) {
-    sink.error(
-      { line: 1, column: 1 },
-      {
-        message: 'file too large for a configuration',
-        expected: `at most ${maxConfigBytes} bytes`,
-        found: `${Buffer.byteLength(text)} bytes`,
-      },
-    );
+    sink.error(at(1, 1), {
+      message: 'file too large for a configuration',
+      expected: `at most ${maxConfigBytes} bytes`,
+      found: `${Buffer.byteLength(text)} bytes`,
+    });
     return;
   }
-  if (text.trim() === '') {
+  // An empty included file is an empty conf.d entry, not a mistake.
+  if (text.trim() === '' && file === undefined) {
     sink.error(
       { line: 1, column: 1 },
       { message: 'the file is empty', expected: 'a configuration', found: text === '' ? 'an empty file' : 'only blanks' },
@@ -144,13 +161,10 @@ function checkText(text: string, sink: DiagnosticSink): void {
     const line = before.split('\n').length;
     const column = binary.index - before.lastIndexOf('\n');
     const code = binary[0].codePointAt(0) ?? 0;
-    sink.error(
-      { line, column },
-      {
-        message: 'binary data in a configuration file',
-        expected: 'UTF-8 text',
-        found: code === 0xfffd ? 'bytes that are not UTF-8' : `control character 0x${code.toString(16).padStart(2, '0')}`,
-      },
-    );
+    sink.error(at(line, column), {
+      message: 'binary data in a configuration file',
+      expected: 'UTF-8 text',
+      found: code === 0xfffd ? 'bytes that are not UTF-8' : `control character 0x${code.toString(16).padStart(2, '0')}`,
+    });
   }
 }

@@ -77,6 +77,12 @@ export interface SorryServer {
   weight: number;
 }
 
+/** Inclusive range of HTTP status codes; a single code has from === to. */
+export interface StatusRange {
+  from: number;
+  to: number;
+}
+
 export type HealthCheckKind = 'none' | 'tcp' | 'send-expect' | 'http' | 'exec';
 
 export interface HealthCheckSpec {
@@ -89,6 +95,9 @@ export interface HealthCheckSpec {
   reentry: Milliseconds;
   /** Consecutive failed checks that take a server out. */
   failures: number;
+  /** After a failed check of a server not yet down, the next one comes this much later
+   *  instead of `interval` (keepalived's delay_before_retry). */
+  retryInterval?: Milliseconds;
   /** send/expect (Piranha) — `send` may contain \r\n already unescaped. */
   send?: string;
   expect?: string;
@@ -99,7 +108,12 @@ export interface HealthCheckSpec {
     path: string;
     host?: string;
     status: number;
+    /** Accepted status codes as inclusive ranges (keepalived's `status_code 200-299 301`,
+     *  ldirectord's any 2xx); when set, `status` is only what messages name first. */
+    statusCodes?: StatusRange[];
     bodyRegex?: string;
+    /** MD5 of the body, lower-case hex (keepalived's `digest`, made by genhash). */
+    digest?: string;
     /** HTTPS (keepalived's SSL_GET, ldirectord's `service = https`); the certificate is not verified. */
     tls?: boolean;
   };

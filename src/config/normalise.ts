@@ -16,6 +16,7 @@ import type {
   Model,
   NetworkType,
   RealServer,
+  StatusRange,
   VirtualService,
 } from './model.js';
 import { compileExpectation } from '../health/index.js';
@@ -30,6 +31,8 @@ export interface Place {
   column: number;
   /** The key as the source format names it (`keepalive`, `-s`, `virtual_services[0].port`). */
   key: string;
+  /** Set when the value came from another file than the one loaded (an include). */
+  file?: string;
 }
 
 /** Maps document paths back to the source text. */
@@ -498,7 +501,17 @@ class SemanticChecks {
     if (kind === 'send-expect' && check.send === undefined && check.expect === undefined) {
       this.error([...checkPath, 'kind'], 'a send-expect check needs send or expect', 'send or expect set', 'neither');
     }
-    for (const timing of ['interval', 'timeout'] as const) this.positiveDuration([...checkPath, timing]);
+    for (const timing of ['interval', 'timeout', 'retry_interval'] as const) this.positiveDuration([...checkPath, timing]);
+    (check.http?.status_codes ?? []).forEach((code, index) => {
+      const range = statusRange(code);
+      if (range.from > range.to)
+        this.error(
+          [...checkPath, 'http', 'status_codes', index],
+          'empty status code range',
+          'LOW-HIGH with LOW <= HIGH',
+          quote(String(code)),
+        );
+    });
     const regexes: [DocPath, string | undefined][] = [
       [[...checkPath, 'expect'], check.use_regex ? check.expect : undefined],
       [[...checkPath, 'http', 'body_regex'], check.http?.body_regex],
@@ -606,6 +619,12 @@ function toClaimedAddress(claimed: { address: string; device?: string; label?: s
   const parsed = parseIpPrefix(claimed.address);
   if (parsed === undefined) throw new Error(`unvalidated address ${claimed.address}`);
   return { address: parsed.address, family: parsed.family, prefix: parsed.prefix, ...splitDevice(claimed) };
+}
+
+/** `200` or `"200-299"` (validated by the schema) as an inclusive range. */
+function statusRange(code: number | string): StatusRange {
+  const [from = 0, to = from] = String(code).split('-').map(Number);
+  return { from, to };
 }
 
 function ms(text: string): number {
@@ -726,6 +745,7 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
     timeout: ms(check.timeout),
     reentry: ms(check.reentry),
     failures: check.failures,
+    retryInterval: check.retry_interval !== undefined ? ms(check.retry_interval) : undefined,
     send: check.send,
     expect: check.expect,
     useRegex: check.use_regex,
@@ -737,7 +757,9 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
             path: check.http.path,
             host: check.http.host,
             status: check.http.status,
+            statusCodes: check.http.status_codes?.map(statusRange),
             bodyRegex: check.http.body_regex,
+            digest: check.http.digest?.toLowerCase(),
             tls: check.http.tls,
           })
         : undefined,

@@ -16,6 +16,8 @@ const objectNamePattern = '^\\S(.{0,126}\\S)?$';
 const deviceNamePattern = '^[^/:\\s]{1,15}(:[^/\\s]{1,15})?$';
 const labelPattern = '^[^/\\s]{1,15}$';
 const serviceNamePattern = '^[A-Za-z][A-Za-z0-9._+-]*$';
+export const statusRangePattern = '^[1-5][0-9]{2}-[1-5][0-9]{2}$';
+const digestPattern = '^[0-9a-fA-F]{32}$';
 
 /** How each pattern and format is named in "expected …" of a diagnostic. */
 export const expectedText: Record<string, string> = {
@@ -25,6 +27,8 @@ export const expectedText: Record<string, string> = {
   [deviceNamePattern]: 'an interface name such as eth0 (or eth0:1 for an alias)',
   [labelPattern]: 'an alias label such as eth0:1 (at most 15 characters)',
   [serviceNamePattern]: 'a service name from /etc/services',
+  [statusRangePattern]: 'a status code range such as 200-299',
+  [digestPattern]: 'an MD5 digest of 32 hex digits',
   'ip-address': 'an IPv4 or IPv6 address',
   'ip-prefix': 'an address with an optional prefix length, such as 192.0.2.10/24',
   netmask: 'a dotted netmask such as 255.255.255.0',
@@ -97,6 +101,11 @@ const HealthCheckSchema = section(
     timeout: duration('Limit for one check.', '1s'),
     reentry: duration('How long a failed server must pass checks before it is put back.', '6s'),
     failures: uint(1, 100, 'Consecutive failed checks that take a server out.', 3),
+    retry_interval: Type.Optional(
+      duration(
+        'After a failed check of a server not yet down, check again after this instead of interval (keepalived delay_before_retry).',
+      ),
+    ),
     send: Type.Optional(Type.String({ description: 'Sent after connecting (send-expect); \\r\\n are real line ends.' })),
     expect: Type.Optional(Type.String({ description: 'Expected at the start of the reply (or a regex with use_regex).' })),
     use_regex: flag('Treat expect as a regular expression.', false),
@@ -110,7 +119,14 @@ const HealthCheckSchema = section(
           path: Type.String({ description: 'Request path.', default: '/' }),
           host: Type.Optional(Type.String({ description: 'Host header (default: the real server address).' })),
           status: uint(100, 599, 'Expected status code.', 200),
+          status_codes: Type.Optional(
+            Type.Array(Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Type.String({ pattern: statusRangePattern })]), {
+              minItems: 1,
+              description: 'Accepted status codes and ranges such as 200-299; replaces status.',
+            }),
+          ),
           body_regex: Type.Optional(Type.String({ description: 'Regular expression the body must match.' })),
+          digest: Type.Optional(Type.String({ pattern: digestPattern, description: 'MD5 of the body in hex (keepalived digest).' })),
           tls: Type.Optional(Type.Boolean({ description: 'HTTPS; the certificate is not verified.' })),
         },
         { additionalProperties: false, description: 'HTTP check settings.' },

@@ -233,6 +233,7 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
     timeout: formatDuration(check.timeout),
     reentry: formatDuration(check.reentry),
     failures: check.failures,
+    retry_interval: check.retryInterval !== undefined ? formatDuration(check.retryInterval) : undefined,
     send: check.send,
     expect: check.expect,
     use_regex: check.useRegex,
@@ -244,7 +245,9 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
             path: check.http.path,
             host: check.http.host,
             status: check.http.status,
+            status_codes: check.http.statusCodes?.map((range) => (range.from === range.to ? range.from : `${range.from}-${range.to}`)),
             body_regex: check.http.bodyRegex,
+            digest: check.http.digest,
             tls: check.http.tls,
           })
         : undefined,

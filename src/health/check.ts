@@ -1,6 +1,6 @@
 // One compiled check of one real server and the dispatcher that runs it. Compiling
 // (model → Check) happens once per configuration load; running happens every interval.
-import type { IpAddress, IpFamily, Milliseconds } from '../config/model.js';
+import type { IpAddress, IpFamily, Milliseconds, StatusRange } from '../config/model.js';
 import type { Expectation } from './expectation.js';
 import { checkHttp } from './http.js';
 import { checkProgram } from './program.js';
@@ -18,7 +18,18 @@ export type Probe =
   | { kind: 'stream'; send?: string; expect?: Expectation }
   /** The same for a UDP service: a datagram out, a reply (or an ICMP unreachable) back. */
   | { kind: 'datagram'; send?: string; expect?: Expectation }
-  | { kind: 'http'; path: string; host?: string; status: number; body?: Expectation; tls: boolean }
+  | {
+      kind: 'http';
+      path: string;
+      host?: string;
+      status: number;
+      /** Accepted ranges; when absent, exactly `status`. */
+      statusCodes?: StatusRange[];
+      body?: Expectation;
+      /** MD5 of the whole body, lower-case hex. */
+      digest?: string;
+      tls: boolean;
+    }
   /** `command` has `%h`/`%p` already replaced; run by /bin/sh. */
   | { kind: 'program'; command: string; expect?: Expectation };
 

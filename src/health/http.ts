@@ -2,6 +2,7 @@
 // (keepalived's HTTP_GET/SSL_GET, ldirectord's `request`/`receive`).
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { runAttempt } from './attempt.js';
 import type { CheckTarget, Probe } from './check.js';
@@ -50,17 +51,27 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
     request.on('response', (response: IncomingMessage) => {
       const status = response.statusCode ?? 0;
       const statusLine = `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
-      if (status !== probe.status) {
-        return attempt.settle({
+      if (!statusAccepted(probe, status)) {
+        attempt.settle({
           outcome: 'fail',
           reason: 'bad-status',
-          message: `${statusLine}, expected ${probe.status}`,
+          message: `${statusLine}, expected ${expectedStatus(probe)}`,
           durationMs: attempt.elapsed(),
           status,
         });
+        return;
       }
-      const body = probe.body;
-      if (!body) return attempt.settle({ outcome: 'pass', message: statusLine, durationMs: attempt.elapsed(), status });
+      const { body, digest } = probe;
+      const pass = (what?: string): CheckResult => ({
+        outcome: 'pass',
+        message: what !== undefined ? `${statusLine}, ${what}` : statusLine,
+        durationMs: attempt.elapsed(),
+        status,
+      });
+      if (!body && !digest) {
+        attempt.settle(pass());
+        return;
+      }
       phase = 'reading the body';
       let received = Buffer.alloc(0);
       const mismatch = (message: string): CheckResult => ({
@@ -71,24 +82,33 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
         status,
         received: printable(received.toString('utf8')),
       });
+      const description = body?.description ?? '';
       response.on('data', (chunk: Buffer) => {
         received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
-        if (body.matches(received.toString('utf8'))) {
-          return attempt.settle({
-            outcome: 'pass',
-            message: `${statusLine}, body matches ${body.description}`,
-            durationMs: attempt.elapsed(),
-            status,
-          });
-        }
-        if (received.length >= MAX_RECEIVED_BYTES)
-          attempt.settle(mismatch(`body does not match ${body.description} in its first ${MAX_RECEIVED_BYTES} bytes`));
+        // A digest needs the whole body; a pattern alone can settle on the first match.
+        if (!digest && body?.matches(received.toString('utf8'))) attempt.settle(pass(`body matches ${description}`));
+        else if (received.length >= MAX_RECEIVED_BYTES)
+          attempt.settle(mismatch(`body does not match ${description} in its first ${MAX_RECEIVED_BYTES} bytes`));
       });
-      response.on('end', () => attempt.settle(mismatch(`body does not match ${body.description}`)));
+      response.on('end', () => {
+        const actual = digest ? createHash('md5').update(received).digest('hex') : undefined;
+        if (actual !== digest) attempt.settle(mismatch(`body digest ${actual ?? ''}, expected ${digest ?? ''}`));
+        else if (body && !body.matches(received.toString('utf8'))) attempt.settle(mismatch(`body does not match ${description}`));
+        else attempt.settle(pass(`body ${body ? `matches ${description}` : `digest ${digest ?? ''}`}`));
+      });
       response.on('error', (error: NodeJS.ErrnoException) => attempt.settle(socketErrorResult(error, attempt.elapsed())));
     });
     request.end();
   });
+}
+
+function statusAccepted(probe: HttpProbe, status: number): boolean {
+  return probe.statusCodes ? probe.statusCodes.some((range) => status >= range.from && status <= range.to) : status === probe.status;
+}
+
+function expectedStatus(probe: HttpProbe): string {
+  if (!probe.statusCodes) return String(probe.status);
+  return probe.statusCodes.map((range) => (range.from === range.to ? String(range.from) : `${range.from}-${range.to}`)).join(' or ');
 }
 
 function hostHeader(target: CheckTarget, probe: HttpProbe): string {

@@ -471,7 +471,7 @@ export class HealthMonitor {
     if (epoch !== this.epoch || entry.removed || controller.signal.aborted) return;
     this.counters.completed++;
     this.record(entry, { at: this.now(), result });
-    if (entry.plan.check && !entry.timer && !entry.queued) this.scheduleIn(entry, entry.plan.interval);
+    if (entry.plan.check && !entry.timer && !entry.queued) this.scheduleIn(entry, nextCheckIn(entry));
   }
 
   private record(entry: Entry, observation: Observation): void {
@@ -637,4 +637,11 @@ function observationStatus({ at, result }: Observation): ObservationStatus {
     ...(result.outcome === 'pass' ? {} : { reason: result.reason }),
     ...('received' in result && result.received !== undefined ? { received: result.received } : {}),
   };
+}
+
+/** A server failing but not yet down is checked again after the retry interval, if set. */
+function nextCheckIn(entry: Entry): number {
+  const { plan, health } = entry;
+  const retrying = plan.retryInterval !== undefined && health.state !== 'down' && health.consecutiveFailures > 0;
+  return retrying && plan.retryInterval !== undefined ? plan.retryInterval : plan.interval;
 }

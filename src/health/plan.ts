@@ -12,6 +12,8 @@ export interface PlannedServer {
   server: RealServer;
   policy: HealthPolicy;
   interval: Milliseconds;
+  /** After a failure of a server not yet down (keepalived's delay_before_retry). */
+  retryInterval?: Milliseconds;
   /** Undefined: the server is not checked; `unchecked` says why. */
   check: Check | undefined;
   unchecked: Unchecked | undefined;
@@ -56,7 +58,8 @@ export function planService(service: VirtualService): PlannedServer[] {
       }
     }
     const key = prefix + endpoint(server.address, server.port || service.port);
-    return { key, service, server, policy, interval: spec.interval, check, unchecked, specSignature };
+    const retry = spec.retryInterval !== undefined ? { retryInterval: spec.retryInterval } : {};
+    return { key, service, server, policy, interval: spec.interval, ...retry, check, unchecked, specSignature };
   });
 }
 
@@ -87,6 +90,8 @@ function compileService(service: VirtualService): ((server: RealServer) => Check
         path: http.path,
         status: http.status,
         tls: http.tls ?? false,
+        ...(http.statusCodes ? { statusCodes: http.statusCodes } : {}),
+        ...(http.digest ? { digest: http.digest } : {}),
         ...(http.host ? { host: http.host } : {}),
         ...(body ? { body } : {}),
       };

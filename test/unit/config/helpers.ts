@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { ConfigError, servicesTableResolver, type Diagnostic, type HostResolver, type LoadOptions } from '../../../src/config/index.js';
@@ -41,4 +42,9 @@ export async function configError(promise: Promise<unknown>): Promise<ConfigErro
 /** A diagnostic's place and key, as compared in the tests. */
 export function where(d: Diagnostic | undefined): string {
   return d === undefined ? 'none' : `${d.line}:${d.column} ${d.key ?? '-'}`;
+}
+
+/** A real configuration from the field, read in place from the shared set beside the repository. */
+export function wildConfig(name: string): string {
+  return resolve(fileURLToPath(new URL('../../..', import.meta.url)), '../shared/wild-configs', name);
 }
