@@ -221,7 +221,8 @@ keep_services_on_release: true
   it('has every key documented in the README, with its default', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const keys = (schema: TSchema, prefix: string): string[] => {
-      if (schema.type === 'array' && schema.items?.properties !== undefined) return keys(schema.items as TSchema, `${prefix}[]`);
+      const items = schema.items as TSchema | undefined;
+      if (schema.type === 'array' && items?.properties !== undefined) return keys(items, `${prefix}[]`);
       if (schema.properties === undefined) return [prefix];
       return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) =>
         keys(child, prefix === '' ? name : `${prefix}.${name}`),

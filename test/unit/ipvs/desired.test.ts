@@ -194,7 +194,8 @@ describe('destination ports', () => {
 describe('the desired table of a large configuration', () => {
   it('is built in chunks, returning to the event loop, with the same result', async () => {
     const config = model(Array.from({ length: 1200 }, (_, i) => web({ name: `vs${i}`, port: 1000 + i })));
-    let done = false;
+    // set by the promise, which the loop's condition cannot see
+    let done = false as boolean;
     let turns = 0;
     const built = desiredTableInChunks(config, { role: 'active' }, 500).then((table) => ((done = true), table));
     while (!done) {
