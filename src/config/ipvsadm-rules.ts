@@ -11,7 +11,7 @@ import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
 import type { Forwarding, TunnelChecksum, TunnelType } from './model.js';
 import { defaultRealServerName, type DocPath, type Place } from './normalise.js';
-import { schedulerFlags as schedulerFlagNames, tunnelTypes } from './schema.js';
+import { schedulerFlagNames, tunnelTypes } from './schema.js';
 
 interface Word {
   text: string;

@@ -67,7 +67,7 @@ const section = <T extends TProperties>(properties: T, description: string) =>
 export const forwardingMethods = ['masq', 'gate', 'ipip'] as const;
 export const tunnelTypes = ['ipip', 'gue', 'gre'] as const;
 export const tunnelChecksums = ['none', 'csum', 'remcsum'] as const;
-export const schedulerFlags = ['flag-1', 'flag-2', 'flag-3', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
+export const schedulerFlagNames = ['flag-1', 'flag-2', 'flag-3', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
 export const persistenceEngines = ['sip'] as const;
 export const healthCheckKinds = ['none', 'tcp', 'send-expect', 'http', 'exec'] as const;
 
@@ -164,7 +164,7 @@ const VirtualServiceSchema = Type.Object(
     port: Type.Optional(port('Service port or name from /etc/services; 0 = all ports (persistent services only).')),
     scheduler: Type.String({ description: 'IPVS scheduler: rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos.', default: 'wlc' }),
     scheduler_flags: Type.Optional(
-      Type.Array(oneOf(schedulerFlags, 'A scheduler flag.'), {
+      Type.Array(oneOf(schedulerFlagNames, 'A scheduler flag.'), {
         description: "The scheduler's flags (ipvsadm -b): sh-fallback, sh-port (sh), mh-fallback, mh-port (mh), flag-1..3.",
       }),
     ),
