@@ -106,6 +106,10 @@ const optionList: [string[], OptionSpec][] = [
   [['-6', '--ipv6'], { name: 'ipv6', takes: 0 }],
   [['--mcast-interface'], { name: 'mcast-interface', takes: 1 }],
   [['--syncid'], { name: 'syncid', takes: 1 }],
+  [['--mcast-group'], { name: 'mcast-group', takes: 1 }],
+  [['--mcast-port'], { name: 'mcast-port', takes: 1 }],
+  [['--mcast-ttl'], { name: 'mcast-ttl', takes: 1 }],
+  [['--sync-maxlen'], { name: 'sync-maxlen', takes: 1 }],
   [
     [
       '-n',
@@ -813,21 +817,37 @@ class Table {
       return;
     }
     this.builder.set(['sync', 'enabled'], true, this.placeOf(command.word, '--start-daemon'));
-    const iface = command.values.get('mcast-interface');
-    if (iface?.value?.[0] !== undefined)
-      this.builder.set(['sync', 'interface'], iface.value[0].text, this.placeOf(iface.value[0], '--mcast-interface'));
-    const syncid = command.values.get('syncid');
-    const word = syncid?.value?.[0];
-    if (syncid === undefined || word === undefined) return;
-    const id = /^[0-9]{1,3}$/.test(word.text) ? Number(word.text) : NaN;
-    if (!(id >= 0 && id <= 255))
-      this.sink.error(word, {
-        key: '--syncid',
-        message: 'illegal syncid specified',
-        expected: 'an integer from 0 to 255',
-        found: quote(word.text),
-      });
-    else this.builder.set(['sync', 'sync_id'], id, this.placeOf(word, '--syncid'));
+    // the group's address and multicast checks are the model's (sync.group)
+    const texts: [string, string][] = [
+      ['mcast-interface', 'interface'],
+      ['mcast-group', 'group'],
+    ];
+    for (const [option, field] of texts) {
+      const given = command.values.get(option);
+      const word = given?.value?.[0];
+      if (given !== undefined && word !== undefined) this.builder.set(['sync', field], word.text, this.placeOf(word, given.word.text));
+    }
+    // ipvsadm's ranges
+    const numbers: [string, string, number, number][] = [
+      ['syncid', 'sync_id', 0, 255],
+      ['mcast-port', 'port', 1, 65535],
+      ['mcast-ttl', 'ttl', 1, 255],
+      ['sync-maxlen', 'max_length', 1, 65507],
+    ];
+    for (const [option, field, min, max] of numbers) {
+      const given = command.values.get(option);
+      const word = given?.value?.[0];
+      if (given === undefined || word === undefined) continue;
+      const value = /^[0-9]{1,5}$/.test(word.text) ? Number(word.text) : NaN;
+      if (value >= min && value <= max) this.builder.set(['sync', field], value, this.placeOf(word, given.word.text));
+      else
+        this.sink.error(word, {
+          key: given.word.text,
+          message: `illegal ${option} specified`,
+          expected: `an integer from ${min} to ${max}`,
+          found: quote(word.text),
+        });
+    }
   }
 
   /** A port number, or a service name looked up for the protocol (ipvsadm's service_to_port). */

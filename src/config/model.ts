@@ -175,6 +175,12 @@ export interface SyncSpec {
   interface?: string;
   syncId: number;
   port: number;
+  /** Multicast group of the sync messages; absent: the kernel's 224.0.0.81. */
+  group?: IpAddress;
+  /** Absent: the kernel's 1. */
+  ttl?: number;
+  /** Largest sync message payload; absent: the kernel's, from the interface's MTU. */
+  maxLength?: number;
 }
 
 export interface IpvsTimeouts {

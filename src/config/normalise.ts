@@ -226,6 +226,7 @@ class SemanticChecks {
     if (this.intact(['ipvs_timeouts'])) {
       for (const name of ['tcp', 'tcp_fin', 'udp'] as const) this.wholeSeconds(['ipvs_timeouts', name], 1, 2147483647);
     }
+    if (this.document.sync.group !== undefined && this.clean(['sync', 'group'])) this.checkSyncGroup(this.document.sync.group);
     if (this.intact(['hooks'])) this.positiveDuration(['hooks', 'timeout']);
     if (this.intact(['announce'])) this.positiveDuration(['announce', 'interval']);
     if (this.intact(['virtual_services'])) this.checkVirtualServices();
@@ -494,6 +495,15 @@ class SemanticChecks {
     }
   }
 
+  /** ipvsadm's rule: a class D IPv4 address or an ff00::/8 IPv6 one. */
+  private checkSyncGroup(group: string): void {
+    const parsed = parseIp(group);
+    if (parsed === undefined) return;
+    const multicast = parsed.family === 4 ? Number(parsed.address.split('.')[0]) >> 4 === 0xe : /^ff/i.test(parsed.address);
+    if (!multicast)
+      this.error(['sync', 'group'], `invalid IPv${parsed.family} mcast-group`, `an IPv${parsed.family} multicast address`, parsed.address);
+  }
+
   /** ipvsadm's rule: the sh- and mh- flags name bits only those schedulers read. */
   private checkSchedulerFlags(service: VirtualServiceDocument, path: DocPath): void {
     (service.scheduler_flags ?? []).forEach((flag, index) => {
@@ -717,6 +727,9 @@ function documentToModel(document: Document): Model {
       interface: document.sync.interface,
       syncId: document.sync.sync_id,
       port: document.sync.port,
+      group: document.sync.group !== undefined ? ip(document.sync.group).address : undefined,
+      ttl: document.sync.ttl,
+      maxLength: document.sync.max_length,
     }),
     ipvsTimeouts: compact({
       tcp: optionalSeconds(document.ipvs_timeouts.tcp),

@@ -234,7 +234,12 @@ export const DocumentSchema = Type.Object(
         enabled: flag('Send connection state to the backup.', true),
         interface: Type.Optional(Type.String({ pattern: deviceNamePattern, description: "Default: the one holding this node's address." })),
         sync_id: uint(0, 255, 'Sync id (ipvsadm --syncid).', 0),
-        port: uint(1, 65535, 'UDP port of the sync messages.', 8848),
+        port: uint(1, 65535, 'UDP port of the sync messages (ipvsadm --mcast-port).', 8848),
+        group: Type.Optional(ipAddress('Multicast group of the sync messages (ipvsadm --mcast-group). Default: 224.0.0.81.')),
+        ttl: Type.Optional(uint(1, 255, 'Multicast TTL of the sync messages (ipvsadm --mcast-ttl). Default: 1.')),
+        max_length: Type.Optional(
+          uint(1, 65507, "Largest sync message payload in bytes (ipvsadm --sync-maxlen). Default: from the interface's MTU."),
+        ),
       },
       'Connection-state synchronisation.',
     ),

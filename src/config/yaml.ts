@@ -155,7 +155,15 @@ function modelToDocument(model: Model): Plain {
     nat_router: model.natRouter !== undefined ? claimedToDocument(model.natRouter) : undefined,
     enable_forwarding: model.enableForwarding,
     virtual_services: model.virtualServices.map((service) => serviceToDocument(service, model)),
-    sync: defined({ enabled: model.sync.enabled, interface: model.sync.interface, sync_id: model.sync.syncId, port: model.sync.port }),
+    sync: defined({
+      enabled: model.sync.enabled,
+      interface: model.sync.interface,
+      sync_id: model.sync.syncId,
+      port: model.sync.port,
+      group: model.sync.group,
+      ttl: model.sync.ttl,
+      max_length: model.sync.maxLength,
+    }),
     ipvs_timeouts: defined({
       tcp: secondsToDuration(model.ipvsTimeouts.tcp),
       tcp_fin: secondsToDuration(model.ipvsTimeouts.tcpFin),

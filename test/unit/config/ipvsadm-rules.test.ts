@@ -261,6 +261,31 @@ describe('ipvsadm rules', () => {
       ]);
     });
 
+    it("takes the sync daemon's --mcast-group, --mcast-port, --mcast-ttl and --sync-maxlen", async () => {
+      const model = await rules(
+        '--start-daemon master --mcast-interface eth1 --syncid 7 --mcast-group ff02::1:81 --mcast-port 8849 --mcast-ttl 2 --sync-maxlen 1400\n',
+      );
+      expect(model.sync).toEqual({ enabled: true, interface: 'eth1', syncId: 7, port: 8849, group: 'ff02::1:81', ttl: 2, maxLength: 1400 });
+      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+    });
+
+    it("refuses sync daemon settings out of ipvsadm's ranges, naming each option", async () => {
+      const error = await configError(
+        parseConfig(
+          '--start-daemon backup --syncid 256 --mcast-group 192.0.2.1 --mcast-port 0 --mcast-ttl 256 --sync-maxlen 65508\n',
+          'ipvsadm.rules',
+          testOptions,
+        ),
+      );
+      expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([
+        '1:32 --syncid: illegal syncid specified',
+        '1:50 --mcast-group: invalid IPv4 mcast-group',
+        '1:73 --mcast-port: illegal mcast-port specified',
+        '1:87 --mcast-ttl: illegal mcast-ttl specified',
+        '1:105 --sync-maxlen: illegal sync-maxlen specified',
+      ]);
+    });
+
     it('ignores --tun-info, a listing option', async () => {
       const { warnings } = await parseConfig('-A -t 192.0.2.10:80\n-L -n --tun-info\n', 'ipvsadm.rules', testOptions);
       expect(warnings.map(where)).toEqual(['2:1 -L']);

@@ -206,6 +206,17 @@ keep_services_on_release: true
     expect(error.diagnostics[1]?.expected).toBe('sip');
   });
 
+  it("takes the sync daemon's multicast group, TTL and message length; the group must be multicast", async () => {
+    const { model } = await yaml('sync: {group: 239.1.2.3, ttl: 3, max_length: 1200}\n');
+    expect(model.sync).toEqual({ enabled: true, syncId: 0, port: 8848, group: '239.1.2.3', ttl: 3, maxLength: 1200 });
+    expect((await yaml(toYaml(model))).model).toEqual(model);
+    const error = await configError(yaml('sync: {group: "2001:db8::1", ttl: 0}\n'));
+    expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([
+      '1:15 sync.group: invalid IPv6 mcast-group',
+      '1:35 sync.ttl: invalid value',
+    ]);
+  });
+
   it('warns that a persistence engine needs persistence', async () => {
     const { warnings } = await yaml('virtual_services:\n  - {name: s, vip: {address: 192.0.2.1}, port: 5060, persistence_engine: sip}\n');
     expect(warnings.map((w) => `${where(w)}: ${w.message}`)).toEqual([
