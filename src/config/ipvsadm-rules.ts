@@ -9,7 +9,9 @@ import { netmaskToPrefix, parseIp } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
+import type { Forwarding, TunnelChecksum, TunnelType } from './model.js';
 import { defaultRealServerName, type DocPath, type Place } from './normalise.js';
+import { schedulerFlagNames, tunnelTypes } from './schema.js';
 
 interface Word {
   text: string;
@@ -18,7 +20,6 @@ interface Word {
 }
 
 type Protocol = 'tcp' | 'udp' | 'sctp';
-type Forwarding = 'masq' | 'gate' | 'ipip';
 
 /** An address[:port] as written; `address` is filled in once host names are resolved. */
 interface Endpoint {
@@ -87,10 +88,17 @@ const optionList: [string[], OptionSpec][] = [
   [['-s', '--scheduler'], { name: 'scheduler', takes: 1 }],
   [['-p', '--persistent'], { name: 'persistent', takes: 'optional' }],
   [['-M', '--netmask'], { name: 'netmask', takes: 1 }],
+  [['--pe'], { name: 'pe', takes: 1 }],
+  [['-b', '--sched-flags'], { name: 'sched-flags', takes: 1 }],
   [['-r', '--real-server'], { name: 'real-server', takes: 1 }],
   [['-g', '--gatewaying'], { name: 'gatewaying', takes: 0 }],
   [['-i', '--ipip'], { name: 'ipip', takes: 0 }],
   [['-m', '--masquerading'], { name: 'masquerading', takes: 0 }],
+  [['--tun-type'], { name: 'tun-type', takes: 1 }],
+  [['--tun-port'], { name: 'tun-port', takes: 1 }],
+  [['--tun-nocsum'], { name: 'tun-nocsum', takes: 0 }],
+  [['--tun-csum'], { name: 'tun-csum', takes: 0 }],
+  [['--tun-remcsum'], { name: 'tun-remcsum', takes: 0 }],
   [['-w', '--weight'], { name: 'weight', takes: 1 }],
   [['-x', '--u-threshold'], { name: 'u-threshold', takes: 1 }],
   [['-y', '--l-threshold'], { name: 'l-threshold', takes: 1 }],
@@ -98,6 +106,10 @@ const optionList: [string[], OptionSpec][] = [
   [['-6', '--ipv6'], { name: 'ipv6', takes: 0 }],
   [['--mcast-interface'], { name: 'mcast-interface', takes: 1 }],
   [['--syncid'], { name: 'syncid', takes: 1 }],
+  [['--mcast-group'], { name: 'mcast-group', takes: 1 }],
+  [['--mcast-port'], { name: 'mcast-port', takes: 1 }],
+  [['--mcast-ttl'], { name: 'mcast-ttl', takes: 1 }],
+  [['--sync-maxlen'], { name: 'sync-maxlen', takes: 1 }],
   [
     [
       '-n',
@@ -113,12 +125,36 @@ const optionList: [string[], OptionSpec][] = [
       '--exact',
       '--timeout',
       '--daemon',
+      '--tun-info',
     ],
     { name: 'listing', takes: 0, listing: true },
   ],
 ];
 const options = new Map(optionList.flatMap(([spellings, spec]) => spellings.map((spelling) => [spelling, spec] as const)));
 const knownOptions = optionList.flatMap(([spellings]) => spellings);
+
+const forwardingOptions: [string, Forwarding][] = [
+  ['gatewaying', 'gate'],
+  ['ipip', 'ipip'],
+  ['masquerading', 'masq'],
+];
+
+const tunnelSettingOptions = ['tun-port', 'tun-nocsum', 'tun-csum', 'tun-remcsum'];
+const tunnelOptions = ['tun-type', ...tunnelSettingOptions];
+/** ipvsadm's tunnel_types_v_options, for tunnelSettingOptions in order: '+' required,
+ *  'x' refused, '1' at most one of them. */
+const tunnelRules: Record<TunnelType, string> = { ipip: 'xxxx', gue: '+111', gre: 'x11x' };
+const tunnelUsage: Record<TunnelType, string> = {
+  ipip: 'no --tun-port and no checksum option with --tun-type ipip',
+  gue: '--tun-port and at most one of --tun-nocsum, --tun-csum, --tun-remcsum with --tun-type gue',
+  gre: 'no --tun-port and at most one of --tun-nocsum, --tun-csum with --tun-type gre',
+};
+const checksumOptions: [string, TunnelChecksum][] = [
+  ['tun-nocsum', 'none'],
+  ['tun-csum', 'csum'],
+  ['tun-remcsum', 'remcsum'],
+];
+const isTunnelType = (text: string): text is TunnelType => (tunnelTypes as readonly string[]).includes(text);
 
 const showEndpoint = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
@@ -482,12 +518,19 @@ class Table {
     this.services.set(identity.text, entry);
   }
 
-  /** -s, -p, -M, -o: for -A on a new service, for -E on an existing one. */
+  /** -s, -b, --pe, -p, -M, -o: for -A on a new service, for -E on an existing one. */
   private serviceOptions(command: Command, entry: ServiceEntry, document: Record<string, unknown>): void {
     const scheduler = command.values.get('scheduler');
     if (scheduler?.value?.[0] !== undefined) {
       document.scheduler = scheduler.value[0].text;
       entry.places.scheduler = this.placeOf(scheduler.value[0], scheduler.word.text);
+    }
+    const flags = command.values.get('sched-flags');
+    if (flags?.value?.[0] !== undefined) this.schedulerFlags(flags.value[0], flags.word, entry, document);
+    const engine = command.values.get('pe');
+    if (engine?.value?.[0] !== undefined) {
+      document.persistence_engine = engine.value[0].text;
+      entry.places.persistence_engine = this.placeOf(engine.value[0], engine.word.text);
     }
     const persistent = command.values.get('persistent');
     if (persistent !== undefined) {
@@ -516,13 +559,57 @@ class Table {
     }
   }
 
+  /** `-b sh-fallback,sh-port`, checked against the scheduler the service ends up with
+   *  (ipvsadm reads -b after every other option; without -s that is wlc). */
+  private schedulerFlags(word: Word, option: Word, entry: ServiceEntry, document: Record<string, unknown>): void {
+    const scheduler = typeof document.scheduler === 'string' ? document.scheduler : 'wlc';
+    const flags = new Set<string>();
+    let offset = 0;
+    for (const flag of word.text.split(',')) {
+      const at = { line: word.line, column: word.column + offset };
+      offset += flag.length + 1;
+      if (flag === '') continue;
+      const owner = /^(sh|mh)-/.exec(flag)?.[1];
+      if (!(schedulerFlagNames as readonly string[]).includes(flag)) {
+        this.sink.error(at, {
+          key: option.text,
+          message: `invalid scheduler flag '${flag}'`,
+          expected: `a comma-separated list of ${schedulerFlagNames.join(', ')}`,
+          found: quote(flag),
+        });
+        return;
+      }
+      if (owner !== undefined && owner !== scheduler) {
+        this.sink.error(at, {
+          key: option.text,
+          message: `incompatible scheduler flag '${flag}'`,
+          expected: `-s ${owner}, or flag-1, flag-2, flag-3`,
+          found: `-s ${scheduler}`,
+        });
+        return;
+      }
+      flags.add(flag);
+    }
+    if (flags.size === 0) {
+      this.sink.error(word, {
+        key: option.text,
+        message: 'no scheduler flag given',
+        expected: schedulerFlagNames.join(', '),
+        found: quote(word.text),
+      });
+      return;
+    }
+    document.scheduler_flags = [...flags];
+    entry.places.scheduler_flags = this.placeOf(word, option.text);
+  }
+
   private netmask(word: Word, option: Word, entry: ServiceEntry, document: Record<string, unknown>): void {
     const place = this.placeOf(word, option.text);
     if (document.persistence === undefined) {
       this.sink.warning(option, { key: option.text, message: 'a persistence netmask without -p has no effect; ignored' });
       return;
     }
-    const ipv6 = document.family === 6 || String((document.vip as { address?: string } | undefined)?.address ?? '').includes(':');
+    const ipv6 = document.family === 6 || ((document.vip as { address?: string } | undefined)?.address ?? '').includes(':');
     const valid = ipv6
       ? /^[0-9]{1,3}$/.test(word.text) && Number(word.text) >= 1 && Number(word.text) <= 128
       : netmaskToPrefix(word.text) !== undefined;
@@ -591,16 +678,16 @@ class Table {
   }
 
   private serverOptions(command: Command, entry: ServerEntry): void {
-    const methods: [string, Forwarding][] = [
-      ['gatewaying', 'gate'],
-      ['ipip', 'ipip'],
-      ['masquerading', 'masq'],
-    ];
-    for (const [option, forwarding] of methods) {
+    for (const [option, forwarding] of forwardingOptions) {
       const given = command.values.get(option);
       if (given === undefined) continue;
       entry.document.forwarding = forwarding;
       entry.places.forwarding = this.placeOf(given.word, given.word.text);
+    }
+    // The tunnel goes with the forwarding method: given anew with it, kept when neither is.
+    if ([...forwardingOptions.map(([option]) => option), ...tunnelOptions].some((option) => command.values.has(option))) {
+      delete entry.document.tunnel;
+      this.tunnel(command, entry);
     }
     const numbers: [string, string, number][] = [
       ['weight', 'weight', 65535],
@@ -624,6 +711,79 @@ class Table {
       entry.document[field] = value;
       entry.places[field] = this.placeOf(word, given.word.text);
     }
+  }
+
+  /** --tun-type, --tun-port and --tun-*csum, checked in ipvsadm's order: the values, then
+   *  -i, then what the type requires, refuses and allows one of. */
+  private tunnel(command: Command, entry: ServerEntry): void {
+    const first = tunnelOptions.map((option) => command.values.get(option)).find((given) => given !== undefined);
+    if (first === undefined) return;
+    const typeOption = command.values.get('tun-type');
+    const typeWord = typeOption?.value?.[0];
+    const type = typeWord?.text ?? 'ipip';
+    if (typeOption !== undefined && typeWord !== undefined && !isTunnelType(type)) {
+      this.sink.error(typeWord, {
+        key: typeOption.word.text,
+        message: 'illegal tunnel type specified',
+        expected: tunnelTypes.join(', '),
+        found: quote(type),
+      });
+      return;
+    }
+    const portOption = command.values.get('tun-port');
+    const portWord = portOption?.value?.[0];
+    const port = portWord !== undefined && /^[0-9]{1,5}$/.test(portWord.text) ? Number(portWord.text) : NaN;
+    if (portOption !== undefined && portWord !== undefined && !(port >= 1 && port <= 65535)) {
+      this.sink.error(portWord, {
+        key: portOption.word.text,
+        message: 'illegal tunnel port specified',
+        expected: 'a port from 1 to 65535',
+        found: quote(portWord.text),
+      });
+      return;
+    }
+    if (entry.document.forwarding !== 'ipip') {
+      const method = forwardingOptions.map(([option]) => command.values.get(option)).find((given) => given !== undefined);
+      this.sink.error(first.word, {
+        key: first.word.text,
+        message: 'Tunnel options conflict with forward method',
+        expected: '-i (tunnelling)',
+        found: method?.word.text ?? '-g (direct routing, the default)',
+      });
+      return;
+    }
+    if (!isTunnelType(type) || !this.tunnelRulesKept(command, type, typeWord ?? first.word)) return;
+    if (type === 'ipip') return;
+    const checksum = checksumOptions.find(([option]) => command.values.has(option))?.[1] ?? 'none';
+    entry.document.tunnel = { type, ...(type === 'gue' ? { port } : {}), checksum };
+    entry.places.tunnel = this.placeOf(typeWord ?? first.word, typeOption?.word.text ?? first.word.text);
+  }
+
+  /** ipvsadm's tunnel_opt_check; reports the first rule broken. */
+  private tunnelRulesKept(command: Command, type: TunnelType, typeWord: Word): boolean {
+    const rules = tunnelRules[type];
+    let exclusive: string | undefined;
+    for (const [index, option] of tunnelSettingOptions.entries()) {
+      const rule = rules[index];
+      const given = command.values.get(option);
+      let message: string;
+      if (given === undefined && rule === '+') message = `You need to supply the '${option}' option for the '${type}' tunnel type`;
+      else if (given !== undefined && rule === 'x') message = `Illegal '${option}' option with the '${type}' tunnel type`;
+      else if (given !== undefined && rule === '1' && exclusive !== undefined)
+        message = `The option '${option}' conflicts with the '${exclusive}' option in the '${type}' tunnel type`;
+      else {
+        if (given !== undefined && rule === '1') exclusive = option;
+        continue;
+      }
+      this.sink.error(given?.word ?? typeWord, {
+        key: given?.word.text ?? '--tun-type',
+        message,
+        expected: tunnelUsage[type],
+        found: given?.word.text ?? 'none',
+      });
+      return false;
+    }
+    return true;
   }
 
   private setTimeouts(command: Command): void {
@@ -657,21 +817,37 @@ class Table {
       return;
     }
     this.builder.set(['sync', 'enabled'], true, this.placeOf(command.word, '--start-daemon'));
-    const iface = command.values.get('mcast-interface');
-    if (iface?.value?.[0] !== undefined)
-      this.builder.set(['sync', 'interface'], iface.value[0].text, this.placeOf(iface.value[0], '--mcast-interface'));
-    const syncid = command.values.get('syncid');
-    const word = syncid?.value?.[0];
-    if (syncid === undefined || word === undefined) return;
-    const id = /^[0-9]{1,3}$/.test(word.text) ? Number(word.text) : NaN;
-    if (!(id >= 0 && id <= 255))
-      this.sink.error(word, {
-        key: '--syncid',
-        message: 'illegal syncid specified',
-        expected: 'an integer from 0 to 255',
-        found: quote(word.text),
-      });
-    else this.builder.set(['sync', 'sync_id'], id, this.placeOf(word, '--syncid'));
+    // the group's address and multicast checks are the model's (sync.group)
+    const texts: [string, string][] = [
+      ['mcast-interface', 'interface'],
+      ['mcast-group', 'group'],
+    ];
+    for (const [option, field] of texts) {
+      const given = command.values.get(option);
+      const word = given?.value?.[0];
+      if (given !== undefined && word !== undefined) this.builder.set(['sync', field], word.text, this.placeOf(word, given.word.text));
+    }
+    // ipvsadm's ranges
+    const numbers: [string, string, number, number][] = [
+      ['syncid', 'sync_id', 0, 255],
+      ['mcast-port', 'port', 1, 65535],
+      ['mcast-ttl', 'ttl', 1, 255],
+      ['sync-maxlen', 'max_length', 1, 65507],
+    ];
+    for (const [option, field, min, max] of numbers) {
+      const given = command.values.get(option);
+      const word = given?.value?.[0];
+      if (given === undefined || word === undefined) continue;
+      const value = /^[0-9]{1,5}$/.test(word.text) ? Number(word.text) : NaN;
+      if (value >= min && value <= max) this.builder.set(['sync', field], value, this.placeOf(word, given.word.text));
+      else
+        this.sink.error(word, {
+          key: given.word.text,
+          message: `illegal ${option} specified`,
+          expected: `an integer from ${min} to ${max}`,
+          found: quote(word.text),
+        });
+    }
   }
 
   /** A port number, or a service name looked up for the protocol (ipvsadm's service_to_port). */

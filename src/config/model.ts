@@ -55,6 +55,27 @@ export type Forwarding = 'masq' | 'gate' | 'ipip';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
+/** How a tunnelled (`ipip`) real server's packets are wrapped (kernel 5.3+): IP in IP,
+ *  Generic UDP Encapsulation or GRE. */
+export type TunnelType = 'ipip' | 'gue' | 'gre';
+
+/** Checksums in the tunnel header: none, computed, or remote checksum offload (GUE only). */
+export type TunnelChecksum = 'none' | 'csum' | 'remcsum';
+
+export interface Tunnel {
+  type: TunnelType;
+  /** GUE only: the UDP port the real server decapsulates on. */
+  port?: number;
+  checksum: TunnelChecksum;
+}
+
+/** A scheduler's own flags (ipvsadm -b): `sh-*` only for sh, `mh-*` only for mh;
+ *  flag-1..3 are the same three bits under any scheduler. */
+export type SchedulerFlag = 'flag-1' | 'flag-2' | 'flag-3' | 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port';
+
+/** The kernel's persistence engines (ipvsadm --pe). */
+export type PersistenceEngine = 'sip';
+
 export interface RealServer {
   name: string;
   address: IpAddress;
@@ -67,6 +88,8 @@ export interface RealServer {
   forwarding: Forwarding;
   upperThreshold: number;
   lowerThreshold: number;
+  /** GUE or GRE encapsulation of an `ipip` server; absent: plain IP in IP. */
+  tunnel?: Tunnel;
 }
 
 export interface SorryServer {
@@ -148,7 +171,11 @@ export interface VirtualService {
   /** 0 = all ports (a persistent port-0 service). */
   port: number;
   scheduler: string;
+  /** Absent: none. */
+  schedulerFlags?: SchedulerFlag[];
   persistence?: Persistence;
+  /** Persistence by application data (SIP Call-ID) instead of the client address. */
+  persistenceEngine?: PersistenceEngine;
   /** ipvsadm `-o` one-packet scheduling and similar service flags. */
   onePacket: boolean;
   sorryServer?: SorryServer;
@@ -162,6 +189,12 @@ export interface SyncSpec {
   interface?: string;
   syncId: number;
   port: number;
+  /** Multicast group of the sync messages; absent: the kernel's 224.0.0.81. */
+  group?: IpAddress;
+  /** Absent: the kernel's 1. */
+  ttl?: number;
+  /** Largest sync message payload; absent: the kernel's, from the interface's MTU. */
+  maxLength?: number;
 }
 
 export interface IpvsTimeouts {

@@ -17,6 +17,9 @@ import type {
   NetworkType,
   RealServer,
   StatusRange,
+  Tunnel,
+  TunnelChecksum,
+  TunnelType,
   VirtualService,
 } from './model.js';
 import { compileExpectation } from '../health/index.js';
@@ -170,6 +173,8 @@ function pointerToPath(pointer: string): (string | number)[] {
 
 /** "expected …" for a schema: what a valid value looks like. */
 function describe(schema: TSchema): string {
+  // A one-member union is its member: `persistence_engine: sip`.
+  if (typeof schema.const === 'string') return schema.const;
   if (Array.isArray(schema.anyOf)) {
     const members = schema.anyOf as TSchema[];
     if (members.every((member) => member.const !== undefined)) return `one of ${members.map((m) => String(m.const)).join(', ')}`;
@@ -198,7 +203,7 @@ export function showValue(value: unknown): string {
   if (typeof value === 'string') return quote(value);
   if (Array.isArray(value)) return `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
   if (typeof value === 'object') return 'a mapping';
-  return String(value);
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : typeof value;
 }
 
 type VirtualServiceDocument = Document['virtual_services'][number];
@@ -224,6 +229,7 @@ class SemanticChecks {
     if (this.intact(['ipvs_timeouts'])) {
       for (const name of ['tcp', 'tcp_fin', 'udp'] as const) this.wholeSeconds(['ipvs_timeouts', name], 1, 2147483647);
     }
+    if (this.document.sync.group !== undefined && this.clean(['sync', 'group'])) this.checkSyncGroup(this.document.sync.group);
     if (this.intact(['hooks'])) this.positiveDuration(['hooks', 'timeout']);
     if (this.intact(['announce'])) this.positiveDuration(['announce', 'interval']);
     if (this.intact(['virtual_services'])) this.checkVirtualServices();
@@ -394,7 +400,11 @@ class SemanticChecks {
       if (field('scheduler') && !kernelSchedulers.includes(service.scheduler)) {
         this.error([...path, 'scheduler'], 'unknown scheduler', `one of ${kernelSchedulers.join(', ')}`, quote(service.scheduler));
       }
+      if (field('scheduler') && field('scheduler_flags')) this.checkSchedulerFlags(service, path);
       if (field('persistence') && field('port')) this.checkPersistence(service, path, family);
+      if (service.persistence_engine !== undefined && service.persistence === undefined && field('persistence_engine')) {
+        this.warning([...path, 'persistence_engine'], 'a persistence engine has no effect without persistence');
+      }
       if (field('one_packet') && field('protocol') && service.one_packet && service.fwmark === undefined && service.protocol !== 'udp') {
         this.error(
           [...path, 'one_packet'],
@@ -488,6 +498,55 @@ class SemanticChecks {
     }
   }
 
+  /** ipvsadm's rule: a class D IPv4 address or an ff00::/8 IPv6 one. */
+  private checkSyncGroup(group: string): void {
+    const parsed = parseIp(group);
+    if (parsed === undefined) return;
+    const multicast = parsed.family === 4 ? Number(parsed.address.split('.')[0]) >> 4 === 0xe : /^ff/i.test(parsed.address);
+    if (!multicast)
+      this.error(['sync', 'group'], `invalid IPv${parsed.family} mcast-group`, `an IPv${parsed.family} multicast address`, parsed.address);
+  }
+
+  /** ipvsadm's rule: the sh- and mh- flags name bits only those schedulers read. */
+  private checkSchedulerFlags(service: VirtualServiceDocument, path: DocPath): void {
+    (service.scheduler_flags ?? []).forEach((flag, index) => {
+      const owner = /^(sh|mh)-/.exec(flag)?.[1];
+      if (owner !== undefined && owner !== service.scheduler) {
+        this.error(
+          [...path, 'scheduler_flags', index],
+          `incompatible scheduler flag '${flag}'`,
+          `scheduler ${owner}, or flag-1, flag-2, flag-3`,
+          `scheduler ${service.scheduler}`,
+        );
+      }
+    });
+  }
+
+  /** ipvsadm's table of tunnel types and options (--tun-port, --tun-*csum). */
+  private checkTunnel(tunnel: Tunnel, forwarding: Forwarding, path: DocPath): void {
+    if (forwarding !== 'ipip') {
+      this.error(path, 'tunnel options conflict with forwarding', 'forwarding ipip', forwarding);
+      return;
+    }
+    if (tunnel.type === 'gue' && tunnel.port === undefined)
+      this.error([...path, 'port'], 'a gue tunnel needs a port', 'the UDP port the real server decapsulates on', 'nothing');
+    if (tunnel.type !== 'gue' && tunnel.port !== undefined)
+      this.error([...path, 'port'], `tunnel type ${tunnel.type} takes no port`, 'no port (it is for gue)', String(tunnel.port));
+    const checksums: Record<TunnelType, readonly TunnelChecksum[]> = {
+      ipip: ['none'],
+      gue: ['none', 'csum', 'remcsum'],
+      gre: ['none', 'csum'],
+    };
+    const allowed = checksums[tunnel.type];
+    if (!allowed.includes(tunnel.checksum))
+      this.error(
+        [...path, 'checksum'],
+        `tunnel type ${tunnel.type} takes no checksum ${tunnel.checksum}`,
+        `one of ${allowed.join(', ')}`,
+        tunnel.checksum,
+      );
+  }
+
   private checkHealthCheck(service: VirtualServiceDocument, path: DocPath): void {
     const check = service.health_check;
     const checkPath = [...path, 'health_check'];
@@ -561,6 +620,7 @@ class SemanticChecks {
       }
       seen.set(endpoint, index);
       const forwarding = server.forwarding ?? forwardingFor(this.document.network);
+      if (server.tunnel !== undefined) this.checkTunnel(server.tunnel, forwarding, [...serverPath, 'tunnel']);
       if (family !== undefined && ip.family !== family && forwarding !== 'ipip') {
         this.error(
           [...serverPath, 'address'],
@@ -686,6 +746,9 @@ function documentToModel(document: Document): Model {
       interface: document.sync.interface,
       syncId: document.sync.sync_id,
       port: document.sync.port,
+      group: document.sync.group !== undefined ? ip(document.sync.group).address : undefined,
+      ttl: document.sync.ttl,
+      maxLength: document.sync.max_length,
     }),
     ipvsTimeouts: compact({
       tcp: optionalSeconds(document.ipvs_timeouts.tcp),
@@ -715,6 +778,8 @@ function toVirtualService(service: VirtualServiceDocument, network: NetworkType)
     fwmark: service.fwmark,
     port: service.port !== undefined ? numericPort(service.port) : 0,
     scheduler: service.scheduler,
+    schedulerFlags:
+      service.scheduler_flags !== undefined && service.scheduler_flags.length > 0 ? [...new Set(service.scheduler_flags)] : undefined,
     persistence:
       service.persistence !== undefined
         ? compact({
@@ -722,6 +787,7 @@ function toVirtualService(service: VirtualServiceDocument, network: NetworkType)
             netmask: service.persistence.netmask !== undefined ? String(service.persistence.netmask) : undefined,
           })
         : undefined,
+    persistenceEngine: service.persistence_engine,
     onePacket: service.one_packet,
     sorryServer:
       service.sorry_server !== undefined
@@ -772,6 +838,7 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
 function toRealServer(server: RealServerDocument, network: NetworkType): RealServer {
   const address = ip(server.address);
   const port = numericPort(server.port);
+  const tunnel = server.tunnel;
   return {
     name: server.name ?? defaultRealServerName(address.address, port),
     address: address.address,
@@ -782,5 +849,9 @@ function toRealServer(server: RealServerDocument, network: NetworkType): RealSer
     forwarding: server.forwarding ?? forwardingFor(network),
     upperThreshold: server.upper_threshold,
     lowerThreshold: server.lower_threshold,
+    // A plain IPIP tunnel is what no tunnel means.
+    ...(tunnel !== undefined && tunnel.type !== 'ipip'
+      ? { tunnel: compact({ type: tunnel.type, port: tunnel.port, checksum: tunnel.checksum }) }
+      : {}),
   };
 }

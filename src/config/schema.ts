@@ -69,6 +69,10 @@ const section = <T extends TProperties>(properties: T, description: string) =>
   Type.Object(properties, { additionalProperties: false, description, default: {} });
 
 export const forwardingMethods = ['masq', 'gate', 'ipip'] as const;
+export const tunnelTypes = ['ipip', 'gue', 'gre'] as const;
+export const tunnelChecksums = ['none', 'csum', 'remcsum'] as const;
+export const schedulerFlagNames = ['flag-1', 'flag-2', 'flag-3', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
+export const persistenceEngines = ['sip'] as const;
 export const healthCheckKinds = ['none', 'tcp', 'send-expect', 'http', 'exec'] as const;
 
 const ClaimedAddressSchema = Type.Object(
@@ -149,6 +153,16 @@ const RealServerSchema = Type.Object(
     forwarding: Type.Optional(oneOf(forwardingMethods, 'Default by network: nat → masq, direct → gate, tunnel → ipip.')),
     upper_threshold: uint(0, 2147483647, 'Connection limit (0 = none).', 0),
     lower_threshold: uint(0, 2147483647, 'Connections below which the server takes new ones again (0 = none).', 0),
+    tunnel: Type.Optional(
+      Type.Object(
+        {
+          type: oneOf(tunnelTypes, 'ipip (IP in IP), gue (Generic UDP Encapsulation) or gre.'),
+          port: Type.Optional(uint(1, 65535, 'gue only: the UDP port the real server decapsulates on.')),
+          checksum: oneOf(tunnelChecksums, 'none, csum, or remcsum (remote checksum offload, gue only).', 'none'),
+        },
+        { additionalProperties: false, description: 'Encapsulation of a tunnelled (ipip) real server (ipvsadm --tun-*; kernel 5.3+).' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -165,6 +179,11 @@ const VirtualServiceSchema = Type.Object(
     ),
     port: Type.Optional(port('Service port or name from /etc/services; 0 = all ports (persistent services only).')),
     scheduler: Type.String({ description: 'IPVS scheduler: rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos.', default: 'wlc' }),
+    scheduler_flags: Type.Optional(
+      Type.Array(oneOf(schedulerFlagNames, 'A scheduler flag.'), {
+        description: "The scheduler's flags (ipvsadm -b): sh-fallback, sh-port (sh), mh-fallback, mh-port (mh), flag-1..3.",
+      }),
+    ),
     persistence: Type.Optional(
       Type.Object(
         {
@@ -177,6 +196,9 @@ const VirtualServiceSchema = Type.Object(
         },
         { additionalProperties: false, description: 'Persistent connections (ipvsadm -p, -M).' },
       ),
+    ),
+    persistence_engine: Type.Optional(
+      oneOf(persistenceEngines, 'Persistence engine (ipvsadm --pe): sip keeps a SIP call on one server (with persistence).'),
     ),
     one_packet: flag('One-packet scheduling (UDP or fwmark services).', false),
     sorry_server: Type.Optional(
@@ -228,7 +250,12 @@ export const DocumentSchema = Type.Object(
         enabled: flag('Send connection state to the backup.', true),
         interface: Type.Optional(Type.String({ pattern: deviceNamePattern, description: "Default: the one holding this node's address." })),
         sync_id: uint(0, 255, 'Sync id (ipvsadm --syncid).', 0),
-        port: uint(1, 65535, 'UDP port of the sync messages.', 8848),
+        port: uint(1, 65535, 'UDP port of the sync messages (ipvsadm --mcast-port).', 8848),
+        group: Type.Optional(ipAddress('Multicast group of the sync messages (ipvsadm --mcast-group). Default: 224.0.0.81.')),
+        ttl: Type.Optional(uint(1, 255, 'Multicast TTL of the sync messages (ipvsadm --mcast-ttl). Default: 1.')),
+        max_length: Type.Optional(
+          uint(1, 65507, "Largest sync message payload in bytes (ipvsadm --sync-maxlen). Default: from the interface's MTU."),
+        ),
       },
       'Connection-state synchronisation.',
     ),

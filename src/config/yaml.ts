@@ -70,7 +70,8 @@ export function readYaml(text: string, sink: DiagnosticSink): ParsedYaml | undef
     sink.error(place, {
       message: 'the document must be a mapping of settings',
       expected: 'keys such as nodes: and virtual_services:',
-      found: input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(String(input)),
+      found:
+        input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(typeof input === 'string' ? input : JSON.stringify(input)),
     });
     return undefined;
   }
@@ -89,10 +90,10 @@ function yamlLocator(document: YamlDocument, at: (offset: number) => SourceLocat
       if (isMap(node)) {
         const next = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === part);
         if (next === undefined) return { node, pair, complete: false };
-        pair = next as Pair;
+        pair = next;
         if (next.value === null || !(isMap(next.value) || isSeq(next.value) || isScalar(next.value)))
           return { node: next.key as Node, pair, complete: false };
-        node = next.value as Node;
+        node = next.value;
       } else if (isSeq(node) && typeof part === 'number' && node.items[part] !== undefined) {
         node = node.items[part] as Node;
         pair = undefined;
@@ -154,7 +155,15 @@ function modelToDocument(model: Model): Plain {
     nat_router: model.natRouter !== undefined ? claimedToDocument(model.natRouter) : undefined,
     enable_forwarding: model.enableForwarding,
     virtual_services: model.virtualServices.map((service) => serviceToDocument(service, model)),
-    sync: defined({ enabled: model.sync.enabled, interface: model.sync.interface, sync_id: model.sync.syncId, port: model.sync.port }),
+    sync: defined({
+      enabled: model.sync.enabled,
+      interface: model.sync.interface,
+      sync_id: model.sync.syncId,
+      port: model.sync.port,
+      group: model.sync.group,
+      ttl: model.sync.ttl,
+      max_length: model.sync.maxLength,
+    }),
     ipvs_timeouts: defined({
       tcp: secondsToDuration(model.ipvsTimeouts.tcp),
       tcp_fin: secondsToDuration(model.ipvsTimeouts.tcpFin),
@@ -200,6 +209,7 @@ function serviceToDocument(service: VirtualService, model: Model): Plain {
     family: service.family,
     port: service.fwmark !== undefined && service.port === 0 ? undefined : service.port,
     scheduler: service.scheduler,
+    scheduler_flags: service.schedulerFlags,
     persistence:
       persistence !== undefined
         ? defined({
@@ -212,6 +222,7 @@ function serviceToDocument(service: VirtualService, model: Model): Plain {
                   : Number(persistence.netmask),
           })
         : undefined,
+    persistence_engine: service.persistenceEngine,
     one_packet: service.onePacket,
     sorry_server:
       service.sorryServer !== undefined
@@ -269,6 +280,7 @@ function realServerToDocument(server: RealServer, model: Model): Plain {
     forwarding: server.forwarding !== forwardingFor(model.network) ? server.forwarding : undefined,
     upper_threshold: server.upperThreshold,
     lower_threshold: server.lowerThreshold,
+    tunnel: server.tunnel !== undefined ? defined({ ...server.tunnel }) : undefined,
   });
 }
 
@@ -283,6 +295,6 @@ function withoutDefaults(schema: TSchema, value: unknown): void {
   for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>)) {
     if (!(key in record)) continue;
     withoutDefaults(child, record[key]);
-    if (child.default !== undefined && isDeepStrictEqual(record[key], child.default)) delete record[key];
+    if (child.default !== undefined && isDeepStrictEqual(record[key], child.default)) Reflect.deleteProperty(record, key);
   }
 }

@@ -1,6 +1,6 @@
 // The IPVS table tandem wants, from the model, this node's role and the health of
 // the real servers. Pure.
-import type { Forwarding, IpFamily, Model, RealServer, VirtualService } from '../config/model.js';
+import type { Forwarding, IpFamily, Model, RealServer, SchedulerFlag, Tunnel, VirtualService } from '../config/model.js';
 import { forEachInChunks } from './chunks.js';
 import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
@@ -86,9 +86,10 @@ function buildService(model: Model, service: VirtualService, identity: ServiceId
     ...identity,
     scheduler: service.scheduler,
     onePacket: service.onePacket,
-    schedulerFlags: 0,
+    schedulerFlags: (service.schedulerFlags ?? []).reduce((bits, flag) => bits | schedulerFlagBits[flag], 0),
     destinations,
   };
+  if (service.persistenceEngine !== undefined) desired.persistenceEngine = service.persistenceEngine;
   if (service.persistence && service.persistence.timeout > 0) {
     const { timeout, netmask } = service.persistence;
     desired.persistence = {
@@ -122,6 +123,7 @@ function activeDestinations(service: VirtualService, health: HealthView | undefi
       weight: sorry.weight,
       upperThreshold: 0,
       lowerThreshold: 0,
+      ...tunnelSettings(sorry.forwarding),
     };
     // A sorry server that is also a (quiesced) real server takes the sorry settings.
     destinations.set(destinationKey(destination), destination);
@@ -155,5 +157,27 @@ function destinationOf(server: RealServer, service: VirtualService, weight: numb
     weight,
     upperThreshold: server.upperThreshold,
     lowerThreshold: server.lowerThreshold,
+    ...tunnelSettings(server.forwarding, server.tunnel),
+  };
+}
+
+/** IP_VS_SVC_F_SCHED1..3: a flag's bit is the same whatever the scheduler calls it. */
+const schedulerFlagBits: Record<SchedulerFlag, number> = {
+  'flag-1': 0x08,
+  'sh-fallback': 0x08,
+  'mh-fallback': 0x08,
+  'flag-2': 0x10,
+  'sh-port': 0x10,
+  'mh-port': 0x10,
+  'flag-3': 0x20,
+};
+
+function tunnelSettings(forwarding: Forwarding, tunnel?: Tunnel): Pick<IpvsDestination, 'tunnelType' | 'tunnelPort' | 'tunnelChecksum'> {
+  if (forwarding !== 'ipip') return {};
+  if (tunnel === undefined || tunnel.type === 'ipip') return { tunnelType: 'ipip' };
+  return {
+    tunnelType: tunnel.type,
+    ...(tunnel.type === 'gue' ? { tunnelPort: tunnel.port ?? 0 } : {}),
+    tunnelChecksum: tunnel.checksum,
   };
 }

@@ -70,6 +70,18 @@ export function sameDestinationSettings(actual: IpvsDestination, desired: IpvsDe
     actual.upperThreshold === desired.upperThreshold &&
     actual.lowerThreshold === desired.lowerThreshold &&
     // The kernel reports `local` on its own for a destination on one of its addresses.
-    (actual.forwarding === desired.forwarding || actual.forwarding === 'local')
+    (actual.forwarding === desired.forwarding || actual.forwarding === 'local') &&
+    sameTunnel(actual, desired)
+  );
+}
+
+/** A kernel that reports no tunnel type (before 5.3) tunnels with IPIP whatever it is
+ *  asked: editing would change nothing, again and again. */
+function sameTunnel(actual: IpvsDestination, desired: IpvsDestination): boolean {
+  if (actual.forwarding !== 'ipip' || actual.tunnelType === undefined) return true;
+  return (
+    actual.tunnelType === (desired.tunnelType ?? 'ipip') &&
+    (actual.tunnelPort ?? 0) === (desired.tunnelPort ?? 0) &&
+    (actual.tunnelChecksum ?? 'none') === (desired.tunnelChecksum ?? 'none')
   );
 }

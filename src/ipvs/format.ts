@@ -1,11 +1,12 @@
 // The table as ipvsadm 1.31 prints it: `ipvsadm -Ln` (optionally with a health
 // column) and `ipvsadm -S -n` (the rules `ipvsadm -R` reads back).
-import type { Model } from '../config/model.js';
+import type { Model, TunnelChecksum } from '../config/model.js';
 import { formatEndpoint } from './address.js';
 import { configuredDestinationKey, identityOfVirtualService, type HealthView } from './desired.js';
 import type { IpvsInfo } from './genl/codec.js';
 import {
   destinationKey,
+  schedulerFlagNames,
   serviceKey,
   sortDestinations,
   sortServices,
@@ -41,8 +42,8 @@ export function formatList(services: readonly IpvsService[], options: ListOption
     lines.push(serviceLine(service));
     for (const destination of sortDestinations(service.destinations)) {
       const counters = destination.counters;
-      const numbers = [destination.weight, counters?.activeConnections ?? 0, counters?.inactiveConnections ?? 0];
-      lines.push(destinationLine(destination, numbers.map(String), options.health?.(service, destination)));
+      const columns = [destination.weight, counters?.activeConnections ?? 0, counters?.inactiveConnections ?? 0].map(String);
+      lines.push(destinationLine(destination, columns, options.health?.(service, destination)));
     }
     for (const { destination, health } of options.absent?.(service) ?? [])
       lines.push(destinationLine(destination, ['-', '-', '-'], health));
@@ -52,12 +53,12 @@ export function formatList(services: readonly IpvsService[], options: ListOption
 
 function destinationLine(
   destination: Pick<IpvsDestination, 'address' | 'port' | 'family' | 'forwarding'>,
-  [weight, active, inactive]: string[],
+  [weight = '', active = '', inactive = '']: readonly string[],
   health: string | undefined,
 ): string {
   const line =
     `  -> ${endpointName(destination, 28).padEnd(28)} ${forwardNames[destination.forwarding].padEnd(7)} ` +
-    `${weight!.padEnd(6)} ${active!.padEnd(10)} ${inactive!.padEnd(10)}`;
+    `${weight.padEnd(6)} ${active.padEnd(10)} ${inactive.padEnd(10)}`;
   return health === undefined ? line : `${line} ${health}`;
 }
 
@@ -80,13 +81,29 @@ export function formatSave(services: readonly IpvsService[]): string {
     lines.push(line);
     for (const destination of sortDestinations(service.destinations)) {
       let rule = `-a ${name} -r ${endpointName(destination)} ${forwardSwitches[destination.forwarding]} -w ${destination.weight}`;
-      if (destination.forwarding === 'ipip' && destination.tunnelType) rule += ` --tun-type ${destination.tunnelType}`;
+      if (destination.forwarding === 'ipip') rule += tunnelOptions(destination);
       if (destination.upperThreshold) rule += ` -x ${destination.upperThreshold}`;
       if (destination.lowerThreshold) rule += ` -y ${destination.lowerThreshold}`;
       lines.push(rule);
     }
   }
   return lines.map((line) => `${line}\n`).join('');
+}
+
+const checksumOptions: Record<TunnelChecksum, string> = { none: '--tun-nocsum', csum: '--tun-csum', remcsum: '--tun-remcsum' };
+
+/** ipvsadm 1.31 writes the tunnel type of every tunnelled destination (ipip where the kernel
+ *  does not say), gue's port, and the checksum option of gue and gre. */
+function tunnelOptions(destination: IpvsDestination): string {
+  const checksum = checksumOptions[destination.tunnelChecksum ?? 'none'];
+  switch (destination.tunnelType) {
+    case 'gue':
+      return ` --tun-type gue --tun-port ${destination.tunnelPort ?? 0} ${checksum}`;
+    case 'gre':
+      return ` --tun-type gre ${checksum}`;
+    default:
+      return ' --tun-type ipip';
+  }
 }
 
 /** Health labels for the status listing: `up`, `up (slow start 3/10)`, `down`, `sorry`. */
@@ -145,12 +162,4 @@ function nonDefaultMask(service: IpvsService): string | undefined {
   const netmask = service.persistence?.netmask;
   const defaultMask = service.family === 6 ? '128' : '255.255.255.255';
   return netmask !== undefined && netmask !== defaultMask ? netmask : undefined;
-}
-
-function schedulerFlagNames(service: IpvsService): string {
-  const names =
-    service.scheduler === 'sh' || service.scheduler === 'mh'
-      ? [`${service.scheduler}-fallback`, `${service.scheduler}-port`, undefined]
-      : ['flag-1', 'flag-2', 'flag-3'];
-  return names.filter((name, bit) => name !== undefined && service.schedulerFlags & (0x08 << bit)).join(',');
 }

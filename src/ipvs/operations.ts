@@ -1,7 +1,7 @@
 // The changes tandem makes to the kernel's IPVS table, and the contract of whatever
 // applies them (the generic netlink driver; an in-memory table in unit tests).
 import { formatEndpoint } from './address.js';
-import { describeService, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
+import { describeService, schedulerFlagNames, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
 export type IpvsOperation =
   | { kind: 'add-service'; service: IpvsService }
@@ -37,12 +37,23 @@ function destinationSettings(destination: IpvsDestination): string {
     destination.upperThreshold || destination.lowerThreshold
       ? `, thresholds ${destination.lowerThreshold}-${destination.upperThreshold}`
       : '';
-  return `${destination.forwarding}, weight ${destination.weight}${thresholds}`;
+  return `${destination.forwarding}${describeTunnel(destination)}, weight ${destination.weight}${thresholds}`;
+}
+
+/** ` gue port 6080 csum`; nothing for plain IPIP. */
+function describeTunnel({ tunnelType, tunnelPort, tunnelChecksum }: IpvsDestination): string {
+  if (tunnelType === undefined || tunnelType === 'ipip') return '';
+  const checksum = tunnelChecksum !== undefined && tunnelChecksum !== 'none' ? ` ${tunnelChecksum}` : '';
+  return ` ${tunnelType}${tunnelPort !== undefined ? ` port ${tunnelPort}` : ''}${checksum}`;
 }
 
 function serviceSettings(service: IpvsService): string {
+  const flags = schedulerFlagNames(service);
   const persistence = service.persistence ? `, persistent ${service.persistence.timeout} s mask ${service.persistence.netmask}` : '';
-  return `${service.scheduler}${persistence}${service.onePacket ? ', one-packet' : ''}`;
+  return (
+    `${service.scheduler}${flags ? ` (${flags})` : ''}${persistence}` +
+    `${service.persistenceEngine !== undefined ? `, engine ${service.persistenceEngine}` : ''}${service.onePacket ? ', one-packet' : ''}`
+  );
 }
 
 /** e.g. `add destination 10.0.0.2:80 (masq, weight 1) to TCP 10.0.0.1:80`. */

@@ -33,7 +33,18 @@ export async function reconcileTimeouts(driver: TimeoutsDriver, wanted: ModelTim
 /** The sync daemon this node should run: master while active, backup otherwise. */
 export function desiredSyncDaemons(sync: SyncSpec, state: SyncDaemonState | 'none', networkInterface: string): SyncDaemon[] {
   if (!sync.enabled || state === 'none') return [];
-  return [{ state, interface: networkInterface, syncId: sync.syncId, port: sync.port }];
+  const { syncId, port, group, ttl, maxLength } = sync;
+  return [
+    {
+      state,
+      interface: networkInterface,
+      syncId,
+      port,
+      ...(group !== undefined ? { group } : {}),
+      ...(ttl !== undefined ? { ttl } : {}),
+      ...(maxLength !== undefined ? { maxLength } : {}),
+    },
+  ];
 }
 
 /** Makes the kernel's sync daemons exactly `wanted`: a daemon running with other
@@ -54,13 +65,14 @@ export async function reconcileSyncDaemons(driver: SyncDaemonDriver, wanted: Syn
   }
 }
 
+/** The kernel fits the message length to the interface's MTU (and a backup's to at least
+ *  1024): what it runs with is not what it was asked for, and is not compared. */
 function sameDaemon(running: SyncDaemon, wanted: SyncDaemon): boolean {
   return (
     running.interface === wanted.interface &&
     running.syncId === wanted.syncId &&
     (wanted.port === undefined || running.port === wanted.port) &&
     (wanted.group === undefined || running.group === wanted.group) &&
-    (wanted.ttl === undefined || running.ttl === wanted.ttl) &&
-    (wanted.maxLength === undefined || running.maxLength === wanted.maxLength)
+    (wanted.ttl === undefined || running.ttl === wanted.ttl)
   );
 }

@@ -1,6 +1,6 @@
 // The IPVS table as the kernel holds it: virtual services and their destinations
 // (real servers), independent of which configuration produced them.
-import type { Forwarding, IpAddress, IpFamily, Protocol, Seconds } from '../config/model.js';
+import type { Forwarding, IpAddress, IpFamily, Protocol, Seconds, TunnelChecksum, TunnelType } from '../config/model.js';
 import { addressToBytes, formatEndpoint } from './address.js';
 
 /** How the kernel forwards to a destination. `local` is what the kernel reports on its
@@ -34,8 +34,13 @@ export interface IpvsDestination {
   lowerThreshold: number;
   /** Read from the kernel only. */
   counters?: { activeConnections: number; inactiveConnections: number; persistentConnections: number };
-  /** The kernel's tunnel encapsulation of a `ipip` destination (read only; tandem adds IPIP). */
-  tunnelType?: 'ipip' | 'gue' | 'gre';
+  /** The encapsulation of an `ipip` destination; absent from a kernel older than 5.3,
+   *  which knows IP in IP only. */
+  tunnelType?: TunnelType;
+  /** `gue` only: the UDP port the real server decapsulates on. */
+  tunnelPort?: number;
+  /** `gue` and `gre` only. */
+  tunnelChecksum?: TunnelChecksum;
 }
 
 export interface IpvsService extends ServiceIdentity {
@@ -45,7 +50,7 @@ export interface IpvsService extends ServiceIdentity {
   onePacket: boolean;
   /** The scheduler's own flags (IP_VS_SVC_F_SCHED1..3, e.g. sh-fallback), as bits 0x08–0x20. */
   schedulerFlags: number;
-  /** Persistence engine (`--pe sip`); read only. */
+  /** Persistence engine (`--pe sip`). */
   persistenceEngine?: string;
   destinations: IpvsDestination[];
 }
@@ -66,6 +71,16 @@ export function destinationKey(destination: Pick<IpvsDestination, 'address' | 'p
 export function describeService(service: ServiceIdentity): string {
   if (service.fwmark > 0) return `FWM ${service.fwmark}${service.family === 6 ? ' IPv6' : ''}`;
   return `${service.protocol.toUpperCase()} ${formatEndpoint(service.address, service.port, service.family)}`;
+}
+
+/** The names ipvsadm gives the set scheduler flags, comma-separated (`sh-fallback,sh-port`):
+ *  sh and mh name their first two bits and leave out the third. */
+export function schedulerFlagNames(service: Pick<IpvsService, 'scheduler' | 'schedulerFlags'>): string {
+  const names =
+    service.scheduler === 'sh' || service.scheduler === 'mh'
+      ? [`${service.scheduler}-fallback`, `${service.scheduler}-port`, undefined]
+      : ['flag-1', 'flag-2', 'flag-3'];
+  return names.filter((name, bit) => name !== undefined && service.schedulerFlags & (0x08 << bit)).join(',');
 }
 
 /** In ipvsadm's listing order (libipvs ipvs_cmp_services), including its 32-bit

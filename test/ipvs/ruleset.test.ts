@@ -1,7 +1,8 @@
 // Rulesets programmed by tandem over generic netlink look, to ipvsadm, exactly like the
 // same rules loaded with `ipvsadm -R`; tandem's own listings match ipvsadm's.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, servicesTableResolver, type HostResolver, type Model } from '../../src/config/index.js';
@@ -22,14 +23,30 @@ interface Case {
 
 const fixtures = new URL('../fixtures/config/', import.meta.url);
 const services = servicesTableResolver(readFileSync(new URL('services', fixtures), 'utf8'));
-const noHosts: HostResolver = async () => [];
+const noHosts: HostResolver = () => Promise.resolve([]);
 const seed = (name: string) => async () => (await loadConfig(fileURLToPath(new URL(name, fixtures)), { hosts: noHosts, services })).model;
-/** An ipvsadm rules file as ipvsadm -R takes it (it has no comments). */
-const rulesOf = (name: string) =>
-  readFileSync(new URL(name, fixtures), 'utf8')
+/** The lines ipvsadm -R takes: no comments or blank lines, no leading program name. */
+const restorable = (text: string) =>
+  text
     .split('\n')
-    .filter((line) => !line.startsWith('#'))
-    .join('\n');
+    .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'))
+    .map((line) => line.replace(/^\s*(\S*\/)?ipvsadm\s+/, ''))
+    .join('\n') + '\n';
+
+/** A rules file of the fixtures as ipvsadm -R takes it. */
+const rulesOf = (name: string) => restorable(readFileSync(new URL(name, fixtures), 'utf8'));
+
+// Real rule files from the field (SOURCES.md there), read in place, never copied.
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const wildConfigs = resolve(repoRoot, '../shared/wild-configs');
+const wildRuleFiles = readdirSync(wildConfigs).filter((file) => file.endsWith('.rules'));
+assert.notEqual(wildRuleFiles.length, 0, `no .rules files in ${wildConfigs}`);
+const wildCases: Case[] = wildRuleFiles.map((file) => ({
+  name: `wild config ${file}`,
+  // the guest's /etc/services, as ipvsadm -R resolves names there
+  model: async () => (await loadConfig(join(wildConfigs, file), { hosts: noHosts })).model,
+  rules: restorable(readFileSync(join(wildConfigs, file), 'utf8')),
+}));
 
 const cases: Case[] = [
   { name: "seed 000: ifw01's /etc/ipvsadm.rules", model: seed('seed-000-ipvsadm.rules'), rules: rulesOf('seed-000-ipvsadm.rules') },
@@ -56,47 +73,54 @@ const cases: Case[] = [
     ].join('\n'),
   },
   {
+    name: 'ipvsadm 1.31: tunnels (ipip, gue with port and checksums, gre), -b, --pe sip, -o, -M',
+    model: seed('ipvsadm-1.31-options.rules'),
+    rules: rulesOf('ipvsadm-1.31-options.rules'),
+  },
+  {
     name: 'every kind of service and destination tandem programs',
-    model: async () =>
-      model([
-        virtualService('web', '198.51.100.10', {
-          scheduler: 'wrr',
-          persistence: { timeout: 1800, netmask: '255.255.255.0' },
-          realServers: [
-            realServer('10.0.0.1', { weight: 3 }),
-            realServer('10.0.0.2', { port: 8080, forwarding: 'gate', weight: 0 }),
-            realServer('10.0.0.3', { forwarding: 'ipip' }),
-            realServer('10.0.0.4', { active: false }),
-          ],
-        }),
-        virtualService('dns', '198.51.100.10', {
-          protocol: 'udp',
-          port: 53,
-          scheduler: 'sh',
-          onePacket: true,
-          realServers: [realServer('10.0.0.5')],
-        }),
-        virtualService('diameter', '198.51.100.11', {
-          protocol: 'sctp',
-          port: 3868,
-          scheduler: 'rr',
-          realServers: [realServer('10.0.0.6')],
-        }),
-        virtualService('all-ports', '198.51.100.12', { port: 0, persistence: { timeout: 300 }, realServers: [realServer('10.0.0.7')] }),
-        virtualService('web6', '2001:db8::10', {
-          scheduler: 'lc',
-          persistence: { timeout: 60, netmask: '64' },
-          realServers: [realServer('2001:db8:1::1', { forwarding: 'gate', weight: 2 }), realServer('2001:db8:1::2', { port: 8443 })],
-        }),
-        virtualService('marked6', undefined, {
-          fwmark: 7,
-          family: 6,
-          port: 0,
-          scheduler: 'rr',
-          realServers: [realServer('2001:db8:1::3', { forwarding: 'ipip' })],
-        }),
-        virtualService('inactive', '198.51.100.13', { active: false, realServers: [realServer('10.0.0.8')] }),
-      ]),
+    model: () =>
+      Promise.resolve(
+        model([
+          virtualService('web', '198.51.100.10', {
+            scheduler: 'wrr',
+            persistence: { timeout: 1800, netmask: '255.255.255.0' },
+            realServers: [
+              realServer('10.0.0.1', { weight: 3 }),
+              realServer('10.0.0.2', { port: 8080, forwarding: 'gate', weight: 0 }),
+              realServer('10.0.0.3', { forwarding: 'ipip' }),
+              realServer('10.0.0.4', { active: false }),
+            ],
+          }),
+          virtualService('dns', '198.51.100.10', {
+            protocol: 'udp',
+            port: 53,
+            scheduler: 'sh',
+            onePacket: true,
+            realServers: [realServer('10.0.0.5')],
+          }),
+          virtualService('diameter', '198.51.100.11', {
+            protocol: 'sctp',
+            port: 3868,
+            scheduler: 'rr',
+            realServers: [realServer('10.0.0.6')],
+          }),
+          virtualService('all-ports', '198.51.100.12', { port: 0, persistence: { timeout: 300 }, realServers: [realServer('10.0.0.7')] }),
+          virtualService('web6', '2001:db8::10', {
+            scheduler: 'lc',
+            persistence: { timeout: 60, netmask: '64' },
+            realServers: [realServer('2001:db8:1::1', { forwarding: 'gate', weight: 2 }), realServer('2001:db8:1::2', { port: 8443 })],
+          }),
+          virtualService('marked6', undefined, {
+            fwmark: 7,
+            family: 6,
+            port: 0,
+            scheduler: 'rr',
+            realServers: [realServer('2001:db8:1::3', { forwarding: 'ipip' })],
+          }),
+          virtualService('inactive', '198.51.100.13', { active: false, realServers: [realServer('10.0.0.8')] }),
+        ]),
+      ),
     rules: [
       '-A -t 198.51.100.10:80 -s wrr -p 1800 -M 255.255.255.0',
       '-a -t 198.51.100.10:80 -r 10.0.0.1:80 -m -w 3',
@@ -123,11 +147,11 @@ async function programWithTandem(config: Model): Promise<void> {
   assert.deepEqual(result.failures, []);
 }
 
-describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 120_000 }, () => {
+void describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 120_000 }, () => {
   beforeEach(resetIpvs);
 
-  for (const { name, model: config, rules } of cases) {
-    it(name, async () => {
+  for (const { name, model: config, rules } of [...cases, ...wildCases]) {
+    void it(name, async () => {
       await programWithTandem(await config());
       const kernel = await ipvs();
       const byTandem = { list: await ipvsadm(['-Ln']), save: await ipvsadm(['-S', '-n']) };
@@ -142,7 +166,7 @@ describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 
     });
   }
 
-  it('thresholds, which ipvsadm -S leaves out', async () => {
+  void it('thresholds, which ipvsadm -S leaves out', async () => {
     await programWithTandem(
       model([
         virtualService('limited', '198.51.100.20', { realServers: [realServer('10.0.0.1', { upperThreshold: 100, lowerThreshold: 10 })] }),
@@ -156,7 +180,7 @@ describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 
     assert.equal(await ipvsadm(['-Ln', '--thresholds']), thresholds);
   });
 
-  it('`tandem ipvs` and `tandem ipvs --save` print what ipvsadm -Ln and -S -n print', async () => {
+  void it('`tandem ipvs` and `tandem ipvs --save` print what ipvsadm -Ln and -S -n print', async () => {
     const everything = cases.at(-1)!;
     await programWithTandem(await everything.model());
     // side by side: each start of the built CLI takes ~10 s in the emulated guest

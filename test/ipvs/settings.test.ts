@@ -9,24 +9,25 @@ import { model, realServer, virtualService } from './models.js';
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 const sync = { enabled: true, syncId: 7, port: 8848 };
 
-describe('IPVS timeouts and sync daemons', { timeout: 180_000 }, () => {
+void describe('IPVS timeouts and sync daemons', { timeout: 180_000 }, () => {
   let lab: NatLab;
 
   before(async () => {
     await resetIpvs();
     lab = await natLab();
   });
-  after(async () => lab?.destroy());
+  // unset when the lab could not be built
+  after(async () => (lab as NatLab | undefined)?.destroy());
   beforeEach(resetIpvs);
 
-  it('sets the timeouts the model gives and keeps the others', async () => {
+  void it('sets the timeouts the model gives and keeps the others', async () => {
     const kernel = await ipvs();
     assert.deepEqual(await reconcileTimeouts(kernel, { tcp: 600, udp: 60 }, logger), { tcp: 600, udp: 60 });
     assert.equal(await ipvsadm(['-L', '--timeout']), `Timeout (tcp tcpfin udp): 600 ${defaultTimeouts.tcpFin} 60\n`);
     assert.deepEqual(await reconcileTimeouts(kernel, { tcp: 600, udp: 60 }, logger), {});
   });
 
-  it('starts the master daemon while active, the backup otherwise, and stops them', async () => {
+  void it('starts the master daemon while active, the backup otherwise, and stops them', async () => {
     const kernel = await ipvs();
     await reconcileSyncDaemons(kernel, desiredSyncDaemons(sync, 'master', 'priv0'), logger);
     assert.match(await ipvsadm(['-L', '--daemon']), /^master sync daemon \(mcast=priv0, syncid=7, .*port=8848/);
@@ -36,7 +37,33 @@ describe('IPVS timeouts and sync daemons', { timeout: 180_000 }, () => {
     assert.equal(await ipvsadm(['-L', '--daemon']), '');
   });
 
-  it("the master daemon tandem starts puts an open connection on a backup director's table", async () => {
+  void it('starts a daemon with the group, port, TTL and message length ipvsadm --start-daemon gives it', async () => {
+    const kernel = await ipvs();
+    const tuned = { ...sync, port: 8849, group: '239.0.0.82', ttl: 2, maxLength: 1400 };
+    await reconcileSyncDaemons(kernel, desiredSyncDaemons(tuned, 'master', 'priv0'), logger);
+    const byTandem = await ipvsadm(['-L', '--daemon']);
+    assert.match(byTandem, /^master sync daemon \(mcast=priv0, syncid=7, .*group=239\.0\.0\.82, port=8849, ttl=2\)\n$/);
+    await reconcileSyncDaemons(kernel, desiredSyncDaemons(tuned, 'none', 'priv0'), logger);
+    await ipvsadm([
+      '--start-daemon',
+      'master',
+      '--mcast-interface',
+      'priv0',
+      '--syncid',
+      '7',
+      '--mcast-group',
+      '239.0.0.82',
+      '--mcast-port',
+      '8849',
+      '--mcast-ttl',
+      '2',
+      '--sync-maxlen',
+      '1400',
+    ]);
+    assert.equal(await ipvsadm(['-L', '--daemon']), byTandem);
+  });
+
+  void it("the master daemon tandem starts puts an open connection on a backup director's table", async () => {
     const config = model([
       virtualService('echo', `${addresses.vip}/24`, {
         port: 9000,

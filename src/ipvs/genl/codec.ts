@@ -1,6 +1,6 @@
 // Encoding and decoding of IPVS generic netlink attributes. Pure: buffers in, values
 // out, so the byte layouts are unit-tested without a kernel.
-import type { IpFamily } from '../../config/model.js';
+import type { IpFamily, TunnelChecksum } from '../../config/model.js';
 import { addressToBytes, bytesToAddress, ipv4Netmask, ipv6PrefixLength } from '../address.js';
 import {
   familyNumber,
@@ -22,9 +22,11 @@ import {
   IFNAME_MAX,
   InfoAttr,
   maxAttribute,
+  PENAME_MAX,
   SCHEDNAME_MAX,
   ServiceAttr,
   ServiceFlag,
+  TunnelFlag,
   tunnelTypes,
 } from './uapi.js';
 
@@ -99,6 +101,9 @@ function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
   const netmask = service.persistence?.netmask;
   if (service.family === 6) out.u32(ServiceAttr.netmask, netmask === undefined ? 128 : ipv6PrefixLength(netmask));
   else out.bytes(ServiceAttr.netmask, addressToBytes(ipv4Netmask(netmask ?? '255.255.255.255')));
+  // Without it an edit takes the engine away, as ipvsadm -E does.
+  if (service.persistenceEngine !== undefined)
+    out.string(ServiceAttr.peName, checkLength(service.persistenceEngine, PENAME_MAX, 'persistence engine name'));
 }
 
 /** A service from a GET_SERVICE reply (its attributes after the genl header). */
@@ -143,7 +148,19 @@ export function putDestination(out: AttributeWriter, destination: IpvsDestinatio
     out.u32(DestAttr.weight, destination.weight);
     out.u32(DestAttr.upperThreshold, destination.upperThreshold);
     out.u32(DestAttr.lowerThreshold, destination.lowerThreshold);
+    // Kernels before 5.3 skip these (and tunnel with IPIP); newer ones take absent as IPIP.
+    if (destination.forwarding === 'ipip') {
+      out.u8(DestAttr.tunType, tunnelTypes.indexOf(destination.tunnelType ?? 'ipip'));
+      out.be16(DestAttr.tunPort, destination.tunnelPort ?? 0);
+      out.u16(DestAttr.tunFlags, tunnelFlags[destination.tunnelChecksum ?? 'none']);
+    }
   });
+}
+
+const tunnelFlags: Record<TunnelChecksum, number> = { none: 0, csum: TunnelFlag.csum, remcsum: TunnelFlag.remcsum };
+
+function tunnelChecksum(flags: number): TunnelChecksum {
+  return flags & TunnelFlag.remcsum ? 'remcsum' : flags & TunnelFlag.csum ? 'csum' : 'none';
 }
 
 /** A destination from a GET_DEST dump reply. */
@@ -168,7 +185,13 @@ export function decodeDestination(data: Buffer, serviceFamily: IpFamily): IpvsDe
       persistentConnections: u32(DestAttr.persistentConns),
     },
   };
-  if (forwarding === 'ipip' && attributes.has(DestAttr.tunType)) destination.tunnelType = tunnelTypes[attributes.u8(DestAttr.tunType)];
+  if (forwarding === 'ipip' && attributes.has(DestAttr.tunType)) {
+    const type = tunnelTypes[attributes.u8(DestAttr.tunType)];
+    if (type !== undefined) destination.tunnelType = type;
+    if (type === 'gue' && attributes.has(DestAttr.tunPort)) destination.tunnelPort = attributes.be16(DestAttr.tunPort);
+    if ((type === 'gue' || type === 'gre') && attributes.has(DestAttr.tunFlags))
+      destination.tunnelChecksum = tunnelChecksum(attributes.u16(DestAttr.tunFlags));
+  }
   return destination;
 }
 

@@ -62,6 +62,8 @@ export const DestAttr = {
   persistentConns: 9,
   addrFamily: 11,
   tunType: 13,
+  tunPort: 14,
+  tunFlags: 15,
 } as const;
 
 /** Inside IPVS_CMD_ATTR_DAEMON (IPVS_DAEMON_ATTR_*). */
@@ -97,12 +99,16 @@ export const ServiceFlag = {
 /** Forwarding methods (IP_VS_CONN_F_* under IP_VS_CONN_F_FWD_MASK). */
 export const Forward = { masq: 0, local: 1, tunnel: 2, route: 3, mask: 0x7 } as const;
 
-/** IP_VS_CONN_F_TUNNEL_TYPE_*. */
+/** IP_VS_CONN_F_TUNNEL_TYPE_*, by number (kernel 5.3+). */
 export const tunnelTypes = ['ipip', 'gue', 'gre'] as const;
+
+/** IP_VS_TUNNEL_ENCAP_FLAG_*: no flag means no checksum. */
+export const TunnelFlag = { csum: 0x1, remcsum: 0x2 } as const;
 
 /** IP_VS_STATE_*. */
 export const DaemonState = { master: 1, backup: 2 } as const;
 
-/** IP_VS_IFNAME_MAXLEN and IP_VS_SCHEDNAME_MAXLEN, both including the NUL. */
+/** IP_VS_IFNAME_MAXLEN, IP_VS_SCHEDNAME_MAXLEN and IP_VS_PENAME_MAXLEN, all including the NUL. */
 export const IFNAME_MAX = 16;
 export const SCHEDNAME_MAX = 16;
+export const PENAME_MAX = 16;

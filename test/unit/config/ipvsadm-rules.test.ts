@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, toYaml, type Model } from '../../../src/config/index.js';
-import { configError, fixture, noHosts, services, testOptions, where } from './helpers.js';
+import { desiredTable, formatSave } from '../../../src/ipvs/index.js';
+import { configError, fixture, noHosts, readFixture, services, testOptions, where } from './helpers.js';
 
 const rules = async (text: string): Promise<Model> => (await parseConfig(text, 'ipvsadm.rules', testOptions)).model;
 
@@ -172,6 +173,170 @@ describe('ipvsadm rules', () => {
   it('warns about listing commands instead of refusing them', async () => {
     const { warnings } = await parseConfig('/sbin/ipvsadm\n/sbin/ipvsadm -L -n\n-A -t 192.0.2.10:80\n', 'ipvsadm.rules', testOptions);
     expect(warnings.map(where)).toEqual(['1:1 /sbin/ipvsadm', '2:15 -L']);
+  });
+
+  describe("ipvsadm 1.31's options", () => {
+    const options = async () => (await loadConfig(fixture('ipvsadm-1.31-options.rules'), { hosts: noHosts, services })).model;
+
+    it('reads tunnels (--tun-type, --tun-port, --tun-*csum), -b, --pe, -o and -M', async () => {
+      const model = await options();
+      const [tunnels, hashed, maglev, flagged, sip, six, marked] = model.virtualServices;
+      expect(tunnels?.realServers.map((server) => [server.address, server.forwarding, server.weight, server.tunnel])).toEqual([
+        ['10.1.0.1', 'ipip', 1, undefined],
+        ['10.1.0.2', 'ipip', 2, { type: 'gue', port: 6080, checksum: 'none' }],
+        ['10.1.0.3', 'ipip', 1, { type: 'gue', port: 6081, checksum: 'csum' }],
+        ['10.1.0.4', 'ipip', 1, { type: 'gue', port: 6082, checksum: 'remcsum' }],
+        ['10.1.0.5', 'ipip', 1, { type: 'gre', checksum: 'none' }],
+        ['10.1.0.6', 'ipip', 3, { type: 'gre', checksum: 'csum' }],
+        ['10.1.0.7', 'masq', 1, undefined],
+      ]);
+      expect(hashed).toMatchObject({
+        scheduler: 'sh',
+        schedulerFlags: ['sh-fallback', 'sh-port'],
+        persistence: { timeout: 600, netmask: '255.255.255.0' },
+      });
+      expect(maglev).toMatchObject({ scheduler: 'mh', schedulerFlags: ['mh-fallback', 'mh-port'] });
+      expect(flagged).toMatchObject({ scheduler: 'rr', schedulerFlags: ['flag-1', 'flag-2', 'flag-3'] });
+      expect(sip).toMatchObject({ protocol: 'udp', persistence: { timeout: 180 }, persistenceEngine: 'sip', onePacket: true });
+      expect(six?.realServers.map((server) => server.tunnel)).toEqual([{ type: 'gue', port: 6080, checksum: 'csum' }, undefined]);
+      expect(marked?.realServers[0]?.tunnel).toEqual({ type: 'gre', checksum: 'csum' });
+    });
+
+    it('programs what it reads: the table saves back to the same rules, line for line', async () => {
+      expect(formatSave(desiredTable(await options(), { role: 'active' }).services)).toBe(readFixture('ipvsadm-1.31-options.rules'));
+    });
+
+    it('converts to YAML and back without loss', async () => {
+      const model = await options();
+      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+    });
+
+    it("reads ipvsadm 1.31's save of tunnel destinations (shigehiro-l3dsr)", async () => {
+      const model = await rules(
+        [
+          '-A -t 192.168.50.100:53 -s rr',
+          '-a -t 192.168.50.100:53 -r 192.168.52.100:53 -i -w 1 --tun-type ipip',
+          '-A -u 192.168.50.100:53 -s rr',
+          '-a -u 192.168.50.100:53 -r 192.168.52.100:53 -i -w 1 --tun-type ipip',
+        ].join('\n'),
+      );
+      expect(model.network).toBe('tunnel');
+      expect(model.virtualServices.flatMap((s) => s.realServers.map((r) => [r.forwarding, r.tunnel]))).toEqual([
+        ['ipip', undefined],
+        ['ipip', undefined],
+      ]);
+    });
+
+    it('checks -b against the scheduler the service ends up with, in any order; -E keeps the one it has', async () => {
+      const model = await rules(
+        [
+          '-A -t 192.0.2.1:80 -b sh-port -s sh',
+          '-A -t 192.0.2.1:81 -s mh',
+          '-E -t 192.0.2.1:81 -b mh-port,,flag-3',
+          '-E -t 192.0.2.1:80 -b sh-fallback',
+        ].join('\n'),
+      );
+      expect(model.virtualServices.map((service) => service.schedulerFlags)).toEqual([['sh-fallback'], ['mh-port', 'flag-3']]);
+    });
+
+    it('gives a tunnel anew with -i or tunnel options on -e, keeps it otherwise, drops it with another method', async () => {
+      const model = await rules(
+        [
+          '-A -t 192.0.2.1:80',
+          '-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type gue --tun-port 6080',
+          '-a -t 192.0.2.1:80 -r 10.0.0.2 -i --tun-type gue --tun-port 6080',
+          '-a -t 192.0.2.1:80 -r 10.0.0.3 -i --tun-type gue --tun-port 6080',
+          '-a -t 192.0.2.1:80 -r 10.0.0.4 -i --tun-type gue --tun-port 6080',
+          '-e -t 192.0.2.1:80 -r 10.0.0.1 -w 5',
+          '-e -t 192.0.2.1:80 -r 10.0.0.2 -i',
+          '-e -t 192.0.2.1:80 -r 10.0.0.3 -m',
+          '-e -t 192.0.2.1:80 -r 10.0.0.4 --tun-type gre --tun-csum',
+        ].join('\n'),
+      );
+      expect(model.virtualServices[0]?.realServers.map((server) => [server.weight, server.forwarding, server.tunnel?.type])).toEqual([
+        [5, 'ipip', 'gue'],
+        [1, 'ipip', undefined],
+        [1, 'masq', undefined],
+        [1, 'ipip', 'gre'],
+      ]);
+    });
+
+    it("takes the sync daemon's --mcast-group, --mcast-port, --mcast-ttl and --sync-maxlen", async () => {
+      const model = await rules(
+        '--start-daemon master --mcast-interface eth1 --syncid 7 --mcast-group ff02::1:81 --mcast-port 8849 --mcast-ttl 2 --sync-maxlen 1400\n',
+      );
+      expect(model.sync).toEqual({ enabled: true, interface: 'eth1', syncId: 7, port: 8849, group: 'ff02::1:81', ttl: 2, maxLength: 1400 });
+      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+    });
+
+    it("refuses sync daemon settings out of ipvsadm's ranges, naming each option", async () => {
+      const error = await configError(
+        parseConfig(
+          '--start-daemon backup --syncid 256 --mcast-group 192.0.2.1 --mcast-port 0 --mcast-ttl 256 --sync-maxlen 65508\n',
+          'ipvsadm.rules',
+          testOptions,
+        ),
+      );
+      expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([
+        '1:32 --syncid: illegal syncid specified',
+        '1:50 --mcast-group: invalid IPv4 mcast-group',
+        '1:73 --mcast-port: illegal mcast-port specified',
+        '1:87 --mcast-ttl: illegal mcast-ttl specified',
+        '1:105 --sync-maxlen: illegal sync-maxlen specified',
+      ]);
+    });
+
+    it('ignores --tun-info, a listing option', async () => {
+      const { warnings } = await parseConfig('-A -t 192.0.2.10:80\n-L -n --tun-info\n', 'ipvsadm.rules', testOptions);
+      expect(warnings.map(where)).toEqual(['2:1 -L']);
+    });
+
+    it.each([
+      [
+        '-a -t 192.0.2.1:80 -r 10.0.0.1 --tun-type gue --tun-port 1',
+        '2:32 --tun-type',
+        'Tunnel options conflict with forward method',
+        '-g (direct routing, the default)',
+      ],
+      ['-a -t 192.0.2.1:80 -r 10.0.0.1 -m --tun-csum', '2:35 --tun-csum', 'Tunnel options conflict with forward method', '-m'],
+      ['-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type vxlan', '2:46 --tun-type', 'illegal tunnel type specified', '"vxlan"'],
+      ['-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type gue --tun-port 65536', '2:61 --tun-port', 'illegal tunnel port specified', '"65536"'],
+      [
+        '-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type=gue',
+        '2:46 --tun-type',
+        "You need to supply the 'tun-port' option for the 'gue' tunnel type",
+        'none',
+      ],
+      [
+        '-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-port 6080',
+        '2:35 --tun-port',
+        "Illegal 'tun-port' option with the 'ipip' tunnel type",
+        '--tun-port',
+      ],
+      [
+        '-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type gre --tun-remcsum',
+        '2:50 --tun-remcsum',
+        "Illegal 'tun-remcsum' option with the 'gre' tunnel type",
+        '--tun-remcsum',
+      ],
+      [
+        '-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type gue --tun-port 1 --tun-remcsum --tun-csum',
+        // ipvsadm checks in its own order (port, nocsum, csum, remcsum), not the line's
+        '2:63 --tun-remcsum',
+        "The option 'tun-remcsum' conflicts with the 'tun-csum' option in the 'gue' tunnel type",
+        '--tun-remcsum',
+      ],
+      ['-E -t 192.0.2.1:80 -b sh-port', '2:23 -b', "incompatible scheduler flag 'sh-port'", '-s wlc'],
+      ['-E -t 192.0.2.1:80 -s sh --sched-flags sh-port,mh-port', '2:48 --sched-flags', "incompatible scheduler flag 'mh-port'", '-s sh'],
+      ['-E -t 192.0.2.1:80 -b flag-1,flag-4', '2:30 -b', "invalid scheduler flag 'flag-4'", '"flag-4"'],
+      ['-E -t 192.0.2.1:80 -b ,', '2:23 -b', 'no scheduler flag given', '","'],
+      ['-E -t 192.0.2.1:80 --pe rtsp', '2:25 --pe', 'invalid value', '"rtsp"'],
+    ])('refuses %s at file:line:column with the key', async (line, at, message, found) => {
+      const error = await configError(parseConfig(`-A -t 192.0.2.1:80\n${line}\n`, 'ipvsadm.rules', testOptions));
+      expect(error.diagnostics).toHaveLength(1);
+      expect(where(error.diagnostics[0])).toBe(at);
+      expect(error.diagnostics[0]).toMatchObject({ file: 'ipvsadm.rules', message, found });
+    });
   });
 
   it('recognises rules by their content, whatever the file is called', async () => {

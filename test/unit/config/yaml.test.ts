@@ -140,6 +140,90 @@ keep_services_on_release: true
     expect((await yaml(toYaml(model))).model).toEqual(model);
   });
 
+  it('reads tunnels, scheduler flags and the persistence engine, and writes them back', async () => {
+    const { model, warnings } = await yaml(
+      [
+        'network: tunnel',
+        'virtual_services:',
+        '  - name: sip',
+        '    vip: {address: 192.0.2.10}',
+        '    protocol: udp',
+        '    port: 5060',
+        '    scheduler: sh',
+        '    scheduler_flags: [sh-fallback, sh-port, sh-port]',
+        '    persistence: {timeout: 3m}',
+        '    persistence_engine: sip',
+        '    real_servers:',
+        '      - {address: 10.0.0.1, tunnel: {type: gue, port: 6080, checksum: remcsum}}',
+        '      - {address: 10.0.0.2, tunnel: {type: gre}}',
+        '      - {address: 10.0.0.3, tunnel: {type: ipip}}',
+        '',
+      ].join('\n'),
+    );
+    expect(warnings).toEqual([]);
+    const [service] = model.virtualServices;
+    expect(service).toMatchObject({ schedulerFlags: ['sh-fallback', 'sh-port'], persistenceEngine: 'sip' });
+    expect(service?.realServers.map((server) => server.tunnel)).toEqual([
+      { type: 'gue', port: 6080, checksum: 'remcsum' },
+      { type: 'gre', checksum: 'none' },
+      undefined,
+    ]);
+    const written = toYaml(model);
+    expect(written).toContain('tunnel:\n          type: gue\n          port: 6080\n          checksum: remcsum\n');
+    expect((await yaml(written)).model).toEqual(model);
+  });
+
+  it('refuses tunnels, scheduler flags and engines the kernel would not take, naming the key', async () => {
+    const error = await configError(
+      yaml(
+        [
+          'network: tunnel',
+          'virtual_services:',
+          '  - name: web',
+          '    vip: {address: 192.0.2.10}',
+          '    port: 80',
+          '    scheduler: wlc',
+          '    scheduler_flags: [flag-1, sh-port]',
+          '    persistence_engine: rtsp',
+          '    real_servers:',
+          '      - {address: 10.0.0.1, tunnel: {type: gue}}',
+          '      - {address: 10.0.0.2, tunnel: {type: gre, port: 1, checksum: remcsum}}',
+          '      - {address: 10.0.0.3, forwarding: gate, tunnel: {type: gre}}',
+          '      - {address: 10.0.0.4, tunnel: {type: vxlan}}',
+          '',
+        ].join('\n'),
+      ),
+    );
+    expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([
+      "7:31 virtual_services[0].scheduler_flags[1]: incompatible scheduler flag 'sh-port'",
+      '8:25 virtual_services[0].persistence_engine: invalid value',
+      '10:37 virtual_services[0].real_servers[0].tunnel.port: a gue tunnel needs a port',
+      '11:55 virtual_services[0].real_servers[1].tunnel.port: tunnel type gre takes no port',
+      '11:68 virtual_services[0].real_servers[1].tunnel.checksum: tunnel type gre takes no checksum remcsum',
+      '12:55 virtual_services[0].real_servers[2].tunnel: tunnel options conflict with forwarding',
+      '13:44 virtual_services[0].real_servers[3].tunnel.type: invalid value',
+    ]);
+    expect(error.diagnostics[1]?.expected).toBe('sip');
+  });
+
+  it("takes the sync daemon's multicast group, TTL and message length; the group must be multicast", async () => {
+    const { model } = await yaml('sync: {group: 239.1.2.3, ttl: 3, max_length: 1200}\n');
+    expect(model.sync).toEqual({ enabled: true, syncId: 0, port: 8848, group: '239.1.2.3', ttl: 3, maxLength: 1200 });
+    expect((await yaml(toYaml(model))).model).toEqual(model);
+    const error = await configError(yaml('sync: {group: "2001:db8::1", ttl: 0}\n'));
+    expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([
+      '1:15 sync.group: invalid IPv6 mcast-group',
+      '1:35 sync.ttl: invalid value',
+    ]);
+  });
+
+  it('warns that a persistence engine needs persistence', async () => {
+    const { warnings } = await yaml('virtual_services:\n  - {name: s, vip: {address: 192.0.2.1}, port: 5060, persistence_engine: sip}\n');
+    expect(warnings.map((w) => `${where(w)}: ${w.message}`)).toEqual([
+      '2:74 virtual_services[0].persistence_engine: a persistence engine has no effect without persistence',
+    ]);
+  });
+
   it('ships the JSON Schema generated from the same TypeBox source (npm run schema)', () => {
     const committed = readFileSync(new URL('../../../schema/tandem.schema.json', import.meta.url), 'utf8');
     expect(committed, 'schema/tandem.schema.json is stale: run `npm run schema`').toBe(jsonSchema());
@@ -148,7 +232,8 @@ keep_services_on_release: true
   it('has every key documented in the README, with its default', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const keys = (schema: TSchema, prefix: string): string[] => {
-      if (schema.type === 'array' && schema.items?.properties !== undefined) return keys(schema.items as TSchema, `${prefix}[]`);
+      const items = schema.items as TSchema | undefined;
+      if (schema.type === 'array' && items?.properties !== undefined) return keys(items, `${prefix}[]`);
       if (schema.properties === undefined) return [prefix];
       return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([name, child]) =>
         keys(child, prefix === '' ? name : `${prefix}.${name}`),

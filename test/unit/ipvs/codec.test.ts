@@ -91,6 +91,37 @@ describe('IPVS attribute encoding (uapi linux/ip_vs.h)', () => {
     );
   });
 
+  it('adds the tunnel type, big-endian port and checksum flags of a tunnelled destination (uapi 5.3)', () => {
+    const tunnelled: IpvsDestination = {
+      family: 4,
+      address: '198.51.100.2',
+      port: 80,
+      forwarding: 'ipip',
+      weight: 1,
+      upperThreshold: 0,
+      lowerThreshold: 0,
+    };
+    const tail = (destination: IpvsDestination) => {
+      const bytes = encoded((out) => putDestination(out, destination, true));
+      return bytes.subarray(bytes.length - 3 * 8);
+    };
+    expect(tail({ ...tunnelled, tunnelType: 'gue', tunnelPort: 6080, tunnelChecksum: 'remcsum' })).toEqual(
+      Buffer.concat([attr(13, Buffer.from([1])), attr(14, u16be(6080)), attr(15, u16(2))]),
+    );
+    expect(tail({ ...tunnelled, tunnelType: 'gre', tunnelChecksum: 'csum' })).toEqual(
+      Buffer.concat([attr(13, Buffer.from([2])), attr(14, u16be(0)), attr(15, u16(1))]),
+    );
+    // plain IPIP says so, so that an edit from GUE back to IPIP takes
+    expect(tail(tunnelled)).toEqual(Buffer.concat([attr(13, Buffer.from([0])), attr(14, u16be(0)), attr(15, u16(0))]));
+  });
+
+  it('sends the scheduler flags in the flags and the persistence engine by name', () => {
+    const bytes = encoded((out) => putService(out, { ...service, scheduler: 'sh', schedulerFlags: 0x18, persistenceEngine: 'sip' }, true));
+    expect(bytes.includes(attr(7, Buffer.concat([u32(0x1 | 0x18), u32(0xffffffff)])))).toBe(true);
+    expect(bytes.subarray(bytes.length - 8)).toEqual(attr(11, Buffer.from('sip\0')));
+    expect(encoded((out) => putService(out, service, true)).includes(attr(11, Buffer.from('sip\0')))).toBe(false);
+  });
+
   it('refuses names the kernel would truncate', () => {
     expect(() => encoded((out) => putService(out, { ...service, scheduler: 'a-very-long-scheduler' }, true))).toThrow(
       /scheduler name .* longer than 15 bytes/,
@@ -158,6 +189,48 @@ describe('IPVS attribute decoding', () => {
       counters: { activeConnections: 4, inactiveConnections: 5, persistentConnections: 6 },
       tunnelType: 'ipip',
     });
+  });
+
+  it('reads the port and checksum flags of GUE and GRE tunnels', () => {
+    const tunnel = (type: number, port: number, flags: number) =>
+      attr(
+        2,
+        Buffer.concat([
+          attr(1, inet(198, 51, 100, 2)),
+          attr(2, u16be(80)),
+          attr(3, u32(2)),
+          attr(4, u32(1)),
+          attr(11, u16(2)),
+          attr(13, Buffer.from([type])),
+          attr(14, u16be(port)),
+          attr(15, u16(flags)),
+        ]),
+      );
+    const settings = ({ tunnelType, tunnelPort, tunnelChecksum }: IpvsDestination) => ({ tunnelType, tunnelPort, tunnelChecksum });
+    expect(settings(decodeDestination(tunnel(1, 6080, 1), 4))).toEqual({ tunnelType: 'gue', tunnelPort: 6080, tunnelChecksum: 'csum' });
+    expect(settings(decodeDestination(tunnel(1, 6081, 2), 4))).toEqual({ tunnelType: 'gue', tunnelPort: 6081, tunnelChecksum: 'remcsum' });
+    expect(settings(decodeDestination(tunnel(2, 0, 0), 4))).toEqual({ tunnelType: 'gre', tunnelPort: undefined, tunnelChecksum: 'none' });
+    expect(settings(decodeDestination(tunnel(0, 0, 0), 4))).toEqual({
+      tunnelType: 'ipip',
+      tunnelPort: undefined,
+      tunnelChecksum: undefined,
+    });
+  });
+
+  it('reads the persistence engine of a service', () => {
+    const reply = attr(
+      1,
+      Buffer.concat([
+        attr(1, u16(2)),
+        attr(5, u32(5060)),
+        attr(6, Buffer.from('rr\0')),
+        attr(7, Buffer.concat([u32(0x1 | 0x4 | 0x20), u32(0xffffffff)])),
+        attr(8, u32(180)),
+        attr(9, Buffer.from([255, 255, 255, 255])),
+        attr(11, Buffer.from('sip\0')),
+      ]),
+    );
+    expect(decodeService(reply)).toMatchObject({ fwmark: 5060, onePacket: true, schedulerFlags: 0x20, persistenceEngine: 'sip' });
   });
 
   it('reads a sync daemon', () => {

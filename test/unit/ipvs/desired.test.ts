@@ -129,6 +129,51 @@ describe('the desired IPVS table', () => {
   });
 });
 
+describe('tunnels, scheduler flags and persistence engines', () => {
+  it('carries a tunnel to ipip destinations only, and plain IPIP as such', () => {
+    const service = web({
+      realServers: [
+        realServer('10.0.0.1', { forwarding: 'ipip', tunnel: { type: 'gue', port: 6080, checksum: 'remcsum' } }),
+        realServer('10.0.0.2', { forwarding: 'ipip', tunnel: { type: 'gre', checksum: 'csum' } }),
+        realServer('10.0.0.3', { forwarding: 'ipip' }),
+        realServer('10.0.0.4'),
+      ],
+      sorryServer: sorryServer('10.0.0.9', { forwarding: 'ipip' }),
+    });
+    const tunnels = (table: ReturnType<typeof desiredTable>) =>
+      table.services[0]?.destinations.map(({ address, tunnelType, tunnelPort, tunnelChecksum }) => ({
+        address,
+        tunnelType,
+        tunnelPort,
+        tunnelChecksum,
+      }));
+    expect(tunnels(desiredTable(model([service]), { role: 'active' }))).toEqual([
+      { address: '10.0.0.1', tunnelType: 'gue', tunnelPort: 6080, tunnelChecksum: 'remcsum' },
+      { address: '10.0.0.2', tunnelType: 'gre', tunnelPort: undefined, tunnelChecksum: 'csum' },
+      { address: '10.0.0.3', tunnelType: 'ipip', tunnelPort: undefined, tunnelChecksum: undefined },
+      { address: '10.0.0.4', tunnelType: undefined, tunnelPort: undefined, tunnelChecksum: undefined },
+    ]);
+    const allDown: HealthView = () => ({ up: false, weight: 0 });
+    expect(tunnels(desiredTable(model([service]), { role: 'active', health: allDown }))).toEqual([
+      { address: '10.0.0.9', tunnelType: 'ipip', tunnelPort: undefined, tunnelChecksum: undefined },
+    ]);
+  });
+
+  it('turns scheduler flags into their bits, whatever the scheduler calls them', () => {
+    const flags = (scheduler: string, schedulerFlags: VirtualService['schedulerFlags']) =>
+      desiredTable(model([web({ scheduler, schedulerFlags })]), { role: 'active' }).services[0]?.schedulerFlags;
+    expect(flags('sh', ['sh-fallback', 'sh-port'])).toBe(0x18);
+    expect(flags('mh', ['mh-port', 'flag-3'])).toBe(0x30);
+    expect(flags('rr', ['flag-1', 'flag-1'])).toBe(0x08);
+    expect(flags('rr', undefined)).toBe(0);
+  });
+
+  it('names the persistence engine', () => {
+    const [service] = desiredTable(model([web({ persistence: { timeout: 60 }, persistenceEngine: 'sip' })]), { role: 'active' }).services;
+    expect(service).toMatchObject({ persistenceEngine: 'sip', persistence: { timeout: 60 } });
+  });
+});
+
 describe('destination ports', () => {
   it('use the service port for direct routing and tunnelling, as ipvsadm does (firewall marks aside)', () => {
     const servers = [
@@ -149,7 +194,8 @@ describe('destination ports', () => {
 describe('the desired table of a large configuration', () => {
   it('is built in chunks, returning to the event loop, with the same result', async () => {
     const config = model(Array.from({ length: 1200 }, (_, i) => web({ name: `vs${i}`, port: 1000 + i })));
-    let done = false;
+    // set by the promise, which the loop's condition cannot see
+    let done = false as boolean;
     let turns = 0;
     const built = desiredTableInChunks(config, { role: 'active' }, 500).then((table) => ((done = true), table));
     while (!done) {

@@ -103,6 +103,48 @@ describe('ipvsadm-compatible output', () => {
     );
   });
 
+  it("saves tunnels, scheduler flags and the persistence engine in ipvsadm 1.31's words and order", () => {
+    const tunnelled = (address: string, tunnel: Partial<IpvsDestination>) => ({ ...destination(address, 80, 'ipip', 1), ...tunnel });
+    const service = (port: number, settings: Partial<IpvsService>, destinations: IpvsDestination[] = []): IpvsService => ({
+      family: 4,
+      protocol: 'tcp',
+      address: '192.0.2.10',
+      port,
+      fwmark: 0,
+      scheduler: 'rr',
+      onePacket: false,
+      schedulerFlags: 0,
+      destinations,
+      ...settings,
+    });
+    const saved = formatSave([
+      service(80, {}, [
+        tunnelled('10.1.0.1', { tunnelType: 'gue', tunnelPort: 6080, tunnelChecksum: 'none' }),
+        tunnelled('10.1.0.2', { tunnelType: 'gue', tunnelPort: 6081, tunnelChecksum: 'remcsum' }),
+        tunnelled('10.1.0.3', { tunnelType: 'gre', tunnelChecksum: 'csum' }),
+        tunnelled('10.1.0.4', { tunnelType: 'gre', tunnelChecksum: 'none', upperThreshold: 9 }),
+        tunnelled('10.1.0.5', {}),
+      ]),
+      service(81, { schedulerFlags: 0x38, persistence: { timeout: 300, netmask: '255.255.255.255' }, persistenceEngine: 'sip' }),
+      service(82, { scheduler: 'mh', schedulerFlags: 0x38 }),
+      service(83, { protocol: 'udp', persistenceEngine: 'sip', onePacket: true, scheduler: 'sh', schedulerFlags: 0x10 }),
+    ]);
+    expect(saved.split('\n')).toEqual([
+      '-A -t 192.0.2.10:80 -s rr',
+      '-a -t 192.0.2.10:80 -r 10.1.0.1:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum',
+      '-a -t 192.0.2.10:80 -r 10.1.0.2:80 -i -w 1 --tun-type gue --tun-port 6081 --tun-remcsum',
+      '-a -t 192.0.2.10:80 -r 10.1.0.3:80 -i -w 1 --tun-type gre --tun-csum',
+      '-a -t 192.0.2.10:80 -r 10.1.0.4:80 -i -w 1 --tun-type gre --tun-nocsum -x 9',
+      // a kernel older than 5.3 tells no type; ipvsadm 1.31 writes ipip then
+      '-a -t 192.0.2.10:80 -r 10.1.0.5:80 -i -w 1 --tun-type ipip',
+      '-A -t 192.0.2.10:81 -s rr -p 300 --pe sip -b flag-1,flag-2,flag-3',
+      // mh names its first two flags and, like ipvsadm, leaves the third out
+      '-A -t 192.0.2.10:82 -s mh -b mh-fallback,mh-port',
+      '-A -u 192.0.2.10:83 -s sh --pe sip -o -b sh-port',
+      '',
+    ]);
+  });
+
   it('keeps thresholds in saved rules, which ipvsadm -S would lose', () => {
     const [, service] = table;
     const limited = {

@@ -9,23 +9,26 @@ class FakeKernel {
   timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
   daemons: SyncDaemon[] = [];
   readonly log: string[] = [];
-  async getTimeouts() {
-    return { ...this.timeouts };
+  getTimeouts() {
+    return Promise.resolve({ ...this.timeouts });
   }
-  async setTimeouts(changes: Partial<IpvsTimeouts>) {
+  setTimeouts(changes: Partial<IpvsTimeouts>) {
     this.log.push(`set ${JSON.stringify(changes)}`);
     Object.assign(this.timeouts, changes);
+    return Promise.resolve();
   }
-  async listDaemons() {
-    return structuredClone(this.daemons);
+  listDaemons() {
+    return Promise.resolve(structuredClone(this.daemons));
   }
-  async startDaemon(daemon: SyncDaemon) {
+  startDaemon(daemon: SyncDaemon) {
     this.log.push(`start ${daemon.state} ${daemon.interface}`);
     this.daemons.push({ maxLength: 1472, group: '224.0.0.81', ttl: 1, ...daemon });
+    return Promise.resolve();
   }
-  async stopDaemon(state: SyncDaemonState) {
+  stopDaemon(state: SyncDaemonState) {
     this.log.push(`stop ${state}`);
     this.daemons = this.daemons.filter((daemon) => daemon.state !== state);
+    return Promise.resolve();
   }
 }
 
@@ -53,5 +56,19 @@ describe('IPVS settings', () => {
       'start backup eth1',
       'stop backup',
     ]);
+  });
+
+  it('passes group, TTL and message length, and takes the length the kernel fits to the MTU', async () => {
+    const kernel = new FakeKernel();
+    const sync = { enabled: true, syncId: 7, port: 8849, group: '239.1.1.1', ttl: 2, maxLength: 9000 };
+    expect(desiredSyncDaemons(sync, 'master', 'eth1')).toEqual([
+      { state: 'master', interface: 'eth1', syncId: 7, port: 8849, group: '239.1.1.1', ttl: 2, maxLength: 9000 },
+    ]);
+    await reconcileSyncDaemons(kernel, desiredSyncDaemons(sync, 'master', 'eth1'), logger);
+    const [running] = kernel.daemons;
+    if (running) running.maxLength = 1472; // what the kernel makes of 9000 on a 1500-byte MTU
+    await reconcileSyncDaemons(kernel, desiredSyncDaemons(sync, 'master', 'eth1'), logger);
+    await reconcileSyncDaemons(kernel, desiredSyncDaemons({ ...sync, ttl: 3 }, 'master', 'eth1'), logger);
+    expect(kernel.log).toEqual(['start master eth1', 'stop master', 'start master eth1']);
   });
 });
