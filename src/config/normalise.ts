@@ -195,7 +195,8 @@ export function showValue(value: unknown): string {
   if (typeof value === 'string') return quote(value);
   if (Array.isArray(value)) return `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
   if (typeof value === 'object') return 'a mapping';
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return typeof value;
 }
 
 type VirtualServiceDocument = Document['virtual_services'][number];
@@ -725,6 +726,7 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
     interval: ms(check.interval),
     timeout: ms(check.timeout),
     reentry: ms(check.reentry),
+    reentryChecks: check.reentry_checks,
     failures: check.failures,
     send: check.send,
     expect: check.expect,
@@ -743,6 +745,7 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
         : undefined,
     quiesceServer: check.quiesce_server,
     slowStart: ms(check.slow_start),
+    slowStartCurve: check.slow_start_curve,
     loadMonitor: check.load_monitor,
   });
 }

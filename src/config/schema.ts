@@ -66,6 +66,7 @@ const section = <T extends TProperties>(properties: T, description: string) =>
 
 export const forwardingMethods = ['masq', 'gate', 'ipip'] as const;
 export const healthCheckKinds = ['none', 'tcp', 'send-expect', 'http', 'exec'] as const;
+export const slowStartCurves = ['linear', 'doubling'] as const;
 
 const ClaimedAddressSchema = Type.Object(
   {
@@ -97,6 +98,7 @@ const HealthCheckSchema = section(
     timeout: duration('Limit for one check.', '1s'),
     reentry: duration('How long a failed server must pass checks before it is put back.', '6s'),
     failures: uint(1, 100, 'Consecutive failed checks that take a server out.', 3),
+    reentry_checks: uint(1, 100000, 'Consecutive passing checks a failed server needs as well (Piranha: reentry / timeout).', 1),
     send: Type.Optional(Type.String({ description: 'Sent after connecting (send-expect); \\r\\n are real line ends.' })),
     expect: Type.Optional(Type.String({ description: 'Expected at the start of the reply (or a regex with use_regex).' })),
     use_regex: flag('Treat expect as a regular expression.', false),
@@ -118,6 +120,11 @@ const HealthCheckSchema = section(
     ),
     quiesce_server: flag('Set failed servers to weight 0 instead of removing them.', false),
     slow_start: duration('Ramp the weight up over this period after re-entry (0s: off).', '0s'),
+    slow_start_curve: oneOf(
+      slowStartCurves,
+      "linear: from 1 to the weight; doubling: from 1/32 of it, doubled in 6 equal steps (Piranha's nanny).",
+      'linear',
+    ),
     load_monitor: Type.Optional(Type.String({ description: 'Piranha load_monitor; kept but not acted upon.' })),
   },
   'How the real servers of this service are checked.',

@@ -379,7 +379,7 @@ export class HealthMonitor {
     for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
       if (i > 0) await yieldToLoop();
       if (epoch !== this.epoch) return;
-      for (let j = i; j < Math.min(i + LOAD_CHUNK, entries.length); j++) this.scheduleFirst(entries[j]!);
+      for (const entry of entries.slice(i, i + LOAD_CHUNK)) this.scheduleFirst(entry);
     }
   }
 
@@ -621,7 +621,8 @@ export class HealthMonitor {
     if (health.lastResult) status.lastCheck = observationStatus(health.lastResult);
     if (health.lastFailure) status.lastFailure = observationStatus(health.lastFailure);
     if (health.state === 'down' && health.passingSince !== undefined) {
-      status.reentryRemaining = Math.max(0, plan.policy.reentry - (now - health.passingSince));
+      const checksLeft = (plan.policy.reentryChecks ?? 1) - health.consecutiveSuccesses;
+      status.reentryRemaining = Math.max(0, plan.policy.reentry - (now - health.passingSince), checksLeft * plan.interval);
     }
     if (isRamping(health, plan.policy, now)) status.slowStartRemaining = (health.rampStartedAt ?? now) + plan.policy.slowStart - now;
     return status;

@@ -33,8 +33,12 @@ describe('lvs.cf (Piranha)', () => {
       send: 'GET / HTTP/1.0\r\n\r\n',
       expect: 'HTTP',
       useRegex: false,
+      interval: 6000,
       timeout: 6000,
-      reentry: 15000,
+      reentry: 0,
+      reentryChecks: 2,
+      slowStart: 108_000,
+      slowStartCurve: 'doubling',
       quiesceServer: false,
       loadMonitor: 'none',
     });
@@ -171,8 +175,10 @@ virtual web {
         sendProgram: '/usr/local/bin/check-dns %h',
         expect: '^ok\\r?$',
         useRegex: true,
+        interval: 3000,
         timeout: 3000,
-        reentry: 30000,
+        reentry: 0,
+        reentryChecks: 10,
         failures: 1,
         loadMonitor: 'ruptime',
         quiesceServer: true,
@@ -185,7 +191,15 @@ virtual web {
       port: 80,
       protocol: 'tcp',
       scheduler: 'wlc',
-      healthCheck: { kind: 'tcp', timeout: 10000, reentry: 180000 },
+      healthCheck: {
+        kind: 'send-expect',
+        send: 'GET / HTTP/1.0\r\n\r\n',
+        expect: 'HTTP',
+        interval: 10000,
+        timeout: 10000,
+        reentryChecks: 18,
+        slowStart: 120_000,
+      },
     });
     expect(web?.realServers[0]).toMatchObject({ active: false, weight: 1, port: 0 });
     expect(warnings.map(where)).toEqual(['19:3 client_monitor', '25:5 nmask', '28:1 virtual', '30:3 server']);
