@@ -342,6 +342,15 @@ class SemanticChecks {
 
   private checkClaimedAddress(claimed: { address: string; device?: string; label?: string }, path: DocPath): void {
     const parsed = parseIpPrefix(claimed.address);
+    if (parsed?.prefix === 0) {
+      const bits = parsed.family === 4 ? 32 : 128;
+      this.error(
+        [...path, 'address'],
+        'a /0 prefix would route every address to the device',
+        `a prefix from 1 to ${bits} (none: a /${bits} host address)`,
+        quote(claimed.address),
+      );
+    }
     const { device, label } = splitDevice(claimed);
     if (label === undefined || parsed === undefined) return;
     if (parsed.family === 6)

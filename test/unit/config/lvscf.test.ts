@@ -226,4 +226,25 @@ virtual web {
     expect(model.virtualServices[0]?.healthCheck.kind).toBe('tcp');
     expect(warnings).toEqual([]);
   });
+
+  it("reads the GUI's 0.0.0.0 masks as not given, never as a /0", async () => {
+    const text = `primary = 10.0.0.1
+network = nat
+nat_router = 192.168.3.254 eth1:1
+nat_nmask = 0.0.0.0
+virtual sip {
+  active = 1
+  address = 192.0.2.60 eth0:2
+  vip_nmask = 0.0.0.0
+  port = 5060
+  persistent = 400
+  pmask = 0.0.0.0
+}
+`;
+    const { model, warnings } = await load(text);
+    expect(model.natRouter).toMatchObject({ address: '192.168.3.254', prefix: 24 });
+    expect(model.virtualServices[0]?.vip).toMatchObject({ address: '192.0.2.60', prefix: 32 });
+    expect(model.virtualServices[0]?.persistence).toEqual({ timeout: 400 });
+    expect(warnings.map(where)).toEqual(['3:1 nat_router']);
+  });
 });
