@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import {
   formatDuration,
+  formatNames,
   resolveLocalNode,
   systemHostAddresses,
   systemHostname,
@@ -37,13 +38,6 @@ export const checkConfigCommand: CommandModule = {
         process.stdout.write(options.json === true ? `${JSON.stringify(loaded.model, null, 2)}\n` : summary(file, loaded, options.node));
       });
   },
-};
-
-const formatNames: Record<ConfigFormat, string> = {
-  yaml: 'tandem.yaml',
-  'lvs.cf': 'Piranha lvs.cf',
-  ipvsadm: 'ipvsadm rules',
-  'lvs.conf': 'lvs-director lvs.conf',
 };
 
 function summary(file: string, { model, format, warnings }: LoadResult, node: string | undefined): string {

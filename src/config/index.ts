@@ -1,8 +1,9 @@
-// The configuration: four front ends (tandem.yaml, Piranha lvs.cf, ipvsadm rules,
-// lvs-director's lvs.conf), one validated Model. See README "Configuration".
+// The configuration: front ends for tandem.yaml, Piranha lvs.cf, ipvsadm rules and
+// lvs-director's lvs.conf (keepalived.conf and ldirectord.cf are recognised), one
+// validated Model. See README "Configuration".
 import { stat, readFile } from 'node:fs/promises';
 import { ConfigError, DiagnosticSink, quote, type Diagnostic } from './diagnostics.js';
-import { detectFormat, type ConfigFormat, type FrontEndContext, type FrontEndResult } from './frontend.js';
+import { detectFormat, notReadYet, type ConfigFormat, type FrontEndContext, type FrontEndResult } from './frontend.js';
 import { checkHost, type HostFacts } from './host.js';
 import { readIpvsadmRules } from './ipvsadm-rules.js';
 import { readLvsCf } from './lvscf.js';
@@ -14,7 +15,7 @@ import { readYaml } from './yaml.js';
 
 export type * from './model.js';
 export { ConfigError, formatDiagnostic, type Diagnostic } from './diagnostics.js';
-export { configFormats, type ConfigFormat } from './frontend.js';
+export { configFormats, formatNames, type ConfigFormat } from './frontend.js';
 export { systemHostAddresses, systemHostname, type HostAddress, type HostFacts } from './host.js';
 export { resolveLocalNode, type LocalNode, type LocalNodeOptions } from './node.js';
 export {
@@ -110,10 +111,12 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
 }
 
 const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) => Promise<FrontEndResult | undefined>> = {
-  yaml: async (text, context) => readYaml(text, context.sink),
+  yaml: (text, context) => Promise.resolve(readYaml(text, context.sink)),
   'lvs.cf': readLvsCf,
   ipvsadm: readIpvsadmRules,
   'lvs.conf': readLvsConf,
+  keepalived: notReadYet('keepalived'),
+  ldirectord: notReadYet('ldirectord'),
 };
 
 /** Size, emptiness and binary content: before any format is guessed. */
@@ -136,14 +139,12 @@ function checkText(text: string, sink: DiagnosticSink): void {
     );
     return;
   }
-  // NUL and other control characters (but tab, line ends, form feed) and undecodable bytes
-  // (U+FFFD after decoding) mean this is not a text file.
-  const binary = /[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.exec(text);
-  if (binary !== null) {
-    const before = text.slice(0, binary.index);
+  const binary = firstBinaryCharacter(text);
+  if (binary !== -1) {
+    const before = text.slice(0, binary);
     const line = before.split('\n').length;
-    const column = binary.index - before.lastIndexOf('\n');
-    const code = binary[0].codePointAt(0) ?? 0;
+    const column = binary - before.lastIndexOf('\n');
+    const code = text.charCodeAt(binary);
     sink.error(
       { line, column },
       {
@@ -153,4 +154,14 @@ function checkText(text: string, sink: DiagnosticSink): void {
       },
     );
   }
+}
+
+/** NUL and other control characters (but tab, line ends, vertical tab, form feed) and
+ *  undecodable bytes (U+FFFD after decoding) mean this is not a text file; -1: none. */
+function firstBinaryCharacter(text: string): number {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code <= 0x08 || (code >= 0x0e && code <= 0x1f) || code === 0x7f || code === 0xfffd) return index;
+  }
+  return -1;
 }
