@@ -27,6 +27,8 @@ export {
   type ServiceResolver,
 } from './resolve.js';
 export { formatDuration, parseDuration } from './duration.js';
+/** `address:port` (`[v6]:port`; the address alone for port 0), as real servers are named. */
+export { defaultRealServerName } from './normalise.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
