@@ -2,8 +2,8 @@
 // holding `server NAME { … }` blocks. Every keyword Piranha's parser (lvsconfig.c)
 // accepts is accepted here; the ones only its fos mode or its GUI used are accepted with
 // a warning. Values keep Piranha's meaning and defaults (keepalive 2 s, deadtime 5 s,
-// port 539, wlc, timeout 10 s, reentry 180 s, weight 1, preemption, and — as Piranha's
-// parser zeroes them — services and servers inactive unless `active = 1`).
+// port 539, wlc, timeout 10 s: nanny's check interval, reentry 180 s, weight 1, preemption,
+// and — as Piranha's parser zeroes them — services and servers inactive unless `active = 1`).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { netmaskToPrefix } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink, type Finding, type SourceLocation } from './diagnostics.js';
