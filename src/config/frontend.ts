@@ -122,10 +122,11 @@ export function notReadYet(format: 'keepalived' | 'ldirectord') {
   return (text: string, context: FrontEndContext): Promise<undefined> => {
     const evidence = contentEvidence(text);
     const shown = evidence?.kind === format ? evidence : undefined;
+    const cannot = `tandem cannot read ${formatNames[format]} yet`;
     context.sink.error(shown?.at ?? { line: 0, column: 0 }, {
-      message: `this is ${format === 'ldirectord' ? 'an' : 'a'} ${formatNames[format]} file; tandem cannot read ${formatNames[format]} yet`,
+      message: shown !== undefined ? `this is ${format === 'ldirectord' ? 'an' : 'a'} ${formatNames[format]} file; ${cannot}` : cannot,
       expected: 'tandem.yaml, Piranha lvs.cf, ipvsadm rules or lvs-director lvs.conf',
-      found: shown !== undefined ? quote(shown.line) : formatNames[format],
+      found: shown !== undefined ? quote(shown.line) : `--format ${format}`,
     });
     return Promise.resolve(undefined);
   };

@@ -41,10 +41,10 @@ describe('format detection', () => {
     expect(formatDiagnostic(error.diagnostics[0]!)).toContain(says);
   });
 
-  it('--format keepalived gets the same one error, for the file as a whole when nothing shows it', async () => {
+  it('--format keepalived gets one error too, for the file as a whole when nothing shows it is one', async () => {
     const error = await configError(parseConfig('primary = 10.0.0.1\n', 'lvs.cf', { ...testOptions, format: 'keepalived' }));
     expect(error.diagnostics.map(formatDiagnostic)).toEqual([
-      'lvs.cf: error: this is a keepalived.conf file; tandem cannot read keepalived.conf yet (expected tandem.yaml, Piranha lvs.cf, ipvsadm rules or lvs-director lvs.conf, found keepalived.conf)',
+      'lvs.cf: error: tandem cannot read keepalived.conf yet (expected tandem.yaml, Piranha lvs.cf, ipvsadm rules or lvs-director lvs.conf, found --format keepalived)',
     ]);
   });
 
