@@ -479,7 +479,7 @@ export class HealthMonitor {
     entry.health = health;
     if (observation.result.outcome === 'inconclusive') this.noteInconclusive(entry, observation.result.message);
     if (transition) this.logTransition(entry, transition);
-    if (isRamping(health, entry.plan.policy, observation.at)) this.startRamp(entry);
+    if (rampsUp(entry, observation.at)) this.startRamp(entry);
     this.noteOutput(entry, observation.at);
   }
 
@@ -525,7 +525,7 @@ export class HealthMonitor {
       const now = this.now();
       for (const ramping of this.ramping) {
         this.noteOutput(ramping, now);
-        if (!isRamping(ramping.health, ramping.plan.policy, now)) this.ramping.delete(ramping);
+        if (!rampsUp(ramping, now)) this.ramping.delete(ramping);
       }
       if (this.ramping.size === 0) this.stopRampTimer();
     }, RAMP_TICK_MS);
@@ -624,7 +624,7 @@ export class HealthMonitor {
       const checksLeft = (plan.policy.reentryChecks ?? 1) - health.consecutiveSuccesses;
       status.reentryRemaining = Math.max(0, plan.policy.reentry - (now - health.passingSince), checksLeft * plan.interval);
     }
-    if (isRamping(health, plan.policy, now)) status.slowStartRemaining = (health.rampStartedAt ?? now) + plan.policy.slowStart - now;
+    if (rampsUp(entry, now)) status.slowStartRemaining = (health.rampStartedAt ?? now) + plan.policy.slowStart - now;
     return status;
   }
 }
@@ -638,4 +638,10 @@ function observationStatus({ at, result }: Observation): ObservationStatus {
     ...(result.outcome === 'pass' ? {} : { reason: result.reason }),
     ...('received' in result && result.received !== undefined ? { received: result.received } : {}),
   };
+}
+
+/** In slow start and not yet at its weight (a doubling ramp may get there early; a weight of 1
+ *  or 0 has no ramp at all). */
+function rampsUp({ health, plan }: Entry, now: number): boolean {
+  return isRamping(health, plan.policy, now) && effectiveWeight(health, plan.server.weight, plan.policy, now) < plan.server.weight;
 }

@@ -187,6 +187,19 @@ describe('HealthMonitor', () => {
     expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 10 });
   });
 
+  it("doubles the weight after re-entry with nanny's curve, and stops ramping once it is reached", async () => {
+    const model = webModel(1, { slowStart: 12_000, slowStartCurve: 'doubling' });
+    checks.answers.set('10.8.0.1', refused);
+    await start(model, { random: () => 0 });
+    await vi.advanceTimersByTimeAsync(100);
+    checks.answers.delete('10.8.0.1');
+    await vi.advanceTimersByTimeAsync(2000); // back at about 2 s: weight 1, doubled every 2 s
+    await vi.advanceTimersByTimeAsync(9000);
+    expect(changes.flat().map((c) => c.weight)).toEqual([0, 1, 2, 4, 8, 10]);
+    expect(monitor!.status()[0]).toMatchObject({ effectiveWeight: 10 });
+    expect(monitor!.status()[0]?.slowStartRemaining).toBeUndefined();
+  });
+
   it('batches the changes of one event-loop turn into one notification', async () => {
     for (let i = 0; i < 10; i++) checks.answers.set(`10.8.0.${i + 1}`, refused);
     await start(webModel(10), { random: () => 0 });
