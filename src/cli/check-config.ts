@@ -3,7 +3,9 @@
 // claims, the services and real servers — or (--json) the normalised model.
 import type { Command } from 'commander';
 import {
+  defaultRealServerName,
   formatDuration,
+  formatNames,
   resolveLocalNode,
   systemHostAddresses,
   systemHostname,
@@ -39,16 +41,8 @@ export const checkConfigCommand: CommandModule = {
   },
 };
 
-const formatNames: Record<ConfigFormat, string> = {
-  yaml: 'tandem.yaml',
-  'lvs.cf': 'Piranha lvs.cf',
-  ipvsadm: 'ipvsadm rules',
-  'lvs.conf': 'lvs-director lvs.conf',
-  keepalived: 'keepalived.conf',
-  ldirectord: 'ldirectord.cf',
-};
-
-function summary(file: string, { model, format, warnings }: LoadResult, node: string | undefined): string {
+/** What check-config prints for a valid file. */
+export function summary(file: string, { model, format, warnings }: LoadResult, node: string | undefined): string {
   const lines: string[] = [];
   const warningNote = warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : '';
   lines.push(`${file}: valid ${formatNames[format]}${warningNote}`);
@@ -101,7 +95,7 @@ function summary(file: string, { model, format, warnings }: LoadResult, node: st
         Boolean,
       );
       lines.push(
-        `    ${server.name}: ${server.address}${port !== 0 ? `:${port}` : ''} ${server.forwarding} weight ${server.weight}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`,
+        `    ${server.name}: ${defaultRealServerName(server.address, port)} ${server.forwarding} weight ${server.weight}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`,
       );
     }
   }

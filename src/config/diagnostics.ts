@@ -63,13 +63,14 @@ export const maxErrorsPerFile = 100;
 export class DiagnosticSink {
   private readonly errorList: Diagnostic[] = [];
   private readonly warningList: Diagnostic[] = [];
-  private truncated = false;
+  /** Errors beyond maxErrorsPerFile: counted, not kept. */
+  private dropped = 0;
 
   constructor(readonly file: string) {}
 
   error(at: SourceLocation, finding: Finding): void {
     if (this.errorList.length >= maxErrorsPerFile) {
-      this.truncated = true;
+      this.dropped++;
       return;
     }
     this.errorList.push(this.make('error', at, finding));
@@ -87,16 +88,14 @@ export class DiagnosticSink {
   /** Errors in file order (front ends and the semantic checks report in passes). */
   get errors(): Diagnostic[] {
     const sorted = sortByPlace(this.errorList, this.file);
-    if (!this.truncated) return sorted;
+    if (this.dropped === 0) return sorted;
     const last = sorted[sorted.length - 1];
     return [
       ...sorted,
       this.make(
         'error',
         { line: last?.line ?? 1, column: last?.column ?? 1 },
-        {
-          message: `too many errors; stopped reporting after ${maxErrorsPerFile}`,
-        },
+        { message: `too many errors; stopped reporting after ${maxErrorsPerFile} (… and ${this.dropped} more)` },
       ),
     ];
   }
@@ -166,13 +165,16 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
+/** Longer lists of what is known are not repeated in every message (the README has them). */
+const maxListedKeys = 12;
+
 /** "unknown keyword" message with a hint when a known one is close. */
 export function unknownKeyFinding(kind: string, key: string, known: readonly string[]): Finding {
   const suggestion = closest(key, known);
   return {
     key,
     message: suggestion !== undefined ? `unknown ${kind} (did you mean '${suggestion}'?)` : `unknown ${kind}`,
-    expected: `one of ${known.join(', ')}`,
+    expected: known.length <= maxListedKeys ? `one of ${known.join(', ')}` : `one of the ${known.length} listed in the README`,
     found: quote(key),
   };
 }

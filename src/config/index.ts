@@ -16,7 +16,7 @@ import { readYaml } from './yaml.js';
 
 export type * from './model.js';
 export { ConfigError, formatDiagnostic, type Diagnostic } from './diagnostics.js';
-export { configFormats, type ConfigFormat } from './frontend.js';
+export { configFormats, formatNames, type ConfigFormat } from './frontend.js';
 export { systemHostAddresses, systemHostname, type HostAddress, type HostFacts } from './host.js';
 export { resolveLocalNode, type LocalNode, type LocalNodeOptions } from './node.js';
 export {
@@ -28,6 +28,8 @@ export {
   type ServiceResolver,
 } from './resolve.js';
 export { formatDuration, parseDuration } from './duration.js';
+/** `address:port` (`[v6]:port`; the address alone for port 0), as real servers are named. */
+export { defaultRealServerName } from './normalise.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
@@ -125,7 +127,7 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
 }
 
 const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) => Promise<FrontEndResult | undefined>> = {
-  yaml: async (text, context) => readYaml(text, context.sink),
+  yaml: (text, context) => Promise.resolve(readYaml(text, context.sink)),
   'lvs.cf': readLvsCf,
   ipvsadm: readIpvsadmRules,
   'lvs.conf': readLvsConf,
@@ -153,18 +155,26 @@ function checkText(text: string, sink: DiagnosticSink, file?: string): void {
     );
     return;
   }
-  // NUL and other control characters (but tab, line ends, form feed) and undecodable bytes
-  // (U+FFFD after decoding) mean this is not a text file.
-  const binary = /[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.exec(text);
-  if (binary !== null) {
-    const before = text.slice(0, binary.index);
+  const binary = firstBinaryCharacter(text);
+  if (binary !== -1) {
+    const before = text.slice(0, binary);
     const line = before.split('\n').length;
-    const column = binary.index - before.lastIndexOf('\n');
-    const code = binary[0].codePointAt(0) ?? 0;
+    const column = binary - before.lastIndexOf('\n');
+    const code = text.charCodeAt(binary);
     sink.error(at(line, column), {
       message: 'binary data in a configuration file',
       expected: 'UTF-8 text',
       found: code === 0xfffd ? 'bytes that are not UTF-8' : `control character 0x${code.toString(16).padStart(2, '0')}`,
     });
   }
+}
+
+/** NUL and other control characters (but tab, line ends, vertical tab, form feed) and
+ *  undecodable bytes (U+FFFD after decoding) mean this is not a text file; -1: none. */
+function firstBinaryCharacter(text: string): number {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code <= 0x08 || (code >= 0x0e && code <= 0x1f) || code === 0x7f || code === 0xfffd) return index;
+  }
+  return -1;
 }

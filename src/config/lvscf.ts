@@ -2,8 +2,8 @@
 // holding `server NAME { … }` blocks. Every keyword Piranha's parser (lvsconfig.c)
 // accepts is accepted here; the ones only its fos mode or its GUI used are accepted with
 // a warning. Values keep Piranha's meaning and defaults (keepalive 2 s, deadtime 5 s,
-// port 539, wlc, timeout 10 s, reentry 180 s, weight 1, preemption, and — as Piranha's
-// parser zeroes them — services and servers inactive unless `active = 1`).
+// port 539, wlc, timeout 10 s: nanny's check interval, reentry 180 s, weight 1, preemption,
+// and — as Piranha's parser zeroes them — services and servers inactive unless `active = 1`).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { netmaskToPrefix } from './address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink, type Finding, type SourceLocation } from './diagnostics.js';
@@ -299,6 +299,15 @@ function blockKeyword(token: Token, within: BlockKind): BlockKind | undefined {
   return undefined;
 }
 
+/** What nanny checks a port-80 service with when the file names no check. */
+const nannyHttpCheck = { send: 'GET / HTTP/1.0\r\n\r\n', expect: 'HTTP' };
+
+/** The Piranha GUI writes 0.0.0.0 for "no mask"; pulse and lvsd pass a mask only when it is
+ *  not zero. Such a setting counts as absent (a /0 VIP would route everything to its device). */
+function givenNetmask(setting: Setting | undefined): Setting | undefined {
+  return setting?.values.length === 1 && setting.values[0]?.text === '0.0.0.0' ? undefined : setting;
+}
+
 /** lvs.cf's escapes in send/expect strings (nanny's): \r \n \t \\. */
 function unescape(text: string): string {
   return text.replace(/\\([rnt\\])/g, (_, char: string) => ({ r: '\r', n: '\n', t: '\t', '\\': '\\' })[char] ?? char);
@@ -389,8 +398,7 @@ class Translation {
   private backup(settings: Map<string, Setting>): void {
     const backup = settings.get('backup');
     const backupActive = settings.get('backup_active');
-    let active = false;
-    this.boolean(backupActive, (value) => (active = value));
+    const active = this.booleanOf(backupActive) === true;
     if (backup === undefined) {
       if (active && backupActive !== undefined) this.warn(backupActive.key, 'backup_active = 1 but no backup address: running standalone');
       return;
@@ -406,13 +414,14 @@ class Translation {
 
   private natRouter(settings: Map<string, Setting>): void {
     const router = settings.get('nat_router');
-    const mask = settings.get('nat_nmask');
+    const mask = givenNetmask(settings.get('nat_nmask'));
     if (router === undefined) {
       if (mask !== undefined) this.warn(mask.key, 'nat_nmask without nat_router; ignored');
       return;
     }
     let prefix = 24;
-    if (mask === undefined) this.warn(router.key, "no nat_nmask: the NAT gateway gets a /24 (255.255.255.0, the Piranha GUI's default)");
+    if (mask === undefined)
+      this.warn(router.key, "no nat_nmask (or 0.0.0.0): the NAT gateway gets a /24 (255.255.255.0, the Piranha GUI's default)");
     else this.netmask(mask, (value) => (prefix = value));
     const [address, device] = router.values;
     if (address === undefined || device === undefined) return;
@@ -436,9 +445,6 @@ class Translation {
     b.mark(path, this.blockPlace(block));
     this.activeFlag(block, settings, [...path, 'active']);
     b.set([...path, 'port'], 80);
-    b.set([...path, 'health_check', 'timeout'], '10s');
-    b.set([...path, 'health_check', 'reentry'], '180s');
-    b.set([...path, 'health_check', 'failures'], 1);
 
     let protocol = 'tcp' as 'tcp' | 'udp';
     this.choice(settings.get('protocol'), ['tcp', 'udp'], (value, place) => {
@@ -446,7 +452,7 @@ class Translation {
       b.set([...path, 'protocol'], value, place);
     });
     let prefix = 32;
-    this.netmask(settings.get('vip_nmask'), (value) => (prefix = value));
+    this.netmask(givenNetmask(settings.get('vip_nmask')), (value) => (prefix = value));
     const address = settings.get('address');
     const [vip, device] = address?.values ?? [];
     if (vip !== undefined && device !== undefined) {
@@ -459,23 +465,14 @@ class Translation {
     }
     this.address(settings.get('sorry_server'), [...path, 'sorry_server', 'address']);
     this.integer(settings.get('fwmark'), 0, 4294967295, (value, place) => value > 0 && b.set([...path, 'fwmark'], value, place));
-    this.port(settings.get('port'), protocol, (value, place) => b.set([...path, 'port'], value, place));
+    let port = 80;
+    this.port(settings.get('port'), protocol, (value, place) => {
+      port = value;
+      b.set([...path, 'port'], value, place);
+    });
     this.text(settings.get('scheduler'), (value, place) => b.set([...path, 'scheduler'], value, place));
     this.persistence(settings, path);
-
-    const check = [...path, 'health_check'];
-    let useRegex = false;
-    this.boolean(settings.get('use_regex'), (value, place) => {
-      useRegex = value;
-      b.set([...check, 'use_regex'], value, place);
-    });
-    this.text(settings.get('send'), (value, place) => b.set([...check, 'send'], unescape(value), place));
-    this.text(settings.get('expect'), (value, place) => b.set([...check, 'expect'], useRegex ? value : unescape(value), place));
-    this.text(settings.get('send_program'), (value, place) => b.set([...check, 'send_program'], value, place));
-    this.integer(settings.get('timeout'), 1, 86400, (value, place) => b.set([...check, 'timeout'], `${value}s`, place));
-    this.integer(settings.get('reentry'), 0, 86400, (value, place) => b.set([...check, 'reentry'], `${value}s`, place));
-    this.text(settings.get('load_monitor'), (value, place) => b.set([...check, 'load_monitor'], value, place));
-    this.boolean(settings.get('quiesce_server'), (value, place) => b.set([...check, 'quiesce_server'], value, place));
+    this.healthCheck(settings, [...path, 'health_check'], port);
 
     b.set([...path, 'real_servers'], []);
     block.children.forEach((server, serverIndex) => {
@@ -485,8 +482,58 @@ class Translation {
     this.scope = undefined;
   }
 
+  /** Checks as lvsd has nanny run them: `timeout` is nanny's interval (-t), also its connect
+   *  and read timeout; one failed check takes a server out; `reentry` is counted in good
+   *  checks (reentry / interval); a server put back starts at 1/32 of its weight, doubled
+   *  every 20 s (every check when the interval is longer); and a port-80 service without a
+   *  send, expect or send_program gets an HTTP check. */
+  private healthCheck(settings: Map<string, Setting>, check: DocPath, port: number): void {
+    const b = this.builder;
+    let interval = 10;
+    let intervalPlace: Place | undefined;
+    this.integer(settings.get('timeout'), 1, 86400, (value, place) => {
+      interval = value;
+      intervalPlace = place;
+    });
+    b.set([...check, 'interval'], `${interval}s`, intervalPlace);
+    b.set([...check, 'timeout'], `${interval}s`, intervalPlace);
+    b.set([...check, 'failures'], 1);
+    let reentry = 180;
+    let reentryPlace: Place | undefined;
+    const reentrySetting = settings.get('reentry');
+    this.integer(reentrySetting, 0, 86400, (value, place) => {
+      if (value > 0) reentry = value;
+      else this.warn(reentrySetting?.key, "reentry = 0 means nanny's default, 180 seconds");
+      reentryPlace = place;
+    });
+    b.set([...check, 'reentry'], '0s', reentryPlace);
+    b.set([...check, 'reentry_checks'], Math.max(1, Math.floor(reentry / interval)), reentryPlace);
+    const weightPeriod = interval > 20 ? interval : interval * Math.floor(20 / interval);
+    b.set([...check, 'slow_start'], `${6 * weightPeriod}s`);
+    b.set([...check, 'slow_start_curve'], 'doubling');
+
+    let useRegex = false;
+    this.boolean(settings.get('use_regex'), (value, place) => {
+      useRegex = value;
+      b.set([...check, 'use_regex'], value, place);
+    });
+    const send = settings.get('send');
+    const expect = settings.get('expect');
+    const sendProgram = settings.get('send_program');
+    if (send !== undefined && sendProgram !== undefined) this.warn(send.key, 'send is ignored with send_program, as nanny ignores it');
+    else this.text(send, (value, place) => b.set([...check, 'send'], unescape(value), place));
+    this.text(expect, (value, place) => b.set([...check, 'expect'], useRegex ? value : unescape(value), place));
+    this.text(sendProgram, (value, place) => b.set([...check, 'send_program'], value, place));
+    if (port === 80 && send === undefined && expect === undefined && sendProgram === undefined) {
+      b.set([...check, 'send'], nannyHttpCheck.send);
+      b.set([...check, 'expect'], nannyHttpCheck.expect);
+    }
+    this.text(settings.get('load_monitor'), (value, place) => b.set([...check, 'load_monitor'], value, place));
+    this.boolean(settings.get('quiesce_server'), (value, place) => b.set([...check, 'quiesce_server'], value, place));
+  }
+
   private persistence(settings: Map<string, Setting>, path: DocPath): void {
-    const pmask = settings.get('pmask');
+    const pmask = givenNetmask(settings.get('pmask'));
     let timeout = 0;
     this.integer(settings.get('persistent'), 0, 31 * 86400, (value, place) => {
       timeout = value;
@@ -623,6 +670,13 @@ class Translation {
 
   private boolean(setting: Setting | undefined, use: (value: boolean, place: Place) => void): void {
     this.choice(setting, ['0', '1'], (value, place) => use(value === '1', place));
+  }
+
+  /** The flag's value; undefined when absent or invalid (reported). */
+  private booleanOf(setting: Setting | undefined): boolean | undefined {
+    let result: boolean | undefined;
+    this.boolean(setting, (value) => (result = value));
+    return result;
   }
 
   private choice<T extends string>(setting: Setting | undefined, choices: readonly T[], use: (value: T, place: Place) => void): void {

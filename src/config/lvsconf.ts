@@ -178,15 +178,15 @@ class ShellReader {
         this.skipLine();
         continue;
       }
+      // Not an assignment: reported, and its line skipped already.
       const assignment = this.assignment();
-      if (assignment !== undefined) {
-        assignments.push(assignment);
-        if (assignment.value !== undefined) this.values.set(assignment.name, assignment.value);
-        if (assignment.value === undefined) {
-          this.skipLine();
-          continue;
-        }
+      if (assignment === undefined) continue;
+      assignments.push(assignment);
+      if (assignment.value === undefined) {
+        this.skipLine();
+        continue;
       }
+      this.values.set(assignment.name, assignment.value);
       this.endOfStatement();
     }
     return assignments;
@@ -245,7 +245,6 @@ class ShellReader {
           expected: 'a plain value',
           found: quote(char),
         });
-        this.skipLine();
         return undefined;
       } else {
         value.push({ char: this.advance(), ...at });

@@ -108,14 +108,18 @@ export interface StatusRange {
 
 export type HealthCheckKind = 'none' | 'tcp' | 'send-expect' | 'http' | 'exec';
 
+export type SlowStartCurve = 'linear' | 'doubling';
+
 export interface HealthCheckSpec {
   kind: HealthCheckKind;
   /** Time between checks of one real server. */
   interval: Milliseconds;
   /** Per-check limit; also (Piranha) how long a server may be unresponsive. */
   timeout: Milliseconds;
-  /** How long a failed server must pass checks before it is put back (Piranha's reentry). */
+  /** How long a failed server must pass checks before it is put back. */
   reentry: Milliseconds;
+  /** Consecutive passing checks a failed server needs as well (Piranha: reentry / interval). */
+  reentryChecks: number;
   /** Consecutive failed checks that take a server out. */
   failures: number;
   /** After a failed check of a server not yet down, the next one comes this much later
@@ -146,6 +150,9 @@ export interface HealthCheckSpec {
   quiesceServer: boolean;
   /** Ramp the weight up over this period after re-entry (0 = off). */
   slowStart: Milliseconds;
+  /** linear: from 1 to the weight. doubling (Piranha's nanny): from 1/32 of the weight,
+   *  doubled in each of 6 equal steps. */
+  slowStartCurve: SlowStartCurve;
   /** Accepted from lvs.cf (`load_monitor`) and kept; tandem does not act on it. */
   loadMonitor?: string;
 }

@@ -203,7 +203,8 @@ export function showValue(value: unknown): string {
   if (typeof value === 'string') return quote(value);
   if (Array.isArray(value)) return `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
   if (typeof value === 'object') return 'a mapping';
-  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : typeof value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return typeof value;
 }
 
 type VirtualServiceDocument = Document['virtual_services'][number];
@@ -350,6 +351,15 @@ class SemanticChecks {
 
   private checkClaimedAddress(claimed: { address: string; device?: string; label?: string }, path: DocPath): void {
     const parsed = parseIpPrefix(claimed.address);
+    if (parsed?.prefix === 0) {
+      const bits = parsed.family === 4 ? 32 : 128;
+      this.error(
+        [...path, 'address'],
+        'a /0 prefix would route every address to the device',
+        `a prefix from 1 to ${bits} (none: a /${bits} host address)`,
+        quote(claimed.address),
+      );
+    }
     const { device, label } = splitDevice(claimed);
     if (label === undefined || parsed === undefined) return;
     if (parsed.family === 6)
@@ -810,6 +820,7 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
     interval: ms(check.interval),
     timeout: ms(check.timeout),
     reentry: ms(check.reentry),
+    reentryChecks: check.reentry_checks,
     failures: check.failures,
     retryInterval: check.retry_interval !== undefined ? ms(check.retry_interval) : undefined,
     send: check.send,
@@ -831,6 +842,7 @@ function toHealthCheck(check: VirtualServiceDocument['health_check']): HealthChe
         : undefined,
     quiesceServer: check.quiesce_server,
     slowStart: ms(check.slow_start),
+    slowStartCurve: check.slow_start_curve,
     loadMonitor: check.load_monitor,
   });
 }

@@ -74,6 +74,7 @@ export const tunnelChecksums = ['none', 'csum', 'remcsum'] as const;
 export const schedulerFlagNames = ['flag-1', 'flag-2', 'flag-3', 'sh-fallback', 'sh-port', 'mh-fallback', 'mh-port'] as const;
 export const persistenceEngines = ['sip'] as const;
 export const healthCheckKinds = ['none', 'tcp', 'send-expect', 'http', 'exec'] as const;
+export const slowStartCurves = ['linear', 'doubling'] as const;
 
 const ClaimedAddressSchema = Type.Object(
   {
@@ -110,6 +111,7 @@ const HealthCheckSchema = section(
         'After a failed check of a server not yet down, check again after this instead of interval (keepalived delay_before_retry).',
       ),
     ),
+    reentry_checks: uint(1, 100000, 'Consecutive passing checks a failed server needs as well (Piranha: reentry / timeout).', 1),
     send: Type.Optional(Type.String({ description: 'Sent after connecting (send-expect); \\r\\n are real line ends.' })),
     expect: Type.Optional(Type.String({ description: 'Expected at the start of the reply (or a regex with use_regex).' })),
     use_regex: flag('Treat expect as a regular expression.', false),
@@ -138,6 +140,11 @@ const HealthCheckSchema = section(
     ),
     quiesce_server: flag('Set failed servers to weight 0 instead of removing them.', false),
     slow_start: duration('Ramp the weight up over this period after re-entry (0s: off).', '0s'),
+    slow_start_curve: oneOf(
+      slowStartCurves,
+      "linear: from 1 to the weight; doubling: from 1/32 of it, doubled in 6 equal steps (Piranha's nanny).",
+      'linear',
+    ),
     load_monitor: Type.Optional(Type.String({ description: 'Piranha load_monitor; kept but not acted upon.' })),
   },
   'How the real servers of this service are checked.',

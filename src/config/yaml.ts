@@ -25,6 +25,7 @@ import {
   defaultRealServerName,
   defaultWarntime,
   forwardingFor,
+  showValue,
   type DocPath,
   type Locator,
   type Place,
@@ -70,8 +71,7 @@ export function readYaml(text: string, sink: DiagnosticSink): ParsedYaml | undef
     sink.error(place, {
       message: 'the document must be a mapping of settings',
       expected: 'keys such as nodes: and virtual_services:',
-      found:
-        input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(typeof input === 'string' ? input : JSON.stringify(input)),
+      found: showValue(input),
     });
     return undefined;
   }
@@ -118,9 +118,7 @@ function yamlLocator(document: YamlDocument, at: (offset: number) => SourceLocat
 
 /** The model as tandem.yaml: every value that differs from what an absent key means. */
 export function toYaml(model: Model): string {
-  const document = modelToDocument(model);
-  withoutDefaults(DocumentSchema, document);
-  return stringify(document, { lineWidth: 0, doubleQuotedAsJSON: true });
+  return stringify(withoutDefaults(DocumentSchema, modelToDocument(model)), { lineWidth: 0, doubleQuotedAsJSON: true });
 }
 
 type Plain = Record<string, unknown>;
@@ -243,6 +241,7 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
     interval: formatDuration(check.interval),
     timeout: formatDuration(check.timeout),
     reentry: formatDuration(check.reentry),
+    reentry_checks: check.reentryChecks,
     failures: check.failures,
     retry_interval: check.retryInterval !== undefined ? formatDuration(check.retryInterval) : undefined,
     send: check.send,
@@ -264,6 +263,7 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
         : undefined,
     quiesce_server: check.quiesceServer,
     slow_start: formatDuration(check.slowStart),
+    slow_start_curve: check.slowStartCurve,
     load_monitor: check.loadMonitor,
   });
   const derivedKind = defaultCheckKind({ send_program: check.sendProgram, http: check.http, send: check.send, expect: check.expect });
@@ -284,17 +284,17 @@ function realServerToDocument(server: RealServer, model: Model): Plain {
   });
 }
 
-/** Drops every value equal to the schema's default, and sections left empty. */
-function withoutDefaults(schema: TSchema, value: unknown): void {
-  if (Array.isArray(value)) {
-    for (const item of value) withoutDefaults(schema.items as TSchema, item);
-    return;
-  }
-  if (value === null || typeof value !== 'object' || schema.properties === undefined) return;
-  const record = value as Plain;
-  for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>)) {
-    if (!(key in record)) continue;
-    withoutDefaults(child, record[key]);
-    if (child.default !== undefined && isDeepStrictEqual(record[key], child.default)) Reflect.deleteProperty(record, key);
-  }
+/** The value without every part equal to the schema's default, and sections left empty. */
+function withoutDefaults(schema: TSchema, value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => withoutDefaults(schema.items as TSchema, item));
+  if (value === null || typeof value !== 'object' || schema.properties === undefined) return value;
+  const properties = schema.properties as Record<string, TSchema | undefined>;
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([key, part]) => {
+      const child = properties[key];
+      if (child === undefined) return [[key, part]];
+      const kept = withoutDefaults(child, part);
+      return child.default !== undefined && isDeepStrictEqual(kept, child.default) ? [] : [[key, kept]];
+    }),
+  );
 }

@@ -379,7 +379,7 @@ export class HealthMonitor {
     for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
       if (i > 0) await yieldToLoop();
       if (epoch !== this.epoch) return;
-      for (let j = i; j < Math.min(i + LOAD_CHUNK, entries.length); j++) this.scheduleFirst(entries[j]!);
+      for (const entry of entries.slice(i, i + LOAD_CHUNK)) this.scheduleFirst(entry);
     }
   }
 
@@ -479,7 +479,7 @@ export class HealthMonitor {
     entry.health = health;
     if (observation.result.outcome === 'inconclusive') this.noteInconclusive(entry, observation.result.message);
     if (transition) this.logTransition(entry, transition);
-    if (isRamping(health, entry.plan.policy, observation.at)) this.startRamp(entry);
+    if (rampsUp(entry, observation.at)) this.startRamp(entry);
     this.noteOutput(entry, observation.at);
   }
 
@@ -525,7 +525,7 @@ export class HealthMonitor {
       const now = this.now();
       for (const ramping of this.ramping) {
         this.noteOutput(ramping, now);
-        if (!isRamping(ramping.health, ramping.plan.policy, now)) this.ramping.delete(ramping);
+        if (!rampsUp(ramping, now)) this.ramping.delete(ramping);
       }
       if (this.ramping.size === 0) this.stopRampTimer();
     }, RAMP_TICK_MS);
@@ -621,9 +621,10 @@ export class HealthMonitor {
     if (health.lastResult) status.lastCheck = observationStatus(health.lastResult);
     if (health.lastFailure) status.lastFailure = observationStatus(health.lastFailure);
     if (health.state === 'down' && health.passingSince !== undefined) {
-      status.reentryRemaining = Math.max(0, plan.policy.reentry - (now - health.passingSince));
+      const checksLeft = (plan.policy.reentryChecks ?? 1) - health.consecutiveSuccesses;
+      status.reentryRemaining = Math.max(0, plan.policy.reentry - (now - health.passingSince), checksLeft * plan.interval);
     }
-    if (isRamping(health, plan.policy, now)) status.slowStartRemaining = (health.rampStartedAt ?? now) + plan.policy.slowStart - now;
+    if (rampsUp(entry, now)) status.slowStartRemaining = (health.rampStartedAt ?? now) + plan.policy.slowStart - now;
     return status;
   }
 }
@@ -644,4 +645,10 @@ function nextCheckIn(entry: Entry): number {
   const { plan, health } = entry;
   const retrying = plan.retryInterval !== undefined && health.state !== 'down' && health.consecutiveFailures > 0;
   return retrying && plan.retryInterval !== undefined ? plan.retryInterval : plan.interval;
+}
+
+/** In slow start and not yet at its weight (a doubling ramp may get there early; a weight of 1
+ *  or 0 has no ramp at all). */
+function rampsUp({ health, plan }: Entry, now: number): boolean {
+  return isRamping(health, plan.policy, now) && effectiveWeight(health, plan.server.weight, plan.policy, now) < plan.server.weight;
 }

@@ -36,7 +36,13 @@ export function planHealth(model: Model): PlannedServer[] {
 /** The plans of one virtual service's real servers (a reload plans service by service). */
 export function planService(service: VirtualService): PlannedServer[] {
   const spec = service.healthCheck;
-  const policy: HealthPolicy = { failures: spec.failures, reentry: spec.reentry, slowStart: spec.slowStart };
+  const policy: HealthPolicy = {
+    failures: spec.failures,
+    reentry: spec.reentry,
+    reentryChecks: spec.reentryChecks,
+    slowStart: spec.slowStart,
+    slowStartCurve: spec.slowStartCurve,
+  };
   let compiled: ((server: RealServer) => Check) | Unchecked;
   try {
     compiled = compileService(service);

@@ -4,8 +4,9 @@
 //
 //   unknown ──pass──► up                 never checked yet: counts as up (alive until proven dead)
 //   unknown/up ──`failures` consecutive fails──► down
-//   down ──passes for `reentry` ms without a failure──► up (slow start ramp begins)
-import type { Milliseconds } from '../config/model.js';
+//   down ──passes for `reentry` ms, and `reentryChecks` of them, without a failure──► up
+//          (slow start ramp begins)
+import type { Milliseconds, SlowStartCurve } from '../config/model.js';
 import type { CheckFailure, CheckResult } from './result.js';
 
 export type HealthState = 'unknown' | 'up' | 'down';
@@ -15,8 +16,12 @@ export interface HealthPolicy {
   failures: number;
   /** How long a down server must pass every check before it is put back (0: the first pass). */
   reentry: Milliseconds;
-  /** After re-entry, the weight ramps from 1 to the configured weight over this period (0: off). */
+  /** Passing checks in a row a down server needs as well (Piranha's nanny counts; default 1). */
+  reentryChecks?: number;
+  /** After re-entry, the weight ramps up to the configured weight over this period (0: off). */
   slowStart: Milliseconds;
+  /** Default linear. */
+  slowStartCurve?: SlowStartCurve;
 }
 
 export interface Observation<R extends CheckResult = CheckResult> {
@@ -96,9 +101,17 @@ export function observe(
         return { health: { ...passed, state: 'up', since: at }, transition: transitionOf(health, passed, 'up', at) };
       }
       const passingSince = health.passingSince ?? at;
-      if (at - passingSince < policy.reentry) return { health: { ...passed, passingSince } };
-      const { passingSince: _, ...rest } = passed;
-      const up: ServerHealth = { ...rest, state: 'up', since: at, ...(policy.slowStart > 0 ? { rampStartedAt: at } : {}) };
+      if (at - passingSince < policy.reentry || passed.consecutiveSuccesses < (policy.reentryChecks ?? 1))
+        return { health: { ...passed, passingSince } };
+      const up: ServerHealth = {
+        state: 'up',
+        since: at,
+        consecutiveFailures: 0,
+        consecutiveSuccesses: passed.consecutiveSuccesses,
+        lastResult: observation,
+        ...(health.lastFailure !== undefined ? { lastFailure: health.lastFailure } : {}),
+        ...(policy.slowStart > 0 ? { rampStartedAt: at } : {}),
+      };
       return {
         health: up,
         transition: { ...transitionOf(health, passed, 'up', at), passedFor: at - passingSince, downFor: at - health.since },
@@ -116,15 +129,23 @@ export function isUp(health: ServerHealth): boolean {
   return health.state !== 'down';
 }
 
+/** Steps of the doubling ramp: 1/32 of any weight up to 65535, doubled 6 times, reaches it. */
+const doublingSteps = 6;
+
 /**
- * The weight the server should carry at `now`: 0 when down; during slow start a linear
- * ramp from 1 (at re-entry) to `weight` (after `slowStart` ms); otherwise `weight`.
- * A configured weight of 0 (drained by the operator) stays 0.
+ * The weight the server should carry at `now`: 0 when down; during slow start a ramp
+ * (linear from 1, or doubling from 1/32 of `weight`) that reaches `weight` after
+ * `slowStart` ms; otherwise `weight`. A configured weight of 0 (drained by the operator)
+ * stays 0.
  */
 export function effectiveWeight(health: ServerHealth, weight: number, policy: HealthPolicy, now: number): number {
   if (health.state === 'down') return 0;
   if (!isRamping(health, policy, now) || weight <= 1) return weight;
   const elapsed = Math.max(0, now - (health.rampStartedAt ?? now));
+  if (policy.slowStartCurve === 'doubling') {
+    const step = Math.floor((doublingSteps * elapsed) / policy.slowStart);
+    return Math.min(weight, Math.max(1, Math.floor(weight / 32)) * 2 ** step);
+  }
   return 1 + Math.floor(((weight - 1) * elapsed) / policy.slowStart);
 }
 

@@ -33,8 +33,12 @@ describe('lvs.cf (Piranha)', () => {
       send: 'GET / HTTP/1.0\r\n\r\n',
       expect: 'HTTP',
       useRegex: false,
+      interval: 6000,
       timeout: 6000,
-      reentry: 15000,
+      reentry: 0,
+      reentryChecks: 2,
+      slowStart: 108_000,
+      slowStartCurve: 'doubling',
       quiesceServer: false,
       loadMonitor: 'none',
     });
@@ -171,8 +175,10 @@ virtual web {
         sendProgram: '/usr/local/bin/check-dns %h',
         expect: '^ok\\r?$',
         useRegex: true,
+        interval: 3000,
         timeout: 3000,
-        reentry: 30000,
+        reentry: 0,
+        reentryChecks: 10,
         failures: 1,
         loadMonitor: 'ruptime',
         quiesceServer: true,
@@ -185,7 +191,15 @@ virtual web {
       port: 80,
       protocol: 'tcp',
       scheduler: 'wlc',
-      healthCheck: { kind: 'tcp', timeout: 10000, reentry: 180000 },
+      healthCheck: {
+        kind: 'send-expect',
+        send: 'GET / HTTP/1.0\r\n\r\n',
+        expect: 'HTTP',
+        interval: 10000,
+        timeout: 10000,
+        reentryChecks: 18,
+        slowStart: 120_000,
+      },
     });
     expect(web?.realServers[0]).toMatchObject({ active: false, weight: 1, port: 0 });
     expect(warnings.map(where)).toEqual(['19:3 client_monitor', '25:5 nmask', '28:1 virtual', '30:3 server']);
@@ -211,5 +225,26 @@ virtual web {
     );
     expect(model.virtualServices[0]?.healthCheck.kind).toBe('tcp');
     expect(warnings).toEqual([]);
+  });
+
+  it("reads the GUI's 0.0.0.0 masks as not given, never as a /0", async () => {
+    const text = `primary = 10.0.0.1
+network = nat
+nat_router = 192.168.3.254 eth1:1
+nat_nmask = 0.0.0.0
+virtual sip {
+  active = 1
+  address = 192.0.2.60 eth0:2
+  vip_nmask = 0.0.0.0
+  port = 5060
+  persistent = 400
+  pmask = 0.0.0.0
+}
+`;
+    const { model, warnings } = await load(text);
+    expect(model.natRouter).toMatchObject({ address: '192.168.3.254', prefix: 24 });
+    expect(model.virtualServices[0]?.vip).toMatchObject({ address: '192.0.2.60', prefix: 32 });
+    expect(model.virtualServices[0]?.persistence).toEqual({ timeout: 400 });
+    expect(warnings.map(where)).toEqual(['3:1 nat_router']);
   });
 });

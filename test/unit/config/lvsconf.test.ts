@@ -44,7 +44,10 @@ describe("lvs-director's lvs.conf", () => {
 
   it('names the file, line and key of a host name that does not resolve', async () => {
     const error = await configError(
-      parseConfig('VIP=epsg9008\nTPORTS=telnet\nRIPS="epsg9010 epsg9099"\n', '/etc/lvs.conf', { hosts: async () => [], services }),
+      parseConfig('VIP=epsg9008\nTPORTS=telnet\nRIPS="epsg9010 epsg9099"\n', '/etc/lvs.conf', {
+        hosts: () => Promise.resolve([]),
+        services,
+      }),
     );
     expect(error.diagnostics.map((d) => `${d.file}:${where(d)}`)).toEqual([
       '/etc/lvs.conf:1:5 VIP',
@@ -52,6 +55,15 @@ describe("lvs-director's lvs.conf", () => {
       '/etc/lvs.conf:3:16 RIPS',
     ]);
     expect(error.diagnostics[2]).toMatchObject({ message: 'cannot resolve host name (no address found)', found: '"epsg9099"' });
+  });
+
+  it.each([
+    ['a line that is not an assignment', 'VIP=192.0.2.8\nstart the director\nTPORTS=telnet\nRIPS=epsg9010\n', '2:1 start'],
+    ['a shell command in a value', 'VIP=192.0.2.8\nTPORTS=`cat ports`\nRIPS=epsg9010\n', '2:8 TPORTS'],
+  ])('reports %s once, and reads the next line', async (_, text, at) => {
+    const error = await configError(parseConfig(text, 'lvs.conf', testOptions));
+    expect(error.diagnostics.map(where)).toEqual([at]);
+    expect(error.warnings).toEqual([]);
   });
 
   it('resolves through /etc/hosts by default (here a hosts file of the test)', async () => {

@@ -314,6 +314,20 @@ const cases: Case[] = [
     says: 'start with the device name',
   },
   {
+    name: 'yaml: a VIP with a /0 prefix',
+    file: 'tandem.yaml',
+    text: 'virtual_services:\n  - name: sip\n    vip: {address: 192.0.2.60/0, device: eth0}\n    port: 5060\n',
+    at: '3:20 virtual_services[0].vip.address',
+    says: 'a /0 prefix would route every address to the device',
+  },
+  {
+    name: 'yaml: a NAT gateway with a /0 prefix',
+    file: 'tandem.yaml',
+    text: 'nat_router: {address: "::/0", device: eth1}\n',
+    at: '1:23 nat_router.address',
+    says: 'a prefix from 1 to 128',
+  },
+  {
     name: 'yaml: three nodes',
     file: 'tandem.yaml',
     text: 'nodes:\n  - {name: a, address: 10.0.0.1}\n  - {name: b, address: 10.0.0.2}\n  - {name: c, address: 10.0.0.3}\n',
@@ -431,7 +445,11 @@ describe('malformed configurations', () => {
 });
 
 describe('malformed configurations through the CLI', () => {
-  let cli: BuiltCli;
+  let cli: BuiltCli | undefined;
+  const built = (): BuiltCli => {
+    if (cli === undefined) throw new Error('the CLI was not built');
+    return cli;
+  };
   let dir: string;
 
   beforeAll(async () => {
@@ -453,7 +471,7 @@ describe('malformed configurations through the CLI', () => {
   it.each(picked)('check-config exits 2 for $name', async ({ file, text, at, says }) => {
     const path = join(dir, file);
     await writeFile(path, text);
-    const result = await runCli(cli, ['check-config', path]);
+    const result = await runCli(built(), ['check-config', path]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     const [line, column] = at.split(' ')[0]?.split(':') ?? [];
@@ -463,7 +481,7 @@ describe('malformed configurations through the CLI', () => {
   });
 
   it('check-config exits 2 for seed 000\'s "Service not defined"', async () => {
-    const result = await runCli(cli, ['check-config', fixture('seed-000-missing-port.rules')]);
+    const result = await runCli(built(), ['check-config', fixture('seed-000-missing-port.rules')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${fixture('seed-000-missing-port.rules')}:2:15: error: -t: Service not defined: tcp 200.0.0.10:80`);
   });
@@ -471,14 +489,14 @@ describe('malformed configurations through the CLI', () => {
   it('convert exits 2 and prints nothing on stdout for a bad file', async () => {
     const path = join(dir, 'bad.cf');
     await writeFile(path, lvsCf('keepalive = 5\ndeadtime = 1\n'));
-    const result = await runCli(cli, ['convert', path, '--to', 'yaml']);
+    const result = await runCli(built(), ['convert', path, '--to', 'yaml']);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(`${path}:4:13: error: keepalive: keepalive must be shorter than deadtime`);
   });
 
   it('exits 2 for a file that does not exist', async () => {
-    const result = await runCli(cli, ['check-config', join(dir, 'missing.yaml')]);
+    const result = await runCli(built(), ['check-config', join(dir, 'missing.yaml')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('cannot read the file: ENOENT');
   });

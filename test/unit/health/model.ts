@@ -7,10 +7,12 @@ export function healthCheck(overrides: Partial<HealthCheckSpec> = {}): HealthChe
     interval: 2000,
     timeout: 1000,
     reentry: 0,
+    reentryChecks: 1,
     failures: 1,
     useRegex: false,
     quiesceServer: false,
     slowStart: 0,
+    slowStartCurve: 'linear',
     ...overrides,
   };
 }

@@ -160,12 +160,9 @@ describe('HealthMonitor', () => {
     await vi.advanceTimersByTimeAsync(4000);
     expect(monitor!.status()[0]?.state).toBe('up');
     expect(changes.flat().map((c) => c.up)).toEqual([false, true]);
-    expect(log.lines.find((l) => l.event === 'health' && l.from === 'down')).toMatchObject({
-      level: 30,
-      to: 'up',
-      reason: 'reentry',
-      passedForMs: expect.any(Number),
-    });
+    const back = log.lines.find((l) => l.event === 'health' && l.from === 'down');
+    expect(back).toMatchObject({ level: 30, to: 'up', reason: 'reentry' });
+    expect(back?.passedForMs).toBeTypeOf('number');
   });
 
   it('ramps the weight after re-entry with slow start, notifying each step at most once a tick', async () => {
@@ -185,6 +182,19 @@ describe('HealthMonitor', () => {
     expect(weights.slice(1)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(changes.length).toBeLessThanOrEqual(2 + 9000 / RAMP_TICK_MS);
     expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 10 });
+  });
+
+  it("doubles the weight after re-entry with nanny's curve, and stops ramping once it is reached", async () => {
+    const model = webModel(1, { slowStart: 12_000, slowStartCurve: 'doubling' });
+    checks.answers.set('10.8.0.1', refused);
+    await start(model, { random: () => 0 });
+    await vi.advanceTimersByTimeAsync(100);
+    checks.answers.delete('10.8.0.1');
+    await vi.advanceTimersByTimeAsync(2000); // back at about 2 s: weight 1, doubled every 2 s
+    await vi.advanceTimersByTimeAsync(9000);
+    expect(changes.flat().map((c) => c.weight)).toEqual([0, 1, 2, 4, 8, 10]);
+    expect(monitor!.status()[0]).toMatchObject({ effectiveWeight: 10 });
+    expect(monitor!.status()[0]?.slowStartRemaining).toBeUndefined();
   });
 
   it('batches the changes of one event-loop turn into one notification', async () => {
@@ -253,7 +263,7 @@ describe('HealthMonitor', () => {
 
   it('a reload that changes the check reschedules it; one that does not keeps the rhythm', async () => {
     const offsets = () => checks.started.map((s) => s.at - 1_000_000);
-    const near = (ms: number) => expect.closeTo(ms, -1.5); // within ±16 ms (timer and immediate ticks)
+    const near = (ms: number): unknown => expect.closeTo(ms, -1.5); // within ±16 ms (timer and immediate ticks)
     const model = webModel(1);
     await start(model, { random: () => 0.5 });
     await vi.advanceTimersByTimeAsync(1100);
@@ -283,14 +293,14 @@ describe('HealthMonitor', () => {
           ),
         ),
       );
-    const first = monitor!.reload(big(1));
-    expect(monitor!.stats().servers).toBe(10); // not yet
-    const second = monitor!.reload(big(7));
+    const first = monitor.reload(big(1));
+    expect(monitor.stats().servers).toBe(10); // not yet
+    const second = monitor.reload(big(7));
     await vi.advanceTimersByTimeAsync(50); // the turns the chunks wait for
     await Promise.all([first, second]);
-    expect(monitor!.stats().servers).toBe(5000);
-    expect(monitor!.status()[0]?.weight).toBe(7);
-    expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 7 }); // same address: found by key
+    expect(monitor.stats().servers).toBe(5000);
+    expect(monitor.status()[0]?.weight).toBe(7);
+    expect(monitor.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 7 }); // same address: found by key
   });
 
   it('starts check programs one per turn, at most maxConcurrentPrograms at once, without holding up socket checks', async () => {
@@ -345,11 +355,8 @@ describe('HealthMonitor', () => {
     ]);
     await start(model);
     expect(log.lines.filter((l) => l.event === 'health-check-invalid')).toHaveLength(1);
-    expect(monitor!.status()[0]).toMatchObject({
-      state: 'unchecked',
-      up: true,
-      note: expect.stringContaining('invalid regular expression'),
-    });
+    expect(monitor!.status()[0]).toMatchObject({ state: 'unchecked', up: true });
+    expect(monitor!.status()[0]?.note).toContain('invalid regular expression');
   });
 
   it('checks the director cannot carry out change nothing and are logged at most every 10 s', async () => {

@@ -21,7 +21,7 @@ describe('health plan', () => {
     expect(plan?.key).toBe('FWM 80 -> 10.8.8.33:80');
     expect(plan?.check?.probe).toMatchObject({ kind: 'stream', send: 'GET / HTTP/1.0\r\n\r\n' });
     expect(plan?.check?.timeout).toBe(6000);
-    expect(plan?.policy).toEqual({ failures: 1, reentry: 15_000, slowStart: 0 });
+    expect(plan?.policy).toEqual({ failures: 1, reentry: 15_000, reentryChecks: 1, slowStart: 0, slowStartCurve: 'linear' });
   });
 
   it('UDP services get datagram probes', () => {
