@@ -5,7 +5,7 @@
 // and the service's port, and an `-a` for a service no `-A` defined before is
 // "Service not defined". Host and service names resolve as ipvsadm resolves them.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { netmaskToPrefix, parseIp } from './address.js';
+import { netmaskToPrefix, parseIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
@@ -522,7 +522,7 @@ class Table {
       this.sink.warning(option, { key: option.text, message: 'a persistence netmask without -p has no effect; ignored' });
       return;
     }
-    const ipv6 = document.family === 6 || String((document.vip as { address?: string } | undefined)?.address ?? '').includes(':');
+    const ipv6 = document.family === 6 || ((document.vip as { address?: string } | undefined)?.address ?? '').includes(':');
     const valid = ipv6
       ? /^[0-9]{1,3}$/.test(word.text) && Number(word.text) >= 1 && Number(word.text) <= 128
       : netmaskToPrefix(word.text) !== undefined;

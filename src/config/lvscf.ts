@@ -5,7 +5,7 @@
 // port 539, wlc, timeout 10 s, reentry 180 s, weight 1, preemption, and — as Piranha's
 // parser zeroes them — services and servers inactive unless `active = 1`).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { netmaskToPrefix } from './address.js';
+import { netmaskToPrefix } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink, type Finding, type SourceLocation } from './diagnostics.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
 import type { DocPath, Place } from './normalise.js';
@@ -389,7 +389,7 @@ class Translation {
   private backup(settings: Map<string, Setting>): void {
     const backup = settings.get('backup');
     const backupActive = settings.get('backup_active');
-    let active = false;
+    let active = false as boolean; // set in the callback, which TypeScript does not follow
     this.boolean(backupActive, (value) => (active = value));
     if (backup === undefined) {
       if (active && backupActive !== undefined) this.warn(backupActive.key, 'backup_active = 1 but no backup address: running standalone');

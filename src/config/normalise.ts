@@ -5,7 +5,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { parseIp, type ParsedIp } from './address.js';
+import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import { parseDuration } from './duration.js';
 import type {
@@ -20,7 +20,7 @@ import type {
 } from './model.js';
 import { compileExpectation } from '../health/index.js';
 import type { ServiceResolver } from './resolve.js';
-import { DocumentSchema, expectedText, parseIpPrefix, type Document } from './schema.js';
+import { DocumentSchema, expectedText, type Document } from './schema.js';
 
 /** A path into the document, e.g. ['virtual_services', 0, 'real_servers', 1, 'port']. */
 export type DocPath = readonly (string | number)[];
@@ -195,7 +195,7 @@ export function showValue(value: unknown): string {
   if (typeof value === 'string') return quote(value);
   if (Array.isArray(value)) return `a list of ${value.length} entr${value.length === 1 ? 'y' : 'ies'}`;
   if (typeof value === 'object') return 'a mapping';
-  return String(value);
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : typeof value;
 }
 
 type VirtualServiceDocument = Document['virtual_services'][number];

@@ -8,12 +8,12 @@ import {
   describeService,
   destinationKey,
   destinationPort,
-  canonicalAddress,
   formatList,
   identityOfVirtualService,
   serviceKey,
   type IpvsService,
 } from '../ipvs/index.js';
+import { canonicalAddress } from '../lib/address.js';
 import type { BalancerStatus, RealServerHealth, ServiceStatus } from './balancer.js';
 import { formatDuration } from './status.js';
 

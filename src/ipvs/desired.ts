@@ -2,7 +2,7 @@
 // the real servers. Pure.
 import type { Forwarding, IpFamily, Model, RealServer, VirtualService } from '../config/model.js';
 import { forEachInChunks } from './chunks.js';
-import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
+import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from '../lib/address.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
 /** What health checking says about one real server: whether it is in service and the

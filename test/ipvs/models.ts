@@ -2,7 +2,7 @@
 // builders (one place for the defaults a loader fills in): a VIP per service, real
 // servers on the service's port unless given, overrides naming only what a test is about.
 import type { Model, RealServer, SorryServer, VirtualService } from '../../src/config/model.js';
-import { familyOf } from '../../src/ipvs/address.js';
+import { familyOf } from '../../src/lib/address.js';
 import * as health from '../unit/health/model.js';
 
 export const healthCheck = health.healthCheck;
