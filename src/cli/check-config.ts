@@ -3,7 +3,6 @@
 // claims, the services and real servers — or (--json) the normalised model.
 import type { Command } from 'commander';
 import {
-  formatDuration,
   resolveLocalNode,
   systemHostAddresses,
   systemHostname,
@@ -13,6 +12,7 @@ import {
   type Model,
   type VirtualService,
 } from '../config/index.js';
+import { formatDuration } from '../lib/duration.js';
 import type { CommandModule } from './command.js';
 import { formatOption, loadForCommand } from './config-input.js';
 

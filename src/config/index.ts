@@ -25,7 +25,6 @@ export {
   type HostResolver,
   type ServiceResolver,
 } from './resolve.js';
-export { formatDuration, parseDuration } from './duration.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
@@ -110,7 +109,7 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
 }
 
 const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) => Promise<FrontEndResult | undefined>> = {
-  yaml: async (text, context) => readYaml(text, context.sink),
+  yaml: (text, context) => Promise.resolve(readYaml(text, context.sink)),
   'lvs.cf': readLvsCf,
   ipvsadm: readIpvsadmRules,
   'lvs.conf': readLvsConf,
@@ -136,14 +135,12 @@ function checkText(text: string, sink: DiagnosticSink): void {
     );
     return;
   }
-  // NUL and other control characters (but tab, line ends, form feed) and undecodable bytes
-  // (U+FFFD after decoding) mean this is not a text file.
-  const binary = /[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.exec(text);
-  if (binary !== null) {
-    const before = text.slice(0, binary.index);
+  const binary = firstBinaryCharacter(text);
+  if (binary !== -1) {
+    const before = text.slice(0, binary);
     const line = before.split('\n').length;
-    const column = binary.index - before.lastIndexOf('\n');
-    const code = binary[0].codePointAt(0) ?? 0;
+    const column = binary - before.lastIndexOf('\n');
+    const code = text.charCodeAt(binary);
     sink.error(
       { line, column },
       {
@@ -153,4 +150,14 @@ function checkText(text: string, sink: DiagnosticSink): void {
       },
     );
   }
+}
+
+/** Where the first character a text file does not hold is, or -1: NUL and other control
+ *  characters (but tab, line ends, form feed) and undecodable bytes (U+FFFD after decoding). */
+function firstBinaryCharacter(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code <= 0x08 || (code >= 0x0e && code <= 0x1f) || code === 0x7f || code === 0xfffd) return i;
+  }
+  return -1;
 }

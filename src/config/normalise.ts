@@ -7,7 +7,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
 import type {
   ClaimedAddress,
   Forwarding,

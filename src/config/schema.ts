@@ -9,8 +9,8 @@
 // names) are derived in normalise.ts and documented there and in the README.
 import { FormatRegistry, Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
 import { netmaskToPrefix, parseIp, parseIpPrefix } from '../lib/address.js';
+import { durationPattern } from '../lib/duration.js';
 
-export const durationPattern = '^[0-9]{1,9}(\\.[0-9]{1,3})?(ms|s|m|h)$';
 const nodeNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const objectNamePattern = '^\\S(.{0,126}\\S)?$';
 const deviceNamePattern = '^[^/:\\s]{1,15}(:[^/\\s]{1,15})?$';

@@ -16,7 +16,7 @@ import {
 } from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../lib/duration.js';
 import type { ClaimedAddress, HealthCheckSpec, Model, RealServer, VirtualService } from './model.js';
 import {
   defaultCheckKind,
@@ -70,7 +70,8 @@ export function readYaml(text: string, sink: DiagnosticSink): ParsedYaml | undef
     sink.error(place, {
       message: 'the document must be a mapping of settings',
       expected: 'keys such as nodes: and virtual_services:',
-      found: input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(String(input)),
+      found:
+        input === null ? 'nothing' : Array.isArray(input) ? 'a list' : quote(typeof input === 'string' ? input : JSON.stringify(input)),
     });
     return undefined;
   }
@@ -89,10 +90,10 @@ function yamlLocator(document: YamlDocument, at: (offset: number) => SourceLocat
       if (isMap(node)) {
         const next = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === part);
         if (next === undefined) return { node, pair, complete: false };
-        pair = next as Pair;
+        pair = next;
         if (next.value === null || !(isMap(next.value) || isSeq(next.value) || isScalar(next.value)))
           return { node: next.key as Node, pair, complete: false };
-        node = next.value as Node;
+        node = next.value;
       } else if (isSeq(node) && typeof part === 'number' && node.items[part] !== undefined) {
         node = node.items[part] as Node;
         pair = undefined;
@@ -280,6 +281,6 @@ function withoutDefaults(schema: TSchema, value: unknown): void {
   for (const [key, child] of Object.entries(schema.properties as Record<string, TSchema>)) {
     if (!(key in record)) continue;
     withoutDefaults(child, record[key]);
-    if (child.default !== undefined && isDeepStrictEqual(record[key], child.default)) delete record[key];
+    if (child.default !== undefined && isDeepStrictEqual(record[key], child.default)) Reflect.deleteProperty(record, key);
   }
 }

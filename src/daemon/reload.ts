@@ -2,7 +2,7 @@
 // cannot change without a restart (who the two nodes are, how they reach each
 // other), and what changed, one line per change for the `config.reload` event and
 // `tandem reload`. Pure.
-import { formatDuration } from '../config/index.js';
+import { formatDuration } from '../lib/duration.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import { cidrOf, managedAddresses } from './host-plan.js';
 

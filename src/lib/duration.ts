@@ -1,6 +1,8 @@
-// Durations in the native format carry a unit: `100ms`, `2s`, `1.5s`, `5m`, `1h`;
-// resolution 1 ms. The schema's pattern bounds the digits, so every match is finite.
-import { durationPattern } from './schema.js';
+// Durations as tandem.yaml writes them, with a unit: `100ms`, `2s`, `1.5s`, `5m`, `1h`;
+// resolution 1 ms. The pattern bounds the digits, so every match is finite.
+
+/** The configuration schema's pattern of a duration. */
+export const durationPattern = '^[0-9]{1,9}(\\.[0-9]{1,3})?(ms|s|m|h)$';
 
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const durationRegex = new RegExp(durationPattern);
