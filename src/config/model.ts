@@ -141,6 +141,11 @@ export interface VirtualService {
   realServers: RealServer[];
 }
 
+/** What health checking says about one real server of the model: whether it is in service
+ *  and the weight it should have now (the configured weight, or less during slow start).
+ *  Health answers it; the IPVS desired table and status ask it. */
+export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
+
 export interface SyncSpec {
   enabled: boolean;
   /** Interface the sync traffic uses; default: the one holding this node's address. */

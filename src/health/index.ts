@@ -6,7 +6,6 @@ export {
   RAMP_TICK_MS,
   type HealthChange,
   type HealthMonitorOptions,
-  type HealthView,
   type MonitorStats,
   type ObservationStatus,
   type ServerHealthStatus,

@@ -5,7 +5,7 @@
 // small batches and nothing here loops over every server in one go while checking.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import type { Model, RealServer, VirtualService } from '../config/model.js';
+import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
 import { runCheck, type Check } from './check.js';
 import { endpoint, planService, serverKey, type PlannedServer } from './plan.js';
 import type { CheckResult } from './result.js';
@@ -20,9 +20,6 @@ import {
   type Observation,
   type ServerHealth,
 } from './state.js';
-
-/** What the IPVS desired-table code asks of health: is the server in, and with which weight. */
-export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
 
 export interface HealthChange {
   key: string;
@@ -379,7 +376,7 @@ export class HealthMonitor {
     for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
       if (i > 0) await yieldToLoop();
       if (epoch !== this.epoch) return;
-      for (let j = i; j < Math.min(i + LOAD_CHUNK, entries.length); j++) this.scheduleFirst(entries[j]!);
+      for (const entry of entries.slice(i, i + LOAD_CHUNK)) this.scheduleFirst(entry);
     }
   }
 

@@ -1,8 +1,8 @@
 // The table as ipvsadm 1.31 prints it: `ipvsadm -Ln` (optionally with a health
 // column) and `ipvsadm -S -n` (the rules `ipvsadm -R` reads back).
-import type { Model } from '../config/model.js';
+import type { HealthView, Model } from '../config/model.js';
 import { formatEndpoint } from '../lib/address.js';
-import { configuredDestinationKey, identityOfVirtualService, type HealthView } from './desired.js';
+import { configuredDestinationKey, identityOfVirtualService } from './desired.js';
 import type { IpvsInfo } from './genl/codec.js';
 import {
   destinationKey,

@@ -18,7 +18,6 @@ export {
   identityOfVirtualService,
   type DesiredOptions,
   type DesiredTable,
-  type HealthView,
   type IpvsRole,
 } from './desired.js';
 export { diffService, diffTables } from './diff.js';

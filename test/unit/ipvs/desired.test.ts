@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RealServer, VirtualService } from '../../../src/config/model.js';
-import { desiredTable, desiredTableInChunks, type HealthView } from '../../../src/ipvs/desired.js';
+import type { HealthView, RealServer, VirtualService } from '../../../src/config/model.js';
+import { desiredTable, desiredTableInChunks } from '../../../src/ipvs/desired.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
 
@@ -149,7 +149,7 @@ describe('destination ports', () => {
 describe('the desired table of a large configuration', () => {
   it('is built in chunks, returning to the event loop, with the same result', async () => {
     const config = model(Array.from({ length: 1200 }, (_, i) => web({ name: `vs${i}`, port: 1000 + i })));
-    let done = false;
+    let done = false as boolean; // set in a callback, which TypeScript does not follow
     let turns = 0;
     const built = desiredTableInChunks(config, { role: 'active' }, 500).then((table) => ((done = true), table));
     while (!done) {
