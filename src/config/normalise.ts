@@ -8,6 +8,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import { parseDuration } from '../lib/duration.js';
+import { compileExpectation } from '../lib/expectation.js';
 import type {
   ClaimedAddress,
   Forwarding,
@@ -18,7 +19,6 @@ import type {
   RealServer,
   VirtualService,
 } from './model.js';
-import { compileExpectation } from '../health/index.js';
 import type { ServiceResolver } from './resolve.js';
 import { DocumentSchema, expectedText, type Document } from './schema.js';
 

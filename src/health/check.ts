@@ -1,7 +1,7 @@
 // One compiled check of one real server and the dispatcher that runs it. Compiling
 // (model → Check) happens once per configuration load; running happens every interval.
 import type { IpAddress, IpFamily, Milliseconds } from '../config/model.js';
-import type { Expectation } from './expectation.js';
+import type { Expectation } from '../lib/expectation.js';
 import { checkHttp } from './http.js';
 import { checkProgram } from './program.js';
 import type { CheckResult } from './result.js';

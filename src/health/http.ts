@@ -5,7 +5,8 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { runAttempt } from './attempt.js';
 import type { CheckTarget, Probe } from './check.js';
-import { printable, socketErrorResult, type CheckResult } from './result.js';
+import { printable } from '../lib/printable.js';
+import { socketErrorResult, type CheckResult } from './result.js';
 import { MAX_RECEIVED_BYTES } from './socket.js';
 
 type HttpProbe = Extract<Probe, { kind: 'http' }>;
@@ -51,16 +52,20 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
       const status = response.statusCode ?? 0;
       const statusLine = `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`;
       if (status !== probe.status) {
-        return attempt.settle({
+        attempt.settle({
           outcome: 'fail',
           reason: 'bad-status',
           message: `${statusLine}, expected ${probe.status}`,
           durationMs: attempt.elapsed(),
           status,
         });
+        return;
       }
       const body = probe.body;
-      if (!body) return attempt.settle({ outcome: 'pass', message: statusLine, durationMs: attempt.elapsed(), status });
+      if (!body) {
+        attempt.settle({ outcome: 'pass', message: statusLine, durationMs: attempt.elapsed(), status });
+        return;
+      }
       phase = 'reading the body';
       let received = Buffer.alloc(0);
       const mismatch = (message: string): CheckResult => ({
@@ -74,12 +79,13 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
       response.on('data', (chunk: Buffer) => {
         received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
         if (body.matches(received.toString('utf8'))) {
-          return attempt.settle({
+          attempt.settle({
             outcome: 'pass',
             message: `${statusLine}, body matches ${body.description}`,
             durationMs: attempt.elapsed(),
             status,
           });
+          return;
         }
         if (received.length >= MAX_RECEIVED_BYTES)
           attempt.settle(mismatch(`body does not match ${body.description} in its first ${MAX_RECEIVED_BYTES} bytes`));
