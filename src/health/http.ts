@@ -4,10 +4,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { runAttempt } from './attempt.js';
-import type { CheckTarget, Probe } from './check.js';
+import { MAX_RECEIVED_BYTES, type CheckTarget, type Probe } from './check.js';
 import { printable } from '../lib/printable.js';
 import { socketErrorResult, type CheckResult } from './result.js';
-import { MAX_RECEIVED_BYTES } from './socket.js';
 
 type HttpProbe = Extract<Probe, { kind: 'http' }>;
 

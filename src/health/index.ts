@@ -11,7 +11,8 @@ export {
   type ServerHealthStatus,
   type ServerStatusState,
 } from './monitor.js';
-export { runCheck, type Check, type CheckTarget, type Probe } from './check.js';
+export type { Check, CheckTarget, Probe } from './check.js';
+export { runCheck } from './run-check.js';
 export { planHealth, serverKey, serviceKey, type PlannedServer } from './plan.js';
 export type { CheckResult, CheckFailure, CheckPass, CheckInconclusive, FailureReason } from './result.js';
 export {

@@ -6,7 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
-import { runCheck, type Check } from './check.js';
+import type { Check } from './check.js';
+import { runCheck } from './run-check.js';
 import { endpoint, planService, serverKey, type PlannedServer } from './plan.js';
 import type { CheckResult } from './result.js';
 import {

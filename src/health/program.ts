@@ -5,10 +5,9 @@
 import { execa } from 'execa';
 import { signalProcessGroup } from '../process-group.js';
 import { runAttempt } from './attempt.js';
-import type { Probe } from './check.js';
+import { MAX_RECEIVED_BYTES, type Probe } from './check.js';
 import { printable } from '../lib/printable.js';
 import { socketErrorResult, type CheckResult } from './result.js';
-import { MAX_RECEIVED_BYTES } from './socket.js';
 
 type ProgramProbe = Extract<Probe, { kind: 'program' }>;
 

@@ -2,13 +2,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { runAttempt } from './attempt.js';
-import type { CheckTarget } from './check.js';
+import { MAX_RECEIVED_BYTES, type CheckTarget } from './check.js';
 import type { Expectation } from '../lib/expectation.js';
 import { printable } from '../lib/printable.js';
 import { socketErrorResult, type CheckResult } from './result.js';
-
-/** Bytes of an answer searched for the expectation; a server that streams more without a match fails. */
-export const MAX_RECEIVED_BYTES = 64 * 1024;
 
 interface Exchange {
   send?: string;
