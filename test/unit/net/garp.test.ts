@@ -50,7 +50,7 @@ describe('AnnounceSchedule', () => {
     const sent = simulate({ count: 2, interval: 100, refresh: 0 }, 5000, [
       [0, (s, now) => s.announce([vip], now)],
       [50, (s, now) => s.announce([vip6], now)],
-      [1000, (s, now) => s.reannounce(now)],
+      [1000, (s, now) => s.announce(s.held(), now)],
     ]);
     expect(sent).toEqual([
       [0, '192.0.2.100'],
@@ -151,7 +151,7 @@ describe('Announcer', () => {
     subject.stop();
     vi.advanceTimersByTime(1000);
     expect(frames).toHaveLength(2);
-    subject.reannounce();
+    subject.announce([]); // sends whatever is due: nothing is held any more
     expect(frames).toHaveLength(2);
   });
 
