@@ -1,5 +1,5 @@
 // The balancer in simulated time: an in-memory IPVS and health checks whose results the
-// test decides. The same behaviour against the real kernel: test/ipvs/balancer.test.ts.
+// test decides. The same behaviour against the real kernel: test/ipvs/daemons.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
 import { formatBalancerStatus } from '../../../src/daemon/balancer-status.js';
