@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { Model } from '../src/config/model.js';
 import { createLogger } from '../src/log.js';
-import { model, realServer, virtualService } from '../test/ipvs/models.js';
+import { model, realServer, virtualService } from '../test/support/ipvs-models.js';
 import type { Benchmark } from './benchmark.js';
 
 const execFileAsync = promisify(execFile);
@@ -116,7 +116,7 @@ async function runOnHost(): Promise<void> {
   const { desiredTableInChunks, IpvsReconciler } = (await import(
     '../dist/ipvs/index.js' as string
   )) as typeof import('../src/ipvs/index.js');
-  const { MemoryIpvs } = await import('../test/unit/ipvs/memory-ipvs.js');
+  const { MemoryIpvs } = await import('../test/support/memory-ipvs.js');
   const kernel = new MemoryIpvs();
   const reconciler = new IpvsReconciler(kernel, logger);
   const config = largeModel(10_000);

@@ -1,5 +1,5 @@
 // Two `tandem run` daemons balancing with the guest kernel's real IPVS: the directors of
-// the cluster lab (test/lab/cluster/pair.ts) with a VIP on the public switch and the NAT
+// the cluster lab (test/support/director-pair.ts) with a VIP on the public switch and the NAT
 // gateway on the server switch, a client on the public side, two real servers and a
 // sorry server behind the gateway. One pair of daemons for every scenario, in order:
 // starting the CLI costs 10–20 s in the emulated guest. The daemons are driven through
@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formatStatus, sendControlRequest, type DaemonStatus } from '../../src/daemon/index.js';
-import { DirectorPair, type Director, type LogEvent } from '../lab/cluster/pair.js';
-import { stopChild, type Host } from '../lab/netns.js';
+import { DirectorPair, type Director, type LogEvent } from '../support/director-pair.js';
+import { stopChild, type Host } from '../support/netns.js';
 import { openEcho, realServer, serveHttp, type EchoSession } from './director.js';
 
 const vip = '192.0.2.100';

@@ -6,7 +6,7 @@ import type { HealthView } from '../../src/config/model.js';
 import { desiredTable, IpvsReconciler } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
 import { ipvsadm, ipvs, resetIpvs } from './director.js';
-import { healthCheck, model, realServer, sorryServer, virtualService } from './models.js';
+import { healthCheck, model, realServer, sorryServer, virtualService } from '../support/ipvs-models.js';
 
 const logger = createLogger({ format: 'json', level: 'silent' });
 

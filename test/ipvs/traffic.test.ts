@@ -7,7 +7,7 @@ import type { Model } from '../../src/config/model.js';
 import { desiredTable, IpvsReconciler, readTable } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
 import { addresses, ipvs, ipvsadm, natLab, resetIpvs, type NatLab } from './director.js';
-import { model, realServer, virtualService } from './models.js';
+import { model, realServer, virtualService } from '../support/ipvs-models.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBootId, encodeHeartbeat, Keyring, messageKinds } from '../../../src/cluster/index.js';
 import { sealDatagram } from '../../../src/cluster/envelope.js';
-import { requireRoot } from '../netns.js';
-import { DirectorPair, heartbeatPort, udpPayloads, type Director } from './pair.js';
+import { requireRoot } from '../../support/netns.js';
+import { DirectorPair, heartbeatPort, udpPayloads, type Director } from '../../support/director-pair.js';
 
 const deadtime = 200;
 

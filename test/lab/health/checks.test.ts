@@ -13,7 +13,7 @@ import type { Check, Probe } from '../../../src/health/check.js';
 import { runCheck } from '../../../src/health/run-check.js';
 import { compileExpectation } from '../../../src/lib/expectation.js';
 import { expandProgram } from '../../../src/health/plan.js';
-import { requireRoot } from '../netns.js';
+import { requireRoot } from '../../support/netns.js';
 
 const loopback = '127.0.0.1';
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, requireRoot, stopChild, type Host } from '../netns.js';
-import { healthCheck, modelOf, realServer, virtualService } from '../../unit/health/model.js';
+import { Lab, requireRoot, stopChild, type Host } from '../../support/netns.js';
+import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
 
 const INTERVAL = 500;
 const TIMEOUT = 1000;

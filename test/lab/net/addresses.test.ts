@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimedAddress } from '../../../src/config/model.js';
 import type { ReconcileReport } from '../../../src/net/index.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent } from './agent.js';
 
 interface IpAddr {

@@ -1,7 +1,7 @@
 // Drives test/lab/net/fixtures/net-agent.ts inside a lab host.
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Collector, Lab, requireRoot, type Host } from '../netns.js';
+import { Collector, Lab, requireRoot, type Host } from '../../support/netns.js';
 
 const AGENT = fileURLToPath(new URL('./fixtures/net-agent.ts', import.meta.url));
 

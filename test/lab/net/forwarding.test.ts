@@ -1,7 +1,7 @@
 // The ip_forward check for network nat, against a namespace's own sysctl.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent } from './agent.js';
 
 const nat = {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnnounceSpec, ClaimedAddress } from '../../../src/config/model.js';
 import type { ReconcileReport } from '../../../src/net/index.js';
-import { Lab, requireRoot, type Host, type Watch } from '../netns.js';
+import { Lab, requireRoot, type Host, type Watch } from '../../support/netns.js';
 import { startAgent, type Agent } from './agent.js';
 
 const MAC = {

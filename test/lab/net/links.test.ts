@@ -2,7 +2,7 @@
 // the switch side (carrier lost) and for the link set down on the host itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkState } from '../../../src/net/index.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent, type AgentMessage } from './agent.js';
 
 describe('link monitor (lab)', () => {

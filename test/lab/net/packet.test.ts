@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gratuitousArp } from '../../../src/net/frames.js';
 import { PacketSocket } from '../../../src/net/index.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent } from './agent.js';
 
 const frame = gratuitousArp(Buffer.from('020000000a01', 'hex'), '192.0.2.100', 'request');

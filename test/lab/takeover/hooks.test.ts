@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControlRequest } from '../../../src/daemon/index.js';
-import { requireRoot } from '../netns.js';
-import { heartbeatPort, type Director } from '../cluster/pair.js';
-import { TakeoverLab } from './lab.js';
+import { requireRoot } from '../../support/netns.js';
+import { heartbeatPort, type Director } from '../../support/director-pair.js';
+import { TakeoverLab } from '../../support/takeover-lab.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -4,9 +4,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireRoot } from '../netns.js';
-import type { Director, LogEvent } from '../cluster/pair.js';
-import { natGateway, TakeoverLab, vip } from './lab.js';
+import { requireRoot } from '../../support/netns.js';
+import type { Director, LogEvent } from '../../support/director-pair.js';
+import { natGateway, TakeoverLab, vip } from '../../support/takeover-lab.js';
 
 const secondVip = '192.0.2.101';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

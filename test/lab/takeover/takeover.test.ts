@@ -2,9 +2,9 @@
 // namespaces (keepalive 50 ms, deadtime 200 ms) moving a VIP and the NAT gateway
 // between them, a client and a real server that must follow without asking.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireRoot } from '../netns.js';
-import type { Director } from '../cluster/pair.js';
-import { natGateway, TakeoverLab, vip } from './lab.js';
+import { requireRoot } from '../../support/netns.js';
+import type { Director } from '../../support/director-pair.js';
+import { natGateway, TakeoverLab, vip } from '../../support/takeover-lab.js';
 import { sendControlRequest } from '../../../src/daemon/index.js';
 
 const deadtime = 200;

@@ -7,8 +7,8 @@ import { IpvsBalancer, type IpvsBalancerOptions } from '../../../src/daemon/ipvs
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor } from '../../../src/health/index.js';
 import type { CheckResult } from '../../../src/health/result.js';
-import { captureLogger } from '../../capture-log.js';
-import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
+import { captureLogger } from '../../support/capture-log.js';
+import { healthCheck, model, realServer, sorryServer, virtualService } from '../../support/ipvs-models.js';
 import { MemoryKernel } from './memory-kernel.js';
 
 const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'connection refused', durationMs: 1 };

@@ -2,7 +2,7 @@
 // that never answers, so only what the driver does on its own shows.
 import { describe, expect, it, vi } from 'vitest';
 import { IpvsNetlink } from '../../../src/ipvs/genl/driver.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 
 const fake = await vi.hoisted(async () => {
   const { EventEmitter } = await import('node:events');

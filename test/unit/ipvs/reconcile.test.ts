@@ -5,8 +5,8 @@ import type { HealthView } from '../../../src/config/model.js';
 import { desiredTable } from '../../../src/ipvs/desired.js';
 import { IpvsReconciler } from '../../../src/ipvs/reconcile.js';
 import { createLogger } from '../../../src/log.js';
-import { model, realServer, virtualService } from '../../ipvs/models.js';
-import { MemoryIpvs } from './memory-ipvs.js';
+import { model, realServer, virtualService } from '../../support/ipvs-models.js';
+import { MemoryIpvs } from '../../support/memory-ipvs.js';
 
 function capturedLogger() {
   const lines: Array<Record<string, unknown>> = [];

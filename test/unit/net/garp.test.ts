@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AnnounceSpec } from '../../../src/config/model.js';
 import { AnnounceSchedule, Announcer, announcementFrames, type AnnounceTarget } from '../../../src/net/garp.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 
 const mac = Buffer.from('020000000a01', 'hex');
 const vip: AnnounceTarget = { address: '192.0.2.100', family: 4, ifindex: 2, device: 'eth0', mac };

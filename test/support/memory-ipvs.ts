@@ -1,7 +1,7 @@
 // An in-memory IPVS table with the kernel's refusals (EEXIST, ESRCH, ENOENT), for unit
 // tests of reconciling. The real kernel is exercised by the VM tier (test/ipvs).
-import type { IpvsDriver, IpvsOperation, OperationFailure } from '../../../src/ipvs/operations.js';
-import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from '../../../src/ipvs/table.js';
+import type { IpvsDriver, IpvsOperation, OperationFailure } from '../../src/ipvs/operations.js';
+import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from '../../src/ipvs/table.js';
 
 export class MemoryIpvs implements IpvsDriver {
   readonly services = new Map<string, IpvsService>();
