@@ -119,8 +119,8 @@ export async function natLab(): Promise<NatLab> {
       async httpGet(url) {
         return (await lab.exec(client, 'busybox', ['timeout', '10', 'busybox', 'wget', '-q', '-O-', url])).stdout.trim();
       },
-      async openEcho(address) {
-        return openEcho(lab, client, address);
+      openEcho(address) {
+        return Promise.resolve(openEcho(lab, client, address));
       },
       async destroy() {
         await lab.destroy();

@@ -22,7 +22,7 @@ interface Case {
 
 const fixtures = new URL('../fixtures/config/', import.meta.url);
 const services = servicesTableResolver(readFileSync(new URL('services', fixtures), 'utf8'));
-const noHosts: HostResolver = async () => [];
+const noHosts: HostResolver = () => Promise.resolve([]);
 const seed = (name: string) => async () => (await loadConfig(fileURLToPath(new URL(name, fixtures)), { hosts: noHosts, services })).model;
 /** An ipvsadm rules file as ipvsadm -R takes it (it has no comments). */
 const rulesOf = (name: string) =>
@@ -57,46 +57,48 @@ const cases: Case[] = [
   },
   {
     name: 'every kind of service and destination tandem programs',
-    model: async () =>
-      model([
-        virtualService('web', '198.51.100.10', {
-          scheduler: 'wrr',
-          persistence: { timeout: 1800, netmask: '255.255.255.0' },
-          realServers: [
-            realServer('10.0.0.1', { weight: 3 }),
-            realServer('10.0.0.2', { port: 8080, forwarding: 'gate', weight: 0 }),
-            realServer('10.0.0.3', { forwarding: 'ipip' }),
-            realServer('10.0.0.4', { active: false }),
-          ],
-        }),
-        virtualService('dns', '198.51.100.10', {
-          protocol: 'udp',
-          port: 53,
-          scheduler: 'sh',
-          onePacket: true,
-          realServers: [realServer('10.0.0.5')],
-        }),
-        virtualService('diameter', '198.51.100.11', {
-          protocol: 'sctp',
-          port: 3868,
-          scheduler: 'rr',
-          realServers: [realServer('10.0.0.6')],
-        }),
-        virtualService('all-ports', '198.51.100.12', { port: 0, persistence: { timeout: 300 }, realServers: [realServer('10.0.0.7')] }),
-        virtualService('web6', '2001:db8::10', {
-          scheduler: 'lc',
-          persistence: { timeout: 60, netmask: '64' },
-          realServers: [realServer('2001:db8:1::1', { forwarding: 'gate', weight: 2 }), realServer('2001:db8:1::2', { port: 8443 })],
-        }),
-        virtualService('marked6', undefined, {
-          fwmark: 7,
-          family: 6,
-          port: 0,
-          scheduler: 'rr',
-          realServers: [realServer('2001:db8:1::3', { forwarding: 'ipip' })],
-        }),
-        virtualService('inactive', '198.51.100.13', { active: false, realServers: [realServer('10.0.0.8')] }),
-      ]),
+    model: () =>
+      Promise.resolve(
+        model([
+          virtualService('web', '198.51.100.10', {
+            scheduler: 'wrr',
+            persistence: { timeout: 1800, netmask: '255.255.255.0' },
+            realServers: [
+              realServer('10.0.0.1', { weight: 3 }),
+              realServer('10.0.0.2', { port: 8080, forwarding: 'gate', weight: 0 }),
+              realServer('10.0.0.3', { forwarding: 'ipip' }),
+              realServer('10.0.0.4', { active: false }),
+            ],
+          }),
+          virtualService('dns', '198.51.100.10', {
+            protocol: 'udp',
+            port: 53,
+            scheduler: 'sh',
+            onePacket: true,
+            realServers: [realServer('10.0.0.5')],
+          }),
+          virtualService('diameter', '198.51.100.11', {
+            protocol: 'sctp',
+            port: 3868,
+            scheduler: 'rr',
+            realServers: [realServer('10.0.0.6')],
+          }),
+          virtualService('all-ports', '198.51.100.12', { port: 0, persistence: { timeout: 300 }, realServers: [realServer('10.0.0.7')] }),
+          virtualService('web6', '2001:db8::10', {
+            scheduler: 'lc',
+            persistence: { timeout: 60, netmask: '64' },
+            realServers: [realServer('2001:db8:1::1', { forwarding: 'gate', weight: 2 }), realServer('2001:db8:1::2', { port: 8443 })],
+          }),
+          virtualService('marked6', undefined, {
+            fwmark: 7,
+            family: 6,
+            port: 0,
+            scheduler: 'rr',
+            realServers: [realServer('2001:db8:1::3', { forwarding: 'ipip' })],
+          }),
+          virtualService('inactive', '198.51.100.13', { active: false, realServers: [realServer('10.0.0.8')] }),
+        ]),
+      ),
     rules: [
       '-A -t 198.51.100.10:80 -s wrr -p 1800 -M 255.255.255.0',
       '-a -t 198.51.100.10:80 -r 10.0.0.1:80 -m -w 3',
@@ -123,11 +125,11 @@ async function programWithTandem(config: Model): Promise<void> {
   assert.deepEqual(result.failures, []);
 }
 
-describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 120_000 }, () => {
+void describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 120_000 }, () => {
   beforeEach(resetIpvs);
 
   for (const { name, model: config, rules } of cases) {
-    it(name, async () => {
+    void it(name, async () => {
       await programWithTandem(await config());
       const kernel = await ipvs();
       const byTandem = { list: await ipvsadm(['-Ln']), save: await ipvsadm(['-S', '-n']) };
@@ -142,7 +144,7 @@ describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 
     });
   }
 
-  it('thresholds, which ipvsadm -S leaves out', async () => {
+  void it('thresholds, which ipvsadm -S leaves out', async () => {
     await programWithTandem(
       model([
         virtualService('limited', '198.51.100.20', { realServers: [realServer('10.0.0.1', { upperThreshold: 100, lowerThreshold: 10 })] }),
@@ -156,7 +158,7 @@ describe('rulesets: tandem over generic netlink against ipvsadm -R', { timeout: 
     assert.equal(await ipvsadm(['-Ln', '--thresholds']), thresholds);
   });
 
-  it('`tandem ipvs` and `tandem ipvs --save` print what ipvsadm -Ln and -S -n print', async () => {
+  void it('`tandem ipvs` and `tandem ipvs --save` print what ipvsadm -Ln and -S -n print', async () => {
     const everything = cases.at(-1)!;
     await programWithTandem(await everything.model());
     // side by side: each start of the built CLI takes ~10 s in the emulated guest

@@ -9,24 +9,24 @@ import { model, realServer, virtualService } from '../support/ipvs-models.js';
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 const sync = { enabled: true, syncId: 7, port: 8848 };
 
-describe('IPVS timeouts and sync daemons', { timeout: 180_000 }, () => {
+void describe('IPVS timeouts and sync daemons', { timeout: 180_000 }, () => {
   let lab: NatLab;
 
   before(async () => {
     await resetIpvs();
     lab = await natLab();
   });
-  after(async () => lab?.destroy());
+  after(async () => (lab as NatLab | undefined)?.destroy());
   beforeEach(resetIpvs);
 
-  it('sets the timeouts the model gives and keeps the others', async () => {
+  void it('sets the timeouts the model gives and keeps the others', async () => {
     const kernel = await ipvs();
     assert.deepEqual(await reconcileTimeouts(kernel, { tcp: 600, udp: 60 }, logger), { tcp: 600, udp: 60 });
     assert.equal(await ipvsadm(['-L', '--timeout']), `Timeout (tcp tcpfin udp): 600 ${defaultTimeouts.tcpFin} 60\n`);
     assert.deepEqual(await reconcileTimeouts(kernel, { tcp: 600, udp: 60 }, logger), {});
   });
 
-  it('starts the master daemon while active, the backup otherwise, and stops them', async () => {
+  void it('starts the master daemon while active, the backup otherwise, and stops them', async () => {
     const kernel = await ipvs();
     await reconcileSyncDaemons(kernel, desiredSyncDaemons(sync, 'master', 'priv0'), logger);
     assert.match(await ipvsadm(['-L', '--daemon']), /^master sync daemon \(mcast=priv0, syncid=7, .*port=8848/);
@@ -36,7 +36,7 @@ describe('IPVS timeouts and sync daemons', { timeout: 180_000 }, () => {
     assert.equal(await ipvsadm(['-L', '--daemon']), '');
   });
 
-  it("the master daemon tandem starts puts an open connection on a backup director's table", async () => {
+  void it("the master daemon tandem starts puts an open connection on a backup director's table", async () => {
     const config = model([
       virtualService('echo', `${addresses.vip}/24`, {
         port: 9000,

@@ -46,10 +46,10 @@ export interface CliResult {
 export async function runCli(cli: BuiltCli, args: string[]): Promise<CliResult> {
   return run(process.execPath, [cli.main, ...args]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({
-      code: error.code ?? -1,
-      stdout: error.stdout ?? '',
-      stderr: error.stderr ?? '',
+    (error: unknown) => ({
+      code: (error as { code?: number }).code ?? -1,
+      stdout: (error as { stdout?: string }).stdout ?? '',
+      stderr: (error as { stderr?: string }).stderr ?? '',
     }),
   );
 }

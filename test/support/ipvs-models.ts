@@ -18,7 +18,8 @@ export function sorryServer(address: string, overrides: Partial<SorryServer> = {
 
 /** `vip` is `address` or `address/prefix`; a firewall-mark service may have none. */
 export function virtualService(name: string, vip: string | undefined, overrides: Partial<VirtualService> = {}): VirtualService {
-  const { vip: _default, ...service } = health.virtualService(name, [], overrides);
+  const service = health.virtualService(name, [], overrides);
+  delete service.vip;
   if (!vip) return service;
   const [address = '', prefix] = vip.split('/');
   const family = familyOf(address);

@@ -60,7 +60,7 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
   });
 
   afterEach(async () => {
-    await pair?.destroy();
+    await (pair as DirectorPair | undefined)?.destroy();
   });
 
   it('hard kill of the active: the backup reports ACTIVE within deadtime + 100 ms', async () => {

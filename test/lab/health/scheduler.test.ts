@@ -34,7 +34,7 @@ describe('health scheduler with 1,000 real servers', () => {
     fleet = await startFleet(SERVERS, ANSWER_DELAY);
   });
   afterAll(async () => {
-    await fleet?.stop();
+    await (fleet as Fleet | undefined)?.stop();
   });
 
   it('bounds checks in flight, checks every server every interval, and does not block the event loop', async () => {

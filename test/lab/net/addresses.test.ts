@@ -36,7 +36,7 @@ describe('addresses (lab)', () => {
   beforeAll(async () => {
     ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'], eth1: ['198.51.100.2/24', '203.0.113.2/24'] }));
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('claims addresses with their labels, prefixes and devices, as ip addr shows them', async () => {
     const report = await agent.call<ReconcileReport>('reconcile', { present: managed, absent: [] });

@@ -33,7 +33,10 @@ export async function startAgent(lab: Lab, host: Host): Promise<Agent> {
     child.once('exit', (code) => reject(new Error(`net agent in ${host.name} exited (${code}):\n${logs.join('\n')}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const message = JSON.parse(line) as AgentMessage;
-      if (message.event === 'ready') return resolve();
+      if (message.event === 'ready') {
+        resolve();
+        return;
+      }
       if (message.id !== undefined) {
         const waiter = pending.get(message.id);
         pending.delete(message.id);

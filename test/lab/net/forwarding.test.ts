@@ -20,7 +20,7 @@ describe('forwarding check (lab)', () => {
     ({ lab, director, agent } = await directorLab());
     await lab.exec(director, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('refuses to claim with a clear error when forwarding is off', async () => {
     await expect(agent.call('checkForwarding', { model: { ...nat, enableForwarding: false } })).rejects.toThrow(

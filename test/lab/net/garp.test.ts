@@ -74,7 +74,7 @@ describe('gratuitous ARP and unsolicited NA on takeover (lab)', () => {
     await lab.connect(ics01, 'eth0', back, ['198.51.100.10/24'], MAC.ics01);
     [first, second] = await Promise.all([startAgent(lab, ifw01), startAgent(lab, ifw02)]);
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('moves the neighbours of the VIPs and the NAT gateway to the new active without their asking', async () => {
     // ifw01 is active; the client and the real server have talked to it

@@ -22,7 +22,7 @@ describe('link monitor (lab)', () => {
     ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'], eth1: ['198.51.100.2/24'] }));
     await lab.setSwitchPort(director, 'eth1', false);
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('reports the initial state of every monitored device', async () => {
     const states = await agent.call<LinkState[]>('monitor', { devices: ['eth0', 'eth1', 'eth9'] });

@@ -60,7 +60,7 @@ describe('hooks through the daemon', () => {
   });
 
   afterAll(async () => {
-    await lab?.destroy();
+    await (lab as TakeoverLab | undefined)?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -117,7 +117,7 @@ describe('hooks through the daemon', () => {
       expect(notified.map((l) => l.transition)).toEqual(changes.map((_, i) => i + 1));
       // the roles each hook saw are the logged transitions, in order
       expect(notified.map((l) => `${l.from}>${l.to} ${l.reason}`)).toEqual(
-        changes.map((c) => `${String(c.from).toLowerCase()}>${String(c.to).toLowerCase()} ${c.reason}`),
+        changes.map((c) => `${String(c.from).toLowerCase()}>${String(c.to).toLowerCase()} ${String(c.reason)}`),
       );
       for (const l of lines.filter((l) => l.kind !== 'notify')) {
         expect(l.kind).toBe(l.to === 'active' ? 'active' : 'inactive');

@@ -25,7 +25,7 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
   });
 
   afterEach(async () => {
-    await lab?.destroy();
+    await (lab as TakeoverLab | undefined)?.destroy();
   });
 
   it('the active holds the VIP and the NAT gateway with their labels; the backup holds neither', async () => {

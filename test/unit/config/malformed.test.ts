@@ -440,7 +440,7 @@ describe('malformed configurations through the CLI', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await cli?.remove();
+    await (cli as BuiltCli | undefined)?.remove();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -164,7 +164,7 @@ describe('HealthMonitor', () => {
       level: 30,
       to: 'up',
       reason: 'reentry',
-      passedForMs: expect.any(Number),
+      passedForMs: expect.any(Number) as unknown,
     });
   });
 
@@ -253,7 +253,7 @@ describe('HealthMonitor', () => {
 
   it('a reload that changes the check reschedules it; one that does not keeps the rhythm', async () => {
     const offsets = () => checks.started.map((s) => s.at - 1_000_000);
-    const near = (ms: number) => expect.closeTo(ms, -1.5); // within ±16 ms (timer and immediate ticks)
+    const near = (ms: number): unknown => expect.closeTo(ms, -1.5); // within ±16 ms (timer and immediate ticks)
     const model = webModel(1);
     await start(model, { random: () => 0.5 });
     await vi.advanceTimersByTimeAsync(1100);
@@ -283,14 +283,14 @@ describe('HealthMonitor', () => {
           ),
         ),
       );
-    const first = monitor!.reload(big(1));
-    expect(monitor!.stats().servers).toBe(10); // not yet
-    const second = monitor!.reload(big(7));
+    const first = monitor.reload(big(1));
+    expect(monitor.stats().servers).toBe(10); // not yet
+    const second = monitor.reload(big(7));
     await vi.advanceTimersByTimeAsync(50); // the turns the chunks wait for
     await Promise.all([first, second]);
-    expect(monitor!.stats().servers).toBe(5000);
-    expect(monitor!.status()[0]?.weight).toBe(7);
-    expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 7 }); // same address: found by key
+    expect(monitor.stats().servers).toBe(5000);
+    expect(monitor.status()[0]?.weight).toBe(7);
+    expect(monitor.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 7 }); // same address: found by key
   });
 
   it('starts check programs one per turn, at most maxConcurrentPrograms at once, without holding up socket checks', async () => {
@@ -348,7 +348,7 @@ describe('HealthMonitor', () => {
     expect(monitor!.status()[0]).toMatchObject({
       state: 'unchecked',
       up: true,
-      note: expect.stringContaining('invalid regular expression'),
+      note: expect.stringContaining('invalid regular expression') as unknown,
     });
   });
 

@@ -78,7 +78,7 @@ describe('diffing the IPVS table', () => {
     ]);
   });
 
-  it('turns any table into any other with edits in place and nothing redundant', () => {
+  it('turns any table into any other with edits in place and nothing redundant', async () => {
     const addresses = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'];
     const destinationArbitrary = fc.record({
       address: fc.constantFrom(...addresses),
@@ -100,7 +100,7 @@ describe('diffing the IPVS table', () => {
         ),
       ),
     );
-    fc.assert(
+    await fc.assert(
       fc.asyncProperty(tableArbitrary, tableArbitrary, async (before, after) => {
         const kernel = new MemoryIpvs(before);
         const operations = diffTables(before, after, () => true);
