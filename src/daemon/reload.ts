@@ -2,7 +2,7 @@
 // cannot change without a restart (who the two nodes are, how they reach each
 // other), and what changed, one line per change for the `config.reload` event and
 // `tandem reload`. Pure.
-import { formatDuration } from '../lib/duration.js';
+import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import { cidrOf, managedAddresses } from './host-plan.js';
 
@@ -45,7 +45,7 @@ export function configChanges(before: Model, after: Model): string[] {
   };
   value('serial_no', before.serialNo, after.serialNo);
   for (const key of ['keepalive', 'deadtime', 'warntime', 'initdead'] as const) {
-    value(`heartbeat.${key}`, formatDuration(before.heartbeat[key]), formatDuration(after.heartbeat[key]));
+    value(`heartbeat.${key}`, formatConfigDuration(before.heartbeat[key]), formatConfigDuration(after.heartbeat[key]));
   }
   for (const node of after.nodes)
     value(`nodes.${node.name}.priority`, before.nodes.find((n) => n.name === node.name)?.priority, node.priority);

@@ -14,8 +14,8 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(parseFloat(text) * (unitMs[unit] ?? NaN));
 }
 
-/** The shortest exact form: `2s`, `1m`, `1500ms`. */
-export function formatDuration(ms: number): string {
+/** The shortest exact form the configuration takes (parseDuration reads it back): `2s`, `1m`, `1500ms`. */
+export function formatConfigDuration(ms: number): string {
   if (ms !== 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
