@@ -19,8 +19,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { availableParallelism } from 'node:os';
 import { sendControlRequest } from '../src/control/index.js';
-import { DirectorPair, heartbeatPort, type LogEvent } from '../test/lab/cluster/pair.js';
-import { stopChild } from '../test/lab/netns.js';
+import { DirectorPair, heartbeatPort, type LogEvent } from '../test/support/director-pair.js';
+import { stopChild } from '../test/support/netns.js';
 import { formatSummary, type Benchmark } from './benchmark.js';
 
 const runs = Number(process.env.FAILOVER_RUNS ?? 20);

@@ -8,9 +8,9 @@ import { runInNewContext } from 'node:vm';
 import type { HealthCheckSpec, Model } from '../src/config/model.js';
 import { HealthMonitor } from '../src/health/index.js';
 import { createLogger } from '../src/log.js';
-import { startFleet, type Fleet } from '../test/lab/health/fleet.js';
-import { formatLoopDelay, measureLoopDelay } from '../test/lab/health/loop-delay.js';
-import { healthCheck, modelOf, realServer, virtualService } from '../test/unit/health/model.js';
+import { startFleet, type Fleet } from '../test/support/fleet.js';
+import { formatLoopDelay, measureLoopDelay } from '../test/support/loop-delay.js';
+import { healthCheck, modelOf, realServer, virtualService } from '../test/support/models.js';
 import type { Benchmark } from './benchmark.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });

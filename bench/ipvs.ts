@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { Model } from '../src/config/model.js';
 import { createLogger } from '../src/log.js';
-import { model, realServer, virtualService } from '../test/ipvs/models.js';
+import { model, realServer, virtualService } from '../test/support/ipvs-models.js';
 import type { Benchmark } from './benchmark.js';
 
 const execFileAsync = promisify(execFile);
@@ -28,10 +28,9 @@ function largeModel(count: number): Model {
 
 async function ipvsadmRestore(rules: string): Promise<number> {
   const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile('ipvsadm', ['-R'], { maxBuffer: 1 << 20 }, (error) => (error ? reject(error) : resolve()));
-    child.stdin?.end(rules);
-  });
+  const restore = promisify(execFile)('ipvsadm', ['-R'], { maxBuffer: 1 << 20 });
+  restore.child.stdin?.end(rules);
+  await restore;
   return performance.now() - started;
 }
 
@@ -113,10 +112,9 @@ async function runInGuest(): Promise<void> {
  *  the kernel: how long a claim and a reload of 10,000 services take in tandem itself and
  *  the longest the event loop (the heartbeat's) waits meanwhile. */
 async function runOnHost(): Promise<void> {
-  const { desiredTableInChunks, IpvsReconciler } = (await import(
-    '../dist/ipvs/index.js' as string
-  )) as typeof import('../src/ipvs/index.js');
-  const { MemoryIpvs } = await import('../test/unit/ipvs/memory-ipvs.js');
+  const built = '../dist/ipvs/index.js';
+  const { desiredTableInChunks, IpvsReconciler } = (await import(built)) as typeof import('../src/ipvs/index.js');
+  const { MemoryIpvs } = await import('../test/support/memory-ipvs.js');
   const kernel = new MemoryIpvs();
   const reconciler = new IpvsReconciler(kernel, logger);
   const config = largeModel(10_000);

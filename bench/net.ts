@@ -5,7 +5,7 @@
 // figures back the choice in the README ("Gratuitous ARP").
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Lab, type Host } from '../test/lab/netns.js';
+import { Lab, type Host } from '../test/support/netns.js';
 import { formatSummary, type Benchmark } from './benchmark.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/announce-timing.ts', import.meta.url));

@@ -1,5 +1,5 @@
 // How long a VIP stops answering when the role moves: two real `tandem run`
-// processes in the takeover lab (test/lab/takeover/lab.ts), the client probing the
+// processes in the takeover lab (test/support/takeover-lab.ts), the client probing the
 // VIP over UDP every 10 ms, TAKEOVER_RUNS runs (default 20) each of
 //  - a hard failover: the active node dies (daemon and responder frozen at once,
 //    then its cables pulled), the backup claims after deadtime;
@@ -12,9 +12,9 @@
 // probe's 10 ms granularity); for a handover, the old active's release and the
 // heartbeat's trip until the peer is ACTIVE.
 import { formatSummary, type Benchmark } from './benchmark.js';
-import type { Director, LogEvent } from '../test/lab/cluster/pair.js';
+import type { Director, LogEvent } from '../test/support/director-pair.js';
 import { sendControlRequest } from '../src/control/index.js';
-import { TakeoverLab, type ProbeRun } from '../test/lab/takeover/lab.js';
+import { TakeoverLab, type ProbeRun } from '../test/support/takeover-lab.js';
 
 const runs = Number(process.env.TAKEOVER_RUNS ?? 20);
 

@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import {
   defaultRealServerName,
-  formatDuration,
   formatNames,
   resolveLocalNode,
   systemHostAddresses,
@@ -15,6 +14,7 @@ import {
   type Model,
   type VirtualService,
 } from '../config/index.js';
+import { formatConfigDuration } from '../lib/duration.js';
 import type { CommandModule } from './command.js';
 import { formatOption, loadForCommand } from './config-input.js';
 
@@ -63,8 +63,8 @@ export function summary(file: string, { model, format, warnings }: LoadResult, n
   const { heartbeat } = model;
   row(
     'election',
-    `${model.preempt ? 'preemptive' : 'no preemption'}; heartbeat udp/${heartbeat.port} every ${formatDuration(heartbeat.keepalive)}, ` +
-      `dead after ${formatDuration(heartbeat.deadtime)} (late after ${formatDuration(heartbeat.warntime)}, ${formatDuration(heartbeat.initdead)} at start)`,
+    `${model.preempt ? 'preemptive' : 'no preemption'}; heartbeat udp/${heartbeat.port} every ${formatConfigDuration(heartbeat.keepalive)}, ` +
+      `dead after ${formatConfigDuration(heartbeat.deadtime)} (late after ${formatConfigDuration(heartbeat.warntime)}, ${formatConfigDuration(heartbeat.initdead)} at start)`,
   );
   row('auth', `key id ${model.auth.keyId} from ${model.auth.keyFile}`);
   row(
@@ -129,10 +129,10 @@ function describeService(service: VirtualService): string {
   parts.push(service.scheduler);
   if (service.persistence !== undefined)
     parts.push(
-      `persistent ${formatDuration(service.persistence.timeout * 1000)}${service.persistence.netmask !== undefined ? ` per ${service.persistence.netmask}` : ''}`,
+      `persistent ${formatConfigDuration(service.persistence.timeout * 1000)}${service.persistence.netmask !== undefined ? ` per ${service.persistence.netmask}` : ''}`,
     );
   const check = service.healthCheck;
-  parts.push(check.kind === 'none' ? 'not checked' : `${check.kind} check every ${formatDuration(check.interval)}`);
+  parts.push(check.kind === 'none' ? 'not checked' : `${check.kind} check every ${formatConfigDuration(check.interval)}`);
   if (service.sorryServer !== undefined) parts.push(`sorry server ${service.sorryServer.address}`);
   if (!service.active) parts.push('inactive');
   return parts.join(', ');

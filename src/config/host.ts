@@ -2,7 +2,7 @@
 // operator says "this host is NAME", so a VIP that lies outside every subnet of its
 // device here would be claimed where no neighbour can reach it.
 import { hostname, networkInterfaces } from 'node:os';
-import { parseIp, subnetContains } from './address.js';
+import { inSubnet, ipBytes, parseIp } from '../lib/address.js';
 import type { DiagnosticSink } from './diagnostics.js';
 import type { ClaimedAddress, Model } from './model.js';
 import type { DocPath, Locator } from './normalise.js';
@@ -77,11 +77,11 @@ function checkClaimedAddress(path: DocPath, claimed: ClaimedAddress, hostAddress
     report.warning(path, `this host has no device ${claimed.device} (or it has no address)`);
     return;
   }
-  const address = { address: claimed.address, family: claimed.family };
+  const address = ipBytes(claimed.address);
   const subnets = onDevice
     .map((entry) => ({ ip: parseIp(entry.address), prefix: entry.prefix }))
     .filter((entry) => entry.ip !== undefined && entry.ip.family === claimed.family && entry.ip.address !== claimed.address);
-  if (subnets.some((subnet) => subnet.ip !== undefined && subnetContains(subnet.ip, subnet.prefix, address))) return;
+  if (subnets.some((subnet) => subnet.ip !== undefined && inSubnet(address, ipBytes(subnet.ip.address), subnet.prefix))) return;
   const shown = subnets.map((subnet) => `${subnet.ip?.address}/${subnet.prefix}`).join(', ') || `no IPv${claimed.family} subnet`;
   report.error(path, {
     message: `${claimed.address} is outside every subnet of ${claimed.device} on this host`,

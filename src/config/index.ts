@@ -27,7 +27,6 @@ export {
   type HostResolver,
   type ServiceResolver,
 } from './resolve.js';
-export { formatDuration, parseDuration } from './duration.js';
 /** `address:port` (`[v6]:port`; the address alone for port 0), as real servers are named. */
 export { defaultRealServerName } from './normalise.js';
 export { jsonSchema } from './schema.js';

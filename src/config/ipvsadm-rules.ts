@@ -5,7 +5,7 @@
 // and the service's port, and an `-a` for a service no `-A` defined before is
 // "Service not defined". Host and service names resolve as ipvsadm resolves them.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { netmaskToPrefix, parseIp } from './address.js';
+import { netmaskToPrefix, parseIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';

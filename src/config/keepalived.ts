@@ -3,13 +3,12 @@
 // defaults are kept (lb_algo wlc, lb_kind NAT, delay_loop 60 s, connect_timeout 5 s,
 // weight 1, preemption, one retry; a server is back at its first good check). What
 // tandem cannot express is a warning at its keyword; see README "Migrating".
-import { parseIp, type ParsedIp } from './address.js';
+import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type Finding } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { readStatements, type Statement, type Token } from './keepalived-syntax.js';
 import { DocumentBuilder } from './legacy.js';
 import type { DocPath, Place } from './normalise.js';
-import { parseIpPrefix } from './schema.js';
 
 /** How a keyword of a block is handled: 'read', or accepted with a warning saying why not. */
 type Keywords = Record<string, string>;

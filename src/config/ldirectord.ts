@@ -6,7 +6,7 @@
 // failurecount 1, quiescent no, fallback forwarding gate, weight 1. The INI-style files
 // Config::Ldirectord writes (`[section]` lines, a `[vip]` section of DEVICE=ADDRESS) are
 // read too. What tandem cannot express is a warning; see README "Migrating".
-import { parseIp, type ParsedIp } from './address.js';
+import { parseIp, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type Finding } from './diagnostics.js';
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';

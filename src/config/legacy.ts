@@ -1,7 +1,7 @@
 // What the front ends for other tools' files (lvs.cf, ipvsadm rules, lvs.conf) share:
 // recording where each document value came from, and resolving host names the way
 // those tools did (gethostbyname: /etc/hosts, then DNS; IPv4 preferred).
-import { parseIp } from './address.js';
+import { parseIp } from '../lib/address.js';
 import { quote, type DiagnosticSink } from './diagnostics.js';
 import type { DocPath, Locator, Place } from './normalise.js';
 import type { HostResolver } from './resolve.js';

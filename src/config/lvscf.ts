@@ -5,7 +5,7 @@
 // port 539, wlc, timeout 10 s: nanny's check interval, reentry 180 s, weight 1, preemption,
 // and — as Piranha's parser zeroes them — services and servers inactive unless `active = 1`).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { netmaskToPrefix } from './address.js';
+import { netmaskToPrefix } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink, type Finding, type SourceLocation } from './diagnostics.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
 import type { DocPath, Place } from './normalise.js';

@@ -3,13 +3,12 @@
 // knows which file a value came from. All durations are milliseconds, all addresses
 // are IP literals (host names are resolved by the loader), all defaults are filled in.
 
+import type { IpAddress, IpFamily } from '../lib/address.js';
+
+export type { IpAddress, IpFamily };
+
 export type Milliseconds = number;
 export type Seconds = number;
-
-/** An IPv4 or IPv6 literal, normalised (no leading zeros, lower-case hex). */
-export type IpAddress = string;
-
-export type IpFamily = 4 | 6;
 
 /** An address a director claims when active: a VIP or the NAT gateway. */
 export interface ClaimedAddress {
@@ -189,6 +188,11 @@ export interface VirtualService {
   healthCheck: HealthCheckSpec;
   realServers: RealServer[];
 }
+
+/** What health checking says about one real server of the model: whether it is in service
+ *  and the weight it should have now (the configured weight, or less during slow start).
+ *  Health answers it; the IPVS desired table and status ask it. */
+export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
 
 export interface SyncSpec {
   enabled: boolean;

@@ -5,9 +5,10 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { parseIp, type ParsedIp } from './address.js';
+import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../lib/duration.js';
+import { compileExpectation } from '../lib/expectation.js';
 import type {
   ClaimedAddress,
   Forwarding,
@@ -22,9 +23,8 @@ import type {
   TunnelType,
   VirtualService,
 } from './model.js';
-import { compileExpectation } from '../health/index.js';
 import type { ServiceResolver } from './resolve.js';
-import { DocumentSchema, expectedText, parseIpPrefix, type Document } from './schema.js';
+import { DocumentSchema, expectedText, type Document } from './schema.js';
 
 /** A path into the document, e.g. ['virtual_services', 0, 'real_servers', 1, 'port']. */
 export type DocPath = readonly (string | number)[];

@@ -5,7 +5,7 @@
 import { promises as dns } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { parseIp } from './address.js';
+import { parseIp } from '../lib/address.js';
 import type { IpAddress } from './model.js';
 
 /** Addresses for a host name, IPv4 first; empty when the name does not resolve. */

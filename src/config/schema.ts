@@ -8,9 +8,9 @@
 // on other values (warntime, initdead, priorities, forwarding, check kind, real server
 // names) are derived in normalise.ts and documented there and in the README.
 import { FormatRegistry, Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
-import { netmaskToPrefix, parseIp } from './address.js';
+import { netmaskToPrefix, parseIp, parseIpPrefix } from '../lib/address.js';
+import { durationPattern } from '../lib/duration.js';
 
-export const durationPattern = '^[0-9]{1,9}(\\.[0-9]{1,3})?(ms|s|m|h)$';
 const nodeNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const objectNamePattern = '^\\S(.{0,126}\\S)?$';
 const deviceNamePattern = '^[^/:\\s]{1,15}(:[^/\\s]{1,15})?$';
@@ -37,17 +37,6 @@ export const expectedText: Record<string, string> = {
 FormatRegistry.Set('ip-address', (value) => parseIp(value) !== undefined);
 FormatRegistry.Set('ip-prefix', (value) => parseIpPrefix(value) !== undefined);
 FormatRegistry.Set('netmask', (value) => netmaskToPrefix(value) !== undefined);
-
-/** `address[/prefix]`; the prefix defaults to a host route (32 or 128). */
-export function parseIpPrefix(text: string): { address: string; family: 4 | 6; prefix: number } | undefined {
-  const [addressText = '', prefixText, ...rest] = text.split('/');
-  const ip = parseIp(addressText);
-  if (ip === undefined || rest.length > 0) return undefined;
-  const bits = ip.family === 4 ? 32 : 128;
-  if (prefixText === undefined) return { ...ip, prefix: bits };
-  if (!/^[0-9]{1,3}$/.test(prefixText) || Number(prefixText) > bits) return undefined;
-  return { ...ip, prefix: Number(prefixText) };
-}
 
 const duration = (description: string, defaultValue?: string) =>
   Type.String({ pattern: durationPattern, description, ...(defaultValue !== undefined ? { default: defaultValue } : {}) });

@@ -16,7 +16,7 @@ import {
 } from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.js';
-import { formatDuration } from './duration.js';
+import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, HealthCheckSpec, Model, RealServer, VirtualService } from './model.js';
 import {
   defaultCheckKind,
@@ -142,10 +142,10 @@ function modelToDocument(model: Model): Plain {
     ),
     heartbeat: defined({
       port: model.heartbeat.port,
-      keepalive: formatDuration(keepalive),
-      deadtime: formatDuration(deadtime),
-      warntime: warntime !== defaultWarntime(keepalive, deadtime) ? formatDuration(warntime) : undefined,
-      initdead: initdead !== defaultInitdead(deadtime) ? formatDuration(initdead) : undefined,
+      keepalive: formatConfigDuration(keepalive),
+      deadtime: formatConfigDuration(deadtime),
+      warntime: warntime !== defaultWarntime(keepalive, deadtime) ? formatConfigDuration(warntime) : undefined,
+      initdead: initdead !== defaultInitdead(deadtime) ? formatConfigDuration(initdead) : undefined,
     }),
     auth: { key_file: model.auth.keyFile, key_id: model.auth.keyId },
     preempt: model.preempt,
@@ -171,12 +171,12 @@ function modelToDocument(model: Model): Plain {
       active_cmd: model.hooks.activeCmd,
       inactive_cmd: model.hooks.inactiveCmd,
       notify: model.hooks.notify,
-      timeout: formatDuration(model.hooks.timeout),
+      timeout: formatConfigDuration(model.hooks.timeout),
     }),
     announce: {
       count: model.announce.count,
-      interval: formatDuration(model.announce.interval),
-      refresh: formatDuration(model.announce.refresh),
+      interval: formatConfigDuration(model.announce.interval),
+      refresh: formatConfigDuration(model.announce.refresh),
     },
     monitor_links: { enabled: model.monitorLinks.enabled, interfaces: [...model.monitorLinks.interfaces] },
     keep_services_on_release: model.keepServicesOnRelease,
@@ -184,7 +184,7 @@ function modelToDocument(model: Model): Plain {
 }
 
 function secondsToDuration(seconds: number | undefined): string | undefined {
-  return seconds === undefined ? undefined : formatDuration(seconds * 1000);
+  return seconds === undefined ? undefined : formatConfigDuration(seconds * 1000);
 }
 
 function claimedToDocument(claimed: ClaimedAddress): Plain {
@@ -211,7 +211,7 @@ function serviceToDocument(service: VirtualService, model: Model): Plain {
     persistence:
       persistence !== undefined
         ? defined({
-            timeout: formatDuration(persistence.timeout * 1000),
+            timeout: formatConfigDuration(persistence.timeout * 1000),
             netmask:
               persistence.netmask === undefined
                 ? undefined
@@ -238,12 +238,12 @@ function serviceToDocument(service: VirtualService, model: Model): Plain {
 
 function healthCheckToDocument(check: HealthCheckSpec): Plain {
   const fields = defined({
-    interval: formatDuration(check.interval),
-    timeout: formatDuration(check.timeout),
-    reentry: formatDuration(check.reentry),
+    interval: formatConfigDuration(check.interval),
+    timeout: formatConfigDuration(check.timeout),
+    reentry: formatConfigDuration(check.reentry),
     reentry_checks: check.reentryChecks,
     failures: check.failures,
-    retry_interval: check.retryInterval !== undefined ? formatDuration(check.retryInterval) : undefined,
+    retry_interval: check.retryInterval !== undefined ? formatConfigDuration(check.retryInterval) : undefined,
     send: check.send,
     expect: check.expect,
     use_regex: check.useRegex,
@@ -262,7 +262,7 @@ function healthCheckToDocument(check: HealthCheckSpec): Plain {
           })
         : undefined,
     quiesce_server: check.quiesceServer,
-    slow_start: formatDuration(check.slowStart),
+    slow_start: formatConfigDuration(check.slowStart),
     slow_start_curve: check.slowStartCurve,
     load_monitor: check.loadMonitor,
   });

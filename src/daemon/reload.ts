@@ -3,7 +3,8 @@
 // other), and what changed, one line per change for the `config.reload` event and
 // `tandem reload`. Pure.
 import type { Keyring } from '../cluster/index.js';
-import { ConfigError, formatDuration, type Diagnostic } from '../config/index.js';
+import { ConfigError, type Diagnostic } from '../config/index.js';
+import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import type { ReloadOutcome } from '../control/index.js';
 import { cidrOf, managedAddresses } from './host-plan.js';
@@ -87,7 +88,7 @@ export function configChanges(before: Model, after: Model): string[] {
   };
   value('serial_no', before.serialNo, after.serialNo);
   for (const key of ['keepalive', 'deadtime', 'warntime', 'initdead'] as const) {
-    value(`heartbeat.${key}`, formatDuration(before.heartbeat[key]), formatDuration(after.heartbeat[key]));
+    value(`heartbeat.${key}`, formatConfigDuration(before.heartbeat[key]), formatConfigDuration(after.heartbeat[key]));
   }
   for (const node of after.nodes)
     value(`nodes.${node.name}.priority`, before.nodes.find((n) => n.name === node.name)?.priority, node.priority);

@@ -1,11 +1,10 @@
-// One compiled check of one real server and the dispatcher that runs it. Compiling
-// (model → Check) happens once per configuration load; running happens every interval.
+// One compiled check of one real server, what every kind of check shares. Compiling
+// (model → Check) happens once per configuration load; running (run-check.ts) every interval.
 import type { IpAddress, IpFamily, Milliseconds, StatusRange } from '../config/model.js';
-import type { Expectation } from './expectation.js';
-import { checkHttp } from './http.js';
-import { checkProgram } from './program.js';
-import type { CheckResult } from './result.js';
-import { checkDatagram, checkStream } from './socket.js';
+import type { Expectation } from '../lib/expectation.js';
+
+/** Bytes of an answer searched for the expectation; a server that streams more without a match fails. */
+export const MAX_RECEIVED_BYTES = 64 * 1024;
 
 export interface CheckTarget {
   address: IpAddress;
@@ -37,19 +36,4 @@ export interface Check {
   target: CheckTarget;
   probe: Probe;
   timeout: Milliseconds;
-}
-
-/** Runs one check to its result; never rejects. Aborting `signal` ends it at once (sockets closed, program killed). */
-export function runCheck(check: Check, signal?: AbortSignal): Promise<CheckResult> {
-  const { target, probe, timeout } = check;
-  switch (probe.kind) {
-    case 'stream':
-      return checkStream(target, probe, timeout, signal);
-    case 'datagram':
-      return checkDatagram(target, probe, timeout, signal);
-    case 'http':
-      return checkHttp(target, probe, timeout, signal);
-    case 'program':
-      return checkProgram(probe, timeout, signal);
-  }
 }

@@ -5,9 +5,9 @@ import { request as httpsRequest } from 'node:https';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { runAttempt } from './attempt.js';
-import type { CheckTarget, Probe } from './check.js';
-import { printable, socketErrorResult, type CheckResult } from './result.js';
-import { MAX_RECEIVED_BYTES } from './socket.js';
+import { MAX_RECEIVED_BYTES, type CheckTarget, type Probe } from './check.js';
+import { printable } from '../lib/printable.js';
+import { socketErrorResult, type CheckResult } from './result.js';
 
 type HttpProbe = Extract<Probe, { kind: 'http' }>;
 

@@ -6,15 +6,13 @@ export {
   RAMP_TICK_MS,
   type HealthChange,
   type HealthMonitorOptions,
-  type HealthView,
   type MonitorStats,
   type ObservationStatus,
   type ServerHealthStatus,
   type ServerStatusState,
 } from './monitor.js';
-export { runCheck, type Check, type CheckTarget, type Probe } from './check.js';
-/** For the config loader: a use_regex pattern that does not compile is bad input (file, line, key). */
-export { compileExpectation, type Expectation } from './expectation.js';
+export type { Check, CheckTarget, Probe } from './check.js';
+export { runCheck } from './run-check.js';
 export { planHealth, serverKey, serviceKey, type PlannedServer } from './plan.js';
 export type { CheckResult, CheckFailure, CheckPass, CheckInconclusive, FailureReason } from './result.js';
 export {

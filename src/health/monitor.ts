@@ -5,8 +5,9 @@
 // small batches and nothing here loops over every server in one go while checking.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import type { Model, RealServer, VirtualService } from '../config/model.js';
-import { runCheck, type Check } from './check.js';
+import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
+import type { Check } from './check.js';
+import { runCheck } from './run-check.js';
 import { endpoint, planService, serverKey, type PlannedServer } from './plan.js';
 import type { CheckResult } from './result.js';
 import {
@@ -20,9 +21,6 @@ import {
   type Observation,
   type ServerHealth,
 } from './state.js';
-
-/** What the IPVS desired-table code asks of health: is the server in, and with which weight. */
-export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
 
 export interface HealthChange {
   key: string;

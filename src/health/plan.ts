@@ -2,7 +2,7 @@
 // virtual service, with its compiled check (or why it is not checked).
 import type { HealthCheckSpec, Milliseconds, Model, RealServer, VirtualService } from '../config/model.js';
 import type { Check, Probe } from './check.js';
-import { compileExpectation } from './expectation.js';
+import { compileExpectation } from '../lib/expectation.js';
 import type { HealthPolicy } from './state.js';
 
 export interface PlannedServer {

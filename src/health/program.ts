@@ -5,9 +5,9 @@
 import { execa } from 'execa';
 import { signalProcessGroup } from '../process-group.js';
 import { runAttempt } from './attempt.js';
-import type { Probe } from './check.js';
-import { printable, socketErrorResult, type CheckResult } from './result.js';
-import { MAX_RECEIVED_BYTES } from './socket.js';
+import { MAX_RECEIVED_BYTES, type Probe } from './check.js';
+import { printable } from '../lib/printable.js';
+import { socketErrorResult, type CheckResult } from './result.js';
 
 type ProgramProbe = Extract<Probe, { kind: 'program' }>;
 
@@ -39,20 +39,22 @@ export function checkProgram(probe: ProgramProbe, timeoutMs: number, signal?: Ab
       const output = typeof result.all === 'string' ? result.all : '';
       const evidence = { received: printable(output), ...(result.exitCode === undefined ? {} : { exitCode: result.exitCode }) };
       if (result.code && result.exitCode === undefined && result.signal === undefined) {
-        return attempt.settle(socketErrorResult(Object.assign(new Error(result.shortMessage), { code: result.code }), durationMs));
+        attempt.settle(socketErrorResult(Object.assign(new Error(result.shortMessage), { code: result.code }), durationMs));
+        return;
       }
       if (result.isMaxBuffer && !probe.expect?.matches(output)) {
         const message = `program printed more than ${MAX_RECEIVED_BYTES} characters and was stopped`;
-        return attempt.settle({
+        attempt.settle({
           outcome: 'fail',
           reason: probe.expect ? 'expect-mismatch' : 'exit-status',
           message,
           durationMs,
           ...evidence,
         });
+        return;
       }
       if (result.signal && !result.isMaxBuffer) {
-        return attempt.settle({
+        attempt.settle({
           outcome: 'fail',
           reason: 'exit-status',
           message: `program killed by ${result.signal}`,
@@ -60,9 +62,10 @@ export function checkProgram(probe: ProgramProbe, timeoutMs: number, signal?: Ab
           signal: result.signal,
           ...evidence,
         });
+        return;
       }
       if (probe.expect) {
-        return attempt.settle(
+        attempt.settle(
           probe.expect.matches(output)
             ? { outcome: 'pass', message: `program printed ${probe.expect.description}`, durationMs, ...evidence }
             : {
@@ -73,6 +76,7 @@ export function checkProgram(probe: ProgramProbe, timeoutMs: number, signal?: Ab
                 ...evidence,
               },
         );
+        return;
       }
       attempt.settle(
         result.exitCode === 0

@@ -56,16 +56,6 @@ export interface CheckInconclusive {
 
 export type CheckResult = CheckPass | CheckFailure | CheckInconclusive;
 
-/** Longest excerpt of received data kept in a result (log lines stay readable). */
-export const RECEIVED_EXCERPT_CHARS = 160;
-
-/** `text` with control characters escaped (\r\n stay visible), cut at `max` characters. */
-export function printable(text: string, max = RECEIVED_EXCERPT_CHARS): string {
-  const cut = text.length > max ? text.slice(0, max) : text;
-  const escaped = JSON.stringify(cut).slice(1, -1);
-  return text.length > max ? `${escaped}… (${text.length - max} more characters)` : escaped;
-}
-
 const localErrors = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'EAGAIN']);
 
 /** Maps a socket error to a result: errno codes about the server fail, local shortages are inconclusive. */

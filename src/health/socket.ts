@@ -2,12 +2,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { runAttempt } from './attempt.js';
-import type { CheckTarget } from './check.js';
-import type { Expectation } from './expectation.js';
-import { printable, socketErrorResult, type CheckResult } from './result.js';
-
-/** Bytes of an answer searched for the expectation; a server that streams more without a match fails. */
-export const MAX_RECEIVED_BYTES = 64 * 1024;
+import { MAX_RECEIVED_BYTES, type CheckTarget } from './check.js';
+import type { Expectation } from '../lib/expectation.js';
+import { printable } from '../lib/printable.js';
+import { socketErrorResult, type CheckResult } from './result.js';
 
 interface Exchange {
   send?: string;
@@ -53,7 +51,10 @@ export function checkStream(target: CheckTarget, exchange: Exchange, timeoutMs: 
     if (!expect) return;
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
-      if (expect.matches(received.toString('utf8'))) return pass(`received ${expect.description}`);
+      if (expect.matches(received.toString('utf8'))) {
+        pass(`received ${expect.description}`);
+        return;
+      }
       if (received.length >= MAX_RECEIVED_BYTES) {
         attempt.settle(mismatch(`${expect.description} not in the first ${MAX_RECEIVED_BYTES} bytes`));
       }
@@ -90,7 +91,10 @@ export function checkDatagram(target: CheckTarget, exchange: Exchange, timeoutMs
     socket.on('message', (message) => {
       const text = message.toString('utf8');
       const durationMs = attempt.elapsed();
-      if (!expect) return attempt.settle({ outcome: 'pass', message: 'reply received', durationMs, received: printable(text) });
+      if (!expect) {
+        attempt.settle({ outcome: 'pass', message: 'reply received', durationMs, received: printable(text) });
+        return;
+      }
       attempt.settle(
         expect.matches(text)
           ? { outcome: 'pass', message: `received ${expect.description}`, durationMs, received: printable(text) }

@@ -2,7 +2,7 @@
 // joined with the configuration and the health of each real server. Pure.
 import type { Model, VirtualService } from '../config/model.js';
 import { serverKey, type ServerHealthStatus } from '../health/index.js';
-import { canonicalAddress } from './address.js';
+import { canonicalAddress } from '../lib/address.js';
 import type { RealServerHealth, ServiceStatus } from './balancer.js';
 import { configuredDestinationKey, destinationPort, identityOfVirtualService } from './desired.js';
 import { describeService, destinationKey, serviceKey, type IpvsService } from './table.js';

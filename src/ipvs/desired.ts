@@ -1,13 +1,9 @@
 // The IPVS table tandem wants, from the model, this node's role and the health of
 // the real servers. Pure.
-import type { Forwarding, IpFamily, Model, RealServer, SchedulerFlag, Tunnel, VirtualService } from '../config/model.js';
+import type { Forwarding, HealthView, IpFamily, Model, RealServer, SchedulerFlag, Tunnel, VirtualService } from '../config/model.js';
 import { forEachInChunks } from './chunks.js';
-import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from './address.js';
+import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from '../lib/address.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
-
-/** What health checking says about one real server: whether it is in service and the
- *  weight it should have now (the configured weight, or less during slow start). */
-export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
 
 /** `active`: this node balances. `inactive`: backup, stopped or releasing. */
 export type IpvsRole = 'active' | 'inactive';

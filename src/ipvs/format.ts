@@ -1,8 +1,8 @@
 // The table as ipvsadm 1.31 prints it: `ipvsadm -Ln` (optionally with a health
 // column) and `ipvsadm -S -n` (the rules `ipvsadm -R` reads back).
-import type { Model, TunnelChecksum } from '../config/model.js';
-import { formatEndpoint } from './address.js';
-import { configuredDestinationKey, identityOfVirtualService, type HealthView } from './desired.js';
+import type { HealthView, Model, TunnelChecksum } from '../config/model.js';
+import { formatEndpoint } from '../lib/address.js';
+import { configuredDestinationKey, identityOfVirtualService } from './desired.js';
 import type { IpvsInfo } from './genl/codec.js';
 import {
   destinationKey,
@@ -42,8 +42,8 @@ export function formatList(services: readonly IpvsService[], options: ListOption
     lines.push(serviceLine(service));
     for (const destination of sortDestinations(service.destinations)) {
       const counters = destination.counters;
-      const columns = [destination.weight, counters?.activeConnections ?? 0, counters?.inactiveConnections ?? 0].map(String);
-      lines.push(destinationLine(destination, columns, options.health?.(service, destination)));
+      const numbers = [destination.weight, counters?.activeConnections ?? 0, counters?.inactiveConnections ?? 0] as const;
+      lines.push(destinationLine(destination, numbers.map(String) as Columns, options.health?.(service, destination)));
     }
     for (const { destination, health } of options.absent?.(service) ?? [])
       lines.push(destinationLine(destination, ['-', '-', '-'], health));
@@ -51,9 +51,12 @@ export function formatList(services: readonly IpvsService[], options: ListOption
   return lines.join('\n') + '\n';
 }
 
+/** Weight, active and inactive connections, as printed. */
+type Columns = [string, string, string];
+
 function destinationLine(
   destination: Pick<IpvsDestination, 'address' | 'port' | 'family' | 'forwarding'>,
-  [weight = '', active = '', inactive = '']: readonly string[],
+  [weight, active, inactive]: Columns,
   health: string | undefined,
 ): string {
   const line =

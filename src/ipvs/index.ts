@@ -18,7 +18,6 @@ export {
   identityOfVirtualService,
   type DesiredOptions,
   type DesiredTable,
-  type HealthView,
   type IpvsRole,
 } from './desired.js';
 export { diffService, diffTables } from './diff.js';
@@ -26,7 +25,6 @@ export { describeOperation, readTable, type IpvsDriver, type IpvsOperation, type
 export { IpvsReconciler, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
 export { formatList, formatSave, healthLabels, type HealthLabel, type ListOptions } from './format.js';
 export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
-export { canonicalAddress } from './address.js';
 export { forEachInChunks } from './chunks.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';

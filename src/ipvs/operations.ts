@@ -1,6 +1,6 @@
 // The changes tandem makes to the kernel's IPVS table, and the contract of whatever
 // applies them (the generic netlink driver; an in-memory table in unit tests).
-import { formatEndpoint } from './address.js';
+import { formatEndpoint } from '../lib/address.js';
 import { describeService, schedulerFlagNames, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
 export type IpvsOperation =

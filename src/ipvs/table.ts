@@ -1,7 +1,7 @@
 // The IPVS table as the kernel holds it: virtual services and their destinations
 // (real servers), independent of which configuration produced them.
 import type { Forwarding, IpAddress, IpFamily, Protocol, Seconds, TunnelChecksum, TunnelType } from '../config/model.js';
-import { addressToBytes, formatEndpoint } from './address.js';
+import { ipBytes, formatEndpoint } from '../lib/address.js';
 
 /** How the kernel forwards to a destination. `local` is what the kernel reports on its
  *  own for a destination whose address is local to the director. */
@@ -87,7 +87,7 @@ export function schedulerFlagNames(service: Pick<IpvsService, 'scheduler' | 'sch
  *  wrap-around differences, so `tandem ipvs` lists what ipvsadm lists in the same order. */
 export function sortServices<T extends ServiceIdentity>(services: readonly T[]): T[] {
   return services
-    .map((service) => ({ service, words: addressWords(service.address, service.family) }))
+    .map((service) => ({ service, words: addressWords(service.address) }))
     .sort(
       (a, b) =>
         wrap(a.service.fwmark - b.service.fwmark) ||
@@ -102,18 +102,15 @@ export function sortServices<T extends ServiceIdentity>(services: readonly T[]):
 /** In ipvsadm's order of a service's destinations (libipvs ipvs_cmp_dests). */
 export function sortDestinations(destinations: readonly IpvsDestination[]): IpvsDestination[] {
   return destinations
-    .map((destination) => ({ destination, words: addressWords(destination.address, destination.family) }))
+    .map((destination) => ({ destination, words: addressWords(destination.address) }))
     .sort((a, b) => compareWords(a.words, b.words) || a.destination.port - b.destination.port)
     .map(({ destination }) => destination);
 }
 
-function addressWords(address: IpAddress, family: IpFamily): number[] {
-  if (family === 4) {
-    const [a = 0, b = 0, c = 0, d = 0] = address.split('.').map(Number);
-    return [((a << 24) | (b << 16) | (c << 8) | d) >>> 0];
-  }
-  const bytes = addressToBytes(address);
-  return [0, 4, 8, 12].map((offset) => bytes.readUInt32BE(offset));
+/** The address as 32-bit words in network order, as libipvs compares them. */
+function addressWords(address: IpAddress): number[] {
+  const bytes = ipBytes(address);
+  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readUInt32BE(i * 4));
 }
 
 function compareWords(a: number[], b: number[]): number {

@@ -5,7 +5,7 @@
 import { FlagsNew } from 'netlink';
 import type { ClaimedAddress } from '../config/model.js';
 import type { Logger } from '../log.js';
-import { inSubnet, ipBytes } from './ip.js';
+import { inSubnet, ipBytes } from '../lib/address.js';
 import {
   AF_INET,
   AF_INET6,
@@ -282,7 +282,7 @@ export class AddressManager {
         { event: 'address.promote-secondaries', device, keeps },
         `enabling promote_secondaries on ${device} so removing a VIP keeps ${keeps.join(', ')}`,
       );
-      await writeSysctl(['net', 'ipv4', 'conf', device, 'promote_secondaries'], '1').catch((error: Error) =>
+      await writeSysctl(['net', 'ipv4', 'conf', device, 'promote_secondaries'], '1').catch((error: unknown) =>
         this.logger.error({ event: 'address.promote-secondaries', device, err: error }, 'cannot set promote_secondaries'),
       );
     }

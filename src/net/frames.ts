@@ -1,7 +1,7 @@
 // The frames that tell a segment an address has moved: gratuitous ARP (RFC 5227
 // announcement / RFC 2002 reply form) and unsolicited neighbour advertisements
 // (RFC 4861 §7.2.6). Pure byte builders; the packet socket only sends them.
-import { ipBytes } from './ip.js';
+import { ipBytes } from '../lib/address.js';
 
 const BROADCAST_MAC = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 const ALL_NODES_MAC = Buffer.from([0x33, 0x33, 0x00, 0x00, 0x00, 0x01]);
@@ -88,7 +88,7 @@ export function icmpv6Checksum(source: Buffer, destination: Buffer, message: Buf
   pseudo.writeUInt8(IPPROTO_ICMPV6, 39);
   let sum = 0;
   for (const part of [pseudo, message]) {
-    for (let i = 0; i < part.length; i += 2) sum += (part[i]! << 8) + (part[i + 1] ?? 0);
+    for (let i = 0; i < part.length; i += 2) sum += ((part[i] ?? 0) << 8) + (part[i + 1] ?? 0);
   }
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;

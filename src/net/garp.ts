@@ -48,11 +48,6 @@ export class AnnounceSchedule {
     }
   }
 
-  /** Restarts the burst for every held address (split brain won, peer seen claiming ours). */
-  reannounce(now: Milliseconds): void {
-    this.announce(this.held(), now);
-  }
-
   /** The targets whose round is due at `now`, each advanced to its next round. */
   due(now: Milliseconds): AnnounceTarget[] {
     const due: AnnounceTarget[] = [];
@@ -141,12 +136,6 @@ export class Announcer {
   /** Announces these addresses now (the first round is sent before this returns) and holds them. */
   announce(targets: AnnounceTarget[]): void {
     this.schedule.announce(targets, this.now());
-    this.tick();
-  }
-
-  /** Announces every held address again, starting a new burst now. */
-  reannounce(): void {
-    this.schedule.reannounce(this.now());
     this.tick();
   }
 

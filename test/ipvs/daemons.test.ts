@@ -1,5 +1,5 @@
 // Two `tandem run` daemons balancing with the guest kernel's real IPVS: the directors of
-// the cluster lab (test/lab/cluster/pair.ts) with a VIP on the public switch and the NAT
+// the cluster lab (test/support/director-pair.ts) with a VIP on the public switch and the NAT
 // gateway on the server switch, a client on the public side, two real servers and a
 // sorry server behind the gateway. One pair of daemons for every scenario, in order:
 // starting the CLI costs 10–20 s in the emulated guest. The daemons are driven through
@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formatStatus, sendControlRequest, type DaemonStatus } from '../../src/control/index.js';
-import { DirectorPair, type Director, type LogEvent } from '../lab/cluster/pair.js';
-import { stopChild, type Host } from '../lab/netns.js';
+import { DirectorPair, type Director, type LogEvent } from '../support/director-pair.js';
+import { stopChild, type Host } from '../support/netns.js';
 import { openEcho, realServer, serveHttp, type EchoSession } from './director.js';
 
 const vip = '192.0.2.100';
@@ -88,7 +88,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
   }
 }
 
-describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, () => {
+void describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, () => {
   let pair: DirectorPair;
   let files: string;
   let clientHost: Host;
@@ -133,11 +133,11 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
 
   after(async () => {
     await session?.close();
-    await pair?.destroy();
+    await (pair as DirectorPair | undefined)?.destroy();
     if (files) await rm(files, { recursive: true, force: true });
   });
 
-  it('the active programs the table, its timeouts and the master sync daemon; the backup runs the backup daemon', async () => {
+  void it('the active programs the table, its timeouts and the master sync daemon; the backup runs the backup daemon', async () => {
     await until('the table on the active', async () => (await ipvsadm(active, ['-S', '-n'])) === expectedRules(), 20_000);
     assert.equal(await ipvsadm(backup, ['-S', '-n']), '');
     assert.match(await ipvsadm(active, ['-L', '--timeout']), /^Timeout \(tcp tcpfin udp\): 600 /);
@@ -145,14 +145,14 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     assert.match(await ipvsadm(backup, ['-L', '--daemon']), /^backup sync daemon \(mcast=eth1, syncid=7/);
   });
 
-  it('a client reaches both real servers through the VIP, round-robin', async () => {
+  void it('a client reaches both real servers through the VIP, round-robin', async () => {
     const replies = [await get(), await get(), await get(), await get()];
     assert.deepEqual(new Set(replies), new Set(['hello from rs1', 'hello from rs2']));
     assert.notEqual(replies[0], replies[1]);
     assert.equal(replies[0], replies[2]);
   });
 
-  it('a stopped service is taken out within timeout, shown down in status, and put back after reentry', async () => {
+  void it('a stopped service is taken out within timeout, shown down in status, and put back after reentry', async () => {
     const [rs2web, rs2quiesced] = http.rs2!;
     const stoppedAt = Date.now();
     await Promise.all([stopChild(rs2web!), stopChild(rs2quiesced!)]);
@@ -171,7 +171,7 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     const shown = await status(active);
     const web = shown.ipvs?.services?.find((service) => service.port === 80);
     assert.equal(web?.absent[0]?.health.state, 'down');
-    assert.equal(web?.absent[0]?.health.lastFailure?.reason, 'refused');
+    assert.equal(web.absent[0].health.lastFailure?.reason, 'refused');
     const text = formatStatus(shown);
     assert.match(text, new RegExp(`-> ${servers.rs2}:80 +Masq +- +- +- +DOWN for [\\d.]+ m?s: connection refused \\(not in the table\\)`));
     assert.match(text, new RegExp(`-> ${servers.rs2}:8080 +Masq +0 +\\d+ +\\d+ +DOWN for`));
@@ -186,7 +186,7 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     await until('rs2 back in web-quiesced', async () => (await ipvsadm(active, ['-S', '-n'])) === expectedRules(), margin);
   });
 
-  it('with both real servers down the sorry server answers, until one returns', async () => {
+  void it('with both real servers down the sorry server answers, until one returns', async () => {
     await Promise.all([...http.rs1!, ...http.rs2!].map((child) => stopChild(child)));
     await until(
       'the sorry server in web',
@@ -207,7 +207,7 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     assert.match(await get(), /^hello from rs[12]$/);
   });
 
-  it('a reload (SIGHUP) that changes one weight edits it in place; a long-lived connection stays up', async () => {
+  void it('a reload (SIGHUP) that changes one weight edits it in place; a long-lived connection stays up', async () => {
     session = openEcho(pair.lab, clientHost, vip);
     const first = await session.exchange('before the reload', 20_000);
     const servedBy = first.split(' ')[0]!;
@@ -223,7 +223,7 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     backup.process!.kill('SIGHUP');
   });
 
-  it('puts the table back when someone flushes it (ipvsadm -C)', async () => {
+  void it('puts the table back when someone flushes it (ipvsadm -C)', async () => {
     // Repairs come every 10 s (or 20 × a whole-table reconcile, slower in the guest). The
     // flush follows one, so the next finds the whole table gone rather than flushed in the
     // middle of its reading (the unit tests have that case).
@@ -236,7 +236,7 @@ describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, ()
     assert.equal(await ipvsadm(active, ['-S', '-n']), expectedRules([1, 3]));
   });
 
-  it('after a failover the new active programs the same table and the client reaches the VIP again', async () => {
+  void it('after a failover the new active programs the same table and the client reaches the VIP again', async () => {
     const servedBy = (await session!.exchange('before the failover')).split(' ')[0]!;
     // the backup's sync daemon has the connection
     await until('the connection on the backup', async () => /ESTABLISHED/.test(await ipvsadm(backup, ['-Lnc'])), 15_000);

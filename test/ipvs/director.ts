@@ -1,13 +1,13 @@
 // The VM tier's world: the test process runs inside the network namespace of a director
 // (test/ipvs/run creates it), so tandem's netlink socket programs that namespace's IPVS
-// table; clients and real servers live in namespaces of a Lab (test/lab/netns.ts)
+// table; clients and real servers live in namespaces of a Lab (test/support/netns.ts)
 // wired to it. Every process start costs 0.1–0.3 s in the guest (node ~1 s): tests
 // start few of them and use busybox servers.
 import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { Lab, requireRoot, run, stopChild, type Host } from '../lab/netns.js';
+import { Lab, requireRoot, run, stopChild, type Host } from '../support/netns.js';
 import { IpvsNetlink } from '../../src/ipvs/index.js';
 
 export const directorNetns = process.env.TANDEM_DIRECTOR_NETNS ?? 'tandem-director';
@@ -119,8 +119,8 @@ export async function natLab(): Promise<NatLab> {
       async httpGet(url) {
         return (await lab.exec(client, 'busybox', ['timeout', '10', 'busybox', 'wget', '-q', '-O-', url])).stdout.trim();
       },
-      async openEcho(address) {
-        return openEcho(lab, client, address);
+      openEcho(address) {
+        return Promise.resolve(openEcho(lab, client, address));
       },
       async destroy() {
         await lab.destroy();

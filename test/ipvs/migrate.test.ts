@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { run, stopChild } from '../lab/netns.js';
+import { run, stopChild } from '../support/netns.js';
 import { addresses, ipvsadm, resetIpvs } from './director.js';
 
 const vip = addresses.vip;

@@ -2,10 +2,11 @@
 // release), what it does not own is left alone, refusals name what failed.
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { desiredTable, IpvsReconciler, type HealthView } from '../../src/ipvs/index.js';
+import type { HealthView } from '../../src/config/model.js';
+import { desiredTable, IpvsReconciler } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
 import { ipvsadm, ipvs, resetIpvs } from './director.js';
-import { healthCheck, model, realServer, sorryServer, virtualService } from './models.js';
+import { healthCheck, model, realServer, sorryServer, virtualService } from '../support/ipvs-models.js';
 
 const logger = createLogger({ format: 'json', level: 'silent' });
 
@@ -17,10 +18,10 @@ const web = (name: string, vip: string, overrides = {}) =>
     ...overrides,
   });
 
-describe('reconciling the kernel table', { timeout: 120_000 }, () => {
+void describe('reconciling the kernel table', { timeout: 120_000 }, () => {
   beforeEach(resetIpvs);
 
-  it('follows reloads and release for its own services and leaves the others alone', async () => {
+  void it('follows reloads and release for its own services and leaves the others alone', async () => {
     await ipvsadm(['-A', '-t', '198.51.100.99:25', '-s', 'rr']); // not tandem's
     const reconciler = new IpvsReconciler(await ipvs(), logger);
     const both = model([web('a', '198.51.100.1'), web('b', '198.51.100.2')]);
@@ -50,7 +51,7 @@ describe('reconciling the kernel table', { timeout: 120_000 }, () => {
     assert.equal(await ipvsadm(['-S', '-n']), '-A -t 198.51.100.99:25 -s rr\n');
   });
 
-  it('applies health one service at a time: quiesce, sorry server, return', async () => {
+  void it('applies health one service at a time: quiesce, sorry server, return', async () => {
     const reconciler = new IpvsReconciler(await ipvs(), logger);
     const config = model([web('a', '198.51.100.1'), web('b', '198.51.100.2')]);
     await reconciler.reconcile(desiredTable(config, { role: 'active' }), 'claim');
@@ -78,7 +79,7 @@ describe('reconciling the kernel table', { timeout: 120_000 }, () => {
     );
   });
 
-  it('reports a refusal naming the operation and the object, and applies the rest', async () => {
+  void it('reports a refusal naming the operation and the object, and applies the rest', async () => {
     const reconciler = new IpvsReconciler(await ipvs(), logger);
     const config = model([web('good', '198.51.100.1'), web('bad', '198.51.100.2', { scheduler: 'no-such' })]);
     const result = await reconciler.reconcile(desiredTable(config, { role: 'active' }), 'claim');

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, servicesTableResolver, type HostResolver, type Model } from '../../src/config/index.js';
 import { desiredTable, formatList, formatSave, IpvsReconciler, readTable } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
-import { run } from '../lab/netns.js';
+import { run } from '../support/netns.js';
 import { ipvs, ipvsadm, resetIpvs } from './director.js';
-import { model, realServer, virtualService } from './models.js';
+import { model, realServer, virtualService } from '../support/ipvs-models.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 

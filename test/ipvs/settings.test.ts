@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { desiredSyncDaemons, desiredTable, IpvsReconciler, reconcileSyncDaemons, reconcileTimeouts } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
 import { addresses, defaultTimeouts, ipvs, ipvsadm, natLab, resetIpvs, type NatLab } from './director.js';
-import { model, realServer, virtualService } from './models.js';
+import { model, realServer, virtualService } from '../support/ipvs-models.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 const sync = { enabled: true, syncId: 7, port: 8848 };

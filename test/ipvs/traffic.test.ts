@@ -7,7 +7,7 @@ import type { Model } from '../../src/config/model.js';
 import { desiredTable, IpvsReconciler, readTable } from '../../src/ipvs/index.js';
 import { createLogger } from '../../src/log.js';
 import { addresses, ipvs, ipvsadm, natLab, resetIpvs, type NatLab } from './director.js';
-import { model, realServer, virtualService } from './models.js';
+import { model, realServer, virtualService } from '../support/ipvs-models.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 
@@ -22,7 +22,7 @@ function natModel(weights: [number, number] = [1, 1]): Model {
   ]);
 }
 
-describe('traffic through the VIP (VS/NAT)', { timeout: 180_000 }, () => {
+void describe('traffic through the VIP (VS/NAT)', { timeout: 180_000 }, () => {
   let lab: NatLab;
   let reconciler: IpvsReconciler;
 
@@ -30,7 +30,7 @@ describe('traffic through the VIP (VS/NAT)', { timeout: 180_000 }, () => {
     await resetIpvs();
     lab = await natLab();
   });
-  after(async () => lab?.destroy());
+  after(async () => (lab as NatLab | undefined)?.destroy());
   beforeEach(async () => {
     await resetIpvs();
     reconciler = new IpvsReconciler(await ipvs(), logger);
@@ -38,7 +38,7 @@ describe('traffic through the VIP (VS/NAT)', { timeout: 180_000 }, () => {
     assert.deepEqual(result.failures, []);
   });
 
-  it('a client reaches both real servers round-robin', async () => {
+  void it('a client reaches both real servers round-robin', async () => {
     const replies: string[] = [];
     for (let i = 0; i < 4; i++) replies.push(await lab.httpGet(`http://${addresses.vip}/`));
     assert.deepEqual(new Set(replies), new Set(['hello from rs1', 'hello from rs2']));
@@ -48,7 +48,7 @@ describe('traffic through the VIP (VS/NAT)', { timeout: 180_000 }, () => {
     assert.equal(replies[1], replies[3]);
   });
 
-  it('a weight change is edited in place and an established connection stays up', async () => {
+  void it('a weight change is edited in place and an established connection stays up', async () => {
     const session = await lab.openEcho(addresses.vip);
     try {
       const first = await session.exchange('before the change');
@@ -75,7 +75,7 @@ describe('traffic through the VIP (VS/NAT)', { timeout: 180_000 }, () => {
     }
   });
 
-  it('forwards to an IPv6 service', async () => {
+  void it('forwards to an IPv6 service', async () => {
     const replies = [await lab.httpGet(`http://[${addresses.vip6}]/`), await lab.httpGet(`http://[${addresses.vip6}]/`)];
     assert.deepEqual(new Set(replies), new Set(['hello from rs1', 'hello from rs2']));
   });

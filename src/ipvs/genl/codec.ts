@@ -1,7 +1,7 @@
 // Encoding and decoding of IPVS generic netlink attributes. Pure: buffers in, values
 // out, so the byte layouts are unit-tested without a kernel.
 import type { IpFamily, TunnelChecksum } from '../../config/model.js';
-import { addressToBytes, bytesToAddress, ipv4Netmask, ipv6PrefixLength } from '../address.js';
+import { ipBytes, formatIp, ipv4Netmask, ipv6PrefixLength } from '../../lib/address.js';
 import {
   familyNumber,
   protocolFromNumber,
@@ -59,7 +59,7 @@ export interface IpvsInfo {
 
 /** union nf_inet_addr: 16 bytes, an IPv4 address in the first four. */
 function putInetAddress(out: AttributeWriter, type: number, address: string): void {
-  out.bytes(type, addressToBytes(address), 16);
+  out.bytes(type, ipBytes(address), 16);
 }
 
 function familyFromNumber(af: number): IpFamily {
@@ -100,7 +100,7 @@ function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
   // kernel still wants one (ipvsadm sends /32 and /128).
   const netmask = service.persistence?.netmask;
   if (service.family === 6) out.u32(ServiceAttr.netmask, netmask === undefined ? 128 : ipv6PrefixLength(netmask));
-  else out.bytes(ServiceAttr.netmask, addressToBytes(ipv4Netmask(netmask ?? '255.255.255.255')));
+  else out.bytes(ServiceAttr.netmask, ipBytes(ipv4Netmask(netmask ?? '255.255.255.255')));
   // Without it an edit takes the engine away, as ipvsadm -E does.
   if (service.persistenceEngine !== undefined)
     out.string(ServiceAttr.peName, checkLength(service.persistenceEngine, PENAME_MAX, 'persistence engine name'));
@@ -112,12 +112,12 @@ export function decodeService(data: Buffer): IpvsService {
   const family = familyFromNumber(attributes.u16(ServiceAttr.af));
   const fwmark = attributes.has(ServiceAttr.fwmark) ? attributes.u32(ServiceAttr.fwmark) : 0;
   const flags = attributes.u32(ServiceAttr.flags); // struct ip_vs_flags: flags, then mask
-  const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : bytesToAddress(attributes.bytes(ServiceAttr.netmask), 4);
+  const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : formatIp(attributes.bytes(ServiceAttr.netmask), 4);
   const service: IpvsService = {
     family,
     fwmark,
     protocol: fwmark > 0 ? 'tcp' : protocolFromNumber(attributes.u16(ServiceAttr.protocol)),
-    address: fwmark > 0 ? (family === 6 ? '::' : '0.0.0.0') : bytesToAddress(attributes.bytes(ServiceAttr.addr), family),
+    address: fwmark > 0 ? (family === 6 ? '::' : '0.0.0.0') : formatIp(attributes.bytes(ServiceAttr.addr), family),
     port: fwmark > 0 ? 0 : attributes.be16(ServiceAttr.port),
     scheduler: attributes.string(ServiceAttr.schedName),
     onePacket: (flags & ServiceFlag.onePacket) !== 0,
@@ -173,7 +173,7 @@ export function decodeDestination(data: Buffer, serviceFamily: IpFamily): IpvsDe
   const u32 = (type: number) => (attributes.has(type) ? attributes.u32(type) : 0);
   const destination: IpvsDestination = {
     family,
-    address: bytesToAddress(attributes.bytes(DestAttr.addr), family),
+    address: formatIp(attributes.bytes(DestAttr.addr), family),
     port: attributes.be16(DestAttr.port),
     forwarding,
     weight: attributes.u32(DestAttr.weight),
@@ -204,7 +204,7 @@ export function putDaemon(out: AttributeWriter, daemon: SyncDaemon | { state: Sy
     out.u32(DaemonAttr.syncId, daemon.syncId);
     if (daemon.maxLength !== undefined) out.u16(DaemonAttr.syncMaxLength, daemon.maxLength);
     if (daemon.group !== undefined) {
-      const group = addressToBytes(daemon.group);
+      const group = ipBytes(daemon.group);
       out.bytes(group.length === 4 ? DaemonAttr.mcastGroup : DaemonAttr.mcastGroup6, group);
     }
     if (daemon.port !== undefined) out.u16(DaemonAttr.mcastPort, daemon.port);
@@ -220,8 +220,8 @@ export function decodeDaemon(data: Buffer): SyncDaemon {
     syncId: attributes.u32(DaemonAttr.syncId),
   };
   if (attributes.has(DaemonAttr.syncMaxLength)) daemon.maxLength = attributes.u16(DaemonAttr.syncMaxLength);
-  if (attributes.has(DaemonAttr.mcastGroup)) daemon.group = bytesToAddress(attributes.bytes(DaemonAttr.mcastGroup), 4);
-  else if (attributes.has(DaemonAttr.mcastGroup6)) daemon.group = bytesToAddress(attributes.bytes(DaemonAttr.mcastGroup6), 6);
+  if (attributes.has(DaemonAttr.mcastGroup)) daemon.group = formatIp(attributes.bytes(DaemonAttr.mcastGroup), 4);
+  else if (attributes.has(DaemonAttr.mcastGroup6)) daemon.group = formatIp(attributes.bytes(DaemonAttr.mcastGroup6), 6);
   if (attributes.has(DaemonAttr.mcastPort)) daemon.port = attributes.u16(DaemonAttr.mcastPort);
   if (attributes.has(DaemonAttr.mcastTtl)) daemon.ttl = attributes.u8(DaemonAttr.mcastTtl);
   return daemon;

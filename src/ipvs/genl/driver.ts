@@ -6,6 +6,7 @@ import {
   createGenericNetlink,
   FlagsGet,
   formatGenlHeader,
+  genl as genericNetlink,
   GENL_HEADER_LENGTH,
   MessageType,
   readS32,
@@ -31,6 +32,7 @@ import {
 } from './codec.js';
 import { forEachInChunks } from '../chunks.js';
 import { SerialQueue } from '../../lib/serial-queue.js';
+import type { Logger } from '../../log.js';
 import { AttributeWriter } from './attributes.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
 
@@ -87,6 +89,8 @@ export interface IpvsNetlinkOptions {
   window?: number;
   /** Give up on a single request after this long (ms). */
   requestTimeout?: number;
+  /** Where an error of the netlink socket itself is logged (`ipvs.socket-error`). */
+  logger?: Logger;
 }
 
 interface Request {
@@ -108,7 +112,33 @@ const operationCommands: Record<IpvsOperation['kind'], number> = {
   'delete-destination': Command.delDest,
 };
 
-const CTRL_CMD_GETFAMILY = 3;
+/** The requests awaiting a reply. When the socket fails their replies will never come:
+ *  they fail at once with its error rather than at their timeouts. */
+class AwaitedReplies {
+  private readonly abandons = new Set<(error: Error) => void>();
+
+  get size(): number {
+    return this.abandons.size;
+  }
+
+  async await<T>(request: Promise<T>): Promise<T> {
+    let abandon: (error: Error) => void = () => undefined;
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    this.abandons.add(abandon);
+    try {
+      return await Promise.race([request, abandoned]);
+    } finally {
+      this.abandons.delete(abandon);
+    }
+  }
+
+  abandonAll(error: Error): void {
+    for (const abandon of this.abandons) abandon(error);
+    this.abandons.clear();
+  }
+}
+
+const NLMSG_ERROR: number = MessageType.ERROR;
 /** Replies decoded between two yields to the event loop while reading a large table. */
 const DECODE_CHUNK = 256;
 
@@ -122,6 +152,7 @@ export class IpvsNetlink implements IpvsDriver {
   private constructor(
     private readonly genl: GenericNetlinkSocket,
     private readonly familyId: number,
+    private readonly replies: AwaitedReplies,
     options: IpvsNetlinkOptions,
   ) {
     this.window = options.window ?? 64;
@@ -134,19 +165,22 @@ export class IpvsNetlink implements IpvsDriver {
    *  not (as ipvsadm does). Throws when the kernel has no IPVS at all. */
   static async open(options: IpvsNetlinkOptions = {}): Promise<IpvsNetlink> {
     const genl = createGenericNetlink();
-    // Errors of the socket itself surface as failed requests (timeouts); an unhandled
-    // 'error' event would end the process.
-    genl.socket.on('error', () => undefined);
+    const replies = new AwaitedReplies();
+    // An unhandled 'error' event would end the process.
+    genl.socket.on('error', (error: Error) => {
+      options.logger?.error({ event: 'ipvs.socket-error', err: error, failedRequests: replies.size }, 'IPVS netlink socket error');
+      replies.abandonAll(error);
+    });
     try {
-      let familyId = await resolveFamily(genl);
+      let familyId = await resolveFamily(genl, replies);
       if (familyId === undefined) {
         await promisify(execFile)('modprobe', ['ip_vs']).catch(() => undefined);
-        familyId = await resolveFamily(genl);
+        familyId = await resolveFamily(genl, replies);
       }
       if (familyId === undefined) {
         throw new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)');
       }
-      return new IpvsNetlink(genl, familyId, options);
+      return new IpvsNetlink(genl, familyId, replies, options);
     } catch (error) {
       genl.socket.close();
       throw error;
@@ -210,11 +244,10 @@ export class IpvsNetlink implements IpvsDriver {
   apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]> {
     return this.queue.run(async () => {
       const failures: Array<OperationFailure & { index: number }> = [];
-      let next = 0;
+      // one iterator shared by the senders: each takes the next operation not yet sent
+      const unsent = operations.entries();
       const sender = async () => {
-        while (next < operations.length) {
-          const index = next++;
-          const operation = operations[index]!;
+        for (const [index, operation] of unsent) {
           try {
             await this.send(operation);
           } catch (error) {
@@ -235,9 +268,9 @@ export class IpvsNetlink implements IpvsDriver {
 
   /** Removes every service of this network namespace, tandem's or not (ipvsadm -C). */
   flush(): Promise<void> {
-    return this.queue.run(
-      async () => void (await this.request({ kind: 'flush', describe: () => 'flush the IPVS table', command: Command.flush })),
-    );
+    return this.queue.run(async () => {
+      await this.request({ kind: 'flush', describe: () => 'flush the IPVS table', command: Command.flush });
+    });
   }
 
   getTimeouts(): Promise<IpvsTimeouts> {
@@ -251,15 +284,14 @@ export class IpvsNetlink implements IpvsDriver {
     const described = Object.entries(timeouts)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ');
-    return this.queue.run(
-      async () =>
-        void (await this.request({
-          kind: 'set-timeouts',
-          describe: () => `set IPVS timeouts (${described})`,
-          command: Command.setConfig,
-          build: (out) => putTimeouts(out, timeouts),
-        })),
-    );
+    return this.queue.run(async () => {
+      await this.request({
+        kind: 'set-timeouts',
+        describe: () => `set IPVS timeouts (${described})`,
+        command: Command.setConfig,
+        build: (out) => putTimeouts(out, timeouts),
+      });
+    });
   }
 
   listDaemons(): Promise<SyncDaemon[]> {
@@ -272,27 +304,25 @@ export class IpvsNetlink implements IpvsDriver {
 
   startDaemon(daemon: SyncDaemon): Promise<void> {
     const what = `start the ${daemon.state} sync daemon on ${daemon.interface} (sync id ${daemon.syncId})`;
-    return this.queue.run(
-      async () =>
-        void (await this.request({
-          kind: 'start-daemon',
-          describe: () => what,
-          command: Command.newDaemon,
-          build: (out) => putDaemon(out, daemon),
-        })),
-    );
+    return this.queue.run(async () => {
+      await this.request({
+        kind: 'start-daemon',
+        describe: () => what,
+        command: Command.newDaemon,
+        build: (out) => putDaemon(out, daemon),
+      });
+    });
   }
 
   stopDaemon(state: SyncDaemonState): Promise<void> {
-    return this.queue.run(
-      async () =>
-        void (await this.request({
-          kind: 'stop-daemon',
-          describe: () => `stop the ${state} sync daemon`,
-          command: Command.delDaemon,
-          build: (out) => putDaemon(out, { state }),
-        })),
-    );
+    return this.queue.run(async () => {
+      await this.request({
+        kind: 'stop-daemon',
+        describe: () => `stop the ${state} sync daemon`,
+        command: Command.delDaemon,
+        build: (out) => putDaemon(out, { state }),
+      });
+    });
   }
 
   private send(operation: IpvsOperation): Promise<Buffer[]> {
@@ -319,17 +349,20 @@ export class IpvsNetlink implements IpvsDriver {
     build?.(attributes);
     let messages: NetlinkMessage[];
     try {
-      [messages] = await this.genl.socket.request(
-        this.familyId,
-        [formatGenlHeader({ cmd: command, version: IPVS_GENL_VERSION }), attributes.toBuffer()],
-        { flags: dump ? FlagsGet.DUMP : 0, checkError: false, timeout: this.requestTimeout, localPort: this.localPort },
+      [messages] = await this.replies.await(
+        this.genl.socket.request(this.familyId, [formatGenlHeader({ cmd: command, version: IPVS_GENL_VERSION }), attributes.toBuffer()], {
+          flags: dump ? FlagsGet.DUMP : 0,
+          checkError: false,
+          timeout: this.requestTimeout,
+          localPort: this.localPort,
+        }),
       );
     } catch (error) {
       throw new Error(`${describe()}: ${(error as Error).message}`);
     }
     const payloads: Buffer[] = [];
     for (const message of messages) {
-      if (message.type === MessageType.ERROR) {
+      if (message.type === NLMSG_ERROR) {
         const errno = -readS32.call(message.data, 0);
         if (errno !== 0) throw kernelError(kind, describe(), errno);
       } else if (message.type === this.familyId) {
@@ -340,9 +373,9 @@ export class IpvsNetlink implements IpvsDriver {
   }
 }
 
-async function resolveFamily(genl: GenericNetlinkSocket): Promise<number | undefined> {
+async function resolveFamily(genl: GenericNetlinkSocket, replies: AwaitedReplies): Promise<number | undefined> {
   try {
-    const [family] = await genl.ctrlRequest(CTRL_CMD_GETFAMILY, { familyName: IPVS_GENL_NAME });
+    const [family] = await replies.await(genl.ctrlRequest(genericNetlink.Commands.GET_FAMILY, { familyName: IPVS_GENL_NAME }));
     return family?.familyId;
   } catch (error) {
     if (/ENOENT/.test((error as Error).message)) return undefined;

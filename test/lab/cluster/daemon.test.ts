@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBootId, encodeHeartbeat, Keyring, messageKinds } from '../../../src/cluster/index.js';
 import { sealDatagram } from '../../../src/cluster/envelope.js';
-import { requireRoot } from '../netns.js';
-import { DirectorPair, heartbeatPort, udpPayloads, type Director } from './pair.js';
+import { requireRoot } from '../../support/netns.js';
+import { DirectorPair, heartbeatPort, udpPayloads, type Director } from '../../support/director-pair.js';
 
 const deadtime = 200;
 
@@ -60,7 +60,7 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
   });
 
   afterEach(async () => {
-    await pair?.destroy();
+    await (pair as DirectorPair | undefined)?.destroy();
   });
 
   it('hard kill of the active: the backup reports ACTIVE within deadtime + 100 ms', async () => {

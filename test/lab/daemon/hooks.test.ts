@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HooksSpec } from '../../../src/config/model.js';
 import { HookRunner, hooksFor, type RoleTransition } from '../../../src/daemon/hooks.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 
 const ROLES = ['active', 'backup', 'fault', 'backup', 'active', 'standby'];
 const KEEPALIVE = 50;

@@ -9,10 +9,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCheck, type Check, type Probe } from '../../../src/health/check.js';
-import { compileExpectation } from '../../../src/health/expectation.js';
+import type { Check, Probe } from '../../../src/health/check.js';
+import { runCheck } from '../../../src/health/run-check.js';
+import { compileExpectation } from '../../../src/lib/expectation.js';
 import { expandProgram } from '../../../src/health/plan.js';
-import { requireRoot } from '../netns.js';
+import { requireRoot } from '../../support/netns.js';
 
 const loopback = '127.0.0.1';
 
@@ -35,7 +36,7 @@ const expectation = (pattern: string, regex = false) => compileExpectation(patte
 describe('health checks against real servers', () => {
   const servers: Array<Server | HttpServer> = [];
   const sockets = new Set<Socket>();
-  let udp: UdpSocket;
+  let udp: UdpSocket | undefined;
   let tmp: string;
   const ports = { web: 0, silent: 0, banner: 0, closer: 0, http: 0, https: 0, udp: 0, closed: 0 };
 
@@ -102,10 +103,11 @@ describe('health checks against real servers', () => {
     ports.http = await listen(http);
     ports.https = await listen(https);
     http.on('connection', track);
-    udp = createSocket('udp4');
-    udp.on('message', (message, peer) => udp.send(message.toString() === 'ping' ? 'pong' : 'what?', peer.port, peer.address));
-    await new Promise<void>((resolve) => udp.bind(0, loopback, resolve));
-    ports.udp = udp.address().port;
+    const echo = createSocket('udp4');
+    udp = echo;
+    echo.on('message', (message, peer) => echo.send(message.toString() === 'ping' ? 'pong' : 'what?', peer.port, peer.address));
+    await new Promise<void>((resolve) => echo.bind(0, loopback, resolve));
+    ports.udp = echo.address().port;
     ports.closed = await closedPort();
   });
 
@@ -139,7 +141,7 @@ describe('health checks against real servers', () => {
 
     it('reads on until the expectation matches (answer in several segments)', async () => {
       const result = await runCheck(check(ports.web, { ...piranha, expect: expectation('tandem lab') }));
-      expect(result).toMatchObject({ outcome: 'pass', received: expect.stringContaining('<html>tandem lab</html>') });
+      expect(result).toMatchObject({ outcome: 'pass', received: expect.stringContaining('<html>tandem lab</html>') as unknown });
     });
 
     it('fails as an expect mismatch with what was received when the server closes without it', async () => {
@@ -149,7 +151,7 @@ describe('health checks against real servers', () => {
         reason: 'expect-mismatch',
         message: 'server closed the connection before "HTTP/1.1 200" arrived',
         received: 'HTTP/1.0 200 OK\\r\\nServer: lab\\r\\n\\r\\n<html>tandem lab</html>',
-        durationMs: expect.any(Number),
+        durationMs: expect.any(Number) as unknown,
       });
     });
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, requireRoot, stopChild, type Host } from '../netns.js';
-import { healthCheck, modelOf, realServer, virtualService } from '../../unit/health/model.js';
+import { Lab, requireRoot, stopChild, type Host } from '../../support/netns.js';
+import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
 
 const INTERVAL = 500;
 const TIMEOUT = 1000;
@@ -40,7 +40,13 @@ class LogWatch {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      this.waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
     });
   }
 }
@@ -53,7 +59,7 @@ describe('health monitor against real servers in namespaces', () => {
   let rs1: Host;
   let rs2: Host;
   let web1: ChildProcess;
-  let monitor: ChildProcess;
+  let monitor: ChildProcess | undefined;
   let log: LogWatch;
   let tmp: string;
 
@@ -109,7 +115,7 @@ describe('health monitor against real servers in namespaces', () => {
 
   afterAll(async () => {
     if (monitor) await stopChild(monitor);
-    await lab?.destroy();
+    await (lab as Lab | undefined)?.destroy(); // unset after a failed setup
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

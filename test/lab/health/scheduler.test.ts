@@ -5,10 +5,10 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthMonitor } from '../../../src/health/index.js';
 import { createLogger } from '../../../src/log.js';
-import { healthCheck, modelOf, realServer, virtualService } from '../../unit/health/model.js';
-import { requireRoot } from '../netns.js';
-import { startFleet, type Fleet } from './fleet.js';
-import { formatLoopDelay, measureLoopDelay } from './loop-delay.js';
+import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
+import { requireRoot } from '../../support/netns.js';
+import { startFleet, type Fleet } from '../../support/fleet.js';
+import { formatLoopDelay, measureLoopDelay } from '../../support/loop-delay.js';
 
 const SERVERS = 1000;
 const MAX_IN_FLIGHT = 64;
@@ -34,7 +34,7 @@ describe('health scheduler with 1,000 real servers', () => {
     fleet = await startFleet(SERVERS, ANSWER_DELAY);
   });
   afterAll(async () => {
-    await fleet?.stop();
+    await (fleet as Fleet | undefined)?.stop();
   });
 
   it('bounds checks in flight, checks every server every interval, and does not block the event loop', async () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimedAddress } from '../../../src/config/model.js';
 import type { ReconcileReport } from '../../../src/net/index.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent } from './agent.js';
 
 interface IpAddr {
@@ -36,7 +36,7 @@ describe('addresses (lab)', () => {
   beforeAll(async () => {
     ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'], eth1: ['198.51.100.2/24', '203.0.113.2/24'] }));
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('claims addresses with their labels, prefixes and devices, as ip addr shows them', async () => {
     const report = await agent.call<ReconcileReport>('reconcile', { present: managed, absent: [] });

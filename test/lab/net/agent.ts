@@ -1,7 +1,7 @@
 // Drives test/lab/net/fixtures/net-agent.ts inside a lab host.
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Collector, Lab, requireRoot, type Host } from '../netns.js';
+import { Collector, Lab, requireRoot, type Host } from '../../support/netns.js';
 
 const AGENT = fileURLToPath(new URL('./fixtures/net-agent.ts', import.meta.url));
 
@@ -33,7 +33,10 @@ export async function startAgent(lab: Lab, host: Host): Promise<Agent> {
     child.once('exit', (code) => reject(new Error(`net agent in ${host.name} exited (${code}):\n${logs.join('\n')}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const message = JSON.parse(line) as AgentMessage;
-      if (message.event === 'ready') return resolve();
+      if (message.event === 'ready') {
+        resolve();
+        return;
+      }
       if (message.id !== undefined) {
         const waiter = pending.get(message.id);
         pending.delete(message.id);

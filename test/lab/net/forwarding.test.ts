@@ -1,7 +1,7 @@
 // The ip_forward check for network nat, against a namespace's own sysctl.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent } from './agent.js';
 
 const nat = {
@@ -20,7 +20,7 @@ describe('forwarding check (lab)', () => {
     ({ lab, director, agent } = await directorLab());
     await lab.exec(director, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('refuses to claim with a clear error when forwarding is off', async () => {
     await expect(agent.call('checkForwarding', { model: { ...nat, enableForwarding: false } })).rejects.toThrow(

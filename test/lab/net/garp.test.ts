@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnnounceSpec, ClaimedAddress } from '../../../src/config/model.js';
 import type { ReconcileReport } from '../../../src/net/index.js';
-import { Lab, requireRoot, type Host, type Watch } from '../netns.js';
+import { Lab, requireRoot, type Host, type Watch } from '../../support/netns.js';
 import { startAgent, type Agent } from './agent.js';
 
 const MAC = {
@@ -74,7 +74,7 @@ describe('gratuitous ARP and unsolicited NA on takeover (lab)', () => {
     await lab.connect(ics01, 'eth0', back, ['198.51.100.10/24'], MAC.ics01);
     [first, second] = await Promise.all([startAgent(lab, ifw01), startAgent(lab, ifw02)]);
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('moves the neighbours of the VIPs and the NAT gateway to the new active without their asking', async () => {
     // ifw01 is active; the client and the real server have talked to it

@@ -2,7 +2,7 @@
 // the switch side (carrier lost) and for the link set down on the host itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkState } from '../../../src/net/index.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent, type AgentMessage } from './agent.js';
 
 describe('link monitor (lab)', () => {
@@ -22,7 +22,7 @@ describe('link monitor (lab)', () => {
     ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'], eth1: ['198.51.100.2/24'] }));
     await lab.setSwitchPort(director, 'eth1', false);
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('reports the initial state of every monitored device', async () => {
     const states = await agent.call<LinkState[]>('monitor', { devices: ['eth0', 'eth1', 'eth9'] });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gratuitousArp } from '../../../src/net/frames.js';
 import { PacketSocket } from '../../../src/net/index.js';
-import type { Host, Lab } from '../netns.js';
+import type { Host, Lab } from '../../support/netns.js';
 import { directorLab, type Agent } from './agent.js';
 
 const frame = gratuitousArp(Buffer.from('020000000a01', 'hex'), '192.0.2.100', 'request');
@@ -15,7 +15,7 @@ describe('packet addon errors', () => {
   afterAll(() => socket.close());
 
   it('reports a missing link as an errno error', () => {
-    expect(() => socket.send(0x7ffffff0, frame)).toThrow(expect.objectContaining({ code: 'ENXIO' }));
+    expect(() => socket.send(0x7ffffff0, frame)).toThrow(expect.objectContaining({ code: 'ENXIO' }) as Error);
   });
 
   it('rejects bad arguments with type and range errors', () => {
@@ -42,7 +42,7 @@ describe('announcing on a link that is down (lab)', () => {
   beforeAll(async () => {
     ({ lab, director, agent } = await directorLab({ eth0: ['192.0.2.1/24'] }));
   });
-  afterAll(async () => lab?.destroy());
+  afterAll(async () => (lab as Lab | undefined)?.destroy());
 
   it('logs ENETDOWN once and keeps the process alive', async () => {
     await lab.exec(director, 'ip', ['link', 'set', 'eth0', 'down']);

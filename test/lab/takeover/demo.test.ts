@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { requireRoot, run } from '../netns.js';
+import { requireRoot, run } from '../../support/netns.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControlRequest } from '../../../src/control/index.js';
-import { requireRoot } from '../netns.js';
-import { heartbeatPort, type Director } from '../cluster/pair.js';
-import { TakeoverLab } from './lab.js';
+import { requireRoot } from '../../support/netns.js';
+import { heartbeatPort, type Director } from '../../support/director-pair.js';
+import { TakeoverLab } from '../../support/takeover-lab.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,7 +60,7 @@ describe('hooks through the daemon', () => {
   });
 
   afterAll(async () => {
-    await lab?.destroy();
+    await (lab as TakeoverLab | undefined)?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -117,7 +117,7 @@ describe('hooks through the daemon', () => {
       expect(notified.map((l) => l.transition)).toEqual(changes.map((_, i) => i + 1));
       // the roles each hook saw are the logged transitions, in order
       expect(notified.map((l) => `${l.from}>${l.to} ${l.reason}`)).toEqual(
-        changes.map((c) => `${String(c.from).toLowerCase()}>${String(c.to).toLowerCase()} ${c.reason}`),
+        changes.map((c) => `${String(c.from).toLowerCase()}>${String(c.to).toLowerCase()} ${String(c.reason)}`),
       );
       for (const l of lines.filter((l) => l.kind !== 'notify')) {
         expect(l.kind).toBe(l.to === 'active' ? 'active' : 'inactive');

@@ -4,9 +4,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireRoot } from '../netns.js';
-import type { Director, LogEvent } from '../cluster/pair.js';
-import { natGateway, TakeoverLab, vip } from './lab.js';
+import { requireRoot } from '../../support/netns.js';
+import type { Director, LogEvent } from '../../support/director-pair.js';
+import { natGateway, TakeoverLab, vip } from '../../support/takeover-lab.js';
 
 const secondVip = '192.0.2.101';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,7 +38,7 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
   });
 
   afterEach(async () => {
-    await lab?.destroy();
+    await (lab as TakeoverLab | undefined)?.destroy();
   });
 
   /** Writes the same new configuration for both nodes. */
@@ -102,7 +102,7 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
     const capture = await lab.captureArp(lab.client);
     const activeMac = await lab.mac(active);
     await capture.waitFor((l) => l.includes(`Reply ${vip} is-at ${activeMac}`));
-    await rewrite((text) => text.replace(/  - name: echo\n(    .*\n)+/, '').replace('virtual_services:\n', 'virtual_services: []\n'));
+    await rewrite((text) => text.replace(/ {2}- name: echo\n( {4}.*\n)+/, '').replace('virtual_services:\n', 'virtual_services: []\n'));
     const result = await lab.pair.tandem(active, ['reload']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(
@@ -138,7 +138,7 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
     expect(JSON.parse(moved.stdout)).toMatchObject({
       ok: false,
       code: 'restart-needed',
-      message: expect.stringContaining('heartbeat.port: 539 -> 540'),
+      message: expect.stringContaining('heartbeat.port: 539 -> 540') as unknown,
     });
   });
 

@@ -2,9 +2,9 @@
 // namespaces (keepalive 50 ms, deadtime 200 ms) moving a VIP and the NAT gateway
 // between them, a client and a real server that must follow without asking.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { requireRoot } from '../netns.js';
-import type { Director } from '../cluster/pair.js';
-import { natGateway, TakeoverLab, vip } from './lab.js';
+import { requireRoot } from '../../support/netns.js';
+import type { Director } from '../../support/director-pair.js';
+import { natGateway, TakeoverLab, vip } from '../../support/takeover-lab.js';
 import { sendControlRequest } from '../../../src/control/index.js';
 
 const deadtime = 200;
@@ -25,7 +25,7 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
   });
 
   afterEach(async () => {
-    await lab?.destroy();
+    await (lab as TakeoverLab | undefined)?.destroy();
   });
 
   it('the active holds the VIP and the NAT gateway with their labels; the backup holds neither', async () => {

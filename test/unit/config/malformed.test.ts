@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, runCli, type BuiltCli } from '../../built-cli.js';
+import { buildCli, runCli, type BuiltCli } from '../../support/built-cli.js';
 import { formatDiagnostic, loadConfig, maxConfigBytes, parseConfig } from '../../../src/config/index.js';
 import { configError, fixture, testOptions, where } from './helpers.js';
 
@@ -458,7 +458,7 @@ describe('malformed configurations through the CLI', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await cli?.remove();
+    await (cli as BuiltCli | undefined)?.remove();
     await rm(dir, { recursive: true, force: true });
   });
 

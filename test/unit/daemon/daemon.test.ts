@@ -9,7 +9,7 @@ import type { HealthSummary } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
 import type { Controller } from '../../../src/daemon/controller.js';
 import { Daemon } from '../../../src/daemon/index.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 import { model } from './pair-config.js';
 
 const standalone = `cluster: lab

@@ -11,7 +11,7 @@ import {
   type HookResult,
   type RoleTransition,
 } from '../../../src/daemon/hooks.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 
 const spec: HooksSpec = { activeCmd: '/etc/tandem/up', inactiveCmd: '/etc/tandem/down', notify: '/etc/tandem/notify', timeout: 1000 };
 const transition = (from: string, to: string, reason = 'peer-dead'): RoleTransition => ({

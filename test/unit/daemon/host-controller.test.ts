@@ -25,7 +25,7 @@ import {
   type PlacedAddress,
   type ReconcileReport,
 } from '../../../src/net/index.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 import { model, pairConfig } from './pair-config.js';
 
 const base = `${pairConfig}virtual_services:

@@ -5,7 +5,7 @@ import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor, RAMP_TICK_MS, type HealthChange } from '../../../src/health/monitor.js';
 import type { CheckResult } from '../../../src/health/result.js';
 import { createLogger } from '../../../src/log.js';
-import { healthCheck, modelOf, realServer, virtualService } from './model.js';
+import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
 
 const pass: CheckResult = { outcome: 'pass', message: 'connected', durationMs: 5 };
 const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'connection refused', durationMs: 1 };

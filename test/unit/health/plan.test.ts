@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planHealth, serverKey } from '../../../src/health/plan.js';
-import { healthCheck, modelOf, realServer, virtualService } from './model.js';
+import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
 
 describe('health plan', () => {
   it('checks the real server address and port; port 0 means the service port; the check port overrides both', () => {

@@ -15,7 +15,7 @@ import {
 import { identityOfVirtualService } from '../../../src/ipvs/desired.js';
 import { describeOperation, type IpvsOperation } from '../../../src/ipvs/operations.js';
 import { serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
-import { model, realServer, virtualService } from '../../ipvs/models.js';
+import { model, realServer, virtualService } from '../../support/ipvs-models.js';
 
 /** An event without its time: the harness's clock gives it. */
 type WithoutNow<E> = E extends unknown ? Omit<E, 'now'> : never;

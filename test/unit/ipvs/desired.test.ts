@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { RealServer, VirtualService } from '../../../src/config/model.js';
-import { desiredTable, desiredTableInChunks, type HealthView } from '../../../src/ipvs/desired.js';
+import type { HealthView, RealServer, VirtualService } from '../../../src/config/model.js';
+import { desiredTable, desiredTableInChunks } from '../../../src/ipvs/desired.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
+import { healthCheck, model, realServer, sorryServer, virtualService } from '../../support/ipvs-models.js';
 
 const web = (overrides: Partial<VirtualService> = {}) =>
   virtualService('web', '203.0.113.10', {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { diffService, diffTables } from '../../../src/ipvs/diff.js';
 import type { IpvsOperation } from '../../../src/ipvs/operations.js';
 import { serviceKey, type IpvsDestination, type IpvsService } from '../../../src/ipvs/table.js';
-import { MemoryIpvs } from './memory-ipvs.js';
+import { MemoryIpvs } from '../../support/memory-ipvs.js';
 
 const destination = (address: string, weight = 1, overrides: Partial<IpvsDestination> = {}): IpvsDestination => ({
   family: 4,

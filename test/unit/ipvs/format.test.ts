@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatList, formatSave, healthLabels } from '../../../src/ipvs/format.js';
 import type { IpvsDestination, IpvsService } from '../../../src/ipvs/table.js';
-import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
+import { healthCheck, model, realServer, sorryServer, virtualService } from '../../support/ipvs-models.js';
 
 const destination = (address: string, port: number, forwarding: IpvsDestination['forwarding'], weight: number): IpvsDestination => ({
   family: address.includes(':') ? 6 : 4,

@@ -1,5 +1,5 @@
 // The balancer in simulated time: an in-memory IPVS and health checks whose results the
-// test decides. The same behaviour against the real kernel: test/ipvs/balancer.test.ts.
+// test decides. The same behaviour against the real kernel: test/ipvs/daemons.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
 import { formatBalancerStatus } from '../../../src/control/index.js';
@@ -7,8 +7,8 @@ import { IpvsBalancer, type IpvsBalancerOptions } from '../../../src/ipvs/ipvs-b
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor } from '../../../src/health/index.js';
 import type { CheckResult } from '../../../src/health/result.js';
-import { captureLogger } from '../../capture-log.js';
-import { healthCheck, model, realServer, sorryServer, virtualService } from '../../ipvs/models.js';
+import { captureLogger } from '../../support/capture-log.js';
+import { healthCheck, model, realServer, sorryServer, virtualService } from '../../support/ipvs-models.js';
 import { MemoryKernel } from './memory-kernel.js';
 
 const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'connection refused', durationMs: 1 };

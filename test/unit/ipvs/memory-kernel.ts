@@ -3,7 +3,7 @@
 // tier's (test/ipvs).
 import type { IpvsInfo, IpvsTimeouts, ServiceIdentity, SyncDaemon, SyncDaemonState } from '../../../src/ipvs/index.js';
 import type { IpvsKernel } from '../../../src/ipvs/ipvs-balancer.js';
-import { MemoryIpvs } from './memory-ipvs.js';
+import { MemoryIpvs } from '../../support/memory-ipvs.js';
 
 export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
   timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };

@@ -1,17 +1,18 @@
 import { Writable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { desiredTable, type HealthView } from '../../../src/ipvs/desired.js';
+import type { HealthView } from '../../../src/config/model.js';
+import { desiredTable } from '../../../src/ipvs/desired.js';
 import { IpvsReconciler } from '../../../src/ipvs/reconcile.js';
 import { createLogger } from '../../../src/log.js';
-import { model, realServer, virtualService } from '../../ipvs/models.js';
-import { MemoryIpvs } from './memory-ipvs.js';
+import { model, realServer, virtualService } from '../../support/ipvs-models.js';
+import { MemoryIpvs } from '../../support/memory-ipvs.js';
 
 function capturedLogger() {
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
       done();
     },
   });
@@ -93,7 +94,7 @@ describe('reconciling the kernel table', () => {
     const kernel = new MemoryIpvs();
     const reconciler = new IpvsReconciler(kernel, capturedLogger().logger, { chunkSize: 100 });
     let ticks = 0;
-    let done = false;
+    let done = false as boolean; // set in a callback, which TypeScript does not follow
     const reconciled = reconciler.reconcile(desiredTable(model(services(1000, 1)), { role: 'active' }), 'claim').then(() => (done = true));
     while (!done) {
       await yieldToEventLoop();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClaimedAddress } from '../../../src/config/model.js';
 import { planAddresses, type HostView } from '../../../src/net/addresses.js';
-import { ipBytes } from '../../../src/net/ip.js';
+import { ipBytes } from '../../../src/lib/address.js';
 import type { HostAddress } from '../../../src/net/rtnl.js';
 
 const mac = Buffer.from('020000000a01', 'hex');

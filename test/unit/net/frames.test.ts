@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gratuitousArp, icmpv6Checksum, unsolicitedNeighbourAdvertisement } from '../../../src/net/frames.js';
-import { ipBytes } from '../../../src/net/ip.js';
+import { ipBytes } from '../../../src/lib/address.js';
 
 const mac = Buffer.from('020000000a01', 'hex');
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AnnounceSpec } from '../../../src/config/model.js';
 import { AnnounceSchedule, Announcer, announcementFrames, type AnnounceTarget } from '../../../src/net/garp.js';
-import { captureLogger } from '../../capture-log.js';
+import { captureLogger } from '../../support/capture-log.js';
 
 const mac = Buffer.from('020000000a01', 'hex');
 const vip: AnnounceTarget = { address: '192.0.2.100', family: 4, ifindex: 2, device: 'eth0', mac };
@@ -50,7 +50,7 @@ describe('AnnounceSchedule', () => {
     const sent = simulate({ count: 2, interval: 100, refresh: 0 }, 5000, [
       [0, (s, now) => s.announce([vip], now)],
       [50, (s, now) => s.announce([vip6], now)],
-      [1000, (s, now) => s.reannounce(now)],
+      [1000, (s, now) => s.announce(s.held(), now)],
     ]);
     expect(sent).toEqual([
       [0, '192.0.2.100'],
@@ -151,7 +151,7 @@ describe('Announcer', () => {
     subject.stop();
     vi.advanceTimersByTime(1000);
     expect(frames).toHaveLength(2);
-    subject.reannounce();
+    subject.announce([]); // sends whatever is due: nothing is held any more
     expect(frames).toHaveLength(2);
   });
 

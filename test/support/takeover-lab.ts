@@ -6,8 +6,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Host, Watch } from '../netns.js';
-import { DirectorPair, type Director, type PairOptions, type StartOptions } from '../cluster/pair.js';
+import type { Host, Watch } from './netns.js';
+import { DirectorPair, type Director, type PairOptions, type StartOptions } from './director-pair.js';
 
 export const vip = '192.0.2.100';
 export const natGateway = '198.51.100.254';
@@ -15,8 +15,8 @@ export const clientAddress = '192.0.2.50';
 export const serverAddress = '198.51.100.10';
 export const echoPort = 7;
 
-const echo = fileURLToPath(new URL('../../../deploy/lab/echo.ts', import.meta.url));
-const prober = fileURLToPath(new URL('../../../deploy/lab/probe.ts', import.meta.url));
+const echo = fileURLToPath(new URL('../../deploy/lab/echo.ts', import.meta.url));
+const prober = fileURLToPath(new URL('../../deploy/lab/probe.ts', import.meta.url));
 
 const services = `network: nat
 enable_forwarding: true

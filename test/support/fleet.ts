@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { stopChild } from '../netns.js';
+import { stopChild } from './netns.js';
 
 export interface FleetStats {
   open: number;

@@ -1,4 +1,6 @@
-import { printable } from './result.js';
+// What a health check expects in an answer. Here, not in health/, because the config
+// loader compiles it too: a use_regex pattern that does not compile is bad input (file, line, key).
+import { printable } from './printable.js';
 
 /** Piranha's `expect`: a substring, or with `use_regex` a regular expression (JavaScript syntax). */
 export interface Expectation {

@@ -1,5 +1,5 @@
 // Builds minimal valid Models for health tests, labs and benchmarks.
-import type { HealthCheckSpec, Model, RealServer, VirtualService } from '../../../src/config/model.js';
+import type { HealthCheckSpec, Model, RealServer, VirtualService } from '../../src/config/model.js';
 
 export function healthCheck(overrides: Partial<HealthCheckSpec> = {}): HealthCheckSpec {
   return {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface BuiltCli {
   /** Path of the built `tandem` entry point. */
@@ -46,10 +46,10 @@ export interface CliResult {
 export async function runCli(cli: BuiltCli, args: string[]): Promise<CliResult> {
   return run(process.execPath, [cli.main, ...args]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({
-      code: error.code ?? -1,
-      stdout: error.stdout ?? '',
-      stderr: error.stderr ?? '',
+    (error: unknown) => ({
+      code: (error as { code?: number }).code ?? -1,
+      stdout: (error as { stdout?: string }).stdout ?? '',
+      stderr: (error as { stderr?: string }).stderr ?? '',
     }),
   );
 }

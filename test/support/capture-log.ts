@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 
 /** A logger whose JSON records land in `records`, for asserting on events. */
 export function captureLogger(): { logger: Logger; records: Array<Record<string, unknown>> } {

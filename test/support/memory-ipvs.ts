@@ -1,7 +1,7 @@
 // An in-memory IPVS table with the kernel's refusals (EEXIST, ESRCH, ENOENT), for unit
 // tests of reconciling. The real kernel is exercised by the VM tier (test/ipvs).
-import type { IpvsDriver, IpvsOperation, OperationFailure } from '../../../src/ipvs/operations.js';
-import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from '../../../src/ipvs/table.js';
+import type { IpvsDriver, IpvsOperation, OperationFailure } from '../../src/ipvs/operations.js';
+import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from '../../src/ipvs/table.js';
 
 export class MemoryIpvs implements IpvsDriver {
   readonly services = new Map<string, IpvsService>();
@@ -13,23 +13,23 @@ export class MemoryIpvs implements IpvsDriver {
     for (const service of initial) this.services.set(serviceKey(service), structuredClone(service));
   }
 
-  async listServices(): Promise<IpvsService[]> {
+  listServices(): Promise<IpvsService[]> {
     this.calls.listServices++;
-    return [...this.services.values()].map((service) => ({ ...service, destinations: [] }));
+    return Promise.resolve([...this.services.values()].map((service) => ({ ...service, destinations: [] })));
   }
 
-  async getService(service: ServiceIdentity): Promise<IpvsService | undefined> {
+  getService(service: ServiceIdentity): Promise<IpvsService | undefined> {
     this.calls.getService++;
     const found = this.services.get(serviceKey(service));
-    return found && { ...found, destinations: [] };
+    return Promise.resolve(found && { ...found, destinations: [] });
   }
 
-  async listDestinations(service: ServiceIdentity): Promise<IpvsDestination[]> {
+  listDestinations(service: ServiceIdentity): Promise<IpvsDestination[]> {
     this.calls.listDestinations++;
-    return (this.services.get(serviceKey(service))?.destinations ?? []).map((destination) => ({ ...destination }));
+    return Promise.resolve((this.services.get(serviceKey(service))?.destinations ?? []).map((destination) => ({ ...destination })));
   }
 
-  async apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]> {
+  apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]> {
     this.calls.apply++;
     const failures: OperationFailure[] = [];
     for (const operation of operations) {
@@ -37,7 +37,7 @@ export class MemoryIpvs implements IpvsDriver {
       const refusal = this.refuse?.(operation) ?? this.perform(operation);
       if (refusal) failures.push({ operation, error: new Error(`${operation.kind}: ${refusal}`) });
     }
-    return failures;
+    return Promise.resolve(failures);
   }
 
   /** The table as plain data, services and destinations in key order. */

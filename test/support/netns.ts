@@ -17,16 +17,10 @@ export interface ExecResult {
 
 export async function run(cmd: string, args: string[], input?: string): Promise<ExecResult> {
   try {
-    if (input === undefined) {
-      const { stdout, stderr } = await execFileAsync(cmd, args, { maxBuffer: 64 << 20 });
-      return { stdout, stderr };
-    }
-    return await new Promise<ExecResult>((resolve, reject) => {
-      const child = execFile(cmd, args, { maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
-        error ? reject(error) : resolve({ stdout, stderr }),
-      );
-      child.stdin?.end(input);
-    });
+    const running = execFileAsync(cmd, args, { maxBuffer: 64 << 20 });
+    if (input !== undefined) running.child.stdin?.end(input);
+    const { stdout, stderr } = await running;
+    return { stdout, stderr };
   } catch (error) {
     const e = error as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execFile, type ChildProcess } from 'node:child_process';
-import type { Role } from '../../../src/cluster/index.js';
-import { sendControlRequest, type DaemonStatus } from '../../../src/control/index.js';
-import { Collector, Lab, stopChild, type Host } from '../netns.js';
+import type { Role } from '../../src/cluster/index.js';
+import { sendControlRequest, type DaemonStatus } from '../../src/control/index.js';
+import { Collector, Lab, stopChild, type Host } from './netns.js';
 
-export const cli = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+export const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const heartbeatPort = 539;
 
 /** A JSON log line of a daemon. */

@@ -1,9 +1,9 @@
-// Models for the IPVS tests (unit, VM tier, benchmark), on top of the health tests'
-// builders (one place for the defaults a loader fills in): a VIP per service, real
+// Models for the IPVS tests (unit, VM tier, benchmark), on top of models.ts's builders
+// (one place for the defaults a loader fills in): a VIP per service, real
 // servers on the service's port unless given, overrides naming only what a test is about.
 import type { Model, RealServer, SorryServer, VirtualService } from '../../src/config/model.js';
-import { familyOf } from '../../src/ipvs/address.js';
-import * as health from '../unit/health/model.js';
+import { familyOf } from '../../src/lib/address.js';
+import * as health from './models.js';
 
 export const healthCheck = health.healthCheck;
 
@@ -18,7 +18,8 @@ export function sorryServer(address: string, overrides: Partial<SorryServer> = {
 
 /** `vip` is `address` or `address/prefix`; a firewall-mark service may have none. */
 export function virtualService(name: string, vip: string | undefined, overrides: Partial<VirtualService> = {}): VirtualService {
-  const { vip: _default, ...service } = health.virtualService(name, [], overrides);
+  const service = health.virtualService(name, [], overrides);
+  delete service.vip;
   if (!vip) return service;
   const [address = '', prefix] = vip.split('/');
   const family = familyOf(address);
