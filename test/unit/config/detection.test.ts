@@ -23,29 +23,43 @@ describe('format detection', () => {
   });
 
   it.each([
-    ['a keepalived.conf named lvs.cf', 'lvs.cf', keepalived, '2:1 -', 'this is a keepalived.conf file'],
-    ['a keepalived.conf', 'keepalived.conf', keepalived, '2:1 -', 'this is a keepalived.conf file'],
-    ['an ldirectord.cf', 'ldirectord.cf', ldirectord, '1:1 -', 'this is an ldirectord.cf file'],
-    ['an ldirectord.cf in Config::Ldirectord sections', 'ha.cf', `[192-0-2-10:80]\n${ldirectord.slice(16)}`, '2:1 -', 'ldirectord.cf'],
     [
-      'a director init script',
-      'lvs.conf',
-      'VIP=192.0.2.10\ncase "$1" in\nstart)\n  ipvsadm -A -t $VIP:80\n  ;;\nesac\n',
-      '2:1 -',
-      'shell script',
+      'a keepalived.conf named lvs.cf',
+      'lvs.cf',
+      keepalived,
+      'keepalived',
+      ['lvs.cf:2:1: warning: the name says Piranha lvs.cf but the content is keepalived.conf; read as keepalived.conf (--format chooses)'],
     ],
-  ])('%s: one error', async (_, file, text, at, says) => {
-    const error = await configError(parseConfig(text, file, testOptions));
-    expect(error.diagnostics).toHaveLength(1);
-    expect(where(error.diagnostics[0])).toBe(at);
-    expect(formatDiagnostic(error.diagnostics[0]!)).toContain(says);
+    ['a keepalived.conf', 'keepalived.conf', keepalived, 'keepalived', []],
+    ['an ldirectord.cf', 'ldirectord.cf', ldirectord, 'ldirectord', []],
+    [
+      'an ldirectord.cf in Config::Ldirectord sections',
+      'ha.cf',
+      `[192-0-2-10:80]\n${ldirectord.slice(16)}`,
+      'ldirectord',
+      ['ha.cf:2:1: warning: the name says Piranha lvs.cf but the content is ldirectord.cf; read as ldirectord.cf (--format chooses)'],
+    ],
+  ] as const)('%s is read as one', async (_, file, text, format, aboutTheName) => {
+    const result = await parseConfig(text, file, testOptions);
+    expect(result.format).toBe(format);
+    const nameWarnings = result.warnings.filter((w) => w.message.startsWith('the name says'));
+    expect(nameWarnings.map(formatDiagnostic)).toEqual(aboutTheName);
   });
 
-  it('--format keepalived gets one error too, for the file as a whole when nothing shows it is one', async () => {
+  it('a director init script: one error', async () => {
+    const script = 'VIP=192.0.2.10\ncase "$1" in\nstart)\n  ipvsadm -A -t $VIP:80\n  ;;\nesac\n';
+    const error = await configError(parseConfig(script, 'lvs.conf', testOptions));
+    expect(error.diagnostics).toHaveLength(1);
+    expect(where(error.diagnostics[0])).toBe('2:1 -');
+    expect(formatDiagnostic(error.diagnostics[0]!)).toContain('shell script');
+  });
+
+  it('--format keepalived reads the file as keepalived.conf when nothing shows it is one', async () => {
     const error = await configError(parseConfig('primary = 10.0.0.1\n', 'lvs.cf', { ...testOptions, format: 'keepalived' }));
-    expect(error.diagnostics.map(formatDiagnostic)).toEqual([
-      'lvs.cf: error: tandem cannot read keepalived.conf yet (expected tandem.yaml, Piranha lvs.cf, ipvsadm rules or lvs-director lvs.conf, found --format keepalived)',
-    ]);
+    expect(error.diagnostics).toHaveLength(1);
+    expect(where(error.diagnostics[0])).toBe('1:1 primary');
+    // lvs.cf's keyword, unknown to the keepalived.conf reader
+    expect(error.diagnostics[0]?.message).toBe('unknown keyword');
   });
 
   it('a script of plain ipvsadm commands is still a rules file', async () => {
