@@ -1,7 +1,7 @@
 // The CLI as it ships (tsc output), built once per test run into a private directory so
 // tests never run a stale dist/ or race another build of it.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ export async function buildCli(): Promise<BuiltCli> {
     '--outDir',
     dist,
   ]);
-  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  await symlink(join(root, 'package.json'), join(dir, 'package.json'));
   await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
   await symlink(join(root, 'proto'), join(dir, 'proto'));
   return { main: join(dist, 'cli/main.js'), remove: () => rm(dir, { recursive: true, force: true }) };
@@ -46,10 +46,9 @@ export interface CliResult {
 export async function runCli(cli: BuiltCli, args: string[]): Promise<CliResult> {
   return run(process.execPath, [cli.main, ...args]).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code?: number; stdout?: string; stderr?: string }) => ({
-      code: error.code ?? -1,
-      stdout: error.stdout ?? '',
-      stderr: error.stderr ?? '',
-    }),
+    (error: unknown) => {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+    },
   );
 }

@@ -30,6 +30,7 @@ import {
 } from '../cluster/index.js';
 import { ConfigError, type Diagnostic } from '../config/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
+import { version } from '../lib/version.js';
 import type { Logger } from '../log.js';
 import { ControlServer, type ControlHandler, type OperatorOutcome, type ReloadOutcome } from './control.js';
 import type { Balancer } from './balancer.js';
@@ -84,6 +85,7 @@ function electionConfig(model: Model, self: NodeSpec, peer: NodeSpec | undefined
     initdead: model.heartbeat.initdead,
     preempt: model.preempt,
     serialNo: model.serialNo,
+    version,
   };
 }
 
@@ -190,6 +192,7 @@ export class Daemon implements ControlHandler {
     logger.info(
       {
         event: 'daemon.start',
+        version,
         cluster: model.cluster,
         peer: peer?.name,
         paths,
@@ -201,7 +204,7 @@ export class Daemon implements ControlHandler {
         socket: this.options.socketPath,
         gc: singleThreadedGc() ? 'single-threaded' : 'parallel',
       },
-      `tandem started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
+      `tandem ${version} started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );
     this.opened = true;
     this.dispatch({ type: 'health', now: now(), health: this.health });
@@ -347,6 +350,7 @@ export class Daemon implements ControlHandler {
     return {
       node: self.name,
       cluster: model.cluster,
+      version,
       pid: process.pid,
       startedAt: wallClock(this.startedAt).toISOString(),
       role: e.role,
@@ -363,6 +367,7 @@ export class Daemon implements ControlHandler {
           alive: e.peer.alive,
           ...(e.peer.role && { role: e.peer.role, term: e.peer.term, priority: e.peer.priority }),
           ...(e.peer.bootId && { bootId: e.peer.bootId }),
+          ...(e.peer.version && { version: e.peer.version }),
           ...(Number.isFinite(lastHeard) && { lastHeardMsAgo: Math.round(t - lastHeard) }),
           ...(e.peer.health && { health: e.peer.health }),
           ...(e.peer.timers && { timers: e.peer.timers }),

@@ -67,6 +67,8 @@ export interface ControllerStatus {
 export interface DaemonStatus {
   node: string;
   cluster: string;
+  /** Absent from a daemon older than the CLI asking (during an upgrade). */
+  version?: string;
   pid: number;
   startedAt: string;
   role: Role;
@@ -83,6 +85,8 @@ export interface DaemonStatus {
     role?: Role;
     term?: number;
     priority?: number;
+    /** As the peer's heartbeats say; absent from an older peer. */
+    version?: string;
     bootId?: string;
     lastHeardMsAgo?: number;
     health?: HealthSummary;
@@ -125,7 +129,9 @@ function health(h: HealthSummary): string {
 export function formatStatus(s: DaemonStatus): string {
   const lines: string[] = [];
   const reason = s.lastTransition ? `, reason ${s.lastTransition.reason}` : '';
-  lines.push(`${s.node} (cluster ${s.cluster}): ${s.role}, term ${s.term}, since ${s.since} (${formatDuration(s.inRoleMs)})${reason}`);
+  lines.push(
+    `${s.node} (cluster ${s.cluster}${s.version ? `, tandem ${s.version}` : ''}): ${s.role}, term ${s.term}, since ${s.since} (${formatDuration(s.inRoleMs)})${reason}`,
+  );
   lines.push(`  health: ${health(s.health)}`);
   if (s.pending) lines.push(`  ${s.pending.kind} in progress (${s.pending.reason}) for ${formatDuration(s.pending.sinceMs)}`);
   if (s.splitBrainSinceMs !== undefined) lines.push(`  SPLIT BRAIN: both nodes ACTIVE for ${formatDuration(s.splitBrainSinceMs)}`);
@@ -139,7 +145,7 @@ export function formatStatus(s: DaemonStatus): string {
       ? `${peer.alive ? peer.role : `${peer.role} (as last heard)`}, term ${peer.term}, priority ${peer.priority}`
       : 'unknown';
     lines.push(
-      `peer ${peer.name}: ${peer.alive ? '' : 'SILENT, '}${state}, ${heard}${peer.health && !peer.health.canServe ? `, ${health(peer.health)}` : ''}`,
+      `peer ${peer.name}${peer.version ? ` (tandem ${peer.version})` : ''}: ${peer.alive ? '' : 'SILENT, '}${state}, ${heard}${peer.health && !peer.health.canServe ? `, ${health(peer.health)}` : ''}`,
     );
     for (const p of peer.paths) {
       const when =
