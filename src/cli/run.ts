@@ -1,7 +1,8 @@
-// `tandem run --config FILE [--node NAME] [--log-format json|pretty] [--socket PATH]`:
+// `tandem run --config FILE [--node NAME] [--log-format json|journal|pretty] [--socket PATH]`:
 // the daemon. SIGTERM (or SIGINT) is a graceful stop: an active node releases,
 // tells the peer in a last heartbeat so it takes over at once, and exits. SIGHUP
-// reloads the configuration (as `tandem reload` does).
+// reloads the configuration (as `tandem reload` does). An internal error releases
+// what it can (as `tandem cleanup` does) before the process exits.
 import { Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
 import {
@@ -11,6 +12,7 @@ import {
   systemHostAddresses,
   systemHostname,
   type ConfigFormat,
+  type Model,
 } from '../config/index.js';
 import {
   Daemon,
@@ -21,7 +23,8 @@ import {
   IpvsBalancer,
   type ConfigLoader,
 } from '../daemon/index.js';
-import { createLogger, type LogFormat } from '../log.js';
+import { createLogger, logFormats, stdoutIsJournal, type LogFormat } from '../log.js';
+import { releaseHost } from './cleanup.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';
 
@@ -29,7 +32,8 @@ interface RunOptions {
   config: string;
   node?: string;
   format?: ConfigFormat;
-  logFormat: LogFormat;
+  /** Default: journal when stdout is the journal, else json. */
+  logFormat?: LogFormat;
   logLevel: string;
   socket: string;
   realtime?: true | number;
@@ -40,8 +44,11 @@ function badInput(message: string): void {
   process.exitCode = ExitCode.badInput;
 }
 
+/** How long a crashing daemon may take to release before it exits anyway. */
+const crashReleaseMs = 3000;
+
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
-function configLoader(options: RunOptions): ConfigLoader {
+function configLoader(options: RunOptions, onModel: (model: Model) => void): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
     const { model, warnings } = await loadConfigOffThread(options.config, {
@@ -59,6 +66,7 @@ function configLoader(options: RunOptions): ConfigLoader {
       throw new Error(`${options.config}: ${(error as Error).message}`);
     }
     const keyring = local.peer ? await loadKeyring(model.auth.keyFile, model.auth.keyId) : undefined;
+    onModel(model);
     return { model, warnings, self: local.self, ...(local.peer && { peer: local.peer }), ...(keyring && { keyring }) };
   };
 }
@@ -70,7 +78,9 @@ export const runCommand: CommandModule = {
       .description('run the daemon: heartbeats with the peer, the election, the addresses, the control socket')
       .requiredOption('--config <file>', 'configuration file (tandem.yaml, lvs.cf, ipvsadm rules or lvs.conf)')
       .option('--node <name>', 'the node this host is (default: by address, then by host name)')
-      .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default('json'))
+      .addOption(
+        new Option('--log-format <format>', 'log format (default: journal when stdout is the journal, else json)').choices(logFormats),
+      )
       .option('--log-level <level>', 'pino log level', 'info')
       .option('--socket <path>', 'control socket', defaultSocketPath)
       .option(
@@ -80,28 +90,43 @@ export const runCommand: CommandModule = {
       )
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
-        const loadConfig = configLoader(options);
+        // what a crash releases: the configuration read last (at start or by a reload)
+        let lastModel: Model | undefined;
+        const loadConfig = configLoader(options, (model) => (lastModel = model));
         let loaded;
         try {
           loaded = await loadConfig();
         } catch (error) {
-          if (error instanceof ConfigError) return reportConfigError(options.config, error);
-          return badInput((error as Error).message);
+          if (error instanceof ConfigError) reportConfigError(options.config, error);
+          else badInput((error as Error).message);
+          return;
         }
         printDiagnostics(loaded.warnings);
         const { model, self, peer, keyring } = loaded;
-        const logger = createLogger({ format: options.logFormat, level: options.logLevel }).child({ node: self.name });
+        const logFormat = options.logFormat ?? (stdoutIsJournal() ? 'journal' : 'json');
+        const logger = createLogger({ format: logFormat, level: options.logLevel }).child({ node: self.name });
         if (options.realtime !== undefined) {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
             (set) => logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`),
-            (error: Error) =>
-              logger.error({ event: 'daemon.realtime-failed', priority }, `${error.message}; running with normal scheduling`),
+            (error: unknown) =>
+              logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; running with normal scheduling`),
           );
         }
+        let crashed = false;
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
-          process.exit(ExitCode.failure);
+          if (crashed) process.exit(ExitCode.failure);
+          crashed = true;
+          // the peer takes over once our heartbeats stop; it must not find the addresses still here
+          setTimeout(() => process.exit(ExitCode.failure), crashReleaseMs).unref();
+          void releaseHost(lastModel ?? model, logger).then((released) => {
+            logger.fatal(
+              { event: 'daemon.crash-release', ...released },
+              `released ${released.removed.length} address(es) before exiting${released.failed.length > 0 ? `; failed: ${released.failed.join('; ')}` : ''}`,
+            );
+            process.exit(ExitCode.failure);
+          });
         });
         const balancer = await IpvsBalancer.create({ model, self, logger });
         let daemon: Daemon;

@@ -7,6 +7,7 @@ export type { Balancer, BalancerStatus, DestinationStatus, IpvsAvailability, Rea
 export { IpvsBalancer, DEFAULT_REPAIR_INTERVAL, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
 export { formatBalancerStatus, healthLabel, serviceStatuses } from './balancer-status.js';
 export { HostController, type HostControllerOptions } from './host-controller.js';
+export { managedAddresses } from './host-plan.js';
 export {
   controlCommands,
   ControlServer,
