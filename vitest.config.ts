@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers: `unit` is pure logic in simulated time (fast, no privileges);
-// `lab` drives the real kernel in network namespaces the tests create (root).
+// Three tiers: `unit` is pure logic in simulated time (fast, no privileges);
+// `lab` drives the real kernel in network namespaces the tests create (root);
+// `package` builds the Debian package and installs it, and deploy/install.sh,
+// into throw-away roots (no namespaces, minutes of compiling and compressing).
 // The IPVS tier runs inside a VM and has its own runner (test/ipvs/run).
 export default defineConfig({
   test: {
@@ -17,6 +19,18 @@ export default defineConfig({
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          // one build at a time: each compiles the program and both share the npm cache
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          // compiling takes minutes on a machine shared with other builds
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
         },
       },
     ],

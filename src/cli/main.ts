@@ -1,32 +1,4 @@
 #!/usr/bin/env -S node --single-threaded-gc
-import { Command } from 'commander';
-import { checkConfigCommand } from './check-config.js';
-import { ExitCode, type CommandModule } from './command.js';
-import { convertCommand } from './convert.js';
-import { ipvsCommand } from './ipvs.js';
-import { keygenCommand } from './keygen.js';
-import { operatorCommands } from './operator.js';
-import { reloadCommand } from './reload.js';
-import { runCommand } from './run.js';
-import { statusCommand } from './status.js';
+import { tandemProgram } from './program.js';
 
-// Each command lives in its own file and registers itself here.
-const commands: CommandModule[] = [
-  checkConfigCommand,
-  convertCommand,
-  ipvsCommand,
-  runCommand,
-  statusCommand,
-  operatorCommands,
-  reloadCommand,
-  keygenCommand,
-];
-
-const program = new Command('tandem')
-  .description('High-availability pair controller for Linux Virtual Server directors')
-  .showHelpAfterError()
-  // A usage error (unknown option, missing argument) is bad input like a bad config file.
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput));
-for (const command of commands) command.register(program);
-
-await program.parseAsync(process.argv);
+await tandemProgram().parseAsync(process.argv);

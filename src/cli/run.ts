@@ -1,7 +1,8 @@
-// `tandem run --config FILE [--node NAME] [--log-format json|pretty] [--socket PATH]`:
+// `tandem run --config FILE [--node NAME] [--log-format json|journal|pretty] [--socket PATH]`:
 // the daemon. SIGTERM (or SIGINT) is a graceful stop: an active node releases,
 // tells the peer in a last heartbeat so it takes over at once, and exits. SIGHUP
-// reloads the configuration (as `tandem reload` does).
+// reloads the configuration (as `tandem reload` does). An internal error releases
+// what it can (as `tandem cleanup` does) before the process exits.
 import { Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
 import {
@@ -16,7 +17,8 @@ import type { Model, NodeSpec } from '../config/model.js';
 import { defaultSocketPath } from '../control/index.js';
 import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
-import { createLogger, type Logger, type LogFormat } from '../log.js';
+import { createLogger, logFormats, stdoutIsJournal, type Logger, type LogFormat } from '../log.js';
+import { releaseHost } from './cleanup.js';
 import { AddressManager, Announcer, checkForwarding, LinkMonitor, PacketSocket } from '../net/index.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';
@@ -25,7 +27,8 @@ interface RunOptions {
   config: string;
   node?: string;
   format?: ConfigFormat;
-  logFormat: LogFormat;
+  /** Default: journal when stdout is the journal, else json. */
+  logFormat?: LogFormat;
   logLevel: string;
   socket: string;
   realtime?: true | number;
@@ -36,8 +39,11 @@ function badInput(message: string): void {
   process.exitCode = ExitCode.badInput;
 }
 
+/** How long a crashing daemon may take to release before it exits anyway. */
+const crashReleaseMs = 3000;
+
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
-function configLoader(options: RunOptions): ConfigLoader {
+function configLoader(options: RunOptions, onModel: (model: Model) => void): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
     const { model, warnings } = await loadConfigOffThread(options.config, {
@@ -55,6 +61,7 @@ function configLoader(options: RunOptions): ConfigLoader {
       throw new Error(`${options.config}: ${(error as Error).message}`);
     }
     const keyring = local.peer ? await loadKeyring(model.auth.keyFile, model.auth.keyId) : undefined;
+    onModel(model);
     return { model, warnings, self: local.self, ...(local.peer && { peer: local.peer }), ...(keyring && { keyring }) };
   };
 }
@@ -87,7 +94,9 @@ export const runCommand: CommandModule = {
         'configuration file (tandem.yaml, lvs.cf, ipvsadm rules, lvs.conf, keepalived.conf or ldirectord.cf)',
       )
       .option('--node <name>', 'the node this host is (default: by address, then by host name)')
-      .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default('json'))
+      .addOption(
+        new Option('--log-format <format>', 'log format (default: journal when stdout is the journal, else json)').choices(logFormats),
+      )
       .option('--log-level <level>', 'pino log level', 'info')
       .option('--socket <path>', 'control socket', defaultSocketPath)
       .option(
@@ -97,7 +106,9 @@ export const runCommand: CommandModule = {
       )
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
-        const loadConfig = configLoader(options);
+        // what a crash releases: the configuration read last (at start or by a reload)
+        let lastModel: Model | undefined;
+        const loadConfig = configLoader(options, (model) => (lastModel = model));
         let loaded;
         try {
           loaded = await loadConfig();
@@ -108,7 +119,8 @@ export const runCommand: CommandModule = {
         }
         printDiagnostics(loaded.warnings);
         const { model, self, peer, keyring } = loaded;
-        const logger = createLogger({ format: options.logFormat, level: options.logLevel }).child({ node: self.name });
+        const logFormat = options.logFormat ?? (stdoutIsJournal() ? 'journal' : 'json');
+        const logger = createLogger({ format: logFormat, level: options.logLevel }).child({ node: self.name });
         if (options.realtime !== undefined) {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
@@ -117,9 +129,20 @@ export const runCommand: CommandModule = {
               logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; running with normal scheduling`),
           );
         }
+        let crashed = false;
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
-          process.exit(ExitCode.failure);
+          if (crashed) process.exit(ExitCode.failure);
+          crashed = true;
+          // the peer takes over once our heartbeats stop; it must not find the addresses still here
+          setTimeout(() => process.exit(ExitCode.failure), crashReleaseMs).unref();
+          void releaseHost(lastModel ?? model, logger).then((released) => {
+            logger.fatal(
+              { event: 'daemon.crash-release', ...released },
+              `released ${released.removed.length} address(es) before exiting${released.failed.length > 0 ? `; failed: ${released.failed.join('; ')}` : ''}`,
+            );
+            process.exit(ExitCode.failure);
+          });
         });
         const balancer = await IpvsBalancer.create({ model, self, logger });
         let daemon: Daemon;

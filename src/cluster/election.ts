@@ -29,6 +29,8 @@ export interface ElectionConfig {
   /** true: the preferred node takes the role back when it is healthy again. */
   preempt: boolean;
   serialNo: number;
+  /** This node's software version, sent in every heartbeat. */
+  version?: string;
 }
 
 export type TransitionReason =
@@ -184,6 +186,7 @@ export interface ElectionStatus {
     term?: number;
     priority?: number;
     serialNo?: number;
+    version?: string;
     health?: HealthSummary;
     timers?: Heartbeat['timers'];
     paths: { lastHeard?: number; up: boolean; lastSeq: number; peerHearsUs?: { heard: boolean; silentMs: number } }[];
@@ -343,6 +346,7 @@ export class Election {
             alive: this.peerAlive(now),
             ...(peer.bootId && { bootId: peer.bootId }),
             ...(hb && { role: hb.role, term: hb.term, priority: hb.priority, serialNo: hb.serialNo, health: hb.health, timers: hb.timers }),
+            ...(hb?.version && { version: hb.version }),
             paths: peer.lastHeard.map((lastHeard, path) => {
               const view = hb?.peerView.find((v) => v.path === path);
               return {
@@ -836,6 +840,7 @@ export class Election {
       timers: { keepaliveMs: this.config.keepalive, deadtimeMs: this.config.deadtime },
       stateVersion: this.stateVersion,
       peerStateVersion: peer?.stateVersion ?? 0,
+      ...(this.config.version && { version: this.config.version }),
     };
   }
 

@@ -51,6 +51,8 @@ export interface Heartbeat {
   timers: { keepaliveMs: number; deadtimeMs: number };
   stateVersion: number;
   peerStateVersion: number;
+  /** The sender's software version; absent from a peer that does not send it. */
+  version?: string;
 }
 
 const requestKinds = [undefined, 'handover', 'takeover'] as const;
@@ -68,6 +70,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
     timers: heartbeat.timers,
     stateVersion: heartbeat.stateVersion,
     peerStateVersion: heartbeat.peerStateVersion,
+    version: heartbeat.version ?? '',
   });
 }
 
@@ -123,6 +126,7 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
     const health = message(decoded.health);
     const timers = message(decoded.timers);
     const request = decodeRequest(decoded.request);
+    const version = text(decoded.version ?? '', 'version');
     return {
       ok: true,
       value: {
@@ -152,6 +156,7 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
         },
         stateVersion: integer(decoded.stateVersion, 'state_version'),
         peerStateVersion: integer(decoded.peerStateVersion, 'peer_state_version'),
+        ...(version && { version }),
       },
     };
   } catch (error) {

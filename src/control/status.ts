@@ -46,6 +46,8 @@ export interface ControllerStatus {
 export interface DaemonStatus {
   node: string;
   cluster: string;
+  /** Absent from a daemon older than the CLI asking (during an upgrade). */
+  version?: string;
   pid: number;
   startedAt: string;
   role: Role;
@@ -62,6 +64,8 @@ export interface DaemonStatus {
     role?: Role;
     term?: number;
     priority?: number;
+    /** As the peer's heartbeats say; absent from an older peer. */
+    version?: string;
     bootId?: string;
     lastHeardMsAgo?: number;
     health?: HealthSummary;

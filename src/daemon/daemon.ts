@@ -39,6 +39,7 @@ import {
 } from '../control/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Balancer } from '../ipvs/index.js';
+import { version } from '../lib/version.js';
 import type { Logger } from '../log.js';
 import type { Controller } from './controller.js';
 import { singleThreadedGc } from './realtime.js';
@@ -78,6 +79,7 @@ function electionConfig(model: Model, self: NodeSpec, peer: NodeSpec | undefined
     initdead: model.heartbeat.initdead,
     preempt: model.preempt,
     serialNo: model.serialNo,
+    version,
   };
 }
 
@@ -172,6 +174,7 @@ export class Daemon implements ControlHandler {
     logger.info(
       {
         event: 'daemon.start',
+        version,
         cluster: model.cluster,
         peer: peer?.name,
         paths,
@@ -183,7 +186,7 @@ export class Daemon implements ControlHandler {
         socket: this.options.socketPath,
         gc: singleThreadedGc() ? 'single-threaded' : 'parallel',
       },
-      `tandem started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
+      `tandem ${version} started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );
     this.opened = true;
     this.dispatch({ type: 'health', now: now(), health: this.health });
@@ -287,6 +290,7 @@ export class Daemon implements ControlHandler {
       startedAt: this.startedAt,
       pid: process.pid,
       node: this.self.name,
+      version,
       model: this.model,
       election: this.election.status(t),
       paths: this.channel?.pathCounters ?? [],

@@ -5,3 +5,4 @@ export type { ConfigLoader } from './reload.js';
 export { HostController } from './host-controller.js';
 export { HookRunner } from './hooks.js';
 export { defaultRealtimePriority, enableRealtime } from './realtime.js';
+export { managedAddresses } from './host-plan.js';

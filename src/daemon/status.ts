@@ -31,6 +31,7 @@ export interface StatusSources {
   startedAt: number;
   pid: number;
   node: string;
+  version: string;
   model: Pick<Model, 'cluster' | 'serialNo' | 'heartbeat'>;
   election: ElectionStatus;
   /** The heartbeat channel's counters, one per path (none without a peer). */
@@ -66,6 +67,7 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
   return {
     node: sources.node,
     cluster: model.cluster,
+    version: sources.version,
     pid: sources.pid,
     startedAt: wallClock(sources.startedAt).toISOString(),
     role: e.role,
@@ -82,6 +84,7 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
         alive: e.peer.alive,
         ...(e.peer.role && { role: e.peer.role, term: e.peer.term, priority: e.peer.priority }),
         ...(e.peer.bootId && { bootId: e.peer.bootId }),
+        ...(e.peer.version && { version: e.peer.version }),
         ...(Number.isFinite(lastHeard) && { lastHeardMsAgo: Math.round(t - lastHeard) }),
         ...(e.peer.health && { health: e.peer.health }),
         ...(e.peer.timers && { timers: e.peer.timers }),

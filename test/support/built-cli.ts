@@ -1,7 +1,7 @@
 // The CLI as it ships (tsc output), built once per test run into a private directory so
 // tests never run a stale dist/ or race another build of it.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ export async function buildCli(): Promise<BuiltCli> {
     '--outDir',
     dist,
   ]);
-  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  await symlink(join(root, 'package.json'), join(dir, 'package.json'));
   await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
   await symlink(join(root, 'proto'), join(dir, 'proto'));
   return { main: join(dist, 'cli/main.js'), remove: () => rm(dir, { recursive: true, force: true }) };

@@ -124,6 +124,16 @@ describe('election rules (one node)', () => {
     expect(e.status(20).peer).toMatchObject({ role: 'ACTIVE', paths: [{ lastHeard: 10 }, { up: false }] });
   });
 
+  it("sends its version and shows the peer's (none from an older peer)", () => {
+    const n = single({ ...config, version: '0.2.0' });
+    const sent = n.tick(0).flatMap((a) => (a.type === 'sendHeartbeat' ? [a.heartbeat] : []));
+    expect(sent).toMatchObject([{ version: '0.2.0' }]);
+    n.hear(10, peerHeartbeat('ACTIVE'));
+    expect(n.election.status(10).peer?.version).toBeUndefined();
+    n.hear(60, peerHeartbeat('ACTIVE', { version: '0.1.0' }));
+    expect(n.election.status(60).peer).toMatchObject({ role: 'ACTIVE', version: '0.1.0' });
+  });
+
   it('warns once about a different configuration serial and timers', () => {
     const n = single();
     n.tick(0);
@@ -325,7 +335,7 @@ describe('election scenarios (two nodes, simulated network)', () => {
       .filter((a) => a.action.type === 'log' && a.action.event === 'split-brain')
       .map((a) => (a.action as { fields: object }).fields);
     expect(logged).toHaveLength(2);
-    expect(logged[0]).toMatchObject({ term: expect.any(Number), peerTerm: expect.any(Number) });
+    expect(logged[0]).toMatchObject({ term: expect.any(Number) as number, peerTerm: expect.any(Number) as number });
     expect(yields[0]!.transition.at - 2000).toBeLessThan(2);
   });
 

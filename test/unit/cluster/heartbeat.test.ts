@@ -25,6 +25,7 @@ const full: Heartbeat = {
   timers: { keepaliveMs: 50, deadtimeMs: 200 },
   stateVersion: 9,
   peerStateVersion: 4,
+  version: '0.1.0',
 };
 
 const HeartbeatType = loadMessageType('heartbeat.proto', 'tandem.heartbeat.v1.Heartbeat');
@@ -32,8 +33,17 @@ const HeartbeatType = loadMessageType('heartbeat.proto', 'tandem.heartbeat.v1.He
 describe('heartbeat codec', () => {
   it('round-trips every field', () => {
     expect(decodeHeartbeat(encodeHeartbeat(full))).toEqual({ ok: true, value: full });
-    const { request: _request, ...withoutRequest } = full;
+    const withoutRequest: Heartbeat = { ...full };
+    delete withoutRequest.request;
     expect(decodeHeartbeat(encodeHeartbeat(withoutRequest))).toEqual({ ok: true, value: withoutRequest });
+  });
+
+  it('decodes the heartbeat of a peer that sends no version (before the field existed) without one', () => {
+    const older: Heartbeat = { ...full };
+    delete older.version;
+    const decoded = decodeHeartbeat(encodeMessage(HeartbeatType, encodable(older)));
+    expect(decoded.ok && decoded.value.version).toBeUndefined();
+    expect(decodeHeartbeat(encodeHeartbeat(older))).toEqual({ ok: true, value: older });
   });
 
   it('covers every field of proto/heartbeat.proto', () => {

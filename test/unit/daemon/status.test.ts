@@ -49,6 +49,7 @@ describe('daemon status', () => {
     const status = daemonStatus({
       ...fixed,
       node: 'ifw01',
+      version: '0.1.0',
       model: { cluster: 'lab', serialNo: 8, heartbeat },
       election,
       paths: [
@@ -59,6 +60,7 @@ describe('daemon status', () => {
     });
     expect(status).toMatchObject({
       node: 'ifw01',
+      version: '0.1.0',
       cluster: 'lab',
       pid: 42,
       startedAt: wallClock(0).toISOString(),
@@ -103,6 +105,7 @@ describe('daemon status', () => {
     const status = daemonStatus({
       ...fixed,
       node: 'lb',
+      version: '0.1.0',
       model: { cluster: 'lab', serialNo: 1, heartbeat },
       election: { role: 'ACTIVE', term: 1, since: 10, health: healthy },
       paths: [],

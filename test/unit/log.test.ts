@@ -1,0 +1,46 @@
+import { fstatSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, journalLine, stdoutIsJournal } from '../../src/log.js';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { destination, lines };
+}
+
+describe('journal log format', () => {
+  it('puts each line behind the syslog priority of its level, the fields still JSON', () => {
+    const { destination, lines } = capture();
+    const logger = createLogger({ format: 'journal', level: 'debug', destination }).child({ node: 'ifw01' });
+    logger.debug({ event: 'channel.debug' }, 'debug');
+    logger.info({ event: 'role.change', reason: 'peer-dead' }, 'role.change BACKUP -> ACTIVE');
+    logger.warn({ event: 'split-brain' }, 'both active');
+    logger.error({ event: 'claim.failed' }, 'cannot claim');
+    logger.fatal({ event: 'daemon.crash' }, 'internal error');
+    expect(lines.map((line) => line.slice(0, 3))).toEqual(['<7>', '<6>', '<4>', '<3>', '<2>']);
+    expect(JSON.parse(lines[1]!.slice(3))).toEqual({
+      node: 'ifw01',
+      event: 'role.change',
+      reason: 'peer-dead',
+      msg: 'role.change BACKUP -> ACTIVE',
+    });
+  });
+
+  it('leaves a line it does not recognise as it is', () => {
+    expect(journalLine('plain\n')).toBe('plain\n');
+    expect(journalLine('{"level":50}\n')).toBe('<3>{}\n');
+  });
+
+  it('is chosen only when stdout is the stream $JOURNAL_STREAM names', () => {
+    expect(stdoutIsJournal({})).toBe(false);
+    expect(stdoutIsJournal({ JOURNAL_STREAM: '1:2' })).toBe(false);
+    const { dev, ino } = fstatSync(1);
+    expect(stdoutIsJournal({ JOURNAL_STREAM: `${dev}:${ino}` })).toBe(true);
+  });
+});
