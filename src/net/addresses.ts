@@ -6,6 +6,7 @@ import { FlagsNew } from 'netlink';
 import type { ClaimedAddress } from '../config/model.js';
 import type { Logger } from '../log.js';
 import { inSubnet, ipBytes } from '../lib/address.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 import {
   AF_INET,
   AF_INET6,
@@ -232,7 +233,7 @@ const cidr = (a: { address: string }, prefix: number) => `${a.address}/${prefix}
  * failure to read the host rejects.
  */
 export class AddressManager {
-  private last: Promise<unknown> = Promise.resolve();
+  private readonly serial = new SerialQueue();
   private readonly logger: Logger;
 
   constructor(
@@ -251,9 +252,7 @@ export class AddressManager {
   }
 
   reconcile(desired: DesiredAddresses, onPresent?: OnPresent): Promise<ReconcileReport> {
-    const run = this.last.then(() => this.apply(desired, onPresent));
-    this.last = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.apply(desired, onPresent));
   }
 
   /** Reads the links and addresses of this host. */
