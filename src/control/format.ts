@@ -18,10 +18,9 @@ function health(h: HealthSummary): string {
 export function formatStatus(s: DaemonStatus): string {
   const lines: string[] = [];
   const reason = s.lastTransition ? `, reason ${s.lastTransition.reason}` : '';
-  lines.push(
-    `${s.node} (cluster ${s.cluster}${s.version ? `, tandem ${s.version}` : ''}): ${s.role}, term ${s.term}, since ${s.since} (${formatDuration(s.inRoleMs)})${reason}`,
-  );
+  lines.push(`${s.node} (cluster ${s.cluster}): ${s.role}, term ${s.term}, since ${s.since} (${formatDuration(s.inRoleMs)})${reason}`);
   lines.push(`  health: ${health(s.health)}`);
+  if (s.version) lines.push(`  version: tandem ${s.version}`);
   if (s.pending) lines.push(`  ${s.pending.kind} in progress (${s.pending.reason}) for ${formatDuration(s.pending.sinceMs)}`);
   if (s.splitBrainSinceMs !== undefined) lines.push(`  SPLIT BRAIN: both nodes ACTIVE for ${formatDuration(s.splitBrainSinceMs)}`);
   lines.push(...formatHost(s.host));
@@ -34,8 +33,12 @@ export function formatStatus(s: DaemonStatus): string {
       ? `${peer.alive ? peer.role : `${peer.role} (as last heard)`}, term ${peer.term}, priority ${peer.priority}`
       : 'unknown';
     lines.push(
-      `peer ${peer.name}${peer.version ? ` (tandem ${peer.version})` : ''}: ${peer.alive ? '' : 'SILENT, '}${state}, ${heard}${peer.health && !peer.health.canServe ? `, ${health(peer.health)}` : ''}`,
+      `peer ${peer.name}: ${peer.alive ? '' : 'SILENT, '}${state}, ${heard}${peer.health && !peer.health.canServe ? `, ${health(peer.health)}` : ''}`,
     );
+    if (peer.version) {
+      const differs = s.version !== undefined && peer.version !== s.version ? ' (differs from ours: an upgrade in progress?)' : '';
+      lines.push(`  version: tandem ${peer.version}${differs}`);
+    }
     for (const p of peer.paths) {
       const when =
         p.lastHeardMsAgo === undefined
