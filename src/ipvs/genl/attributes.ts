@@ -12,8 +12,10 @@ export class AttributeWriter {
   private buffer = Buffer.alloc(128);
   private length = 0;
 
+  // Each writer asks put() for room before it touches this.buffer: put() may replace the buffer.
   u8(type: number, value: number): void {
-    this.buffer.writeUInt8(value, this.put(type, 1));
+    const at = this.put(type, 1);
+    this.buffer.writeUInt8(value, at);
   }
 
   u16(type: number, value: number): void {
@@ -24,7 +26,8 @@ export class AttributeWriter {
 
   /** Network byte order (ports). */
   be16(type: number, value: number): void {
-    this.buffer.writeUInt16BE(value, this.put(type, 2));
+    const at = this.put(type, 2);
+    this.buffer.writeUInt16BE(value, at);
   }
 
   u32(type: number, value: number): void {

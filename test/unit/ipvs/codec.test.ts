@@ -264,3 +264,23 @@ describe('netlink attributes', () => {
     expect(() => new AttributeReader(attr(1, u32(1)).subarray(0, 6), 3)).toThrow(/malformed/);
   });
 });
+
+describe('AttributeWriter growth', () => {
+  it('keeps every kind of value written where its buffer grows', () => {
+    // 16 u32 attributes fill the first 128 bytes, so the next one makes the buffer grow
+    const writers: Array<[string, (out: AttributeWriter) => void, Buffer]> = [
+      ['u8', (out) => out.u8(40, 7), attr(40, Buffer.from([7]))],
+      ['u16', (out) => out.u16(40, 0x1234), attr(40, u16(0x1234))],
+      ['be16', (out) => out.be16(40, 0x1234), attr(40, u16be(0x1234))],
+      ['u32', (out) => out.u32(40, 0x12345678), attr(40, u32(0x12345678))],
+      ['string', (out) => out.string(40, 'sip'), attr(40, Buffer.from('sip\0'))],
+    ];
+    for (const [, write, expected] of writers) {
+      const bytes = encoded((out) => {
+        for (let i = 0; i < 16; i++) out.u32(1, i);
+        write(out);
+      });
+      expect(bytes.subarray(128)).toEqual(expected);
+    }
+  });
+});
