@@ -13,6 +13,8 @@ import { run, stopChild } from '../support/netns.js';
 import { addresses, ipvsadm, resetIpvs } from './director.js';
 
 const vip = addresses.vip;
+/** TEST-NET-3, away from the addresses director.ts gives its namespaces. */
+const directorAddress = '203.0.113.250/32';
 
 const keepalivedConf = `global_defs {
   router_id director
@@ -109,11 +111,14 @@ void describe('migrating: converted files program the table the original daemons
 
   beforeEach(async () => {
     await resetIpvs();
+    // a standalone director runs on an address of its host; the guest has only loopback's
+    await run('ip', ['address', 'replace', directorAddress, 'dev', 'lo']);
     dir = await mkdtemp(join(tmpdir(), 'tandem-migrate-'));
   });
   afterEach(async () => {
     for (const child of children.splice(0)) await stopChild(child);
     await resetIpvs();
+    await run('ip', ['address', 'del', directorAddress, 'dev', 'lo']).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
 
