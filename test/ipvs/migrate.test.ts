@@ -13,8 +13,8 @@ import { run, stopChild } from '../support/netns.js';
 import { addresses, ipvsadm, resetIpvs } from './director.js';
 
 const vip = addresses.vip;
-/** TEST-NET-3, away from the addresses director.ts gives its namespaces. */
-const directorAddress = '203.0.113.250/32';
+/** On the VIP's subnet (director.ts's natLab uses its own links for it). */
+const directorAddress = `${vip.replace(/\.\d+$/, '.250')}/24`;
 
 const keepalivedConf = `global_defs {
   router_id director
@@ -111,14 +111,19 @@ void describe('migrating: converted files program the table the original daemons
 
   beforeEach(async () => {
     await resetIpvs();
-    // a standalone director runs on an address of its host; the guest has only loopback's
-    await run('ip', ['address', 'replace', directorAddress, 'dev', 'lo']);
+    // What an operator's director has: an address of its own on the VIPs' subnet (the VIPs
+    // are claimed on that device) and forwarding on for VS/NAT.
+    await run('ip', ['link', 'add', 'mig0', 'type', 'veth', 'peer', 'name', 'mig1']);
+    await run('ip', ['address', 'add', directorAddress, 'dev', 'mig0']);
+    await run('ip', ['link', 'set', 'mig0', 'up']);
+    await run('ip', ['link', 'set', 'mig1', 'up']); // an interface counts as the host's only while it runs
+    await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
     dir = await mkdtemp(join(tmpdir(), 'tandem-migrate-'));
   });
   afterEach(async () => {
     for (const child of children.splice(0)) await stopChild(child);
     await resetIpvs();
-    await run('ip', ['address', 'del', directorAddress, 'dev', 'lo']).catch(() => undefined);
+    await run('ip', ['link', 'del', 'mig0']).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
 
