@@ -136,6 +136,8 @@ export type ElectionEvent =
       bootId: string;
       /** The datagram echoed this boot of ours (see ChannelMessage.echoesUs). */
       echoesUs: boolean;
+      /** Made since our start, not a recording (see ChannelMessage.proven). */
+      proven: boolean;
       heartbeat: Heartbeat;
     }
   | { type: 'health'; now: number; health: HealthSummary }
@@ -158,6 +160,14 @@ interface PeerState {
   /** The peer's state_version as last heard, and whether that heartbeat's echo of our state is from this boot. */
   stateVersion: number;
   echoesUs: boolean;
+  /**
+   * `heartbeat` is proven to be made since our start. An unproven one may be a
+   * recording replayed after our restart (a STOPPED heartbeat, a handover
+   * request): it may hold us back (keep us BACKUP, keep us from claiming while it
+   * is heard), never make us claim or hand over. A live peer proves itself within
+   * a round trip, by echoing our boot id.
+   */
+  proven: boolean;
   mismatchLogged: { serialNo?: number; timers?: string };
 }
 
@@ -257,6 +267,7 @@ export class Election {
         appliedSeq: 0,
         stateVersion: 0,
         echoesUs: false,
+        proven: false,
         alive: false,
         mismatchLogged: {},
       };
@@ -388,6 +399,8 @@ export class Election {
       peer.lastSeq.fill(0);
       peer.handledRequestId = undefined;
       peer.stateVersion = 0;
+      // Our next heartbeat echoes the new boot, which proves it once it answers.
+      this.sendNow = true;
     }
     // Only progress on a path counts: a datagram overtaken on its path (or an old
     // one replayed within the channel's window) neither keeps the peer alive nor
@@ -414,6 +427,7 @@ export class Election {
     peer.appliedSeq = event.seq;
     peer.heartbeat = heartbeat;
     peer.echoesUs = event.echoesUs;
+    peer.proven = event.proven;
     if (heartbeat.stateVersion !== peer.stateVersion) {
       // Tell the peer at once that we saw its new state: it may be waiting for that to act.
       peer.stateVersion = heartbeat.stateVersion;
@@ -621,7 +635,7 @@ export class Election {
     const hb = this.peer.heartbeat;
     if (hb && this.peerAlive(now)) {
       if (hb.role === 'ACTIVE') return { to: 'BACKUP', reason: 'peer-active' };
-      if (hb.role === 'STOPPED') return { to: 'ACTIVE', reason: 'peer-stopped' };
+      if (hb.role === 'STOPPED') return this.peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
       if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
       if (hb.role === 'BACKUP') return { to: 'BACKUP', reason: 'peer-backup' };
       if (!this.isPreferred()) return { to: 'BACKUP', reason: 'peer-preferred' };
@@ -642,7 +656,7 @@ export class Election {
       const backFromFault = this.lastTransition?.from === 'FAULT' && now - this.since < this.config.deadtime;
       return backFromFault ? undefined : { to: 'ACTIVE', reason: 'peer-dead' };
     }
-    if (hb.role === 'STOPPED') return { to: 'ACTIVE', reason: 'peer-stopped' };
+    if (hb.role === 'STOPPED') return peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
     const request = this.newPeerRequest('handover');
     if (request) {
       peer.handledRequestId = request.id;
@@ -770,9 +784,11 @@ export class Election {
 
   /** Why the peer will not claim after our handover, if it will not. */
   private handoverFailure(alive: boolean, timedOut: boolean): string | undefined {
-    const hb = this.peer?.heartbeat;
+    const peer = this.peer;
+    const hb = peer?.heartbeat;
     if (!alive) return 'the peer went silent';
-    if (hb && this.peerUnable()) return `the peer became ${hb.role}${hb.health.canServe ? '' : ' and cannot serve'}`;
+    // Only a proven peer's word ends it early; an unproven one is waited out.
+    if (hb && peer.proven && this.peerUnable()) return `the peer became ${hb.role}${hb.health.canServe ? '' : ' and cannot serve'}`;
     return timedOut ? `the peer did not claim within ${this.config.deadtime} ms` : undefined;
   }
 
@@ -896,21 +912,23 @@ export class Election {
   private peerKnowsOurState(now: number): boolean {
     const peer = this.peer;
     const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
-    return acknowledged || now - this.since >= this.config.deadtime;
+    return acknowledged || (!!peer?.proven && now - this.since >= this.config.deadtime);
   }
 
   /** The peer's last heartbeat says it heard us on some path within deadtime. */
   private peerHearsUs(now: number): boolean {
     const peer = this.peer;
     const hb = peer?.heartbeat;
-    if (!peer || !hb) return false;
+    // An unproven peer has not heard this boot of ours, whatever a recording says.
+    if (!peer?.proven || !hb) return false;
     const age = now - (this.lastHeardAny() ?? now);
     return hb.peerView.some((view) => view.heard && view.silentMs + age < this.config.deadtime);
   }
 
+  /** A handover or takeover request of the peer not acted on yet: only from a proven peer, so never a replayed one. */
   private newPeerRequest(kind: PeerRequest['kind']): PeerRequest | undefined {
     const peer = this.peer;
-    const request = peer?.heartbeat?.request;
+    const request = peer?.proven ? peer.heartbeat?.request : undefined;
     return request?.kind === kind && request.id !== peer?.handledRequestId ? request : undefined;
   }
 

@@ -24,6 +24,12 @@ export interface Accepted {
   keyId: number;
   /** The sender had heard this boot of ours when it sent this (it echoes our boot id). */
   echoesUs: boolean;
+  /**
+   * Made since we started, so no recording made before: it echoes our boot id, or
+   * its boot started after one that did. What an unproven datagram says may hold
+   * us back but must not make us act.
+   */
+  proven: boolean;
   /** Set when this datagram made us trust a new boot of the peer. */
   bootChange?: BootChange;
 }
@@ -76,6 +82,7 @@ export class ChannelEndpoint {
       bootId: envelope.bootId.toString('hex'),
       keyId: opened.keyId,
       echoesUs: envelope.echoBootId.equals(this.sessions.bootId),
+      proven: admission.proven,
       ...(admission.bootChange && { bootChange: admission.bootChange }),
     };
   }

@@ -175,6 +175,59 @@ describe('replay protection', () => {
     expect(b.open(earlier.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted-clock-back' });
   });
 
+  it('after our restart, takes a datagram for proven only if it echoes our boot: a recording never is', () => {
+    const { a } = pair({ aBoot: createBootId(1000) });
+    const recorded = Array.from({ length: 3 }, () => a.seal(payload).datagram);
+    // B restarts: the recording is all it hears first, and it cannot tell.
+    const restartedB = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw02', peer: 'ifw01' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(),
+    );
+    expect(restartedB.open(recorded[0]!)).toMatchObject({ ok: true, bootChange: 'first-contact', proven: false });
+    expect(restartedB.open(recorded[1]!)).toMatchObject({ ok: true, proven: false });
+    // The live peer (the same boot) hears B and echoes it: proven from then on.
+    a.open(restartedB.seal(payload).datagram);
+    expect(restartedB.open(a.seal(payload).datagram)).toMatchObject({ ok: true, echoesUs: true, proven: true });
+    // A recorded datagram B never saw is still within the window, but it does not echo B.
+    expect(restartedB.open(recorded[2]!)).toMatchObject({ ok: true, proven: false });
+    // A later boot of a proven peer is running since B started: proven before it echoes.
+    const next = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(2000)),
+    );
+    expect(restartedB.open(next.seal(payload).datagram)).toMatchObject({
+      ok: true,
+      bootChange: 'restarted',
+      proven: true,
+      echoesUs: false,
+    });
+  });
+
+  it('a boot that succeeds an unproven one stays unproven until it echoes us', () => {
+    const old = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(1000)),
+    );
+    const live = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(2000)),
+    );
+    const { b } = pair();
+    expect(b.open(old.seal(payload).datagram)).toMatchObject({ ok: true, proven: false });
+    expect(b.open(live.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted', proven: false });
+    live.open(b.seal(payload).datagram);
+    expect(b.open(live.seal(payload).datagram)).toMatchObject({ ok: true, proven: true });
+    expect(rejected(b.open(old.seal(payload).datagram))).toBe('stale-boot');
+  });
+
   it('window arithmetic', () => {
     const w = new ReplayWindow();
     expect(w.isNew(10)).toBe(true);
