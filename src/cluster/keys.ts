@@ -33,6 +33,10 @@ export class Keyring {
     return [...this.keys.keys()];
   }
 
+  has(keyId: number): boolean {
+    return this.keys.has(keyId);
+  }
+
   sign(data: Uint8Array): Buffer {
     return hmac(this.signingKey, data);
   }

@@ -14,7 +14,7 @@
 // that had echoed it (start times only grow). What an unproven datagram says may
 // hold a node back, never make it act (see election.ts).
 import { randomBytes } from 'node:crypto';
-import { bootIdLength, type Envelope } from './envelope.js';
+import { bootIdLength, type Freshness } from './envelope.js';
 
 const windowSize = 128;
 /** How recent (in our datagrams) an echoed sequence number must be to prove freshness. */
@@ -69,9 +69,6 @@ interface PeerBoot {
 }
 
 export type BootChange = 'first-contact' | 'restarted' | 'restarted-clock-back';
-
-/** What the replay checks read of an envelope. */
-export type Freshness = Pick<Envelope, 'kind' | 'bootId' | 'seq' | 'echoBootId' | 'echoSeq'>;
 
 type Verdict = { ok: true; bootChange?: BootChange } | { ok: false; reason: 'replay' | 'stale-boot' };
 
