@@ -12,14 +12,6 @@ import { DirectorPair, heartbeatPort, udpPayloads, type Director } from './pair.
 
 const deadtime = 200;
 
-/** Sends datagrams (hex) from a process inside the host's namespace. */
-const injector = `
-const [target, port, ...hex] = process.argv.slice(1);
-const socket = require('node:dgram').createSocket('udp4');
-let left = hex.length;
-for (const h of hex) socket.send(Buffer.from(h, 'hex'), Number(port), target, () => { if (--left === 0) socket.close(); });
-`;
-
 function forgedHeartbeat(keyring: Keyring): Buffer {
   return sealDatagram(keyring, {
     kind: messageKinds.heartbeat,
@@ -51,16 +43,18 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
   let pair: DirectorPair;
   let active: Director;
   let backup: Director;
+  const created: DirectorPair[] = [];
 
   beforeEach(async () => {
     requireRoot();
     pair = await DirectorPair.create({ keepalive: '50ms', deadtime: `${deadtime}ms` });
+    created.push(pair);
     await pair.startBoth();
     [active, backup] = await pair.settled();
   });
 
   afterEach(async () => {
-    await pair?.destroy();
+    await Promise.all(created.splice(0).map((created) => created.destroy()));
   });
 
   it('hard kill of the active: the backup reports ACTIVE within deadtime + 100 ms', async () => {
@@ -113,13 +107,10 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
 
     const before = await pair.status(backup);
     const changesBefore = [pair.roleChanges(active).length, pair.roleChanges(backup).length];
-    await pair.lab.exec(pair.outsider, process.execPath, [
-      '-e',
-      injector,
-      backup.publicAddress,
-      String(heartbeatPort),
-      ...[forged, wrongKey, unknownKeyId, ...replayed].map((d) => d.toString('hex')),
-    ]);
+    // Spoofed as the active: the backup's socket, connected to the active, takes nothing from elsewhere.
+    const spoofer = await pair.spoofer(active, backup);
+    await spoofer.send([forged, wrongKey, unknownKeyId, ...replayed]);
+    await spoofer.stop();
     await sleep(3 * deadtime);
 
     const after = await pair.status(backup);
