@@ -16,15 +16,13 @@
 //    ladder of a configuration stops after two rates at which the active was
 //    declared dead.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ChannelEndpoint } from '../src/cluster/endpoint.js';
 import { messageKinds, openDatagram, sealDatagram } from '../src/cluster/envelope.js';
 import { encodeHeartbeat } from '../src/cluster/heartbeat.js';
 import { Keyring, loadKeyring } from '../src/cluster/keys.js';
 import { ChannelSessions } from '../src/cluster/replay.js';
 import type { DaemonStatus } from '../src/daemon/index.js';
-import { DirectorPair, heartbeatPort, udpPayloads, type Director } from '../test/lab/cluster/pair.js';
+import { DirectorPair, heartbeatPort, type Director } from '../test/lab/cluster/pair.js';
 import type { Benchmark } from './benchmark.js';
 
 const parts = new Set((process.env.FLOOD_PARTS ?? 'cost,lab').split(','));
@@ -125,18 +123,7 @@ async function udpCounters(pair: DirectorPair, node: Director): Promise<Record<s
 
 /** A genuine heartbeat of the active to the backup, taken off the wire, made into a forgery of the kind. */
 async function forgery(pair: DirectorPair, active: Director, backup: Director, kind: ForgeryKind): Promise<Buffer> {
-  const capture = join(pair.dir, 'genuine.pcap');
-  await pair.lab.exec(backup.host, 'tcpdump', [
-    '-i',
-    'eth0',
-    '-U',
-    '-w',
-    capture,
-    '-c',
-    '1',
-    `udp dst port ${heartbeatPort} and src host ${active.publicAddress}`,
-  ]);
-  const [genuine] = udpPayloads(await readFile(capture));
+  const [genuine] = await pair.captureHeartbeats(active, backup, 1);
   if (!genuine) throw new Error('no heartbeat captured');
   let forged: Buffer = genuine;
   if (kind === 'fresh') {

@@ -2,13 +2,11 @@
 // two paths (two switches), keepalive 50 ms / deadtime 200 ms: hard kill,
 // operator failover, attacks on the channel, a cut path, graceful stop.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBootId, encodeHeartbeat, Keyring, messageKinds } from '../../../src/cluster/index.js';
 import { sealDatagram } from '../../../src/cluster/envelope.js';
 import { requireRoot } from '../netns.js';
-import { DirectorPair, heartbeatPort, udpPayloads, type Director } from './pair.js';
+import { DirectorPair, type Director } from './pair.js';
 
 const deadtime = 200;
 
@@ -86,18 +84,7 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
 
   it('a forged packet, a replayed packet and a packet with the wrong key change nothing and are counted', async () => {
     // Real heartbeats of the active, as the backup received them, to replay.
-    const capture = join(pair.dir, 'replay.pcap');
-    await pair.lab.exec(backup.host, 'tcpdump', [
-      '-i',
-      'eth0',
-      '-U',
-      '-w',
-      capture,
-      '-c',
-      '5',
-      `udp dst port ${heartbeatPort} and src host ${active.publicAddress}`,
-    ]);
-    const replayed = udpPayloads(await readFile(capture));
+    const replayed = await pair.captureHeartbeats(active, backup, 5);
     expect(replayed).toHaveLength(5);
 
     const wrongKey = forgedHeartbeat(new Keyring(new Map([[1, randomBytes(32)]]), 1));

@@ -2,7 +2,7 @@
 // two switches (the public and the private heartbeat path), for the cluster lab
 // tests and the failover benchmark.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -170,6 +170,14 @@ export class DirectorPair {
     exited.catch(() => undefined);
     // Generous by default: on a loaded machine starting Node alone can take seconds.
     await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 30_000), exited]);
+  }
+
+  /** The next `count` heartbeats `from` sends `to` on the public path, as `to` receives them (UDP payloads). */
+  async captureHeartbeats(from: Director, to: Director, count: number): Promise<Buffer[]> {
+    const capture = join(this.dir, `capture-${randomBytes(4).toString('hex')}.pcap`);
+    const filter = `udp dst port ${heartbeatPort} and src host ${from.publicAddress}`;
+    await this.lab.exec(to.host, 'tcpdump', ['-i', 'eth0', '-U', '-w', capture, '-c', String(count), filter]);
+    return udpPayloads(await readFile(capture));
   }
 
   /** A sender on the outsider host that passes for `as` (its public address, the heartbeat port) towards `to`. */
