@@ -163,9 +163,9 @@ interface PeerState {
   /**
    * `heartbeat` is proven to be made since our start. An unproven one may be a
    * recording replayed after our restart (a STOPPED heartbeat, a handover
-   * request): it may hold us back (keep us BACKUP, keep us from claiming while it
-   * is heard), never make us claim or hand over. A live peer proves itself within
-   * a round trip, by echoing our boot id.
+   * request): it may hold us back (make a starting node BACKUP, keep us from
+   * claiming while it is heard), never make us claim or hand over. A live peer
+   * proves itself within a round trip, by echoing our boot id.
    */
   proven: boolean;
   mismatchLogged: { serialNo?: number; timers?: string };
@@ -635,6 +635,8 @@ export class Election {
     const hb = this.peer.heartbeat;
     if (hb && this.peerAlive(now)) {
       if (hb.role === 'ACTIVE') return { to: 'BACKUP', reason: 'peer-active' };
+      // Only a proven peer's word makes us claim; an unproven one (maybe a
+      // recording) may make us BACKUP, and keeps us waiting while it is heard.
       if (hb.role === 'STOPPED') return this.peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
       if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
       if (hb.role === 'BACKUP') return { to: 'BACKUP', reason: 'peer-backup' };
@@ -656,7 +658,9 @@ export class Election {
       const backFromFault = this.lastTransition?.from === 'FAULT' && now - this.since < this.config.deadtime;
       return backFromFault ? undefined : { to: 'ACTIVE', reason: 'peer-dead' };
     }
-    if (hb.role === 'STOPPED') return peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
+    // Whatever an unproven peer says, it keeps us waiting while it is heard.
+    if (!peer.proven) return undefined;
+    if (hb.role === 'STOPPED') return { to: 'ACTIVE', reason: 'peer-stopped' };
     const request = this.newPeerRequest('handover');
     if (request) {
       peer.handledRequestId = request.id;

@@ -85,7 +85,7 @@ function checkProperties(sim: Simulation, options: SimOptions): string[] {
   }
 
   // 2. After the active node dies, the other (healthy, undisturbed backup) is
-  //    ACTIVE within deadtime + one keepalive.
+  //    ACTIVE within deadtime + one keepalive, unless a replay held a node back.
   const bound = deadtime + keepalive;
   for (const kill of sim.kills) {
     const other = (1 - kill.node) as NodeIndex;
@@ -93,7 +93,8 @@ function checkProperties(sim: Simulation, options: SimOptions): string[] {
     const backupAtKill = sim.spans.some((s) => s.node === other && s.role === 'BACKUP' && s.from <= kill.at && s.to >= kill.at);
     const disturbed = sim.disturbances.some((d) => d.node === other && d.at <= kill.at + bound && d.until >= kill.at - deadtime);
     const otherUp = lives(sim, other).some((l) => l.from <= kill.at && l.to >= kill.at + bound);
-    if (!wasActive || !backupAtKill || disturbed || !otherUp) continue;
+    const attacked = sim.attacks.some((a) => a.at <= kill.at + bound && a.until >= kill.at - deadtime);
+    if (!wasActive || !backupAtKill || disturbed || !otherUp || attacked) continue;
     const activeSoon = sim.spans.some((s) => s.role === 'ACTIVE' && s.from <= kill.at + bound && s.to > kill.at);
     if (!activeSoon)
       problems.push(`${nodeNames[kill.node]} killed while ACTIVE at t=${kill.at.toFixed(1)}: nobody ACTIVE within ${bound} ms`);

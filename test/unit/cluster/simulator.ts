@@ -290,6 +290,12 @@ export class Simulation {
   readonly kills: { node: NodeIndex; at: number }[] = [];
   /** Replayed datagrams and what the receiver made of them. */
   readonly replays: { node: NodeIndex; at: number; outcome: ReturnType<SimNode['receive']> }[] = [];
+  /**
+   * While a replayed datagram that a node could not tell from the peer holds it
+   * back (a deadtime), the pair may claim later than it would: liveness is not
+   * promised under attack, safety is.
+   */
+  readonly attacks: { node: NodeIndex; at: number; until: number }[] = [];
   /** Partitions in force: [path][direction 0 = A→B, 1 = B→A]. */
   private readonly cut: number[][];
   private readonly current: [RoleSpan | undefined, RoleSpan | undefined] = [undefined, undefined];
@@ -393,6 +399,7 @@ export class Simulation {
   private replay(node: SimNode, datagram: Buffer, at: number, forbidden: 'accepted' | 'proven'): void {
     const outcome = node.receive(0, datagram, at);
     this.replays.push({ node: node.index, at, outcome });
+    if (outcome === 'unproven') this.attacks.push({ node: node.index, at, until: at + this.options.timers.deadtime });
     const accepted = outcome === 'proven' || (forbidden === 'accepted' && outcome === 'unproven');
     if (accepted)
       this.violations.push({ at, message: `${node.name} accepted a replayed datagram${outcome === 'proven' ? ' as proven' : ''}` });
