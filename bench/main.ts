@@ -4,12 +4,21 @@
 import type { Benchmark } from './benchmark.js';
 import { configBenchmark } from './config.js';
 import { failoverBenchmark } from './failover.js';
+import { floodBenchmark } from './flood.js';
 import { healthBenchmark } from './health.js';
 import { ipvsBenchmark } from './ipvs.js';
 import { netBenchmark } from './net.js';
 import { takeoverBenchmark } from './takeover.js';
 
-const benchmarks: Benchmark[] = [configBenchmark, netBenchmark, healthBenchmark, ipvsBenchmark, failoverBenchmark, takeoverBenchmark];
+const benchmarks: Benchmark[] = [
+  configBenchmark,
+  netBenchmark,
+  healthBenchmark,
+  ipvsBenchmark,
+  failoverBenchmark,
+  takeoverBenchmark,
+  floodBenchmark,
+];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));

@@ -1,8 +1,9 @@
 // The socket side of the secure channel: one UDP socket per path, bound to this
-// node's address on that path, sending every message to the peer's address on
-// every path. Whatever arrives goes through the endpoint's checks; rejects are
-// counted per path and reason and logged at a limited rate. Nothing a datagram
-// contains can throw out of the receive handler.
+// node's address on that path and connected to the peer's, so the kernel drops
+// datagrams from anywhere else before they take room in the receive buffer.
+// Every message goes to the peer on every path. Whatever arrives goes through the
+// endpoint's checks; rejects are counted per path and reason and logged at a
+// limited rate. Nothing a datagram contains can throw out of the receive handler.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../log.js';
@@ -49,26 +50,39 @@ export interface SecureChannelOptions<T> {
 }
 
 const logIntervalMs = 10_000;
+/**
+ * The receive buffer asked for per socket (the kernel books twice as much). A
+ * flood shares it with the genuine heartbeats, and whatever arrives while it is
+ * full is lost: it must hold what arrives while the event loop is busy elsewhere
+ * (tens of ms of a flood of small datagrams), yet drain in a few ms when full,
+ * or the heartbeats queued behind the flood come too late.
+ */
+export const receiveBufferBytes = 1 << 20;
+/** A path whose socket could not be connected (its link down at start) tries again after this long. */
+const connectRetryMs = 1000;
+
+interface PathSocket {
+  socket: Socket;
+  counters: PathCounters;
+  connecting: boolean;
+  /** Monotonic ms before which no new connect is tried. */
+  retryConnectAt: number;
+}
 
 export class SecureChannel<T> {
-  private readonly counters: PathCounters[];
-  private readonly rejectLog = new LogRateLimiter<RejectReason | 'send-error'>(logIntervalMs);
+  private readonly paths: PathSocket[];
+  private readonly rateLimiter = new LogRateLimiter<RejectReason | 'send-error' | 'connect-error'>(logIntervalMs);
 
   private constructor(
     private readonly options: SecureChannelOptions<T>,
-    private readonly sockets: Socket[],
+    sockets: Socket[],
   ) {
-    this.counters = options.paths.map(({ local, remote }) => ({
-      local,
-      remote,
-      sent: 0,
-      sendErrors: 0,
-      accepted: 0,
-      rejected: emptyRejectCounters(),
-    }));
-    sockets.forEach((socket, path) => {
+    this.paths = sockets.map((socket, path) => {
+      const { local, remote } = options.paths[path] ?? { local: '', remote: '' };
       socket.on('message', (datagram, from) => this.receive(path, datagram, from.address));
-      socket.on('error', (error) => options.logger.error({ event: 'channel.socket-error', path, err: error }, 'heartbeat socket error'));
+      socket.on('error', (error) => this.socketError(path, error));
+      const counters = { local, remote, sent: 0, sendErrors: 0, accepted: 0, rejected: emptyRejectCounters() };
+      return { socket, counters, connecting: false, retryConnectAt: 0 };
     });
   }
 
@@ -99,61 +113,138 @@ export class SecureChannel<T> {
             : (error as Error).message;
       throw new Error(`cannot bind the heartbeat socket to ${address}:${options.port}: ${why}`);
     }
-    return new SecureChannel(options, sockets);
+    const channel = new SecureChannel(options, sockets);
+    channel.paths.forEach((path, index) => channel.enlargeReceiveBuffer(path, index));
+    await Promise.all(channel.paths.map((path, index) => channel.connect(path, index)));
+    return channel;
   }
 
   /** Sends the payload to the peer on every path, each copy with its own sequence number. */
   send(payload: Uint8Array): void {
-    this.sockets.forEach((socket, path) => {
-      const counters = this.counters[path]!;
+    this.paths.forEach((path, index) => {
       const { datagram } = this.options.endpoint.seal(payload);
-      socket.send(datagram, this.options.port, counters.remote, (error) => {
-        if (!error) return;
-        counters.sendErrors += 1;
-        const admitted = this.rejectLog.admit('send-error', this.options.now());
-        if (admitted) {
-          this.options.logger.warn(
-            { event: 'channel.send-error', path, remote: counters.remote, err: error, suppressed: admitted.suppressed },
-            `cannot send on path ${path}: ${error.message}`,
-          );
-        }
-      });
-      counters.sent += 1;
+      const done = (error: Error | null) => {
+        if (error) this.sendFailed(index, error);
+      };
+      if (isConnected(path.socket)) {
+        path.socket.send(datagram, done);
+      } else {
+        path.socket.send(datagram, this.options.port, path.counters.remote, done);
+        void this.connect(path, index);
+      }
+      path.counters.sent += 1;
     });
   }
 
   get pathCounters(): readonly PathCounters[] {
-    return this.counters;
+    return this.paths.map((path) => path.counters);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(this.paths.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 
-  private receive(path: number, datagram: Buffer, from: string): void {
-    const receivedAt = this.options.now();
+  private enlargeReceiveBuffer({ socket }: PathSocket, index: number): void {
     try {
-      const opened = this.options.endpoint.open(datagram);
-      if (!opened.ok) return this.reject(path, opened.reason, opened.detail, from, receivedAt);
-      if (opened.bootChange) this.logBootChange(opened);
-      const { payload, ...accepted } = opened;
-      const decoded = this.options.decode(payload);
-      if (!decoded.ok) return this.reject(path, 'bad-payload', decoded.error, from, receivedAt);
-      this.counters[path]!.accepted += 1;
-      this.options.onMessage({ ...accepted, message: decoded.value, path, receivedAt });
-    } catch (error) {
-      // A bug, not the packet's fault; still, the packet must not take the daemon down.
-      this.options.logger.error({ event: 'channel.receive-error', path, err: error }, 'error while handling a datagram');
+      socket.setRecvBufferSize(receiveBufferBytes);
+    } catch {
+      // Reported below with the size the socket has.
+    }
+    const granted = socket.getRecvBufferSize() / 2;
+    if (granted >= receiveBufferBytes) return;
+    this.options.logger.warn(
+      { event: 'channel.receive-buffer', path: index, bytes: granted, wanted: receiveBufferBytes },
+      `the receive buffer of heartbeat path ${index} is ${granted} bytes, not ${receiveBufferBytes}: ` +
+        `raise net.core.rmem_max to ${receiveBufferBytes} (sysctl) so that a flood cannot crowd out the heartbeats`,
+    );
+  }
+
+  /**
+   * Connects the path's socket to the peer's address and port. Until it is
+   * (it fails while no route leads there, e.g. the link is down at start), the
+   * path sends with an explicit address and tries again on a later send.
+   */
+  private connect(path: PathSocket, index: number): Promise<void> {
+    const now = this.options.now();
+    if (path.connecting || isConnected(path.socket) || now < path.retryConnectAt) return Promise.resolve();
+    path.connecting = true;
+    const { remote } = path.counters;
+    return new Promise((resolve) => {
+      path.socket.connect(this.options.port, remote, (error?: Error) => {
+        path.connecting = false;
+        if (error) {
+          path.retryConnectAt = now + connectRetryMs;
+          const admitted = this.rateLimiter.admit('connect-error', now);
+          if (admitted) {
+            this.options.logger.warn(
+              { event: 'channel.connect-failed', path: index, remote, err: error, suppressed: admitted.suppressed },
+              `cannot connect the socket of path ${index} to ${remote} yet (${error.message}): it accepts datagrams from any source meanwhile`,
+            );
+          }
+        }
+        resolve();
+      });
+    });
+  }
+
+  private socketError(index: number, error: Error): void {
+    // A connected socket reports an ICMP error for an earlier datagram (the peer's
+    // port closed while tandem is not running there) on its next receive.
+    if ((error as NodeJS.ErrnoException).syscall === 'recvmsg') this.sendFailed(index, error);
+    else this.options.logger.error({ event: 'channel.socket-error', path: index, err: error }, 'heartbeat socket error');
+  }
+
+  private sendFailed(index: number, error: Error): void {
+    const { counters } = this.paths[index] ?? {};
+    if (!counters) return;
+    counters.sendErrors += 1;
+    const admitted = this.rateLimiter.admit('send-error', this.options.now());
+    if (admitted) {
+      this.options.logger.warn(
+        { event: 'channel.send-error', path: index, remote: counters.remote, err: error, suppressed: admitted.suppressed },
+        `cannot send on path ${index}: ${error.message}`,
+      );
     }
   }
 
-  private reject(path: number, reason: RejectReason, detail: string, from: string, now: number): void {
-    this.counters[path]!.rejected[reason] += 1;
-    const admitted = this.rejectLog.admit(reason, now);
+  private receive(index: number, datagram: Buffer, from: string): void {
+    const receivedAt = this.options.now();
+    try {
+      const message = this.admit(index, datagram, from, receivedAt);
+      if (message) this.options.onMessage(message);
+    } catch (error) {
+      // A bug, not the packet's fault; still, the packet must not take the daemon down.
+      this.options.logger.error({ event: 'channel.receive-error', path: index, err: error }, 'error while handling a datagram');
+    }
+  }
+
+  /** The datagram's message if it passes every check; otherwise counts and logs why not. */
+  private admit(index: number, datagram: Buffer, from: string, receivedAt: number): ChannelMessage<T> | undefined {
+    const opened = this.options.endpoint.open(datagram);
+    if (!opened.ok) {
+      this.reject(index, opened.reason, opened.detail, from, receivedAt);
+      return undefined;
+    }
+    if (opened.bootChange) this.logBootChange(opened);
+    const { payload, ...accepted } = opened;
+    const decoded = this.options.decode(payload);
+    if (!decoded.ok) {
+      this.reject(index, 'bad-payload', decoded.error, from, receivedAt);
+      return undefined;
+    }
+    const { counters } = this.paths[index] ?? {};
+    if (counters) counters.accepted += 1;
+    return { ...accepted, message: decoded.value, path: index, receivedAt };
+  }
+
+  private reject(index: number, reason: RejectReason, detail: string, from: string, now: number): void {
+    const { counters } = this.paths[index] ?? {};
+    if (counters) counters.rejected[reason] += 1;
+    const admitted = this.rateLimiter.admit(reason, now);
     if (admitted) {
       this.options.logger.warn(
-        { event: 'packet.rejected', reason, detail, path, from, suppressed: admitted.suppressed },
-        `rejected datagram from ${from} on path ${path}: ${reason} (${detail})`,
+        { event: 'packet.rejected', reason, detail, path: index, from, suppressed: admitted.suppressed },
+        `rejected datagram from ${from} on path ${index}: ${reason} (${detail})`,
       );
     }
   }
@@ -168,5 +259,15 @@ export class SecureChannel<T> {
         'peer restarted',
       );
     }
+  }
+}
+
+/** Node's own view, so that a send never disagrees with it about passing an address. */
+function isConnected(socket: Socket): boolean {
+  try {
+    socket.remoteAddress();
+    return true;
+  } catch {
+    return false;
   }
 }

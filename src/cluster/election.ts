@@ -138,6 +138,8 @@ export type ElectionEvent =
       bootId: string;
       /** The datagram echoed this boot of ours (see ChannelMessage.echoesUs). */
       echoesUs: boolean;
+      /** Made since our start, not a recording (see ChannelMessage.proven). */
+      proven: boolean;
       heartbeat: Heartbeat;
     }
   | { type: 'health'; now: number; health: HealthSummary }
@@ -160,6 +162,14 @@ interface PeerState {
   /** The peer's state_version as last heard, and whether that heartbeat's echo of our state is from this boot. */
   stateVersion: number;
   echoesUs: boolean;
+  /**
+   * `heartbeat` is proven to be made since our start. An unproven one may be a
+   * recording replayed after our restart (a STOPPED heartbeat, a handover
+   * request): it may hold us back (make a starting node BACKUP, keep us from
+   * claiming while it is heard), never make us claim or hand over. A live peer
+   * proves itself within a round trip, by echoing our boot id.
+   */
+  proven: boolean;
   mismatchLogged: { serialNo?: number; timers?: string };
 }
 
@@ -191,6 +201,25 @@ export interface ElectionStatus {
     timers?: Heartbeat['timers'];
     paths: { lastHeard?: number; up: boolean; lastSeq: number; peerHearsUs?: { heard: boolean; silentMs: number } }[];
   };
+}
+
+/** A transition a rule decided on. */
+interface Move {
+  to: Role;
+  reason: TransitionReason;
+}
+
+/** The immediate answer to an operator request. */
+interface Answer {
+  ok: boolean;
+  message: string;
+  code?: RefusalCode;
+}
+
+type Refusal = Answer & { ok: false; code: RefusalCode };
+
+function refusal(code: RefusalCode, message: string): Refusal {
+  return { ok: false, code, message };
 }
 
 const preemptRetryDeadtimes = 10;
@@ -241,6 +270,7 @@ export class Election {
         appliedSeq: 0,
         stateVersion: 0,
         echoesUs: false,
+        proven: false,
         alive: false,
         mismatchLogged: {},
       };
@@ -271,7 +301,6 @@ export class Election {
 
   handle(event: ElectionEvent): Action[] {
     this.actions = [];
-    this.sendNow = false;
     const { now } = event;
     switch (event.type) {
       case 'tick':
@@ -294,6 +323,7 @@ export class Election {
     }
     this.evaluate(now);
     if (this.peer && !this.stopReported && (this.sendNow || now >= this.nextHeartbeatAt)) this.sendHeartbeat(now);
+    this.sendNow = false;
     if (this.stopDone && !this.stopReported) {
       this.stopReported = true;
       this.actions.push({ type: 'stopped' });
@@ -351,8 +381,8 @@ export class Election {
               const view = hb?.peerView.find((v) => v.path === path);
               return {
                 ...(lastHeard !== undefined && { lastHeard }),
-                up: peer.pathUp[path]!,
-                lastSeq: peer.lastSeq[path]!,
+                up: peer.pathUp[path] ?? false,
+                lastSeq: peer.lastSeq[path] ?? 0,
                 ...(view && { peerHearsUs: { heard: view.heard, silentMs: view.silentMs } }),
               };
             }),
@@ -373,11 +403,13 @@ export class Election {
       peer.lastSeq.fill(0);
       peer.handledRequestId = undefined;
       peer.stateVersion = 0;
+      // Our next heartbeat echoes the new boot, which proves it once it answers.
+      this.sendNow = true;
     }
     // Only progress on a path counts: a datagram overtaken on its path (or an old
     // one replayed within the channel's window) neither keeps the peer alive nor
     // rolls its state back.
-    if (event.seq <= peer.lastSeq[event.path]!) return;
+    if (event.seq <= (peer.lastSeq[event.path] ?? 0)) return;
     const lastHeard = this.lastHeardAny();
     // A peer already declared dead is not late but back (logged as peer.alive).
     if (lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime) {
@@ -399,6 +431,7 @@ export class Election {
     peer.appliedSeq = event.seq;
     peer.heartbeat = heartbeat;
     peer.echoesUs = event.echoesUs;
+    peer.proven = event.proven;
     if (heartbeat.stateVersion !== peer.stateVersion) {
       // Tell the peer at once that we saw its new state: it may be waiting for that to act.
       peer.stateVersion = heartbeat.stateVersion;
@@ -443,91 +476,95 @@ export class Election {
 
   private stop(now: number): void {
     if (this.role === 'STOPPED') return;
-    if (this.pending) this.finishPending(false, 'cancelled', 'the node is shutting down');
+    if (this.pending) this.finishPending(this.pending, false, 'cancelled', 'the node is shutting down');
     this.transition('STOPPED', 'shutdown', now);
   }
 
   // ---- operator requests ----
 
   private operator(command: OperatorCommand, requestId: number, now: number): void {
-    const refuse = (code: RefusalCode, message: string) => this.reply(requestId, false, message, code);
-    if (this.role === 'STOPPED') return refuse('self-stopping', 'this node is shutting down');
-    if (this.pending && command !== 'resume') {
-      return refuse('busy', `a ${this.pending.kind} (${this.pending.reason}) is in progress`);
-    }
+    const answer = this.carryOut(command, requestId, now);
+    if (answer) this.reply(requestId, answer.ok, answer.message, answer.code);
+  }
+
+  /** Acts on an operator request; returns the answer, or undefined when a handover gives it on its end. */
+  private carryOut(command: OperatorCommand, requestId: number, now: number): Answer | undefined {
+    if (this.role === 'STOPPED') return refusal('self-stopping', 'this node is shutting down');
+    if (this.pending && command !== 'resume') return refusal('busy', `a ${this.pending.kind} (${this.pending.reason}) is in progress`);
     switch (command) {
       case 'failover': {
-        if (this.role !== 'ACTIVE') return refuse('not-active', `this node is ${this.role}, not ACTIVE`);
+        if (this.role !== 'ACTIVE') return refusal('not-active', `this node is ${this.role}, not ACTIVE`);
         const unable = this.peerCannotTakeOver(now);
-        if (unable) return refuse(unable.code, unable.message);
-        return this.handOver('operator-failover', 'BACKUP', now, requestId);
+        if (unable) return unable;
+        this.handOver('operator-failover', 'BACKUP', now, requestId);
+        return undefined;
       }
       case 'takeover': {
-        if (this.role === 'ACTIVE') return this.reply(requestId, true, 'this node is already ACTIVE');
+        if (this.role === 'ACTIVE') return { ok: true, message: 'this node is already ACTIVE' };
         const self = this.selfCannotServe();
-        if (self) return refuse(self.code, self.message);
-        if (!this.peer) return refuse('no-peer', 'no peer is configured');
-        if (!this.peerAlive(now)) return refuse('peer-silent', 'the peer is silent; this node takes over by itself after deadtime');
+        if (self) return self;
+        if (!this.peer) return refusal('no-peer', 'no peer is configured');
+        if (!this.peerAlive(now)) return refusal('peer-silent', 'the peer is silent; this node takes over by itself after deadtime');
         if (this.peer.heartbeat?.role !== 'ACTIVE')
-          return refuse('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
-        if (!this.peerHearsUs(now)) return refuse('peer-deaf', 'the peer does not hear our heartbeats, so it cannot hand over');
+          return refusal('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
+        if (!this.peerHearsUs(now)) return refusal('peer-deaf', 'the peer does not hear our heartbeats, so it cannot hand over');
         this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'operator-takeover', since: now, requestId };
         this.sendNow = true;
-        return;
+        return undefined;
       }
       case 'standby': {
-        if (this.role === 'STANDBY') return this.reply(requestId, true, 'this node is already in STANDBY');
+        if (this.role === 'STANDBY') return { ok: true, message: 'this node is already in STANDBY' };
         if (this.role === 'ACTIVE') {
           const unable = this.peerCannotTakeOver(now);
-          if (unable) return refuse(unable.code, `${unable.message}; this node stays ACTIVE`);
-          return this.handOver('operator-standby', 'STANDBY', now, requestId);
+          if (unable) return { ...unable, message: `${unable.message}; this node stays ACTIVE` };
+          this.handOver('operator-standby', 'STANDBY', now, requestId);
+          return undefined;
         }
         this.transition('STANDBY', 'operator-standby', now);
-        return this.reply(requestId, true, 'this node is now in STANDBY');
+        return { ok: true, message: 'this node is now in STANDBY' };
       }
       case 'resume': {
-        if (this.role !== 'STANDBY') return refuse('not-standby', `this node is ${this.role}, not in STANDBY`);
+        if (this.role !== 'STANDBY') return refusal('not-standby', `this node is ${this.role}, not in STANDBY`);
         this.claimFailedAt = undefined;
         this.transition('BACKUP', 'operator-resume', now);
-        return this.reply(requestId, true, 'this node left STANDBY');
+        return { ok: true, message: 'this node left STANDBY' };
       }
     }
   }
 
-  private selfCannotServe(): { code: RefusalCode; message: string } | undefined {
+  private selfCannotServe(): Refusal | undefined {
     switch (this.role) {
       case 'FAULT':
-        return { code: 'self-fault', message: `this node is in FAULT (${this.faultReason()})` };
+        return refusal('self-fault', `this node is in FAULT (${this.faultReason()})`);
       case 'STANDBY':
-        return { code: 'self-standby', message: 'this node is in STANDBY; resume it first' };
+        return refusal('self-standby', 'this node is in STANDBY; resume it first');
       case 'INIT':
-        return { code: 'self-starting', message: 'this node is still starting' };
+        return refusal('self-starting', 'this node is still starting');
       default:
         return undefined;
     }
   }
 
-  private peerCannotTakeOver(now: number): { code: RefusalCode; message: string } | undefined {
-    const peer = this.peer;
-    if (!peer) return { code: 'no-peer', message: 'no peer is configured' };
-    if (!this.peerAlive(now)) return { code: 'peer-silent', message: 'the peer is silent' };
-    const hb = peer.heartbeat!;
+  private peerCannotTakeOver(now: number): Refusal | undefined {
+    const hb = this.peer?.heartbeat;
+    if (!this.peer) return refusal('no-peer', 'no peer is configured');
+    if (!hb || !this.peerAlive(now)) return refusal('peer-silent', 'the peer is silent');
     switch (hb.role) {
       case 'FAULT':
-        return { code: 'peer-fault', message: `the peer is in FAULT${hb.health.fault ? ` (${hb.health.fault})` : ''}` };
+        return refusal('peer-fault', `the peer is in FAULT${hb.health.fault ? ` (${hb.health.fault})` : ''}`);
       case 'STANDBY':
-        return { code: 'peer-standby', message: 'the peer is in STANDBY' };
+        return refusal('peer-standby', 'the peer is in STANDBY');
       case 'INIT':
-        return { code: 'peer-starting', message: 'the peer is still starting' };
+        return refusal('peer-starting', 'the peer is still starting');
       case 'STOPPED':
-        return { code: 'peer-stopping', message: 'the peer is shutting down' };
+        return refusal('peer-stopping', 'the peer is shutting down');
       case 'ACTIVE':
-        return { code: 'peer-active', message: 'the peer is ACTIVE too (split brain being resolved)' };
+        return refusal('peer-active', 'the peer is ACTIVE too (split brain being resolved)');
       case 'BACKUP':
         break;
     }
-    if (!hb.health.canServe) return { code: 'peer-cannot-serve', message: `the peer cannot serve (${hb.health.fault || 'health'})` };
-    if (!this.peerHearsUs(now)) return { code: 'peer-deaf', message: 'the peer does not hear our heartbeats' };
+    if (!hb.health.canServe) return refusal('peer-cannot-serve', `the peer cannot serve (${hb.health.fault || 'health'})`);
+    if (!this.peerHearsUs(now)) return refusal('peer-deaf', 'the peer does not hear our heartbeats');
     return undefined;
   }
 
@@ -538,8 +575,7 @@ export class Election {
     this.sendNow = true;
   }
 
-  private finishPending(ok: boolean, code: RefusalCode | undefined, message: string): void {
-    const pending = this.pending!;
+  private finishPending(pending: Pending, ok: boolean, code: RefusalCode | undefined, message: string): void {
     this.pending = undefined;
     this.log(
       ok ? 'info' : 'warn',
@@ -572,6 +608,11 @@ export class Election {
   }
 
   private applyRules(now: number): void {
+    const move = this.decide(now);
+    if (move) this.transition(move.to, move.reason, now);
+  }
+
+  private decide(now: number): Move | undefined {
     switch (this.role) {
       case 'INIT':
         return this.ruleInit(now);
@@ -582,52 +623,54 @@ export class Election {
       case 'FAULT':
         return this.ruleFault(now);
       case 'STANDBY':
-        return;
+        return undefined;
       case 'STOPPED':
-        return this.ruleStopped(now);
+        this.ruleStopped(now);
+        return undefined;
     }
   }
 
-  private ruleInit(now: number): void {
-    if (this.cannotServe()) return this.transition('FAULT', this.faultReason(), now);
-    if (!this.peer) return this.transition('ACTIVE', 'standalone', now);
+  private ruleInit(now: number): Move | undefined {
+    if (this.cannotServe()) return { to: 'FAULT', reason: this.faultReason() };
+    if (!this.peer) return { to: 'ACTIVE', reason: 'standalone' };
     // Which node claims when nobody is active depends on the pair of roles, and for
     // every pair exactly one rule fires on one side; acting only on heartbeats that
     // acknowledge our current state keeps both sides looking at the same pair.
     const hb = this.peer.heartbeat;
     if (hb && this.peerAlive(now)) {
-      if (hb.role === 'ACTIVE') return this.transition('BACKUP', 'peer-active', now);
-      if (hb.role === 'STOPPED') return this.transition('ACTIVE', 'peer-stopped', now);
-      if (this.peerUnable()) return this.peerKnowsOurState(now) ? this.transition('ACTIVE', 'peer-unable', now) : undefined;
-      if (hb.role === 'BACKUP') return this.transition('BACKUP', 'peer-backup', now);
-      if (!this.isPreferred()) return this.transition('BACKUP', 'peer-preferred', now);
-      return this.peerKnowsOurState(now) ? this.transition('ACTIVE', 'elected', now) : undefined;
+      if (hb.role === 'ACTIVE') return { to: 'BACKUP', reason: 'peer-active' };
+      // Only a proven peer's word makes us claim; an unproven one (maybe a
+      // recording) may make us BACKUP, and keeps us waiting while it is heard.
+      if (hb.role === 'STOPPED') return this.peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
+      if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
+      if (hb.role === 'BACKUP') return { to: 'BACKUP', reason: 'peer-backup' };
+      if (!this.isPreferred()) return { to: 'BACKUP', reason: 'peer-preferred' };
+      return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
     }
-    if (now - this.startedAt >= this.config.initdead) this.transition('ACTIVE', 'initdead', now);
+    return now - this.startedAt >= this.config.initdead ? { to: 'ACTIVE', reason: 'initdead' } : undefined;
   }
 
-  private ruleBackup(now: number): void {
-    if (this.cannotServe()) return this.transition('FAULT', this.faultReason(), now);
-    if (this.pending?.kind === 'handover') return;
+  private ruleBackup(now: number): Move | undefined {
+    if (this.cannotServe()) return { to: 'FAULT', reason: this.faultReason() };
+    if (this.pending?.kind === 'handover') return undefined;
     const peer = this.peer;
-    if (!peer) return this.transition('ACTIVE', 'standalone', now);
-    if (!this.peerAlive(now)) {
+    if (!peer) return { to: 'ACTIVE', reason: 'standalone' };
+    const hb = peer.heartbeat;
+    if (!hb || !this.peerAlive(now)) {
       // Back from FAULT, the silence may have been ours (our links were down): the
       // peer gets a deadtime to be heard before it counts as dead, as at start.
-      if (this.lastTransition?.from === 'FAULT' && now - this.since < this.config.deadtime) return;
-      return this.transition('ACTIVE', 'peer-dead', now);
+      const backFromFault = this.lastTransition?.from === 'FAULT' && now - this.since < this.config.deadtime;
+      return backFromFault ? undefined : { to: 'ACTIVE', reason: 'peer-dead' };
     }
-    const hb = peer.heartbeat!;
-    if (hb.role === 'STOPPED') return this.transition('ACTIVE', 'peer-stopped', now);
+    // Whatever an unproven peer says, it keeps us waiting while it is heard.
+    if (!peer.proven) return undefined;
+    if (hb.role === 'STOPPED') return { to: 'ACTIVE', reason: 'peer-stopped' };
     const request = this.newPeerRequest('handover');
     if (request) {
       peer.handledRequestId = request.id;
-      return this.transition('ACTIVE', request.reason, now);
+      return { to: 'ACTIVE', reason: request.reason };
     }
-    if (this.peerUnable()) {
-      if (this.peerKnowsOurState(now)) this.transition('ACTIVE', 'peer-unable', now);
-      return;
-    }
+    if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
     if (hb.role === 'ACTIVE') {
       if (
         this.config.preempt &&
@@ -641,40 +684,40 @@ export class Election {
         this.log('info', 'preempt', 'this node is preferred: asking the peer to hand the active role over');
         this.sendNow = true;
       }
-      return;
+      return undefined;
     }
-    if (!this.peerKnowsOurState(now)) return;
+    if (!this.peerKnowsOurState(now)) return undefined;
     // Nobody is active. A starting peer holds nothing and leaves the decision to
     // us; between two backups the preferred one claims.
-    if (hb.role === 'INIT') this.transition('ACTIVE', 'peer-starting', now);
-    else if (this.isPreferred()) this.transition('ACTIVE', 'elected', now);
+    if (hb.role === 'INIT') return { to: 'ACTIVE', reason: 'peer-starting' };
+    return this.isPreferred() ? { to: 'ACTIVE', reason: 'elected' } : undefined;
   }
 
-  private ruleActive(now: number): void {
-    if (this.cannotServe()) return this.transition('FAULT', this.faultReason(), now);
+  private ruleActive(now: number): Move | undefined {
+    if (this.cannotServe()) return { to: 'FAULT', reason: this.faultReason() };
     const peer = this.peer;
-    if (!peer || !this.peerAlive(now)) return;
-    const hb = peer.heartbeat!;
+    const hb = peer?.heartbeat;
+    if (!peer || !hb || !this.peerAlive(now)) return undefined;
     if (hb.role === 'ACTIVE') return this.resolveSplitBrain(hb, now);
     if (this.splitBrain) {
       this.splitBrain = undefined;
       this.log('info', 'split-brain.resolved', `split brain resolved: the peer is ${hb.role}`);
     }
     const request = this.newPeerRequest('takeover');
-    if (request) {
-      peer.handledRequestId = request.id;
-      const unable = this.peerCannotTakeOver(now);
-      if (unable) {
-        this.log('warn', 'takeover.refused', `the peer asked for the active role (${request.reason}) but ${unable.message}`, {
-          code: unable.code,
-        });
-        return;
-      }
+    if (!request) return undefined;
+    peer.handledRequestId = request.id;
+    const unable = this.peerCannotTakeOver(now);
+    if (unable) {
+      this.log('warn', 'takeover.refused', `the peer asked for the active role (${request.reason}) but ${unable.message}`, {
+        code: unable.code,
+      });
+    } else {
       this.handOver(request.reason, 'BACKUP', now);
     }
+    return undefined;
   }
 
-  private resolveSplitBrain(peerHeartbeat: Heartbeat, now: number): void {
+  private resolveSplitBrain(peerHeartbeat: Heartbeat, now: number): Move | undefined {
     const survivor = this.config.preempt || this.term === peerHeartbeat.term ? this.isPreferred() : this.term > peerHeartbeat.term;
     if (!this.splitBrain) {
       this.splitBrain = { since: now, announced: false };
@@ -685,36 +728,33 @@ export class Election {
         {
           term: this.term,
           peerTerm: peerHeartbeat.term,
-          survivor: survivor ? this.config.self.name : this.config.peer!.name,
+          survivor: survivor ? this.config.self.name : this.config.peer?.name,
         },
       );
     }
-    if (!survivor) return this.transition('BACKUP', 'split-brain-yield', now);
+    if (!survivor) return { to: 'BACKUP', reason: 'split-brain-yield' };
     if (!this.splitBrain.announced) {
       this.splitBrain.announced = true;
       // A term above both makes this the newest claim, whichever rule picked it.
       this.term = Math.max(this.term, peerHeartbeat.term) + 1;
       this.actions.push({ type: 'announce', reason: 'split-brain-survivor' });
       this.sendNow = true;
-      return;
+      return undefined;
     }
     // The loser yields on its first heartbeat from us. If it still has not after
     // deadtime and it says it does not hear us, it cannot: we yield instead.
-    if (now - this.splitBrain.since >= this.config.deadtime && !this.peerHearsUs(now)) {
-      this.transition('BACKUP', 'split-brain-yield', now);
-    }
+    const loserDeaf = now - this.splitBrain.since >= this.config.deadtime && !this.peerHearsUs(now);
+    return loserDeaf ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
   }
 
-  private ruleFault(now: number): void {
-    if (!this.health.canServe) return;
-    if (this.claimFailedAt !== undefined) {
-      // Retry only when no peer can take the role: otherwise the peer serves and an
-      // operator looks at why claiming failed (resume clears it).
-      if (now - this.claimFailedAt < this.config.deadtime || (this.peerAlive(now) && !this.peerUnable())) return;
-      this.claimFailedAt = undefined;
-      return this.transition('BACKUP', 'claim-retry', now);
-    }
-    this.transition('BACKUP', 'health-restored', now);
+  private ruleFault(now: number): Move | undefined {
+    if (!this.health.canServe) return undefined;
+    if (this.claimFailedAt === undefined) return { to: 'BACKUP', reason: 'health-restored' };
+    // Retry only when no peer can take the role: otherwise the peer serves and an
+    // operator looks at why claiming failed (resume clears it).
+    if (now - this.claimFailedAt < this.config.deadtime || (this.peerAlive(now) && !this.peerUnable())) return undefined;
+    this.claimFailedAt = undefined;
+    return { to: 'BACKUP', reason: 'claim-retry' };
   }
 
   /** Keeps telling the peer until it has taken over (or cannot, or deadtime passed). */
@@ -727,28 +767,37 @@ export class Election {
   private resolvePending(now: number): void {
     const pending = this.pending;
     if (!pending) return;
-    const hb = this.peer?.heartbeat;
     const alive = this.peerAlive(now);
     const timedOut = now - pending.since >= this.config.deadtime;
+    const took = `after ${Math.round(now - pending.since)} ms`;
     if (pending.kind === 'handover') {
-      if (alive && hb?.role === 'ACTIVE')
-        return this.finishPending(true, undefined, `the peer is ACTIVE after ${Math.round(now - pending.since)} ms`);
-      let failure: string | undefined;
-      if (!alive) failure = 'the peer went silent';
-      else if (this.peerUnable()) failure = `the peer became ${hb!.role}${hb!.health.canServe ? '' : ' and cannot serve'}`;
-      else if (timedOut) failure = `the peer did not claim within ${this.config.deadtime} ms`;
+      if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
+        this.finishPending(pending, true, undefined, `the peer is ACTIVE ${took}`);
+        return;
+      }
+      const failure = this.handoverFailure(alive, timedOut);
       if (!failure) return;
-      this.finishPending(false, alive && !timedOut ? 'peer-cannot-serve' : 'timeout', `${failure}; this node takes the role back`);
+      this.finishPending(pending, false, alive && !timedOut ? 'peer-cannot-serve' : 'timeout', `${failure}; this node takes the role back`);
       if (this.role === 'BACKUP' || this.role === 'STANDBY') this.transition('ACTIVE', 'handover-failed', now);
-      return;
+    } else if (this.role === 'ACTIVE') {
+      this.finishPending(pending, true, undefined, `this node is ACTIVE ${took}`);
+    } else if (this.role !== 'BACKUP') {
+      this.finishPending(pending, false, 'cancelled', `this node became ${this.role}`);
+    } else if (timedOut) {
+      this.finishPending(pending, false, 'timeout', `the peer did not hand over within ${this.config.deadtime} ms`);
+      // The active node may be busy with another handover: ask again later, not every deadtime.
+      if (pending.reason === 'preempt') this.preemptNotBefore = now + preemptRetryDeadtimes * this.config.deadtime;
     }
-    if (this.role === 'ACTIVE')
-      return this.finishPending(true, undefined, `this node is ACTIVE after ${Math.round(now - pending.since)} ms`);
-    if (this.role !== 'BACKUP') return this.finishPending(false, 'cancelled', `this node became ${this.role}`);
-    if (!timedOut) return;
-    this.finishPending(false, 'timeout', `the peer did not hand over within ${this.config.deadtime} ms`);
-    // The active node may be busy with another handover: ask again later, not every deadtime.
-    if (pending.reason === 'preempt') this.preemptNotBefore = now + preemptRetryDeadtimes * this.config.deadtime;
+  }
+
+  /** Why the peer will not claim after our handover, if it will not. */
+  private handoverFailure(alive: boolean, timedOut: boolean): string | undefined {
+    const peer = this.peer;
+    const hb = peer?.heartbeat;
+    if (!alive) return 'the peer went silent';
+    // Only a proven peer's word ends it early; an unproven one is waited out.
+    if (hb && peer.proven && this.peerUnable()) return `the peer became ${hb.role}${hb.health.canServe ? '' : ' and cannot serve'}`;
+    return timedOut ? `the peer did not claim within ${this.config.deadtime} ms` : undefined;
   }
 
   private trackPeerLiveness(now: number): void {
@@ -833,7 +882,7 @@ export class Election {
       peerView: (peer?.lastHeard ?? []).map((at, path) => ({
         path,
         heard: at !== undefined,
-        lastSeq: peer!.lastSeq[path]!,
+        lastSeq: peer?.lastSeq[path] ?? 0,
         silentMs: at === undefined ? 0 : Math.min(0xffff_ffff, Math.round(now - at)),
       })),
       ...(request && { request }),
@@ -872,21 +921,24 @@ export class Election {
   private peerKnowsOurState(now: number): boolean {
     const peer = this.peer;
     const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
-    return acknowledged || now - this.since >= this.config.deadtime;
+    return acknowledged || (!!peer?.proven && now - this.since >= this.config.deadtime);
   }
 
   /** The peer's last heartbeat says it heard us on some path within deadtime. */
   private peerHearsUs(now: number): boolean {
     const peer = this.peer;
     const hb = peer?.heartbeat;
-    if (!peer || !hb) return false;
+    // An unproven peer has not heard this boot of ours, whatever a recording says.
+    if (!peer?.proven || !hb) return false;
     const age = now - (this.lastHeardAny() ?? now);
     return hb.peerView.some((view) => view.heard && view.silentMs + age < this.config.deadtime);
   }
 
+  /** A handover or takeover request of the peer not acted on yet: only from a proven peer, so never a replayed one. */
   private newPeerRequest(kind: PeerRequest['kind']): PeerRequest | undefined {
-    const request = this.peer?.heartbeat?.request;
-    return request?.kind === kind && request.id !== this.peer!.handledRequestId ? request : undefined;
+    const peer = this.peer;
+    const request = peer?.proven ? peer.heartbeat?.request : undefined;
+    return request?.kind === kind && request.id !== peer?.handledRequestId ? request : undefined;
   }
 
   private isPreferred(): boolean {

@@ -2,10 +2,9 @@
 // into authenticated datagrams and opens received ones through every check
 // (envelope, identity, kind, replay). The socket driver (channel.ts) and the
 // simulated network of the tests both use it.
-import { openDatagram, sealDatagram, type MessageKind } from './envelope.js';
+import { openDatagram, sealDatagram, type Freshness, type MessageKind, type Rejection } from './envelope.js';
 import type { Keyring } from './keys.js';
 import type { BootChange, ChannelSessions } from './replay.js';
-import type { RejectReason } from './rejections.js';
 
 export interface ChannelIdentity {
   cluster: string;
@@ -24,11 +23,17 @@ export interface Accepted {
   keyId: number;
   /** The sender had heard this boot of ours when it sent this (it echoes our boot id). */
   echoesUs: boolean;
+  /**
+   * Made since we started, so no recording made before: it echoes our boot id, or
+   * its boot started after one that did. What an unproven datagram says may hold
+   * us back but must not make us act.
+   */
+  proven: boolean;
   /** Set when this datagram made us trust a new boot of the peer. */
   bootChange?: BootChange;
 }
 
-export type Rejected = { ok: false; reason: RejectReason; detail: string };
+export type Rejected = Rejection;
 
 export class ChannelEndpoint {
   constructor(
@@ -42,6 +47,19 @@ export class ChannelEndpoint {
   setKeyring(keyring: Keyring): void {
     this.keyring = keyring;
   }
+
+  /**
+   * Drops before the MAC what is not fresh as claimed: a copy of a datagram we
+   * accepted, or one of a boot we no longer accept. The judgement rests only on the
+   * datagram's own bytes and on what authentic datagrams recorded, so a genuine
+   * datagram it drops would be dropped after the MAC as well; a forgery recorded
+   * nothing that could make it drop one.
+   */
+  private readonly screen = (claimed: Freshness): Rejected | undefined => {
+    if (claimed.kind !== this.kind) return { ok: false, reason: 'wrong-kind', detail: `kind ${claimed.kind}` };
+    const verdict = this.sessions.judge(claimed);
+    return verdict.ok ? undefined : freshnessRejection(verdict.reason, claimed);
+  };
 
   seal(payload: Uint8Array): { datagram: Buffer; seq: number } {
     const seq = this.sessions.nextSeq(this.kind);
@@ -60,15 +78,14 @@ export class ChannelEndpoint {
   }
 
   open(datagram: Buffer): Accepted | Rejected {
-    const opened = openDatagram(this.keyring, datagram);
+    const opened = openDatagram(this.keyring, datagram, this.screen);
     if (!opened.ok) return opened;
     const { envelope } = opened;
     if (envelope.cluster !== this.identity.cluster) return { ok: false, reason: 'wrong-cluster', detail: envelope.cluster };
     if (envelope.sender !== this.identity.peer) return { ok: false, reason: 'unknown-sender', detail: envelope.sender };
     if (envelope.kind !== this.kind) return { ok: false, reason: 'wrong-kind', detail: `kind ${envelope.kind}` };
     const admission = this.sessions.admit(envelope);
-    if (!admission.ok)
-      return { ok: false, reason: admission.reason, detail: `boot ${envelope.bootId.toString('hex')} seq ${envelope.seq}` };
+    if (!admission.ok) return freshnessRejection(admission.reason, envelope);
     return {
       ok: true,
       payload: envelope.payload,
@@ -76,7 +93,12 @@ export class ChannelEndpoint {
       bootId: envelope.bootId.toString('hex'),
       keyId: opened.keyId,
       echoesUs: envelope.echoBootId.equals(this.sessions.bootId),
+      proven: admission.proven,
       ...(admission.bootChange && { bootChange: admission.bootChange }),
     };
   }
+}
+
+function freshnessRejection(reason: 'replay' | 'stale-boot', envelope: Freshness): Rejected {
+  return { ok: false, reason, detail: `boot ${envelope.bootId.toString('hex')} seq ${envelope.seq}` };
 }

@@ -1,7 +1,10 @@
 // The datagram format of the secure channel (see proto/channel.proto): a fixed
 // preamble with the key id, the Envelope, and an HMAC-SHA256 over both. Opening
 // checks length, magic, version and MAC before any protobuf is parsed, and never
-// throws: every failure is a reject reason.
+// throws: every failure is a reject reason. The one exception to "MAC first" is
+// a bounds-checked peek at the kind, boot id and sequence number, trusted for
+// nothing but dropping what the checks after the MAC would drop anyway (a copy
+// of a datagram already accepted), so that a flood of them costs no HMAC.
 import { macLength, type Keyring } from './keys.js';
 import { decodeMessage, encodeMessage, loadMessageType, safeInteger } from './proto.js';
 import type { RejectReason } from './rejections.js';
@@ -33,7 +36,19 @@ export interface Envelope {
   payload: Uint8Array;
 }
 
-export type Opened = { ok: true; keyId: number; envelope: Envelope } | { ok: false; reason: RejectReason; detail: string };
+export type Rejection = { ok: false; reason: RejectReason; detail: string };
+
+export type Opened = { ok: true; keyId: number; envelope: Envelope } | Rejection;
+
+/** What the replay checks read of an envelope. */
+export type Freshness = Pick<Envelope, 'kind' | 'bootId' | 'seq' | 'echoBootId' | 'echoSeq'>;
+
+/**
+ * Decides from the unauthenticated fields whether to drop a datagram before its
+ * MAC is checked. It must only drop what would be dropped after the MAC too, and
+ * record nothing, or a forgery could make it drop a genuine datagram.
+ */
+export type Screen = (claimed: Freshness) => Rejection | undefined;
 
 export function sealDatagram(keyring: Keyring, envelope: Envelope): Buffer {
   const body = encodeMessage(EnvelopeType, envelope);
@@ -47,16 +62,20 @@ export function sealDatagram(keyring: Keyring, envelope: Envelope): Buffer {
   return datagram;
 }
 
-export function openDatagram(keyring: Keyring, datagram: Buffer): Opened {
+export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen): Opened {
   if (datagram.length < minDatagramLength || datagram.length > maxDatagramLength) {
     return { ok: false, reason: 'bad-length', detail: `${datagram.length} bytes` };
   }
   if (magic.some((byte, i) => datagram[i] !== byte))
     return { ok: false, reason: 'bad-magic', detail: datagram.subarray(0, 3).toString('hex') };
-  const version = datagram[3]!;
+  const version = datagram.readUInt8(3);
   if (version !== channelFormatVersion) return { ok: false, reason: 'unsupported-version', detail: `version ${version}` };
   const keyId = datagram.readUInt32BE(4);
+  if (!keyring.has(keyId)) return { ok: false, reason: 'unknown-key', detail: `key id ${keyId}` };
   const signedEnd = datagram.length - macLength;
+  const claimed = screen && peekFreshness(datagram.subarray(preambleLength, signedEnd));
+  const screened = claimed && screen(claimed);
+  if (screened) return screened;
   const verdict = keyring.verify(keyId, datagram.subarray(0, signedEnd), datagram.subarray(signedEnd));
   if (verdict !== 'ok') return { ok: false, reason: verdict, detail: `key id ${keyId}` };
   const decoded = decodeMessage(EnvelopeType, datagram.subarray(preambleLength, signedEnd));
@@ -81,4 +100,82 @@ export function openDatagram(keyring: Keyring, datagram: Buffer): Opened {
     keyId,
     envelope: { kind, cluster, sender, bootId: Buffer.from(bootId), seq, echoBootId: Buffer.from(echoBootId), echoSeq, payload },
   };
+}
+
+/**
+ * Reads the kind, boot ids and sequence numbers of an encoded Envelope without
+ * allocating or trusting anything; undefined unless it is a plain encoding with
+ * valid values (then only the MAC check decides). Like protobuf, the last value
+ * of a repeated field wins and unknown fields are skipped.
+ */
+export function peekFreshness(body: Buffer): Freshness | undefined {
+  const reader = new VarintReader(body);
+  let kind = 0;
+  let seq = 0;
+  let echoSeq = 0;
+  let bootId: Buffer | undefined;
+  let echoBootId = noBootId;
+  while (reader.at < body.length) {
+    const tag = reader.varint();
+    // Field numbers are below 2^29, so a valid tag fits in 32 bits.
+    if (tag === undefined || tag > 0xffff_ffff) return undefined;
+    const field = tag >>> 3;
+    switch (tag & 7) {
+      case 0: {
+        const value = reader.varint();
+        if (value === undefined) return undefined;
+        if (field === envelopeFields.kind) kind = value;
+        else if (field === envelopeFields.seq) seq = value;
+        else if (field === envelopeFields.echoSeq) echoSeq = value;
+        else if (field === envelopeFields.bootId || field === envelopeFields.echoBootId) return undefined;
+        break;
+      }
+      case 2: {
+        const length = reader.varint();
+        const start = reader.at;
+        if (length === undefined || start + length > body.length) return undefined;
+        reader.at += length;
+        if (field === envelopeFields.bootId) bootId = body.subarray(start, reader.at);
+        else if (field === envelopeFields.echoBootId) echoBootId = body.subarray(start, reader.at);
+        else if (field === envelopeFields.kind || field === envelopeFields.seq || field === envelopeFields.echoSeq) return undefined;
+        break;
+      }
+      case 1:
+        reader.at += 8;
+        break;
+      case 5:
+        reader.at += 4;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (reader.at !== body.length || bootId?.length !== bootIdLength || seq === 0) return undefined;
+  if (echoBootId.length !== 0 && echoBootId.length !== bootIdLength) return undefined;
+  return { kind, bootId, seq, echoBootId, echoSeq };
+}
+
+const noBootId: Buffer = Buffer.alloc(0);
+
+/** Field numbers of tandem.channel.v1.Envelope (proto/channel.proto). */
+const envelopeFields = { kind: 1, bootId: 4, seq: 5, echoBootId: 6, echoSeq: 7 } as const;
+
+class VarintReader {
+  at = 0;
+
+  constructor(private readonly bytes: Buffer) {}
+
+  /** An unsigned varint (at most 10 bytes) if it is a safe integer; undefined otherwise. */
+  varint(): number | undefined {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const byte = this.bytes[this.at++];
+      if (byte === undefined) return undefined;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value <= Number.MAX_SAFE_INTEGER ? value : undefined;
+      scale *= 128;
+    }
+    return undefined;
+  }
 }

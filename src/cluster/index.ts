@@ -19,7 +19,7 @@ export { SecureChannel, type ChannelMessage, type ChannelPath, type PathCounters
 export { heartbeatPaths, type PathEnd } from './paths.js';
 export { ChannelEndpoint, type Accepted, type ChannelIdentity, type Rejected } from './endpoint.js';
 export { maxDatagramLength, messageKinds, type MessageKind } from './envelope.js';
-export { checkKeyFilePermissions, generateKey, KeyFileError, Keyring, loadKeyring, parseKeyFile } from './keys.js';
+export { generateKey, KeyFileError, Keyring, loadKeyring, parseKeyFile, readKeyFile } from './keys.js';
 export { decodeMessage, encodeMessage, loadMessageType, type Decoded, type MessageType } from './proto.js';
 export { ChannelSessions, createBootId, type BootChange } from './replay.js';
 export { emptyRejectCounters, LogRateLimiter, rejectReasons, type RejectCounters, type RejectReason } from './rejections.js';

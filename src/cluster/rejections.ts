@@ -17,11 +17,14 @@ export const rejectReasons = [
   'wrong-cluster',
   /** Not our peer (or a copy of our own datagram sent back to us). */
   'unknown-sender',
-  /** Another message kind than this channel carries. */
+  /** Another message kind than this channel carries (judged before the MAC too). */
   'wrong-kind',
-  /** Sequence number already seen, or older than the replay window. */
+  /**
+   * Sequence number already seen, or older than the replay window. Judged before
+   * the MAC too, so it also counts forgeries that copy an accepted datagram.
+   */
   'replay',
-  /** From an older boot of the peer than the one we know: a replay across a restart. */
+  /** From an older boot of the peer than the one we know: a replay across a restart (judged before the MAC too). */
   'stale-boot',
   /** Authentic envelope, but the kind's message is invalid. */
   'bad-payload',

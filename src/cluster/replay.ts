@@ -7,8 +7,14 @@
 // by its start time, or, should the peer's clock have gone backwards, by echoing
 // our own recent sequence number — so a recording of an older boot cannot be
 // replayed after the peer restarts.
+//
+// After our own restart nothing tells a recording from the peer: the first boot
+// we hear is accepted. A datagram is *proven* (made since we started, so not a
+// recording) when it echoes our boot id, or when its boot started after a boot
+// that had echoed it (start times only grow). What an unproven datagram says may
+// hold a node back, never make it act (see election.ts).
 import { randomBytes } from 'node:crypto';
-import { bootIdLength, type Envelope } from './envelope.js';
+import { bootIdLength, type Freshness } from './envelope.js';
 
 const windowSize = 128;
 /** How recent (in our datagrams) an echoed sequence number must be to prove freshness. */
@@ -56,11 +62,17 @@ interface PeerBoot {
   bootId: Buffer;
   startedAt: number;
   windows: Map<number, ReplayWindow>;
+  /** Started after a boot that was running since our start: all of it is too. */
+  succeedsLive: boolean;
+  /** Running since our start: it echoed our boot id, or it succeeds such a boot. */
+  live: boolean;
 }
 
 export type BootChange = 'first-contact' | 'restarted' | 'restarted-clock-back';
 
-export type Admission = { ok: true; bootChange?: BootChange } | { ok: false; reason: 'replay' | 'stale-boot' };
+type Verdict = { ok: true; bootChange?: BootChange } | { ok: false; reason: 'replay' | 'stale-boot' };
+
+export type Admission = { ok: true; proven: boolean; bootChange?: BootChange } | { ok: false; reason: 'replay' | 'stale-boot' };
 
 /**
  * Our boot id and sequence numbers, and the peer boot we trust with its replay
@@ -92,22 +104,48 @@ export class ChannelSessions {
   }
 
   /** Decides whether an authentic envelope is fresh, and records it if so. */
-  admit(envelope: Envelope): Admission {
-    let bootChange: BootChange | undefined;
-    if (!this.peer || !this.peer.bootId.equals(envelope.bootId)) {
-      bootChange = this.judgeNewBoot(envelope);
-      if (!bootChange) return { ok: false, reason: 'stale-boot' };
-      if (this.peer) this.remember(this.peer.bootId);
-      this.peer = { bootId: envelope.bootId, startedAt: bootStartedAt(envelope.bootId), windows: new Map() };
+  admit(envelope: Freshness): Admission {
+    const verdict = this.judge(envelope);
+    if (!verdict.ok) return verdict;
+    let peer = this.peer;
+    if (!peer || verdict.bootChange) {
+      const succeedsLive = verdict.bootChange === 'restarted' && peer?.live === true;
+      if (peer) this.remember(peer.bootId);
+      peer = this.peer = {
+        bootId: Buffer.from(envelope.bootId),
+        startedAt: bootStartedAt(envelope.bootId),
+        windows: new Map(),
+        succeedsLive,
+        live: succeedsLive,
+      };
     }
-    let window = this.peer.windows.get(envelope.kind);
-    if (!window) this.peer.windows.set(envelope.kind, (window = new ReplayWindow()));
-    if (!window.isNew(envelope.seq)) return { ok: false, reason: 'replay' };
+    // Per datagram: a live boot's datagrams from before it heard us may be recordings.
+    const proven = peer.succeedsLive || envelope.echoBootId.equals(this.bootId);
+    peer.live ||= proven;
+    let window = peer.windows.get(envelope.kind);
+    if (!window) peer.windows.set(envelope.kind, (window = new ReplayWindow()));
     window.accept(envelope.seq);
-    return bootChange ? { ok: true, bootChange } : { ok: true };
+    return { ok: true, proven, ...(verdict.bootChange && { bootChange: verdict.bootChange }) };
   }
 
-  private judgeNewBoot(envelope: Envelope): BootChange | undefined {
+  /**
+   * What admit() would answer, recording nothing. Asked before the MAC is checked,
+   * it lets a receiver drop a copy of a datagram it accepted already (or one of a
+   * boot it no longer accepts) without computing an HMAC: since only authentic
+   * datagrams change what it consults, a forgery cannot make it refuse a genuine
+   * datagram that admit() would accept.
+   */
+  judge(envelope: Freshness): Verdict {
+    const peer = this.peer;
+    if (peer?.bootId.equals(envelope.bootId)) {
+      const window = peer.windows.get(envelope.kind);
+      return !window || window.isNew(envelope.seq) ? { ok: true } : { ok: false, reason: 'replay' };
+    }
+    const bootChange = this.judgeNewBoot(envelope);
+    return bootChange ? { ok: true, bootChange } : { ok: false, reason: 'stale-boot' };
+  }
+
+  private judgeNewBoot(envelope: Freshness): BootChange | undefined {
     if (this.pastBoots.includes(envelope.bootId.toString('hex'))) return undefined;
     if (!this.peer) return 'first-contact';
     if (bootStartedAt(envelope.bootId) > this.peer.startedAt) return 'restarted';

@@ -166,6 +166,7 @@ export class Daemon implements ControlHandler {
             seq: m.seq,
             bootId: m.bootId,
             echoesUs: m.echoesUs,
+            proven: m.proven,
             heartbeat: m.message,
           }),
       });

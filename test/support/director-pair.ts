@@ -2,7 +2,7 @@
 // two switches (the public and the private heartbeat path), for the cluster lab
 // tests and the failover benchmark.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,12 +47,41 @@ export interface StartOptions {
 export interface PairOptions {
   keepalive: string;
   deadtime: string;
+  /** Default: twice the deadtime. */
+  initdead?: string;
+  /** 1: the public path only (no private addresses in the configuration); default 2. */
+  paths?: 1 | 2;
   /** Extra lines for the configuration (YAML, top level). */
   extraConfig?: string;
   /** The `network` and `virtual_services` lines (YAML, top level); default: direct, none. */
   services?: string;
   /** Serial number per node (default 1 for both). */
   serials?: [number, number];
+}
+
+/**
+ * Sends datagrams as another host: bound with IP_TRANSPARENT (which Node cannot
+ * set) to that host's address and the heartbeat port, so they pass the receiver's
+ * connected heartbeat socket. Each stdin line is a batch of hex datagrams.
+ */
+const spooferScript = `
+import socket, sys
+source, port, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
+s.bind((source, port))
+print('ready', flush=True)
+for batch, line in enumerate(sys.stdin, 1):
+    for datagram in line.split():
+        s.sendto(bytes.fromhex(datagram), (target, port))
+    print('sent', batch, flush=True)
+`;
+
+/** An attacker's sender that passes for one director towards the other. */
+export interface Spoofer {
+  /** Sends the datagrams back to back; resolves once they are sent. */
+  send(datagrams: Buffer[]): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export class DirectorPair {
@@ -80,6 +109,7 @@ export class DirectorPair {
           const publicAddress = `192.0.2.${i + 1}`;
           const privateAddress = `198.51.100.${i + 1}`;
           await lab.connect(host, 'eth0', publicSwitch, [`${publicAddress}/24`]);
+          // With `paths: 1` the cable stays (labs put servers on that switch); only the heartbeat leaves it.
           await lab.connect(host, 'eth1', privateSwitch, [`${privateAddress}/24`]);
           const config = join(dir, `${name}.yaml`);
           await writeFile(config, configText(options, keyFile, options.serials?.[i] ?? 1));
@@ -140,6 +170,37 @@ export class DirectorPair {
     exited.catch(() => undefined);
     // Generous by default: on a loaded machine starting Node alone can take seconds.
     await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 30_000), exited]);
+  }
+
+  /** The next `count` heartbeats `from` sends `to` on the public path, as `to` receives them (UDP payloads). */
+  async captureHeartbeats(from: Director, to: Director, count: number): Promise<Buffer[]> {
+    const capture = join(this.dir, `capture-${randomBytes(4).toString('hex')}.pcap`);
+    const filter = `udp dst port ${heartbeatPort} and src host ${from.publicAddress}`;
+    await this.lab.exec(to.host, 'tcpdump', ['-i', 'eth0', '-U', '-w', capture, '-c', String(count), filter]);
+    return udpPayloads(await readFile(capture));
+  }
+
+  /** A sender on the outsider host that passes for `as` (its public address, the heartbeat port) towards `to`. */
+  async spoofer(as: Director, to: Director): Promise<Spoofer> {
+    const child = this.lab.spawn(this.outsider, 'python3', [
+      '-c',
+      spooferScript,
+      as.publicAddress,
+      String(heartbeatPort),
+      to.publicAddress,
+    ]);
+    const lines = new Collector<string>('spoofer');
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+    await lines.waitFor((line) => line === 'ready', 10_000);
+    let batches = 0;
+    return {
+      send: async (datagrams) => {
+        const batch = ++batches;
+        child.stdin!.write(`${datagrams.map((d) => d.toString('hex')).join(' ')}\n`);
+        await lines.waitFor((line) => line === `sent ${batch}`, 10_000);
+      },
+      stop: () => stopChild(child),
+    };
   }
 
   async startBoth(options: StartOptions = {}): Promise<void> {
@@ -211,21 +272,20 @@ export class DirectorPair {
 }
 
 function configText(options: PairOptions, keyFile: string, serial: number): string {
+  const privateAddress = (i: number) => (options.paths === 1 ? '' : `\n    private_address: 198.51.100.${i}`);
   return `cluster: lab
 serial_no: ${serial}
 nodes:
   - name: ifw01
-    address: 192.0.2.1
-    private_address: 198.51.100.1
+    address: 192.0.2.1${privateAddress(1)}
     priority: 100
   - name: ifw02
-    address: 192.0.2.2
-    private_address: 198.51.100.2
+    address: 192.0.2.2${privateAddress(2)}
     priority: 100
 heartbeat:
   port: ${heartbeatPort}
   keepalive: ${options.keepalive}
-  deadtime: ${options.deadtime}
+  deadtime: ${options.deadtime}${options.initdead ? `\n  initdead: ${options.initdead}` : ''}
 auth:
   key_file: ${keyFile}
   key_id: 1

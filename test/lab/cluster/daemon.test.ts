@@ -2,23 +2,13 @@
 // two paths (two switches), keepalive 50 ms / deadtime 200 ms: hard kill,
 // operator failover, attacks on the channel, a cut path, graceful stop.
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBootId, encodeHeartbeat, Keyring, messageKinds } from '../../../src/cluster/index.js';
 import { sealDatagram } from '../../../src/cluster/envelope.js';
 import { requireRoot } from '../../support/netns.js';
-import { DirectorPair, heartbeatPort, udpPayloads, type Director } from '../../support/director-pair.js';
+import { DirectorPair, type Director } from '../../support/director-pair.js';
 
 const deadtime = 200;
-
-/** Sends datagrams (hex) from a process inside the host's namespace. */
-const injector = `
-const [target, port, ...hex] = process.argv.slice(1);
-const socket = require('node:dgram').createSocket('udp4');
-let left = hex.length;
-for (const h of hex) socket.send(Buffer.from(h, 'hex'), Number(port), target, () => { if (--left === 0) socket.close(); });
-`;
 
 function forgedHeartbeat(keyring: Keyring): Buffer {
   return sealDatagram(keyring, {
@@ -51,16 +41,18 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
   let pair: DirectorPair;
   let active: Director;
   let backup: Director;
+  const created: DirectorPair[] = [];
 
   beforeEach(async () => {
     requireRoot();
     pair = await DirectorPair.create({ keepalive: '50ms', deadtime: `${deadtime}ms` });
+    created.push(pair);
     await pair.startBoth();
     [active, backup] = await pair.settled();
   });
 
   afterEach(async () => {
-    await (pair as DirectorPair | undefined)?.destroy();
+    await Promise.all(created.splice(0).map((created) => created.destroy()));
   });
 
   it('hard kill of the active: the backup reports ACTIVE within deadtime + 100 ms', async () => {
@@ -92,18 +84,7 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
 
   it('a forged packet, a replayed packet and a packet with the wrong key change nothing and are counted', async () => {
     // Real heartbeats of the active, as the backup received them, to replay.
-    const capture = join(pair.dir, 'replay.pcap');
-    await pair.lab.exec(backup.host, 'tcpdump', [
-      '-i',
-      'eth0',
-      '-U',
-      '-w',
-      capture,
-      '-c',
-      '5',
-      `udp dst port ${heartbeatPort} and src host ${active.publicAddress}`,
-    ]);
-    const replayed = udpPayloads(await readFile(capture));
+    const replayed = await pair.captureHeartbeats(active, backup, 5);
     expect(replayed).toHaveLength(5);
 
     const wrongKey = forgedHeartbeat(new Keyring(new Map([[1, randomBytes(32)]]), 1));
@@ -113,13 +94,10 @@ describe('two tandem daemons in network namespaces (keepalive 50ms, deadtime 200
 
     const before = await pair.status(backup);
     const changesBefore = [pair.roleChanges(active).length, pair.roleChanges(backup).length];
-    await pair.lab.exec(pair.outsider, process.execPath, [
-      '-e',
-      injector,
-      backup.publicAddress,
-      String(heartbeatPort),
-      ...[forged, wrongKey, unknownKeyId, ...replayed].map((d) => d.toString('hex')),
-    ]);
+    // Spoofed as the active: the backup's socket, connected to the active, takes nothing from elsewhere.
+    const spoofer = await pair.spoofer(active, backup);
+    await spoofer.send([forged, wrongKey, unknownKeyId, ...replayed]);
+    await spoofer.stop();
     await sleep(3 * deadtime);
 
     const after = await pair.status(backup);

@@ -3,7 +3,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ChannelEndpoint, type Accepted, type Rejected } from '../../../src/cluster/endpoint.js';
-import { maxDatagramLength, messageKinds, openDatagram, sealDatagram, type Envelope } from '../../../src/cluster/envelope.js';
+import {
+  maxDatagramLength,
+  messageKinds,
+  openDatagram,
+  peekFreshness,
+  sealDatagram,
+  type Envelope,
+} from '../../../src/cluster/envelope.js';
 import { Keyring } from '../../../src/cluster/keys.js';
 import { ChannelSessions, createBootId, ReplayWindow } from '../../../src/cluster/replay.js';
 import { LogRateLimiter } from '../../../src/cluster/rejections.js';
@@ -175,6 +182,59 @@ describe('replay protection', () => {
     expect(b.open(earlier.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted-clock-back' });
   });
 
+  it('after our restart, takes a datagram for proven only if it echoes our boot: a recording never is', () => {
+    const { a } = pair({ aBoot: createBootId(1000) });
+    const recorded = Array.from({ length: 3 }, () => a.seal(payload).datagram);
+    // B restarts: the recording is all it hears first, and it cannot tell.
+    const restartedB = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw02', peer: 'ifw01' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(),
+    );
+    expect(restartedB.open(recorded[0]!)).toMatchObject({ ok: true, bootChange: 'first-contact', proven: false });
+    expect(restartedB.open(recorded[1]!)).toMatchObject({ ok: true, proven: false });
+    // The live peer (the same boot) hears B and echoes it: proven from then on.
+    a.open(restartedB.seal(payload).datagram);
+    expect(restartedB.open(a.seal(payload).datagram)).toMatchObject({ ok: true, echoesUs: true, proven: true });
+    // A recorded datagram B never saw is still within the window, but it does not echo B.
+    expect(restartedB.open(recorded[2]!)).toMatchObject({ ok: true, proven: false });
+    // A later boot of a proven peer is running since B started: proven before it echoes.
+    const next = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(2000)),
+    );
+    expect(restartedB.open(next.seal(payload).datagram)).toMatchObject({
+      ok: true,
+      bootChange: 'restarted',
+      proven: true,
+      echoesUs: false,
+    });
+  });
+
+  it('a boot that succeeds an unproven one stays unproven until it echoes us', () => {
+    const old = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(1000)),
+    );
+    const live = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(2000)),
+    );
+    const { b } = pair();
+    expect(b.open(old.seal(payload).datagram)).toMatchObject({ ok: true, proven: false });
+    expect(b.open(live.seal(payload).datagram)).toMatchObject({ ok: true, bootChange: 'restarted', proven: false });
+    live.open(b.seal(payload).datagram);
+    expect(b.open(live.seal(payload).datagram)).toMatchObject({ ok: true, proven: true });
+    expect(rejected(b.open(old.seal(payload).datagram))).toBe('stale-boot');
+  });
+
   it('window arithmetic', () => {
     const w = new ReplayWindow();
     expect(w.isNew(10)).toBe(true);
@@ -182,6 +242,100 @@ describe('replay protection', () => {
     expect([w.isNew(10), w.isNew(9), w.isNew(11)]).toEqual([false, false, true]);
     w.accept(300);
     expect([w.isNew(150), w.isNew(172), w.isNew(173), w.isNew(299), w.isNew(300)]).toEqual([false, false, true, true, false]);
+  });
+});
+
+describe('dropping before the MAC', () => {
+  const envelopeArb = fc.record({
+    kind: fc.integer({ min: 0, max: 3 }),
+    cluster: fc.string({ maxLength: 20 }),
+    sender: fc.string({ maxLength: 20 }),
+    bootId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)),
+    seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    echoBootId: fc.oneof(
+      fc.constant(Buffer.alloc(0)),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)),
+    ),
+    echoSeq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    payload: fc.uint8Array({ maxLength: 300 }),
+  });
+
+  it('reads the same kind, boot ids and sequence numbers as the decoder after the MAC', () => {
+    const ring = keyring();
+    fc.assert(
+      fc.property(envelopeArb, (envelope) => {
+        const datagram = sealDatagram(ring, envelope);
+        const opened = openDatagram(ring, datagram);
+        if (!opened.ok) throw new Error(opened.detail);
+        const { kind, bootId, seq, echoBootId, echoSeq } = opened.envelope;
+        expect(peekFreshness(datagram.subarray(8, datagram.length - 32))).toEqual({ kind, bootId, seq, echoBootId, echoSeq });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        peekFreshness(Buffer.from(bytes));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('lets no forgery, sent ahead of the genuine datagram it copies, make it drop that datagram', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 20 }), fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 40 }), (forgeries) => {
+        const { a, b } = pair();
+        const genuine = Array.from({ length: 20 }, () => a.seal(payload).datagram);
+        // Each forgery is a copy of a genuine datagram, sent before it, with one byte changed.
+        const sent = genuine.flatMap((datagram, i) => [
+          ...forgeries
+            .filter(([target]) => target === i)
+            .map(([, at, xor]) => {
+              const forged = Buffer.from(datagram);
+              forged[at % forged.length] = forged[at % forged.length]! ^ xor;
+              return forged;
+            }),
+          datagram,
+        ]);
+        const accepted = sent.filter((datagram) => b.open(datagram).ok);
+        expect(accepted).toEqual(genuine);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('costs no HMAC for a copy of an accepted datagram or one of a superseded boot', () => {
+    let macs = 0;
+    const counting = new (class extends Keyring {
+      override verify(keyId: number, data: Uint8Array, mac: Uint8Array) {
+        macs += 1;
+        return super.verify(keyId, data, mac);
+      }
+    })(new Map([[1, key1]]), 1);
+    const { a, b } = pair({ bKeys: counting, aBoot: createBootId(1000) });
+    const first = a.seal(payload).datagram;
+    expect(b.open(first).ok).toBe(true);
+    const copy = Buffer.from(first);
+    copy[copy.length - 1] = copy[copy.length - 1]! ^ 1;
+    const restarted = new ChannelEndpoint(
+      { cluster: 'lab', self: 'ifw01', peer: 'ifw02' },
+      messageKinds.heartbeat,
+      keyring(),
+      new ChannelSessions(createBootId(2000)),
+    );
+    expect(b.open(restarted.seal(payload).datagram).ok).toBe(true);
+    macs = 0;
+    expect([rejected(b.open(first)), rejected(b.open(copy)), rejected(b.open(a.seal(payload).datagram))]).toEqual([
+      'stale-boot',
+      'stale-boot',
+      'stale-boot',
+    ]);
+    const again = restarted.seal(payload).datagram;
+    expect(b.open(again).ok).toBe(true);
+    expect(rejected(b.open(again))).toBe('replay');
+    expect(macs).toBe(1);
   });
 });
 

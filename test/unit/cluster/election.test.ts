@@ -43,7 +43,7 @@ function single(cfg: ElectionConfig = config) {
     all,
     tick: (now: number) => run(election.handle({ type: 'tick', now })),
     hear: (now: number, heartbeat: Heartbeat, path = 0) =>
-      run(election.handle({ type: 'heartbeat', now, path, seq: ++seq, bootId: 'b1', echoesUs: true, heartbeat })),
+      run(election.handle({ type: 'heartbeat', now, path, seq: ++seq, bootId: 'b1', echoesUs: true, proven: true, heartbeat })),
     transitions: () => all.flatMap((a) => (a.type === 'roleChanged' ? [a.transition] : [])),
     logs: (event: string) => all.flatMap((a) => (a.type === 'log' && a.event === event ? [a] : [])),
   };
@@ -119,8 +119,17 @@ describe('election rules (one node)', () => {
     const n = single();
     n.tick(0);
     const e = n.election;
-    e.handle({ type: 'heartbeat', now: 10, path: 0, seq: 5, bootId: 'b', echoesUs: true, heartbeat: peerHeartbeat('ACTIVE') });
-    e.handle({ type: 'heartbeat', now: 20, path: 0, seq: 4, bootId: 'b', echoesUs: true, heartbeat: peerHeartbeat('FAULT') });
+    e.handle({
+      type: 'heartbeat',
+      now: 10,
+      path: 0,
+      seq: 5,
+      bootId: 'b',
+      echoesUs: true,
+      proven: true,
+      heartbeat: peerHeartbeat('ACTIVE'),
+    });
+    e.handle({ type: 'heartbeat', now: 20, path: 0, seq: 4, bootId: 'b', echoesUs: true, proven: true, heartbeat: peerHeartbeat('FAULT') });
     expect(e.status(20).peer).toMatchObject({ role: 'ACTIVE', paths: [{ lastHeard: 10 }, { up: false }] });
   });
 
@@ -132,6 +141,90 @@ describe('election rules (one node)', () => {
     expect(n.election.status(10).peer?.version).toBeUndefined();
     n.hear(60, peerHeartbeat('ACTIVE', { version: '0.1.0' }));
     expect(n.election.status(60).peer).toMatchObject({ role: 'ACTIVE', version: '0.1.0' });
+  });
+
+  it('heeds an unproven peer (maybe a recording replayed after our restart) only where it holds this node back', () => {
+    const e = new Election(config, 0);
+    const hear = (now: number, seq: number, heartbeat: Heartbeat) =>
+      e.handle({ type: 'heartbeat', now, path: 0, seq, bootId: 'recorded', echoesUs: false, proven: false, heartbeat });
+    const handover: Heartbeat['request'] = { kind: 'handover', id: 3, reason: 'operator-failover' };
+    e.handle({ type: 'tick', now: 0 });
+    hear(10, 1, peerHeartbeat('ACTIVE'));
+    expect(e.status(10).lastTransition).toMatchObject({ from: 'INIT', to: 'BACKUP', reason: 'peer-active' });
+    // Whatever its peer_view says, it has not heard us: nothing to take over from.
+    const takeover = e.handle({ type: 'operator', now: 10, requestId: 1, command: 'takeover' });
+    expect(takeover.find((a) => a.type === 'operatorReply')).toMatchObject({ ok: false, code: 'peer-deaf' });
+    // Neither a STOPPED heartbeat nor a handover request moves it.
+    hear(11, 2, peerHeartbeat('STOPPED'));
+    hear(12, 3, peerHeartbeat('BACKUP', { request: handover }));
+    e.handle({ type: 'tick', now: 211 });
+    expect(e.currentRole).toBe('BACKUP');
+    // Once it falls silent for deadtime, the node takes over as from any dead peer.
+    e.handle({ type: 'tick', now: 212 });
+    expect(e.status(212).lastTransition).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead' });
+    // The same STOPPED heartbeat, proven (it echoes our boot), is acted on at once.
+    const n = new Election(config, 0);
+    n.handle({ type: 'tick', now: 0 });
+    n.handle({
+      type: 'heartbeat',
+      now: 10,
+      path: 0,
+      seq: 1,
+      bootId: 'live',
+      echoesUs: false,
+      proven: false,
+      heartbeat: peerHeartbeat('ACTIVE'),
+    });
+    n.handle({
+      type: 'heartbeat',
+      now: 11,
+      path: 0,
+      seq: 2,
+      bootId: 'live',
+      echoesUs: true,
+      proven: true,
+      heartbeat: peerHeartbeat('STOPPED'),
+    });
+    expect(n.status(11).lastTransition).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-stopped' });
+  });
+
+  it('a preferred starting node claims only once the unproven peer it hears proves itself (or falls silent)', () => {
+    const n = single({ ...config, self: { name: 'ifw01', priority: 200 } });
+    const hear = (now: number, seq: number, proven: boolean) =>
+      n.election.handle({
+        type: 'heartbeat',
+        now,
+        path: 0,
+        seq,
+        bootId: 'peer',
+        echoesUs: proven,
+        proven,
+        heartbeat: peerHeartbeat('INIT', { peerStateVersion: 1 }),
+      });
+    n.tick(0);
+    for (let t = 10, seq = 1; t < 1000; t += 50, seq++) hear(t, seq, false);
+    n.tick(1100);
+    expect(n.election.currentRole).toBe('INIT');
+    hear(1110, 100, true);
+    expect(n.election.status(1110).lastTransition).toMatchObject({ from: 'INIT', to: 'ACTIVE', reason: 'elected' });
+    // Unproven to the end, it would have claimed at initdead once the peer fell silent.
+    const m = single({ ...config, self: { name: 'ifw01', priority: 200 } });
+    m.tick(0);
+    for (let t = 10, seq = 1; t < 1000; t += 50, seq++)
+      m.election.handle({
+        type: 'heartbeat',
+        now: t,
+        path: 0,
+        seq,
+        bootId: 'r',
+        echoesUs: false,
+        proven: false,
+        heartbeat: peerHeartbeat('INIT'),
+      });
+    m.tick(1159);
+    expect(m.election.currentRole).toBe('INIT');
+    m.tick(1160);
+    expect(m.election.status(1160).lastTransition).toMatchObject({ from: 'INIT', to: 'ACTIVE', reason: 'initdead' });
   });
 
   it('warns once about a different configuration serial and timers', () => {
@@ -333,7 +426,7 @@ describe('election scenarios (two nodes, simulated network)', () => {
     expect(sim.actions.filter((a) => a.action.type === 'announce').map((a) => a.node)).toEqual([survivor]);
     const logged = sim.actions
       .filter((a) => a.action.type === 'log' && a.action.event === 'split-brain')
-      .map((a) => (a.action as { fields: object }).fields);
+      .map((a) => (a.action.type === 'log' ? a.action.fields : undefined));
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ term: expect.any(Number) as number, peerTerm: expect.any(Number) as number });
     expect(yields[0]!.transition.at - 2000).toBeLessThan(2);
@@ -412,6 +505,38 @@ describe('election scenarios (two nodes, simulated network)', () => {
     expect(took.reason).toBe('peer-stopped');
     expect(took.at - 1000).toBeLessThan(2);
     expect(sim.actions.some((a) => a.node === 0 && a.action.type === 'stopped' && a.at < 1002)).toBe(true);
+  });
+
+  it('restarted while an attacker replays what it heard before (STOPPED, handover), a node claims nothing', () => {
+    // Issue 12: ifw01 stops (its STOPPED heartbeats are recorded) and comes back; then ifw02
+    // restarts and is fed the recording before ifw01's own heartbeats reach it.
+    const ops: Operation[] = [
+      { at: 1000, type: 'stop', node: 0, downFor: 200 },
+      { at: 1500, type: 'operator', node: 1, command: 'failover' },
+      { at: 1700, type: 'operator', node: 0, command: 'failover' },
+      { at: 2000, type: 'stop', node: 1, downFor: 300, replayOnRestart: true },
+    ];
+    const sim = scenario(ops, 4000, { link: { ...quiet.link, minDelay: 5, maxDelay: 5 } });
+    expect(sim.replays.filter((r) => r.outcome === 'unproven').length).toBeGreaterThan(10);
+    expect(roleAt(sim, 0, 2100)).toBe('ACTIVE');
+    expect(transitionsOf(sim, 0).slice(-1)).toEqual(['BACKUP->ACTIVE peer-stopped']);
+    expect(sim.transitions.filter((t) => t.node === 1 && t.transition.at >= 2300 && t.transition.to === 'ACTIVE')).toEqual([]);
+    expect(roleAt(sim, 1, 3999)).toBe('BACKUP');
+    expect(sim.logs.filter((l) => l.event === 'split-brain')).toEqual([]);
+  });
+
+  it('both restarting at once, one of them fed a recording: exactly one claims, never both', () => {
+    const sim = scenario(
+      [
+        { at: 1000, type: 'stop', node: 0, downFor: 300 },
+        { at: 1000, type: 'kill', node: 1, downFor: 300, replayOnRestart: true },
+      ],
+      4000,
+    );
+    expect(sim.replays.length).toBeGreaterThan(10);
+    expect([roleAt(sim, 0, 3999), roleAt(sim, 1, 3999)].sort()).toEqual(['ACTIVE', 'BACKUP']);
+    const active = (node: NodeIndex) => sim.spans.filter((s) => s.node === node && s.role === 'ACTIVE' && s.to > 1300);
+    for (const a of active(0)) for (const b of active(1)) expect(Math.min(a.to, b.to) <= Math.max(a.from, b.from)).toBe(true);
   });
 
   it('a failed claim sends the node to FAULT and the peer takes the role (back)', () => {

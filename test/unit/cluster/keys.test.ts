@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +51,29 @@ describe('key file', () => {
     await expect(loadKeyring(file, 1)).resolves.toBeInstanceOf(Keyring);
     await expect(loadKeyring(join(dir, 'missing'), 1)).rejects.toThrow('cannot read the key file (ENOENT)');
     await expect(loadKeyring(dir, 1)).rejects.toThrow('not a regular file');
+  });
+
+  it('refuses a symbolic link, even to a good key file, and a FIFO without blocking', async () => {
+    const file = join(dir, 'key');
+    await generateKey(file);
+    const link = join(dir, 'link');
+    await symlink(file, link);
+    await expect(loadKeyring(link, 1)).rejects.toThrow(`${link}: the key file is a symbolic link; point key_file at the file itself`);
+    await expect(generateKey(link, { add: true })).rejects.toThrow('is a symbolic link');
+    expect(parseKeyFile(await readFile(file, 'utf8'), file).size).toBe(1);
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    await expect(loadKeyring(fifo, 1)).rejects.toThrow(`${fifo}: the key file is not a regular file`);
+  });
+
+  it('refuses to add a key to a group-readable key file', async () => {
+    const file = join(dir, 'key');
+    await generateKey(file);
+    await chmod(file, 0o640);
+    await expect(generateKey(file, { add: true })).rejects.toThrow(
+      `${file}: the key file has mode 0640, so group or others can access it; run: chmod 600 ${file}`,
+    );
+    expect(parseKeyFile(await readFile(file, 'utf8'), file).size).toBe(1);
   });
 
   it('needs the configured signing key id in the file', async () => {

@@ -3,8 +3,9 @@
 // endpoint (protobuf heartbeat, HMAC envelope, replay checks); the network between
 // them loses, delays, reorders and duplicates datagrams and can be partitioned per
 // path and direction. Nodes can be killed, restarted, stopped gracefully, made
-// unhealthy and given operator commands. Everything that happens is recorded for
-// the property checks.
+// unhealthy and given operator commands; an adversary replays authentic datagrams
+// a node heard before (also right after it restarts, when it knows no peer boot).
+// Everything that happens is recorded for the property checks.
 import { ChannelEndpoint } from '../../../src/cluster/endpoint.js';
 import { messageKinds } from '../../../src/cluster/envelope.js';
 import {
@@ -54,8 +55,9 @@ export type Direction = 'both' | 'AtoB' | 'BtoA';
 
 export type Operation =
   | { at: number; type: 'partition'; path: number | 'all'; direction: Direction; duration: number }
-  | { at: number; type: 'kill'; node: NodeIndex; downFor: number }
-  | { at: number; type: 'stop'; node: NodeIndex; downFor: number }
+  /** With `replayOnRestart`, an adversary replays to the restarted node all it had accepted from the peer before. */
+  | { at: number; type: 'kill'; node: NodeIndex; downFor: number; replayOnRestart?: boolean }
+  | { at: number; type: 'stop'; node: NodeIndex; downFor: number; replayOnRestart?: boolean }
   | { at: number; type: 'operator'; node: NodeIndex; command: OperatorCommand }
   | { at: number; type: 'fault'; node: NodeIndex; duration: number }
   | { at: number; type: 'claimFails'; node: NodeIndex }
@@ -147,7 +149,7 @@ class SimNode {
   private timerToken = 0;
   /** Datagrams this boot accepted, for replay attacks. */
   accepted: Buffer[] = [];
-  /** Datagrams of earlier boots of the peer, as received. */
+  /** Datagrams this node accepted in its earlier boots: recorded before its current boot. */
   olderBoots: Buffer[] = [];
 
   constructor(
@@ -249,7 +251,7 @@ class SimNode {
     });
   }
 
-  receive(path: number, datagram: Buffer, now: number): 'accepted' | 'rejected' | 'down' {
+  receive(path: number, datagram: Buffer, now: number): 'proven' | 'unproven' | 'rejected' | 'down' {
     if (!this.endpoint) return 'down';
     const opened = this.endpoint.open(datagram);
     if (!opened.ok) return 'rejected';
@@ -263,9 +265,10 @@ class SimNode {
       seq: opened.seq,
       bootId: opened.bootId,
       echoesUs: opened.echoesUs,
+      proven: opened.proven,
       heartbeat: decoded.value,
     });
-    return 'accepted';
+    return opened.proven ? 'proven' : 'unproven';
   }
 }
 
@@ -285,6 +288,14 @@ export class Simulation {
   /** Operations that disturb a node (operator, fault, kill, stop), for the liveness check. */
   readonly disturbances: { node: NodeIndex; at: number; until: number }[] = [];
   readonly kills: { node: NodeIndex; at: number }[] = [];
+  /** Replayed datagrams and what the receiver made of them. */
+  readonly replays: { node: NodeIndex; at: number; outcome: ReturnType<SimNode['receive']> }[] = [];
+  /**
+   * While a replayed datagram that a node could not tell from the peer holds it
+   * back (a deadtime), the pair may claim later than it would: liveness is not
+   * promised under attack, safety is.
+   */
+  readonly attacks: { node: NodeIndex; at: number; until: number }[] = [];
   /** Partitions in force: [path][direction 0 = A→B, 1 = B→A]. */
   private readonly cut: number[][];
   private readonly current: [RoleSpan | undefined, RoleSpan | undefined] = [undefined, undefined];
@@ -328,6 +339,7 @@ export class Simulation {
           // A stop may still be in progress; a real restart would wait for the old process.
           if (node!.election) node!.kill(op.at + op.downFor);
           node!.start(op.at + op.downFor);
+          if (op.replayOnRestart) this.replayRecording(node!, op.at + op.downFor);
         });
         return;
       }
@@ -354,18 +366,43 @@ export class Simulation {
         node!.claimFails = true;
         return;
       case 'replay':
-        return this.replayAttack(node!, op);
+        this.replayAttack(node!, op);
+        return;
     }
   }
 
-  /** Sends a datagram the node accepted before (or one of an older peer boot) to it again: it must be rejected. */
+  /**
+   * Sends a datagram the node accepted before to it again. One of its current boot
+   * must be rejected. One recorded before it restarted cannot always be: knowing no
+   * peer boot yet, it cannot tell the recording from the peer. But it must never
+   * take it for proven, so it never acts on it.
+   */
   private replayAttack(node: SimNode, op: Extract<Operation, { type: 'replay' }>): void {
     const pool = node.accepted.length > 0 && op.pick % 2 === 0 ? node.accepted : node.olderBoots;
     const datagram = pool[op.pick % Math.max(1, pool.length)];
-    // An older boot's datagram is recognised only once the receiver knows a newer boot.
-    if (!datagram || !node.endpoint || (pool === node.olderBoots && node.accepted.length === 0)) return;
-    const outcome = node.receive(0, datagram, op.at);
-    if (outcome === 'accepted') this.violations.push({ at: op.at, message: `${node.name} accepted a replayed datagram` });
+    if (datagram) this.replay(node, datagram, op.at, pool === node.accepted ? 'accepted' : 'proven');
+  }
+
+  /** The adversary replays, in order, everything the node heard in its earlier boots, as it restarts. */
+  private replayRecording(node: SimNode, at: number): void {
+    const generation = node.generation;
+    // What an unproven ACTIVE heartbeat says holds the node back for a deadtime: a disturbance like a fault.
+    this.disturbances.push({ node: node.index, at, until: at + (node.olderBoots.length + 1) * 0.001 });
+    node.olderBoots.forEach((datagram, i) => {
+      const when = at + (i + 1) * 0.001;
+      this.queue.push(when, () => {
+        if (node.generation === generation) this.replay(node, datagram, when, 'proven');
+      });
+    });
+  }
+
+  private replay(node: SimNode, datagram: Buffer, at: number, forbidden: 'accepted' | 'proven'): void {
+    const outcome = node.receive(0, datagram, at);
+    this.replays.push({ node: node.index, at, outcome });
+    if (outcome === 'unproven') this.attacks.push({ node: node.index, at, until: at + this.options.timers.deadtime });
+    const accepted = outcome === 'proven' || (forbidden === 'accepted' && outcome === 'unproven');
+    if (accepted)
+      this.violations.push({ at, message: `${node.name} accepted a replayed datagram${outcome === 'proven' ? ' as proven' : ''}` });
   }
 
   transmit(from: NodeIndex, path: number, datagram: Buffer, now: number): void {
@@ -376,8 +413,8 @@ export class Simulation {
       const at = now + link.minDelay + this.random() * (link.maxDelay - link.minDelay);
       this.queue.push(at, () => {
         const receiver = this.nodes[1 - from]!;
-        if (receiver.receive(path, datagram, at) === 'accepted')
-          this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+        const outcome = receiver.receive(path, datagram, at);
+        if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
       });
     }
   }
@@ -404,7 +441,7 @@ export class Simulation {
       if (action.type !== 'roleChanged') continue;
       const t = action.transition;
       this.transitions.push({ node, transition: t });
-      if (t.from !== role || !t.reason || !roles.includes(t.to)) {
+      if (t.from !== role || !roles.includes(t.to)) {
         this.violations.push({
           at: now,
           message: `${nodeNames[node]}: roleChanged ${t.from}→${t.to} (${t.reason}) does not follow ${role}`,
