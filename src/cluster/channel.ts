@@ -5,10 +5,11 @@
 // contains can throw out of the receive handler.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { createStats, type ChannelStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import type { Accepted, ChannelEndpoint } from './endpoint.js';
 import type { Decoded } from './proto.js';
-import { emptyRejectCounters, LogRateLimiter, type RejectCounters, type RejectReason } from './rejections.js';
+import { LogRateLimiter, type RejectReason } from './rejections.js';
 
 export interface ChannelPath {
   /** This node's address on the path (the socket binds to it). */
@@ -26,15 +27,6 @@ export interface ChannelMessage<T> extends Omit<Accepted, 'payload'> {
   receivedAt: number;
 }
 
-export interface PathCounters {
-  local: string;
-  remote: string;
-  sent: number;
-  sendErrors: number;
-  accepted: number;
-  rejected: RejectCounters;
-}
-
 export interface SecureChannelOptions<T> {
   endpoint: ChannelEndpoint;
   /** The kind's decoder; an invalid message counts as `bad-payload`. */
@@ -46,27 +38,29 @@ export interface SecureChannelOptions<T> {
   /** Monotonic clock in ms. */
   now: () => number;
   onMessage: (message: ChannelMessage<T>) => void;
+  /** Where the datagrams are counted per path; default: counters of its own. */
+  stats?: ChannelStats;
 }
 
 const logIntervalMs = 10_000;
 
+interface BoundSocket {
+  socket: Socket;
+  /** The peer's address on the socket's path. */
+  remote: string;
+}
+
 export class SecureChannel<T> {
-  private readonly counters: PathCounters[];
+  private readonly stats: ChannelStats;
   private readonly rejectLog = new LogRateLimiter<RejectReason | 'send-error'>(logIntervalMs);
 
   private constructor(
     private readonly options: SecureChannelOptions<T>,
-    private readonly sockets: Socket[],
+    /** One per path, in the order of the paths. */
+    private readonly sockets: BoundSocket[],
   ) {
-    this.counters = options.paths.map(({ local, remote }) => ({
-      local,
-      remote,
-      sent: 0,
-      sendErrors: 0,
-      accepted: 0,
-      rejected: emptyRejectCounters(),
-    }));
-    sockets.forEach((socket, path) => {
+    this.stats = options.stats ?? createStats().heartbeat;
+    sockets.forEach(({ socket }, path) => {
       socket.on('message', (datagram, from) => this.receive(path, datagram, from.address));
       socket.on('error', (error) => options.logger.error({ event: 'channel.socket-error', path, err: error }, 'heartbeat socket error'));
     });
@@ -74,11 +68,13 @@ export class SecureChannel<T> {
 
   /** Binds one socket per path; fails with a message naming the address when it is not on this host. */
   static async open<T>(options: SecureChannelOptions<T>): Promise<SecureChannel<T>> {
-    const sockets: Socket[] = [];
+    const sockets: BoundSocket[] = [];
+    let binding = '';
     try {
       for (const path of options.paths) {
+        binding = path.local;
         const socket = createSocket({ type: isIPv6(path.local) ? 'udp6' : 'udp4' });
-        sockets.push(socket);
+        sockets.push({ socket, remote: path.remote });
         await new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
           socket.bind({ address: path.local, port: options.port, exclusive: true }, () => {
@@ -88,8 +84,7 @@ export class SecureChannel<T> {
         });
       }
     } catch (error) {
-      sockets.forEach((socket) => socket.close());
-      const address = options.paths[sockets.length - 1]?.local;
+      sockets.forEach(({ socket }) => socket.close());
       const code = (error as NodeJS.ErrnoException).code;
       const why =
         code === 'EADDRNOTAVAIL'
@@ -97,49 +92,54 @@ export class SecureChannel<T> {
           : code === 'EADDRINUSE'
             ? 'the port is in use (another tandem?)'
             : (error as Error).message;
-      throw new Error(`cannot bind the heartbeat socket to ${address}:${options.port}: ${why}`);
+      throw new Error(`cannot bind the heartbeat socket to ${binding}:${options.port}: ${why}`);
     }
     return new SecureChannel(options, sockets);
   }
 
   /** Sends the payload to the peer on every path, each copy with its own sequence number. */
   send(payload: Uint8Array): void {
-    this.sockets.forEach((socket, path) => {
-      const counters = this.counters[path]!;
+    this.sockets.forEach(({ socket, remote }, path) => {
       const { datagram } = this.options.endpoint.seal(payload);
-      socket.send(datagram, this.options.port, counters.remote, (error) => {
+      socket.send(datagram, this.options.port, remote, (error) => {
         if (!error) return;
-        counters.sendErrors += 1;
+        this.stats.sendErrors.inc({ path });
         const admitted = this.rejectLog.admit('send-error', this.options.now());
         if (admitted) {
           this.options.logger.warn(
-            { event: 'channel.send-error', path, remote: counters.remote, err: error, suppressed: admitted.suppressed },
+            { event: 'channel.send-error', path, remote, err: error, suppressed: admitted.suppressed },
             `cannot send on path ${path}: ${error.message}`,
           );
         }
       });
-      counters.sent += 1;
+      this.stats.sent.inc({ path });
     });
   }
 
-  get pathCounters(): readonly PathCounters[] {
-    return this.counters;
+  get paths(): readonly ChannelPath[] {
+    return this.options.paths;
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(this.sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 
   private receive(path: number, datagram: Buffer, from: string): void {
     const receivedAt = this.options.now();
     try {
       const opened = this.options.endpoint.open(datagram);
-      if (!opened.ok) return this.reject(path, opened.reason, opened.detail, from, receivedAt);
+      if (!opened.ok) {
+        this.reject(path, opened.reason, opened.detail, from, receivedAt);
+        return;
+      }
       if (opened.bootChange) this.logBootChange(opened);
       const { payload, ...accepted } = opened;
       const decoded = this.options.decode(payload);
-      if (!decoded.ok) return this.reject(path, 'bad-payload', decoded.error, from, receivedAt);
-      this.counters[path]!.accepted += 1;
+      if (!decoded.ok) {
+        this.reject(path, 'bad-payload', decoded.error, from, receivedAt);
+        return;
+      }
+      this.stats.accepted.inc({ path });
       this.options.onMessage({ ...accepted, message: decoded.value, path, receivedAt });
     } catch (error) {
       // A bug, not the packet's fault; still, the packet must not take the daemon down.
@@ -148,7 +148,7 @@ export class SecureChannel<T> {
   }
 
   private reject(path: number, reason: RejectReason, detail: string, from: string, now: number): void {
-    this.counters[path]!.rejected[reason] += 1;
+    this.stats.rejected.inc({ path, reason });
     const admitted = this.rejectLog.admit(reason, now);
     if (admitted) {
       this.options.logger.warn(
