@@ -4,6 +4,7 @@ import type { Model } from '../../../src/config/model.js';
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor, RAMP_TICK_MS, type HealthChange } from '../../../src/health/monitor.js';
 import type { CheckResult } from '../../../src/health/result.js';
+import { createStats } from '../../../src/lib/stats.js';
 import { createLogger } from '../../../src/log.js';
 import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
 
@@ -113,6 +114,23 @@ describe('HealthMonitor', () => {
     expect(peak).toBe(16);
     expect(monitor!.stats().maxInFlight).toBe(16);
     expect(new Set(checks.started.map((s) => s.address)).size).toBe(200);
+  });
+
+  it('counts checks by outcome and each transition, across enables; its stats read those counters', async () => {
+    const { health } = createStats();
+    checks.answers.set('10.8.0.2', refused);
+    monitor = new HealthMonitor({ logger: log.logger, now: () => Date.now(), runCheck: checks.run, random: () => 0, stats: health });
+    await monitor.reload(webModel(3, { failures: 1 }));
+    monitor.enable();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(health.transitions.value({ from: 'unknown', to: 'up' })).toBe(2);
+    expect(health.transitions.value({ from: 'unknown', to: 'down' })).toBe(1);
+    expect(health.checksCompleted.value({ outcome: 'fail' })).toBe(1);
+    expect(monitor.stats()).toMatchObject({ started: 3, completed: 3, inconclusive: 0, maxInFlight: 3 });
+    await monitor.disable();
+    monitor.enable();
+    // the counters go on; the high-water mark of checks in flight is the current enable's
+    expect(monitor.stats()).toMatchObject({ started: 3, completed: 3, maxInFlight: 0 });
   });
 
   it('takes a failing server out, tells the listeners once, logs the reason', async () => {
