@@ -229,7 +229,7 @@ export class HealthMonitor {
     const entries = [...this.entries.values()];
     const checked = entries.filter((entry) => entry.plan.check).length;
     this.logger.info(
-      { event: 'health-enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent },
+      { event: 'health.enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent },
       `health checking started for ${checked} real servers`,
     );
     void this.arm(entries);
@@ -256,7 +256,7 @@ export class HealthMonitor {
       this.ramping.clear();
       this.stopRampTimer();
       this.pendingChanges.clear();
-      this.logger.info({ event: 'health-disabled' }, 'health checking stopped');
+      this.logger.info({ event: 'health.disabled' }, 'health checking stopped');
     }
     await Promise.all([...this.running]);
   }
@@ -368,7 +368,7 @@ export class HealthMonitor {
     if (this.enabled) void this.arm([...staged.entries.values()]);
     for (const { service, message, servers } of staged.invalid) {
       this.logger.warn(
-        { event: 'health-check-invalid', service, servers, detail: message },
+        { event: 'health.check-invalid', service, servers, detail: message },
         `${servers.length === 1 ? `real server ${servers[0]}` : `${servers.length} real servers`} of ${service} not checked (counted as up): ${message}`,
       );
     }
@@ -523,7 +523,7 @@ export class HealthMonitor {
         try {
           listener(changes);
         } catch (error) {
-          this.logger.error({ event: 'health-listener-failed', err: error }, 'a health change listener threw');
+          this.logger.error({ event: 'health.listener-failed', err: error }, 'a health change listener threw');
         }
       }
     });
@@ -551,7 +551,7 @@ export class HealthMonitor {
     const { plan } = entry;
     const { failure } = transition;
     const fields = {
-      event: 'health',
+      event: 'health.change',
       service: plan.service.name,
       server: plan.server.name,
       target: plan.check ? endpoint(plan.check.target.address, plan.check.target.port) : undefined,
@@ -598,7 +598,7 @@ export class HealthMonitor {
     this.lastLocalErrorLogAt = now;
     this.logger.warn(
       {
-        event: 'health-check-inconclusive',
+        event: 'health.check-inconclusive',
         service: entry.plan.service.name,
         server: entry.plan.server.name,
         detail: message,

@@ -117,18 +117,18 @@ export class IpvsReconciler {
   private report(result: ReconcileResult, reason: string): void {
     for (const failure of result.failures) {
       this.logger.error(
-        { event: 'ipvs-operation-failed', operation: describeOperation(failure.operation), error: failure.error.message },
+        { event: 'ipvs.operation-failed', operation: describeOperation(failure.operation), error: failure.error.message },
         failure.error.message,
       );
     }
     if (this.logger.isLevelEnabled('debug')) {
-      for (const operation of result.operations) this.logger.debug({ event: 'ipvs-operation' }, describeOperation(operation));
+      for (const operation of result.operations) this.logger.debug({ event: 'ipvs.operation' }, describeOperation(operation));
     }
     const counts: Record<string, number> = {};
     for (const operation of result.operations) counts[operation.kind] = (counts[operation.kind] ?? 0) + 1;
     this.logger.info(
       {
-        event: 'ipvs-reconciled',
+        event: 'ipvs.reconciled',
         reason,
         ...counts,
         failures: result.failures.length,

@@ -146,7 +146,7 @@ describe('HealthMonitor', () => {
     const [service] = model.virtualServices;
     expect(monitor!.view(service!, service!.realServers[1]!)).toEqual({ up: false, weight: 0 });
     expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 10 });
-    const down = log.lines.filter((l) => l.event === 'health' && l.to === 'down');
+    const down = log.lines.filter((l) => l.event === 'health.change' && l.to === 'down');
     expect(down).toEqual([
       expect.objectContaining({
         level: 40,
@@ -178,7 +178,7 @@ describe('HealthMonitor', () => {
     await vi.advanceTimersByTimeAsync(4000);
     expect(monitor!.status()[0]?.state).toBe('up');
     expect(changes.flat().map((c) => c.up)).toEqual([false, true]);
-    const back = log.lines.find((l) => l.event === 'health' && l.from === 'down');
+    const back = log.lines.find((l) => l.event === 'health.change' && l.from === 'down');
     expect(back).toMatchObject({ level: 30, to: 'up', reason: 'reentry' });
     expect(back?.passedForMs).toBeTypeOf('number');
   });
@@ -372,7 +372,7 @@ describe('HealthMonitor', () => {
       }),
     ]);
     await start(model);
-    expect(log.lines.filter((l) => l.event === 'health-check-invalid')).toHaveLength(1);
+    expect(log.lines.filter((l) => l.event === 'health.check-invalid')).toHaveLength(1);
     expect(monitor!.status()[0]).toMatchObject({ state: 'unchecked', up: true });
     expect(monitor!.status()[0]?.note).toContain('invalid regular expression');
   });
@@ -390,7 +390,7 @@ describe('HealthMonitor', () => {
     expect(monitor!.status().map((s) => s.state)).toEqual(Array(5).fill('unknown'));
     expect(monitor!.status()[0]?.lastCheck).toMatchObject({ outcome: 'inconclusive', reason: 'local-error' });
     expect(monitor!.stats().inconclusive).toBe(35);
-    expect(log.lines.filter((l) => l.event === 'health-check-inconclusive')).toHaveLength(2);
+    expect(log.lines.filter((l) => l.event === 'health.check-inconclusive')).toHaveLength(2);
     expect(changes).toEqual([]);
   });
 
@@ -405,6 +405,6 @@ describe('HealthMonitor', () => {
     monitor.enable();
     await vi.advanceTimersByTimeAsync(100);
     expect(changes).toHaveLength(1);
-    expect(log.lines.some((l) => l.event === 'health-listener-failed')).toBe(true);
+    expect(log.lines.some((l) => l.event === 'health.listener-failed')).toBe(true);
   });
 });

@@ -85,7 +85,7 @@ describe('IpvsBalancer', () => {
   }
 
   const events = (name: string) => log.records.filter((line) => line.event === name);
-  const reconciles = () => events('ipvs-reconciled').map((line) => line.reason);
+  const reconciles = () => events('ipvs.reconciled').map((line) => line.reason);
 
   it('activate programs the table and the timeouts; deactivate removes the services', async () => {
     await start(webModel());
@@ -154,7 +154,7 @@ describe('IpvsBalancer', () => {
     answers.set('10.0.2.2', refused);
     await elapse(100);
     await balancer!.reload(webModel({ weights: [5, 1] }));
-    const last = log.records.filter((line) => line.event === 'ipvs-reconciled').at(-1);
+    const last = log.records.filter((line) => line.event === 'ipvs.reconciled').at(-1);
     expect(last).toMatchObject({ reason: 'reload', 'edit-destination': 2 });
     expect(last).not.toHaveProperty('delete-destination');
     expect(kernel.weights()).toEqual({ '203.0.113.1:80': ['10.0.1.1:80 5', '10.0.1.2:80 1'], '203.0.113.2:80': ['10.0.2.1:80 5'] });
@@ -184,7 +184,7 @@ describe('IpvsBalancer', () => {
     };
     await elapse(5000);
     kernel.beforeListDestinations = undefined;
-    expect(events('ipvs-operation-failed').map((line) => line.operation)).toEqual([
+    expect(events('ipvs.operation-failed').map((line) => line.operation)).toEqual([
       'add destination 10.0.2.1:80 (masq, weight 1) to TCP 203.0.113.2:80',
       'add destination 10.0.2.2:80 (masq, weight 1) to TCP 203.0.113.2:80',
     ]);
@@ -225,7 +225,7 @@ describe('IpvsBalancer', () => {
       'add destination 10.0.2.1:80 (masq, weight 1) to TCP 203.0.113.2:80',
       'add destination 10.0.2.2:80 (masq, weight 1) to TCP 203.0.113.2:80',
     ];
-    expect(events('ipvs-operation-failed').map((line) => line.operation)).toEqual(failed);
+    expect(events('ipvs.operation-failed').map((line) => line.operation)).toEqual(failed);
     expect((await balancer!.status()).failing).toEqual(failed);
     kernel.refuse = undefined;
     await elapse(1000);
