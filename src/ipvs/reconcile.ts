@@ -70,8 +70,8 @@ export class IpvsReconciler {
       await this.own(desired);
       const keys = [...desired.owned.keys()];
       const actual = new Map<string, IpvsService>();
-      for (const key of keys) {
-        const service = await this.driver.getService(this.owned.get(key)!);
+      for (const [key, identity] of desired.owned) {
+        const service = await this.driver.getService(identity);
         if (service) actual.set(key, service);
       }
       const wanted = new Map(desired.services.map((service) => [serviceKey(service), service]));

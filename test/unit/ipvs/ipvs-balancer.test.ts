@@ -61,18 +61,17 @@ describe('IpvsBalancer', () => {
       logger: log.logger,
       now: () => Date.now(),
       random: () => 0,
-      runCheck: async (check: Check) => answers.get(check.target.address) ?? pass,
+      runCheck: (check: Check) => Promise.resolve(answers.get(check.target.address) ?? pass),
     });
     balancer = await IpvsBalancer.create({
       model: config,
       self: config.nodes[0]!,
       logger: log.logger,
       health,
-      openKernel: async () => {
-        if (kernelMissing)
-          throw new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)');
-        return kernel;
-      },
+      openKernel: () =>
+        kernelMissing
+          ? Promise.reject(new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)'))
+          : Promise.resolve(kernel),
       ...options,
     });
     return balancer;
@@ -167,7 +166,11 @@ describe('IpvsBalancer', () => {
     await elapse(5000);
     expect(kernel.weights()['203.0.113.1:80']).toHaveLength(2);
     const [repaired] = events('ipvs.repaired');
-    expect(repaired).toMatchObject({ level: 40, operations: 6, repaired: expect.arrayContaining(['add service TCP 203.0.113.1:80 (rr)']) });
+    expect(repaired).toMatchObject({
+      level: 40,
+      operations: 6,
+      repaired: expect.arrayContaining(['add service TCP 203.0.113.1:80 (rr)']) as unknown,
+    });
     expect((await balancer!.status()).repairs).toMatchObject({ count: 1 });
     // nothing to repair: nothing logged
     await elapse(5000);
@@ -197,7 +200,7 @@ describe('IpvsBalancer', () => {
     expect(events('ipvs.repaired')).toEqual([
       expect.objectContaining({
         operations: 4,
-        repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']),
+        repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']) as unknown,
       }),
     ]);
     expect((await balancer!.status()).failing).toEqual([]);
@@ -241,12 +244,12 @@ describe('IpvsBalancer', () => {
     expect(events('ipvs.unavailable')).toEqual([
       expect.objectContaining({
         level: 50,
-        remedy: expect.stringContaining('modprobe ip_vs'),
-        error: expect.stringContaining('has no IPVS'),
+        remedy: expect.stringContaining('modprobe ip_vs') as unknown,
+        error: expect.stringContaining('has no IPVS') as unknown,
       }),
     ]);
     const status = await balancer!.status();
-    expect(status.ipvs).toMatchObject({ state: 'unavailable', remedy: expect.stringContaining('modprobe ip_vs') });
+    expect(status.ipvs).toMatchObject({ state: 'unavailable', remedy: expect.stringContaining('modprobe ip_vs') as unknown });
     expect(formatBalancerStatus(status)[0]).toMatch(
       /^IPVS: active since .*; UNAVAILABLE since .*: the kernel has no IPVS .*modprobe ip_vs/,
     );
@@ -324,8 +327,8 @@ describe('IpvsBalancer', () => {
           state: 'down',
           up: false,
           forMs: 1499,
-          lastFailure: expect.objectContaining({ reason: 'refused' }),
-        }),
+          lastFailure: expect.objectContaining({ reason: 'refused' }) as unknown,
+        }) as unknown,
       }),
     ]);
     expect(formatBalancerStatus(status)).toEqual([
