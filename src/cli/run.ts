@@ -16,7 +16,9 @@ import {
 import type { Model, NodeSpec } from '../config/model.js';
 import { defaultSocketPath } from '../control/index.js';
 import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
+import { HealthMonitor } from '../health/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
+import { createStats, type Stats } from '../lib/stats.js';
 import { createLogger, logFormats, stdoutIsJournal, type Logger, type LogFormat } from '../log.js';
 import { releaseHost } from './cleanup.js';
 import { AddressManager, Announcer, checkForwarding, LinkMonitor, PacketSocket } from '../net/index.js';
@@ -66,21 +68,29 @@ function configLoader(options: RunOptions, onModel: (model: Model) => void): Con
   };
 }
 
+interface Parts {
+  self: NodeSpec;
+  peer: NodeSpec | undefined;
+  logger: Logger;
+  stats: Stats;
+}
+
 /** The active role on this host: rtnetlink, the packet socket and the sysctls of net/, the hooks, the balancer. */
-function hostController(model: Model, self: NodeSpec, peer: NodeSpec | undefined, logger: Logger, balancer: IpvsBalancer): HostController {
+function hostController(model: Model, { self, peer, logger, stats }: Parts, balancer: IpvsBalancer): HostController {
   const packets = new PacketSocket();
   return new HostController({
     model,
     self,
     ...(peer && { peer }),
     logger,
-    addresses: new AddressManager(logger),
-    announcer: new Announcer({ sender: packets, spec: model.announce, logger }),
+    addresses: new AddressManager(logger, { stats: stats.address }),
+    announcer: new Announcer({ sender: packets, spec: model.announce, logger, stats: stats.announce }),
     packets,
     watchLinks: (devices) => new LinkMonitor(devices, logger),
     checkForwarding,
-    hooks: new HookRunner({ spec: model.hooks, identity: { cluster: model.cluster, node: self.name }, logger }),
+    hooks: new HookRunner({ spec: model.hooks, identity: { cluster: model.cluster, node: self.name }, logger, stats: stats.hooks }),
     balancer,
+    stats,
   });
 }
 
@@ -144,7 +154,10 @@ export const runCommand: CommandModule = {
             process.exit(ExitCode.failure);
           });
         });
-        const balancer = await IpvsBalancer.create({ model, self, logger });
+        // one set of counters for every part: status reads them all
+        const stats = createStats();
+        const health = new HealthMonitor({ logger, stats: stats.health });
+        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
         let daemon: Daemon;
         try {
           daemon = await Daemon.start({
@@ -152,11 +165,12 @@ export const runCommand: CommandModule = {
             self,
             ...(peer && { peer }),
             ...(keyring && { keyring }),
-            controller: hostController(model, self, peer, logger, balancer),
+            controller: hostController(model, { self, peer, logger, stats }, balancer),
             balancer,
             logger,
             socketPath: options.socket,
             loadConfig,
+            stats,
           });
         } catch (error) {
           logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);

@@ -6,10 +6,11 @@
 // limited rate. Nothing a datagram contains can throw out of the receive handler.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { createStats, type ChannelStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import type { Accepted, ChannelEndpoint } from './endpoint.js';
 import type { Decoded } from './proto.js';
-import { emptyRejectCounters, LogRateLimiter, type RejectCounters, type RejectReason } from './rejections.js';
+import { LogRateLimiter, type RejectReason } from './rejections.js';
 
 export interface ChannelPath {
   /** This node's address on the path (the socket binds to it). */
@@ -27,15 +28,6 @@ export interface ChannelMessage<T> extends Omit<Accepted, 'payload'> {
   receivedAt: number;
 }
 
-export interface PathCounters {
-  local: string;
-  remote: string;
-  sent: number;
-  sendErrors: number;
-  accepted: number;
-  rejected: RejectCounters;
-}
-
 export interface SecureChannelOptions<T> {
   endpoint: ChannelEndpoint;
   /** The kind's decoder; an invalid message counts as `bad-payload`. */
@@ -47,6 +39,8 @@ export interface SecureChannelOptions<T> {
   /** Monotonic clock in ms. */
   now: () => number;
   onMessage: (message: ChannelMessage<T>) => void;
+  /** Where the datagrams are counted per path; default: counters of its own. */
+  stats?: ChannelStats;
 }
 
 const logIntervalMs = 10_000;
@@ -63,26 +57,28 @@ const connectRetryMs = 1000;
 
 interface PathSocket {
   socket: Socket;
-  counters: PathCounters;
+  /** The peer's address on the socket's path. */
+  remote: string;
   connecting: boolean;
   /** Monotonic ms before which no new connect is tried. */
   retryConnectAt: number;
 }
 
 export class SecureChannel<T> {
-  private readonly paths: PathSocket[];
+  private readonly sockets: PathSocket[];
+  private readonly stats: ChannelStats;
   private readonly rateLimiter = new LogRateLimiter<RejectReason | 'send-error' | 'connect-error'>(logIntervalMs);
 
   private constructor(
     private readonly options: SecureChannelOptions<T>,
     sockets: Socket[],
   ) {
-    this.paths = sockets.map((socket, path) => {
-      const { local, remote } = options.paths[path] ?? { local: '', remote: '' };
+    this.stats = options.stats ?? createStats().heartbeat;
+    this.sockets = sockets.map((socket, path) => {
+      const remote = options.paths[path]?.remote ?? '';
       socket.on('message', (datagram, from) => this.receive(path, datagram, from.address));
       socket.on('error', (error) => this.socketError(path, error));
-      const counters = { local, remote, sent: 0, sendErrors: 0, accepted: 0, rejected: emptyRejectCounters() };
-      return { socket, counters, connecting: false, retryConnectAt: 0 };
+      return { socket, remote, connecting: false, retryConnectAt: 0 };
     });
   }
 
@@ -114,14 +110,14 @@ export class SecureChannel<T> {
       throw new Error(`cannot bind the heartbeat socket to ${address}:${options.port}: ${why}`);
     }
     const channel = new SecureChannel(options, sockets);
-    channel.paths.forEach((path, index) => channel.enlargeReceiveBuffer(path, index));
-    await Promise.all(channel.paths.map((path, index) => channel.connect(path, index)));
+    channel.sockets.forEach((path, index) => channel.enlargeReceiveBuffer(path, index));
+    await Promise.all(channel.sockets.map((path, index) => channel.connect(path, index)));
     return channel;
   }
 
   /** Sends the payload to the peer on every path, each copy with its own sequence number. */
   send(payload: Uint8Array): void {
-    this.paths.forEach((path, index) => {
+    this.sockets.forEach((path, index) => {
       const { datagram } = this.options.endpoint.seal(payload);
       const done = (error: Error | null) => {
         if (error) this.sendFailed(index, error);
@@ -129,19 +125,19 @@ export class SecureChannel<T> {
       if (isConnected(path.socket)) {
         path.socket.send(datagram, done);
       } else {
-        path.socket.send(datagram, this.options.port, path.counters.remote, done);
+        path.socket.send(datagram, this.options.port, path.remote, done);
         void this.connect(path, index);
       }
-      path.counters.sent += 1;
+      this.stats.sent.inc({ path: index });
     });
   }
 
-  get pathCounters(): readonly PathCounters[] {
-    return this.paths.map((path) => path.counters);
+  get paths(): readonly ChannelPath[] {
+    return this.options.paths;
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.paths.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(this.sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
   }
 
   private enlargeReceiveBuffer({ socket }: PathSocket, index: number): void {
@@ -168,7 +164,7 @@ export class SecureChannel<T> {
     const now = this.options.now();
     if (path.connecting || isConnected(path.socket) || now < path.retryConnectAt) return Promise.resolve();
     path.connecting = true;
-    const { remote } = path.counters;
+    const { remote } = path;
     return new Promise((resolve) => {
       path.socket.connect(this.options.port, remote, (error?: Error) => {
         path.connecting = false;
@@ -195,13 +191,13 @@ export class SecureChannel<T> {
   }
 
   private sendFailed(index: number, error: Error): void {
-    const { counters } = this.paths[index] ?? {};
-    if (!counters) return;
-    counters.sendErrors += 1;
+    const remote = this.sockets[index]?.remote;
+    if (remote === undefined) return;
+    this.stats.sendErrors.inc({ path: index });
     const admitted = this.rateLimiter.admit('send-error', this.options.now());
     if (admitted) {
       this.options.logger.warn(
-        { event: 'channel.send-error', path: index, remote: counters.remote, err: error, suppressed: admitted.suppressed },
+        { event: 'channel.send-error', path: index, remote, err: error, suppressed: admitted.suppressed },
         `cannot send on path ${index}: ${error.message}`,
       );
     }
@@ -232,14 +228,12 @@ export class SecureChannel<T> {
       this.reject(index, 'bad-payload', decoded.error, from, receivedAt);
       return undefined;
     }
-    const { counters } = this.paths[index] ?? {};
-    if (counters) counters.accepted += 1;
+    this.stats.accepted.inc({ path: index });
     return { ...accepted, message: decoded.value, path: index, receivedAt };
   }
 
   private reject(index: number, reason: RejectReason, detail: string, from: string, now: number): void {
-    const { counters } = this.paths[index] ?? {};
-    if (counters) counters.rejected[reason] += 1;
+    this.stats.rejected.inc({ path: index, reason });
     const admitted = this.rateLimiter.admit(reason, now);
     if (admitted) {
       this.options.logger.warn(

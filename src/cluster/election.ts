@@ -470,7 +470,10 @@ export class Election {
 
   private actionResult(event: Extract<ElectionEvent, { type: 'actionResult' }>, now: number): void {
     if (event.ok) return;
-    this.log('error', `${event.action}.failed`, `${event.action} failed: ${event.error ?? 'unknown error'}`, { error: event.error });
+    this.log('error', 'controller.action-failed', `${event.action} failed: ${event.error ?? 'unknown error'}`, {
+      action: event.action,
+      error: event.error,
+    });
     if (event.action === 'claim' && this.role === 'ACTIVE') this.claimFailedAt = now;
   }
 
@@ -579,7 +582,7 @@ export class Election {
     this.pending = undefined;
     this.log(
       ok ? 'info' : 'warn',
-      `${pending.kind}.${ok ? 'done' : 'failed'}`,
+      pending.kind === 'handover' ? (ok ? 'handover.done' : 'handover.failed') : ok ? 'takeover.done' : 'takeover.failed',
       `${pending.kind} (${pending.reason}) ${ok ? 'done' : 'failed'}: ${message}`,
       {
         reason: pending.reason,
@@ -681,7 +684,7 @@ export class Election {
         this.peerHearsUs(now)
       ) {
         this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'preempt', since: now };
-        this.log('info', 'preempt', 'this node is preferred: asking the peer to hand the active role over');
+        this.log('info', 'role.preempt', 'this node is preferred: asking the peer to hand the active role over');
         this.sendNow = true;
       }
       return undefined;
@@ -701,7 +704,7 @@ export class Election {
     if (hb.role === 'ACTIVE') return this.resolveSplitBrain(hb, now);
     if (this.splitBrain) {
       this.splitBrain = undefined;
-      this.log('info', 'split-brain.resolved', `split brain resolved: the peer is ${hb.role}`);
+      this.log('info', 'role.split-brain-resolved', `split brain resolved: the peer is ${hb.role}`);
     }
     const request = this.newPeerRequest('takeover');
     if (!request) return undefined;
@@ -723,7 +726,7 @@ export class Election {
       this.splitBrain = { since: now, announced: false };
       this.log(
         'warn',
-        'split-brain',
+        'role.split-brain',
         `split brain: both nodes are ACTIVE (our term ${this.term}, the peer's ${peerHeartbeat.term}); this node ${survivor ? 'stays active' : 'yields'}`,
         {
           term: this.term,

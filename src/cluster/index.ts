@@ -15,7 +15,7 @@ export {
   type TransitionReason,
 } from './election.js';
 export { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Heartbeat, type LinkState, type Role } from './heartbeat.js';
-export { SecureChannel, type ChannelMessage, type ChannelPath, type PathCounters, type SecureChannelOptions } from './channel.js';
+export { SecureChannel, type ChannelMessage, type ChannelPath, type SecureChannelOptions } from './channel.js';
 export { heartbeatPaths, type PathEnd } from './paths.js';
 export { ChannelEndpoint, type Accepted, type ChannelIdentity, type Rejected } from './endpoint.js';
 export { maxDatagramLength, messageKinds, type MessageKind } from './envelope.js';

@@ -1,6 +1,7 @@
 // What `tandem status` shows, as data: the control socket's JSON.
 import type { HealthSummary, RejectCounters, Role, TransitionReason } from '../cluster/index.js';
 import type { BalancerStatus } from '../ipvs/index.js';
+import type { CounterSnapshot } from '../lib/counters.js';
 import type { LinkState } from '../net/index.js';
 
 /** One role change as logged (event role.change) and as listed in status: the same fields. */
@@ -86,4 +87,6 @@ export interface DaemonStatus {
   host: ControllerStatus;
   /** The IPVS table with the health of each real server, the sync daemon. */
   ipvs?: BalancerStatus;
+  /** Every counter since the daemon started (src/lib/stats.ts); absent from an older daemon. */
+  counters?: CounterSnapshot[];
 }

@@ -39,6 +39,7 @@ import {
 } from '../control/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Balancer } from '../ipvs/index.js';
+import { createStats, type Stats } from '../lib/stats.js';
 import { version } from '../lib/version.js';
 import type { Logger } from '../log.js';
 import type { Controller } from './controller.js';
@@ -61,6 +62,8 @@ export interface DaemonOptions {
   socketPath: string;
   /** Reads the configuration again (SIGHUP, `tandem reload`); without it, reloads are refused. */
   loadConfig?: ConfigLoader;
+  /** The counters every part of this daemon counts into; default: a set of its own. */
+  stats?: Stats;
 }
 
 const keptTransitions = 50;
@@ -96,7 +99,8 @@ export class Daemon implements ControlHandler {
   private readonly startedAt = now();
   private timer: NodeJS.Timeout | undefined;
   private wakeAt = 0;
-  private readonly metrics = new RuntimeMetrics();
+  private readonly stats: Stats;
+  private readonly metrics: RuntimeMetrics;
   private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
   /** Claim, release, announce, the sync role and a reload's host changes: one at a time. */
   private readonly actuator = new SerialQueue();
@@ -120,6 +124,8 @@ export class Daemon implements ControlHandler {
     this.model = model;
     this.self = self;
     this.peer = peer;
+    this.stats = options.stats ?? createStats();
+    this.metrics = new RuntimeMetrics(this.stats.timer);
     this.election = new Election(electionConfig(model, self, peer), this.startedAt);
   }
 
@@ -158,6 +164,7 @@ export class Daemon implements ControlHandler {
         port: model.heartbeat.port,
         logger: logger.child({ component: 'channel' }),
         now,
+        stats: this.stats.heartbeat,
         onMessage: (m) =>
           this.dispatch({
             type: 'heartbeat',
@@ -222,6 +229,7 @@ export class Daemon implements ControlHandler {
       message: verdict.message,
       durationMs: round(now() - startedAt),
     };
+    this.stats.config.reloads.inc({ result: outcome.ok ? 'ok' : 'refused' });
     this.logger[outcome.ok ? 'info' : 'error'](
       {
         event: 'config.reload',
@@ -294,7 +302,8 @@ export class Daemon implements ControlHandler {
       version,
       model: this.model,
       election: this.election.status(t),
-      paths: this.channel?.pathCounters ?? [],
+      paths: this.channel?.paths ?? [],
+      stats: this.stats,
       transitions: this.transitions,
       runtime: this.metrics.status(),
       host: this.options.controller.status(),
@@ -435,6 +444,7 @@ export class Daemon implements ControlHandler {
     const record = transitionRecord(transition, wallClock(transition.at));
     this.transitions.push(record);
     if (this.transitions.length > keptTransitions) this.transitions.shift();
+    this.stats.role.transitions.inc({ from: record.from, to: record.to, reason: record.reason });
     this.logger.info(
       { event: 'role.change', ...record },
       `role.change ${record.from} -> ${record.to} reason=${record.reason} term=${record.term}`,

@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import { signalProcessGroup } from '../process-group.js';
 import type { HooksSpec, Milliseconds } from '../config/model.js';
+import { createStats, type HookStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 
 export type HookKind = 'active' | 'inactive' | 'notify';
@@ -120,6 +121,8 @@ export interface HookRunnerOptions {
   logger: Logger;
   /** Runs one hook; the default runs it with /bin/sh through execa. */
   execute?: HookExecutor;
+  /** Where runs, failures and timeouts are counted; default: counters of its own. */
+  stats?: HookStats;
 }
 
 /** Feeds transitions into the queue and runs the hooks; never throws, never blocks. */
@@ -128,12 +131,14 @@ export class HookRunner {
   private transitions = 0;
   private readonly logger: Logger;
   private readonly execute: HookExecutor;
+  private readonly stats: HookStats;
   private readonly idleWaiters: Array<() => void> = [];
   private spec: HooksSpec;
 
   constructor(private readonly options: HookRunnerOptions) {
     this.logger = options.logger.child({ component: 'hooks' });
     this.execute = options.execute ?? runHookProcess;
+    this.stats = options.stats ?? createStats().hooks;
     this.spec = options.spec;
   }
 
@@ -200,6 +205,9 @@ export class HookRunner {
       result = { timedOut: false, durationMs: 0, stdout: '', stderr: '', error: (error as Error).message };
     }
     const failed = result.error !== undefined || result.timedOut || result.exitCode !== 0;
+    this.stats.run.inc({ hook: job.kind });
+    if (failed) this.stats.failed.inc({ hook: job.kind });
+    if (result.timedOut) this.stats.timedOut.inc({ hook: job.kind });
     this.logger[failed ? 'warn' : 'info'](
       { event: 'hook.exit', ...context, ...result },
       result.timedOut

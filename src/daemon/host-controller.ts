@@ -9,6 +9,7 @@ import { heartbeatPaths, type HealthSummary, type SyncRole, type Transition, typ
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import type { ControllerStatus } from '../control/index.js';
 import type { Balancer } from '../ipvs/index.js';
+import { createStats, type Stats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import type {
   AddressFailure,
@@ -34,7 +35,7 @@ import {
 import { wallClock } from './status.js';
 
 export type HostAddresses = Pick<AddressManager, 'claim' | 'release' | 'reconcile' | 'readHost' | 'close'>;
-export type HostAnnouncer = Pick<Announcer, 'announce' | 'withdraw' | 'setSpec' | 'stop' | 'counters'>;
+export type HostAnnouncer = Pick<Announcer, 'announce' | 'withdraw' | 'setSpec' | 'stop'>;
 export interface LinkWatch {
   on(event: 'link', listener: (event: LinkEvent) => void): unknown;
   start(): Promise<LinkState[]>;
@@ -60,6 +61,8 @@ export interface HostControllerOptions {
   hooks: HostHooks;
   /** IPVS and health checks; without one, the node moves addresses only. */
   balancer?: Balancer;
+  /** The counters the parts count into (status reads the announcer's); default: a set of its own. */
+  stats?: Stats;
 }
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 100) / 100;
@@ -70,6 +73,7 @@ export class HostController implements Controller {
   private readonly addresses: HostAddresses;
   private readonly announcer: HostAnnouncer;
   private readonly hooks: HostHooks;
+  private readonly stats: Stats;
   private links: LinkWatch | undefined;
   private monitored: MonitoredLinks = { required: [], heartbeat: [] };
   private onHealth: (health: HealthSummary) => void = () => undefined;
@@ -87,6 +91,7 @@ export class HostController implements Controller {
     this.addresses = options.addresses;
     this.announcer = options.announcer;
     this.hooks = options.hooks;
+    this.stats = options.stats ?? createStats();
   }
 
   async start(onHealth: (health: HealthSummary) => void): Promise<HealthSummary> {
@@ -215,7 +220,8 @@ export class HostController implements Controller {
       })),
       failedAddresses: this.failed.map((f) => ({ address: cidrOf(f.address), reason: f.reason })),
       announcements: {
-        ...this.announcer.counters,
+        framesSent: this.stats.announce.framesSent.value(),
+        framesFailed: this.stats.announce.framesFailed.value(),
         ...(this.lastAnnouncedAt !== undefined && { lastMsAgo: Math.round(performance.now() - this.lastAnnouncedAt) }),
       },
       ...(this.links && { links: this.links.states() }),

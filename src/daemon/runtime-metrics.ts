@@ -3,13 +3,14 @@
 // that add to both.
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { DaemonStatus } from '../control/index.js';
+import type { TimerStats } from '../lib/stats.js';
 
 export type RuntimeStatus = Pick<DaemonStatus, 'timerLateness' | 'eventLoopDelay' | 'gcPauses'>;
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 export class RuntimeMetrics {
-  private readonly lateness = { lastMs: 0, maxMs: 0, overWarntime: 0 };
+  private readonly lateness = { lastMs: 0, maxMs: 0 };
   private readonly gc = { count: 0, totalMs: 0, maxMs: 0 };
   /** Sampled every 10 ms. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -21,7 +22,7 @@ export class RuntimeMetrics {
     }
   });
 
-  constructor() {
+  constructor(private readonly stats: TimerStats) {
     this.gcObserver.observe({ entryTypes: ['gc'] });
     this.loopDelay.enable();
   }
@@ -31,13 +32,13 @@ export class RuntimeMetrics {
     this.lateness.lastMs = lateMs;
     this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
     if (lateMs <= warntime) return false;
-    this.lateness.overWarntime += 1;
+    this.stats.late.inc();
     return true;
   }
 
   status(): RuntimeStatus {
     return {
-      timerLateness: { ...this.lateness },
+      timerLateness: { ...this.lateness, overWarntime: this.stats.late.value() },
       eventLoopDelay: { p99Ms: round(this.loopDelay.percentile(99) / 1e6), maxMs: round(this.loopDelay.max / 1e6) },
       gcPauses: { count: this.gc.count, totalMs: round(this.gc.totalMs), maxMs: Math.round(this.gc.maxMs * 100) / 100 },
     };

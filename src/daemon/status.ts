@@ -1,9 +1,17 @@
 // The daemon's status for the control socket, put together from the election's view,
-// the channel's counters and what the host and the balancer report. Pure.
-import { emptyRejectCounters, type ElectionStatus, type PathCounters, type Transition } from '../cluster/index.js';
+// the counters and what the host and the balancer report. Pure.
+import {
+  emptyRejectCounters,
+  rejectReasons,
+  type ChannelPath,
+  type ElectionStatus,
+  type RejectCounters,
+  type Transition,
+} from '../cluster/index.js';
 import type { Model } from '../config/model.js';
 import type { ControllerStatus, DaemonStatus, PathStatus, TransitionRecord } from '../control/index.js';
 import type { BalancerStatus } from '../ipvs/index.js';
+import type { ChannelStats, Stats } from '../lib/stats.js';
 import type { RuntimeStatus } from './runtime-metrics.js';
 
 /** Monotonic ms (performance.now()) as a wall-clock time. */
@@ -34,8 +42,10 @@ export interface StatusSources {
   version: string;
   model: Pick<Model, 'cluster' | 'serialNo' | 'heartbeat'>;
   election: ElectionStatus;
-  /** The heartbeat channel's counters, one per path (none without a peer). */
-  paths: readonly PathCounters[];
+  /** The heartbeat paths (none without a peer). */
+  paths: readonly ChannelPath[];
+  /** The daemon's counters: the heartbeat's per path, and all of them for `counters`. */
+  stats: Stats;
   /** Oldest first. */
   transitions: readonly TransitionRecord[];
   runtime: RuntimeStatus;
@@ -43,23 +53,29 @@ export interface StatusSources {
   ipvs?: BalancerStatus | undefined;
 }
 
+/** Datagrams rejected per reason, every reason present (on `path`, or on all of them). */
+function rejectedByReason(heartbeat: ChannelStats, path?: number): RejectCounters {
+  const counts = emptyRejectCounters();
+  for (const reason of rejectReasons) counts[reason] = heartbeat.rejected.sum({ reason, ...(path !== undefined && { path }) });
+  return counts;
+}
+
 export function daemonStatus(sources: StatusSources): DaemonStatus {
-  const { now: t, election: e, model, paths: counters, transitions } = sources;
-  const rejected = emptyRejectCounters();
-  for (const path of counters) for (const [reason, n] of Object.entries(path.rejected)) rejected[reason as keyof typeof rejected] += n;
-  const peerPaths: PathStatus[] = counters.map((c, index) => {
+  const { now: t, election: e, model, paths, transitions } = sources;
+  const { heartbeat } = sources.stats;
+  const peerPaths: PathStatus[] = paths.map(({ local, remote }, index) => {
     const view = e.peer?.paths[index];
     return {
       index,
-      local: c.local,
-      remote: c.remote,
+      local,
+      remote,
       up: view?.up ?? false,
       ...(view?.lastHeard !== undefined && { lastHeardMsAgo: Math.round(t - view.lastHeard) }),
       ...(view?.peerHearsUs && { peerHearsUs: view.peerHearsUs }),
-      sent: c.sent,
-      sendErrors: c.sendErrors,
-      accepted: c.accepted,
-      rejected: Object.fromEntries(Object.entries(c.rejected).filter(([, n]) => n > 0)),
+      sent: heartbeat.sent.value({ path: index }),
+      sendErrors: heartbeat.sendErrors.value({ path: index }),
+      accepted: heartbeat.accepted.value({ path: index }),
+      rejected: Object.fromEntries(Object.entries(rejectedByReason(heartbeat, index)).filter(([, n]) => n > 0)),
     };
   });
   const lastHeard = Math.max(...(e.peer?.paths.map((p) => p.lastHeard ?? -Infinity) ?? []));
@@ -98,13 +114,14 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
     },
     timers: model.heartbeat,
     packets: {
-      sent: counters.reduce((n, c) => n + c.sent, 0),
-      accepted: counters.reduce((n, c) => n + c.accepted, 0),
-      rejected,
+      sent: heartbeat.sent.sum(),
+      accepted: heartbeat.accepted.sum(),
+      rejected: rejectedByReason(heartbeat),
     },
     ...sources.runtime,
     transitions: [...transitions],
     host: sources.host,
     ...(sources.ipvs && { ipvs: sources.ipvs }),
+    counters: sources.stats.registry.snapshot(),
   };
 }

@@ -4,6 +4,7 @@
 // change. All of it shares the event loop with the heartbeat, so checks are started in
 // small batches and nothing here loops over every server in one go while checking.
 import { performance } from 'node:perf_hooks';
+import { createStats, type HealthStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
 import type { Check } from './check.js';
@@ -45,6 +46,8 @@ export interface HealthMonitorOptions {
   random?: () => number;
   /** Runs one check; unit tests substitute a fake. */
   runCheck?: (check: Check, signal: AbortSignal) => Promise<CheckResult>;
+  /** Where checks and transitions are counted; default: counters of its own. */
+  stats?: HealthStats;
 }
 
 export type ServerStatusState = HealthState | 'inactive' | 'unchecked';
@@ -84,6 +87,7 @@ export interface ObservationStatus {
   received?: string;
 }
 
+/** What status shows of the monitor: its state, and its counters (since the daemon started). */
 export interface MonitorStats {
   enabled: boolean;
   servers: number;
@@ -161,6 +165,7 @@ export class HealthMonitor {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly run: (check: Check, signal: AbortSignal) => Promise<CheckResult>;
+  private readonly counters: HealthStats;
 
   private entries = new Map<string, Entry>();
   private byServer = new Map<RealServer, Entry>();
@@ -182,7 +187,8 @@ export class HealthMonitor {
   private pendingChanges = new Map<string, HealthChange>();
   private flushScheduled = false;
   private lastLocalErrorLogAt = -Infinity;
-  private counters = { maxInFlight: 0, started: 0, completed: 0, inconclusive: 0 };
+  /** Highest number of checks in flight since enable(). */
+  private maxInFlight = 0;
 
   /** Starts with no model: `reload(model)` gives it one. */
   constructor(options: HealthMonitorOptions) {
@@ -192,6 +198,7 @@ export class HealthMonitor {
     this.now = options.now ?? (() => performance.timeOrigin + performance.now());
     this.random = options.random ?? Math.random;
     this.run = options.runCheck ?? runCheck;
+    this.counters = options.stats ?? createStats().health;
   }
 
   /**
@@ -218,11 +225,11 @@ export class HealthMonitor {
     if (this.enabled) return;
     this.enabled = true;
     this.epoch++;
-    this.counters = { maxInFlight: 0, started: 0, completed: 0, inconclusive: 0 };
+    this.maxInFlight = 0;
     const entries = [...this.entries.values()];
     const checked = entries.filter((entry) => entry.plan.check).length;
     this.logger.info(
-      { event: 'health-enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent },
+      { event: 'health.enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent },
       `health checking started for ${checked} real servers`,
     );
     void this.arm(entries);
@@ -249,7 +256,7 @@ export class HealthMonitor {
       this.ramping.clear();
       this.stopRampTimer();
       this.pendingChanges.clear();
-      this.logger.info({ event: 'health-disabled' }, 'health checking stopped');
+      this.logger.info({ event: 'health.disabled' }, 'health checking stopped');
     }
     await Promise.all([...this.running]);
   }
@@ -307,7 +314,10 @@ export class HealthMonitor {
       checked,
       inFlight: this.inFlight,
       queued: this.socketQueue.length + this.programQueue.length,
-      ...this.counters,
+      maxInFlight: this.maxInFlight,
+      started: this.counters.checksStarted.value(),
+      completed: this.counters.checksCompleted.sum(),
+      inconclusive: this.counters.checksCompleted.value({ outcome: 'inconclusive' }),
     };
   }
 
@@ -358,7 +368,7 @@ export class HealthMonitor {
     if (this.enabled) void this.arm([...staged.entries.values()]);
     for (const { service, message, servers } of staged.invalid) {
       this.logger.warn(
-        { event: 'health-check-invalid', service, servers, detail: message },
+        { event: 'health.check-invalid', service, servers, detail: message },
         `${servers.length === 1 ? `real server ${servers[0]}` : `${servers.length} real servers`} of ${service} not checked (counted as up): ${message}`,
       );
     }
@@ -450,8 +460,8 @@ export class HealthMonitor {
     entry.running = controller;
     this.inFlight++;
     if (program) this.programsInFlight++;
-    this.counters.started++;
-    this.counters.maxInFlight = Math.max(this.counters.maxInFlight, this.inFlight);
+    this.counters.checksStarted.inc();
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const done = this.run(check, controller.signal)
       .catch((error: unknown): CheckResult => ({ outcome: 'fail', reason: 'error', message: String(error), durationMs: 0 }))
       .then((result) => {
@@ -467,7 +477,7 @@ export class HealthMonitor {
     if (entry.running === controller) entry.running = undefined;
     this.schedulePump();
     if (epoch !== this.epoch || entry.removed || controller.signal.aborted) return;
-    this.counters.completed++;
+    this.counters.checksCompleted.inc({ outcome: result.outcome });
     this.record(entry, { at: this.now(), result });
     if (entry.plan.check && !entry.timer && !entry.queued) this.scheduleIn(entry, nextCheckIn(entry));
   }
@@ -476,7 +486,10 @@ export class HealthMonitor {
     const { health, transition } = observe(entry.health, observation, entry.plan.policy);
     entry.health = health;
     if (observation.result.outcome === 'inconclusive') this.noteInconclusive(entry, observation.result.message);
-    if (transition) this.logTransition(entry, transition);
+    if (transition) {
+      this.counters.transitions.inc({ from: transition.from, to: transition.to });
+      this.logTransition(entry, transition);
+    }
     if (rampsUp(entry, observation.at)) this.startRamp(entry);
     this.noteOutput(entry, observation.at);
   }
@@ -510,7 +523,7 @@ export class HealthMonitor {
         try {
           listener(changes);
         } catch (error) {
-          this.logger.error({ event: 'health-listener-failed', err: error }, 'a health change listener threw');
+          this.logger.error({ event: 'health.listener-failed', err: error }, 'a health change listener threw');
         }
       }
     });
@@ -538,7 +551,7 @@ export class HealthMonitor {
     const { plan } = entry;
     const { failure } = transition;
     const fields = {
-      event: 'health',
+      event: 'health.change',
       service: plan.service.name,
       server: plan.server.name,
       target: plan.check ? endpoint(plan.check.target.address, plan.check.target.port) : undefined,
@@ -580,17 +593,16 @@ export class HealthMonitor {
   }
 
   private noteInconclusive(entry: Entry, message: string): void {
-    this.counters.inconclusive++;
     const now = this.now();
     if (now - this.lastLocalErrorLogAt < LOCAL_ERROR_LOG_PERIOD_MS) return;
     this.lastLocalErrorLogAt = now;
     this.logger.warn(
       {
-        event: 'health-check-inconclusive',
+        event: 'health.check-inconclusive',
         service: entry.plan.service.name,
         server: entry.plan.server.name,
         detail: message,
-        inconclusive: this.counters.inconclusive,
+        inconclusive: this.counters.checksCompleted.value({ outcome: 'inconclusive' }),
       },
       `checks cannot be carried out from this director (state unchanged): ${message}`,
     );

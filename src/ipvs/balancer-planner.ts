@@ -10,6 +10,7 @@
 // maintenance (repair drift while active, retry what failed).
 import type { SyncRole } from '../cluster/index.js';
 import type { IpvsTimeouts as ModelTimeouts, Model, VirtualService } from '../config/model.js';
+import { createStats, type IpvsStats } from '../lib/stats.js';
 import { identityOfVirtualService, type IpvsRole } from './desired.js';
 import type { SyncDaemonState } from './genl/codec.js';
 import { describeOperation } from './operations.js';
@@ -79,6 +80,8 @@ export interface BalancerPlannerOptions {
   openRetryDelay?: number;
   /** Services reconciled together after health changes. */
   healthBatch?: number;
+  /** Where reconciles, operations and repairs are counted; default: counters of its own. */
+  stats?: IpvsStats;
 }
 
 /** What status shows of the planner. Times are the clock's (epoch ms with the driver's). */
@@ -120,6 +123,7 @@ export class BalancerPlanner {
   private readonly firstRetryDelay: number;
   private readonly firstOpenRetryDelay: number;
   private readonly healthBatch: number;
+  private readonly stats: IpvsStats;
 
   private kernel: 'closed' | 'opening' | 'open' = 'closed';
   private unavailable: { since: number; error: string } | undefined;
@@ -151,7 +155,7 @@ export class BalancerPlanner {
   private lastReconcile: BalancerFigures['lastReconcile'];
   /** How long the last whole-table reconcile took (ms). */
   private lastWholeTableMs = 0;
-  private readonly repairs: BalancerFigures['repairs'] = { count: 0 };
+  private lastRepair: { at: number; operations: string[] } | undefined;
   private actions: BalancerAction[] = [];
 
   constructor(options: BalancerPlannerOptions) {
@@ -165,6 +169,7 @@ export class BalancerPlanner {
     this.firstOpenRetryDelay = options.openRetryDelay ?? 10_000;
     this.openRetryDelay = this.firstOpenRetryDelay;
     this.healthBatch = options.healthBatch ?? 500;
+    this.stats = options.stats ?? createStats().ipvs;
   }
 
   /** Nothing a call asked for is left that could be done now: the call may return. Health
@@ -250,7 +255,7 @@ export class BalancerPlanner {
       ...(this.unavailable && { unavailable: { ...this.unavailable } }),
       ...(this.syncError !== undefined && { syncError: this.syncError }),
       failing: [...this.failing.values()].flat(),
-      repairs: { count: this.repairs.count, ...(this.repairs.last && { last: this.repairs.last }) },
+      repairs: { count: this.stats.repairs.value(), ...(this.lastRepair && { last: this.lastRepair }) },
       ...(this.lastReconcile && { lastReconcile: { ...this.lastReconcile } }),
     };
   }
@@ -437,8 +442,8 @@ export class BalancerPlanner {
       .filter((done) => !retried.has(done));
     if (repaired.length === 0) return;
     const named = repaired.slice(0, LOGGED_OPERATIONS);
-    this.repairs.count += 1;
-    this.repairs.last = { at: now, operations: named };
+    this.stats.repairs.inc();
+    this.lastRepair = { at: now, operations: named };
     this.log(
       'warn',
       'ipvs.repaired',
@@ -447,8 +452,11 @@ export class BalancerPlanner {
     );
   }
 
-  /** Remembers the result for status; failures (logged by the reconciler) are retried soon. */
+  /** Counts and remembers the result for status; failures (logged by the reconciler) are retried soon. */
   private record(result: ReconcileResult, reason: string, scope: Set<string> | undefined, now: number): void {
+    this.stats.reconciles.inc({ reason });
+    for (const { kind } of result.operations) this.stats.operations.inc({ kind });
+    for (const { operation } of result.failures) this.stats.operationFailures.inc({ kind: operation.kind });
     this.lastReconcile = {
       at: now,
       reason,

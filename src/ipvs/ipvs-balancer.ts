@@ -8,6 +8,7 @@ import type { SyncRole } from '../cluster/index.js';
 import type { Model, NodeSpec, VirtualService } from '../config/model.js';
 import { HealthMonitor } from '../health/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
+import type { IpvsStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import type { Balancer, BalancerStatus } from './balancer.js';
 import { BalancerPlanner, IPVS_REMEDY, type BalancerEvent, type BalancerOperation, type Outcome } from './balancer-planner.js';
@@ -41,6 +42,8 @@ export interface IpvsBalancerOptions {
   retryDelay?: number;
   openRetryDelay?: number;
   healthBatch?: number;
+  /** Where the planner counts; default: counters of its own. */
+  stats?: IpvsStats;
   /** Wall clock in epoch ms (the planner's clock, and status times). */
   now?: () => number;
 }
@@ -104,6 +107,7 @@ export class IpvsBalancer implements Balancer {
       ...(options.retryDelay !== undefined && { retryDelay: options.retryDelay }),
       ...(options.openRetryDelay !== undefined && { openRetryDelay: options.openRetryDelay }),
       ...(options.healthBatch !== undefined && { healthBatch: options.healthBatch }),
+      ...(options.stats && { stats: options.stats }),
     });
     this.unsubscribe = health.onChange((changes) =>
       this.dispatch({ type: 'health', now: this.now(), services: changes.map((change) => change.virtualService) }),

@@ -70,8 +70,8 @@ export class IpvsReconciler {
       await this.own(desired);
       const keys = [...desired.owned.keys()];
       const actual = new Map<string, IpvsService>();
-      for (const key of keys) {
-        const service = await this.driver.getService(this.owned.get(key)!);
+      for (const [key, identity] of desired.owned) {
+        const service = await this.driver.getService(identity);
         if (service) actual.set(key, service);
       }
       const wanted = new Map(desired.services.map((service) => [serviceKey(service), service]));
@@ -117,18 +117,18 @@ export class IpvsReconciler {
   private report(result: ReconcileResult, reason: string): void {
     for (const failure of result.failures) {
       this.logger.error(
-        { event: 'ipvs-operation-failed', operation: describeOperation(failure.operation), error: failure.error.message },
+        { event: 'ipvs.operation-failed', operation: describeOperation(failure.operation), error: failure.error.message },
         failure.error.message,
       );
     }
     if (this.logger.isLevelEnabled('debug')) {
-      for (const operation of result.operations) this.logger.debug({ event: 'ipvs-operation' }, describeOperation(operation));
+      for (const operation of result.operations) this.logger.debug({ event: 'ipvs.operation' }, describeOperation(operation));
     }
     const counts: Record<string, number> = {};
     for (const operation of result.operations) counts[operation.kind] = (counts[operation.kind] ?? 0) + 1;
     this.logger.info(
       {
-        event: 'ipvs-reconciled',
+        event: 'ipvs.reconciled',
         reason,
         ...counts,
         failures: result.failures.length,

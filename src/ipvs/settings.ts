@@ -25,7 +25,7 @@ export async function reconcileTimeouts(driver: TimeoutsDriver, wanted: ModelTim
   }
   if (Object.keys(changes).length > 0) {
     await driver.setTimeouts(changes);
-    logger.info({ event: 'ipvs-timeouts', from: current, set: changes }, 'IPVS timeouts set');
+    logger.info({ event: 'ipvs.timeouts', from: current, set: changes }, 'IPVS timeouts set');
   }
   return changes;
 }
@@ -55,13 +55,13 @@ export async function reconcileSyncDaemons(driver: SyncDaemonDriver, wanted: Syn
     const target = wanted.find((candidate) => candidate.state === daemon.state);
     if (target && sameDaemon(daemon, target)) continue;
     await driver.stopDaemon(daemon.state);
-    logger.info({ event: 'ipvs-sync-daemon-stopped', daemon }, `IPVS ${daemon.state} sync daemon stopped`);
+    logger.info({ event: 'ipvs.sync-daemon-stopped', daemon }, `IPVS ${daemon.state} sync daemon stopped`);
   }
   for (const target of wanted) {
     const current = running.find((daemon) => daemon.state === target.state);
     if (current && sameDaemon(current, target)) continue;
     await driver.startDaemon(target);
-    logger.info({ event: 'ipvs-sync-daemon-started', daemon: target }, `IPVS ${target.state} sync daemon started on ${target.interface}`);
+    logger.info({ event: 'ipvs.sync-daemon-started', daemon: target }, `IPVS ${target.state} sync daemon started on ${target.interface}`);
   }
 }
 

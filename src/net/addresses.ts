@@ -4,6 +4,7 @@
 // node's own addresses, anything added by hand) is left alone.
 import { FlagsNew } from 'netlink';
 import type { ClaimedAddress } from '../config/model.js';
+import { createStats, type AddressStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import { inSubnet, ipBytes } from '../lib/address.js';
 import { SerialQueue } from '../lib/serial-queue.js';
@@ -226,6 +227,13 @@ export type OnPresent = (placed: PlacedAddress) => void;
 
 const cidr = (a: { address: string }, prefix: number) => `${a.address}/${prefix}`;
 
+export interface AddressManagerOptions {
+  /** Default: a new rtnetlink socket. */
+  netlink?: RtNetlinkSocket;
+  /** Where additions, removals and failures are counted; default: counters of its own. */
+  stats?: AddressStats;
+}
+
 /**
  * Claims and releases addresses on this host over rtnetlink, in the network namespace
  * the process runs in. Reconciles are serialized: one finishes before the next reads
@@ -235,12 +243,13 @@ const cidr = (a: { address: string }, prefix: number) => `${a.address}/${prefix}
 export class AddressManager {
   private readonly serial = new SerialQueue();
   private readonly logger: Logger;
+  private readonly netlink: RtNetlinkSocket;
+  private readonly stats: AddressStats;
 
-  constructor(
-    logger: Logger,
-    private readonly netlink: RtNetlinkSocket = openRtnetlink(),
-  ) {
+  constructor(logger: Logger, options: AddressManagerOptions = {}) {
     this.logger = logger.child({ component: 'addresses' });
+    this.netlink = options.netlink ?? openRtnetlink();
+    this.stats = options.stats ?? createStats().address;
   }
 
   claim(addresses: ClaimedAddress[], onPresent?: OnPresent): Promise<ReconcileReport> {
@@ -274,6 +283,7 @@ export class AddressManager {
     const plan = planAddresses(desired, await this.readHost());
     const report: ReconcileReport = { added: [], kept: plan.keep, removed: [], failed: [...plan.failed] };
     for (const failure of plan.failed) {
+      this.stats.failed.inc({ operation: 'place' });
       this.logger.error({ event: 'address.failed', address: failure.address.address, reason: failure.reason }, 'cannot place address');
     }
     for (const { device, keeps } of plan.promoteSecondaries) {
@@ -313,6 +323,7 @@ export class AddressManager {
     } catch (error) {
       if (netlinkErrorCode(error) !== 'EEXIST') {
         report.failed.push({ address: placed, reason: (error as Error).message });
+        this.stats.failed.inc({ operation: 'add' });
         this.logger.error(
           { event: 'address.failed', address: cidr(placed, placed.prefix), device: placed.device, err: error },
           'cannot add address',
@@ -321,6 +332,7 @@ export class AddressManager {
       }
     }
     report.added.push(placed);
+    this.stats.added.inc();
     onPresent?.(placed);
     this.logger.info(
       { event: 'address.added', address: cidr(placed, placed.prefix), device: placed.device, label: placed.label },
@@ -339,6 +351,7 @@ export class AddressManager {
     } catch (error) {
       if (netlinkErrorCode(error) !== 'EADDRNOTAVAIL') {
         report.failed.push({ address: removed.address, reason: (error as Error).message });
+        this.stats.failed.inc({ operation: 'remove' });
         this.logger.error(
           { event: 'address.failed', address: cidr(removed.address, removed.prefix), device: removed.device, err: error },
           'cannot remove address',
@@ -347,6 +360,7 @@ export class AddressManager {
       }
     }
     report.removed.push(removed);
+    this.stats.removed.inc({ why: removed.why });
     this.logger.info(
       { event: 'address.removed', address: cidr(removed.address, removed.prefix), device: removed.device, why: removed.why },
       `removed ${cidr(removed.address, removed.prefix)} from ${removed.device} (${removed.why})`,

@@ -4,6 +4,7 @@
 // then `count - 1` more rounds follow `interval` apart; with `refresh` set, a round
 // repeats every `refresh` ms while the addresses are held.
 import type { AnnounceSpec, IpFamily, Milliseconds } from '../config/model.js';
+import { createStats, type AnnounceStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import { gratuitousArp, unsolicitedNeighbourAdvertisement } from './frames.js';
 import type { FrameSender } from './packet.js';
@@ -100,16 +101,13 @@ export function announcementFrames(target: AnnounceTarget): Buffer[] {
   return [unsolicitedNeighbourAdvertisement(target.mac, target.address, target.router)];
 }
 
-export interface AnnouncerCounters {
-  framesSent: number;
-  framesFailed: number;
-}
-
 export interface AnnouncerOptions {
   sender: FrameSender;
   spec: AnnounceSpec;
   logger: Logger;
   now?: () => Milliseconds;
+  /** Where frames are counted; default: counters of its own. */
+  stats?: AnnounceStats;
 }
 
 /**
@@ -118,7 +116,7 @@ export interface AnnouncerOptions {
  * next round tries again.
  */
 export class Announcer {
-  readonly counters: AnnouncerCounters = { framesSent: 0, framesFailed: 0 };
+  private readonly stats: AnnounceStats;
   private readonly schedule: AnnounceSchedule;
   private readonly sender: FrameSender;
   private readonly logger: Logger;
@@ -131,6 +129,7 @@ export class Announcer {
     this.sender = options.sender;
     this.logger = options.logger.child({ component: 'announce' });
     this.now = options.now ?? (() => performance.now());
+    this.stats = options.stats ?? createStats().announce;
   }
 
   /** Announces these addresses now (the first round is sent before this returns) and holds them. */
@@ -170,12 +169,12 @@ export class Announcer {
     for (const frame of announcementFrames(target)) {
       try {
         this.sender.send(target.ifindex, frame);
-        this.counters.framesSent++;
+        this.stats.framesSent.inc();
         if (this.lastError.delete(target.address)) {
           this.logger.info({ event: 'announce.recovered', address: target.address, device: target.device }, 'announcing again');
         }
       } catch (error) {
-        this.counters.framesFailed++;
+        this.stats.framesFailed.inc();
         const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
         if (this.lastError.get(target.address) !== code) {
           this.lastError.set(target.address, code);

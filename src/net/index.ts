@@ -6,6 +6,7 @@ export {
   devicesHolding,
   planAddresses,
   type AddressFailure,
+  type AddressManagerOptions,
   type AddressPlan,
   type DesiredAddresses,
   type HostView,
@@ -14,7 +15,7 @@ export {
   type ReconcileReport,
   type RemovedAddress,
 } from './addresses.js';
-export { Announcer, type AnnounceTarget, type AnnouncerCounters, type AnnouncerOptions } from './garp.js';
+export { Announcer, type AnnounceTarget, type AnnouncerOptions } from './garp.js';
 export { LinkMonitor, type LinkCondition, type LinkEvent, type LinkState } from './links.js';
 export { checkForwarding, forwardingSettings, ForwardingError, type ForwardingSetting } from './forwarding.js';
 export { PacketSocket, type FrameSender } from './packet.js';

@@ -165,7 +165,11 @@ void describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 
     );
     console.log(`# rs2 taken out ${Date.now() - stoppedAt} ms after its service stopped`);
     assert.deepEqual(new Set([await get(), await get()]), new Set(['hello from rs1']));
-    const down = await logged(active, (e) => e.event === 'health' && e.server === 'rs2' && e.to === 'down' && e.service === 'web', 1000);
+    const down = await logged(
+      active,
+      (e) => e.event === 'health.change' && e.server === 'rs2' && e.to === 'down' && e.service === 'web',
+      1000,
+    );
     assert.equal(down.reason, 'refused');
 
     const shown = await status(active);
@@ -214,7 +218,7 @@ void describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 
     for (const node of pair.nodes)
       await writeFile(node.config, (await readFile(node.config, 'utf8')).replace(services(), services([1, 3])));
     active.process!.kill('SIGHUP');
-    const reconciled = await logged(active, (e) => e.event === 'ipvs-reconciled' && e.reason === 'reload', 30_000);
+    const reconciled = await logged(active, (e) => e.event === 'ipvs.reconciled' && e.reason === 'reload', 30_000);
     assert.equal(reconciled['edit-destination'], 1);
     for (const kind of ['add-service', 'delete-service', 'add-destination', 'delete-destination', 'edit-service'])
       assert.equal(reconciled[kind], undefined, kind);
@@ -228,7 +232,7 @@ void describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 
     // flush follows one, so the next finds the whole table gone rather than flushed in the
     // middle of its reading (the unit tests have that case).
     const since = Date.now();
-    await logged(active, (e) => e.event === 'ipvs-reconciled' && e.reason === 'repair' && e.time >= since, 30_000);
+    await logged(active, (e) => e.event === 'ipvs.reconciled' && e.reason === 'repair' && e.time >= since, 30_000);
     const flushedAt = Date.now();
     await ipvsadm(active, ['-C']);
     const repaired = await logged(active, (e) => e.event === 'ipvs.repaired' && e.time >= flushedAt, 30_000);

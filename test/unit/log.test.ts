@@ -20,8 +20,8 @@ describe('journal log format', () => {
     const logger = createLogger({ format: 'journal', level: 'debug', destination }).child({ node: 'ifw01' });
     logger.debug({ event: 'channel.debug' }, 'debug');
     logger.info({ event: 'role.change', reason: 'peer-dead' }, 'role.change BACKUP -> ACTIVE');
-    logger.warn({ event: 'split-brain' }, 'both active');
-    logger.error({ event: 'claim.failed' }, 'cannot claim');
+    logger.warn({ event: 'role.split-brain' }, 'both active');
+    logger.error({ event: 'controller.action-failed' }, 'cannot claim');
     logger.fatal({ event: 'daemon.crash' }, 'internal error');
     expect(lines.map((line) => line.slice(0, 3))).toEqual(['<7>', '<6>', '<4>', '<3>', '<2>']);
     expect(JSON.parse(lines[1]!.slice(3))).toEqual({

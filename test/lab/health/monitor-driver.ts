@@ -10,7 +10,7 @@ const model = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Model;
 const logger = createLogger({ format: 'json', level: 'debug' });
 const monitor = new HealthMonitor({ logger });
 await monitor.reload(model);
-monitor.onChange((changes) => logger.info({ event: 'health-change', changes }, 'health changed'));
+monitor.onChange((changes) => logger.info({ event: 'driver.changes', changes }, 'health changed'));
 monitor.enable();
 process.once('SIGTERM', () => {
   void monitor.disable().then(() => process.exit(0));

@@ -51,7 +51,7 @@ class LogWatch {
   }
 }
 
-const transition = (server: string, to: string) => (l: LogLine) => l.event === 'health' && l.server === server && l.to === to;
+const transition = (server: string, to: string) => (l: LogLine) => l.event === 'health.change' && l.server === server && l.to === to;
 
 describe('health monitor against real servers in namespaces', () => {
   let lab: Lab;
@@ -135,7 +135,7 @@ describe('health monitor against real servers in namespaces', () => {
       detail: `no connection within ${TIMEOUT} ms`,
       target: '198.51.100.99:80',
     });
-    const change = await log.next((l) => l.event === 'health-change', MARGIN, 'change event', 0);
+    const change = await log.next((l) => l.event === 'driver.changes', MARGIN, 'change event', 0);
     expect(change.changes).toEqual([
       expect.objectContaining({ server: 'absent', up: false, weight: 0, previous: { up: true, weight: 1 } }),
     ]);
@@ -170,11 +170,13 @@ describe('health monitor against real servers in namespaces', () => {
     expect(up.time - restartedAt).toBeGreaterThanOrEqual(REENTRY);
     // each change carries its whole virtual service, so match on the server that changed
     const changedServers = (l: LogLine) => (Array.isArray(l.changes) ? l.changes.map((c: { server?: string }) => c.server) : []);
-    const change = await log.next((l) => l.event === 'health-change' && changedServers(l).includes('rs1'), MARGIN, 'change event', since);
+    const change = await log.next((l) => l.event === 'driver.changes' && changedServers(l).includes('rs1'), MARGIN, 'change event', since);
     expect(change.changes).toEqual([expect.objectContaining({ server: 'rs1', up: true, weight: 1 })]);
     // rs2 stays out while its cable is pulled, absent stays out
     expect(
-      log.lines.filter((l) => l.event === 'health' && (l.server === 'rs2' || l.server === 'absent') && l.to === 'up' && l.from === 'down'),
+      log.lines.filter(
+        (l) => l.event === 'health.change' && (l.server === 'rs2' || l.server === 'absent') && l.to === 'up' && l.from === 'down',
+      ),
     ).toEqual([]);
   });
 });

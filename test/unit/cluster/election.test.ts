@@ -359,7 +359,7 @@ describe('election rules (one node)', () => {
     n.election.reconfigure({ ...config, preempt: true, self: { name: 'ifw01', priority: 200 } });
     for (let t = 60; t < 1000; t += 50) n.hear(t, peerHeartbeat('ACTIVE', { peerStateVersion: 2 }));
     expect(n.election.currentRole).toBe('BACKUP');
-    expect(n.all.some((a) => a.type === 'log' && a.event === 'preempt')).toBe(false);
+    expect(n.all.some((a) => a.type === 'log' && a.event === 'role.preempt')).toBe(false);
   });
 
   it('reconfigure refuses another pair', () => {
@@ -425,8 +425,8 @@ describe('election scenarios (two nodes, simulated network)', () => {
     const survivor = (1 - yields[0]!.node) as NodeIndex;
     expect(sim.actions.filter((a) => a.action.type === 'announce').map((a) => a.node)).toEqual([survivor]);
     const logged = sim.actions
-      .filter((a) => a.action.type === 'log' && a.action.event === 'split-brain')
-      .map((a) => (a.action.type === 'log' ? a.action.fields : undefined));
+      .filter((a) => a.action.type === 'log' && a.action.event === 'role.split-brain')
+      .map((a) => (a.action as { fields: object }).fields);
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ term: expect.any(Number) as number, peerTerm: expect.any(Number) as number });
     expect(yields[0]!.transition.at - 2000).toBeLessThan(2);

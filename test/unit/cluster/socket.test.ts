@@ -11,6 +11,8 @@ import { ChannelEndpoint } from '../../../src/cluster/endpoint.js';
 import { messageKinds } from '../../../src/cluster/envelope.js';
 import { Keyring } from '../../../src/cluster/keys.js';
 import { ChannelSessions } from '../../../src/cluster/replay.js';
+import { rejectReasons } from '../../../src/cluster/rejections.js';
+import { createStats } from '../../../src/lib/stats.js';
 import { createLogger } from '../../../src/log.js';
 
 const keyring = new Keyring(new Map([[1, Buffer.alloc(32, 3)]]), 1);
@@ -31,7 +33,9 @@ async function node(self: 'ifw01' | 'ifw02') {
     },
   });
   const messages: ChannelMessage<string>[] = [];
+  const stats = createStats().heartbeat;
   const channel = await SecureChannel.open({
+    stats,
     endpoint,
     decode,
     paths: [{ local, remote }],
@@ -41,7 +45,12 @@ async function node(self: 'ifw01' | 'ifw02') {
     onMessage: (message) => messages.push(message),
   });
   open.push(channel);
-  return { channel, endpoint, messages, logs, counters: () => channel.pathCounters[0]! };
+  const counters = () => ({
+    accepted: stats.accepted.value({ path: 0 }),
+    sendErrors: stats.sendErrors.value({ path: 0 }),
+    rejected: Object.fromEntries(rejectReasons.map((reason) => [reason, stats.rejected.value({ path: 0, reason })])),
+  });
+  return { channel, endpoint, messages, logs, counters };
 }
 
 /** Sends raw datagrams from a socket of our own, bound to `from`. */

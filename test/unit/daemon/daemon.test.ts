@@ -117,6 +117,19 @@ describe('Daemon', () => {
     expect(log.records.map((r) => r.event)).toContain('daemon.stopped');
   });
 
+  it('counts its transitions and reloads, and status shows every counter', async () => {
+    const controller = new FakeController();
+    const { daemon } = await start(controller);
+    await until(() => controller.calls.includes('claimed'));
+    await daemon.reload();
+    const { counters } = await daemon.status();
+    const values = (name: string) => counters?.find((counter) => counter.name === name)?.values;
+    expect(values('tandem_role_transitions_total')).toEqual([{ labels: { from: 'INIT', to: 'ACTIVE', reason: 'standalone' }, value: 1 }]);
+    expect(values('tandem_config_reloads_total')).toEqual([{ labels: { result: 'ok' }, value: 1 }]);
+    expect(values('tandem_heartbeat_datagrams_sent_total')).toEqual([]);
+    await daemon.stop();
+  });
+
   it('logs a failed controller call and goes on with the next one', async () => {
     const controller = new FakeController();
     controller.failReload = 'netlink said no';

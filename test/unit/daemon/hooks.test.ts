@@ -11,6 +11,7 @@ import {
   type HookResult,
   type RoleTransition,
 } from '../../../src/daemon/hooks.js';
+import { createStats } from '../../../src/lib/stats.js';
 import { captureLogger } from '../../support/capture-log.js';
 
 const spec: HooksSpec = { activeCmd: '/etc/tandem/up', inactiveCmd: '/etc/tandem/down', notify: '/etc/tandem/notify', timeout: 1000 };
@@ -161,12 +162,12 @@ describe('HookRunner', () => {
       { signal: 'SIGTERM', timedOut: true, durationMs: 1000, stdout: '', stderr: '' },
       { exitCode: 0, timedOut: false, durationMs: 5, stdout: 'ok', stderr: '' },
     ];
-    const execute = async () => {
+    const execute = () => {
       const result = results.shift()!;
-      if (result instanceof Error) throw result;
-      return result;
+      return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
     };
-    const runner = new HookRunner({ spec, identity: { cluster: 'lvs', node: 'ifw01' }, logger, execute });
+    const { hooks } = createStats();
+    const runner = new HookRunner({ spec, identity: { cluster: 'lvs', node: 'ifw01' }, logger, execute, stats: hooks });
     runner.transition(transition('backup', 'active'));
     runner.transition(transition('active', 'backup'));
     await runner.idle();
@@ -178,5 +179,7 @@ describe('HookRunner', () => {
       ['notify', 2, 30, 'notify hook exited with 0'],
     ]);
     expect(exits[1]).toMatchObject({ exitCode: 3, durationMs: 12, stderr: 'boom' });
+    expect([hooks.run.sum(), hooks.failed.sum(), hooks.timedOut.sum()]).toEqual([4, 3, 1]);
+    expect(hooks.failed.value({ hook: 'notify' })).toBe(1);
   });
 });

@@ -6,6 +6,7 @@ import type { HealthSummary, SyncRole } from '../../../src/cluster/index.js';
 import type { Model } from '../../../src/config/index.js';
 import type { ClaimedAddress } from '../../../src/config/model.js';
 import type { Balancer, BalancerStatus } from '../../../src/ipvs/index.js';
+import { createStats, type AnnounceStats } from '../../../src/lib/stats.js';
 import type { RoleTransition } from '../../../src/daemon/hooks.js';
 import {
   HostController,
@@ -101,14 +102,15 @@ class FakeAddresses implements HostAddresses {
 }
 
 class FakeAnnouncer implements HostAnnouncer {
-  readonly counters = { framesSent: 0, framesFailed: 0 };
-
-  constructor(private readonly journal: string[]) {}
+  constructor(
+    private readonly journal: string[],
+    private readonly stats: AnnounceStats,
+  ) {}
 
   announce(targets: AnnounceTarget[]): void {
     for (const target of targets) {
       this.journal.push(`announce ${target.address}${target.router ? ' (router)' : ''}`);
-      this.counters.framesSent += 2;
+      this.stats.framesSent.add(2);
     }
   }
 
@@ -239,13 +241,14 @@ const events = (event: string) => log.records.filter((r) => r.event === event);
 async function controller(text = base): Promise<HostController> {
   const m = await model(text);
   const [self, peer] = m.nodes as [Model['nodes'][0], Model['nodes'][0]];
+  const stats = createStats();
   const host = new HostController({
     model: m,
     self,
     peer,
     logger: log.logger,
     addresses,
-    announcer: new FakeAnnouncer(journal),
+    announcer: new FakeAnnouncer(journal, stats.announce),
     packets: { close: () => journal.push('packets closed') },
     watchLinks: (devices) => {
       const watch = new FakeLinks(devices, journal);
@@ -258,6 +261,7 @@ async function controller(text = base): Promise<HostController> {
     },
     hooks,
     balancer,
+    stats,
   });
   return host;
 }

@@ -1,8 +1,9 @@
-// The daemon's status, put together from the election's view and the channel's counters.
+// The daemon's status, put together from the election's view and the counters.
 import { describe, expect, it } from 'vitest';
-import { emptyRejectCounters, type ElectionStatus, type PathCounters } from '../../../src/cluster/index.js';
+import { emptyRejectCounters, type ElectionStatus } from '../../../src/cluster/index.js';
 import type { ControllerStatus } from '../../../src/control/index.js';
 import { daemonStatus, wallClock } from '../../../src/daemon/status.js';
+import { createStats } from '../../../src/lib/stats.js';
 
 const healthy = { canServe: true, monitorLinks: false, links: [], fault: '' };
 const host: ControllerStatus = {
@@ -19,10 +20,6 @@ const runtime = {
 /** What every status here shares: the clock, the process, the host. */
 const fixed = { now: 5000, startedAt: 0, pid: 42, runtime, host };
 const heartbeat = { port: 539, keepalive: 50, deadtime: 200, warntime: 100, initdead: 400 };
-
-function counters(local: string, remote: string, fields: Partial<PathCounters> = {}): PathCounters {
-  return { local, remote, sent: 0, sendErrors: 0, accepted: 0, rejected: emptyRejectCounters(), ...fields };
-}
 
 describe('daemon status', () => {
   const election: ElectionStatus = {
@@ -46,6 +43,14 @@ describe('daemon status', () => {
   };
 
   it('counts each path and all of them, and times everything from now', () => {
+    const stats = createStats();
+    const { sent, sendErrors, accepted, rejected } = stats.heartbeat;
+    sent.add(10, { path: 0 });
+    accepted.add(9, { path: 0 });
+    rejected.add(2, { path: 0, reason: 'replay' });
+    sent.add(10, { path: 1 });
+    sendErrors.add(10, { path: 1 });
+    rejected.inc({ path: 1, reason: 'bad-mac' });
     const status = daemonStatus({
       ...fixed,
       node: 'ifw01',
@@ -53,9 +58,10 @@ describe('daemon status', () => {
       model: { cluster: 'lab', serialNo: 8, heartbeat },
       election,
       paths: [
-        counters('192.0.2.1', '192.0.2.2', { sent: 10, accepted: 9, rejected: { ...emptyRejectCounters(), replay: 2 } }),
-        counters('198.51.100.1', '198.51.100.2', { sent: 10, sendErrors: 10, rejected: { ...emptyRejectCounters(), 'bad-mac': 1 } }),
+        { local: '192.0.2.1', remote: '192.0.2.2' },
+        { local: '198.51.100.1', remote: '198.51.100.2' },
       ],
+      stats,
       transitions: [],
     });
     expect(status).toMatchObject({
@@ -109,6 +115,7 @@ describe('daemon status', () => {
       model: { cluster: 'lab', serialNo: 1, heartbeat },
       election: { role: 'ACTIVE', term: 1, since: 10, health: healthy },
       paths: [],
+      stats: createStats(),
       transitions: [transition],
     });
     expect(status.peer).toBeUndefined();

@@ -4,6 +4,7 @@ import type { Model } from '../../../src/config/model.js';
 import type { Check } from '../../../src/health/check.js';
 import { HealthMonitor, RAMP_TICK_MS, type HealthChange } from '../../../src/health/monitor.js';
 import type { CheckResult } from '../../../src/health/result.js';
+import { createStats } from '../../../src/lib/stats.js';
 import { createLogger } from '../../../src/log.js';
 import { healthCheck, modelOf, realServer, virtualService } from '../../support/models.js';
 
@@ -115,6 +116,23 @@ describe('HealthMonitor', () => {
     expect(new Set(checks.started.map((s) => s.address)).size).toBe(200);
   });
 
+  it('counts checks by outcome and each transition, across enables; its stats read those counters', async () => {
+    const { health } = createStats();
+    checks.answers.set('10.8.0.2', refused);
+    monitor = new HealthMonitor({ logger: log.logger, now: () => Date.now(), runCheck: checks.run, random: () => 0, stats: health });
+    await monitor.reload(webModel(3, { failures: 1 }));
+    monitor.enable();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(health.transitions.value({ from: 'unknown', to: 'up' })).toBe(2);
+    expect(health.transitions.value({ from: 'unknown', to: 'down' })).toBe(1);
+    expect(health.checksCompleted.value({ outcome: 'fail' })).toBe(1);
+    expect(monitor.stats()).toMatchObject({ started: 3, completed: 3, inconclusive: 0, maxInFlight: 3 });
+    await monitor.disable();
+    monitor.enable();
+    // the counters go on; the high-water mark of checks in flight is the current enable's
+    expect(monitor.stats()).toMatchObject({ started: 3, completed: 3, maxInFlight: 0 });
+  });
+
   it('takes a failing server out, tells the listeners once, logs the reason', async () => {
     const model = webModel(3, { failures: 2 });
     checks.answers.set('10.8.0.2', refused);
@@ -128,7 +146,7 @@ describe('HealthMonitor', () => {
     const [service] = model.virtualServices;
     expect(monitor!.view(service!, service!.realServers[1]!)).toEqual({ up: false, weight: 0 });
     expect(monitor!.view(service!, service!.realServers[0]!)).toEqual({ up: true, weight: 10 });
-    const down = log.lines.filter((l) => l.event === 'health' && l.to === 'down');
+    const down = log.lines.filter((l) => l.event === 'health.change' && l.to === 'down');
     expect(down).toEqual([
       expect.objectContaining({
         level: 40,
@@ -160,7 +178,7 @@ describe('HealthMonitor', () => {
     await vi.advanceTimersByTimeAsync(4000);
     expect(monitor!.status()[0]?.state).toBe('up');
     expect(changes.flat().map((c) => c.up)).toEqual([false, true]);
-    const back = log.lines.find((l) => l.event === 'health' && l.from === 'down');
+    const back = log.lines.find((l) => l.event === 'health.change' && l.from === 'down');
     expect(back).toMatchObject({ level: 30, to: 'up', reason: 'reentry' });
     expect(back?.passedForMs).toBeTypeOf('number');
   });
@@ -354,7 +372,7 @@ describe('HealthMonitor', () => {
       }),
     ]);
     await start(model);
-    expect(log.lines.filter((l) => l.event === 'health-check-invalid')).toHaveLength(1);
+    expect(log.lines.filter((l) => l.event === 'health.check-invalid')).toHaveLength(1);
     expect(monitor!.status()[0]).toMatchObject({ state: 'unchecked', up: true });
     expect(monitor!.status()[0]?.note).toContain('invalid regular expression');
   });
@@ -372,7 +390,7 @@ describe('HealthMonitor', () => {
     expect(monitor!.status().map((s) => s.state)).toEqual(Array(5).fill('unknown'));
     expect(monitor!.status()[0]?.lastCheck).toMatchObject({ outcome: 'inconclusive', reason: 'local-error' });
     expect(monitor!.stats().inconclusive).toBe(35);
-    expect(log.lines.filter((l) => l.event === 'health-check-inconclusive')).toHaveLength(2);
+    expect(log.lines.filter((l) => l.event === 'health.check-inconclusive')).toHaveLength(2);
     expect(changes).toEqual([]);
   });
 
@@ -387,6 +405,6 @@ describe('HealthMonitor', () => {
     monitor.enable();
     await vi.advanceTimersByTimeAsync(100);
     expect(changes).toHaveLength(1);
-    expect(log.lines.some((l) => l.event === 'health-listener-failed')).toBe(true);
+    expect(log.lines.some((l) => l.event === 'health.listener-failed')).toBe(true);
   });
 });

@@ -13,6 +13,7 @@ import {
   type Outcome,
 } from '../../../src/ipvs/balancer-planner.js';
 import { identityOfVirtualService } from '../../../src/ipvs/desired.js';
+import { createStats } from '../../../src/lib/stats.js';
 import { describeOperation, type IpvsOperation } from '../../../src/ipvs/operations.js';
 import { serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
 import { model, realServer, virtualService } from '../../support/ipvs-models.js';
@@ -220,6 +221,20 @@ describe('BalancerPlanner: what counts as a repair', () => {
     expect(d.planner.figures().repairs).toEqual({ count: 1, last: { at: 5000, operations: flushed.map(describeOperation) } });
     d.until(10_000);
     expect(d.logs('ipvs.repaired')).toHaveLength(1);
+  });
+
+  it('counts reconciles by reason, and operations and refusals by kind', () => {
+    const { ipvs } = createStats();
+    const d = director({ stats: ipvs }).send({ type: 'activate' });
+    const refused = addDestination(1, 2);
+    d.run(tableAnswers(reconciled([addService(1), addDestination(1, 1), refused], [refused])));
+    expect(ipvs.reconciles.matching()).toEqual([{ labels: { reason: 'claim' }, value: 1 }]);
+    expect(ipvs.operations.matching()).toEqual([
+      { labels: { kind: 'add-service' }, value: 1 },
+      { labels: { kind: 'add-destination' }, value: 2 },
+    ]);
+    expect(ipvs.operationFailures.matching()).toEqual([{ labels: { kind: 'add-destination' }, value: 1 }]);
+    expect(ipvs.repairs.value()).toBe(0);
   });
 
   it('a flush in the middle of a repair: what was refused is a failure, retried, and only what was put back is a repair', () => {

@@ -61,18 +61,17 @@ describe('IpvsBalancer', () => {
       logger: log.logger,
       now: () => Date.now(),
       random: () => 0,
-      runCheck: async (check: Check) => answers.get(check.target.address) ?? pass,
+      runCheck: (check: Check) => Promise.resolve(answers.get(check.target.address) ?? pass),
     });
     balancer = await IpvsBalancer.create({
       model: config,
       self: config.nodes[0]!,
       logger: log.logger,
       health,
-      openKernel: async () => {
-        if (kernelMissing)
-          throw new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)');
-        return kernel;
-      },
+      openKernel: () =>
+        kernelMissing
+          ? Promise.reject(new Error('the kernel has no IPVS (generic netlink family "IPVS" not found; is the ip_vs module available?)'))
+          : Promise.resolve(kernel),
       ...options,
     });
     return balancer;
@@ -85,7 +84,7 @@ describe('IpvsBalancer', () => {
   }
 
   const events = (name: string) => log.records.filter((line) => line.event === name);
-  const reconciles = () => events('ipvs-reconciled').map((line) => line.reason);
+  const reconciles = () => events('ipvs.reconciled').map((line) => line.reason);
 
   it('activate programs the table and the timeouts; deactivate removes the services', async () => {
     await start(webModel());
@@ -154,7 +153,7 @@ describe('IpvsBalancer', () => {
     answers.set('10.0.2.2', refused);
     await elapse(100);
     await balancer!.reload(webModel({ weights: [5, 1] }));
-    const last = log.records.filter((line) => line.event === 'ipvs-reconciled').at(-1);
+    const last = log.records.filter((line) => line.event === 'ipvs.reconciled').at(-1);
     expect(last).toMatchObject({ reason: 'reload', 'edit-destination': 2 });
     expect(last).not.toHaveProperty('delete-destination');
     expect(kernel.weights()).toEqual({ '203.0.113.1:80': ['10.0.1.1:80 5', '10.0.1.2:80 1'], '203.0.113.2:80': ['10.0.2.1:80 5'] });
@@ -167,7 +166,11 @@ describe('IpvsBalancer', () => {
     await elapse(5000);
     expect(kernel.weights()['203.0.113.1:80']).toHaveLength(2);
     const [repaired] = events('ipvs.repaired');
-    expect(repaired).toMatchObject({ level: 40, operations: 6, repaired: expect.arrayContaining(['add service TCP 203.0.113.1:80 (rr)']) });
+    expect(repaired).toMatchObject({
+      level: 40,
+      operations: 6,
+      repaired: expect.arrayContaining(['add service TCP 203.0.113.1:80 (rr)']) as unknown,
+    });
     expect((await balancer!.status()).repairs).toMatchObject({ count: 1 });
     // nothing to repair: nothing logged
     await elapse(5000);
@@ -184,7 +187,7 @@ describe('IpvsBalancer', () => {
     };
     await elapse(5000);
     kernel.beforeListDestinations = undefined;
-    expect(events('ipvs-operation-failed').map((line) => line.operation)).toEqual([
+    expect(events('ipvs.operation-failed').map((line) => line.operation)).toEqual([
       'add destination 10.0.2.1:80 (masq, weight 1) to TCP 203.0.113.2:80',
       'add destination 10.0.2.2:80 (masq, weight 1) to TCP 203.0.113.2:80',
     ]);
@@ -197,7 +200,7 @@ describe('IpvsBalancer', () => {
     expect(events('ipvs.repaired')).toEqual([
       expect.objectContaining({
         operations: 4,
-        repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']),
+        repaired: expect.arrayContaining(['add service TCP 203.0.113.2:80 (rr)', 'add service TCP 203.0.113.1:80 (rr)']) as unknown,
       }),
     ]);
     expect((await balancer!.status()).failing).toEqual([]);
@@ -225,7 +228,7 @@ describe('IpvsBalancer', () => {
       'add destination 10.0.2.1:80 (masq, weight 1) to TCP 203.0.113.2:80',
       'add destination 10.0.2.2:80 (masq, weight 1) to TCP 203.0.113.2:80',
     ];
-    expect(events('ipvs-operation-failed').map((line) => line.operation)).toEqual(failed);
+    expect(events('ipvs.operation-failed').map((line) => line.operation)).toEqual(failed);
     expect((await balancer!.status()).failing).toEqual(failed);
     kernel.refuse = undefined;
     await elapse(1000);
@@ -241,12 +244,12 @@ describe('IpvsBalancer', () => {
     expect(events('ipvs.unavailable')).toEqual([
       expect.objectContaining({
         level: 50,
-        remedy: expect.stringContaining('modprobe ip_vs'),
-        error: expect.stringContaining('has no IPVS'),
+        remedy: expect.stringContaining('modprobe ip_vs') as unknown,
+        error: expect.stringContaining('has no IPVS') as unknown,
       }),
     ]);
     const status = await balancer!.status();
-    expect(status.ipvs).toMatchObject({ state: 'unavailable', remedy: expect.stringContaining('modprobe ip_vs') });
+    expect(status.ipvs).toMatchObject({ state: 'unavailable', remedy: expect.stringContaining('modprobe ip_vs') as unknown });
     expect(formatBalancerStatus(status)[0]).toMatch(
       /^IPVS: active since .*; UNAVAILABLE since .*: the kernel has no IPVS .*modprobe ip_vs/,
     );
@@ -324,8 +327,8 @@ describe('IpvsBalancer', () => {
           state: 'down',
           up: false,
           forMs: 1499,
-          lastFailure: expect.objectContaining({ reason: 'refused' }),
-        }),
+          lastFailure: expect.objectContaining({ reason: 'refused' }) as unknown,
+        }) as unknown,
       }),
     ]);
     expect(formatBalancerStatus(status)).toEqual([

@@ -36,7 +36,7 @@ describe('reconciling the kernel table', () => {
     expect(first.failures).toEqual([]);
     const second = await reconciler.reconcile(desiredTable(model(services(3)), { role: 'active' }), 'reload');
     expect(second.operations).toEqual([]);
-    expect(lines.filter((line) => line.event === 'ipvs-reconciled').map((line) => line.reason)).toEqual(['claim', 'reload']);
+    expect(lines.filter((line) => line.event === 'ipvs.reconciled').map((line) => line.reason)).toEqual(['claim', 'reload']);
   });
 
   it('never touches services it does not own, and deletes owned ones dropped from the configuration', async () => {
@@ -86,7 +86,7 @@ describe('reconciling the kernel table', () => {
       'add-destination: ESRCH',
       'add-destination: ESRCH',
     ]);
-    const failed = lines.filter((line) => line.event === 'ipvs-operation-failed');
+    const failed = lines.filter((line) => line.event === 'ipvs.operation-failed');
     expect(failed[0]?.operation).toBe('add service TCP 203.0.0.2:80 (wlc)');
   });
 

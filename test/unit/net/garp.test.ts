@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AnnounceSpec } from '../../../src/config/model.js';
+import { createStats } from '../../../src/lib/stats.js';
 import { AnnounceSchedule, Announcer, announcementFrames, type AnnounceTarget } from '../../../src/net/garp.js';
 import { captureLogger } from '../../support/capture-log.js';
 
@@ -124,12 +125,14 @@ describe('Announcer', () => {
         frames.push({ at: Date.now(), ifindex, op: frame.readUInt16BE(20) });
       },
     };
-    const subject = new Announcer({ sender, spec, logger, now: () => Date.now() });
-    return { subject, frames, records };
+    const { announce } = createStats();
+    const subject = new Announcer({ sender, spec, logger, now: () => Date.now(), stats: announce });
+    const counters = () => ({ framesSent: announce.framesSent.value(), framesFailed: announce.framesFailed.value() });
+    return { subject, frames, records, counters };
   }
 
   it('sends the first round before announce() returns, the rest on timers', () => {
-    const { subject, frames } = announcer();
+    const { subject, frames, counters } = announcer();
     const start = Date.now();
     subject.announce([vip]);
     expect(frames).toHaveLength(2);
@@ -142,7 +145,7 @@ describe('Announcer', () => {
       [200, 1],
       [200, 2],
     ]);
-    expect(subject.counters).toEqual({ framesSent: 6, framesFailed: 0 });
+    expect(counters()).toEqual({ framesSent: 6, framesFailed: 0 });
   });
 
   it('stops everything on stop()', () => {
@@ -158,14 +161,14 @@ describe('Announcer', () => {
   it('counts and logs a failing link once per error, keeps going, and logs recovery', () => {
     let down = true;
     const error = Object.assign(new Error('sendto: Network is down (ENETDOWN)'), { code: 'ENETDOWN' });
-    const { subject, frames, records } = announcer((ifindex) => (down && ifindex === 3 ? error : undefined));
+    const { subject, frames, records, counters } = announcer((ifindex) => (down && ifindex === 3 ? error : undefined));
     subject.announce([vip, gateway]);
     vi.advanceTimersByTime(100);
     down = false;
     vi.advanceTimersByTime(100);
     expect(frames.filter((f) => f.ifindex === 2)).toHaveLength(6);
     expect(frames.filter((f) => f.ifindex === 3)).toHaveLength(2);
-    expect(subject.counters).toEqual({ framesSent: 8, framesFailed: 4 });
+    expect(counters()).toEqual({ framesSent: 8, framesFailed: 4 });
     expect(records.filter((r) => r.event === 'announce.failed')).toHaveLength(1);
     expect(records.filter((r) => r.event === 'announce.recovered')).toHaveLength(1);
   });

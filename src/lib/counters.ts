@@ -1,0 +1,114 @@
+// Named counters in the shape Prometheus gives them: monotonic, one series per set of label
+// values, each counter declared once with its help text. Status, logs and the metrics
+// exporter all read these, so a figure is counted in one place only. Gauges (what is in
+// flight, held, queued) are state and stay with their owners.
+
+/** The value of each label; a number (a path index) counts as its decimal string. */
+export type LabelValues<L extends string> = Readonly<Record<L, string | number>>;
+
+/** A counter without labels is counted and read without arguments. */
+export type LabelArguments<L extends string> = [L] extends [never] ? [] : [labels: LabelValues<L>];
+
+export interface CounterSpec<L extends string> {
+  /** Prometheus style: `tandem_<area>_<what>_total`. */
+  name: string;
+  help: string;
+  labels?: readonly L[];
+}
+
+export interface Series<L extends string> {
+  labels: Readonly<Record<L, string>>;
+  value: number;
+}
+
+/** One counter with all its series, as prom-client's `getMetricsAsJSON()` gives a metric. */
+export interface CounterSnapshot {
+  name: string;
+  help: string;
+  type: 'counter';
+  labelNames: string[];
+  values: Array<{ labels: Record<string, string>; value: number }>;
+}
+
+const namePattern = /^[a-z_][a-z0-9_]*_total$/;
+const labelPattern = /^[a-z_][a-z0-9_]*$/i;
+
+export class Counter<L extends string = never> {
+  private readonly series = new Map<string, Series<L>>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly L[],
+  ) {
+    // Without labels there is one series, there (at 0) from the start.
+    if (labelNames.length === 0) this.series.set('', { labels: {} as Record<L, string>, value: 0 });
+  }
+
+  inc(...labels: LabelArguments<L>): void {
+    this.add(1, ...labels);
+  }
+
+  add(amount: number, ...[labels]: LabelArguments<L>): void {
+    if (!(amount >= 0) || !Number.isFinite(amount)) throw new RangeError(`${this.name}: a counter only goes up (${amount})`);
+    const values = this.labelValues(labels);
+    const key = this.keyOf(values);
+    const series = this.series.get(key);
+    if (series) series.value += amount;
+    else this.series.set(key, { labels: values, value: amount });
+  }
+
+  /** The count of one set of label values (0 before it was first counted). */
+  value(...[labels]: LabelArguments<L>): number {
+    return this.series.get(this.keyOf(this.labelValues(labels)))?.value ?? 0;
+  }
+
+  /** The series whose labels have these values (all of them without `match`). */
+  matching(match: Partial<LabelValues<L>> = {}): Array<Series<L>> {
+    const wanted = Object.entries(match).map(([label, value]) => [label, String(value)] as const);
+    return [...this.series.values()]
+      .filter((series) => wanted.every(([label, value]) => (series.labels as Record<string, string>)[label] === value))
+      .map(({ labels, value }) => ({ labels: { ...labels }, value }));
+  }
+
+  /** The sum of the series whose labels have these values. */
+  sum(match: Partial<LabelValues<L>> = {}): number {
+    return this.matching(match).reduce((total, series) => total + series.value, 0);
+  }
+
+  snapshot(): CounterSnapshot {
+    return { name: this.name, help: this.help, type: 'counter', labelNames: [...this.labelNames], values: this.matching() };
+  }
+
+  private labelValues(labels: LabelValues<L> | undefined): Record<L, string> {
+    const values = {} as Record<L, string>;
+    for (const label of this.labelNames) values[label] = String(labels?.[label]);
+    return values;
+  }
+
+  private keyOf(values: Record<L, string>): string {
+    return this.labelNames.map((label) => values[label]).join('\0');
+  }
+}
+
+/** The counters of one process, by name. */
+export class CounterRegistry {
+  private readonly counters = new Map<string, { snapshot(): CounterSnapshot }>();
+
+  /** Declares a counter; a name must be declared once. */
+  counter<const L extends string = never>(spec: CounterSpec<L>): Counter<L> {
+    const labels = spec.labels ?? [];
+    if (!namePattern.test(spec.name)) throw new Error(`counter name ${spec.name}: lower-case words joined by _, ending in _total`);
+    if (this.counters.has(spec.name)) throw new Error(`counter ${spec.name} is declared twice`);
+    const invalid = labels.find((label) => !labelPattern.test(label));
+    if (invalid !== undefined) throw new Error(`counter ${spec.name}: invalid label name ${invalid}`);
+    const counter = new Counter<L>(spec.name, spec.help, labels);
+    this.counters.set(spec.name, counter);
+    return counter;
+  }
+
+  /** Every counter with every series, in the order they were declared. */
+  snapshot(): CounterSnapshot[] {
+    return [...this.counters.values()].map((counter) => counter.snapshot());
+  }
+}
