@@ -9,7 +9,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { loadConfigOffThread, maxConfigBytes, parseConfig, toYaml, type LoadOptions } from '../src/config/index.js';
 import { formatSummary, type Benchmark } from './benchmark.js';
 
-const options: LoadOptions = { hosts: async () => [], services: () => undefined };
+const options: LoadOptions = { hosts: () => Promise.resolve([]), services: () => undefined };
 
 function rules(services: number, servers: number): string {
   const lines: string[] = [];

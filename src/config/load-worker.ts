@@ -15,4 +15,5 @@ async function answer(): Promise<WorkerAnswer> {
   }
 }
 
-parentPort!.postMessage(await answer());
+if (parentPort === null) throw new Error('load-worker.ts runs only as the worker of loadConfigOffThread');
+parentPort.postMessage(await answer());

@@ -56,8 +56,8 @@ export interface HostControllerOptions {
   packets: { close(): void };
   /** A watch on these links, for the controller to start and close. */
   watchLinks: (devices: string[]) => LinkWatch;
-  /** Makes sure the host forwards what a NAT configuration needs; rejects when it does not. */
-  checkForwarding: (model: Model, logger: Logger) => Promise<void>;
+  /** Makes sure the host forwards what a NAT configuration needs; throws when it does not. */
+  checkForwarding: (model: Model, logger: Logger) => void;
   hooks: HostHooks;
   /** IPVS and health checks; without one, the node moves addresses only. */
   balancer?: Balancer;
@@ -109,7 +109,7 @@ export class HostController implements Controller {
   async claim(request: { term: number; reason: TransitionReason }): Promise<void> {
     const started = performance.now();
     this.active = true;
-    await this.options.checkForwarding(this.model, this.logger);
+    this.options.checkForwarding(this.model, this.logger);
     const forwardingMs = elapsed(started);
     await this.deactivated;
     await this.runBalancer('activate', (b) => b.activate());
@@ -186,14 +186,14 @@ export class HostController implements Controller {
     this.announcer.setSpec(model.announce);
     const managed = [...managedAddresses(before), ...managedAddresses(model)];
     if (this.active) {
-      await this.options
-        .checkForwarding(model, this.logger)
-        .catch((error: unknown) =>
-          this.logger.error(
-            { event: 'controller.forwarding', err: error },
-            `${(error as Error).message} (the reload keeps this node active)`,
-          ),
+      try {
+        this.options.checkForwarding(model, this.logger);
+      } catch (error) {
+        this.logger.error(
+          { event: 'controller.forwarding', err: error },
+          `${(error as Error).message} (the reload keeps this node active)`,
         );
+      }
       const announced = new Set(this.held.map((p) => `${p.address} ${p.ifindex}`));
       const report = await this.addresses.reconcile({ present: this.wanted(), absent: managed }, (placed) => {
         if (!announced.has(`${placed.address} ${placed.ifindex}`)) this.announceNow(placed);

@@ -44,7 +44,10 @@ export function runAttempt(
         return settled;
       },
     };
-    if (signal?.aborted) return onAbort();
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       body(attempt);

@@ -291,9 +291,11 @@ export class AddressManager {
         { event: 'address.promote-secondaries', device, keeps },
         `enabling promote_secondaries on ${device} so removing a VIP keeps ${keeps.join(', ')}`,
       );
-      await writeSysctl(['net', 'ipv4', 'conf', device, 'promote_secondaries'], '1').catch((error: unknown) =>
-        this.logger.error({ event: 'address.promote-secondaries', device, err: error }, 'cannot set promote_secondaries'),
-      );
+      try {
+        writeSysctl(['net', 'ipv4', 'conf', device, 'promote_secondaries'], '1');
+      } catch (error) {
+        this.logger.error({ event: 'address.promote-secondaries', device, err: error }, 'cannot set promote_secondaries');
+      }
     }
     // The kept ones are announced first: they are already serving.
     for (const placed of plan.keep) onPresent?.(placed);

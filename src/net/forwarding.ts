@@ -41,12 +41,12 @@ export function forwardingSettings(model: Pick<Model, 'network' | 'natRouter' | 
  * claimed: sets the switch when `enableForwarding` allows it, else throws a
  * ForwardingError saying what to change. Runs in this process's network namespace.
  */
-export async function checkForwarding(
+export function checkForwarding(
   model: Pick<Model, 'network' | 'natRouter' | 'virtualServices' | 'enableForwarding'>,
   logger: Logger,
-): Promise<void> {
+): void {
   for (const setting of forwardingSettings(model)) {
-    if ((await readSysctl(setting.path)) === '1') continue;
+    if (readSysctl(setting.path) === '1') continue;
     if (!model.enableForwarding) {
       throw new ForwardingError(
         `${setting.name} is 0, but NAT forwarding sends the real servers' replies through this director: ` +
@@ -54,7 +54,7 @@ export async function checkForwarding(
           `or let tandem set it with enable_forwarding in the configuration.`,
       );
     }
-    await writeSysctl(setting.path, '1');
+    writeSysctl(setting.path, '1');
     logger.child({ component: 'forwarding' }).warn({ event: 'forwarding.enabled', sysctl: setting.name }, `set ${setting.name}=1 for NAT`);
   }
 }

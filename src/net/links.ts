@@ -7,6 +7,10 @@ import { rt, type NetlinkMessage } from 'netlink';
 import type { Logger } from '../log.js';
 import { hostLink, openRtnetlink, type HostLink, type RtNetlinkSocket } from './rtnl.js';
 
+// A message header's type is a plain number, whatever family it belongs to.
+const NEWLINK: number = rt.MessageType.NEWLINK;
+const DELLINK: number = rt.MessageType.DELLINK;
+
 export type LinkCondition = 'up' | 'admin-down' | 'no-carrier' | 'missing';
 
 export interface LinkState {
@@ -107,7 +111,7 @@ export class LinkMonitor extends EventEmitter<{ link: [LinkEvent] }> {
       this.logger.warn({ event: 'links.overrun', err: error }, 'link notifications lost; reading link state again');
       // a dump under way is simply repeated; never two dumps at once on one socket
       if (this.syncing) this.missedDuringSync++;
-      else void this.sync(false).catch((e: Error) => this.logger.error({ event: 'links.failed', err: e }, 'cannot read link state'));
+      else void this.sync(false).catch((e: unknown) => this.logger.error({ event: 'links.failed', err: e }, 'cannot read link state'));
     });
     this.netlink.addMembership('LINK');
     await this.sync(true);
@@ -142,7 +146,7 @@ export class LinkMonitor extends EventEmitter<{ link: [LinkEvent] }> {
 
   private receive(messages: NetlinkMessage[]): void {
     for (const message of messages) {
-      if (message.type !== rt.MessageType.NEWLINK && message.type !== rt.MessageType.DELLINK) continue;
+      if (message.type !== NEWLINK && message.type !== DELLINK) continue;
       // A notification racing a dump may be older or newer than it: the dump is redone instead.
       if (this.syncing) {
         this.missedDuringSync++;
@@ -150,7 +154,7 @@ export class LinkMonitor extends EventEmitter<{ link: [LinkEvent] }> {
       }
       try {
         const parsed = rt.parseLinkMessage(message.data);
-        if (message.type === rt.MessageType.DELLINK) {
+        if (message.type === DELLINK) {
           if (parsed.data.index !== undefined) this.publish(this.tracker.removed(parsed.data.index));
         } else {
           const link = hostLink(parsed);

@@ -1,11 +1,10 @@
 // What tandem reads from rtnetlink, reduced to the few fields it decides on. The
 // `netlink` package parses the messages; these helpers only pick fields.
-import type { rt, RtNetlinkSocket } from 'netlink';
-import { createRtNetlink } from 'netlink';
+import type { RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, rt } from 'netlink';
 
 export type { RtNetlinkSocket };
 
-const ARPHRD_ETHER = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
@@ -39,7 +38,7 @@ export function hostLink(message: rt.LinkMessage): HostLink | undefined {
   const { data, attrs } = message;
   if (data.index === undefined || attrs.ifname === undefined) return undefined;
   const flags = data.flags ?? {};
-  const ethernet = (data.type === ARPHRD_ETHER || data.type === 'ETHER') && !flags.noarp;
+  const ethernet = (data.type === rt.LinkType.ETHER || data.type === 'ETHER') && !flags.noarp;
   return {
     index: data.index,
     name: attrs.ifname,

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 
 const sysctlPath = (segments: string[]) => join('/proc/sys', ...segments);
 
-export async function readSysctl(segments: string[]): Promise<string> {
+export function readSysctl(segments: string[]): string {
   return readFileSync(sysctlPath(segments), 'utf8').trim();
 }
 
-export async function writeSysctl(segments: string[], value: string): Promise<void> {
+export function writeSysctl(segments: string[], value: string): void {
   writeFileSync(sysctlPath(segments), `${value}\n`);
 }

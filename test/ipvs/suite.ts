@@ -17,7 +17,7 @@ if (files.length === 0) throw new Error(`no test/ipvs/*.test.ts matches ${JSON.s
 // The files' suites are registered inside this one, so `after` runs when all of them
 // have finished (loading a file takes seconds in the guest: a top-level hook could run
 // between two files).
-describe('real IPVS (VM tier)', async () => {
+void describe('real IPVS (VM tier)', async () => {
   after(async () => {
     (await ipvs()).close();
     // Something a test left open (a socket, a child's pipe) would keep the VM running

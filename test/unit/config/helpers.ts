@@ -16,16 +16,14 @@ export function readFixture(name: string): string {
 export const services = servicesTableResolver(readFixture('services'));
 
 /** Host names of the examples: seed 003's epsg90NN hosts live in TEST-NET-1. */
-export const hosts: HostResolver = async (name) => {
+export const hosts: HostResolver = (name) => {
   const epsg = /^epsg90(\d\d)$/.exec(name);
-  if (epsg !== null) return [`192.0.2.${Number(epsg[1])}`];
-  return { 'ifw01.local': ['198.51.100.11'], 'ics01.local': ['192.168.3.2'] }[name] ?? [];
+  if (epsg !== null) return Promise.resolve([`192.0.2.${Number(epsg[1])}`]);
+  return Promise.resolve({ 'ifw01.local': ['198.51.100.11'], 'ics01.local': ['192.168.3.2'] }[name] ?? []);
 };
 
 /** For files that must not need name resolution: any lookup is a test failure. */
-export const noHosts: HostResolver = async (name) => {
-  throw new Error(`unexpected host name lookup: ${name}`);
-};
+export const noHosts: HostResolver = (name) => Promise.reject(new Error(`unexpected host name lookup: ${name}`));
 
 export const testOptions: LoadOptions = { hosts, services };
 

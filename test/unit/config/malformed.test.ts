@@ -458,7 +458,7 @@ describe('malformed configurations through the CLI', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await (cli as BuiltCli | undefined)?.remove();
+    await cli?.remove();
     await rm(dir, { recursive: true, force: true });
   });
 

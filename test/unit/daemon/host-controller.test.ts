@@ -257,7 +257,7 @@ async function controller(text = base): Promise<HostController> {
     },
     checkForwarding: () => {
       journal.push('forwarding');
-      return forwardingOff ? Promise.reject(new ForwardingError('net.ipv4.ip_forward is 0')) : Promise.resolve();
+      if (forwardingOff) throw new ForwardingError('net.ipv4.ip_forward is 0');
     },
     hooks,
     balancer,

@@ -68,10 +68,10 @@ describe('health state machine', () => {
   it('comes back only after passing checks for `reentry` ms (Piranha: reentry = 15 s, interval 2 s)', () => {
     const down = simulate(piranha, [refused]);
     // passes at 4 s, 6 s, … : the run starts at the first pass (4 s) and must last 15 s
-    const back = simulate(piranha, Array(9).fill(pass), { health: down.health, start: down.now });
+    const back = simulate(piranha, Array<CheckResult>(9).fill(pass), { health: down.health, start: down.now });
     expect(back.transitions).toHaveLength(1);
     expect(back.transitions[0]).toMatchObject({ from: 'down', to: 'up', at: 20_000, passedFor: 16_000, downFor: 18_000 });
-    const early = simulate(piranha, Array(8).fill(pass), { health: down.health, start: down.now });
+    const early = simulate(piranha, Array<CheckResult>(8).fill(pass), { health: down.health, start: down.now });
     expect(early.health.state).toBe('down');
     expect(early.health.passingSince).toBe(4000);
   });

@@ -25,34 +25,37 @@ export class MemoryKernel extends MemoryIpvs implements IpvsKernel {
     return super.listDestinations(service);
   }
 
-  async info(): Promise<IpvsInfo> {
-    return { version: '1.2.1', connectionTableSize: 4096 };
+  info(): Promise<IpvsInfo> {
+    return Promise.resolve({ version: '1.2.1', connectionTableSize: 4096 });
   }
 
   close(): void {
     this.closed = true;
   }
 
-  async getTimeouts(): Promise<IpvsTimeouts> {
-    return { ...this.timeouts };
+  getTimeouts(): Promise<IpvsTimeouts> {
+    return Promise.resolve({ ...this.timeouts });
   }
 
-  async setTimeouts(timeouts: Partial<IpvsTimeouts>): Promise<void> {
+  setTimeouts(timeouts: Partial<IpvsTimeouts>): Promise<void> {
     Object.assign(this.timeouts, timeouts);
+    return Promise.resolve();
   }
 
-  async listDaemons(): Promise<SyncDaemon[]> {
-    return structuredClone(this.daemons);
+  listDaemons(): Promise<SyncDaemon[]> {
+    return Promise.resolve(structuredClone(this.daemons));
   }
 
-  async startDaemon(daemon: SyncDaemon): Promise<void> {
-    if (this.daemons.some((running) => running.state === daemon.state)) throw new Error(`start-daemon: EEXIST`);
+  startDaemon(daemon: SyncDaemon): Promise<void> {
+    if (this.daemons.some((running) => running.state === daemon.state)) return Promise.reject(new Error(`start-daemon: EEXIST`));
     this.daemons.push({ ...daemon });
+    return Promise.resolve();
   }
 
-  async stopDaemon(state: SyncDaemonState): Promise<void> {
-    if (!this.daemons.some((running) => running.state === state)) throw new Error('stop-daemon: ESRCH');
+  stopDaemon(state: SyncDaemonState): Promise<void> {
+    if (!this.daemons.some((running) => running.state === state)) return Promise.reject(new Error('stop-daemon: ESRCH'));
     this.daemons = this.daemons.filter((running) => running.state !== state);
+    return Promise.resolve();
   }
 
   /** ipvsadm -C. */
