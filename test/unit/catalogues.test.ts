@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { createStats } from '../../src/lib/stats.js';
+import { MetricsCollector } from '../../src/metrics/index.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -103,6 +104,17 @@ describe('the counters', () => {
       .registry.snapshot()
       .map((counter) => counter.name);
     const documented = firstColumn(section('Counters'));
+    expect(names.filter((name) => !documented.includes(name))).toEqual([]);
+    expect(documented.filter((name) => !names.includes(name))).toEqual([]);
+  });
+});
+
+describe('the metrics', () => {
+  it('are all in the README (the counters under Counters, the others under Metrics), and it lists no other', () => {
+    const stats = createStats();
+    const collector = new MetricsCollector({ counters: stats.registry, status: () => Promise.reject(new Error('not scraped')) });
+    const names = collector.registry.getMetricsAsArray().map((metric) => metric.name);
+    const documented = [...firstColumn(section('Counters')), ...firstColumn(section('Metrics'))];
     expect(names.filter((name) => !documented.includes(name))).toEqual([]);
     expect(documented.filter((name) => !names.includes(name))).toEqual([]);
   });
