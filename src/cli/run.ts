@@ -13,12 +13,14 @@ import {
   systemHostname,
   type ConfigFormat,
 } from '../config/index.js';
-import type { Model, NodeSpec } from '../config/model.js';
+import type { MetricsSpec, Model, NodeSpec } from '../config/model.js';
 import { defaultSocketPath } from '../control/index.js';
 import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
+import { formatHostPort } from '../lib/address.js';
+import { cachedStatus, MetricsCollector, MetricsServer } from '../metrics/index.js';
 import { createLogger, logFormats, stdoutIsJournal, type Logger, type LogFormat } from '../log.js';
 import { releaseHost } from './cleanup.js';
 import { AddressManager, Announcer, checkForwarding, LinkMonitor, PacketSocket } from '../net/index.js';
@@ -43,6 +45,20 @@ function badInput(message: string): void {
 
 /** How long a crashing daemon may take to release before it exits anyway. */
 const crashReleaseMs = 3000;
+/** Scrapes within this share one status (and one read of the IPVS table). */
+const statusMaxAgeMs = 1000;
+
+/** The metrics endpoint; a daemon that cannot bind it runs on without (logged). */
+async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, logger: Logger): Promise<MetricsServer | undefined> {
+  try {
+    const server = await MetricsServer.start(listen, collector);
+    logger.info({ event: 'metrics.listening', ...listen }, `metrics on http://${formatHostPort(listen)}/metrics`);
+    return server;
+  } catch (error) {
+    logger.error({ event: 'metrics.listen-failed', ...listen, err: error }, `metrics: ${(error as Error).message}`);
+    return undefined;
+  }
+}
 
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
 function configLoader(options: RunOptions, onModel: (model: Model) => void): ConfigLoader {
@@ -158,7 +174,16 @@ export const runCommand: CommandModule = {
         const stats = createStats();
         const health = new HealthMonitor({ logger, stats: stats.health });
         const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
-        let daemon: Daemon;
+        let daemon: Daemon | undefined;
+        const collector =
+          model.metrics &&
+          new MetricsCollector({
+            counters: stats.registry,
+            status: cachedStatus(async () => {
+              if (!daemon) throw new Error('the daemon is starting');
+              return daemon.status();
+            }, statusMaxAgeMs),
+          });
         try {
           daemon = await Daemon.start({
             model,
@@ -171,6 +196,7 @@ export const runCommand: CommandModule = {
             socketPath: options.socket,
             loadConfig,
             stats,
+            ...(collector && { runtimeObserver: collector.runtimeObserver }),
           });
         } catch (error) {
           logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);
@@ -178,6 +204,8 @@ export const runCommand: CommandModule = {
           process.exitCode = ExitCode.failure;
           return;
         }
+        const running = daemon;
+        const metricsServer = model.metrics && collector && (await startMetrics(model.metrics, collector, logger));
         let signals = 0;
         const stop = (signal: string) => {
           signals += 1;
@@ -186,15 +214,16 @@ export const runCommand: CommandModule = {
             process.exit(ExitCode.failure);
           }
           logger.info({ event: 'daemon.signal', signal }, `${signal}: graceful stop`);
-          void daemon.stop();
+          void running.stop();
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGHUP', () => {
           logger.info({ event: 'daemon.signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration');
-          void daemon.reload();
+          void running.reload();
         });
-        await daemon.done;
+        await running.done;
+        await metricsServer?.close();
       });
   },
 };

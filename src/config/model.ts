@@ -235,6 +235,12 @@ export interface MonitorLinksSpec {
   interfaces: string[];
 }
 
+/** Where the Prometheus exporter listens. */
+export interface MetricsSpec {
+  host: IpAddress;
+  port: number;
+}
+
 export interface Model {
   cluster: string;
   serialNo: number;
@@ -258,4 +264,6 @@ export interface Model {
   monitorLinks: MonitorLinksSpec;
   /** On release, keep tandem's IPVS services with all weights 0 instead of deleting them. */
   keepServicesOnRelease: boolean;
+  /** Absent: no metrics endpoint. */
+  metrics?: MetricsSpec;
 }

@@ -234,6 +234,13 @@ class SemanticChecks {
     if (this.intact(['hooks'])) this.positiveDuration(['hooks', 'timeout']);
     if (this.intact(['announce'])) this.positiveDuration(['announce', 'interval']);
     if (this.intact(['virtual_services'])) this.checkVirtualServices();
+    if (this.document.metrics !== undefined && this.clean(['metrics', 'listen'])) this.checkListen(this.document.metrics.listen);
+  }
+
+  private checkListen(listen: string): void {
+    const { host, port } = splitListen(listen);
+    if (parseIp(host) === undefined) this.error(['metrics', 'listen'], 'invalid listen address', 'an IPv4 or IPv6 address', quote(host));
+    else if (port < 1 || port > 65535) this.error(['metrics', 'listen'], 'invalid listen port', 'a port from 1 to 65535', String(port));
   }
 
   /** No structural error at `path`, inside it, or in a part holding it. */
@@ -713,6 +720,17 @@ function ip(text: string): ParsedIp {
   return parsed;
 }
 
+/** `192.0.2.1:9539` or `[2001:db8::1]:9539` (the schema's pattern) as its parts. */
+function splitListen(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  return { host: listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(colon + 1)) };
+}
+
+function listenSpec(listen: string): { host: string; port: number } {
+  const { host, port } = splitListen(listen);
+  return { host: ip(host).address, port };
+}
+
 function numericPort(value: number | string): number {
   if (typeof value !== 'number') throw new Error(`unresolved port ${value}`);
   return value;
@@ -774,6 +792,7 @@ function documentToModel(document: Document): Model {
     announce: { count: document.announce.count, interval: ms(document.announce.interval), refresh: ms(document.announce.refresh) },
     monitorLinks: { enabled: document.monitor_links.enabled, interfaces: [...document.monitor_links.interfaces] },
     keepServicesOnRelease: document.keep_services_on_release,
+    ...(document.metrics !== undefined && { metrics: listenSpec(document.metrics.listen) }),
   };
   return model;
 }

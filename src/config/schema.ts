@@ -18,6 +18,7 @@ const labelPattern = '^[^/\\s]{1,15}$';
 const serviceNamePattern = '^[A-Za-z][A-Za-z0-9._+-]*$';
 export const statusRangePattern = '^[1-5][0-9]{2}-[1-5][0-9]{2}$';
 const digestPattern = '^[0-9a-fA-F]{32}$';
+const listenPattern = '^([0-9.]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$';
 
 /** How each pattern and format is named in "expected …" of a diagnostic. */
 export const expectedText: Record<string, string> = {
@@ -29,6 +30,7 @@ export const expectedText: Record<string, string> = {
   [serviceNamePattern]: 'a service name from /etc/services',
   [statusRangePattern]: 'a status code range such as 200-299',
   [digestPattern]: 'an MD5 digest of 32 hex digits',
+  [listenPattern]: 'an address and port such as 127.0.0.1:9539 or [::1]:9539',
   'ip-address': 'an IPv4 or IPv6 address',
   'ip-prefix': 'an address with an optional prefix length, such as 192.0.2.10/24',
   netmask: 'a dotted netmask such as 255.255.255.0',
@@ -286,6 +288,14 @@ export const DocumentSchema = Type.Object(
         interfaces: Type.Array(Type.String({ pattern: deviceNamePattern }), { description: 'Extra devices to watch.', default: [] }),
       },
       'Link monitoring.',
+    ),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          listen: Type.String({ pattern: listenPattern, description: 'Address and port of GET /metrics, e.g. 127.0.0.1:9539.' }),
+        },
+        { additionalProperties: false, description: 'Prometheus metrics (absent: off). Changing them needs a restart.' },
+      ),
     ),
     keep_services_on_release: flag('On release keep the IPVS services with weight 0 instead of deleting them.', false),
   },

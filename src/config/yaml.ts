@@ -16,6 +16,7 @@ import {
 } from 'yaml';
 import { isDeepStrictEqual } from 'node:util';
 import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.js';
+import { formatHostPort } from '../lib/address.js';
 import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, HealthCheckSpec, Model, RealServer, VirtualService } from './model.js';
 import {
@@ -180,6 +181,7 @@ function modelToDocument(model: Model): Plain {
     },
     monitor_links: { enabled: model.monitorLinks.enabled, interfaces: [...model.monitorLinks.interfaces] },
     keep_services_on_release: model.keepServicesOnRelease,
+    metrics: model.metrics && { listen: formatHostPort(model.metrics) },
   });
 }
 

@@ -45,7 +45,7 @@ import type { Logger } from '../log.js';
 import type { Controller } from './controller.js';
 import { singleThreadedGc } from './realtime.js';
 import { reloadVerdict, type ConfigLoader, type LoadedConfig, type ReloadVerdict } from './reload.js';
-import { RuntimeMetrics } from './runtime-metrics.js';
+import { RuntimeMetrics, type RuntimeObserver } from './runtime-metrics.js';
 import { daemonStatus, transitionRecord, wallClock } from './status.js';
 
 export interface DaemonOptions {
@@ -64,6 +64,8 @@ export interface DaemonOptions {
   loadConfig?: ConfigLoader;
   /** The counters every part of this daemon counts into; default: a set of its own. */
   stats?: Stats;
+  /** The metrics histograms, when metrics are on. */
+  runtimeObserver?: RuntimeObserver;
 }
 
 const keptTransitions = 50;
@@ -125,7 +127,7 @@ export class Daemon implements ControlHandler {
     this.self = self;
     this.peer = peer;
     this.stats = options.stats ?? createStats();
-    this.metrics = new RuntimeMetrics(this.stats.timer);
+    this.metrics = new RuntimeMetrics(this.stats.timer, options.runtimeObserver);
     this.election = new Election(electionConfig(model, self, peer), this.startedAt);
   }
 

@@ -6,3 +6,4 @@ export { HostController } from './host-controller.js';
 export { HookRunner } from './hooks.js';
 export { defaultRealtimePriority, enableRealtime } from './realtime.js';
 export { managedAddresses } from './host-plan.js';
+export type { RuntimeObserver } from './runtime-metrics.js';

@@ -75,6 +75,7 @@ export function restartNeeded(running: PairConfig, next: PairConfig): string[] {
     differs(`${which}'s private address`, a?.privateAddress, b?.privateAddress);
   }
   differs('heartbeat.port', running.model.heartbeat.port, next.model.heartbeat.port);
+  differs('metrics', running.model.metrics, next.model.metrics);
   return reasons;
 }
 

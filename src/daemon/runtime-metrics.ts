@@ -7,6 +7,12 @@ import type { TimerStats } from '../lib/stats.js';
 
 export type RuntimeStatus = Pick<DaemonStatus, 'timerLateness' | 'eventLoopDelay' | 'gcPauses'>;
 
+/** Receives each keepalive's timer lateness and longest event-loop block, in ms (the metrics histograms). */
+export interface RuntimeObserver {
+  timerLateness(ms: number): void;
+  eventLoopDelay(ms: number): void;
+}
+
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 export class RuntimeMetrics {
@@ -22,13 +28,25 @@ export class RuntimeMetrics {
     }
   });
 
-  constructor(private readonly stats: TimerStats) {
+  /** Reset every keepalive: its max is the longest block since the last one. */
+  private readonly intervalLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor(
+    private readonly stats: TimerStats,
+    private readonly observer?: RuntimeObserver,
+  ) {
     this.gcObserver.observe({ entryTypes: ['gc'] });
     this.loopDelay.enable();
+    if (observer) this.intervalLoopDelay.enable();
   }
 
   /** Records how late the daemon's timer fired; true when later than warntime. */
   timerFired(lateMs: number, warntime: number): boolean {
+    if (this.observer) {
+      this.observer.timerLateness(lateMs);
+      this.observer.eventLoopDelay(this.intervalLoopDelay.max / 1e6);
+      this.intervalLoopDelay.reset();
+    }
     this.lateness.lastMs = lateMs;
     this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
     if (lateMs <= warntime) return false;
@@ -47,5 +65,6 @@ export class RuntimeMetrics {
   close(): void {
     this.gcObserver.disconnect();
     this.loopDelay.disable();
+    this.intervalLoopDelay.disable();
   }
 }

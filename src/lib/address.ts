@@ -193,3 +193,8 @@ function ipv6Bytes(text: string): Buffer {
   if (dotted !== undefined) ipv4Bytes(dotted)?.copy(bytes, 12);
   return bytes;
 }
+
+/** `host:port`, an IPv6 host in brackets (as in a URL). */
+export function formatHostPort({ host, port }: { host: string; port: number }): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { createStats } from '../../src/lib/stats.js';
+import { MetricsCollector } from '../../src/metrics/index.js';
+import { documentedMetrics, firstColumn, section } from '../support/readme.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const eventPattern = /^[a-z]+\.[a-z][a-z-]*$/;
 
 interface Found {
@@ -55,17 +56,6 @@ function sourceEvents(): Found {
   return found;
 }
 
-/** The README's section `## <title>`, up to the next section of that level. */
-function section(title: string): string {
-  const start = readme.indexOf(`\n## ${title}\n`);
-  expect(start, `README.md has a "## ${title}" section`).toBeGreaterThan(-1);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
-}
-
-/** The names in the first column of a table: `| \`name\` | …`. */
-const firstColumn = (text: string) => [...text.matchAll(/^\| `([^`]+)` \|/gm)].map((match) => match[1]!);
-
 describe('the log events', () => {
   const { events, computed } = sourceEvents();
   const [catalogue = '', renamed = ''] = section('Log events').split('\n### Renamed events\n');
@@ -103,6 +93,17 @@ describe('the counters', () => {
       .registry.snapshot()
       .map((counter) => counter.name);
     const documented = firstColumn(section('Counters'));
+    expect(names.filter((name) => !documented.includes(name))).toEqual([]);
+    expect(documented.filter((name) => !names.includes(name))).toEqual([]);
+  });
+});
+
+describe('the metrics', () => {
+  it('are all in the README (the counters under Counters, the others under Metrics), and it lists no other', () => {
+    const stats = createStats();
+    const collector = new MetricsCollector({ counters: stats.registry, status: () => Promise.reject(new Error('not scraped')) });
+    const names = collector.registry.getMetricsAsArray().map((metric) => metric.name);
+    const documented = documentedMetrics();
     expect(names.filter((name) => !documented.includes(name))).toEqual([]);
     expect(documented.filter((name) => !names.includes(name))).toEqual([]);
   });

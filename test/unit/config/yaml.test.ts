@@ -217,6 +217,23 @@ keep_services_on_release: true
     ]);
   });
 
+  it('takes the metrics listen address (absent: off), IPv4 or IPv6, and writes it back', async () => {
+    expect((await yaml('cluster: lab\n')).model.metrics).toBeUndefined();
+    const { model } = await yaml('metrics: {listen: "[2001:DB8::1]:9539"}\n');
+    expect(model.metrics).toEqual({ host: '2001:db8::1', port: 9539 });
+    expect((await yaml(toYaml(model))).model).toEqual(model);
+    expect((await yaml('metrics: {listen: 127.0.0.1:9539}\n')).model.metrics).toEqual({ host: '127.0.0.1', port: 9539 });
+    for (const [listen, message] of [
+      ['localhost:9539', '1:19 metrics.listen: invalid value'],
+      ['127.0.0.1', '1:19 metrics.listen: invalid value'],
+      ['300.0.0.1:9539', '1:19 metrics.listen: invalid listen address'],
+      ['127.0.0.1:70000', '1:19 metrics.listen: invalid listen port'],
+    ]) {
+      const error = await configError(yaml(`metrics: {listen: "${listen}"}\n`));
+      expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([message]);
+    }
+  });
+
   it('warns that a persistence engine needs persistence', async () => {
     const { warnings } = await yaml('virtual_services:\n  - {name: s, vip: {address: 192.0.2.1}, port: 5060, persistence_engine: sip}\n');
     expect(warnings.map((w) => `${where(w)}: ${w.message}`)).toEqual([

@@ -120,4 +120,11 @@ describe('reload', () => {
       expect.arrayContaining(['this node: ifw01 -> ifw02', 'peer: ifw02 -> ifw01']),
     );
   });
+
+  it('needs a restart to turn metrics on or off or move them', async () => {
+    const m = await model(base);
+    const running = { model: m, self: m.nodes[0]!, peer: m.nodes[1]! };
+    const metrics = await model(`${base}\nmetrics: { listen: 127.0.0.1:9539 }\n`);
+    expect(restartNeeded(running, { ...running, model: metrics })).toEqual(['metrics: none -> {"host":"127.0.0.1","port":9539}']);
+  });
 });

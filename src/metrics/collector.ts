@@ -1,0 +1,143 @@
+// The Prometheus view of the daemon, built at scrape time from what status and the logs
+// already read: every counter of the CounterRegistry as it is, gauges from the daemon's
+// status, the runtime histograms, and prom-client's process metrics.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { roles } from '../cluster/index.js';
+import type { DaemonStatus } from '../control/index.js';
+import type { CounterRegistry, CounterSnapshot } from '../lib/counters.js';
+
+/** What one scrape reads: the status (possibly cached) and the counters as they are now. */
+interface Scrape {
+  status: DaemonStatus;
+  counters: Map<string, CounterSnapshot>;
+}
+
+export interface CollectorSources {
+  counters: CounterRegistry;
+  status: () => Promise<DaemonStatus>;
+}
+
+/** Seconds; the heartbeat interval is 100 ms by default, so the interesting range is 1 ms to 2 s. */
+const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2];
+
+export class MetricsCollector {
+  readonly registry = new Registry();
+  private scrape: Scrape | undefined;
+  readonly timerLateness = new Histogram({
+    name: 'tandem_heartbeat_timer_lateness_seconds',
+    help: "How late this node's heartbeat timer fired, each keepalive.",
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly eventLoopDelay = new Histogram({
+    name: 'tandem_event_loop_delay_seconds',
+    help: 'The longest event-loop block in each keepalive interval (sampled every 10 ms).',
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+
+  /** For the daemon's RuntimeMetrics (it measures in ms). */
+  readonly runtimeObserver = {
+    timerLateness: (ms: number) => this.timerLateness.observe(ms / 1000),
+    eventLoopDelay: (ms: number) => this.eventLoopDelay.observe(ms / 1000),
+  };
+
+  constructor(private readonly sources: CollectorSources) {
+    for (const counter of sources.counters.snapshot()) this.exportCounter(counter);
+    this.declareGauges();
+    collectDefaultMetrics({ register: this.registry, prefix: 'tandem_' });
+  }
+
+  /** The text exposition of every metric. */
+  async metrics(): Promise<string> {
+    const status = await this.sources.status();
+    const counters = new Map(this.sources.counters.snapshot().map((counter) => [counter.name, counter]));
+    this.scrape = { status, counters };
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** A CounterRegistry counter under its own name, its series copied at each scrape. */
+  private exportCounter({ name, help, labelNames }: CounterSnapshot): void {
+    const read = () => this.scrape?.counters.get(name)?.values ?? [];
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of read()) this.inc(labels, value);
+      },
+    });
+  }
+
+  private gauge(name: string, help: string, labelNames: string[], set: (gauge: Gauge, status: DaemonStatus) => void): void {
+    const status = () => this.scrape?.status;
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const current = status();
+        if (current) set(this, current);
+      },
+    });
+  }
+
+  private declareGauges(): void {
+    this.gauge('tandem_role', 'The role of this node: 1 for the role it is in, 0 for the others.', ['role'], (gauge, s) => {
+      for (const role of roles) gauge.set({ role }, s.role === role ? 1 : 0);
+    });
+    this.gauge('tandem_term', 'The election term this node is in.', [], (gauge, s) => gauge.set(s.term));
+    this.gauge('tandem_peer_alive', 'Whether the peer is heard within deadtime (absent without a peer).', [], (gauge, s) => {
+      if (s.peer) gauge.set(s.peer.alive ? 1 : 0);
+    });
+    this.gauge('tandem_peer_last_heard_seconds', 'Seconds since a heartbeat of the peer was last accepted.', [], (gauge, s) => {
+      if (s.peer?.lastHeardMsAgo !== undefined) gauge.set(s.peer.lastHeardMsAgo / 1000);
+    });
+    this.gauge('tandem_heartbeat_path_up', 'Whether the peer is heard on each heartbeat path.', ['path'], (gauge, s) => {
+      for (const path of s.peer?.paths ?? []) gauge.set({ path: path.index }, path.up ? 1 : 0);
+    });
+    this.gauge('tandem_addresses_held', 'Managed addresses (VIPs, the NAT gateway) this node holds.', [], (gauge, s) =>
+      gauge.set(s.host.addresses.length),
+    );
+    this.gauge('tandem_ipvs_available', 'Whether this node can program IPVS (absent when nothing needs it).', [], (gauge, s) => {
+      const state = s.ipvs?.ipvs.state;
+      if (state !== undefined && state !== 'unused') gauge.set(state === 'available' ? 1 : 0);
+    });
+    this.gauge(
+      'tandem_real_server_up',
+      'Whether each real server is in service, by service and server.',
+      ['service', 'server'],
+      (gauge, s) => {
+        for (const { service, server, up } of realServers(s)) gauge.set({ service, server }, up ? 1 : 0);
+      },
+    );
+    this.gauge(
+      'tandem_real_server_weight',
+      'The weight health gives each real server now (less during slow start, 0 when down).',
+      ['service', 'server'],
+      (gauge, s) => {
+        for (const { service, server, weight } of realServers(s)) gauge.set({ service, server }, weight);
+      },
+    );
+  }
+}
+
+/** The configured real servers of the status's IPVS table, in it or absent from it. */
+function realServers(status: DaemonStatus): Array<{ service: string; server: string; up: boolean; weight: number }> {
+  return (status.ipvs?.services ?? []).flatMap((service) => {
+    if (service.name === undefined) return [];
+    const name = service.name;
+    const healths = [...service.destinations.map((d) => d.health), ...service.absent.map((a) => a.health)];
+    return healths.flatMap((health) =>
+      health?.kind === 'real' ? [{ service: name, server: health.server, up: health.up, weight: health.effectiveWeight }] : [],
+    );
+  });
+}
