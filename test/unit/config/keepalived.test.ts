@@ -2,13 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, toYaml, type Diagnostic } from '../../../src/config/index.js';
 import { configError, fixture, noHosts, testOptions, where, wildConfig } from './helpers.js';
 
-const wild = wildConfig;
 const keepalived = (name: string): string => fixture(`keepalived/${name}`);
 const shown = (list: Diagnostic[]): string[] => list.map((d) => `${where(d)}: ${d.message}`);
 
 describe('keepalived.conf: the wild files', () => {
   it('reads the fwmark sample: fwmark service, rr, NAT, persistence, TCP_CHECK on port 80', async () => {
-    const { model, format, warnings } = await loadConfig(wild('keepalived-sample-fwmark.keepalived.conf'), { hosts: noHosts });
+    const { model, format, warnings } = await loadConfig(wildConfig('keepalived-sample-fwmark.keepalived.conf'), { hosts: noHosts });
     expect(format).toBe('keepalived');
     expect(warnings).toEqual([]);
     expect(model.nodes).toEqual([]);
@@ -32,7 +31,7 @@ describe('keepalived.conf: the wild files', () => {
   });
 
   it('reads the IPv6 sample; SMTP_CHECK becomes a connect check, with a warning', async () => {
-    const { model, warnings } = await loadConfig(wild('keepalived-sample-ipv6.keepalived.conf'), { hosts: noHosts });
+    const { model, warnings } = await loadConfig(wildConfig('keepalived-sample-ipv6.keepalived.conf'), { hosts: noHosts });
     const [service] = model.virtualServices;
     expect(service).toMatchObject({ name: '[ae00::1]:80', vip: { address: 'ae00::1', family: 6, prefix: 128 }, port: 80, protocol: 'tcp' });
     expect(service?.realServers.map((s) => [s.address, s.port])).toEqual([['ae00::10', 25]]);
@@ -41,7 +40,7 @@ describe('keepalived.conf: the wild files', () => {
   });
 
   it('reads the UDP DNS director: VRRP address and device, MISC_CHECK with %h, delay_before_retry at service level', async () => {
-    const { model, warnings } = await loadConfig(wild('snemarch-udp-dns.keepalived.conf'), { hosts: noHosts });
+    const { model, warnings } = await loadConfig(wildConfig('snemarch-udp-dns.keepalived.conf'), { hosts: noHosts });
     expect(model.cluster).toBe('VI_1');
     expect(model.heartbeat).toMatchObject({ keepalive: 1000, deadtime: 3414 });
     expect(model.announce.refresh).toBe(60000);
@@ -71,7 +70,9 @@ describe('keepalived.conf: the wild files', () => {
   });
 
   it('rejects the Alibaba-fork file named lvs.cf, naming each foreign keyword', async () => {
-    const error = await configError(loadConfig(wild('proxyos-keepalived-syntax-named-lvs.cf'), { ...testOptions, format: 'keepalived' }));
+    const error = await configError(
+      loadConfig(wildConfig('proxyos-keepalived-syntax-named-lvs.cf'), { ...testOptions, format: 'keepalived' }),
+    );
     expect(error.diagnostics.map(where)).toEqual([
       '1:1 serial_no',
       '15:1 local_address_group',
@@ -178,7 +179,7 @@ describe('keepalived.conf: every keyword tandem maps', () => {
       const again = await parseConfig(toYaml(model), 'converted.yaml');
       expect(again.model).toEqual(model);
     }
-    const { model } = await loadConfig(wild('snemarch-udp-dns.keepalived.conf'), { hosts: noHosts });
+    const { model } = await loadConfig(wildConfig('snemarch-udp-dns.keepalived.conf'), { hosts: noHosts });
     expect((await parseConfig(toYaml(model), 'converted.yaml')).model).toEqual(model);
   });
 });

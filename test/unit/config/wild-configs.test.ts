@@ -1,10 +1,8 @@
 // Every file of the corpus of real configurations (../shared/wild-configs, sources in its
 // SOURCES.md) and what tandem must make of it: the key values of the model for a file it
 // reads, the first error for one it must refuse. A file without an expectation here, or
-// an expectation without its file, fails. Outside CI a checkout without the corpus skips.
+// an expectation without its file, fails; so does a checkout without the corpus beside it.
 import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   formatDiagnostic,
@@ -16,11 +14,9 @@ import {
   type Tunnel,
   type VirtualService,
 } from '../../../src/config/index.js';
-import { configError, noHosts, services, where } from './helpers.js';
+import { configError, noHosts, services, where, wildConfig } from './helpers.js';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const corpus = path.resolve(repoRoot, '../shared/wild-configs');
-const corpusRequired = process.env.CI === 'true';
+const corpus = wildConfig('');
 
 interface Loads {
   format: ConfigFormat;
@@ -265,8 +261,8 @@ const expected: Record<string, Loads | Refused> = {
   },
 };
 
-describe.skipIf(!existsSync(corpus) && !corpusRequired)('the wild configuration corpus', () => {
-  it('is there (CI runs it)', () => {
+describe('the wild configuration corpus', () => {
+  it('is there, beside the repository', () => {
     expect(existsSync(corpus), `${corpus} is missing`).toBe(true);
   });
 
@@ -278,7 +274,7 @@ describe.skipIf(!existsSync(corpus) && !corpusRequired)('the wild configuration 
   });
 
   it.each(Object.entries(expected))('%s', async (name, expectation) => {
-    const file = path.join(corpus, name);
+    const file = wildConfig(name);
     if ('firstError' in expectation) {
       const error = await configError(loadConfig(file, { hosts: noHosts, services }));
       expect(where(error.diagnostics[0])).toBe(expectation.firstError);
