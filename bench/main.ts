@@ -2,6 +2,7 @@
 // prints their figures. Benchmarks that need the kernel run in namespaces (or the
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
+import { chaosBenchmark } from './chaos.js';
 import { configBenchmark } from './config.js';
 import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
@@ -18,16 +19,20 @@ const benchmarks: Benchmark[] = [
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,
+  chaosBenchmark,
 ];
 
-const wanted = process.argv.slice(2);
+// Names first, then options for them: `npm run bench -- chaos --minutes 5`.
+const firstOption = process.argv.findIndex((arg, i) => i >= 2 && arg.startsWith('--'));
+const wanted = process.argv.slice(2, firstOption < 0 ? undefined : firstOption);
+const options = firstOption < 0 ? [] : process.argv.slice(firstOption);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}`);
   process.exit(2);
 }
 for (const benchmark of benchmarks) {
-  if (wanted.length > 0 && !wanted.includes(benchmark.name)) continue;
+  if (wanted.length > 0 ? !wanted.includes(benchmark.name) : benchmark.onlyWhenNamed) continue;
   console.log(`\n== ${benchmark.name}: ${benchmark.description}`);
-  await benchmark.run();
+  await benchmark.run(options);
 }
