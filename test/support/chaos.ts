@@ -54,6 +54,8 @@ export interface Violation {
 
 export interface ChaosOptions {
   seed: number;
+  /** Only these kinds (default: all). */
+  kinds?: readonly FaultKind[];
   /** 'each': every kind once per round, in a seeded order; 'random': any kind each time (default). */
   order?: 'random' | 'each';
   /** Stop injecting after this long (ms) or after `faults` faults, whichever comes first. */
@@ -131,6 +133,9 @@ export function longestSilence(replies: ProbeReply[], from: number, to: number):
   return Math.max(longest, to - previous);
 }
 
+/** Faults that are undone while both daemons run: after the heal, at most a deadtime of loss. */
+const healedFaults = new Set<FaultKind>(['link-down', 'partition-two-way', 'partition-one-way', 'heartbeat-loss']);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const faketimeLibrary = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
@@ -143,6 +148,8 @@ export class ChaosLab {
   private readonly expectingExit = new Set<string>();
   private readonly unexpectedExits: string[] = [];
   private readonly deafWindows: Array<[number, number]> = [];
+  /** Role changes, for the violation reports. */
+  private readonly transitions: Array<{ at: number; text: string }> = [];
   private weight = 1;
 
   private constructor(
@@ -191,6 +198,7 @@ export class ChaosLab {
     const follow = (event: LogEvent) => {
       if (event.event !== 'role.change') return;
       const at = event.receivedAt ?? Date.now();
+      this.transitions.push({ at, text: `${node.name} ${String(event.from)}->${String(event.to)} ${String(event.reason)}` });
       if (event.to === 'ACTIVE') this.activeSince.set(node.name, at);
       else this.endActive(node.name, at);
     };
@@ -332,8 +340,9 @@ export class ChaosLab {
   check(record: FaultRecord, seed: number): Violation[] {
     const { deadtimeMs } = this.options;
     const violations: Violation[] = [];
+    const during = this.transitions.filter((t) => t.at >= record.startedAt).map((t) => `+${t.at - record.startedAt}ms ${t.text}`);
     const violate = (invariant: string, detail: string) =>
-      violations.push({ seed, index: record.index, kind: record.kind, invariant, detail });
+      violations.push({ seed, index: record.index, kind: record.kind, invariant, detail: `${detail} [${during.join('; ')}]` });
     const now = Date.now();
     const open = [...this.activeSince].map(([node, from]) => ({ node, from, to: now }));
     const relevant = [...this.spans, ...open].filter((s) => s.to >= record.startedAt);
@@ -344,9 +353,10 @@ export class ChaosLab {
     record.outageMs = longestSilence(replies, record.startedAt, record.settledAt);
     record.afterHealMs = longestSilence(replies, record.healedAt, record.settledAt);
     if (record.outageMs > deadtimeMs + 50) violate('outage', `the VIP did not answer for ${record.outageMs.toFixed(0)} ms`);
-    if (record.healedAt > record.startedAt && record.afterHealMs > deadtimeMs + 20)
+    if (healedFaults.has(record.kind) && record.afterHealMs > deadtimeMs + 20)
       violate('heal', `after the heal the VIP did not answer for ${record.afterHealMs.toFixed(0)} ms`);
     for (const exit of this.unexpectedExits.splice(0)) violate('no-exit', exit);
+    this.transitions.splice(0, this.transitions.length);
     // spans that ended before this fault are no longer needed
     for (let i = this.spans.length - 1; i >= 0; i--) if (this.spans[i]!.to < record.startedAt) this.spans.splice(i, 1);
     return violations;
@@ -492,8 +502,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const deadline = Date.now() + options.durationMs;
   let round: FaultKind[] = [];
   const nextKind = (): FaultKind => {
-    if (options.order !== 'each') return pick(random, faultKinds);
-    if (round.length === 0) round = [...faultKinds].sort(() => random() - 0.5);
+    const kinds = options.kinds ?? faultKinds;
+    if (options.order !== 'each') return pick(random, kinds);
+    if (round.length === 0) round = [...kinds].sort(() => random() - 0.5);
     return round.shift()!;
   };
   try {
