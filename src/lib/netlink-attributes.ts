@@ -36,6 +36,12 @@ export class AttributeWriter {
     else this.buffer.writeUInt32BE(value >>> 0, at);
   }
 
+  /** Network byte order (ctnetlink's integers). */
+  be32(type: number, value: number): void {
+    const at = this.put(type, 4);
+    this.buffer.writeUInt32BE(value >>> 0, at);
+  }
+
   bytes(type: number, value: Uint8Array, size = value.length): void {
     const at = this.put(type, size);
     this.buffer.set(value, at);
@@ -131,6 +137,10 @@ export class AttributeReader {
   u32(type: number): number {
     const at = this.start(type, 4);
     return littleEndian ? this.buffer.readUInt32LE(at) : this.buffer.readUInt32BE(at);
+  }
+
+  be32(type: number): number {
+    return this.buffer.readUInt32BE(this.start(type, 4));
   }
 
   bytes(type: number): Buffer {
