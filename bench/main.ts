@@ -3,6 +3,7 @@
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
 import { configBenchmark } from './config.js';
+import { conntrackBenchmark } from './conntrack.js';
 import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
 import { healthBenchmark } from './health.js';
@@ -18,6 +19,7 @@ const benchmarks: Benchmark[] = [
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,
+  conntrackBenchmark,
 ];
 
 const wanted = process.argv.slice(2);
