@@ -27,7 +27,7 @@ export interface CtnetlinkOptions {
   /** SO_RCVBUF of the event socket: a burst of events beyond it is lost (ENOBUFS). The
    *  kernel caps it at net.core.rmem_max. */
   eventBufferBytes?: number;
-  /** CT_NEW messages per datagram when committing. */
+  /** CT_NEW messages per datagram when committing (the kernel answers only failures). */
   batchSize?: number;
   /** Give up on a batch's acknowledgements after this long (ms). */
   requestTimeoutMs?: number;
@@ -49,17 +49,15 @@ export class Ctnetlink {
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: CtnetlinkOptions = {}) {
-    this.batchSize = options.batchSize ?? 64;
+    this.batchSize = options.batchSize ?? 128;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    // errors echo their request: room for a whole batch of them
+    // a failure echoes its request: room for a whole batch of them
     this.commandSocket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
     this.commandSocket.unref();
     this.commandSocket.on('message', (datagram) => {
       for (const message of parseMessagesSafely(datagram)) {
         if (message.type !== NLMSG_ERROR) continue;
-        const acknowledge = this.acknowledgements.get(message.seq);
-        this.acknowledgements.delete(message.seq);
-        acknowledge?.(readS32.call(message.data, 0));
+        this.acknowledgements.get(message.seq)?.(readS32.call(message.data, 0));
       }
     });
     // a lost acknowledgement fails its batch at the timeout; the error itself is not fatal
@@ -179,29 +177,39 @@ export class Ctnetlink {
     });
   }
 
-  /** Sends the messages in one datagram; resolves with each one's errno (0, or negative). */
+  /** Sends the messages in one datagram; resolves with each one's errno (0, or negative).
+   *  Only the last asks for an acknowledgement: the kernel handles a datagram's messages
+   *  in order and reports each failure, so once the last is answered all have been. */
   private async send(messages: Array<{ flags: number; data: Buffer[] }>): Promise<number[]> {
     const port = this.commandSocket.address().port;
     const seqs = messages.map(() => this.nextSeq());
-    const results = seqs.map((seq) => new Promise<number>((resolve) => this.acknowledgements.set(seq, resolve)));
-    const settle = (errno: number) => {
+    const lastSeq = seqs[seqs.length - 1];
+    const errnos = messages.map(() => 0);
+    const answered = new Promise<void>((resolve) =>
+      seqs.forEach((seq, index) =>
+        this.acknowledgements.set(seq, (errno) => {
+          errnos[index] = errno;
+          this.acknowledgements.delete(seq);
+          if (seq === lastSeq) resolve();
+        }),
+      ),
+    );
+    // unanswered by then, an outcome is unknown: counted as failed
+    const unanswered = (errno: number) => {
       for (const seq of seqs) this.acknowledgements.get(seq)?.(errno);
     };
-    const timer = setTimeout(() => settle(-ETIMEDOUT), this.requestTimeoutMs);
-    const datagram = messages.flatMap((message, index) =>
-      formatMessage({
-        type: MessageType.new,
-        flags: Flags.REQUEST | Flags.ACK | message.flags,
-        seq: seqs[index] ?? 0,
-        port,
-        data: message.data,
-      }),
-    );
+    const timer = setTimeout(() => unanswered(-ETIMEDOUT), this.requestTimeoutMs);
+    const datagram = messages.flatMap((message, index) => {
+      const seq = seqs[index] ?? 0;
+      const flags = Flags.REQUEST | message.flags | (seq === lastSeq ? Flags.ACK : 0);
+      return formatMessage({ type: MessageType.new, flags, seq, port, data: message.data });
+    });
     this.commandSocket.send(datagram, {}, (error) => {
-      if (error) settle(-Math.abs(error.errno));
+      if (error) unanswered(-Math.abs(error.errno));
     });
     try {
-      return await Promise.all(results);
+      await answered;
+      return errnos;
     } finally {
       clearTimeout(timer);
       for (const seq of seqs) this.acknowledgements.delete(seq);
