@@ -67,7 +67,8 @@ export class AttributeWriter {
   }
 
   /** Appends an attribute header and zeroed, padded room for `size` bytes of value;
-   *  returns where the value goes. */
+   *  returns where the value goes. The room is zero already: the buffer is allocated
+   *  zeroed and written once, front to back. */
   private put(type: number, size: number): number {
     const start = this.length;
     const end = start + HEADER + align(size);
@@ -76,7 +77,6 @@ export class AttributeWriter {
       this.buffer.copy(grown, 0, 0, this.length);
       this.buffer = grown;
     }
-    this.buffer.fill(0, start, end);
     this.header(start, type, HEADER + size);
     this.length = end;
     return start + HEADER;

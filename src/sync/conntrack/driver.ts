@@ -27,7 +27,9 @@ export interface CtnetlinkOptions {
   /** SO_RCVBUF of the event socket: a burst of events beyond it is lost (ENOBUFS). The
    *  kernel caps it at net.core.rmem_max. */
   eventBufferBytes?: number;
-  /** CT_NEW messages per datagram when committing (the kernel answers only failures). */
+  /** CT_NEW messages per datagram when committing (the kernel answers only failures; a
+   *  batch of failures, each echoing its request, must fit the receive buffer even at
+   *  the default net.core.rmem_max). */
   batchSize?: number;
   /** Give up on a batch's acknowledgements after this long (ms). */
   requestTimeoutMs?: number;
@@ -49,7 +51,7 @@ export class Ctnetlink {
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: CtnetlinkOptions = {}) {
-    this.batchSize = options.batchSize ?? 128;
+    this.batchSize = options.batchSize ?? 256;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     // a failure echoes its request: room for a whole batch of them
     this.commandSocket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
