@@ -127,16 +127,16 @@ export function createStats(registry = new CounterRegistry()) {
     conntrack: {
       events: registry.counter({
         name: 'tandem_conntrack_events_total',
-        help: 'conntrack events read from the kernel, by type (new, update, destroy), before the filter.',
+        help: 'Conntrack events read from the kernel, by type (new, update, destroy), before the filter.',
         labels: ['type'],
       }),
       filtered: registry.counter({
         name: 'tandem_conntrack_entries_filtered_total',
-        help: "conntrack entries of dumps and events the sync filter left out (the directors' own traffic, …).",
+        help: "Conntrack entries of dumps and events the sync filter left out (the directors' own traffic, …).",
       }),
       undecodable: registry.counter({
         name: 'tandem_conntrack_messages_undecodable_total',
-        help: 'ctnetlink messages from the kernel that could not be decoded (skipped).',
+        help: 'Ctnetlink messages from the kernel that could not be decoded (skipped).',
       }),
       overruns: registry.counter({
         name: 'tandem_conntrack_event_overruns_total',
@@ -144,7 +144,7 @@ export function createStats(registry = new CounterRegistry()) {
       }),
       committed: registry.counter({
         name: 'tandem_conntrack_committed_total',
-        help: 'conntrack entries written into the kernel by commits, by result (created, updated, failed).',
+        help: 'Conntrack entries written into the kernel by commits, by result (created, updated, failed).',
         labels: ['result'],
       }),
     },

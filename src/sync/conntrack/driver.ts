@@ -46,6 +46,9 @@ export class Ctnetlink {
   private readonly commits = new SerialQueue();
   private readonly commandSocket: RawNetlinkSocket;
   private readonly acknowledgements = new Map<number, (errno: number) => void>();
+  // held here: the netlink package's native socket calls back through weak references,
+  // so a socket only its listeners reach could be collected while the kernel still sends
+  private readonly watchSockets = new Set<RawNetlinkSocket>();
   private seq = 1;
   private readonly batchSize: number;
   private readonly requestTimeoutMs: number;
@@ -68,6 +71,8 @@ export class Ctnetlink {
 
   close(): void {
     this.commandSocket.close();
+    for (const socket of this.watchSockets) socket.close();
+    this.watchSockets.clear();
   }
 
   /** The whole table (every family), decoded a datagram at a time as the kernel sends it. */
@@ -142,7 +147,10 @@ export class Ctnetlink {
     socket.on('error', (error) =>
       onLost(new Error(`conntrack events lost: ${error.code} on the event socket (receive buffer ${socket.getRecvBufferSize()} bytes)`)),
     );
-    return () => socket.close();
+    this.watchSockets.add(socket);
+    return () => {
+      if (this.watchSockets.delete(socket)) socket.close();
+    };
   }
 
   /** Creates each entry, or refreshes it where the kernel has one already; a batch of
