@@ -4,6 +4,7 @@
 import type { Benchmark } from './benchmark.js';
 import { chaosBenchmark } from './chaos.js';
 import { configBenchmark } from './config.js';
+import { conntrackBenchmark } from './conntrack.js';
 import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
 import { healthBenchmark } from './health.js';
@@ -20,6 +21,7 @@ const benchmarks: Benchmark[] = [
   takeoverBenchmark,
   floodBenchmark,
   chaosBenchmark,
+  conntrackBenchmark,
 ];
 
 // Names first, then options for them: `npm run bench -- chaos --minutes 5`.

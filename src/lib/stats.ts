@@ -124,6 +124,30 @@ export function createStats(registry = new CounterRegistry()) {
         labels: ['result'],
       }),
     },
+    conntrack: {
+      events: registry.counter({
+        name: 'tandem_conntrack_events_total',
+        help: 'Conntrack events read from the kernel, by type (new, update, destroy), before the filter.',
+        labels: ['type'],
+      }),
+      filtered: registry.counter({
+        name: 'tandem_conntrack_entries_filtered_total',
+        help: "Conntrack entries of dumps and events the sync filter left out (the directors' own traffic, …).",
+      }),
+      undecodable: registry.counter({
+        name: 'tandem_conntrack_messages_undecodable_total',
+        help: 'Ctnetlink messages from the kernel that could not be decoded (skipped).',
+      }),
+      overruns: registry.counter({
+        name: 'tandem_conntrack_event_overruns_total',
+        help: 'Times the conntrack event socket overflowed (ENOBUFS): events were lost and the peer needs a full resync.',
+      }),
+      committed: registry.counter({
+        name: 'tandem_conntrack_committed_total',
+        help: 'Conntrack entries written into the kernel by commits, by result (created, updated, failed).',
+        labels: ['result'],
+      }),
+    },
     timer: {
       late: registry.counter({
         name: 'tandem_timer_late_total',
@@ -142,3 +166,4 @@ export type IpvsStats = Stats['ipvs'];
 export type AddressStats = Stats['address'];
 export type HookStats = Stats['hooks'];
 export type TimerStats = Stats['timer'];
+export type ConntrackStats = Stats['conntrack'];

@@ -12,7 +12,7 @@ import {
   type IpvsService,
   type ServiceIdentity,
 } from '../table.js';
-import { AttributeReader, AttributeWriter } from './attributes.js';
+import { AttributeReader, AttributeWriter } from '../../lib/netlink-attributes.js';
 import {
   CommandAttr,
   DaemonAttr,

@@ -33,7 +33,7 @@ import {
 import { forEachInChunks } from '../chunks.js';
 import { SerialQueue } from '../../lib/serial-queue.js';
 import type { Logger } from '../../log.js';
-import { AttributeWriter } from './attributes.js';
+import { AttributeWriter } from '../../lib/netlink-attributes.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
 
 /** The kernel refused an IPVS request; the message names the operation and object. */

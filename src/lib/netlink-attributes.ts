@@ -36,6 +36,12 @@ export class AttributeWriter {
     else this.buffer.writeUInt32BE(value >>> 0, at);
   }
 
+  /** Network byte order (ctnetlink's integers). */
+  be32(type: number, value: number): void {
+    const at = this.put(type, 4);
+    this.buffer.writeUInt32BE(value >>> 0, at);
+  }
+
   bytes(type: number, value: Uint8Array, size = value.length): void {
     const at = this.put(type, size);
     this.buffer.set(value, at);
@@ -61,7 +67,8 @@ export class AttributeWriter {
   }
 
   /** Appends an attribute header and zeroed, padded room for `size` bytes of value;
-   *  returns where the value goes. */
+   *  returns where the value goes. The room is zero already: the buffer is allocated
+   *  zeroed and written once, front to back. */
   private put(type: number, size: number): number {
     const start = this.length;
     const end = start + HEADER + align(size);
@@ -70,7 +77,6 @@ export class AttributeWriter {
       this.buffer.copy(grown, 0, 0, this.length);
       this.buffer = grown;
     }
-    this.buffer.fill(0, start, end);
     this.header(start, type, HEADER + size);
     this.length = end;
     return start + HEADER;
@@ -131,6 +137,10 @@ export class AttributeReader {
   u32(type: number): number {
     const at = this.start(type, 4);
     return littleEndian ? this.buffer.readUInt32LE(at) : this.buffer.readUInt32BE(at);
+  }
+
+  be32(type: number): number {
+    return this.buffer.readUInt32BE(this.start(type, 4));
   }
 
   bytes(type: number): Buffer {
