@@ -280,11 +280,17 @@ export class SyncService {
   // ---- the loop ----
 
   private receive(message: ChannelMessage<SyncMessage>): void {
-    // An unproven datagram may be a recording from before our start: it must not make us act.
-    if (!message.proven) return;
     const engine = this.engines.get(message.message.kind);
     if (!engine) return;
     const { body } = message.message;
+    // An unproven datagram may be a recording from before our start: it must not make us
+    // act. An empty acknowledgement (it frees nothing) lets the peer echo our boot, which
+    // proves its next datagrams, when no heartbeat has done so yet.
+    if (!message.proven) {
+      if (body.type === 'data' || body.type === 'alive')
+        this.channel?.send(encodeSyncMessage({ kind: engine.kind, body: { type: 'ack', epoch: body.epoch, upTo: 0 } }));
+      return;
+    }
     const now = message.receivedAt;
     switch (body.type) {
       case 'data':

@@ -70,9 +70,10 @@ export function encodeSyncMessage({ kind, body }: SyncMessage): Uint8Array {
         data: {
           epoch: body.epoch,
           seq: body.seq,
-          records: body.records,
-          resyncBegin: body.resyncBegin,
-          resyncEnd: body.resyncEnd,
+          // protobufjs writes a field that is present even when it holds the default: leave false out.
+          records: body.records.map(({ remove, entry }) => (remove ? { remove, entry } : { entry })),
+          ...(body.resyncBegin && { resyncBegin: true }),
+          ...(body.resyncEnd && { resyncEnd: true }),
         },
       });
     case 'alive':
