@@ -330,7 +330,7 @@ export class Daemon implements ControlHandler {
       runtime: this.metrics.status(),
       host: this.options.controller.status(),
       ipvs,
-      sync: this.sync?.status(),
+      sync: this.sync?.kinds.length ? this.sync.status() : undefined,
     });
   }
 

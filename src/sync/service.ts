@@ -192,6 +192,7 @@ export class SyncService {
         this.feed(engine, { type: 'stop', now: this.options.now() });
       }
     }
+    this.arm();
   }
 
   /**
