@@ -18,6 +18,7 @@ import { defaultSocketPath } from '../control/index.js';
 import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
+import { kernelSyncTables } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { formatHostPort } from '../lib/address.js';
 import { cachedStatus, MetricsCollector, MetricsServer } from '../metrics/index.js';
@@ -197,6 +198,7 @@ export const runCommand: CommandModule = {
             loadConfig,
             stats,
             ...(collector && { runtimeObserver: collector.runtimeObserver }),
+            syncTables: kernelSyncTables(),
           });
         } catch (error) {
           logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);

@@ -104,7 +104,9 @@ export type RefusalCode =
   | 'self-standby'
   | 'self-stopping'
   | 'timeout'
-  | 'cancelled';
+  | 'cancelled'
+  /** This node's connection tables have not caught up with the active's yet. */
+  | 'not-synced';
 
 export type SyncRole = 'master' | 'backup' | 'none';
 
@@ -145,6 +147,8 @@ export type ElectionEvent =
   | { type: 'health'; now: number; health: HealthSummary }
   | { type: 'operator'; now: number; requestId: number; command: OperatorCommand }
   | { type: 'actionResult'; now: number; action: 'claim' | 'release' | 'announce' | 'setSyncRole'; ok: boolean; error?: string }
+  /** Whether this node's synced tables caught up (always, without connection sync). */
+  | { type: 'synced'; now: number; synced: boolean }
   | { type: 'stop'; now: number };
 
 interface PeerState {
@@ -247,6 +251,8 @@ export class Election {
   /** Preemption is for a preferred node that returns (from INIT, FAULT, STANDBY), not for one that handed over. */
   private mayPreempt = false;
   private preemptNotBefore = 0;
+  /** Asking the active role back (preemption, takeover) waits for warm tables; a dead peer does not. */
+  private synced = true;
   private stopDone = false;
   private stopReported = false;
   private nextHeartbeatAt: number;
@@ -316,6 +322,9 @@ export class Election {
         break;
       case 'actionResult':
         this.actionResult(event, now);
+        break;
+      case 'synced':
+        this.synced = event.synced;
         break;
       case 'stop':
         this.stop(now);
@@ -511,6 +520,8 @@ export class Election {
         if (this.peer.heartbeat?.role !== 'ACTIVE')
           return refusal('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
         if (!this.peerHearsUs(now)) return refusal('peer-deaf', 'the peer does not hear our heartbeats, so it cannot hand over');
+        if (!this.synced)
+          return refusal('not-synced', "this node's connection tables have not caught up yet (tandem status shows sync); try again later");
         this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'operator-takeover', since: now, requestId };
         this.sendNow = true;
         return undefined;
@@ -679,6 +690,7 @@ export class Election {
         this.config.preempt &&
         this.mayPreempt &&
         this.isPreferred() &&
+        this.synced &&
         !this.pending &&
         now >= this.preemptNotBefore &&
         this.peerHearsUs(now)

@@ -17,7 +17,7 @@ const preambleLength = 8;
 export const bootIdLength = 16;
 
 /** Message kinds (proto enum tandem.channel.v1.Kind). */
-export const messageKinds = { heartbeat: 1 } as const;
+export const messageKinds = { heartbeat: 1, sync: 2 } as const;
 export type MessageKind = (typeof messageKinds)[keyof typeof messageKinds];
 
 /** One IPv4 UDP datagram on an Ethernet link without fragmentation. */
@@ -60,6 +60,17 @@ export function sealDatagram(keyring: Keyring, envelope: Envelope): Buffer {
   const datagram = Buffer.concat([signed, keyring.sign(signed)]);
   if (datagram.length > maxDatagramLength) throw new Error(`datagram of ${datagram.length} bytes exceeds ${maxDatagramLength}`);
   return datagram;
+}
+
+/**
+ * The largest payload a datagram of this sender can carry within maxDatagramLength:
+ * the envelope's other fields at their largest (sequence numbers near 2^53), plus the
+ * payload's tag and a two-byte length.
+ */
+export function maxPayloadLength(cluster: string, sender: string): number {
+  const largest = { kind: 0x7f, cluster, sender, bootId: Buffer.alloc(bootIdLength), seq: Number.MAX_SAFE_INTEGER };
+  const overhead = encodeMessage(EnvelopeType, { ...largest, echoBootId: largest.bootId, echoSeq: largest.seq }).length + 3;
+  return maxDatagramLength - preambleLength - macLength - overhead;
 }
 
 export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen): Opened {

@@ -714,6 +714,13 @@ function optionalSeconds(text: string | undefined): number | undefined {
   return text === undefined ? undefined : ms(text) / 1000;
 }
 
+/** A validated CIDR in canonical form, always with its prefix length. */
+function cidrText(text: string): string {
+  const parsed = parseIpPrefix(text);
+  if (parsed === undefined) throw new Error(`unvalidated CIDR ${text}`);
+  return `${parsed.address}/${parsed.prefix}`;
+}
+
 function ip(text: string): ParsedIp {
   const parsed = parseIp(text);
   if (parsed === undefined) throw new Error(`unvalidated address ${text}`);
@@ -777,6 +784,16 @@ function documentToModel(document: Document): Model {
       group: document.sync.group !== undefined ? ip(document.sync.group).address : undefined,
       ttl: document.sync.ttl,
       maxLength: document.sync.max_length,
+      conntrack: {
+        enabled: document.sync.conntrack.enabled ?? document.nat_router !== undefined,
+        cacheMaxEntries: document.sync.conntrack.cache_max_entries,
+        commit: document.sync.conntrack.commit,
+        filter: {
+          include: document.sync.conntrack.filter.include.map(cidrText),
+          exclude: document.sync.conntrack.filter.exclude.map(cidrText),
+        },
+      },
+      ipvs: { enabled: document.sync.ipvs.enabled },
     }),
     ipvsTimeouts: compact({
       tcp: optionalSeconds(document.ipvs_timeouts.tcp),

@@ -162,6 +162,13 @@ function modelToDocument(model: Model): Plain {
       group: model.sync.group,
       ttl: model.sync.ttl,
       max_length: model.sync.maxLength,
+      conntrack: model.sync.conntrack && {
+        enabled: model.sync.conntrack.enabled,
+        cache_max_entries: model.sync.conntrack.cacheMaxEntries,
+        commit: model.sync.conntrack.commit,
+        filter: { include: [...model.sync.conntrack.filter.include], exclude: [...model.sync.conntrack.filter.exclude] },
+      },
+      ipvs: model.sync.ipvs && { enabled: model.sync.ipvs.enabled },
     }),
     ipvs_timeouts: defined({
       tcp: secondsToDuration(model.ipvsTimeouts.tcp),

@@ -3,12 +3,13 @@
 // `takeover`, `standby`, `resume` and `reload` are its clients.
 import type { OperatorCommand, RefusalCode, Role } from '../cluster/index.js';
 import type { Diagnostic } from '../config/index.js';
+import type { ConnsListing } from '../sync/index.js';
 import type { DaemonStatus } from './status.js';
 
 export const defaultSocketPath = '/run/tandem/tandem.sock';
 
-export type ControlCommand = 'status' | 'reload' | OperatorCommand;
-export const controlCommands: readonly ControlCommand[] = ['status', 'failover', 'takeover', 'standby', 'resume', 'reload'];
+export type ControlCommand = 'status' | 'reload' | 'conns' | OperatorCommand;
+export const controlCommands: readonly ControlCommand[] = ['status', 'failover', 'takeover', 'standby', 'resume', 'reload', 'conns'];
 
 export interface ControlRequest {
   command: ControlCommand;
@@ -43,6 +44,7 @@ export type ControlResponse =
   | { ok: true; command: 'status'; status: DaemonStatus }
   | ({ command: OperatorCommand } & OperatorOutcome)
   | ({ command: 'reload' } & ReloadOutcome)
+  | { ok: true; command: 'conns'; conns: ConnsListing }
   | { ok: false; command?: string; code: 'bad-request'; message: string };
 
 /** What answers the requests: the daemon. */
@@ -50,4 +52,6 @@ export interface ControlHandler {
   status(): DaemonStatus | Promise<DaemonStatus>;
   operator(command: OperatorCommand): Promise<OperatorOutcome>;
   reload(): Promise<ReloadOutcome>;
+  /** What connection sync holds (`tandem conns`); absent: the request is refused. */
+  conns?(): ConnsListing;
 }

@@ -79,6 +79,11 @@ async function answer(line: string, handler: ControlHandler): Promise<ControlRes
   const command = request?.command;
   if (command === 'status') return { ok: true, command, status: await handler.status() };
   if (command === 'reload') return { command, ...(await handler.reload()) };
+  if (command === 'conns') {
+    return handler.conns
+      ? { ok: true, command, conns: handler.conns() }
+      : { ok: false, command, code: 'bad-request', message: 'this daemon does not sync connections' };
+  }
   if (command && controlCommands.includes(command)) return { command, ...(await handler.operator(command)) };
   return { ok: false, code: 'bad-request', message: `unknown command ${JSON.stringify(command)}; known: ${controlCommands.join(', ')}` };
 }

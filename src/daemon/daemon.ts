@@ -39,6 +39,7 @@ import {
 } from '../control/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Balancer } from '../ipvs/index.js';
+import { SyncService, type ConnsListing, type SyncTableFactories } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { version } from '../lib/version.js';
 import type { Logger } from '../log.js';
@@ -66,6 +67,8 @@ export interface DaemonOptions {
   stats?: Stats;
   /** The metrics histograms, when metrics are on. */
   runtimeObserver?: RuntimeObserver;
+  /** The kernel tables connection sync keeps warm on the peer, by kind (src/sync/kernel-tables.ts). */
+  syncTables?: SyncTableFactories;
 }
 
 const keptTransitions = 50;
@@ -97,6 +100,7 @@ export class Daemon implements ControlHandler {
   private peer: NodeSpec | undefined;
   private endpoint: ChannelEndpoint | undefined;
   private channel: SecureChannel<Heartbeat> | undefined;
+  private sync: SyncService | undefined;
   private control: ControlServer | undefined;
   private readonly startedAt = now();
   private timer: NodeJS.Timeout | undefined;
@@ -179,6 +183,18 @@ export class Daemon implements ControlHandler {
             heartbeat: m.message,
           }),
       });
+      this.sync = await SyncService.open({
+        model,
+        self,
+        peer,
+        keyring,
+        sessions,
+        tables: this.options.syncTables ?? {},
+        logger: logger.child({ component: 'sync' }),
+        now,
+        stats: this.stats.sync,
+        onSyncedChange: (synced) => this.dispatch({ type: 'synced', now: now(), synced }),
+      });
     }
     this.control = await ControlServer.listen(this.options.socketPath, this);
     logger.info(
@@ -199,6 +215,7 @@ export class Daemon implements ControlHandler {
       `tandem ${version} started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );
     this.opened = true;
+    if (this.sync && this.sync.kinds.length > 0) this.dispatch({ type: 'synced', now: now(), synced: this.sync.synced });
     this.dispatch({ type: 'health', now: now(), health: this.health });
   }
 
@@ -264,7 +281,10 @@ export class Daemon implements ControlHandler {
     this.model = next.model;
     this.self = next.self;
     this.peer = next.peer;
-    if (next.keyring) this.endpoint?.setKeyring(next.keyring);
+    if (next.keyring) {
+      this.endpoint?.setKeyring(next.keyring);
+      this.sync?.setKeyring(next.keyring);
+    }
     this.election.reconfigure(electionConfig(next.model, next.self, next.peer));
     await this.enqueue(() => this.options.controller.reload(next.model));
     // the new serial and timers go out at once
@@ -310,7 +330,12 @@ export class Daemon implements ControlHandler {
       runtime: this.metrics.status(),
       host: this.options.controller.status(),
       ipvs,
+      sync: this.sync?.kinds.length ? this.sync.status() : undefined,
     });
+  }
+
+  conns(): ConnsListing {
+    return this.sync?.conns() ?? { role: this.election.currentRole === 'ACTIVE' ? 'sending' : 'receiving', kinds: [] };
   }
 
   // ---- the loop ----
@@ -351,9 +376,10 @@ export class Daemon implements ControlHandler {
       switch (action.type) {
         case 'roleChanged':
           this.logTransition(action.transition);
+          this.sync?.setRole(action.transition.to);
           break;
         case 'claim':
-          void this.actuate('claim', () => controller.claim({ term: action.term, reason: action.reason }));
+          void this.actuate('claim', () => this.claimWithCommit(() => controller.claim({ term: action.term, reason: action.reason })));
           break;
         case 'release': {
           const release = this.actuate('release', () => controller.release({ reason: action.reason }));
@@ -390,6 +416,22 @@ export class Daemon implements ControlHandler {
           break;
       }
     }
+  }
+
+  /**
+   * The claim, with the synced tables' commit into the kernel before it (so before the
+   * gratuitous ARP: no packet meets the kernel before its connection is there) or
+   * beside it, as sync.conntrack.commit says.
+   */
+  private async claimWithCommit(claim: () => Promise<void>): Promise<void> {
+    const sync = this.sync;
+    if (!sync) return claim();
+    if (this.model.sync.conntrack?.commit === 'beside-announce') {
+      await Promise.all([sync.commit(), claim()]);
+      return;
+    }
+    await sync.commit();
+    await claim();
   }
 
   /** Runs a controller call after the ones before it and reports the result to the election. */
@@ -471,6 +513,7 @@ export class Daemon implements ControlHandler {
 
   private async close(): Promise<void> {
     this.metrics.close();
+    await this.sync?.close();
     await this.channel?.close();
     await this.control?.close();
   }
