@@ -193,6 +193,7 @@ export class Daemon implements ControlHandler {
         logger: logger.child({ component: 'sync' }),
         now,
         stats: this.stats.sync,
+        registry: this.stats,
         onSyncedChange: (synced) => this.dispatch({ type: 'synced', now: now(), synced }),
       });
     }

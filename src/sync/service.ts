@@ -22,7 +22,7 @@ import {
 } from '../cluster/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
 import { SerialQueue } from '../lib/serial-queue.js';
-import type { SyncStats } from '../lib/stats.js';
+import type { Stats, SyncStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import {
   SyncReceiver,
@@ -38,7 +38,7 @@ import type { SyncKind, SyncedTable, TableChange } from './table.js';
 import { decodeSyncMessage, encodeSyncMessage, recordBudget, syncKinds, type DataBody, type SyncMessage } from './wire.js';
 
 /** Builds a kind's kernel table; the daemon calls it once at start for each enabled kind. */
-export type SyncTableFactory = (context: { model: Model; logger: Logger }) => SyncedTable<unknown>;
+export type SyncTableFactory = (context: { model: Model; logger: Logger; stats: Stats }) => SyncedTable<unknown>;
 
 /** The injection point: a table per kind this build can sync (conntrack, ipvs). */
 export type SyncTableFactories = Partial<Record<SyncKind, SyncTableFactory>>;
@@ -55,6 +55,8 @@ export interface SyncServiceOptions {
   /** Monotonic clock in ms. */
   now: () => number;
   stats: SyncStats;
+  /** The whole registry, for the tables' own counters. */
+  registry: Stats;
   /** Called when the tables become synced, or stop being so. */
   onSyncedChange: (synced: boolean) => void;
 }
@@ -119,7 +121,7 @@ export class SyncService {
         logger.warn({ event: 'sync.no-table', kind }, `${kind} sync is enabled but this build has no ${kind} table: not synced`);
         continue;
       }
-      const table = factory({ model, logger: logger.child({ component: `sync-${kind}` }) });
+      const table = factory({ model, logger: logger.child({ component: `sync-${kind}` }), stats: options.registry });
       service.engines.set(kind, {
         kind,
         table,

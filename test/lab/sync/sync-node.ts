@@ -51,6 +51,7 @@ const service = await SyncService.open({
   logger: createLogger({ format: 'json', destination: logs }),
   now: () => performance.now(),
   stats: stats.sync,
+  registry: stats,
   onSyncedChange: (synced) => say({ synced }),
 });
 

@@ -56,6 +56,7 @@ async function node(self: 'ifw01' | 'ifw02', tables: SyncTableFactories) {
     }),
     now: () => performance.now(),
     stats: stats.sync,
+    registry: stats,
     onSyncedChange: (value) => synced.push(value),
   });
   open.push(service);
