@@ -180,7 +180,7 @@ export class Daemon implements ControlHandler {
           }),
       });
     }
-    this.control = await ControlServer.listen(this.options.socketPath, this);
+    this.control = await ControlServer.listen(this.options.socketPath, this, { stats: this.stats.control });
     logger.info(
       {
         event: 'daemon.start',

@@ -124,6 +124,13 @@ export function createStats(registry = new CounterRegistry()) {
         labels: ['result'],
       }),
     },
+    control: {
+      refused: registry.counter({
+        name: 'tandem_control_refused_total',
+        help: 'Control socket connections refused, by reason (bad-request, forbidden: not root; busy: too many open; idle: no request in time).',
+        labels: ['reason'],
+      }),
+    },
     timer: {
       late: registry.counter({
         name: 'tandem_timer_late_total',
@@ -142,3 +149,4 @@ export type IpvsStats = Stats['ipvs'];
 export type AddressStats = Stats['address'];
 export type HookStats = Stats['hooks'];
 export type TimerStats = Stats['timer'];
+export type ControlStats = Stats['control'];
