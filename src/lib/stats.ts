@@ -131,6 +131,12 @@ export function createStats(registry = new CounterRegistry()) {
         labels: ['reason'],
       }),
     },
+    log: {
+      dropped: registry.counter({
+        name: 'tandem_log_lines_dropped_total',
+        help: 'Log lines dropped because stdout (the journal) did not take them fast enough and 4 MiB were waiting.',
+      }),
+    },
     timer: {
       late: registry.counter({
         name: 'tandem_timer_late_total',
