@@ -1,5 +1,5 @@
-// `npm run bench [-- NAME...]`: runs the benchmarks (all, or the named ones) and
-// prints their figures. Benchmarks that need the kernel run in namespaces (or the
+// `npm run bench [-- NAME... [--OPTION VALUE...]]`: runs the benchmarks (all, or the named
+// ones) and prints their figures; the options go to each benchmark run. Benchmarks that need the kernel run in namespaces (or the
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
 import { configBenchmark } from './config.js';
@@ -7,6 +7,7 @@ import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
 import { healthBenchmark } from './health.js';
 import { ipvsBenchmark } from './ipvs.js';
+import { schedulesBenchmark } from './schedules.js';
 import { netBenchmark } from './net.js';
 import { takeoverBenchmark } from './takeover.js';
 
@@ -18,9 +19,13 @@ const benchmarks: Benchmark[] = [
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,
+  schedulesBenchmark,
 ];
 
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const firstOption = args.findIndex((arg) => arg.startsWith('--'));
+const wanted = firstOption < 0 ? args : args.slice(0, firstOption);
+const options = firstOption < 0 ? [] : args.slice(firstOption);
 const unknown = wanted.filter((name) => !benchmarks.some((b) => b.name === name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}`);
@@ -29,5 +34,5 @@ if (unknown.length > 0) {
 for (const benchmark of benchmarks) {
   if (wanted.length > 0 && !wanted.includes(benchmark.name)) continue;
   console.log(`\n== ${benchmark.name}: ${benchmark.description}`);
-  await benchmark.run();
+  await benchmark.run(options);
 }
