@@ -5,6 +5,7 @@ import type { Benchmark } from './benchmark.js';
 import { configBenchmark } from './config.js';
 import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
+import { fuzzBenchmark } from './fuzz.js';
 import { healthBenchmark } from './health.js';
 import { ipvsBenchmark } from './ipvs.js';
 import { schedulesBenchmark } from './schedules.js';
@@ -20,6 +21,7 @@ const benchmarks: Benchmark[] = [
   takeoverBenchmark,
   floodBenchmark,
   schedulesBenchmark,
+  fuzzBenchmark,
 ];
 
 const args = process.argv.slice(2);
