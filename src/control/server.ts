@@ -146,7 +146,9 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits, open: nu
     refuse('forbidden', peer ? `uid ${peer.uid} may not use the control socket; run as root` : 'cannot tell who is connecting');
     return;
   }
-  socket.setTimeout(limits.requestTimeoutMs, () => refuse('idle'));
+  // a deadline, not socket.setTimeout's inactivity timer: a client trickling a byte at a time must not hold on
+  const deadline = setTimeout(() => refuse('idle'), limits.requestTimeoutMs);
+  socket.once('close', () => clearTimeout(deadline));
   let buffered = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
@@ -155,7 +157,7 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits, open: nu
     if (newline < 0 && buffered.length <= maxRequestBytes) return;
     socket.removeAllListeners('data');
     // the request is in: an operator command may take a while (failover waits for the peer)
-    socket.setTimeout(0);
+    clearTimeout(deadline);
     const line = newline < 0 ? buffered : buffered.slice(0, newline);
     void answer(line, handler)
       .catch((error: unknown): ControlResponse => ({ ok: false, code: 'internal-error', message: (error as Error).message }))

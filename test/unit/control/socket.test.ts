@@ -169,7 +169,10 @@ describe('control socket', () => {
       const third = connect(path);
       await closed(third);
       expect(stats.refused.value({ reason: 'busy' })).toBe(1);
+      // one trickles a byte at a time: still closed at the deadline
+      const trickle = setInterval(() => silent[0]!.write('{'), 20);
       await Promise.all(silent.map(closed));
+      clearInterval(trickle);
       expect(stats.refused.value({ reason: 'idle' })).toBe(2);
       expect((await sendControlRequest(path, { command: 'status' })).ok).toBe(true);
     } finally {
