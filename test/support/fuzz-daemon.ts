@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import type { CounterSnapshot } from '../../src/lib/counters.js';
-import { DatagramFuzzer, fuzzKinds, seededRandom, type FuzzKind } from './fuzz-datagrams.js';
+import { DatagramFuzzer, fuzzKinds, type FuzzKind } from './fuzz-datagrams.js';
+import { seededRandom } from './random.js';
 import type { Director, DirectorPair } from './director-pair.js';
 
 export interface FuzzReport {

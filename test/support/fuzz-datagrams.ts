@@ -6,21 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { maxDatagramLength, sealDatagram } from '../../src/cluster/envelope.js';
 import { Keyring } from '../../src/cluster/keys.js';
 import { createBootId } from '../../src/cluster/replay.js';
+import { seededRandom } from './random.js';
 
 export const fuzzKinds = ['random', 'mutated', 'truncated', 'replayed', 'wrong-key', 'oversized'] as const;
 export type FuzzKind = (typeof fuzzKinds)[number];
-
-/** mulberry32: the same datagrams for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class DatagramFuzzer {
   private readonly random: () => number;

@@ -19,6 +19,7 @@ import {
 import { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Role } from '../../../src/cluster/heartbeat.js';
 import { Keyring } from '../../../src/cluster/keys.js';
 import { ChannelSessions, createBootId } from '../../../src/cluster/replay.js';
+import { seededRandom } from '../../support/random.js';
 
 /** Wall-clock ms of simulated time 0, for boot ids. */
 const epoch = 1_750_000_000_000;
@@ -84,17 +85,6 @@ interface Delivery {
   at: number;
   /** Receiver boot generation. */
   generation: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class EventQueue {
@@ -307,7 +297,7 @@ export class Simulation {
   private nextRequestId = 1;
 
   constructor(readonly options: SimOptions) {
-    this.random = mulberry32(options.seed);
+    this.random = seededRandom(options.seed);
     this.nodes = [new SimNode(0, this), new SimNode(1, this)];
     this.cut = Array.from({ length: options.pathCount }, () => [0, 0]);
   }
