@@ -3,8 +3,8 @@ export interface Benchmark {
   description: string;
   /** Long runs (chaos) run only when named, not with every benchmark. */
   onlyWhenNamed?: boolean;
-  /** Prints its figures to stdout; `args` are the command line's options after the names. */
-  run(args?: string[]): Promise<void>;
+  /** Prints its figures to stdout. `args`: the command line's options (`--count 1000`). */
+  run(args: string[]): Promise<void>;
 }
 
 /** min / median / p95 / max of a sample, for the distributions the issues ask for. */

@@ -1,7 +1,9 @@
 // Sends prebuilt Ethernet frames through an AF_PACKET socket, which Node cannot open.
 // Gratuitous ARP and unsolicited neighbour advertisements are built in TypeScript
-// (src/net/frames.ts); this addon only moves bytes. Every failure is returned to
-// JavaScript as an Error with an errno `code`: nothing here may abort the process.
+// (src/net/frames.ts); this addon only moves bytes. It also reads the credentials of
+// the process at the other end of a unix socket (SO_PEERCRED), which Node has no API
+// for either. Every failure is returned to JavaScript as an Error with an errno `code`:
+// nothing here may abort the process.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/if_ether.h>
@@ -102,11 +104,34 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// peerCredentials(fd): { pid, uid, gid } of the process that connected the unix socket fd,
+// as the kernel recorded them at connect().
+static napi_value peer_credentials(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  if (argc < 1 || !int_argument(env, argv[0], "fd", &fd)) return NULL;
+  struct ucred credentials;
+  socklen_t length = sizeof credentials;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0) return throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+  napi_value result, pid, uid, gid;
+  napi_create_object(env, &result);
+  napi_create_int64(env, credentials.pid, &pid);
+  napi_create_int64(env, credentials.uid, &uid);
+  napi_create_int64(env, credentials.gid, &gid);
+  napi_set_named_property(env, result, "pid", pid);
+  napi_set_named_property(env, result, "uid", uid);
+  napi_set_named_property(env, result, "gid", gid);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, send_frame, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
+      {"peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

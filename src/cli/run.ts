@@ -147,7 +147,11 @@ export const runCommand: CommandModule = {
         printDiagnostics(loaded.warnings);
         const { model, self, peer, keyring } = loaded;
         const logFormat = options.logFormat ?? (stdoutIsJournal() ? 'journal' : 'json');
-        const logger = createLogger({ format: logFormat, level: options.logLevel }).child({ node: self.name });
+        // one set of counters for every part: status reads them all
+        const stats = createStats();
+        const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
+          node: self.name,
+        });
         if (options.realtime !== undefined) {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
@@ -171,8 +175,6 @@ export const runCommand: CommandModule = {
             process.exit(ExitCode.failure);
           });
         });
-        // one set of counters for every part: status reads them all
-        const stats = createStats();
         const health = new HealthMonitor({ logger, stats: stats.health });
         const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
         let daemon: Daemon | undefined;

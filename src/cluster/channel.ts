@@ -120,7 +120,7 @@ export class SecureChannel<T> {
   /** Sends the payload to the peer on every path, each copy with its own sequence number. */
   send(payload: Uint8Array): void {
     this.sockets.forEach((path, index) => {
-      const { datagram } = this.options.endpoint.seal(payload);
+      const { datagram } = this.options.endpoint.seal(payload, index);
       const done = (error: Error | null) => {
         if (error) this.sendFailed(index, error);
       };
@@ -222,7 +222,7 @@ export class SecureChannel<T> {
 
   /** The datagram's message if it passes every check; otherwise counts and logs why not. */
   private admit(index: number, datagram: Buffer, from: string, receivedAt: number): ChannelMessage<T> | undefined {
-    const opened = this.options.endpoint.open(datagram);
+    const opened = this.options.endpoint.open(datagram, index);
     if (!opened.ok) {
       this.reject(index, opened.reason, opened.detail, from, receivedAt);
       return undefined;

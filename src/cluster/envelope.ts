@@ -33,6 +33,8 @@ export interface Envelope {
   /** Empty when the sender has not heard us yet. */
   echoBootId: Buffer;
   echoSeq: number;
+  /** The path it was sent on plus one; 0 or absent when the sender does not say (an older version). */
+  path?: number;
   payload: Uint8Array;
 }
 
@@ -93,7 +95,8 @@ export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen
   const seq = safeInteger(decoded?.seq);
   const echoSeq = safeInteger(decoded?.echoSeq);
   const kind = safeInteger(decoded?.kind);
-  if (!decoded || seq === undefined || echoSeq === undefined || kind === undefined) {
+  const path = safeInteger(decoded?.path);
+  if (!decoded || seq === undefined || echoSeq === undefined || kind === undefined || path === undefined) {
     return { ok: false, reason: 'malformed', detail: 'envelope does not decode' };
   }
   const { cluster, sender, bootId, echoBootId, payload } = decoded;
@@ -109,7 +112,7 @@ export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen
   return {
     ok: true,
     keyId,
-    envelope: { kind, cluster, sender, bootId: Buffer.from(bootId), seq, echoBootId: Buffer.from(echoBootId), echoSeq, payload },
+    envelope: { kind, cluster, sender, bootId: Buffer.from(bootId), seq, echoBootId: Buffer.from(echoBootId), echoSeq, path, payload },
   };
 }
 

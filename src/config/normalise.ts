@@ -597,7 +597,12 @@ class SemanticChecks {
       try {
         compileExpectation(source, true);
       } catch (error) {
-        this.error(regexPath, (error as Error).message, 'a regular expression (JavaScript syntax)', quote(source));
+        this.error(
+          regexPath,
+          (error as Error).message,
+          'a regular expression (POSIX ERE with Perl escapes; no backreferences or lookaround)',
+          quote(source),
+        );
       }
     }
   }

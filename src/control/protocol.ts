@@ -45,7 +45,15 @@ export type ControlResponse =
   | ({ command: OperatorCommand } & OperatorOutcome)
   | ({ command: 'reload' } & ReloadOutcome)
   | { ok: true; command: 'conns'; conns: ConnsListing }
-  | { ok: false; command?: string; code: 'bad-request'; message: string };
+  | { ok: false; command?: string; code: ControlRefusal | 'internal-error'; message: string };
+
+/**
+ * Why the control socket refused a connection or request without asking the daemon:
+ * counted per reason (tandem_control_refused_total). `idle` and `busy` close the
+ * connection; the others answer first.
+ */
+export const controlRefusals = ['bad-request', 'forbidden', 'busy', 'idle'] as const;
+export type ControlRefusal = (typeof controlRefusals)[number];
 
 /** What answers the requests: the daemon. */
 export interface ControlHandler {

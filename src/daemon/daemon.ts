@@ -197,7 +197,7 @@ export class Daemon implements ControlHandler {
         onSyncedChange: (synced) => this.dispatch({ type: 'synced', now: now(), synced }),
       });
     }
-    this.control = await ControlServer.listen(this.options.socketPath, this);
+    this.control = await ControlServer.listen(this.options.socketPath, this, { stats: this.stats.control });
     logger.info(
       {
         event: 'daemon.start',

@@ -180,6 +180,19 @@ export function createStats(registry = new CounterRegistry()) {
         labels: ['result'],
       }),
     },
+    control: {
+      refused: registry.counter({
+        name: 'tandem_control_refused_total',
+        help: 'Control socket connections refused, by reason (bad-request, forbidden: not root; busy: too many open; idle: no request in time).',
+        labels: ['reason'],
+      }),
+    },
+    log: {
+      dropped: registry.counter({
+        name: 'tandem_log_lines_dropped_total',
+        help: 'Log lines dropped because stdout (the journal) did not take them fast enough and 4 MiB were waiting.',
+      }),
+    },
     timer: {
       late: registry.counter({
         name: 'tandem_timer_late_total',
@@ -226,3 +239,4 @@ export type AddressStats = Stats['address'];
 export type HookStats = Stats['hooks'];
 export type TimerStats = Stats['timer'];
 export type ConntrackStats = Stats['conntrack'];
+export type ControlStats = Stats['control'];

@@ -342,6 +342,20 @@ const cases: Case[] = [
     says: 'invalid regular expression',
   },
   {
+    name: 'yaml: a backreference, which cannot be matched in linear time',
+    file: 'tandem.yaml',
+    text: 'virtual_services:\n  - name: w\n    vip: {address: 192.0.2.1}\n    port: 80\n    health_check:\n      http: {path: /, body_regex: "(a)\\\\1"}\n',
+    at: '6:35 virtual_services[0].health_check.http.body_regex',
+    says: 'backreferences',
+  },
+  {
+    name: 'lvs.cf: lookaround in expect',
+    file: 'lvs.cf',
+    text: 'service = lvs\nprimary = 192.0.2.1\nvirtual web {\n  address = 192.0.2.10 eth0:1\n  port = 80\n  use_regex = 1\n  expect = "HTTP(?!/1.0)"\n}\n',
+    at: '7:12 expect',
+    says: 'lookaround',
+  },
+  {
     name: 'yaml: a TCP check on an SCTP service',
     file: 'tandem.yaml',
     text: 'virtual_services:\n  - {name: s, vip: {address: 192.0.2.1}, port: 3868, protocol: sctp}\n',
