@@ -106,6 +106,8 @@ export type RefusalCode =
   | 'timeout'
   | 'cancelled';
 
+export type AnnounceReason = 'split-brain-survivor' | 'peer-claimed-meanwhile';
+
 export type SyncRole = 'master' | 'backup' | 'none';
 
 export type LogLevel = 'info' | 'warn' | 'error';
@@ -114,8 +116,8 @@ export type Action =
   /** Take the active role's addresses, announce them, start IPVS. */
   | { type: 'claim'; term: number; reason: TransitionReason }
   | { type: 'release'; reason: TransitionReason }
-  /** Announce the addresses again now (we won a split brain). */
-  | { type: 'announce'; reason: 'split-brain-survivor' }
+  /** Announce the addresses again now (we won a split brain, or the peer claimed while we were active). */
+  | { type: 'announce'; reason: AnnounceReason }
   | { type: 'setSyncRole'; role: SyncRole }
   /** Queue the operator's hooks for this transition (which ones run is the hook runner's business). */
   | { type: 'runHooks'; transition: Transition }
@@ -223,6 +225,8 @@ function refusal(code: RefusalCode, message: string): Refusal {
 }
 
 const preemptRetryDeadtimes = 10;
+/** How long a split brain with a peer that does not hear us lasts at least before we yield to it. */
+const splitBrainDeafGraceMs = 1000;
 
 const healthy: HealthSummary = { canServe: true, monitorLinks: false, links: [], fault: '' };
 
@@ -350,7 +354,7 @@ export class Election {
     }
     if (this.mayPreempt && this.preemptNotBefore > now) deadlines.push(this.preemptNotBefore);
     if (this.pending) deadlines.push(this.pending.since + deadtime);
-    if (this.splitBrain) deadlines.push(this.splitBrain.since + deadtime);
+    if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
     if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
     // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
     deadlines.push(this.since + deadtime);
@@ -411,6 +415,18 @@ export class Election {
     // rolls its state back.
     if (event.seq <= (peer.lastSeq[event.path] ?? 0)) return;
     const lastHeard = this.lastHeardAny();
+    if (
+      !peer.alive &&
+      this.role === 'ACTIVE' &&
+      (lastHeard === undefined || now - lastHeard >= this.config.deadtime + this.splitBrainDeafGrace())
+    ) {
+      // Silent that long, the peer may have seen us ACTIVE, waited out our deafness
+      // and yielded: what it sent before may be arriving only now (held up across
+      // the heal). A new state version of ours makes only its answers to this
+      // heartbeat acknowledge us (see resolveSplitBrain).
+      this.stateVersion += 1;
+      this.sendNow = true;
+    }
     // A peer already declared dead is not late but back (logged as peer.alive).
     if (lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime) {
       const gapMs = now - lastHeard;
@@ -702,7 +718,23 @@ export class Election {
     const hb = peer?.heartbeat;
     if (!peer || !hb || !this.peerAlive(now)) return undefined;
     if (hb.role === 'ACTIVE') return this.resolveSplitBrain(hb, now);
+    // A term above ours means the peer claimed after us (it could not hear us,
+    // then yielded or failed): clients may have followed its announcement.
+    if (peer.proven && hb.term > this.term) {
+      this.log(
+        'warn',
+        'role.peer-claimed',
+        `the peer claimed while this node was active (its term ${hb.term}, ours ${this.term}): announcing again`,
+        {
+          term: this.term,
+          peerTerm: hb.term,
+        },
+      );
+      this.announceSurvivor(hb.term, 'peer-claimed-meanwhile');
+    }
     if (this.splitBrain) {
+      // The peer let go (it may have yielded before we saw it hear us).
+      if (!this.splitBrain.announced) this.announceSurvivor(hb.term, 'split-brain-survivor');
       this.splitBrain = undefined;
       this.log('info', 'role.split-brain-resolved', `split brain resolved: the peer is ${hb.role}`);
     }
@@ -720,6 +752,12 @@ export class Election {
     return undefined;
   }
 
+  /**
+   * Both nodes are ACTIVE. Both pick the same survivor from what both know (the
+   * terms, then preference), but each acts only on a heartbeat of the peer that
+   * has seen our ACTIVE state: one sent before (delayed across the heal) may show
+   * a peer that has since yielded, and yielding to it too would leave nobody.
+   */
   private resolveSplitBrain(peerHeartbeat: Heartbeat, now: number): Move | undefined {
     const survivor = this.config.preempt || this.term === peerHeartbeat.term ? this.isPreferred() : this.term > peerHeartbeat.term;
     if (!this.splitBrain) {
@@ -735,19 +773,29 @@ export class Election {
         },
       );
     }
-    if (!survivor) return { to: 'BACKUP', reason: 'split-brain-yield' };
-    if (!this.splitBrain.announced) {
-      this.splitBrain.announced = true;
-      // A term above both makes this the newest claim, whichever rule picked it.
-      this.term = Math.max(this.term, peerHeartbeat.term) + 1;
-      this.actions.push({ type: 'announce', reason: 'split-brain-survivor' });
-      this.sendNow = true;
-      return undefined;
+    if (!this.peerAcknowledgesUs()) {
+      // The peer does not hear us, so it cannot yield to us: the side that hears
+      // yields to the deaf one, after a grace that outlasts the skew of a heal
+      // (one direction often comes back later, e.g. behind neighbour resolution).
+      return now - this.splitBrain.since >= this.splitBrainDeafGrace() ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
     }
-    // The loser yields on its first heartbeat from us. If it still has not after
-    // deadtime and it says it does not hear us, it cannot: we yield instead.
-    const loserDeaf = now - this.splitBrain.since >= this.config.deadtime && !this.peerHearsUs(now);
-    return loserDeaf ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
+    if (!survivor) return { to: 'BACKUP', reason: 'split-brain-yield' };
+    // The loser hears us and yields on this heartbeat: only now are the clients
+    // moved to us, never to a node that might still yield.
+    if (!this.splitBrain.announced) this.announceSurvivor(peerHeartbeat.term, 'split-brain-survivor');
+    return undefined;
+  }
+
+  /** Announces our addresses again with a term above both, the newest claim whichever rule picked it. */
+  private announceSurvivor(peerTerm: number, reason: AnnounceReason): void {
+    if (this.splitBrain) this.splitBrain.announced = true;
+    this.term = Math.max(this.term, peerTerm) + 1;
+    this.actions.push({ type: 'announce', reason });
+    this.sendNow = true;
+  }
+
+  private splitBrainDeafGrace(): number {
+    return Math.max(this.config.deadtime, splitBrainDeafGraceMs);
   }
 
   private ruleFault(now: number): Move | undefined {
@@ -925,6 +973,12 @@ export class Election {
     const peer = this.peer;
     const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
     return acknowledged || (!!peer?.proven && now - this.since >= this.config.deadtime);
+  }
+
+  /** The peer's last heartbeat was sent knowing our current state: no older view of ours, however long we have held it. */
+  private peerAcknowledgesUs(): boolean {
+    const peer = this.peer;
+    return !!peer?.proven && peer.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
   }
 
   /** The peer's last heartbeat says it heard us on some path within deadtime. */
