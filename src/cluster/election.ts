@@ -8,13 +8,16 @@
 // serve: a monitored link is down, health says so, or claiming failed), STANDBY
 // (operator maintenance: never active), STOPPED (shutting down, holds nothing).
 //
-// Handing the active role over is a handshake: the active node releases, then
+// Handing the active role over is a handshake: the active node gives the role up,
 // tells the peer (REQUEST_HANDOVER, sent at once and repeated in every heartbeat
 // until the peer is seen active), and the peer claims. A backup that wants the role
 // (operator takeover, or preemption) asks with REQUEST_TAKEOVER and the active node
 // performs the same handover. So the role never moves by two independent
-// decisions, and never to a node that cannot hear us.
-import type { HandoverReason, Heartbeat, HealthSummary, PeerRequest, Role } from './heartbeat.js';
+// decisions, and never to a node that cannot hear us. A handover and a graceful
+// stop make before they break: the old node keeps answering on the addresses
+// until it sees the peer ACTIVE (the daemon sends that only once the peer's
+// addresses are in place and announced), then a short grace for the clients.
+import { handoverReasons, type HandoverReason, type Heartbeat, type HealthSummary, type PeerRequest, type Role } from './heartbeat.js';
 
 export interface ElectionConfig {
   self: { name: string; priority: number };
@@ -227,6 +230,8 @@ function refusal(code: RefusalCode, message: string): Refusal {
 const preemptRetryDeadtimes = 10;
 /** How long a split brain with a peer that does not hear us lasts at least before we yield to it. */
 const splitBrainDeafGraceMs = 1000;
+/** After the peer is seen ACTIVE (its addresses announced), how long we still answer for packets already on their way to us. */
+const releaseGraceMs = 10;
 
 const healthy: HealthSummary = { canServe: true, monitorLinks: false, links: [], fault: '' };
 
@@ -252,6 +257,11 @@ export class Election {
   private mayPreempt = false;
   private preemptNotBefore = 0;
   private stopDone = false;
+  /**
+   * We left ACTIVE by a handover or a stop and still hold the addresses, until
+   * the peer holds them too (`peerActiveAt`: when we first saw it ACTIVE).
+   */
+  private kept: { since: number; reason: TransitionReason; peerActiveAt?: number } | undefined;
   private stopReported = false;
   private nextHeartbeatAt: number;
   private readonly peer: PeerState | undefined;
@@ -356,6 +366,10 @@ export class Election {
     if (this.pending) deadlines.push(this.pending.since + deadtime);
     if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
     if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
+    if (this.kept)
+      deadlines.push(
+        this.kept.peerActiveAt === undefined ? this.kept.since + deadtime : this.kept.peerActiveAt + this.releaseGrace(this.kept.reason),
+      );
     // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
     deadlines.push(this.since + deadtime);
     const future = deadlines.filter((at) => at > now);
@@ -621,6 +635,7 @@ export class Election {
     for (let pass = 0; pass < 4; pass++) {
       const before = this.role;
       this.resolvePending(now);
+      this.letGo(now);
       this.applyRules(now);
       if (this.role === before) break;
     }
@@ -812,7 +827,8 @@ export class Election {
   private ruleStopped(now: number): void {
     const alive = this.peerAlive(now);
     const peerTookOver = alive && this.peer?.heartbeat?.role === 'ACTIVE';
-    if (peerTookOver || !alive || this.peerUnable() || now - this.since >= this.config.deadtime) this.stopDone = true;
+    const over = peerTookOver || !alive || this.peerUnable() || now - this.since >= this.config.deadtime;
+    if (over && !this.kept) this.stopDone = true;
   }
 
   private resolvePending(now: number): void {
@@ -849,6 +865,31 @@ export class Election {
     // Only a proven peer's word ends it early; an unproven one is waited out.
     if (hb && peer.proven && this.peerUnable()) return `the peer became ${hb.role}${hb.health.canServe ? '' : ' and cannot serve'}`;
     return timedOut ? `the peer did not claim within ${this.config.deadtime} ms` : undefined;
+  }
+
+  /** Releases the addresses kept after a handover or stop once the peer holds them (or cannot take them). */
+  private letGo(now: number): void {
+    const kept = this.kept;
+    if (!kept) return;
+    const alive = this.peerAlive(now);
+    if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
+      kept.peerActiveAt ??= now;
+      if (now - kept.peerActiveAt < this.releaseGrace(kept.reason)) return;
+    } else if (alive && !this.peerUnable() && now - kept.since < this.config.deadtime) {
+      return;
+    }
+    this.releaseKept();
+  }
+
+  private releaseKept(): void {
+    if (!this.kept) return;
+    this.actions.push({ type: 'release', reason: this.kept.reason });
+    this.kept = undefined;
+  }
+
+  /** A stopping node lets go as soon as the peer holds the addresses: its exit does not wait. */
+  private releaseGrace(reason: TransitionReason): number {
+    return reason === 'shutdown' ? 0 : Math.min(this.config.keepalive, releaseGraceMs);
   }
 
   private trackPeerLiveness(now: number): void {
@@ -900,11 +941,26 @@ export class Election {
     this.since = now;
     this.lastTransition = transition;
     this.actions.push({ type: 'roleChanged', transition });
-    if (to === 'ACTIVE') this.actions.push({ type: 'claim', term: this.term, reason });
-    if (from === 'ACTIVE') this.actions.push({ type: 'release', reason });
+    if (to === 'ACTIVE') {
+      // Taking the role back while still holding the addresses: the claim re-asserts them.
+      this.kept = undefined;
+      this.actions.push({ type: 'claim', term: this.term, reason });
+    } else {
+      this.releaseKept();
+    }
+    if (from === 'ACTIVE') {
+      if (this.makesBeforeBreak(reason, now)) this.kept = { since: now, reason };
+      else this.actions.push({ type: 'release', reason });
+    }
     this.updateSyncRole();
     this.actions.push({ type: 'runHooks', transition });
     this.sendNow = true;
+  }
+
+  /** A planned move to a peer that can take over: keep the addresses until it holds them. */
+  private makesBeforeBreak(reason: TransitionReason, now: number): boolean {
+    const planned = reason === 'shutdown' || handoverReasons.some((r) => r === reason);
+    return planned && this.peerAlive(now) && !this.peerUnable();
   }
 
   private updateSyncRole(): void {

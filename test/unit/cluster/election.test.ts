@@ -452,11 +452,16 @@ describe('election scenarios (two nodes, simulated network)', () => {
     expect(took.at - 1000).toBeLessThan(2);
   });
 
-  it('failover is a handshake: release, tell the peer at once, the peer claims; the answer comes when it is active', () => {
+  it('failover is a handshake: tell the peer at once, the peer claims, then release; the answer comes when it is active', () => {
     const sim = scenario([{ at: 1000, type: 'operator', node: 0, command: 'failover' }], 1500);
     const acts = sim.actions.filter((a) => a.at >= 1000 && a.node === 0).map((a) => a.action.type);
-    expect(acts.slice(0, 3)).toEqual(['roleChanged', 'release', 'setSyncRole']);
+    expect(acts.slice(0, 2)).toEqual(['roleChanged', 'setSyncRole']);
     expect(acts).toContain('sendHeartbeat');
+    // make before break: the old node answers until the new one holds the addresses, and a grace after
+    const claimed = sim.actions.find((a) => a.node === 1 && a.action.type === 'claim' && a.at >= 1000)!;
+    const released = sim.actions.find((a) => a.node === 0 && a.action.type === 'release' && a.at >= 1000)!;
+    expect(released.at - claimed.at).toBeGreaterThanOrEqual(10);
+    expect(released.at - claimed.at).toBeLessThan(12);
     const sent = sim.actions.find((a) => a.at === 1000 && a.action.type === 'sendHeartbeat')!.action as { heartbeat: Heartbeat };
     expect(sent.heartbeat).toMatchObject({ role: 'BACKUP', request: { kind: 'handover', reason: 'operator-failover' } });
     expect(transitionsOf(sim, 1).at(-1)).toBe('BACKUP->ACTIVE operator-failover');
