@@ -134,7 +134,12 @@ export type Action =
   | { type: 'stopped' };
 
 export type ElectionEvent =
-  | { type: 'tick'; now: number }
+  | {
+      type: 'tick';
+      now: number;
+      /** How much later than asked (nextWakeAt) the daemon's timer fired. */
+      lateMs?: number;
+    }
   | {
       type: 'heartbeat';
       now: number;
@@ -264,6 +269,10 @@ export class Election {
   private kept: { since: number; reason: TransitionReason; peerActiveAt?: number } | undefined;
   private stopReported = false;
   private nextHeartbeatAt: number;
+  /** Until when a stall of ours keeps the peer alive. */
+  private stallGraceUntil = 0;
+  /** The peer's last hearing that the grace was given for. */
+  private stallGraceAfter: number | undefined;
   private readonly peer: PeerState | undefined;
   private actions: Action[] = [];
   private sendNow = false;
@@ -318,6 +327,7 @@ export class Election {
     const { now } = event;
     switch (event.type) {
       case 'tick':
+        if (event.lateMs !== undefined) this.noticeStall(now, event.lateMs);
         break;
       case 'heartbeat':
         this.receive(event);
@@ -366,6 +376,7 @@ export class Election {
     if (this.pending) deadlines.push(this.pending.since + deadtime);
     if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
     if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
+    if (this.stallGraceUntil > now) deadlines.push(this.stallGraceUntil);
     if (this.kept)
       deadlines.push(
         this.kept.peerActiveAt === undefined ? this.kept.since + deadtime : this.kept.peerActiveAt + this.releaseGrace(this.kept.reason),
@@ -1011,7 +1022,23 @@ export class Election {
 
   private peerAlive(now: number): boolean {
     const lastHeard = this.lastHeardAny();
-    return lastHeard !== undefined && now - lastHeard < this.config.deadtime && this.peer?.heartbeat !== undefined;
+    const silent = lastHeard !== undefined && now - lastHeard >= this.config.deadtime && now >= this.stallGraceUntil;
+    return lastHeard !== undefined && !silent && this.peer?.heartbeat !== undefined;
+  }
+
+  /**
+   * Woken much later than we asked (this process was not running: CPU starved,
+   * stopped), we cannot tell the peer's silence from our own: what it sent may
+   * still be on its way, or it starved with us. It gets a keepalive to be heard
+   * before it counts as dead, once per silence: stalling again does not extend it.
+   */
+  private noticeStall(now: number, lateMs: number): void {
+    const { keepalive } = this.config;
+    const lastHeard = this.lastHeardAny();
+    if (lateMs <= keepalive / 2 || lastHeard === undefined) return;
+    if (this.stallGraceAfter === lastHeard) return;
+    this.stallGraceAfter = lastHeard;
+    this.stallGraceUntil = now + keepalive;
   }
 
   /** The peer's state (as last heard) rules it out as the active node. */

@@ -344,7 +344,9 @@ export class Daemon implements ControlHandler {
         );
       }
     }
-    this.dispatch({ type: 'tick', now: t });
+    // Node runs timers before it reads the sockets: what the peer sent while this
+    // process was not running is read first, so its silence is judged, not ours.
+    setImmediate(() => this.dispatch({ type: 'tick', now: now(), lateMs }));
   }
 
   private perform(actions: Action[]): void {
