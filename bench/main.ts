@@ -6,6 +6,7 @@ import { configBenchmark } from './config.js';
 import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
 import { healthBenchmark } from './health.js';
+import { idleBenchmark } from './idle.js';
 import { ipvsBenchmark } from './ipvs.js';
 import { netBenchmark } from './net.js';
 import { takeoverBenchmark } from './takeover.js';
@@ -18,6 +19,7 @@ const benchmarks: Benchmark[] = [
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,
+  idleBenchmark,
 ];
 
 const wanted = process.argv.slice(2);
