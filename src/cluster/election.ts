@@ -18,6 +18,7 @@
 // until it sees the peer ACTIVE (the daemon sends that only once the peer's
 // addresses are in place and announced), then a short grace for the clients.
 import { handoverReasons, type HandoverReason, type Heartbeat, type HealthSummary, type PeerRequest, type Role } from './heartbeat.js';
+import { LogRateLimiter } from './rejections.js';
 
 export interface ElectionConfig {
   self: { name: string; priority: number };
@@ -275,6 +276,8 @@ export class Election {
   private stallGraceAfter: number | undefined;
   private readonly peer: PeerState | undefined;
   private actions: Action[] = [];
+  /** Late heartbeats are logged at most once a second (with how many were not) — a loaded machine has many. */
+  private readonly lateLog = new LogRateLimiter<'late'>(1000);
   private sendNow = false;
 
   constructor(
@@ -345,7 +348,7 @@ export class Election {
         this.stop(now);
         break;
     }
-    this.evaluate(now);
+    this.evaluate(now, event.type);
     if (this.peer && !this.stopReported && (this.sendNow || now >= this.nextHeartbeatAt)) this.sendHeartbeat(now);
     this.sendNow = false;
     if (this.stopDone && !this.stopReported) {
@@ -453,12 +456,14 @@ export class Election {
       this.sendNow = true;
     }
     // A peer already declared dead is not late but back (logged as peer.alive).
-    if (lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime) {
+    const admitted = lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime && this.lateLog.admit('late', now);
+    if (lastHeard !== undefined && admitted) {
       const gapMs = now - lastHeard;
       this.log('warn', 'heartbeat.late', `late heartbeat: ${Math.round(gapMs)} ms since the previous one`, {
         gapMs: Math.round(gapMs),
         latenessMs: Math.round(gapMs - this.config.keepalive),
         path: event.path,
+        suppressed: admitted.suppressed,
       });
     }
     peer.lastHeard[event.path] = now;
@@ -639,8 +644,11 @@ export class Election {
 
   // ---- the rules ----
 
-  private evaluate(now: number): void {
-    this.trackPeerLiveness(now);
+  private evaluate(now: number, cause: ElectionEvent['type']): void {
+    // A datagram read in a burst after a stall of ours may come before its copy on
+    // the other path: silence is judged on ticks, which the daemon runs after the
+    // sockets are read, so a path does not flap down and up on every stall.
+    this.trackPeerLiveness(now, cause !== 'heartbeat');
     // Each pass makes at most one transition; a few passes let e.g. a resumed node
     // go on to claim the role in the same step. Four is more than any chain needs.
     for (let pass = 0; pass < 4; pass++) {
@@ -903,11 +911,11 @@ export class Election {
     return reason === 'shutdown' ? 0 : Math.min(this.config.keepalive, releaseGraceMs);
   }
 
-  private trackPeerLiveness(now: number): void {
+  private trackPeerLiveness(now: number, judgeSilence: boolean): void {
     const peer = this.peer;
     if (!peer) return;
     peer.lastHeard.forEach((at, path) => {
-      if (peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
+      if (judgeSilence && peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
         peer.pathUp[path] = false;
         this.log('warn', 'path.down', `heartbeat path ${path} is silent for ${Math.round(now - at)} ms`, {
           path,
@@ -916,7 +924,7 @@ export class Election {
       }
     });
     const alive = this.peerAlive(now);
-    if (alive !== peer.alive) {
+    if (alive !== peer.alive && (alive || judgeSilence)) {
       peer.alive = alive;
       if (alive) this.log('info', 'peer.alive', 'the peer is alive');
       else this.log('warn', 'peer.dead', `the peer is silent for ${Math.round(now - (this.lastHeardAny() ?? now))} ms on every path`);
