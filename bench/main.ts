@@ -9,6 +9,7 @@ import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
 import { fuzzBenchmark } from './fuzz.js';
 import { healthBenchmark } from './health.js';
+import { idleBenchmark } from './idle.js';
 import { ipvsBenchmark } from './ipvs.js';
 import { schedulesBenchmark } from './schedules.js';
 import { netBenchmark } from './net.js';
@@ -26,6 +27,7 @@ const benchmarks: Benchmark[] = [
   conntrackBenchmark,
   schedulesBenchmark,
   fuzzBenchmark,
+  idleBenchmark,
 ];
 
 // Names first, then options for them: `npm run bench -- chaos --minutes 5`.

@@ -3,9 +3,10 @@
 // control socket and the controller, feeds the election events and performs the
 // actions it returns. Claim, release, announce, the sync role and a reload's host
 // changes run one after another on a queue, their results reported back as
-// events; a heartbeat that follows a release leaves only once the release is
-// done, so the peer never claims an address we still hold. Everything else is
-// immediate. Before the election runs, the controller brings the host to a clean
+// events; a heartbeat that follows a claim or a release leaves only once it is
+// done: the peer sees us ACTIVE only once our addresses are in place and
+// announced (a handover's old node lets go on that), and never claims after a
+// release while we still hold an address. Everything else is immediate. Before the election runs, the controller brings the host to a clean
 // state and reports the monitored links' health.
 import { performance } from 'node:perf_hooks';
 import {
@@ -110,7 +111,8 @@ export class Daemon implements ControlHandler {
   private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
   /** Claim, release, announce, the sync role and a reload's host changes: one at a time. */
   private readonly actuator = new SerialQueue();
-  private releasing: Promise<void> | undefined;
+  /** The latest claim or release, until done: heartbeats wait for it. */
+  private addressChange: Promise<void> | undefined;
   private readonly transitions: TransitionRecord[] = [];
   private readonly waiting = new Map<number, { resolve: (outcome: OperatorOutcome) => void; startedAt: number }>();
   private nextRequestId = 1;
@@ -368,7 +370,9 @@ export class Daemon implements ControlHandler {
         );
       }
     }
-    this.dispatch({ type: 'tick', now: t });
+    // Node runs timers before it reads the sockets: what the peer sent while this
+    // process was not running is read first, so its silence is judged, not ours.
+    setImmediate(() => this.dispatch({ type: 'tick', now: now(), lateMs }));
   }
 
   private perform(actions: Action[]): void {
@@ -380,16 +384,13 @@ export class Daemon implements ControlHandler {
           this.sync?.setRole(action.transition.to);
           break;
         case 'claim':
-          void this.actuate('claim', () => this.claimWithCommit(() => controller.claim({ term: action.term, reason: action.reason })));
+          this.changeAddresses(
+            this.actuate('claim', () => this.claimWithCommit(() => controller.claim({ term: action.term, reason: action.reason }))),
+          );
           break;
-        case 'release': {
-          const release = this.actuate('release', () => controller.release({ reason: action.reason }));
-          this.releasing = release;
-          void release.then(() => {
-            if (this.releasing === release) this.releasing = undefined;
-          });
+        case 'release':
+          this.changeAddresses(this.actuate('release', () => controller.release({ reason: action.reason })));
           break;
-        }
         case 'announce':
           void this.actuate('announce', () => controller.announce({ reason: action.reason }));
           break;
@@ -435,6 +436,17 @@ export class Daemon implements ControlHandler {
     await claim();
   }
 
+  /** Heartbeats wait for the change, but never so long that the peer would count us dead. */
+  private changeAddresses(change: Promise<void>): void {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = Promise.race([change, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.model.heartbeat.deadtime / 2)))]);
+    this.addressChange = waited;
+    void waited.then(() => {
+      clearTimeout(timer);
+      if (this.addressChange === waited) this.addressChange = undefined;
+    });
+  }
+
   /** Runs a controller call after the ones before it and reports the result to the election. */
   private actuate(action: 'claim' | 'release' | 'announce' | 'setSyncRole', run: () => Promise<void>): Promise<void> {
     return this.enqueue(() =>
@@ -463,7 +475,7 @@ export class Daemon implements ControlHandler {
     const channel = this.channel;
     if (!channel) return;
     const payload = encodeHeartbeat(heartbeat);
-    if (this.releasing) void this.releasing.then(() => channel.send(payload));
+    if (this.addressChange) void this.addressChange.then(() => channel.send(payload));
     else channel.send(payload);
   }
 

@@ -144,6 +144,7 @@ export class DirectorPair {
       ...(options.prefix ?? []),
       process.execPath,
       '--single-threaded-gc',
+      '--max-semi-space-size=1',
       cli,
       'run',
       '--config',

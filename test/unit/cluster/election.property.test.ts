@@ -73,6 +73,9 @@ describe('election over random schedules (simulated time)', () => {
         const took = sim.transitions.find((t) => t.node === other && t.transition.to === 'ACTIVE' && t.transition.at >= stopAt);
         expect(took?.transition.reason).toBe('peer-stopped');
         expect(took!.transition.at - stopAt).toBeLessThanOrEqual(options.link.maxDelay + 1);
+        // The stopping node answers until the peer holds the addresses.
+        const release = sim.actions.find((a) => a.node === active && a.action.type === 'release' && a.at >= stopAt);
+        expect(release!.at).toBeGreaterThanOrEqual(took!.transition.at);
       }),
       { numRuns: Math.round(60 * scale) },
     );
@@ -98,6 +101,11 @@ describe('election over random schedules (simulated time)', () => {
         // Never both active during the handover: the old one released before the new one claimed.
         const oldReleased = sim.transitions.find((t) => t.node === active && t.transition.from === 'ACTIVE' && t.transition.at >= at);
         expect(oldReleased!.transition.at).toBeLessThanOrEqual(took!.transition.at);
+        // Make before break: the old one keeps the addresses until the new one holds them, then lets go soon.
+        const claim = sim.actions.find((a) => a.node === other && a.action.type === 'claim' && a.at >= at)!;
+        const release = sim.actions.find((a) => a.node === active && a.action.type === 'release' && a.at >= at);
+        expect(release!.at).toBeGreaterThanOrEqual(claim.at);
+        expect(release!.at - claim.at).toBeLessThanOrEqual(options.link.maxDelay + keepalive + options.timerJitter + 1);
       }),
       { numRuns: Math.round(60 * scale) },
     );

@@ -56,6 +56,8 @@ export type Direction = 'both' | 'AtoB' | 'BtoA';
 
 export type Operation =
   | { at: number; type: 'partition'; path: number | 'all'; direction: Direction; duration: number }
+  /** Like a partition, but what is sent meanwhile arrives, in order, when it ends (a queue behind neighbour resolution). */
+  | { at: number; type: 'hold'; path: number | 'all'; direction: Direction; duration: number }
   /** With `replayOnRestart`, an adversary replays to the restarted node all it had accepted from the peer before. */
   | { at: number; type: 'kill'; node: NodeIndex; downFor: number; replayOnRestart?: boolean }
   | { at: number; type: 'stop'; node: NodeIndex; downFor: number; replayOnRestart?: boolean }
@@ -293,6 +295,9 @@ export class Simulation {
   readonly attacks: { node: NodeIndex; at: number; until: number }[] = [];
   /** Partitions in force: [path][direction 0 = A→B, 1 = B→A]. */
   private readonly cut: number[][];
+  /** Holds in force, as partitions, and what they hold. */
+  private readonly held: number[][];
+  private readonly holding: { from: NodeIndex; path: number; datagram: Buffer }[] = [];
   private readonly current: [RoleSpan | undefined, RoleSpan | undefined] = [undefined, undefined];
   private nextRequestId = 1;
 
@@ -300,6 +305,7 @@ export class Simulation {
     this.random = seededRandom(options.seed);
     this.nodes = [new SimNode(0, this), new SimNode(1, this)];
     this.cut = Array.from({ length: options.pathCount }, () => [0, 0]);
+    this.held = Array.from({ length: options.pathCount }, () => [0, 0]);
   }
 
   run(operations: Operation[], until: number): void {
@@ -312,12 +318,17 @@ export class Simulation {
   private apply(op: Operation): void {
     const node = 'node' in op ? this.nodes[op.node] : undefined;
     switch (op.type) {
-      case 'partition': {
+      case 'partition':
+      case 'hold': {
         const paths = op.path === 'all' ? [...this.cut.keys()] : [op.path % this.options.pathCount];
         const directions = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
-        const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (this.cut[p]![d]! += delta)));
+        const table = op.type === 'partition' ? this.cut : this.held;
+        const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (table[p]![d]! += delta)));
         change(1);
-        this.queue.push(op.at + op.duration, () => change(-1));
+        this.queue.push(op.at + op.duration, () => {
+          change(-1);
+          if (op.type === 'hold') this.release(op.at + op.duration);
+        });
         return;
       }
       case 'kill':
@@ -404,15 +415,28 @@ export class Simulation {
   transmit(from: NodeIndex, path: number, datagram: Buffer, now: number): void {
     const { link } = this.options;
     if (this.cut[path]![from]! > 0 || this.random() < link.loss) return;
-    const copies = this.random() < link.duplication ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const at = now + link.minDelay + this.random() * (link.maxDelay - link.minDelay);
-      this.queue.push(at, () => {
-        const receiver = this.nodes[1 - from]!;
-        const outcome = receiver.receive(path, datagram, at);
-        if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
-      });
+    if (this.held[path]![from]! > 0) {
+      this.holding.push({ from, path, datagram });
+      return;
     }
+    const copies = this.random() < link.duplication ? 2 : 1;
+    for (let i = 0; i < copies; i++)
+      this.deliver(from, path, datagram, now + link.minDelay + this.random() * (link.maxDelay - link.minDelay));
+  }
+
+  /** Delivers, in order and at once, what is no longer held. */
+  private release(now: number): void {
+    const free = this.holding.filter(({ from, path }) => this.held[path]![from] === 0);
+    this.holding.splice(0, this.holding.length, ...this.holding.filter((h) => !free.includes(h)));
+    free.forEach(({ from, path, datagram }, i) => this.deliver(from, path, datagram, now + this.options.link.minDelay + i * 0.001));
+  }
+
+  private deliver(from: NodeIndex, path: number, datagram: Buffer, at: number): void {
+    this.queue.push(at, () => {
+      const receiver = this.nodes[1 - from]!;
+      const outcome = receiver.receive(path, datagram, at);
+      if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+    });
   }
 
   request(node: NodeIndex, command: OperatorCommand, at: number): void {
