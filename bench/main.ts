@@ -2,6 +2,7 @@
 // prints their figures. Benchmarks that need the kernel run in namespaces (or the
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
+import { bigBenchmark } from './big.js';
 import { configBenchmark } from './config.js';
 import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
@@ -15,6 +16,7 @@ const benchmarks: Benchmark[] = [
   netBenchmark,
   healthBenchmark,
   ipvsBenchmark,
+  bigBenchmark,
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,
