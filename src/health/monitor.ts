@@ -128,8 +128,8 @@ interface Entry {
 interface Staged {
   entries: Map<string, Entry>;
   byServer: Map<RealServer, Entry>;
-  /** Entries that stay, with their new plans. */
-  updates: Array<[Entry, PlannedServer]>;
+  /** Entries that stay, with their new plans and whether their checks start again. */
+  updates: Array<[Entry, PlannedServer, boolean]>;
   invalid: Array<{ service: string; message: string; servers: string[] }>;
 }
 
@@ -157,6 +157,8 @@ class Fifo<T> {
     this.head = 0;
   }
 }
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class HealthMonitor {
   private readonly logger: Logger;
@@ -275,7 +277,7 @@ export class HealthMonitor {
     const generation = ++this.generation;
     const previous = this.entries;
     const staged: Staged = { entries: new Map(), byServer: new Map(), updates: [], invalid: [] };
-    const slice = new TimeSlice();
+    const slice = new TimeSlice(yieldToLoop);
     let planned = 0;
     for (const service of model.virtualServices) {
       this.adopt(service, previous, staged);
@@ -338,7 +340,7 @@ export class HealthMonitor {
       }
       const kept = previous.get(plan.key);
       if (kept) {
-        staged.updates.push([kept, plan]);
+        staged.updates.push([kept, plan, kept.plan.specSignature !== plan.specSignature || !plan.check]);
         staged.entries.set(plan.key, kept);
         staged.byServer.set(plan.server, kept);
       } else {
@@ -354,8 +356,8 @@ export class HealthMonitor {
   /** Makes the staged entries the current ones and starts checking those that need it. */
   /** The staged plan takes effect: only the entries that stay are touched here, the rest was built in chunks. */
   private install(staged: Staged): void {
-    for (const [entry, plan] of staged.updates) {
-      if (entry.plan.specSignature !== plan.specSignature || !plan.check) this.stopEntry(entry);
+    for (const [entry, plan, restart] of staged.updates) {
+      if (restart) this.stopEntry(entry);
       entry.plan = plan;
     }
     this.entries = staged.entries;
@@ -379,7 +381,7 @@ export class HealthMonitor {
   /** Schedules the first check of each entry that needs one, a chunk per event-loop turn. */
   private async arm(entries: Entry[]): Promise<void> {
     const epoch = this.epoch;
-    const slice = new TimeSlice();
+    const slice = new TimeSlice(yieldToLoop);
     for (const [index, entry] of entries.entries()) {
       if (index > 0 && (index % LOAD_CHUNK === 0 || slice.spent)) {
         await slice.next();

@@ -9,6 +9,9 @@ export const SLICE_MS = 4;
 export class TimeSlice {
   private startedAt = performance.now();
 
+  /** `turn`: how to let the event loop run (a caller whose tests fake setImmediate gives its own). */
+  constructor(private readonly turn: () => Promise<unknown> = yieldToEventLoop) {}
+
   /** True once this slice has run its time: the caller awaits next() before going on. */
   get spent(): boolean {
     return performance.now() - this.startedAt >= SLICE_MS;
@@ -16,7 +19,7 @@ export class TimeSlice {
 
   /** A turn of the event loop, then a new slice. */
   async next(): Promise<void> {
-    await yieldToEventLoop();
+    await this.turn();
     this.startedAt = performance.now();
   }
 }
