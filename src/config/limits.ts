@@ -6,9 +6,10 @@
  *  released when the worker ends. */
 export const loaderHeapBytes = 2 * 2 ** 30;
 
-/** Live heap at the peak of a load per byte of file, measured on generated tables: tandem.yaml
- *  (the YAML library keeps a node per scalar) about 64, lvs.cf, keepalived.conf, ipvsadm rules
- *  and ldirectord.cf 18–35. The worst format sets the limit. */
+/** Live heap at the peak of a load per byte of file, measured on generated tables (README
+ *  "Big configurations"): tandem.yaml up to 63 (the YAML library keeps a node per scalar),
+ *  ipvsadm rules up to 44, ldirectord.cf, keepalived.conf and lvs.cf 13–35. The worst
+ *  format sets the limit. */
 export const peakHeapPerFileByte = 64;
 
 /** Configuration files larger than this are refused before they are read: the largest a
