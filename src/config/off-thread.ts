@@ -1,9 +1,9 @@
 // Loading a configuration in a worker thread, for the daemon: parsing a large file holds
 // the thread that runs it for seconds (npm run bench -- big), which on the daemon's event
 // loop would make heartbeats late or let the peer take over during a reload. The Model
-// is plain data, but 100,000 services of it take a few hundred milliseconds to
-// deserialise in one message: it comes back in slices the daemon asks for one at a time,
-// each deserialised in about a millisecond, with the event loop free in between.
+// is plain data, but 100,000 services of it take seconds to deserialise in one message
+// (README "Big configurations"): it comes back in slices the daemon asks for one at a time,
+// each deserialised in under a millisecond, with the event loop free in between.
 import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, type Diagnostic } from './diagnostics.js';
