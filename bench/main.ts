@@ -3,6 +3,7 @@
 // IPVS VM) they create themselves, like the lab tests.
 import type { Benchmark } from './benchmark.js';
 import { chaosBenchmark } from './chaos.js';
+import { bigBenchmark } from './big.js';
 import { configBenchmark } from './config.js';
 import { conntrackBenchmark } from './conntrack.js';
 import { failoverBenchmark } from './failover.js';
@@ -20,6 +21,7 @@ const benchmarks: Benchmark[] = [
   netBenchmark,
   healthBenchmark,
   ipvsBenchmark,
+  bigBenchmark,
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,

@@ -5,6 +5,7 @@ import { ConfigError, DiagnosticSink, quote, type Diagnostic, type SourceLocatio
 import { detectFormat, type ConfigFormat, type FrontEndContext, type FrontEndResult } from './frontend.js';
 import { checkHost, type HostFacts } from './host.js';
 import { readIpvsadmRules } from './ipvsadm-rules.js';
+import { maxConfigBytes } from './limits.js';
 import { readKeepalived } from './keepalived.js';
 import { readLdirectord } from './ldirectord.js';
 import { readLvsCf } from './lvscf.js';
@@ -33,11 +34,7 @@ export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
 
-/** Configuration files larger than this are refused before they are read. 1 MiB of
- *  ipvsadm rules is some 2000 services with 10 real servers each, far beyond real
- *  tables, and loads within a few hundred milliseconds and tens of MiB (npm run bench
- *  -- config); a 10 MB file must not cost a director a gigabyte. */
-export const maxConfigBytes = 1024 * 1024;
+export { maxConfigBytes } from './limits.js';
 
 export interface LoadOptions {
   /** Default: detected from the file name and contents. */
