@@ -12,34 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "napi-helpers.h"
+
 // Ethernet header: destination (6), source (6), EtherType (2).
 #define ETHERNET_HEADER 14
 #define MAX_FRAME 1514
-
-static napi_value throw_errno(napi_env env, const char *operation, int error) {
-  char message[160];
-  const char *name = strerrorname_np(error);
-  char fallback[16];
-  if (name == NULL) {
-    snprintf(fallback, sizeof fallback, "E%d", error);
-    name = fallback;
-  }
-  snprintf(message, sizeof message, "%s: %s (%s)", operation, strerror(error), name);
-  napi_throw_error(env, name, message);
-  return NULL;
-}
-
-static int int_argument(napi_env env, napi_value value, const char *what, int32_t *out) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
-      napi_get_value_int32(env, value, out) != napi_ok) {
-    char message[80];
-    snprintf(message, sizeof message, "%s must be a number", what);
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
-  return 1;
-}
 
 // open(): number — a send-only packet socket (protocol 0 receives nothing), in the
 // network namespace of the calling process, non-blocking so a full queue can never

@@ -106,25 +106,40 @@ function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
     out.string(ServiceAttr.peName, checkLength(service.persistenceEngine, PENAME_MAX, 'persistence engine name'));
 }
 
-/** A service from a GET_SERVICE reply (its attributes after the genl header). */
-export function decodeService(data: Buffer): IpvsService {
-  const attributes = new AttributeReader(data, maxAttribute.command).nested(CommandAttr.service, maxAttribute.service);
+// One reader per level, reused by every decode (decoding is synchronous): a 100,000-service
+// table is read without allocating two readers per reply.
+const commandLevel = new AttributeReader(Buffer.alloc(0), maxAttribute.command);
+const serviceLevel = new AttributeReader(Buffer.alloc(0), maxAttribute.service);
+const destinationLevel = new AttributeReader(Buffer.alloc(0), maxAttribute.dest);
+
+/** An address attribute (union nf_inet_addr) as text. */
+function inetAddress(attributes: AttributeReader, type: number, family: IpFamily): string {
+  return family === 4 ? attributes.ipv4(type) : formatIp(attributes.bytes(type), family);
+}
+
+/** A service from a GET_SERVICE reply: its attributes after the genl header (in `data`,
+ *  or from `start` to `end` of a datagram holding many replies). */
+export function decodeService(data: Buffer, start = 0, end = data.length): IpvsService {
+  const attributes = commandLevel.parse(data, start, end).nestedInto(CommandAttr.service, serviceLevel);
   const family = familyFromNumber(attributes.u16(ServiceAttr.af));
   const fwmark = attributes.has(ServiceAttr.fwmark) ? attributes.u32(ServiceAttr.fwmark) : 0;
   const flags = attributes.u32(ServiceAttr.flags); // struct ip_vs_flags: flags, then mask
-  const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : formatIp(attributes.bytes(ServiceAttr.netmask), 4);
+  const persistent = (flags & ServiceFlag.persistent) !== 0;
   const service: IpvsService = {
     family,
     fwmark,
     protocol: fwmark > 0 ? 'tcp' : protocolFromNumber(attributes.u16(ServiceAttr.protocol)),
-    address: fwmark > 0 ? (family === 6 ? '::' : '0.0.0.0') : formatIp(attributes.bytes(ServiceAttr.addr), family),
+    address: fwmark > 0 ? (family === 6 ? '::' : '0.0.0.0') : inetAddress(attributes, ServiceAttr.addr, family),
     port: fwmark > 0 ? 0 : attributes.be16(ServiceAttr.port),
     scheduler: attributes.string(ServiceAttr.schedName),
     onePacket: (flags & ServiceFlag.onePacket) !== 0,
     schedulerFlags: flags & ServiceFlag.schedulerMask,
     destinations: [],
   };
-  if (flags & ServiceFlag.persistent) service.persistence = { timeout: attributes.u32(ServiceAttr.timeout), netmask };
+  if (persistent) {
+    const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : attributes.ipv4(ServiceAttr.netmask);
+    service.persistence = { timeout: attributes.u32(ServiceAttr.timeout), netmask };
+  }
   if (attributes.has(ServiceAttr.peName)) service.persistenceEngine = attributes.string(ServiceAttr.peName);
   return service;
 }
@@ -163,9 +178,9 @@ function tunnelChecksum(flags: number): TunnelChecksum {
   return flags & TunnelFlag.remcsum ? 'remcsum' : flags & TunnelFlag.csum ? 'csum' : 'none';
 }
 
-/** A destination from a GET_DEST dump reply. */
-export function decodeDestination(data: Buffer, serviceFamily: IpFamily): IpvsDestination {
-  const attributes = new AttributeReader(data, maxAttribute.command).nested(CommandAttr.dest, maxAttribute.dest);
+/** A destination from a GET_DEST dump reply (see decodeService for `start` and `end`). */
+export function decodeDestination(data: Buffer, serviceFamily: IpFamily, start = 0, end = data.length): IpvsDestination {
+  const attributes = commandLevel.parse(data, start, end).nestedInto(CommandAttr.dest, destinationLevel);
   const family = attributes.has(DestAttr.addrFamily) ? familyFromNumber(attributes.u16(DestAttr.addrFamily)) : serviceFamily;
   const code = attributes.u32(DestAttr.fwdMethod) & Forward.mask;
   const forwarding = forwardingByCode[code];
@@ -173,7 +188,7 @@ export function decodeDestination(data: Buffer, serviceFamily: IpFamily): IpvsDe
   const u32 = (type: number) => (attributes.has(type) ? attributes.u32(type) : 0);
   const destination: IpvsDestination = {
     family,
-    address: formatIp(attributes.bytes(DestAttr.addr), family),
+    address: inetAddress(attributes, DestAttr.addr, family),
     port: attributes.be16(DestAttr.port),
     forwarding,
     weight: attributes.u32(DestAttr.weight),
