@@ -57,9 +57,25 @@ export interface IpvsInfo {
   connectionTableSize: number;
 }
 
+/** Addresses as bytes, parsed once: a table of 100,000 services names a few hundred
+ *  addresses over and over. Emptied when it grows past a bound (the values are never
+ *  written to: AttributeWriter copies them). */
+const addressBytes = new Map<string, Buffer>();
+const ADDRESS_CACHE = 65_536;
+
+function cachedIpBytes(address: string): Buffer {
+  let bytes = addressBytes.get(address);
+  if (bytes === undefined) {
+    if (addressBytes.size >= ADDRESS_CACHE) addressBytes.clear();
+    bytes = ipBytes(address);
+    addressBytes.set(address, bytes);
+  }
+  return bytes;
+}
+
 /** union nf_inet_addr: 16 bytes, an IPv4 address in the first four. */
 function putInetAddress(out: AttributeWriter, type: number, address: string): void {
-  out.bytes(type, ipBytes(address), 16);
+  out.bytes(type, cachedIpBytes(address), 16);
 }
 
 function familyFromNumber(af: number): IpFamily {
@@ -67,7 +83,9 @@ function familyFromNumber(af: number): IpFamily {
 }
 
 function checkLength(value: string, max: number, what: string): string {
-  if (Buffer.byteLength(value) >= max) throw new Error(`${what} ${JSON.stringify(value)} is longer than ${max - 1} bytes`);
+  // at most 3 bytes of UTF-8 per UTF-16 unit: short names need no counting
+  if (value.length * 3 >= max && Buffer.byteLength(value) >= max)
+    throw new Error(`${what} ${JSON.stringify(value)} is longer than ${max - 1} bytes`);
   return value;
 }
 
@@ -86,6 +104,10 @@ export function putService(out: AttributeWriter, service: ServiceIdentity | Ipvs
   });
 }
 
+/** Scratch for the flags of the service being written (copied into the message). */
+const flagsAndMask = new Uint32Array([0, 0xffffffff]);
+const flagsAndMaskBytes = new Uint8Array(flagsAndMask.buffer);
+
 function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
   out.string(ServiceAttr.schedName, checkLength(service.scheduler, SCHEDNAME_MAX, 'scheduler name'));
   const flags =
@@ -93,14 +115,14 @@ function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
     (service.onePacket ? ServiceFlag.onePacket : 0) |
     (service.schedulerFlags & ServiceFlag.schedulerMask);
   // struct ip_vs_flags { flags; mask }: the mask says every flag is being set
-  const flagsAndMask = new Uint32Array([flags, 0xffffffff]);
-  out.bytes(ServiceAttr.flags, new Uint8Array(flagsAndMask.buffer));
+  flagsAndMask[0] = flags;
+  out.bytes(ServiceAttr.flags, flagsAndMaskBytes);
   out.u32(ServiceAttr.timeout, service.persistence?.timeout ?? 0);
   // IPv4: the mask in network order; IPv6: the prefix length. Without persistence the
   // kernel still wants one (ipvsadm sends /32 and /128).
   const netmask = service.persistence?.netmask;
   if (service.family === 6) out.u32(ServiceAttr.netmask, netmask === undefined ? 128 : ipv6PrefixLength(netmask));
-  else out.bytes(ServiceAttr.netmask, ipBytes(ipv4Netmask(netmask ?? '255.255.255.255')));
+  else out.bytes(ServiceAttr.netmask, cachedIpBytes(netmask === undefined ? '255.255.255.255' : ipv4Netmask(netmask)));
   // Without it an edit takes the engine away, as ipvsadm -E does.
   if (service.persistenceEngine !== undefined)
     out.string(ServiceAttr.peName, checkLength(service.persistenceEngine, PENAME_MAX, 'persistence engine name'));
