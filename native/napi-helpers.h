@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static napi_value throw_errno(napi_env env, const char *operation, int error) {
   char message[160];
@@ -32,6 +33,26 @@ static int int_argument(napi_env env, napi_value value, const char *what, int32_
     return 0;
   }
   return 1;
+}
+
+/** The one number a call takes (`what` names it in the TypeError); 0 when it threw. */
+static int only_int_argument(napi_env env, napi_callback_info info, const char *what, int32_t *out) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "a number argument is missing");
+    return 0;
+  }
+  return int_argument(env, argv[0], what, out);
+}
+
+// close(fd): void — both addons' sockets are plain file descriptors.
+static napi_value close_socket(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!only_int_argument(env, info, "fd", &fd)) return NULL;
+  if (close(fd) < 0) return throw_errno(env, "close", errno);
+  return NULL;
 }
 
 #endif

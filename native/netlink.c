@@ -29,11 +29,8 @@
 // picks, in the network namespace of the calling process. Error replies carry no copy of
 // the request (NETLINK_CAP_ACK): only its header, which is all the driver reads.
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t protocol;
-  if (argc < 1 || !int_argument(env, argv[0], "protocol", &protocol)) return NULL;
+  if (!only_int_argument(env, info, "protocol", &protocol)) return NULL;
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) return throw_errno(env, "socket(AF_NETLINK)", errno);
   int size = RECEIVE_BUFFER;
@@ -57,11 +54,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 
 // port(fd): number — the port the socket is bound to (the requests' nlmsg_pid).
 static napi_value socket_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (argc < 1 || !int_argument(env, argv[0], "fd", &fd)) return NULL;
+  if (!only_int_argument(env, info, "fd", &fd)) return NULL;
   struct sockaddr_nl local;
   socklen_t length = sizeof local;
   if (getsockname(fd, (struct sockaddr *)&local, &length) < 0) return throw_errno(env, "getsockname", errno);
@@ -150,17 +144,6 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_uint32(env, (uint32_t)used, &result);
   return result;
-}
-
-// close(fd): void
-static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  int32_t fd;
-  if (argc < 1 || !int_argument(env, argv[0], "fd", &fd)) return NULL;
-  if (close(fd) < 0) return throw_errno(env, "close", errno);
-  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {

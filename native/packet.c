@@ -68,17 +68,6 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// close(fd): void
-static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  int32_t fd;
-  if (argc < 1 || !int_argument(env, argv[0], "fd", &fd)) return NULL;
-  if (close(fd) < 0) return throw_errno(env, "close", errno);
-  return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
