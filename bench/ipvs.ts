@@ -254,7 +254,7 @@ async function runInGuest(): Promise<void> {
         const applied = Number(claim.balancerMs);
         const reconciled = Number(claim.reconcileMs);
         console.log(
-          `  apply from empty: tandem run ${seconds(applied)} (the claim's IPVS part: desired table, then the reconcile), ` +
+          `  apply from empty: tandem run ${seconds(applied)} (the claim until the table is in: addresses, desired table, reconcile), ` +
             `of which the reconcile ${seconds(reconciled)}; ipvsadm -R ${seconds(restore.ms)}: ` +
             `tandem/ipvsadm ${ratio(applied, restore.ms)}, the reconcile alone ${ratio(reconciled, restore.ms)}`,
         );
