@@ -37,7 +37,7 @@ export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js'
  *  ipvsadm rules is some 2000 services with 10 real servers each, far beyond real
  *  tables, and loads within a few hundred milliseconds and tens of MiB (npm run bench
  *  -- config); a 10 MB file must not cost a director a gigabyte. */
-export const maxConfigBytes = 64 * 1024 * 1024;
+export const maxConfigBytes = 8 * 1024 * 1024;
 
 export interface LoadOptions {
   /** Default: detected from the file name and contents. */

@@ -14,9 +14,10 @@ const NLMSG_DONE = 3;
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_ACK = 0x4;
 export const NLM_F_DUMP = 0x300;
-/** Replies read per call: about 8,000 services or destinations, decoded between two
- *  returns to the event loop. */
-const REPLY_BUFFER = 1 << 20;
+/** Replies read per call: one or two datagrams (the addon keeps 64 KiB of room for the
+ *  next), about 500 services or destinations decoded between two returns to the event
+ *  loop. With 1 MiB, a 10,000-service read held the loop for seconds in the emulated VM. */
+const REPLY_BUFFER = 128 << 10;
 
 /** The replies to the requests numbered `first` to `last` (one request, or a batch). */
 export interface Exchange {
