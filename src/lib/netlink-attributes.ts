@@ -8,9 +8,49 @@ const littleEndian = endianness() === 'LE';
 const HEADER = 4;
 const align = (n: number) => (n + 3) & ~3;
 
+/** struct nlmsghdr, then struct genlmsghdr: what precedes a generic netlink message's attributes. */
+export const NLMSG_HEADER = 16;
+export const GENL_HEADER = 4;
+
+export function readHostU16(buffer: Buffer, at: number): number {
+  return littleEndian ? buffer.readUInt16LE(at) : buffer.readUInt16BE(at);
+}
+
+export function readHostU32(buffer: Buffer, at: number): number {
+  return littleEndian ? buffer.readUInt32LE(at) : buffer.readUInt32BE(at);
+}
+
+export function readHostS32(buffer: Buffer, at: number): number {
+  return littleEndian ? buffer.readInt32LE(at) : buffer.readInt32BE(at);
+}
+
 export class AttributeWriter {
-  private buffer = Buffer.alloc(128);
+  private buffer: Buffer;
   private length = 0;
+
+  /** `capacity`: the bytes expected (a batch of messages), so the buffer need not grow.
+   *  Unzeroed memory from Node's pool (every byte is written before it is sent): a
+   *  buffer of its own per request kept the garbage collector busy on large tables. */
+  constructor(capacity = 128) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+  }
+
+  /** A whole generic netlink message (headers, then the attributes `build` writes): many
+   *  of them in one writer are sent in one datagram. */
+  message(type: number, flags: number, seq: number, port: number, command: number, version: number, build?: (out: this) => void): void {
+    const start = this.length;
+    this.reserve(NLMSG_HEADER + GENL_HEADER);
+    this.buffer.fill(0, start, start + NLMSG_HEADER + GENL_HEADER);
+    this.writeU16(type, start + 4);
+    this.writeU16(flags, start + 6);
+    this.writeU32(seq, start + 8);
+    this.writeU32(port, start + 12);
+    this.buffer.writeUInt8(command, start + NLMSG_HEADER);
+    this.buffer.writeUInt8(version, start + NLMSG_HEADER + 1);
+    this.length += NLMSG_HEADER + GENL_HEADER;
+    build?.(this);
+    this.writeU32(this.length - start, start);
+  }
 
   // Each writer asks put() for room before it touches this.buffer: put() may replace the buffer.
   u8(type: number, value: number): void {
@@ -19,9 +59,7 @@ export class AttributeWriter {
   }
 
   u16(type: number, value: number): void {
-    const at = this.put(type, 2);
-    if (littleEndian) this.buffer.writeUInt16LE(value, at);
-    else this.buffer.writeUInt16BE(value, at);
+    this.writeU16(value, this.put(type, 2));
   }
 
   /** Network byte order (ports). */
@@ -31,9 +69,7 @@ export class AttributeWriter {
   }
 
   u32(type: number, value: number): void {
-    const at = this.put(type, 4);
-    if (littleEndian) this.buffer.writeUInt32LE(value >>> 0, at);
-    else this.buffer.writeUInt32BE(value >>> 0, at);
+    this.writeU32(value, this.put(type, 4));
   }
 
   /** Network byte order (ctnetlink's integers). */
@@ -62,6 +98,10 @@ export class AttributeWriter {
     this.header(start, type, this.length - start);
   }
 
+  get size(): number {
+    return this.length;
+  }
+
   toBuffer(): Buffer {
     return this.buffer.subarray(0, this.length);
   }
@@ -72,49 +112,69 @@ export class AttributeWriter {
   private put(type: number, size: number): number {
     const start = this.length;
     const end = start + HEADER + align(size);
-    if (end > this.buffer.length) {
-      const grown = Buffer.alloc(Math.max(end, this.buffer.length * 2));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
+    this.reserve(end - start);
+    this.buffer.fill(0, start, end);
     this.header(start, type, HEADER + size);
     this.length = end;
     return start + HEADER;
   }
 
+  private reserve(bytes: number): void {
+    const end = this.length + bytes;
+    if (end <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(end, this.buffer.length * 2));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
   private header(at: number, type: number, length: number): void {
     if (length > 0xffff) throw new Error(`netlink attribute ${type} is too long (${length} bytes)`);
-    if (littleEndian) {
-      this.buffer.writeUInt16LE(length, at);
-      this.buffer.writeUInt16LE(type, at + 2);
-    } else {
-      this.buffer.writeUInt16BE(length, at);
-      this.buffer.writeUInt16BE(type, at + 2);
-    }
+    this.writeU16(length, at);
+    this.writeU16(type, at + 2);
+  }
+
+  private writeU16(value: number, at: number): void {
+    if (littleEndian) this.buffer.writeUInt16LE(value, at);
+    else this.buffer.writeUInt16BE(value, at);
+  }
+
+  private writeU32(value: number, at: number): void {
+    if (littleEndian) this.buffer.writeUInt32LE(value >>> 0, at);
+    else this.buffer.writeUInt32BE(value >>> 0, at);
   }
 }
 
 /** The attributes of one level, read in place: the last of each type up to `maxType`
- *  counts (unknown newer ones are skipped), values are read from the buffer on demand. */
+ *  counts (unknown newer ones are skipped), values are read from the buffer on demand.
+ *  `parse` points a reader at another message, so decoding thousands of replies can
+ *  reuse one reader per level instead of allocating. */
 export class AttributeReader {
   private readonly bounds: Int32Array;
+  private buffer: Buffer;
 
-  constructor(
-    private readonly buffer: Buffer,
-    maxType: number,
-  ) {
-    this.bounds = new Int32Array(2 * (maxType + 1)).fill(-1);
-    let offset = 0;
-    while (offset + HEADER <= buffer.length) {
-      const length = littleEndian ? buffer.readUInt16LE(offset) : buffer.readUInt16BE(offset);
-      const type = (littleEndian ? buffer.readUInt16LE(offset + 2) : buffer.readUInt16BE(offset + 2)) & 0x3fff;
-      if (length < HEADER || offset + length > buffer.length) throw new Error(`malformed netlink attribute at byte ${offset}`);
+  constructor(buffer: Buffer, maxType: number, start = 0, end = buffer.length) {
+    this.bounds = new Int32Array(2 * (maxType + 1));
+    this.buffer = buffer;
+    this.parse(buffer, start, end);
+  }
+
+  /** Reads the attributes in `buffer` from `start` to `end`, forgetting the previous ones. */
+  parse(buffer: Buffer, start = 0, end = buffer.length): this {
+    this.buffer = buffer;
+    this.bounds.fill(-1);
+    const maxType = this.bounds.length / 2 - 1;
+    let offset = start;
+    while (offset + HEADER <= end) {
+      const length = readHostU16(buffer, offset);
+      const type = readHostU16(buffer, offset + 2) & 0x3fff;
+      if (length < HEADER || offset + length > end) throw new Error(`malformed netlink attribute at byte ${offset - start}`);
       if (type <= maxType) {
         this.bounds[2 * type] = offset + HEADER;
         this.bounds[2 * type + 1] = offset + length;
       }
       offset += align(length);
     }
+    return this;
   }
 
   has(type: number): boolean {
@@ -126,8 +186,7 @@ export class AttributeReader {
   }
 
   u16(type: number): number {
-    const at = this.start(type, 2);
-    return littleEndian ? this.buffer.readUInt16LE(at) : this.buffer.readUInt16BE(at);
+    return readHostU16(this.buffer, this.start(type, 2));
   }
 
   be16(type: number): number {
@@ -135,8 +194,7 @@ export class AttributeReader {
   }
 
   u32(type: number): number {
-    const at = this.start(type, 4);
-    return littleEndian ? this.buffer.readUInt32LE(at) : this.buffer.readUInt32BE(at);
+    return readHostU32(this.buffer, this.start(type, 4));
   }
 
   be32(type: number): number {
@@ -148,15 +206,30 @@ export class AttributeReader {
     return this.buffer.subarray(start, this.bounds[2 * type + 1]);
   }
 
+  /** A dotted quad straight from the buffer (no copy of the bytes); see formatIp. */
+  ipv4(type: number): string {
+    const at = this.start(type, 4);
+    const b = this.buffer;
+    return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  }
+
   /** A NUL-terminated string. */
   string(type: number): string {
-    const value = this.bytes(type);
-    const end = value.indexOf(0);
-    return value.toString('utf8', 0, end < 0 ? value.length : end);
+    const start = this.start(type, 0);
+    const limit = this.bounds[2 * type + 1] ?? start;
+    const nul = this.buffer.indexOf(0, start);
+    return this.buffer.toString('utf8', start, nul < 0 || nul > limit ? limit : nul);
   }
 
   nested(type: number, maxType: number): AttributeReader {
-    return new AttributeReader(this.bytes(type), maxType);
+    const start = this.start(type, 0);
+    return new AttributeReader(this.buffer, maxType, start, this.bounds[2 * type + 1]);
+  }
+
+  /** Points `into` at the attributes nested in `type` (a reader reused across messages). */
+  nestedInto(type: number, into: AttributeReader): AttributeReader {
+    const start = this.start(type, 0);
+    return into.parse(this.buffer, start, this.bounds[2 * type + 1]);
   }
 
   private start(type: number, size: number): number {
