@@ -218,7 +218,8 @@ ${slowCli}`,
     const before = await Promise.all(nodes.map(status));
     const transitions = await Promise.all(nodes.map(async (node) => (await journal(node)).filter((e) => e.event === 'role.change').length));
     await editConfig(nodes, (doc) => doc.setIn(['virtual_services', 0, 'real_servers', 0, 'weight'], 50));
-    await Promise.all([systemctl('reload', active.unit), systemctl('reload', backup.unit)]);
+    await systemctl('reload', active.unit);
+    await systemctl('reload', backup.unit);
     await until('the new weight in the table', async () => (await rules(active)).includes('-r 192.168.3.2:80 -m -w 50'), 60_000);
     const after = await Promise.all(nodes.map(status));
     assert.deepEqual(
@@ -275,7 +276,7 @@ ${slowCli}`,
     /** README, "Upgrading", steps 1 to 3 on one node; resolves with its `tandem status`. */
     const upgrade = async (node: Node, peer: Node) => {
       // `tandem standby` (each start of the CLI costs half a minute in the emulated VM)
-      const standby = await sendControlRequest(node.socket, { command: 'standby' });
+      const standby = await sendControlRequest(node.socket, { command: 'standby' }, 120_000);
       assert.ok(standby.ok, JSON.stringify(standby));
       assert.equal((await status(node)).role, 'STANDBY');
       await until(
