@@ -50,10 +50,22 @@ const systemctl = (...args: string[]) =>
  */
 const slowCli = '# the CLI starts slowly in the emulated VM\nTimeoutStartSec=600\nTimeoutStopSec=600\n';
 
-/** What the units said last, for a failure's message. */
+/** What the units said last, their state and the busiest processes, for a failure's message. */
 async function recentJournal(): Promise<string> {
-  const args = ['-u', 'tandem', '-u', 'tandem-ifw02', '-n', '40', '-o', 'short-monotonic', '--no-pager'];
-  return (await run('journalctl', args).catch((error: unknown) => ({ stdout: String(error) }))).stdout;
+  const commands: [string, string[]][] = [
+    ['systemctl', ['status', '--no-pager', '-n', '0', 'tandem', 'tandem-ifw02']],
+    ['journalctl', ['-u', 'tandem', '-u', 'tandem-ifw02', '-n', '40', '-o', 'short-monotonic', '--no-pager']],
+    ['ps', ['-eo', 'pid,cls,rtprio,pcpu,rss,args', '--sort=-pcpu']],
+  ];
+  const outputs = await Promise.all(
+    commands.map(([command, args]) =>
+      run(command, args).then(
+        ({ stdout }) => stdout,
+        (error: unknown) => String(error),
+      ),
+    ),
+  );
+  return outputs.map((output) => output.split('\n').slice(0, 50).join('\n')).join('\n');
 }
 
 /** Waits for `probe`; a timeout shows the units' recent journal. */
