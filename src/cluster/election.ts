@@ -188,9 +188,15 @@ interface PeerState {
   mismatchLogged: { serialNo?: number; timers?: string };
 }
 
+/** When we stopped asking, and the state version of our first heartbeat without the request. */
+interface Withdrawal {
+  at: number;
+  version: number;
+}
+
 type Pending =
-  /** We released and asked the peer to claim. */
-  | { kind: 'handover'; id: number; reason: HandoverReason; since: number; requestId?: number }
+  /** We released and asked the peer to claim; `withdrawn` once we stopped asking (see resolveHandover). */
+  | { kind: 'handover'; id: number; reason: HandoverReason; since: number; requestId?: number; withdrawn?: Withdrawal }
   /** We asked the active peer to hand the role over to us. */
   | { kind: 'takeover'; id: number; reason: 'operator-takeover' | 'preempt'; since: number; requestId?: number };
 
@@ -386,6 +392,7 @@ export class Election {
     }
     if (this.mayPreempt && this.preemptNotBefore > now) deadlines.push(this.preemptNotBefore);
     if (this.pending) deadlines.push(this.pending.since + deadtime);
+    if (this.pending?.kind === 'handover' && this.pending.withdrawn) deadlines.push(this.pending.withdrawn.at + deadtime);
     if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
     if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
     if (this.stallGraceUntil > now) deadlines.push(this.stallGraceUntil);
@@ -869,14 +876,7 @@ export class Election {
     const timedOut = now - pending.since >= this.config.deadtime;
     const took = `after ${Math.round(now - pending.since)} ms`;
     if (pending.kind === 'handover') {
-      if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
-        this.finishPending(pending, true, undefined, `the peer is ACTIVE ${took}`);
-        return;
-      }
-      const failure = this.handoverFailure(alive, timedOut);
-      if (!failure) return;
-      this.finishPending(pending, false, alive && !timedOut ? 'peer-cannot-serve' : 'timeout', `${failure}; this node takes the role back`);
-      if (this.role === 'BACKUP' || this.role === 'STANDBY') this.transition('ACTIVE', 'handover-failed', now);
+      this.resolveHandover(pending, alive, timedOut, took, now);
     } else if (this.role === 'ACTIVE') {
       this.finishPending(pending, true, undefined, `this node is ACTIVE ${took}`);
     } else if (this.role !== 'BACKUP') {
@@ -888,14 +888,48 @@ export class Election {
     }
   }
 
+  /**
+   * A peer that heard our request may claim at any moment, so timing out alone must not
+   * make us claim again (both would be ACTIVE). At the timeout we stop asking; the role
+   * comes back to us only once the peer, still not ACTIVE, acknowledges a heartbeat of
+   * ours without the request: it applies heartbeats in order, so it can no longer act.
+   */
+  private resolveHandover(
+    pending: Extract<Pending, { kind: 'handover' }>,
+    alive: boolean,
+    timedOut: boolean,
+    took: string,
+    now: number,
+  ): void {
+    if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
+      this.finishPending(pending, true, undefined, `the peer is ACTIVE ${took}`);
+      return;
+    }
+    if (timedOut && alive && !pending.withdrawn) {
+      this.stateVersion += 1;
+      pending.withdrawn = { at: now, version: this.stateVersion };
+      this.sendNow = true;
+    }
+    const failure = this.handoverFailure(pending, alive, now);
+    if (!failure) return;
+    this.finishPending(pending, false, alive && !timedOut ? 'peer-cannot-serve' : 'timeout', `${failure}; this node takes the role back`);
+    if (this.role === 'BACKUP' || this.role === 'STANDBY') this.transition('ACTIVE', 'handover-failed', now);
+  }
+
   /** Why the peer will not claim after our handover, if it will not. */
-  private handoverFailure(alive: boolean, timedOut: boolean): string | undefined {
+  private handoverFailure(pending: Extract<Pending, { kind: 'handover' }>, alive: boolean, now: number): string | undefined {
     const peer = this.peer;
     const hb = peer?.heartbeat;
     if (!alive) return 'the peer went silent';
     // Only a proven peer's word ends it early; an unproven one is waited out.
     if (hb && peer.proven && this.peerUnable()) return `the peer became ${hb.role}${hb.health.canServe ? '' : ' and cannot serve'}`;
-    return timedOut ? `the peer did not claim within ${this.config.deadtime} ms` : undefined;
+    const withdrawn = pending.withdrawn;
+    if (!withdrawn) return undefined;
+    const acknowledged = !!peer?.proven && peer.echoesUs && (hb?.peerStateVersion ?? 0) >= withdrawn.version;
+    // A peer that hears us not at all for a deadtime claims by itself: we would see it ACTIVE.
+    if (acknowledged || now - withdrawn.at >= this.config.deadtime)
+      return `the peer did not claim within ${Math.round(now - pending.since)} ms`;
+    return undefined;
   }
 
   /** Releases the addresses kept after a handover or stop once the peer holds them (or cannot take them). */
@@ -906,7 +940,7 @@ export class Election {
     if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
       kept.peerActiveAt ??= now;
       if (now - kept.peerActiveAt < this.releaseGrace(kept.reason)) return;
-    } else if (alive && !this.peerUnable() && now - kept.since < this.config.deadtime) {
+    } else if (alive && !this.peerUnable() && (now - kept.since < this.config.deadtime || this.pending?.kind === 'handover')) {
       return;
     }
     this.releaseKept();
@@ -1009,7 +1043,8 @@ export class Election {
 
   private heartbeat(now: number): Heartbeat {
     const pending = this.pending;
-    const request: PeerRequest | undefined = pending && { kind: pending.kind, id: pending.id, reason: pending.reason };
+    const asking = pending && !(pending.kind === 'handover' && pending.withdrawn);
+    const request: PeerRequest | undefined = asking ? { kind: pending.kind, id: pending.id, reason: pending.reason } : undefined;
     const peer = this.peer;
     return {
       role: this.role,

@@ -341,6 +341,42 @@ describe('election rules (one node)', () => {
     expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'handover-failed' });
   });
 
+  it('after a handover times out, stops asking and claims again only once the peer cannot act on it', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
+    n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
+    n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
+    // The peer keeps answering as BACKUP without having seen the request (it was lost).
+    for (let t = 50; t < 220; t += 50) n.hear(t, peerHeartbeat('BACKUP', { peerStateVersion: 3 }));
+    const timeout = n.tick(220);
+    expect(n.election.currentRole).toBe('BACKUP');
+    const withdrawn = timeout.find((a) => a.type === 'sendHeartbeat');
+    expect(withdrawn).toMatchObject({ heartbeat: { role: 'BACKUP' } });
+    const version = withdrawn?.type === 'sendHeartbeat' ? withdrawn.heartbeat.stateVersion : 0;
+    expect(withdrawn?.type === 'sendHeartbeat' && withdrawn.heartbeat.request).toBeFalsy();
+    // Still BACKUP and not acknowledging the withdrawal: it may yet claim, so we wait.
+    n.hear(250, peerHeartbeat('BACKUP', { peerStateVersion: 3 }));
+    expect(n.election.currentRole).toBe('BACKUP');
+    const back = n.hear(260, peerHeartbeat('BACKUP', { peerStateVersion: version }));
+    expect(back.find((a) => a.type === 'operatorReply')).toMatchObject({ requestId: 1, ok: false, code: 'timeout' });
+    expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'handover-failed' });
+  });
+
+  it('counts a handover done when the peer claims after the request was withdrawn', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
+    n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
+    n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
+    for (let t = 50; t < 220; t += 50) n.hear(t, peerHeartbeat('BACKUP', { peerStateVersion: 3 }));
+    n.tick(220);
+    const done = n.hear(240, peerHeartbeat('ACTIVE', { term: 2, peerStateVersion: 3 }));
+    expect(done.find((a) => a.type === 'operatorReply')).toMatchObject({ requestId: 1, ok: true });
+    expect(n.election.currentRole).toBe('BACKUP');
+    expect(n.transitions().at(-1)?.reason).not.toBe('handover-failed');
+  });
+
   it('gives up a takeover request the active peer does not answer within deadtime', () => {
     const n = single();
     n.tick(0);
