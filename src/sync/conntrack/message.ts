@@ -12,6 +12,7 @@ import {
   AF_INET6,
   Cta,
   CtaIp,
+  MessageType,
   CtaNat,
   CtaProto,
   CtaProtoinfo,
@@ -25,13 +26,14 @@ import {
   TcpFlag,
 } from './uapi.js';
 
-/** One entry from the payload (after the netlink header) of a dump reply or an event. */
-export function decodeConntrackMessage(payload: Buffer): ConntrackEntry {
-  if (payload.length < NFGENMSG_LENGTH) throw new Error(`ctnetlink message of ${payload.length} bytes`);
-  const addressFamily = payload.readUInt8(0);
+/** One entry from the payload (after the netlink header, from `start` to `end` of
+ *  `buffer`) of a dump reply or an event. */
+export function decodeConntrackMessage(buffer: Buffer, start = 0, end = buffer.length): ConntrackEntry {
+  if (end - start < NFGENMSG_LENGTH) throw new Error(`ctnetlink message of ${end - start} bytes`);
+  const addressFamily = buffer.readUInt8(start);
   if (addressFamily !== AF_INET && addressFamily !== AF_INET6) throw new Error(`ctnetlink message of address family ${addressFamily}`);
   const family: IpFamily = addressFamily === AF_INET ? 4 : 6;
-  const attributes = new AttributeReader(payload.subarray(NFGENMSG_LENGTH), Cta.max);
+  const attributes = new AttributeReader(buffer, Cta.max, start + NFGENMSG_LENGTH, end);
   const original = readTuple(attributes.nested(Cta.tupleOrig, CtaTuple.max), family);
   const reply = readTuple(attributes.nested(Cta.tupleReply, CtaTuple.max), family);
   if (original.protocol !== reply.protocol) throw new Error('ctnetlink tuples of different protocols');
@@ -91,17 +93,23 @@ function readTcp(protoinfo: AttributeReader): TcpState | undefined {
   };
 }
 
-/** The nfgenmsg header of a request about entries of `family` (0: every family). */
-export function nfgenmsg(family: IpFamily | 0): Buffer {
-  const header = Buffer.alloc(NFGENMSG_LENGTH);
-  header.writeUInt8(family === 0 ? 0 : family === 4 ? AF_INET : AF_INET6, 0);
-  header.writeUInt8(NFNETLINK_V0, 1);
-  return header;
+function addressFamily(family: IpFamily): number {
+  return family === 4 ? AF_INET : AF_INET6;
 }
 
-/** IPCTNL_MSG_CT_NEW creating the entry, NAT binding included. */
-export function buildCreate(entry: ConntrackEntry): Buffer[] {
-  const out = new AttributeWriter();
+/** What IPCTNL_MSG_CT_NEW does with the entry: `create` it, NAT binding included, or
+ *  `update` the entry the kernel has already (NAT and status are fixed once it exists). */
+export type CtNewKind = 'create' | 'update';
+
+/** Appends one IPCTNL_MSG_CT_NEW to the batch `out` holds (nfgenmsg has the layout of a
+ *  generic netlink header: family, version, then a zero resource id). */
+export function appendCtNew(out: AttributeWriter, kind: CtNewKind, entry: ConntrackEntry, seq: number, port: number, flags: number): void {
+  out.message(MessageType.new, flags, seq, port, addressFamily(entry.family), NFNETLINK_V0, () =>
+    kind === 'create' ? putCreate(out, entry) : putUpdate(out, entry),
+  );
+}
+
+function putCreate(out: AttributeWriter, entry: ConntrackEntry): void {
   const natted = (entry.status & (Status.srcNat | Status.dstNat)) !== 0;
   putTuple(out, Cta.tupleOrig, entry.original, entry);
   putTuple(out, Cta.tupleReply, natted ? untranslatedReply(entry) : entry.reply, entry);
@@ -112,17 +120,12 @@ export function buildCreate(entry: ConntrackEntry): Buffer[] {
   // The kernel refuses to set EXPECTED or DYING and to clear CONFIRMED (which it sets itself).
   out.be32(Cta.status, (entry.status & ~(Status.expected | Status.dying)) | Status.confirmed);
   putCommon(out, entry);
-  return [nfgenmsg(entry.family), out.toBuffer()];
 }
 
-/** IPCTNL_MSG_CT_NEW refreshing an entry the kernel has already: NAT and status are
- *  fixed once an entry exists, the rest is brought up to date. */
-export function buildUpdate(entry: ConntrackEntry): Buffer[] {
-  const out = new AttributeWriter();
+function putUpdate(out: AttributeWriter, entry: ConntrackEntry): void {
   putTuple(out, Cta.tupleOrig, entry.original, entry);
   out.be32(Cta.timeout, entry.timeoutSeconds);
   putCommon(out, entry);
-  return [nfgenmsg(entry.family), out.toBuffer()];
 }
 
 function putCommon(out: AttributeWriter, entry: ConntrackEntry): void {
