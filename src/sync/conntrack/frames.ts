@@ -45,7 +45,7 @@ export function forEachMessage(
 
 /** The errno (positive; 0 for an acknowledgement) an NLMSG_ERROR or NLMSG_DONE carries. */
 export function errnoAt(buffer: Buffer, start: number, end: number): number {
-  return end - start >= 4 ? -readHostS32(buffer, start) : 0;
+  return end - start >= 4 ? Math.abs(readHostS32(buffer, start)) : 0;
 }
 
 /** Hands each entry of dump `seq`'s replies in the buffer (where its payload starts and
