@@ -258,25 +258,42 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   (void)events;
   struct readable_watch *watch = poll->data;
   napi_env env = watch->env;
+  int error = 0, stopped = 0;
+  if (status < 0) {
+    // libuv stops a poll whose socket reports an error (POLLERR), as netlink does while
+    // a datagram-dropping overflow is pending (ENOBUFS): fetching the error clears it, so
+    // a socket that is still there is polled again; a reader then learns of the loss.
+    int fd;
+    socklen_t length = sizeof error;
+    if (uv_fileno((uv_handle_t *)poll, &fd) == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 &&
+        uv_poll_start(poll, UV_READABLE, on_readable) == 0) {
+      if (error == 0) return; // nothing to tell: the next readable call will come
+    } else {
+      error = -status;
+      stopped = 1;
+    }
+  }
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, receiver, argv[1], result;
+  napi_value callback, receiver, argv[2], result;
   napi_get_reference_value(env, watch->callback, &callback);
   napi_get_global(env, &receiver); // MakeCallback wants an object
-  // libuv's negative error (the socket failed) as a positive errno, 0 when readable
-  napi_create_int32(env, status < 0 ? -status : 0, &argv[0]);
-  if (napi_make_callback(env, watch->context, receiver, callback, 1, argv, &result) == napi_pending_exception) {
+  napi_create_int32(env, error, &argv[0]);
+  napi_get_boolean(env, stopped, &argv[1]);
+  if (napi_make_callback(env, watch->context, receiver, callback, 2, argv, &result) == napi_pending_exception) {
     // what a throwing JavaScript callback does anywhere else: an uncaught exception
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
   }
   napi_close_handle_scope(env, scope);
 }
 
-// poll(fd, callback(errno)): handle — calls `callback` on the event loop whenever the
-// socket has datagrams queued (level-triggered: again on the next turn while any are
-// left, so a reader may stop after a time budget). unpoll(handle) stops it.
+// poll(fd, callback(errno, stopped)): handle — calls `callback(0, false)` on the event loop
+// whenever the socket has datagrams queued (level-triggered: again on the next turn while
+// any are left, so a reader may stop after a time budget); `callback(errno, false)` for an
+// error the socket reported (ENOBUFS: the kernel dropped datagrams), the poll going on;
+// `callback(errno, true)` once when the poll had to stop. unpoll(handle) stops it.
 static napi_value poll_readable(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];

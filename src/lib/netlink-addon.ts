@@ -22,9 +22,10 @@ export interface NetlinkAddon {
   /** Reads the datagrams queued, without waiting, as exchange does; where the kernel had
    *  dropped datagrams for the socket (ENOBUFS) an NLMSG_OVERRUN header stands instead. */
   receive(fd: number, buffer: Buffer): number;
-  /** Calls `onReadable` on the event loop while the socket has datagrams queued (errno 0),
-   *  or once with the errno of a socket that failed (the poll is then stopped). */
-  poll(fd: number, onReadable: (errno: number) => void): PollHandle;
+  /** Calls `onReadable` on the event loop while the socket has datagrams queued (errno 0);
+   *  with the errno the socket reported (ENOBUFS: the kernel dropped datagrams for it),
+   *  polling on; or once with `stopped` when the poll failed and stopped. */
+  poll(fd: number, onReadable: (errno: number, stopped: boolean) => void): PollHandle;
   unpoll(handle: PollHandle): void;
   close(fd: number): void;
 }

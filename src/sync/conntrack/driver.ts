@@ -123,12 +123,14 @@ export class Ctnetlink {
     }
     const buffer = Buffer.alloc(READ_BUFFER);
     const undecodable = (error: Error) => this.options.onUndecodable?.(error);
-    const drain = (errno: number) => {
-      if (errno !== 0) {
-        stop(); // libuv stopped the poll already
+    const lost = (why: string) => onLost(new Error(`conntrack events lost: ${why} on the event socket (receive buffer ${granted} bytes)`));
+    const drain = (errno: number, stopped: boolean) => {
+      if (stopped) {
+        stop();
         onLost(new Error(`conntrack events: the event socket failed (${errnoName(errno)}); no longer watching`));
         return;
       }
+      if (errno !== 0) lost(errnoName(errno)); // the overflow was fetched with the error: no marker follows
       const deadline = performance.now() + EVENT_BURST_MS;
       do {
         let used: number;
@@ -141,7 +143,7 @@ export class Ctnetlink {
         if (used === 0) return;
         const { events, overruns } = readEvents(buffer, used, undecodable);
         if (events.length > 0) onEvents(events);
-        if (overruns > 0) onLost(new Error(`conntrack events lost: ENOBUFS on the event socket (receive buffer ${granted} bytes)`));
+        if (overruns > 0) lost('ENOBUFS');
       } while (performance.now() < deadline);
     };
     const poll = this.addon.poll(socket, drain);
