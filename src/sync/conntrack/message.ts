@@ -26,6 +26,18 @@ import {
   TcpFlag,
 } from './uapi.js';
 
+// One reader per nesting level, reused for every message: a dump of 100,000 entries
+// allocated eight per entry. Each level is read whole before the next message.
+const empty = Buffer.alloc(0);
+const readers = {
+  message: new AttributeReader(empty, Cta.max),
+  tuple: new AttributeReader(empty, CtaTuple.max),
+  ip: new AttributeReader(empty, CtaIp.max),
+  proto: new AttributeReader(empty, CtaProto.max),
+  protoinfo: new AttributeReader(empty, CtaProtoinfo.max),
+  tcp: new AttributeReader(empty, CtaProtoinfoTcp.max),
+};
+
 /** One entry from the payload (after the netlink header, from `start` to `end` of
  *  `buffer`) of a dump reply or an event. */
 export function decodeConntrackMessage(buffer: Buffer, start = 0, end = buffer.length): ConntrackEntry {
@@ -33,11 +45,11 @@ export function decodeConntrackMessage(buffer: Buffer, start = 0, end = buffer.l
   const addressFamily = buffer.readUInt8(start);
   if (addressFamily !== AF_INET && addressFamily !== AF_INET6) throw new Error(`ctnetlink message of address family ${addressFamily}`);
   const family: IpFamily = addressFamily === AF_INET ? 4 : 6;
-  const attributes = new AttributeReader(buffer, Cta.max, start + NFGENMSG_LENGTH, end);
-  const original = readTuple(attributes.nested(Cta.tupleOrig, CtaTuple.max), family);
-  const reply = readTuple(attributes.nested(Cta.tupleReply, CtaTuple.max), family);
+  const attributes = readers.message.parse(buffer, start + NFGENMSG_LENGTH, end);
+  const original = readTuple(attributes.nestedInto(Cta.tupleOrig, readers.tuple), family);
+  const reply = readTuple(attributes.nestedInto(Cta.tupleReply, readers.tuple), family);
   if (original.protocol !== reply.protocol) throw new Error('ctnetlink tuples of different protocols');
-  const tcp = attributes.has(Cta.protoinfo) ? readTcp(attributes.nested(Cta.protoinfo, CtaProtoinfo.max)) : undefined;
+  const tcp = attributes.has(Cta.protoinfo) ? readTcp(attributes.nestedInto(Cta.protoinfo, readers.protoinfo)) : undefined;
   return {
     family,
     protocol: original.protocol,
@@ -52,11 +64,11 @@ export function decodeConntrackMessage(buffer: Buffer, start = 0, end = buffer.l
 }
 
 function readTuple(tuple: AttributeReader, family: IpFamily): { protocol: number; tuple: ConntrackTuple } {
-  const ip = tuple.nested(CtaTuple.ip, CtaIp.max);
+  const ip = tuple.nestedInto(CtaTuple.ip, readers.ip);
   const [sourceType, destinationType] = family === 4 ? [CtaIp.v4Src, CtaIp.v4Dst] : [CtaIp.v6Src, CtaIp.v6Dst];
   const source = formatIp(ip.bytes(sourceType), family);
   const destination = formatIp(ip.bytes(destinationType), family);
-  const proto = tuple.nested(CtaTuple.proto, CtaProto.max);
+  const proto = tuple.nestedInto(CtaTuple.proto, readers.proto);
   const protocol = proto.u8(CtaProto.num);
   if (isIcmp(family, protocol)) {
     const [id, type, code] =
@@ -80,7 +92,7 @@ function readTuple(tuple: AttributeReader, family: IpFamily): { protocol: number
 
 function readTcp(protoinfo: AttributeReader): TcpState | undefined {
   if (!protoinfo.has(CtaProtoinfo.tcp)) return undefined;
-  const tcp = protoinfo.nested(CtaProtoinfo.tcp, CtaProtoinfoTcp.max);
+  const tcp = protoinfo.nestedInto(CtaProtoinfo.tcp, readers.tcp);
   const u8 = (type: number) => (tcp.has(type) ? tcp.u8(type) : 0);
   // struct nf_ct_tcp_flags: the flags byte, then a mask byte the kernel leaves empty
   const flags = (type: number) => (tcp.has(type) ? (tcp.bytes(type)[0] ?? 0) : 0);
