@@ -175,16 +175,25 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   return bytes_read(env, read_queued(fd, replies, capacity, 1, last_seq, 0));
 }
 
-// subscribe(fd, group): void — joins a multicast group of the socket's protocol.
-static napi_value subscribe(napi_env env, napi_callback_info info) {
+/** The two numbers a call takes (`call` and the names in the TypeError); 0 when it threw. */
+static int two_int_arguments(napi_env env, napi_callback_info info, const char *call, const char *first, int32_t *a,
+                             const char *second, int32_t *b) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  int32_t fd, group;
-  if (argc < 2 || !int_argument(env, argv[0], "fd", &fd) || !int_argument(env, argv[1], "group", &group)) {
-    if (argc < 2) napi_throw_type_error(env, NULL, "subscribe(fd, group) needs two arguments");
-    return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 2) {
+    char message[80];
+    snprintf(message, sizeof message, "%s needs two arguments", call);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
   }
+  return int_argument(env, argv[0], first, a) && int_argument(env, argv[1], second, b);
+}
+
+// subscribe(fd, group): void — joins a multicast group of the socket's protocol.
+static napi_value subscribe(napi_env env, napi_callback_info info) {
+  int32_t fd, group;
+  if (!two_int_arguments(env, info, "subscribe(fd, group)", "fd", &fd, "group", &group)) return NULL;
   if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
     return throw_errno(env, "setsockopt(NETLINK_ADD_MEMBERSHIP)", errno);
   return NULL;
@@ -193,14 +202,8 @@ static napi_value subscribe(napi_env env, napi_callback_info info) {
 // setReceiveBuffer(fd, bytes): number — the receive buffer the kernel granted (it doubles
 // the request for its bookkeeping; without CAP_NET_ADMIN, capped at net.core.rmem_max).
 static napi_value set_receive_buffer(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd, size;
-  if (argc < 2 || !int_argument(env, argv[0], "fd", &fd) || !int_argument(env, argv[1], "bytes", &size)) {
-    if (argc < 2) napi_throw_type_error(env, NULL, "setReceiveBuffer(fd, bytes) needs two arguments");
-    return NULL;
-  }
+  if (!two_int_arguments(env, info, "setReceiveBuffer(fd, bytes)", "fd", &fd, "bytes", &size)) return NULL;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0)
     return throw_errno(env, "setsockopt(SO_RCVBUF)", errno);
