@@ -1,4 +1,6 @@
-// A netlink socket driven synchronously, for the IPVS driver (src/ipvs/genl/channel.ts).
+// Netlink sockets driven synchronously, for the IPVS driver (src/ipvs/genl/channel.ts) and
+// the conntrack driver's dumps and commits (src/sync/conntrack/driver.ts); and multicast
+// event sockets read when libuv finds them readable (the conntrack driver's watch).
 // The kernel handles a generic netlink request inside the sender's sendmsg and queues
 // its replies before the call returns (a dump's next part is made inside recvmsg), so
 // one call can send a batch of requests and read every reply to it without waiting on
@@ -10,9 +12,11 @@
 #include <linux/netlink.h>
 #include <node_api.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "napi-helpers.h"
 
@@ -22,7 +26,8 @@
 /** Room left in the reply buffer before another datagram is read: the kernel makes
  *  dump parts of at most 32 KiB (and sizes them by the last recvmsg's buffer). */
 #define DATAGRAM_ROOM 65536
-/** The receive buffer holds the error replies of a whole batch (see the driver). */
+/** The receive buffer holds the error replies of a whole batch (see the drivers), the
+ *  send buffer a whole batch of requests. */
 #define RECEIVE_BUFFER (4 << 20)
 
 // open(protocol): number — a netlink socket of that protocol, bound to a port the kernel
@@ -37,6 +42,9 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   // FORCE goes beyond net.core.rmem_max and needs CAP_NET_ADMIN, which IPVS needs anyway
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  // a datagram to the kernel is refused beyond the send buffer: room for a batch of requests
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   int on = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on);
   struct sockaddr_nl local;
@@ -78,11 +86,60 @@ static int ends_request(const unsigned char *data, size_t length, uint32_t seq) 
   return 0;
 }
 
+/** Reads the datagrams already queued into `out`, each from a 4-byte boundary, until one
+ *  ends request `last_seq` (when `ends_at` is set), none is left, or `out` has no room
+ *  for another. An overflow the kernel reports (ENOBUFS: it dropped datagrams for this
+ *  socket) becomes an NLMSG_OVERRUN header in place when `mark_overruns` is set, so the
+ *  reader learns where the gap is and keeps the datagrams queued after it. Returns the
+ *  bytes written, or -errno. */
+static ssize_t read_queued(int fd, unsigned char *out, size_t capacity, int ends_at, uint32_t last_seq, int mark_overruns) {
+  size_t used = 0;
+  while (capacity - used >= DATAGRAM_ROOM) {
+    ssize_t received;
+    do received = recv(fd, out + used, capacity - used, MSG_DONTWAIT | MSG_TRUNC);
+    while (received < 0 && errno == EINTR);
+    if (received < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno != ENOBUFS || !mark_overruns) return -errno;
+      struct nlmsghdr overrun = {.nlmsg_len = sizeof overrun, .nlmsg_type = NLMSG_OVERRUN};
+      memcpy(out + used, &overrun, sizeof overrun);
+      used += sizeof overrun;
+      continue;
+    }
+    if ((size_t)received > capacity - used) return -EMSGSIZE;
+    int ended = ends_at && ends_request(out + used, (size_t)received, last_seq);
+    size_t aligned = NLMSG_ALIGN((size_t)received);
+    memset(out + used + received, 0, aligned - (size_t)received);
+    used += aligned;
+    if (ended) break;
+  }
+  return (ssize_t)used;
+}
+
+static int buffer_argument(napi_env env, napi_value value, const char *what, void **data, size_t *length) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, value, data, length) != napi_ok) {
+    char message[80];
+    snprintf(message, sizeof message, "%s must be a Buffer", what);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value bytes_read(napi_env env, ssize_t used) {
+  if (used == -EMSGSIZE) return throw_errno(env, "recvmsg (a reply larger than the buffer)", EMSGSIZE);
+  if (used < 0) return throw_errno(env, "recvmsg", (int)-used);
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)used, &result);
+  return result;
+}
+
 // exchange(fd, request: Buffer | null, lastSeq, replies: Buffer): number — sends `request`
 // (one or more messages) when given, then reads the datagrams already queued into
-// `replies`, each from a 4-byte boundary, until one ends request `lastSeq`, none is
-// left, or `replies` has no room for another. Returns the bytes written: the caller
-// parses them and calls again (without a request) while request `lastSeq` has not ended.
+// `replies` (see read_queued) until one ends request `lastSeq`. Returns the bytes
+// written: the caller parses them and calls again (without a request) while request
+// `lastSeq` has not ended.
 static napi_value exchange(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -98,24 +155,15 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "lastSeq must be a number");
     return NULL;
   }
-  bool is_buffer = false;
   void *replies;
   size_t capacity;
-  if (napi_is_buffer(env, argv[3], &is_buffer) != napi_ok || !is_buffer ||
-      napi_get_buffer_info(env, argv[3], &replies, &capacity) != napi_ok) {
-    napi_throw_type_error(env, NULL, "replies must be a Buffer");
-    return NULL;
-  }
+  if (!buffer_argument(env, argv[3], "replies", &replies, &capacity)) return NULL;
   napi_valuetype request_type;
   napi_typeof(env, argv[1], &request_type);
   if (request_type != napi_null) {
     void *request;
     size_t length;
-    if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
-        napi_get_buffer_info(env, argv[1], &request, &length) != napi_ok) {
-      napi_throw_type_error(env, NULL, "request must be a Buffer or null");
-      return NULL;
-    }
+    if (!buffer_argument(env, argv[1], "request", &request, &length)) return NULL;
     struct sockaddr_nl kernel;
     memset(&kernel, 0, sizeof kernel);
     kernel.nl_family = AF_NETLINK;
@@ -124,26 +172,190 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
     while (sent < 0 && errno == EINTR);
     if (sent < 0) return throw_errno(env, "sendmsg", errno);
   }
-  unsigned char *out = replies;
-  size_t used = 0;
-  while (capacity - used >= DATAGRAM_ROOM) {
-    ssize_t received;
-    do received = recv(fd, out + used, capacity - used, MSG_DONTWAIT | MSG_TRUNC);
-    while (received < 0 && errno == EINTR);
-    if (received < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return throw_errno(env, "recvmsg", errno);
-    }
-    if ((size_t)received > capacity - used) return throw_errno(env, "recvmsg (a reply larger than the buffer)", EMSGSIZE);
-    int ended = ends_request(out + used, (size_t)received, last_seq);
-    size_t aligned = NLMSG_ALIGN((size_t)received);
-    memset(out + used + received, 0, aligned - (size_t)received);
-    used += aligned;
-    if (ended) break;
+  return bytes_read(env, read_queued(fd, replies, capacity, 1, last_seq, 0));
+}
+
+/** The two numbers a call takes (`call` and the names in the TypeError); 0 when it threw. */
+static int two_int_arguments(napi_env env, napi_callback_info info, const char *call, const char *first, int32_t *a,
+                             const char *second, int32_t *b) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 2) {
+    char message[80];
+    snprintf(message, sizeof message, "%s needs two arguments", call);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
   }
+  return int_argument(env, argv[0], first, a) && int_argument(env, argv[1], second, b);
+}
+
+// subscribe(fd, group): void — joins a multicast group of the socket's protocol.
+static napi_value subscribe(napi_env env, napi_callback_info info) {
+  int32_t fd, group;
+  if (!two_int_arguments(env, info, "subscribe(fd, group)", "fd", &fd, "group", &group)) return NULL;
+  if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
+    return throw_errno(env, "setsockopt(NETLINK_ADD_MEMBERSHIP)", errno);
+  return NULL;
+}
+
+// setReceiveBuffer(fd, bytes): number — the receive buffer the kernel granted (it doubles
+// the request for its bookkeeping; without CAP_NET_ADMIN, capped at net.core.rmem_max).
+static napi_value set_receive_buffer(napi_env env, napi_callback_info info) {
+  int32_t fd, size;
+  if (!two_int_arguments(env, info, "setReceiveBuffer(fd, bytes)", "fd", &fd, "bytes", &size)) return NULL;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0)
+    return throw_errno(env, "setsockopt(SO_RCVBUF)", errno);
+  int granted = 0;
+  socklen_t length = sizeof granted;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) < 0) return throw_errno(env, "getsockopt(SO_RCVBUF)", errno);
   napi_value result;
-  napi_create_uint32(env, (uint32_t)used, &result);
+  napi_create_int32(env, granted, &result);
   return result;
+}
+
+// receive(fd, buffer: Buffer): number — the datagrams already queued (multicast events),
+// read without waiting into `buffer` (see read_queued: an overflow is an NLMSG_OVERRUN
+// header in place, never an exception). Returns the bytes written.
+static napi_value receive(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  if (argc < 2 || !int_argument(env, argv[0], "fd", &fd)) {
+    if (argc < 2) napi_throw_type_error(env, NULL, "receive(fd, buffer) needs two arguments");
+    return NULL;
+  }
+  void *out;
+  size_t capacity;
+  if (!buffer_argument(env, argv[1], "buffer", &out, &capacity)) return NULL;
+  return bytes_read(env, read_queued(fd, out, capacity, 0, 0, 1));
+}
+
+/** A socket watched by libuv: its callback runs on the event loop when it is readable.
+ *  Freed once libuv has closed the poll and JavaScript has dropped the handle, whichever
+ *  comes last, so a late unpoll of a stopped handle reads no freed memory. */
+struct readable_watch {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  int closed, collected;
+};
+
+static void on_closed(uv_handle_t *handle) {
+  struct readable_watch *watch = handle->data;
+  watch->closed = 1;
+  if (watch->collected) free(watch);
+}
+
+static void on_collected(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  struct readable_watch *watch = data;
+  watch->collected = 1;
+  if (watch->closed) free(watch);
+}
+
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  struct readable_watch *watch = poll->data;
+  napi_env env = watch->env;
+  int error = 0, stopped = 0;
+  if (status < 0) {
+    // libuv stops a poll whose socket reports an error (POLLERR), as netlink does while
+    // a datagram-dropping overflow is pending (ENOBUFS): fetching the error clears it, so
+    // a socket that is still there is polled again; a reader then learns of the loss.
+    int fd;
+    socklen_t length = sizeof error;
+    if (uv_fileno((uv_handle_t *)poll, &fd) == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 &&
+        uv_poll_start(poll, UV_READABLE, on_readable) == 0) {
+      if (error == 0) return; // nothing to tell: the next readable call will come
+    } else {
+      error = -status;
+      stopped = 1;
+    }
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, argv[2], result;
+  napi_get_reference_value(env, watch->callback, &callback);
+  napi_get_global(env, &receiver); // MakeCallback wants an object
+  napi_create_int32(env, error, &argv[0]);
+  napi_get_boolean(env, stopped, &argv[1]);
+  if (napi_make_callback(env, watch->context, receiver, callback, 2, argv, &result) == napi_pending_exception) {
+    // what a throwing JavaScript callback does anywhere else: an uncaught exception
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// poll(fd, callback(errno, stopped)): handle — calls `callback(0, false)` on the event loop
+// whenever the socket has datagrams queued (level-triggered: again on the next turn while
+// any are left, so a reader may stop after a time budget); `callback(errno, false)` for an
+// error the socket reported (ENOBUFS: the kernel dropped datagrams), the poll going on;
+// `callback(errno, true)` once when the poll had to stop. unpoll(handle) stops it.
+static napi_value poll_readable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  napi_valuetype callback_type = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &callback_type);
+  if (argc < 2 || !int_argument(env, argv[0], "fd", &fd)) {
+    if (argc < 2) napi_throw_type_error(env, NULL, "poll(fd, callback) needs two arguments");
+    return NULL;
+  }
+  if (callback_type != napi_function) {
+    napi_throw_type_error(env, NULL, "callback must be a function");
+    return NULL;
+  }
+  struct uv_loop_s *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
+  struct readable_watch *watch = calloc(1, sizeof *watch);
+  if (watch == NULL) return throw_errno(env, "poll", ENOMEM);
+  watch->env = env;
+  watch->poll.data = watch;
+  int failure = uv_poll_init(loop, &watch->poll, fd);
+  if (failure != 0) {
+    free(watch);
+    return throw_errno(env, "uv_poll_init", -failure);
+  }
+  failure = uv_poll_start(&watch->poll, UV_READABLE, on_readable);
+  if (failure != 0) {
+    watch->collected = 1; // no handle was handed out
+    uv_close((uv_handle_t *)&watch->poll, on_closed);
+    return throw_errno(env, "uv_poll_start", -failure);
+  }
+  napi_value name, handle;
+  napi_create_string_utf8(env, "tandem.netlink.poll", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[1], 1, &watch->callback);
+  napi_async_init(env, NULL, name, &watch->context);
+  napi_create_external(env, watch, on_collected, NULL, &handle);
+  return handle;
+}
+
+// unpoll(handle): void — stops a poll; its callback is not called again.
+static napi_value unpoll(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  struct readable_watch *watch = NULL;
+  if (type != napi_external || napi_get_value_external(env, argv[0], (void **)&watch) != napi_ok || watch == NULL) {
+    napi_throw_type_error(env, NULL, "unpoll needs the handle poll returned");
+    return NULL;
+  }
+  if (watch->callback == NULL) return NULL; // stopped already
+  uv_poll_stop(&watch->poll);
+  napi_delete_reference(env, watch->callback);
+  watch->callback = NULL;
+  napi_async_destroy(env, watch->context);
+  uv_close((uv_handle_t *)&watch->poll, on_closed);
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -151,6 +363,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"port", NULL, socket_port, NULL, NULL, NULL, napi_default, NULL},
       {"exchange", NULL, exchange, NULL, NULL, NULL, napi_default, NULL},
+      {"subscribe", NULL, subscribe, NULL, NULL, NULL, napi_default, NULL},
+      {"setReceiveBuffer", NULL, set_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"receive", NULL, receive, NULL, NULL, NULL, napi_default, NULL},
+      {"poll", NULL, poll_readable, NULL, NULL, NULL, napi_default, NULL},
+      {"unpoll", NULL, unpoll, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

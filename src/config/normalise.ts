@@ -790,7 +790,7 @@ function documentToModel(document: Document): Model {
       ttl: document.sync.ttl,
       maxLength: document.sync.max_length,
       conntrack: {
-        enabled: document.sync.conntrack.enabled ?? false,
+        enabled: document.sync.conntrack.enabled ?? document.nat_router !== undefined,
         cacheMaxEntries: document.sync.conntrack.cache_max_entries,
         commit: document.sync.conntrack.commit,
         filter: {

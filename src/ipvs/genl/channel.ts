@@ -6,7 +6,7 @@
 // spent more in callbacks, timers and garbage than the kernel in its work).
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { GENL_HEADER, NLMSG_HEADER, readHostS32, readHostU16, readHostU32 } from '../../lib/netlink-attributes.js';
-import { netlinkAddon, type NetlinkAddon } from './addon.js';
+import { netlinkAddon, type NetlinkAddon } from '../../lib/netlink-addon.js';
 
 const NETLINK_GENERIC = 16;
 const NLMSG_ERROR = 2;

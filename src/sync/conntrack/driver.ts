@@ -1,269 +1,248 @@
-// The kernel's conntrack table over ctnetlink (NETLINK_NETFILTER), with the `netlink`
-// package's raw sockets: each dump and each watch has a socket of its own, so a dump's
+// The kernel's conntrack table over ctnetlink (NETLINK_NETFILTER), through tandem's netlink
+// addon (native/netlink.c). Dumps and commits are driven synchronously, as the IPVS
+// driver's requests are: the kernel handles a datagram of CT_NEW requests inside sendmsg
+// and makes a dump's next part inside recvmsg, so a batch of a thousand entries is one
+// call with no callback, timer or Buffer per message. Events are read when libuv finds
+// their socket readable, in bursts of a few milliseconds. The kernel's report of lost
+// events (ENOBUFS) stays on, as conntrackd keeps it: it becomes onLost (a resync),
+// never an exception. Each dump and each watch has a socket of its own, so a dump's
 // parts, events and acknowledgements never interleave; commits share one.
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
-import {
-  Flags,
-  FlagsGet,
-  FlagsNew,
-  formatMessage,
-  MessageType as NetlinkMessageType,
-  parseMessages,
-  RawNetlinkSocket,
-  readS32,
-  type NetlinkMessage,
-} from 'netlink';
 import type { CommitResult } from '../table.js';
+import { netlinkAddon, type NetlinkAddon } from '../../lib/netlink-addon.js';
+import { AttributeWriter, NLMSG_HEADER } from '../../lib/netlink-attributes.js';
 import { SerialQueue } from '../../lib/serial-queue.js';
 import type { ConntrackEntry } from './entry.js';
 import { describeConntrack } from './entry.js';
-import { buildCreate, buildUpdate, decodeConntrackMessage, nfgenmsg } from './message.js';
-import { Group, MessageType, NETLINK_NETFILTER } from './uapi.js';
+import {
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  NLM_F_REQUEST,
+  readAcknowledgements,
+  readDumpReplies,
+  readEvents,
+  type ConntrackEvent,
+} from './frames.js';
+import { appendCtNew, decodeConntrackMessage, type CtNewKind } from './message.js';
+import { Group, MessageType, NETLINK_NETFILTER, NFGENMSG_LENGTH, NFNETLINK_V0 } from './uapi.js';
 
-export type ConntrackEvent = { type: 'new' | 'update' | 'destroy'; entry: ConntrackEntry };
+export type { ConntrackEvent } from './frames.js';
 
 export interface CtnetlinkOptions {
-  /** SO_RCVBUF of the event socket: a burst of events beyond it is lost (ENOBUFS). The
-   *  kernel caps it at net.core.rmem_max. */
+  /** SO_RCVBUF of the event socket: a burst of events beyond it is lost (ENOBUFS), and
+   *  the peer resyncs. Set with SO_RCVBUFFORCE, beyond net.core.rmem_max. */
   eventBufferBytes?: number;
-  /** CT_NEW messages per datagram when committing (the kernel answers only failures; a
-   *  batch of failures, each echoing its request, must fit the receive buffer even at
-   *  the default net.core.rmem_max). */
+  /** CT_NEW messages per datagram when committing: the kernel answers only failures,
+   *  and a batch of them must fit the command socket's receive buffer (4 MiB). */
   batchSize?: number;
-  /** Give up on a batch's acknowledgements after this long (ms). */
+  /** Give up on a dump or a batch the kernel stopped answering after this long (ms). */
   requestTimeoutMs?: number;
   /** A message the kernel sent that could not be decoded (skipped). */
   onUndecodable?: (error: Error) => void;
 }
 
-/** Entries decoded between two returns to the event loop. */
-const DECODE_CHUNK = 256;
-const NLMSG_ERROR: number = NetlinkMessageType.ERROR;
-const NLMSG_DONE: number = NetlinkMessageType.DONE;
+/** Read per call: the addon keeps 64 KiB of room for the next datagram, so 64 to 128 KiB
+ *  of dump parts or events (some hundreds of entries) are decoded between two returns
+ *  to the event loop. */
+const READ_BUFFER = 128 << 10;
+/** How long one readable event socket may hold the event loop before libuv's next turn
+ *  (its poll is level-triggered: the rest is read then). */
+const EVENT_BURST_MS = 4;
+const EEXIST = 17;
+const ETIMEDOUT = 110;
 
 export class Ctnetlink {
+  private readonly addon: NetlinkAddon;
   private readonly commits = new SerialQueue();
-  private readonly commandSocket: RawNetlinkSocket;
-  private readonly acknowledgements = new Map<number, (errno: number) => void>();
-  // held here: the netlink package's native socket calls back through weak references,
-  // so a socket only its listeners reach could be collected while the kernel still sends
-  private readonly watchSockets = new Set<RawNetlinkSocket>();
-  private seq = 1;
+  private readonly commandSocket: number;
+  private readonly commandPort: number;
+  private readonly replies = Buffer.alloc(READ_BUFFER);
+  private readonly watches = new Set<() => void>();
+  private seq = 1 + Math.floor(Math.random() * 0x3fffffff);
   private readonly batchSize: number;
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: CtnetlinkOptions = {}) {
-    this.batchSize = options.batchSize ?? 256;
+    this.batchSize = options.batchSize ?? 1000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    // a failure echoes its request: room for a whole batch of them
-    this.commandSocket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
-    this.commandSocket.unref();
-    this.commandSocket.on('message', (datagram) => {
-      for (const message of parseMessagesSafely(datagram)) {
-        if (message.type !== NLMSG_ERROR) continue;
-        this.acknowledgements.get(message.seq)?.(readS32.call(message.data, 0));
-      }
-    });
-    // a lost acknowledgement fails its batch at the timeout; the error itself is not fatal
-    this.commandSocket.on('error', () => undefined);
+    this.addon = netlinkAddon();
+    this.commandSocket = this.addon.open(NETLINK_NETFILTER);
+    this.commandPort = this.addon.port(this.commandSocket);
   }
 
   close(): void {
-    this.commandSocket.close();
-    for (const socket of this.watchSockets) socket.close();
-    this.watchSockets.clear();
+    for (const stop of this.watches) stop();
+    this.addon.close(this.commandSocket);
   }
 
-  /** The whole table (every family), decoded a datagram at a time as the kernel sends it. */
+  /** The whole table (every family), decoded a buffer of dump parts at a time. */
   async *dump(): AsyncGenerator<ConntrackEntry[]> {
-    const socket = new RawNetlinkSocket(NETLINK_NETFILTER, { recvBufferSize: 1 << 20, sendBufferSize: 0 });
-    const datagrams: Buffer[] = [];
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
-    const arrived = () => {
-      wake?.();
-      wake = undefined;
-    };
-    socket.on('message', (datagram) => {
-      datagrams.push(datagram);
-      arrived();
-    });
-    socket.on('error', (error) => {
-      failure = new Error(`conntrack dump: ${error.message}`);
-      arrived();
-    });
-    const seq = this.nextSeq();
-    socket.send(formatMessage({ type: MessageType.get, flags: Flags.REQUEST | FlagsGet.DUMP, seq, port: 0, data: nfgenmsg(0) }));
+    const socket = this.addon.open(NETLINK_NETFILTER);
     try {
-      let decodedSinceYield = 0;
+      const seq = this.reserve(1);
+      const out = new AttributeWriter(NLMSG_HEADER + NFGENMSG_LENGTH);
+      out.message(MessageType.get, NLM_F_REQUEST | NLM_F_DUMP, seq, this.addon.port(socket), 0, NFNETLINK_V0);
+      const buffer = Buffer.alloc(READ_BUFFER);
+      let request: Buffer | null = out.toBuffer();
+      let deadline = performance.now() + this.requestTimeoutMs;
       for (;;) {
-        const datagram = datagrams.shift();
-        if (datagram === undefined) {
-          if (failure) throw failure;
-          await new Promise<void>((resolve) => (wake = resolve));
-          continue;
-        }
+        const used = this.addon.exchange(socket, request, seq, buffer);
+        request = null;
         const entries: ConntrackEntry[] = [];
-        let done = false;
-        for (const message of parseMessagesSafely(datagram)) {
-          if (message.seq !== seq) continue;
-          if (message.type === NLMSG_DONE) done = true;
-          else if (message.type === NLMSG_ERROR) throw kernelError('conntrack dump', readS32.call(message.data, 0));
-          else if (message.type === MessageType.new) this.decodeInto(entries, message);
-        }
+        const ended = readDumpReplies(buffer, used, seq, (start, end) => this.decodeInto(entries, buffer, start, end));
+        if (ended !== undefined && ended !== 0) throw kernelError('conntrack dump', ended);
         if (entries.length > 0) yield entries;
-        decodedSinceYield += entries.length;
-        if (done) return;
-        if (decodedSinceYield >= DECODE_CHUNK) {
-          decodedSinceYield = 0;
+        if (ended === 0) return;
+        if (used > 0) {
+          deadline = performance.now() + this.requestTimeoutMs;
           await yieldToEventLoop();
-        }
+        } else if (performance.now() > deadline) {
+          throw new Error(`conntrack dump: no reply from the kernel within ${this.requestTimeoutMs} ms`);
+        } else await sleep(1); // the kernel has always answered by now, but never spin
       }
     } finally {
-      socket.close();
+      this.addon.close(socket);
     }
   }
 
-  /** Kernel events as they come, one call per datagram read; `onLost` when the socket
-   *  overflowed and events were dropped. Returns the function that stops watching. */
+  /** Kernel events as they come, a burst per call; `onLost` when the kernel dropped
+   *  events for the socket (it overflowed) or the socket failed. Returns the function
+   *  that stops watching. */
   watch(onEvents: (events: ConntrackEvent[]) => void, onLost: (error: Error) => void): () => void {
-    const socket = new RawNetlinkSocket(NETLINK_NETFILTER, {
-      recvBufferSize: this.options.eventBufferBytes ?? 16 << 20,
-      sendBufferSize: 0,
-    });
-    for (const group of [Group.new, Group.update, Group.destroy]) socket.addMembership(group);
-    socket.on('message', (datagram) => {
-      const events: ConntrackEvent[] = [];
-      for (const message of parseMessagesSafely(datagram)) {
-        const type = eventType(message);
-        if (type === undefined) continue;
-        const entries: ConntrackEntry[] = [];
-        this.decodeInto(entries, message);
-        for (const entry of entries) events.push({ type, entry });
+    const socket = this.addon.open(NETLINK_NETFILTER);
+    let granted: number;
+    try {
+      granted = this.addon.setReceiveBuffer(socket, this.options.eventBufferBytes ?? 16 << 20);
+      for (const group of [Group.new, Group.update, Group.destroy]) this.addon.subscribe(socket, group);
+    } catch (error) {
+      this.addon.close(socket);
+      throw error;
+    }
+    const buffer = Buffer.alloc(READ_BUFFER);
+    const undecodable = (error: Error) => this.options.onUndecodable?.(error);
+    const lost = (why: string) => onLost(new Error(`conntrack events lost: ${why} on the event socket (receive buffer ${granted} bytes)`));
+    const drain = (errno: number, stopped: boolean) => {
+      if (stopped) {
+        stop();
+        onLost(new Error(`conntrack events: the event socket failed (${errnoName(errno)}); no longer watching`));
+        return;
       }
-      if (events.length > 0) onEvents(events);
-    });
-    socket.on('error', (error) =>
-      onLost(new Error(`conntrack events lost: ${error.code} on the event socket (receive buffer ${socket.getRecvBufferSize()} bytes)`)),
-    );
-    this.watchSockets.add(socket);
-    return () => {
-      if (this.watchSockets.delete(socket)) socket.close();
+      if (errno !== 0) lost(errnoName(errno)); // the overflow was fetched with the error: no marker follows
+      const deadline = performance.now() + EVENT_BURST_MS;
+      do {
+        let used: number;
+        try {
+          used = this.addon.receive(socket, buffer);
+        } catch (error) {
+          onLost(new Error(`conntrack events: ${(error as Error).message}`));
+          return;
+        }
+        if (used === 0) return;
+        const { events, overruns } = readEvents(buffer, used, undecodable);
+        if (events.length > 0) onEvents(events);
+        if (overruns > 0) lost('ENOBUFS');
+      } while (performance.now() < deadline);
     };
+    const poll = this.addon.poll(socket, drain);
+    const stop = () => {
+      if (!this.watches.delete(stop)) return;
+      this.addon.unpoll(poll);
+      this.addon.close(socket);
+    };
+    this.watches.add(stop);
+    return stop;
   }
 
-  /** Creates each entry, or refreshes it where the kernel has one already; a batch of
-   *  messages per datagram, each acknowledged on its own. */
+  /** Creates each entry, or refreshes it where the kernel has one already: a batch of
+   *  CT_NEW messages per datagram, one acknowledgement per batch. */
   commit(entries: readonly ConntrackEntry[]): Promise<CommitResult & { created: number; updated: number }> {
     return this.commits.run(async () => {
       let created = 0;
       let updated = 0;
       let failed = 0;
       let firstError: string | undefined;
-      const fail = (entry: ConntrackEntry, errno: number) => {
+      const fail = (entry: ConntrackEntry, why: string) => {
         failed++;
-        firstError ??= `${describeConntrack(entry)}: ${errnoName(errno)}`;
+        firstError ??= `${describeConntrack(entry)}: ${why}`;
       };
       for (let start = 0; start < entries.length; start += this.batchSize) {
         const batch = entries.slice(start, start + this.batchSize);
-        const results = await this.send(batch.map((entry) => ({ flags: FlagsNew.CREATE | FlagsNew.EXCL, data: buildCreate(entry) })));
-        const existing = batch.filter((entry, index) => results[index] === -EEXIST);
-        batch.forEach((entry, index) => {
-          const errno = results[index] ?? 0;
+        const existing: ConntrackEntry[] = [];
+        await this.send('create', batch, (entry, errno) => {
           if (errno === 0) created++;
-          else if (errno !== -EEXIST) fail(entry, errno);
-        });
-        if (existing.length === 0) continue;
-        const updates = await this.send(existing.map((entry) => ({ flags: 0, data: buildUpdate(entry) })));
-        existing.forEach((entry, index) => {
-          const errno = updates[index] ?? 0;
-          if (errno === 0) updated++;
-          else fail(entry, errno);
-        });
+          else if (errno === EEXIST) existing.push(entry);
+          else fail(entry, errnoName(errno));
+        }).catch((error: unknown) => batch.forEach((entry) => fail(entry, (error as Error).message)));
+        if (existing.length > 0) {
+          await this.send('update', existing, (entry, errno) => {
+            if (errno === 0) updated++;
+            else fail(entry, errnoName(errno));
+          }).catch((error: unknown) => existing.forEach((entry) => fail(entry, (error as Error).message)));
+        }
         if (start + this.batchSize < entries.length) await yieldToEventLoop();
       }
       return { written: created + updated, created, updated, failed, ...(firstError !== undefined && { firstError }) };
     });
   }
 
-  /** Sends the messages in one datagram; resolves with each one's errno (0, or negative).
-   *  Only the last asks for an acknowledgement: the kernel handles a datagram's messages
-   *  in order and reports each failure, so once the last is answered all have been. */
-  private async send(messages: Array<{ flags: number; data: Buffer[] }>): Promise<number[]> {
-    const port = this.commandSocket.address().port;
-    const seqs = messages.map(() => this.nextSeq());
-    const lastSeq = seqs[seqs.length - 1];
-    const errnos = messages.map(() => 0);
-    const answered = new Promise<void>((resolve) =>
-      seqs.forEach((seq, index) =>
-        this.acknowledgements.set(seq, (errno) => {
-          errnos[index] = errno;
-          this.acknowledgements.delete(seq);
-          if (seq === lastSeq) resolve();
-        }),
-      ),
+  /** Sends one CT_NEW per entry in one datagram, only the last asking for an
+   *  acknowledgement, and hands each entry its errno (0: done). Throws when the kernel
+   *  refused the datagram. */
+  private async send(
+    kind: CtNewKind,
+    entries: readonly ConntrackEntry[],
+    outcome: (entry: ConntrackEntry, errno: number) => void,
+  ): Promise<void> {
+    const first = this.reserve(entries.length);
+    const last = first + entries.length - 1;
+    const base = NLM_F_REQUEST | (kind === 'create' ? NLM_F_CREATE | NLM_F_EXCL : 0);
+    const out = new AttributeWriter(entries.length * 256);
+    entries.forEach((entry, index) =>
+      appendCtNew(out, kind, entry, first + index, this.commandPort, first + index === last ? base | NLM_F_ACK : base),
     );
-    // unanswered by then, an outcome is unknown: counted as failed
-    const unanswered = (errno: number) => {
-      for (const seq of seqs) this.acknowledgements.get(seq)?.(errno);
-    };
-    const timer = setTimeout(() => unanswered(-ETIMEDOUT), this.requestTimeoutMs);
-    const datagram = messages.flatMap((message, index) => {
-      const seq = seqs[index] ?? 0;
-      const flags = Flags.REQUEST | message.flags | (seq === lastSeq ? Flags.ACK : 0);
-      return formatMessage({ type: MessageType.new, flags, seq, port, data: message.data });
-    });
-    this.commandSocket.send(datagram, {}, (error) => {
-      if (error) unanswered(-Math.abs(error.errno));
-    });
-    try {
-      await answered;
-      return errnos;
-    } finally {
-      clearTimeout(timer);
-      for (const seq of seqs) this.acknowledgements.delete(seq);
+    const errnos = new Int32Array(entries.length);
+    const deadline = performance.now() + this.requestTimeoutMs;
+    let request: Buffer | null = out.toBuffer();
+    for (;;) {
+      const used = this.addon.exchange(this.commandSocket, request, last, this.replies);
+      request = null;
+      if (readAcknowledgements(this.replies, used, first, errnos)) break;
+      if (used > 0) continue;
+      if (performance.now() > deadline) {
+        // unanswered by now, an outcome is unknown: counted as failed
+        errnos.forEach((errno, index) => (errnos[index] = errno === 0 ? ETIMEDOUT : errno));
+        break;
+      }
+      await sleep(1);
     }
+    entries.forEach((entry, index) => outcome(entry, errnos[index] ?? 0));
   }
 
-  private decodeInto(entries: ConntrackEntry[], message: NetlinkMessage): void {
+  private decodeInto(entries: ConntrackEntry[], buffer: Buffer, start: number, end: number): void {
     try {
-      entries.push(decodeConntrackMessage(message.data));
+      entries.push(decodeConntrackMessage(buffer, start, end));
     } catch (error) {
       this.options.onUndecodable?.(error as Error);
     }
   }
 
-  private nextSeq(): number {
-    const seq = this.seq;
-    this.seq = (this.seq % 0x7fffffff) + 1;
-    return seq;
-  }
-}
-
-const EEXIST = 17;
-const ETIMEDOUT = 110;
-
-function eventType(message: NetlinkMessage): ConntrackEvent['type'] | undefined {
-  if (message.type === MessageType.delete) return 'destroy';
-  if (message.type !== MessageType.new) return undefined;
-  return message.flags & FlagsNew.CREATE ? 'new' : 'update';
-}
-
-/** A datagram the netlink package cannot split into messages yields none. */
-function parseMessagesSafely(datagram: Buffer): NetlinkMessage[] {
-  try {
-    return parseMessages(datagram);
-  } catch {
-    return [];
+  /** Sequence numbers for `count` requests; a range never straddles the wrap. */
+  private reserve(count: number): number {
+    if (this.seq + count > 0xffffffff) this.seq = 1;
+    const first = this.seq;
+    this.seq += count;
+    return first;
   }
 }
 
 function errnoName(errno: number): string {
   try {
-    return getSystemErrorName(errno);
+    return getSystemErrorName(-errno);
   } catch {
-    return `errno ${-errno}`;
+    return `errno ${errno}`;
   }
 }
 

@@ -12,6 +12,7 @@ import {
   AF_INET6,
   Cta,
   CtaIp,
+  MessageType,
   CtaNat,
   CtaProto,
   CtaProtoinfo,
@@ -25,17 +26,30 @@ import {
   TcpFlag,
 } from './uapi.js';
 
-/** One entry from the payload (after the netlink header) of a dump reply or an event. */
-export function decodeConntrackMessage(payload: Buffer): ConntrackEntry {
-  if (payload.length < NFGENMSG_LENGTH) throw new Error(`ctnetlink message of ${payload.length} bytes`);
-  const addressFamily = payload.readUInt8(0);
+// One reader per nesting level, reused for every message: a dump of 100,000 entries
+// allocated eight per entry. Each level is read whole before the next message.
+const empty = Buffer.alloc(0);
+const readers = {
+  message: new AttributeReader(empty, Cta.max),
+  tuple: new AttributeReader(empty, CtaTuple.max),
+  ip: new AttributeReader(empty, CtaIp.max),
+  proto: new AttributeReader(empty, CtaProto.max),
+  protoinfo: new AttributeReader(empty, CtaProtoinfo.max),
+  tcp: new AttributeReader(empty, CtaProtoinfoTcp.max),
+};
+
+/** One entry from the payload (after the netlink header, from `start` to `end` of
+ *  `buffer`) of a dump reply or an event. */
+export function decodeConntrackMessage(buffer: Buffer, start = 0, end = buffer.length): ConntrackEntry {
+  if (end - start < NFGENMSG_LENGTH) throw new Error(`ctnetlink message of ${end - start} bytes`);
+  const addressFamily = buffer.readUInt8(start);
   if (addressFamily !== AF_INET && addressFamily !== AF_INET6) throw new Error(`ctnetlink message of address family ${addressFamily}`);
   const family: IpFamily = addressFamily === AF_INET ? 4 : 6;
-  const attributes = new AttributeReader(payload.subarray(NFGENMSG_LENGTH), Cta.max);
-  const original = readTuple(attributes.nested(Cta.tupleOrig, CtaTuple.max), family);
-  const reply = readTuple(attributes.nested(Cta.tupleReply, CtaTuple.max), family);
+  const attributes = readers.message.parse(buffer, start + NFGENMSG_LENGTH, end);
+  const original = readTuple(attributes.nestedInto(Cta.tupleOrig, readers.tuple), family);
+  const reply = readTuple(attributes.nestedInto(Cta.tupleReply, readers.tuple), family);
   if (original.protocol !== reply.protocol) throw new Error('ctnetlink tuples of different protocols');
-  const tcp = attributes.has(Cta.protoinfo) ? readTcp(attributes.nested(Cta.protoinfo, CtaProtoinfo.max)) : undefined;
+  const tcp = attributes.has(Cta.protoinfo) ? readTcp(attributes.nestedInto(Cta.protoinfo, readers.protoinfo)) : undefined;
   return {
     family,
     protocol: original.protocol,
@@ -50,11 +64,11 @@ export function decodeConntrackMessage(payload: Buffer): ConntrackEntry {
 }
 
 function readTuple(tuple: AttributeReader, family: IpFamily): { protocol: number; tuple: ConntrackTuple } {
-  const ip = tuple.nested(CtaTuple.ip, CtaIp.max);
+  const ip = tuple.nestedInto(CtaTuple.ip, readers.ip);
   const [sourceType, destinationType] = family === 4 ? [CtaIp.v4Src, CtaIp.v4Dst] : [CtaIp.v6Src, CtaIp.v6Dst];
   const source = formatIp(ip.bytes(sourceType), family);
   const destination = formatIp(ip.bytes(destinationType), family);
-  const proto = tuple.nested(CtaTuple.proto, CtaProto.max);
+  const proto = tuple.nestedInto(CtaTuple.proto, readers.proto);
   const protocol = proto.u8(CtaProto.num);
   if (isIcmp(family, protocol)) {
     const [id, type, code] =
@@ -78,7 +92,7 @@ function readTuple(tuple: AttributeReader, family: IpFamily): { protocol: number
 
 function readTcp(protoinfo: AttributeReader): TcpState | undefined {
   if (!protoinfo.has(CtaProtoinfo.tcp)) return undefined;
-  const tcp = protoinfo.nested(CtaProtoinfo.tcp, CtaProtoinfoTcp.max);
+  const tcp = protoinfo.nestedInto(CtaProtoinfo.tcp, readers.tcp);
   const u8 = (type: number) => (tcp.has(type) ? tcp.u8(type) : 0);
   // struct nf_ct_tcp_flags: the flags byte, then a mask byte the kernel leaves empty
   const flags = (type: number) => (tcp.has(type) ? (tcp.bytes(type)[0] ?? 0) : 0);
@@ -91,17 +105,23 @@ function readTcp(protoinfo: AttributeReader): TcpState | undefined {
   };
 }
 
-/** The nfgenmsg header of a request about entries of `family` (0: every family). */
-export function nfgenmsg(family: IpFamily | 0): Buffer {
-  const header = Buffer.alloc(NFGENMSG_LENGTH);
-  header.writeUInt8(family === 0 ? 0 : family === 4 ? AF_INET : AF_INET6, 0);
-  header.writeUInt8(NFNETLINK_V0, 1);
-  return header;
+function addressFamily(family: IpFamily): number {
+  return family === 4 ? AF_INET : AF_INET6;
 }
 
-/** IPCTNL_MSG_CT_NEW creating the entry, NAT binding included. */
-export function buildCreate(entry: ConntrackEntry): Buffer[] {
-  const out = new AttributeWriter();
+/** What IPCTNL_MSG_CT_NEW does with the entry: `create` it, NAT binding included, or
+ *  `update` the entry the kernel has already (NAT and status are fixed once it exists). */
+export type CtNewKind = 'create' | 'update';
+
+/** Appends one IPCTNL_MSG_CT_NEW to the batch `out` holds (nfgenmsg has the layout of a
+ *  generic netlink header: family, version, then a zero resource id). */
+export function appendCtNew(out: AttributeWriter, kind: CtNewKind, entry: ConntrackEntry, seq: number, port: number, flags: number): void {
+  out.message(MessageType.new, flags, seq, port, addressFamily(entry.family), NFNETLINK_V0, () =>
+    kind === 'create' ? putCreate(out, entry) : putUpdate(out, entry),
+  );
+}
+
+function putCreate(out: AttributeWriter, entry: ConntrackEntry): void {
   const natted = (entry.status & (Status.srcNat | Status.dstNat)) !== 0;
   putTuple(out, Cta.tupleOrig, entry.original, entry);
   putTuple(out, Cta.tupleReply, natted ? untranslatedReply(entry) : entry.reply, entry);
@@ -112,17 +132,12 @@ export function buildCreate(entry: ConntrackEntry): Buffer[] {
   // The kernel refuses to set EXPECTED or DYING and to clear CONFIRMED (which it sets itself).
   out.be32(Cta.status, (entry.status & ~(Status.expected | Status.dying)) | Status.confirmed);
   putCommon(out, entry);
-  return [nfgenmsg(entry.family), out.toBuffer()];
 }
 
-/** IPCTNL_MSG_CT_NEW refreshing an entry the kernel has already: NAT and status are
- *  fixed once an entry exists, the rest is brought up to date. */
-export function buildUpdate(entry: ConntrackEntry): Buffer[] {
-  const out = new AttributeWriter();
+function putUpdate(out: AttributeWriter, entry: ConntrackEntry): void {
   putTuple(out, Cta.tupleOrig, entry.original, entry);
   out.be32(Cta.timeout, entry.timeoutSeconds);
   putCommon(out, entry);
-  return [nfgenmsg(entry.family), out.toBuffer()];
 }
 
 function putCommon(out: AttributeWriter, entry: ConntrackEntry): void {

@@ -3,7 +3,7 @@
 import { createStats, type ConntrackStats } from '../../lib/stats.js';
 import type { Logger } from '../../log.js';
 import type { CommitResult, SyncedTable, TableChange } from '../table.js';
-import type { ConntrackEvent } from './driver.js';
+import type { ConntrackEvent } from './frames.js';
 import { conntrackKey, type ConntrackEntry } from './entry.js';
 import { decodeConntrack, encodeConntrack } from './record.js';
 

@@ -65,9 +65,14 @@ export class CtLab {
     return child;
   }
 
-  /** The conntrack agent (fixtures/ct-agent.ts) in `netns`; `built` runs dist/ rather than src/. */
-  async agent(netns: string, options: { built?: boolean; nodeArgs?: string[] } = {}): Promise<CtAgent> {
-    const env = { ...process.env, ...(options.built && { CT_AGENT_BUILT: '1' }) };
+  /** The conntrack agent (fixtures/ct-agent.ts) in `netns`; `built` runs dist/ rather than src/;
+   *  `eventBufferBytes`: its event socket's receive buffer. */
+  async agent(netns: string, options: { built?: boolean; nodeArgs?: string[]; eventBufferBytes?: number } = {}): Promise<CtAgent> {
+    const env = {
+      ...process.env,
+      ...(options.built && { CT_AGENT_BUILT: '1' }),
+      ...(options.eventBufferBytes !== undefined && { CT_AGENT_EVENT_BUFFER: String(options.eventBufferBytes) }),
+    };
     const child = this.spawn(netns, process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', AGENT], env);
     return CtAgent.start(child, netns);
   }

@@ -101,7 +101,7 @@ describe('keepalived.conf: every keyword tandem maps', () => {
       interface: 'eth1',
       syncId: 7,
       port: 8849,
-      conntrack: { enabled: false, cacheMaxEntries: 262144, commit: 'before-announce', filter: { include: [], exclude: [] } },
+      conntrack: { enabled: true, cacheMaxEntries: 262144, commit: 'before-announce', filter: { include: [], exclude: [] } },
       ipvs: { enabled: true },
     });
     expect(model.ipvsTimeouts).toEqual({ tcp: 900, tcpFin: 30, udp: 60 });

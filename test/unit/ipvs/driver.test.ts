@@ -33,7 +33,7 @@ const fake = vi.hoisted(() => {
   return { addon, state };
 });
 
-vi.mock('../../../src/ipvs/genl/addon.js', () => ({ netlinkAddon: () => fake.addon }));
+vi.mock('../../../src/lib/netlink-addon.js', () => ({ netlinkAddon: () => fake.addon }));
 
 describe('IpvsNetlink', () => {
   it('fails a request at once when its socket fails, and logs the error', async () => {

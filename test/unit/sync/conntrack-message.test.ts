@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AttributeReader } from '../../../src/lib/netlink-attributes.js';
-import { buildCreate, buildUpdate, decodeConntrackMessage } from '../../../src/sync/conntrack/message.js';
+import { AttributeReader, AttributeWriter, NLMSG_HEADER } from '../../../src/lib/netlink-attributes.js';
+import { appendCtNew, decodeConntrackMessage, type CtNewKind } from '../../../src/sync/conntrack/message.js';
+import type { ConntrackEntry } from '../../../src/sync/conntrack/index.js';
 import { masqueraded, ping6, udp } from './conntrack-fixtures.js';
 
 // ctnetlink attributes written by hand (host order little-endian, ctnetlink's integers
@@ -41,6 +42,14 @@ const kernelMessage = Buffer.concat([
   attr(9, nested(1, Buffer.alloc(8))), // counters: not synced
 ]);
 
+/** A CT_NEW message's payload (nfgenmsg, then the attributes). */
+function build(kind: CtNewKind, entry: ConntrackEntry): Buffer[] {
+  const out = new AttributeWriter();
+  appendCtNew(out, kind, entry, 1, 0, 0);
+  return [out.toBuffer().subarray(NLMSG_HEADER)];
+}
+const buildCreate = (entry: ConntrackEntry) => build('create', entry);
+const buildUpdate = (entry: ConntrackEntry) => build('update', entry);
 const payload = (parts: Buffer[]) => Buffer.concat(parts);
 const attributes = (parts: Buffer[]) => new AttributeReader(payload(parts).subarray(4), 26);
 
