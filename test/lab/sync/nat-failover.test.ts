@@ -13,29 +13,16 @@ import { sendControlRequest, type DaemonStatus } from '../../../src/control/inde
 import { DirectorPair, type Director } from '../../support/director-pair.js';
 import { requireRoot, type Host } from '../../support/netns.js';
 import { startEchoServer, startTcpFlows, type FlowFigures, type TcpFlows } from '../../support/tcp-flows.js';
+import { clientAddress, natGateway, serverAddress, services, vip } from '../../support/takeover-lab.js';
 import { until } from '../../support/until.js';
 
-const natGateway = '198.51.100.254';
-const serverAddress = '198.51.100.10';
-/** The public VIP: the translated source of the real server's connections. */
-const vip = '192.0.2.100';
-const outsideAddress = '192.0.2.50';
+/** The takeover lab's addresses and services (its VIP is the translated source here). */
+const outsideAddress = clientAddress;
 const echoPort = 9000;
 const connections = 200;
 const intervalMs = 50;
 /** Longest silence a surviving connection may show: detection, commit, ARP and TCP's retransmission backoff. */
 const survivableSilenceMs = 5000;
-
-const services = `network: nat
-enable_forwarding: true
-nat_router: { address: ${natGateway}/24, device: eth1, label: "eth1:1" }
-virtual_services:
-  - name: web
-    vip: { address: ${vip}/24, device: eth0, label: "eth0:1" }
-    protocol: tcp
-    port: 80
-    health_check: { kind: none }
-    real_servers: [{ name: ics01, address: ${serverAddress} }]`;
 
 const ruleset = `
 table inet gateway {
