@@ -53,7 +53,15 @@ interface NatLab {
   outside: Host;
 }
 
-async function createNatLab(conntrackSync: boolean): Promise<NatLab> {
+interface NatLabOptions {
+  conntrackSync: boolean;
+  /** Start only the first director (the test starts the other). */
+  firstOnly?: boolean;
+  /** The directors' nf_conntrack_tcp_timeout_unacknowledged, seconds. */
+  unacknowledgedTimeout?: number;
+}
+
+async function createNatLab({ conntrackSync, firstOnly = false, unacknowledgedTimeout }: NatLabOptions): Promise<NatLab> {
   requireRoot();
   const pair = await DirectorPair.create({ keepalive: '100ms', deadtime: '600ms', services, extraConfig: syncConfig(conntrackSync) });
   try {
@@ -63,8 +71,13 @@ async function createNatLab(conntrackSync: boolean): Promise<NatLab> {
     await lab.exec(server, 'ip', ['route', 'add', 'default', 'via', natGateway]);
     const outside = await lab.addHost('xout');
     await lab.connect(outside, 'eth0', 'sw0', [`${outsideAddress}/24`]);
-    for (const node of pair.nodes) await lab.exec(node.host, 'nft', ['-f', '-'], ruleset);
-    await pair.startBoth(daemonOptions);
+    for (const node of pair.nodes) {
+      await lab.exec(node.host, 'nft', ['-f', '-'], ruleset);
+      if (unacknowledgedTimeout !== undefined)
+        await lab.exec(node.host, 'sysctl', ['-qw', `net.netfilter.nf_conntrack_tcp_timeout_unacknowledged=${unacknowledgedTimeout}`]);
+    }
+    if (firstOnly) await pair.start(pair.nodes[0], daemonOptions);
+    else await pair.startBoth(daemonOptions);
     await startEchoServer(lab, outside, echoPort);
     return { pair, server, outside };
   } catch (error) {
@@ -158,7 +171,7 @@ describe('source-NATed connections through a hard failover and the failback (lab
     const startedAt = Date.now();
     const phases: string[] = [];
     const phase = (name: string) => phases.push(`${name} ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
-    lab = await createNatLab(true);
+    lab = await createNatLab({ conntrackSync: true });
     const { pair, server } = lab;
     const [active, backup] = await pair.settled(20_000);
     phase('lab');
@@ -219,8 +232,31 @@ describe('source-NATed connections through a hard failover and the failback (lab
     console.log(`phases: ${phases.join(', ')}`);
   });
 
+  it('a backup that joins while the connections run keeps them past the countdown it read', async () => {
+    // While data is in flight the kernel counts a busy flow down from
+    // nf_conntrack_tcp_timeout_unacknowledged (300 s); 5 s here. The joining backup gets the
+    // table by a bulk resync, which carries that countdown, and no event refreshes it.
+    lab = await createNatLab({ conntrackSync: true, firstOnly: true, unacknowledgedTimeout: 5 });
+    const { pair, server } = lab;
+    const [first, second] = pair.nodes;
+    await pair.roleChange(first, 'ACTIVE', 0, 20_000);
+    flows = await startTcpFlows(pair.lab, server, { address: outsideAddress, port: echoPort }, connections, intervalMs);
+    await pair.start(second, daemonOptions);
+    await warm(pair, second, connections, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 7000));
+    expect(conntrackOf(await pair.status(second))?.entriesWarm).toBeGreaterThanOrEqual(connections);
+
+    flows.mark();
+    const diedAt = await die(pair, first);
+    await pair.roleChange(second, 'ACTIVE', diedAt - 1, 10_000);
+    await allFlowing(flows);
+    const report = await flows.report();
+    expectSurvived(report);
+    console.log(`joined late, failed over: ${summary(report)}`);
+  });
+
   it('without conntrack sync, the new active drops the connections', async () => {
-    lab = await createNatLab(false);
+    lab = await createNatLab({ conntrackSync: false });
     const { pair, server } = lab;
     const [active, backup] = await pair.settled(20_000);
     flows = await startTcpFlows(pair.lab, server, { address: outsideAddress, port: echoPort }, connections, intervalMs);
