@@ -4,7 +4,8 @@
 // else dropped) translate the real server's connections to an outside host to the
 // public VIP. 200 connections echo a line every 50 ms; with conntrack sync each
 // survives the active's death and the role's return to the rebooted node, and every
-// byte sent comes back; without it the new active drops them.
+// byte sent comes back, also when the backup joined while they ran; without it the new
+// active drops them.
 // The source NAT is to the VIP, not `masquerade`: masquerade takes the outgoing link's
 // primary address, the director's own, which the outside host would keep answering
 // after it died (and which the conntrack filter never syncs).
