@@ -7,7 +7,8 @@
 // creation); those that arrive early wait, at most `reorderMax` of them, and every gap
 // is NACKed (again after `nackRetryMs` while it stays open). A new stream (a new boot
 // of the active, or a new epoch) is adopted from its first message on: it begins with
-// a bulk resync, so whatever it does not send again is dropped at its end. The kind is
+// a bulk resync, so whatever it does not send again is dropped at its end; one first
+// heard far past its start is asked for a new resync rather than replayed. The kind is
 // synced once the stream's resync ended, little is missing and the stream is heard.
 import { ExternalCache, type CachedEntry } from './cache.js';
 import type { DataBody, FeedbackBody } from './wire.js';
@@ -214,7 +215,7 @@ export class SyncReceiver<Entry> {
     }
     if (body.seq > stream.expected) {
       if (stream.early.size >= this.config.reorderMax) {
-        this.requestResync(stream, now);
+        this.requestResync(stream, now, 'warn', `too many messages of stream ${stream.epoch} are missing: asking the peer for a resync`);
         return;
       }
       stream.early.set(body.seq, body);
@@ -282,6 +283,13 @@ export class SyncReceiver<Entry> {
   private maintain(stream: Stream<Entry>, now: number): void {
     if (stream.unackedSince !== undefined && now >= stream.unackedSince + this.config.ackDelayMs) this.acknowledge(stream);
     if (stream.highest < stream.expected) return;
+    // Joined far past the stream's start (this node restarted while the active streamed to
+    // nobody): NACKs would replay every change since, one message each; a resync sends
+    // the table as it is now, packed.
+    if (stream.expected === 1 && stream.highest > this.config.syncedLag) {
+      this.requestResync(stream, now, 'info', `stream ${stream.epoch} began ${stream.highest} messages ago: asking the peer for a resync`);
+      return;
+    }
     const retry = now >= stream.lastNackAt + this.config.nackRetryMs;
     const known = stream.lastNackedTo;
     const runs = retry
@@ -315,11 +323,11 @@ export class SyncReceiver<Entry> {
     if (stream.ackedUpTo > 0) this.actions.push({ type: 'send', body: { type: 'ack', epoch: stream.epoch, upTo: stream.ackedUpTo } });
   }
 
-  private requestResync(stream: Stream<Entry>, now: number): void {
+  private requestResync(stream: Stream<Entry>, now: number, level: 'info' | 'warn', message: string): void {
     if (now < stream.lastResyncRequestAt + this.config.resyncRetryMs) return;
     stream.lastResyncRequestAt = now;
     this.actions.push({ type: 'send', body: { type: 'resync', epoch: stream.epoch } });
-    this.log('warn', 'sync.resync-request', `too many messages of stream ${stream.epoch} are missing: asking the peer for a resync`, {
+    this.log(level, 'sync.resync-request', message, {
       epoch: stream.epoch,
       missingFrom: stream.expected,
     });

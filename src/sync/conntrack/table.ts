@@ -17,6 +17,11 @@ export interface ConntrackKernel {
 
 export type ConntrackFilter = (entry: ConntrackEntry) => boolean;
 
+/** enum tcp_conntrack's established state. */
+const tcpEstablished = 3;
+/** The kernel's default nf_conntrack_tcp_timeout_established: how long an idle established flow lives. */
+const establishedLifetimeSeconds = 432_000;
+
 export interface ConntrackTableOptions {
   /** Which flows are synced (true: synced). Applied to dumps and events. */
   filter: ConntrackFilter;
@@ -51,7 +56,11 @@ export class ConntrackTable implements SyncedTable<ConntrackEntry> {
   }
 
   timeoutMs(entry: ConntrackEntry): number {
-    return entry.timeoutSeconds * 1000;
+    // A busy TCP flow's countdown is at most nf_conntrack_tcp_timeout_unacknowledged (300 s)
+    // while data is in flight, and its refreshes make no event: kept by it, the backup would
+    // forget a busy flow minutes after reading it. Its end comes as a removal instead.
+    const seconds = entry.tcp?.state === tcpEstablished ? Math.max(entry.timeoutSeconds, establishedLifetimeSeconds) : entry.timeoutSeconds;
+    return seconds * 1000;
   }
 
   async *dump(): AsyncIterable<readonly ConntrackEntry[]> {

@@ -93,6 +93,14 @@ describe('conntrack table', () => {
     expect(['created', 'updated', 'failed'].map((result) => stats.committed.value({ result }))).toEqual([1, 1, 1]);
   });
 
+  it('keeps an established TCP flow read mid-transfer as long as an idle one lives', () => {
+    const table = new ConntrackTable(new FakeKernel(), { filter: () => true });
+    // data in flight: the kernel counts down from nf_conntrack_tcp_timeout_unacknowledged
+    expect(table.timeoutMs({ ...masqueraded, timeoutSeconds: 299 })).toBe(432_000_000);
+    const synSent = { ...masqueraded, timeoutSeconds: 119, tcp: { ...masqueraded.tcp!, state: 1 } };
+    expect(table.timeoutMs(synSent)).toBe(119_000);
+  });
+
   it('is the on-takeover conntrack kind, with the record codec and the timeout in ms', () => {
     const table = new ConntrackTable(new FakeKernel(), { filter: () => true });
     expect([table.kind, table.commitPolicy]).toEqual(['conntrack', 'on-takeover']);

@@ -122,6 +122,24 @@ describe('the receiver', () => {
     expect(acks).toEqual([{ type: 'send', body: { type: 'ack', epoch: 1, upTo: 4 } }]);
   });
 
+  it('asks for a resync of a stream it joins far past its start, and NACKs one it joins near it', () => {
+    const late = receiver();
+    const far = defaultReceiverConfig.syncedLag + 1;
+    const actions = late.handle({ type: 'alive', now: 0, stream: 'b', epoch: 1, lastSeq: far });
+    const sent = actions.flatMap((a) => (a.type === 'send' ? [a.body] : []));
+    expect(sent).toEqual([{ type: 'resync', epoch: 1 }]);
+    expect(actions).toContainEqual(expect.objectContaining({ type: 'log', level: 'info', event: 'sync.resync-request' }));
+    // asked again only after the retry interval, and never NACKed meanwhile
+    expect(late.handle({ type: 'data', now: 1, stream: 'b', body: data(far + 1, [{ key: 'a', value: '1' }]) })).not.toContainEqual(
+      expect.objectContaining({ type: 'send' }),
+    );
+    expect(late.synced(1)).toBe(false);
+
+    const near = receiver();
+    const repaired = near.handle({ type: 'alive', now: 0, stream: 'b', epoch: 1, lastSeq: 3 });
+    expect(repaired.flatMap((a) => (a.type === 'send' ? [a.body] : []))).toEqual([{ type: 'nack', epoch: 1, from: 1, to: 3 }]);
+  });
+
   it('is synced after the resync ended, and not when the stream goes quiet', () => {
     const r = receiver();
     r.handle({ type: 'data', now: 0, stream: 'b', body: data(1, [{ key: 'a', value: '1' }], { begin: true }) });
