@@ -189,8 +189,8 @@ function daemonFlags(): string[] {
   return shebang.split(' ').filter((word) => word.startsWith('--'));
 }
 
-/** The tables, in this process: started with the daemon's flags by run(). */
-async function runTables(): Promise<void> {
+/** The tables, in this process: run() starts a node with the daemon's flags for it. */
+export async function runTables(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-big-'));
   try {
     const tables: BigTable[] = [
@@ -213,13 +213,10 @@ export const bigBenchmark: Benchmark = {
   description: 'big tables at host speed (in-memory IPVS): load, claim, reload, status of 10k × 4 and 100k × 2; stalls, memory',
   async run() {
     const flags = daemonFlags();
-    if (flags.every((flag) => process.execArgv.includes(flag))) {
-      await runTables();
-      return;
-    }
     console.log(`(under the daemon's flags ${flags.join(' ')}; a shared 2-core machine makes these figures indicative;`);
     console.log(' "busy" is the main thread\'s own CPU, without the time it waited for one)');
-    const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'bench/main.ts', 'big'], { stdio: 'inherit' });
+    const tables = "const { runTables } = await import('./bench/big.ts'); await runTables();";
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '--eval', tables], { stdio: 'inherit' });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     if (code !== 0) throw new Error(`the big bench exited with ${code}`);
   },
