@@ -1,7 +1,7 @@
 // JSON.stringify for answers that hold a big table (`tandem status` of 100,000 services is
 // tens of MB): one call would hold the event loop for seconds. The text comes in chunks,
-// a time slice's worth each; arrays and plain objects are walked, anything else (and each
-// array element that is not itself an array or plain object) is one JSON.stringify.
+// a time slice's worth each. Plain objects and arrays are walked; an array's elements are
+// taken as the rows of a table, each one JSON.stringify (an element that is an array is walked).
 import { TimeSlice } from './time-slice.js';
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
@@ -18,7 +18,8 @@ function* pieces(value: unknown): Generator<string> {
       if (index > 0) yield ',';
       const item: unknown = value[index];
       if (omitted(item)) yield 'null';
-      else yield* pieces(item);
+      else if (Array.isArray(item)) yield* pieces(item);
+      else yield JSON.stringify(item); // a row of a table: small
     }
     yield ']';
   } else if (isPlainObject(value)) {
