@@ -1,14 +1,19 @@
 // Big tables at host speed (an in-memory IPVS table, no kernel): the daemon's path for an
 // ipvsadm rules file of 10,000 × 4 and 100,000 × 2 services (TCP VIPs and firewall marks):
 // loading it in the worker, planning health checks, the claim (the whole table from empty),
-// a reload with one weight changed and `tandem status`. For each step, the longest event-loop
-// stall and how late a heartbeat timer of 10 ms ran; then the director's memory per service.
+// a reload with one weight changed and `tandem status` down to its JSON. For each step, the
+// longest event-loop stall and how late a heartbeat timer of 10 ms ran; then per phase (load,
+// apply, reconcile, status) and the director's memory per service. Runs under the V8 flags
+// the daemon runs with (src/cli/main.ts's first line): they decide what the GC costs.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import type { Model } from '../src/config/model.js';
 import type { IpvsOperation, IpvsService, ServiceIdentity } from '../src/ipvs/index.js';
@@ -49,6 +54,8 @@ async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
   const started = performance.now();
   const result = await task();
   const ms = performance.now() - started;
+  // the task's last synchronous stretch shows only once the timers have run after it
+  await sleep(HEARTBEAT_MS + 1);
   delay.disable();
   clearInterval(heartbeat);
   return [result, { ms, stallMs: delay.max / 1e6, lateMs, busyMs: busy.stop().longestBusy }];
@@ -98,17 +105,28 @@ class SocketLikeKernel extends MemoryKernel {
   }
 }
 
-const passAfterASecond = () =>
-  new Promise<{ outcome: 'pass'; message: string; durationMs: number }>((resolve) =>
-    setTimeout(() => resolve({ outcome: 'pass', message: 'bench', durationMs: 1000 }), 1000).unref(),
-  );
+/** Aborted (by disable on close) it ends at once, as a real check closes its socket. */
+const passAfterASecond = (_check: unknown, signal: AbortSignal) =>
+  new Promise<{ outcome: 'pass'; message: string; durationMs: number }>((resolve) => {
+    const result = { outcome: 'pass' as const, message: 'bench', durationMs: 1000 };
+    const timer = setTimeout(() => resolve(result), 1000);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve(result);
+    });
+  });
+
+/** The longest stall and the latest heartbeat of some steps: a phase of the daemon's work. */
+const phase = (...steps: StepFigures[]) =>
+  `stall ≤ ${Math.max(...steps.map((f) => f.stallMs)).toFixed(1)} ms (busy ≤ ${Math.max(...steps.map((f) => f.busyMs)).toFixed(1)} ms)`;
 
 async function runTable(table: BigTable, dir: string): Promise<void> {
   // the compiled code the daemon runs (npm run bench builds first)
-  const built = (folder: string) => `../dist/${folder}/index.js`;
+  const built = (folder: string, file = 'index') => `../dist/${folder}/${file}.js`;
   const { loadConfigOffThread } = (await import(built('config'))) as typeof import('../src/config/index.js');
   const { HealthMonitor } = (await import(built('health'))) as typeof import('../src/health/index.js');
   const { IpvsBalancer, readTable } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const { jsonChunks } = (await import(built('lib', 'json-chunks'))) as typeof import('../src/lib/json-chunks.js');
   const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
   const text = bigConfigText('ipvsadm', table);
   await writeFile(path, text);
@@ -142,6 +160,12 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   console.log(show('reload: one weight changed', reload));
   const [status, statusStep] = await step(() => balancer.status());
   console.log(show(`status (${status.services?.length ?? 0} services)`, statusStep));
+  const [json, jsonStep] = await step(async () => {
+    let bytes = 0;
+    for await (const chunk of jsonChunks({ ok: true, command: 'status', status })) bytes += chunk.length;
+    return bytes;
+  });
+  console.log(show(`status as JSON (${(json / 2 ** 20).toFixed(0)} MiB)`, jsonStep));
 
   const beforeMirror = heapUsed();
   const [mirror] = await step(() => readTable(kernel));
@@ -151,29 +175,52 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
     `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
       `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}`,
   );
+  const steps = [load, create, claim, reload, statusStep, jsonStep];
+  console.log(
+    `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
+      `heartbeat late ≤ ${Math.max(...steps.map((f) => f.lateMs)).toFixed(1)} ms`,
+  );
   if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);
   await balancer.close();
+}
+
+/** The V8 flags of the daemon's command (the first line of src/cli/main.ts). */
+function daemonFlags(): string[] {
+  const shebang = readFileSync(new URL('../src/cli/main.ts', import.meta.url), 'utf8').split('\n')[0] ?? '';
+  return shebang.split(' ').filter((word) => word.startsWith('--'));
+}
+
+/** The tables, in this process: run() starts this file with the daemon's flags for it. */
+async function runTables(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-big-'));
+  try {
+    const tables: BigTable[] = [
+      { services: 10_000, servers: 4, kind: 'vip' },
+      { services: 10_000, servers: 4, kind: 'fwmark' },
+      { services: 100_000, servers: 2, kind: 'vip' },
+      { services: 100_000, servers: 2, kind: 'fwmark' },
+    ];
+    const only = process.env.TANDEM_BENCH_BIG;
+    for (const table of tables) {
+      if (only === undefined || only === `${table.services}x${table.servers}-${table.kind}`) await runTable(table, dir);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export const bigBenchmark: Benchmark = {
   name: 'big',
   description: 'big tables at host speed (in-memory IPVS): load, claim, reload, status of 10k × 4 and 100k × 2; stalls, memory',
   async run() {
-    console.log('(a shared 2-core machine makes these figures indicative; "busy" excludes time spent waiting for a CPU)');
-    const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-big-'));
-    try {
-      const tables: BigTable[] = [
-        { services: 10_000, servers: 4, kind: 'vip' },
-        { services: 10_000, servers: 4, kind: 'fwmark' },
-        { services: 100_000, servers: 2, kind: 'vip' },
-        { services: 100_000, servers: 2, kind: 'fwmark' },
-      ];
-      const only = process.env.TANDEM_BENCH_BIG;
-      for (const table of tables) {
-        if (only === undefined || only === `${table.services}x${table.servers}-${table.kind}`) await runTable(table, dir);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const flags = daemonFlags();
+    console.log(`(under the daemon's flags ${flags.join(' ')}; a shared 2-core machine makes these figures indicative;`);
+    console.log(' "busy" is the main thread\'s own CPU, without the time it waited for one)');
+    // a file, not --eval: the loader's worker thread inherits the options (and refuses --input-type)
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', fileURLToPath(import.meta.url)], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`the big bench exited with ${code}`);
   },
 };
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runTables();

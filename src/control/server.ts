@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { jsonChunks } from '../lib/json-chunks.js';
 import { createStats, type ControlStats } from '../lib/stats.js';
 import { peerCredentials as socketPeerCredentials, type PeerCredentials } from '../net/index.js';
 import { controlCommands, type ControlHandler, type ControlRefusal, type ControlRequest, type ControlResponse } from './protocol.js';
@@ -163,8 +164,31 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits, open: nu
       .catch((error: unknown): ControlResponse => ({ ok: false, code: 'internal-error', message: (error as Error).message }))
       .then((response) => {
         if (!response.ok && response.code === 'bad-request') limits.stats.refused.inc({ reason: 'bad-request' });
-        socket.end(JSON.stringify(response) + '\n');
+        return send(socket, response);
       });
+  });
+}
+
+/** The response line a chunk at a time (the status of a big table is tens of MB: one
+ *  JSON.stringify would hold the daemon's event loop), as fast as the client reads it. */
+async function send(socket: Socket, response: ControlResponse): Promise<void> {
+  for await (const chunk of jsonChunks(response)) {
+    if (socket.destroyed) return;
+    if (!socket.write(chunk)) await drained(socket);
+  }
+  socket.end('\n');
+}
+
+/** Until the socket can take more, or is gone. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
   });
 }
 

@@ -131,6 +131,8 @@ interface Staged {
   /** Entries that stay, with their new plans and whether their checks start again. */
   updates: Array<[Entry, PlannedServer, boolean]>;
   invalid: Array<{ service: string; message: string; servers: string[] }>;
+  /** Entries with a check. */
+  checked: number;
 }
 
 /** First in, first out, without Array.shift's copying. */
@@ -171,6 +173,8 @@ export class HealthMonitor {
 
   private entries = new Map<string, Entry>();
   private byServer = new Map<RealServer, Entry>();
+  /** Entries with a check (status asks often; counting 200,000 entries each time would stall). */
+  private checked = 0;
   private readonly socketQueue = new Fifo<Entry>();
   /** Check programs wait apart: spawning forks this process and is started one per turn. */
   private readonly programQueue = new Fifo<Entry>();
@@ -228,13 +232,11 @@ export class HealthMonitor {
     this.enabled = true;
     this.epoch++;
     this.maxInFlight = 0;
-    const entries = [...this.entries.values()];
-    const checked = entries.filter((entry) => entry.plan.check).length;
     this.logger.info(
-      { event: 'health.enabled', servers: entries.length, checked, maxConcurrentChecks: this.maxConcurrent },
-      `health checking started for ${checked} real servers`,
+      { event: 'health.enabled', servers: this.entries.size, checked: this.checked, maxConcurrentChecks: this.maxConcurrent },
+      `health checking started for ${this.checked} real servers`,
     );
-    void this.arm(entries);
+    void this.arm(this.entries.values());
   }
 
   /**
@@ -247,17 +249,20 @@ export class HealthMonitor {
     if (this.enabled) {
       this.enabled = false;
       this.epoch++;
-      const now = this.now();
-      for (const entry of this.entries.values()) {
-        this.stopEntry(entry);
-        entry.health = initialHealth(now);
-        entry.reported = this.outputOf(entry, now);
-      }
       this.socketQueue.clear();
       this.programQueue.clear();
       this.ramping.clear();
       this.stopRampTimer();
       this.pendingChanges.clear();
+      // a chunk per turn; a timer that fires meanwhile queues nothing (see scheduleIn)
+      const slice = new TimeSlice(yieldToLoop);
+      const now = this.now();
+      for (const entry of this.entries.values()) {
+        if (slice.spent) await slice.next();
+        this.stopEntry(entry);
+        entry.health = initialHealth(now);
+        entry.reported = this.outputOf(entry, now);
+      }
       this.logger.info({ event: 'health.disabled' }, 'health checking stopped');
     }
     await Promise.all([...this.running]);
@@ -276,7 +281,7 @@ export class HealthMonitor {
   async reload(model: Model): Promise<void> {
     const generation = ++this.generation;
     const previous = this.entries;
-    const staged: Staged = { entries: new Map(), byServer: new Map(), updates: [], invalid: [] };
+    const staged: Staged = { entries: new Map(), byServer: new Map(), updates: [], invalid: [], checked: 0 };
     const slice = new TimeSlice(yieldToLoop);
     let planned = 0;
     for (const service of model.virtualServices) {
@@ -288,7 +293,7 @@ export class HealthMonitor {
         if (generation !== this.generation) return;
       }
     }
-    this.install(staged);
+    await this.install(staged, slice, generation);
     // out of the table already: their checks can stop a chunk at a time
     for (const [key, entry] of previous) {
       if (slice.spent) await slice.next();
@@ -310,13 +315,18 @@ export class HealthMonitor {
     return [...this.entries.values()].map((entry) => this.statusOf(entry, now));
   }
 
+  /** One real server's status, found as the view finds it: a status that walks a big
+   *  table asks server by server rather than for all of them at once. */
+  serverStatus(service: VirtualService, server: RealServer): ServerHealthStatus | undefined {
+    const entry = this.byServer.get(server) ?? this.entries.get(serverKey(service, server));
+    return entry && this.statusOf(entry, this.now());
+  }
+
   stats(): MonitorStats {
-    let checked = 0;
-    for (const entry of this.entries.values()) if (entry.plan.check) checked++;
     return {
       enabled: this.enabled,
       servers: this.entries.size,
-      checked,
+      checked: this.checked,
       inFlight: this.inFlight,
       queued: this.socketQueue.length + this.programQueue.length,
       maxInFlight: this.maxInFlight,
@@ -333,6 +343,7 @@ export class HealthMonitor {
   private adopt(service: VirtualService, previous: Map<string, Entry>, staged: Staged): void {
     const invalid = new Map<string, string[]>();
     for (const plan of planService(service)) {
+      if (plan.check) staged.checked++;
       if (plan.unchecked?.kind === 'invalid') {
         const servers = invalid.get(plan.unchecked.message) ?? [];
         invalid.set(plan.unchecked.message, servers);
@@ -353,16 +364,25 @@ export class HealthMonitor {
     for (const [message, servers] of invalid) staged.invalid.push({ service: service.name, message, servers });
   }
 
-  /** Makes the staged entries the current ones and starts checking those that need it. */
-  /** The staged plan takes effect: only the entries that stay are touched here, the rest was built in chunks. */
-  private install(staged: Staged): void {
+  /**
+   * The staged plan takes effect: the maps at once, then the entries that stay get their
+   * new plans a chunk per turn (a check that ends meanwhile is judged by its old plan,
+   * which started it). Stops when a newer reload has begun: it compares with the plans
+   * as they are and updates these entries itself.
+   */
+  private async install(staged: Staged, slice: TimeSlice, generation: number): Promise<void> {
+    this.entries = staged.entries;
+    this.byServer = staged.byServer;
+    this.checked = staged.checked;
     for (const [entry, plan, restart] of staged.updates) {
+      if (slice.spent) {
+        await slice.next();
+        if (generation !== this.generation) return;
+      }
       if (restart) this.stopEntry(entry);
       entry.plan = plan;
     }
-    this.entries = staged.entries;
-    this.byServer = staged.byServer;
-    if (this.enabled) void this.arm([...staged.entries.values()]);
+    if (this.enabled) void this.arm(staged.entries.values());
     for (const { service, message, servers } of staged.invalid) {
       this.logger.warn(
         { event: 'health.check-invalid', service, servers, detail: message },
@@ -379,15 +399,17 @@ export class HealthMonitor {
   }
 
   /** Schedules the first check of each entry that needs one, a chunk per event-loop turn. */
-  private async arm(entries: Entry[]): Promise<void> {
+  private async arm(entries: Iterable<Entry>): Promise<void> {
     const epoch = this.epoch;
     const slice = new TimeSlice(yieldToLoop);
-    for (const [index, entry] of entries.entries()) {
+    let index = 0;
+    for (const entry of entries) {
       if (index > 0 && (index % LOAD_CHUNK === 0 || slice.spent)) {
         await slice.next();
         if (epoch !== this.epoch) return;
       }
       this.scheduleFirst(entry);
+      index++;
     }
   }
 
@@ -404,6 +426,7 @@ export class HealthMonitor {
   private scheduleIn(entry: Entry, delay: number): void {
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
+      if (!this.enabled) return; // disable() has not reached this entry yet
       entry.queued = true;
       (entry.plan.check?.probe.kind === 'program' ? this.programQueue : this.socketQueue).push(entry);
       this.schedulePump();

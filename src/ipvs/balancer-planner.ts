@@ -90,6 +90,8 @@ export interface BalancerFigures {
   since: number;
   syncRole: SyncRole;
   model: Model;
+  /** The model's services by IPVS key. */
+  services: ReadonlyMap<string, VirtualService>;
   unavailable?: { since: number; error: string };
   syncError?: string;
   failing: string[];
@@ -252,6 +254,7 @@ export class BalancerPlanner {
       since: this.roleSince,
       syncRole: this.syncRole,
       model: this.model,
+      services: this.services,
       ...(this.unavailable && { unavailable: { ...this.unavailable } }),
       ...(this.syncError !== undefined && { syncError: this.syncError }),
       failing: [...this.failing.values()].flat(),

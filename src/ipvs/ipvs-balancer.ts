@@ -197,8 +197,8 @@ export class IpvsBalancer implements Balancer {
       const info = await kernel.info();
       status.ipvs = { state: 'available', ...info };
       const table = await readTable(kernel);
-      const health = figures.role === 'active' ? this.health.status() : undefined;
-      const { services, missing } = serviceStatuses(table, model, health, this.now());
+      const health = figures.role === 'active' ? this.health.serverStatus.bind(this.health) : undefined;
+      const { services, missing } = await serviceStatuses(table, figures.services, health, this.now());
       status.services = services;
       if (missing.length > 0) status.missingServices = missing;
       status.timeouts = await kernel.getTimeouts();
