@@ -13,12 +13,16 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createLogger } from '../src/log.js';
 import { bigTable } from '../test/support/big-table.js';
 import type { IpvsNetlink } from '../src/ipvs/index.js';
 import type { Benchmark } from './benchmark.js';
 
 const execFileAsync = promisify(execFile);
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 const cli = 'dist/cli/main.js';
 
@@ -285,6 +289,17 @@ async function runInGuest(): Promise<void> {
         console.log(
           `  the driver's read of the table (readTable) ${seconds(inProcess.ms)} (event loop blocked ≤ ${inProcess.maxBlockedMs.toFixed(0)} ms); ` +
             `as ipvsadm -S -n prints it: ${compareListings(formatSave(inProcess.value), reference)}`,
+        );
+
+        // the kernel mirror: what the director holds of the table it read (bench big: the model and health state)
+        collectGarbage();
+        const before = process.memoryUsage().heapUsed;
+        const mirror = await readTable(kernel);
+        collectGarbage();
+        const mirrorBytes = process.memoryUsage().heapUsed - before;
+        console.log(
+          `  memory of the kernel mirror (the table as read back): ${Math.round(mirrorBytes / mirror.length)} B per service ` +
+            `(${(mirrorBytes / 2 ** 20).toFixed(1)} MiB for ${mirror.length})`,
         );
 
         // a changed file: one weight, as a reload reconciles it, against ipvsadm -R of one -e rule
