@@ -130,13 +130,8 @@ static napi_value throw_read_failure(napi_env env, int status) {
 // left, or `replies` has no room for another. Returns the bytes written: the caller
 // parses them and calls again (without a request) while request `lastSeq` has not ended.
 static napi_value exchange(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    napi_throw_type_error(env, NULL, "exchange(fd, request, lastSeq, replies) needs four arguments");
-    return NULL;
-  }
+  if (!get_arguments(env, info, 4, argv, "exchange(fd, request, lastSeq, replies)")) return NULL;
   int32_t fd;
   if (!int_argument(env, argv[0], "fd", &fd)) return NULL;
   uint32_t last_seq;
@@ -172,13 +167,8 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
 // read first. Updates both and returns the bytes written: one call reads the
 // destinations of a few hundred services, which libipvs asks for one socket each.
 static napi_value dump_each(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    napi_throw_type_error(env, NULL, "dumpEach(fd, requests, state, replies) needs four arguments");
-    return NULL;
-  }
+  if (!get_arguments(env, info, 4, argv, "dumpEach(fd, requests, state, replies)")) return NULL;
   int32_t fd;
   if (!int_argument(env, argv[0], "fd", &fd)) return NULL;
   void *requests, *replies;
