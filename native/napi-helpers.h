@@ -35,6 +35,20 @@ static int int_argument(napi_env env, napi_value value, const char *what, int32_
   return 1;
 }
 
+/** The first `count` arguments of a call into `argv` (room for `count`); 0 when it threw
+ *  a TypeError quoting `usage` because some are missing. */
+static int get_arguments(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < count) {
+    char message[120];
+    snprintf(message, sizeof message, "%s needs %zu arguments", usage, count);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  return 1;
+}
+
 /** The one number a call takes (`what` names it in the TypeError); 0 when it threw. */
 static int only_int_argument(napi_env env, napi_callback_info info, const char *what, int32_t *out) {
   size_t argc = 1;

@@ -86,36 +86,48 @@ static int ends_request(const unsigned char *data, size_t length, uint32_t seq) 
   return 0;
 }
 
-/** Reads the datagrams already queued into `out`, each from a 4-byte boundary, until one
- *  ends request `last_seq` (when `ends_at` is set), none is left, or `out` has no room
- *  for another. An overflow the kernel reports (ENOBUFS: it dropped datagrams for this
- *  socket) becomes an NLMSG_OVERRUN header in place when `mark_overruns` is set, so the
- *  reader learns where the gap is and keeps the datagrams queued after it. Returns the
- *  bytes written, or -errno. */
-static ssize_t read_queued(int fd, unsigned char *out, size_t capacity, int ends_at, uint32_t last_seq, int mark_overruns) {
-  size_t used = 0;
-  while (capacity - used >= DATAGRAM_ROOM) {
+/** Reads the datagrams already queued into `out` from `*used`, each from a 4-byte
+ *  boundary, until one ends request `last_seq` (when `ends_at` is set), none is left, or
+ *  `out` has no room for another. An overflow the kernel reports (ENOBUFS: it dropped
+ *  datagrams for this socket) becomes an NLMSG_OVERRUN header in place when
+ *  `mark_overruns` is set, so the reader learns where the gap is and keeps the datagrams
+ *  queued after it. Returns 1 once the request ended, 0 otherwise, or -errno. */
+static int read_queued(int fd, unsigned char *out, size_t capacity, size_t *used, int ends_at, uint32_t last_seq,
+                       int mark_overruns) {
+  while (capacity - *used >= DATAGRAM_ROOM) {
     ssize_t received;
-    do received = recv(fd, out + used, capacity - used, MSG_DONTWAIT | MSG_TRUNC);
+    do received = recv(fd, out + *used, capacity - *used, MSG_DONTWAIT | MSG_TRUNC);
     while (received < 0 && errno == EINTR);
     if (received < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno != ENOBUFS || !mark_overruns) return -errno;
       struct nlmsghdr overrun = {.nlmsg_len = sizeof overrun, .nlmsg_type = NLMSG_OVERRUN};
-      memcpy(out + used, &overrun, sizeof overrun);
-      used += sizeof overrun;
+      memcpy(out + *used, &overrun, sizeof overrun);
+      *used += sizeof overrun;
       continue;
     }
-    if ((size_t)received > capacity - used) return -EMSGSIZE;
-    int ended = ends_at && ends_request(out + used, (size_t)received, last_seq);
+    if ((size_t)received > capacity - *used) return -EMSGSIZE;
+    int ended = ends_at && ends_request(out + *used, (size_t)received, last_seq);
     size_t aligned = NLMSG_ALIGN((size_t)received);
-    memset(out + used + received, 0, aligned - (size_t)received);
-    used += aligned;
-    if (ended) break;
+    memset(out + *used + received, 0, aligned - (size_t)received);
+    *used += aligned;
+    if (ended) return 1;
   }
-  return (ssize_t)used;
+  return 0;
 }
 
+/** One datagram to the kernel; 0, or the errno of the failure. */
+static int send_to_kernel(int fd, const void *data, size_t length) {
+  struct sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  ssize_t sent;
+  do sent = sendto(fd, data, length, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  while (sent < 0 && errno == EINTR);
+  return sent < 0 ? errno : 0;
+}
+
+/** A Buffer argument (`what` names it in the TypeError); 0 when it threw. */
 static int buffer_argument(napi_env env, napi_value value, const char *what, void **data, size_t *length) {
   bool is_buffer = false;
   if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, value, data, length) != napi_ok) {
@@ -127,9 +139,10 @@ static int buffer_argument(napi_env env, napi_value value, const char *what, voi
   return 1;
 }
 
-static napi_value bytes_read(napi_env env, ssize_t used) {
-  if (used == -EMSGSIZE) return throw_errno(env, "recvmsg (a reply larger than the buffer)", EMSGSIZE);
-  if (used < 0) return throw_errno(env, "recvmsg", (int)-used);
+/** The bytes written, or the read's failure thrown. */
+static napi_value bytes_read(napi_env env, int status, size_t used) {
+  if (status == -EMSGSIZE) return throw_errno(env, "recvmsg (a reply larger than the buffer)", EMSGSIZE);
+  if (status < 0) return throw_errno(env, "recvmsg", -status);
   napi_value result;
   napi_create_uint32(env, (uint32_t)used, &result);
   return result;
@@ -141,13 +154,8 @@ static napi_value bytes_read(napi_env env, ssize_t used) {
 // written: the caller parses them and calls again (without a request) while request
 // `lastSeq` has not ended.
 static napi_value exchange(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4) {
-    napi_throw_type_error(env, NULL, "exchange(fd, request, lastSeq, replies) needs four arguments");
-    return NULL;
-  }
+  if (!get_arguments(env, info, 4, argv, "exchange(fd, request, lastSeq, replies)")) return NULL;
   int32_t fd;
   if (!int_argument(env, argv[0], "fd", &fd)) return NULL;
   uint32_t last_seq;
@@ -164,29 +172,71 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
     void *request;
     size_t length;
     if (!buffer_argument(env, argv[1], "request", &request, &length)) return NULL;
-    struct sockaddr_nl kernel;
-    memset(&kernel, 0, sizeof kernel);
-    kernel.nl_family = AF_NETLINK;
-    ssize_t sent;
-    do sent = sendto(fd, request, length, 0, (struct sockaddr *)&kernel, sizeof kernel);
-    while (sent < 0 && errno == EINTR);
-    if (sent < 0) return throw_errno(env, "sendmsg", errno);
+    int error = send_to_kernel(fd, request, length);
+    if (error != 0) return throw_errno(env, "sendmsg", error);
   }
-  return bytes_read(env, read_queued(fd, replies, capacity, 1, last_seq, 0));
+  size_t used = 0;
+  int status = read_queued(fd, replies, capacity, &used, 1, last_seq, 0);
+  return bytes_read(env, status, used);
+}
+
+// dumpEach(fd, requests: Buffer, state: Uint32Array, replies: Buffer): number — the
+// dump requests framed in `requests` sent one after another from byte state[0] (the
+// kernel runs one dump per socket at a time, so each waits for the end of the one
+// before), their replies read into `replies` while it has room. state[1] is the
+// sequence number of a dump sent whose replies have not all been read (0: none),
+// read first. Updates both and returns the bytes written: one call reads the
+// destinations of a few hundred services, which libipvs asks for one socket each.
+static napi_value dump_each(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_arguments(env, info, 4, argv, "dumpEach(fd, requests, state, replies)")) return NULL;
+  int32_t fd;
+  if (!int_argument(env, argv[0], "fd", &fd)) return NULL;
+  void *requests, *replies;
+  size_t length, capacity;
+  if (!buffer_argument(env, argv[1], "requests", &requests, &length) ||
+      !buffer_argument(env, argv[3], "replies", &replies, &capacity))
+    return NULL;
+  bool is_typedarray = false;
+  napi_typedarray_type state_type;
+  size_t state_length;
+  void *state_data;
+  if (napi_is_typedarray(env, argv[2], &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_typedarray_info(env, argv[2], &state_type, &state_length, &state_data, NULL, NULL) != napi_ok ||
+      state_type != napi_uint32_array || state_length < 2) {
+    napi_throw_type_error(env, NULL, "state must be a Uint32Array of two");
+    return NULL;
+  }
+  uint32_t *state = state_data;
+  unsigned char *out = replies;
+  const unsigned char *framed = requests;
+  size_t offset = state[0];
+  size_t used = 0;
+  int status = 1;
+  if (state[1] != 0) status = read_queued(fd, out, capacity, &used, 1, state[1], 0);
+  if (status == 1) state[1] = 0;
+  while (status == 1 && offset + sizeof(struct nlmsghdr) <= length && capacity - used >= DATAGRAM_ROOM) {
+    struct nlmsghdr header;
+    memcpy(&header, framed + offset, sizeof header);
+    if (header.nlmsg_len < sizeof header || offset + header.nlmsg_len > length) {
+      napi_throw_range_error(env, NULL, "requests holds a truncated netlink message");
+      return NULL;
+    }
+    int error = send_to_kernel(fd, framed + offset, header.nlmsg_len);
+    if (error != 0) return throw_errno(env, "sendmsg", error);
+    offset += NLMSG_ALIGN(header.nlmsg_len);
+    status = read_queued(fd, out, capacity, &used, 1, header.nlmsg_seq, 0);
+    if (status != 1) state[1] = header.nlmsg_seq;
+  }
+  if (status >= 0) state[0] = (uint32_t)offset;
+  return bytes_read(env, status, used);
 }
 
 /** The two numbers a call takes (`call` and the names in the TypeError); 0 when it threw. */
 static int two_int_arguments(napi_env env, napi_callback_info info, const char *call, const char *first, int32_t *a,
                              const char *second, int32_t *b) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < 2) {
-    char message[80];
-    snprintf(message, sizeof message, "%s needs two arguments", call);
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
+  if (!get_arguments(env, info, 2, argv, call)) return 0;
   return int_argument(env, argv[0], first, a) && int_argument(env, argv[1], second, b);
 }
 
@@ -219,18 +269,16 @@ static napi_value set_receive_buffer(napi_env env, napi_callback_info info) {
 // read without waiting into `buffer` (see read_queued: an overflow is an NLMSG_OVERRUN
 // header in place, never an exception). Returns the bytes written.
 static napi_value receive(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (!get_arguments(env, info, 2, argv, "receive(fd, buffer)")) return NULL;
   int32_t fd;
-  if (argc < 2 || !int_argument(env, argv[0], "fd", &fd)) {
-    if (argc < 2) napi_throw_type_error(env, NULL, "receive(fd, buffer) needs two arguments");
-    return NULL;
-  }
+  if (!int_argument(env, argv[0], "fd", &fd)) return NULL;
   void *out;
   size_t capacity;
   if (!buffer_argument(env, argv[1], "buffer", &out, &capacity)) return NULL;
-  return bytes_read(env, read_queued(fd, out, capacity, 0, 0, 1));
+  size_t used = 0;
+  int status = read_queued(fd, out, capacity, &used, 0, 0, 1);
+  return bytes_read(env, status, used);
 }
 
 /** A socket watched by libuv: its callback runs on the event loop when it is readable.
@@ -298,16 +346,12 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 // error the socket reported (ENOBUFS: the kernel dropped datagrams), the poll going on;
 // `callback(errno, true)` once when the poll had to stop. unpoll(handle) stops it.
 static napi_value poll_readable(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (!get_arguments(env, info, 2, argv, "poll(fd, callback)")) return NULL;
   int32_t fd;
+  if (!int_argument(env, argv[0], "fd", &fd)) return NULL;
   napi_valuetype callback_type = napi_undefined;
-  if (argc >= 2) napi_typeof(env, argv[1], &callback_type);
-  if (argc < 2 || !int_argument(env, argv[0], "fd", &fd)) {
-    if (argc < 2) napi_throw_type_error(env, NULL, "poll(fd, callback) needs two arguments");
-    return NULL;
-  }
+  napi_typeof(env, argv[1], &callback_type);
   if (callback_type != napi_function) {
     napi_throw_type_error(env, NULL, "callback must be a function");
     return NULL;
@@ -363,6 +407,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"port", NULL, socket_port, NULL, NULL, NULL, napi_default, NULL},
       {"exchange", NULL, exchange, NULL, NULL, NULL, napi_default, NULL},
+      {"dumpEach", NULL, dump_each, NULL, NULL, NULL, napi_default, NULL},
       {"subscribe", NULL, subscribe, NULL, NULL, NULL, napi_default, NULL},
       {"setReceiveBuffer", NULL, set_receive_buffer, NULL, NULL, NULL, napi_default, NULL},
       {"receive", NULL, receive, NULL, NULL, NULL, napi_default, NULL},

@@ -34,13 +34,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 
 // send(fd, ifindex, frame: Buffer): void — the frame includes its Ethernet header.
 static napi_value send_frame(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "send(fd, ifindex, frame) needs three arguments");
-    return NULL;
-  }
+  if (!get_arguments(env, info, 3, argv, "send(fd, ifindex, frame)")) return NULL;
   int32_t fd, ifindex;
   if (!int_argument(env, argv[0], "fd", &fd) || !int_argument(env, argv[1], "ifindex", &ifindex)) return NULL;
   bool is_buffer = false;

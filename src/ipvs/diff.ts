@@ -19,17 +19,51 @@ export function diffService(actual: IpvsService | undefined, desired: IpvsServic
   }
   const operations: IpvsOperation[] = [];
   if (!sameServiceSettings(actual, desired)) operations.push({ kind: 'edit-service', service: desired });
-  const current = new Map(actual.destinations.map((destination) => [destinationKey(destination), destination]));
+  const { matches, unmatched } = pairDestinations(actual.destinations, desired.destinations);
   const edits: IpvsOperation[] = [];
-  for (const destination of desired.destinations) {
-    const existing = current.get(destinationKey(destination));
-    current.delete(destinationKey(destination));
+  desired.destinations.forEach((destination, index) => {
+    const existing = matches[index];
     if (!existing) operations.push({ kind: 'add-destination', service: desired, destination });
     else if (!sameDestinationSettings(existing, destination)) edits.push({ kind: 'edit-destination', service: desired, destination });
-  }
+  });
   operations.push(...edits);
-  for (const destination of current.values()) operations.push({ kind: 'delete-destination', service: desired, destination });
+  for (const destination of unmatched) operations.push({ kind: 'delete-destination', service: desired, destination });
   return operations;
+}
+
+/** Above this many comparisons, destinations are paired by key rather than by a scan. */
+const SCAN_LIMIT = 64;
+
+/** For each desired destination, the kernel's at the same address and port (each kernel
+ *  destination pairs once); and the kernel's left unpaired, in their order. A table of
+ *  100,000 services has a few destinations each: scanning them costs less than keys. */
+function pairDestinations(
+  actual: readonly IpvsDestination[],
+  desired: readonly IpvsDestination[],
+): { matches: Array<IpvsDestination | undefined>; unmatched: IpvsDestination[] } {
+  if (actual.length * desired.length > SCAN_LIMIT) {
+    const current = new Map(actual.map((destination) => [destinationKey(destination), destination]));
+    const matches = desired.map((destination) => {
+      const key = destinationKey(destination);
+      const found = current.get(key);
+      current.delete(key);
+      return found;
+    });
+    return { matches, unmatched: [...current.values()] };
+  }
+  const paired = actual.map(() => false);
+  const matches = desired.map((destination) => {
+    const index = actual.findIndex((candidate, i) => !paired[i] && sameEndpoint(candidate, destination));
+    if (index < 0) return undefined;
+    paired[index] = true;
+    return actual[index];
+  });
+  return { matches, unmatched: actual.filter((_, i) => !paired[i]) };
+}
+
+/** What destinationKey compares, without building the keys. */
+function sameEndpoint(a: IpvsDestination, b: IpvsDestination): boolean {
+  return a.port === b.port && a.address === b.address && a.family === b.family;
 }
 
 /** The whole table. `actual` services that `isOwned` accepts need their destinations;

@@ -23,6 +23,8 @@ export interface IpvsDriver {
   /** One service (without destinations), or undefined when the kernel has none such. */
   getService(service: ServiceIdentity): Promise<IpvsService | undefined>;
   listDestinations(service: ServiceIdentity): Promise<IpvsDestination[]>;
+  /** The destinations of each service, in the same order: one call for many services. */
+  listDestinationsOf(services: readonly ServiceIdentity[]): Promise<IpvsDestination[][]>;
   /** Applies the operations in order; an operation that fails does not stop the ones after
    *  it. Resolves with the failures (empty when everything was applied). */
   apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]>;
@@ -78,6 +80,7 @@ export function describeOperation(operation: IpvsOperation): string {
 /** Every service with its destinations (for status listings and `tandem ipvs --save`). */
 export async function readTable(driver: IpvsDriver): Promise<IpvsService[]> {
   const services = await driver.listServices();
-  for (const service of services) service.destinations = await driver.listDestinations(service);
+  const lists = await driver.listDestinationsOf(services);
+  services.forEach((service, index) => (service.destinations = lists[index] ?? []));
   return services;
 }

@@ -100,17 +100,17 @@ export class IpvsReconciler {
     const result: ReconcileResult = { operations: [], failures: [], servicesRead: 0, durationMs: 0 };
     for (let offset = 0; offset < keys.length; offset += this.chunkSize) {
       if (offset > 0) await yieldToEventLoop(); // between chunks, as forEachInChunks does
-      const operations: IpvsOperation[] = [];
-      for (const key of keys.slice(offset, offset + this.chunkSize)) {
+      const chunk = keys.slice(offset, offset + this.chunkSize);
+      // A service about to be deleted needs no destinations read.
+      const read = chunk.flatMap((key) => {
         const current = actual.get(key);
-        const target = wanted.get(key);
-        // A service about to be deleted needs no destinations read.
-        if (current && target) {
-          current.destinations = await this.driver.listDestinations(current);
-          result.servicesRead++;
-        }
-        operations.push(...diffService(current, target));
-      }
+        return current && wanted.has(key) ? [current] : [];
+      });
+      const lists = await this.driver.listDestinationsOf(read);
+      read.forEach((service, index) => (service.destinations = lists[index] ?? []));
+      result.servicesRead += read.length;
+      const operations: IpvsOperation[] = [];
+      for (const key of chunk) operations.push(...diffService(actual.get(key), wanted.get(key)));
       if (operations.length === 0) continue;
       const failures = await this.driver.apply(operations);
       result.operations.push(...operations);

@@ -1,7 +1,7 @@
 // The IPVS table as the kernel holds it: virtual services and their destinations
 // (real servers), independent of which configuration produced them.
 import type { Forwarding, IpAddress, IpFamily, Protocol, Seconds, TunnelChecksum, TunnelType } from '../config/model.js';
-import { ipBytes, formatEndpoint } from '../lib/address.js';
+import { ipBytes, ipv4Number, formatEndpoint } from '../lib/address.js';
 
 /** How the kernel forwards to a destination. `local` is what the kernel reports on its
  *  own for a destination whose address is local to the director. */
@@ -76,6 +76,7 @@ export function describeService(service: ServiceIdentity): string {
 /** The names ipvsadm gives the set scheduler flags, comma-separated (`sh-fallback,sh-port`):
  *  sh and mh name their first two bits and leave out the third. */
 export function schedulerFlagNames(service: Pick<IpvsService, 'scheduler' | 'schedulerFlags'>): string {
+  if (service.schedulerFlags === 0) return '';
   const names =
     service.scheduler === 'sh' || service.scheduler === 'mh'
       ? [`${service.scheduler}-fallback`, `${service.scheduler}-port`, undefined]
@@ -101,6 +102,7 @@ export function sortServices<T extends ServiceIdentity>(services: readonly T[]):
 
 /** In ipvsadm's order of a service's destinations (libipvs ipvs_cmp_dests). */
 export function sortDestinations(destinations: readonly IpvsDestination[]): IpvsDestination[] {
+  if (destinations.length < 2) return [...destinations];
   return destinations
     .map((destination) => ({ destination, words: addressWords(destination.address) }))
     .sort((a, b) => compareWords(a.words, b.words) || a.destination.port - b.destination.port)
@@ -109,6 +111,8 @@ export function sortDestinations(destinations: readonly IpvsDestination[]): Ipvs
 
 /** The address as 32-bit words in network order, as libipvs compares them. */
 function addressWords(address: IpAddress): number[] {
+  const word = ipv4Number(address);
+  if (word !== undefined) return [word];
   const bytes = ipBytes(address);
   return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readUInt32BE(i * 4));
 }

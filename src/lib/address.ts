@@ -153,19 +153,29 @@ function literalBytes(text: string): Buffer | undefined {
   return ipv4Bytes(text) ?? (isIPv6(text) && !text.includes('%') ? ipv6Bytes(text) : undefined);
 }
 
-// Every netlink request carries addresses: a hand-written dotted-quad parser is much
-// cheaper than node:net's isIPv4 (a regular expression) and split/map. It takes what
-// isIPv4 takes: no leading zeros.
 function ipv4Bytes(address: string): Buffer | undefined {
+  const value = ipv4Number(address);
+  if (value === undefined) return undefined;
   const bytes = Buffer.allocUnsafe(4);
+  bytes.writeUInt32BE(value);
+  return bytes;
+}
+
+// Every netlink request carries addresses, and listings sort by them: a hand-written
+// dotted-quad parser is much cheaper than node:net's isIPv4 (a regular expression) and
+// split/map. It takes what isIPv4 takes: no leading zeros.
+/** A dotted quad as a 32-bit number (network order read as big-endian); undefined for anything else. */
+export function ipv4Number(address: string): number | undefined {
+  let value = 0;
   let octet = 0;
   let digits = 0;
-  let index = 0;
+  let octets = 0;
   for (let i = 0; i <= address.length; i++) {
     const code = i < address.length ? address.charCodeAt(i) : 46; // '.' ends the last octet
     if (code === 46) {
-      if (digits === 0 || index > 3) return undefined;
-      bytes[index++] = octet;
+      if (digits === 0 || octets > 3) return undefined;
+      value = value * 256 + octet;
+      octets++;
       octet = 0;
       digits = 0;
     } else if (code >= 48 && code <= 57 && !(digits === 1 && octet === 0)) {
@@ -175,7 +185,7 @@ function ipv4Bytes(address: string): Buffer | undefined {
       return undefined;
     }
   }
-  return index === 4 ? bytes : undefined;
+  return octets === 4 ? value : undefined;
 }
 
 /** Bytes of a literal isIPv6 accepted. */

@@ -14,6 +14,11 @@ export interface NetlinkAddon {
    *  until one ends request `lastSeq`, none is left or the buffer is full; returns the
    *  bytes written (each datagram from a 4-byte boundary). */
   exchange(fd: number, request: Buffer | null, lastSeq: number, replies: Buffer): number;
+  /** Sends the dump requests framed in `requests` one after another from byte state[0],
+   *  each once the one before has ended, reading their replies into `replies` while it has
+   *  room; state[1] is a dump sent but not yet read to its end (0: none). Updates both and
+   *  returns the bytes written. */
+  dumpEach(fd: number, requests: Buffer, state: Uint32Array, replies: Buffer): number;
   /** Joins multicast group `group` of the socket's protocol. */
   subscribe(fd: number, group: number): void;
   /** Sets the receive buffer (beyond net.core.rmem_max with CAP_NET_ADMIN); returns what

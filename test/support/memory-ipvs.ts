@@ -29,6 +29,13 @@ export class MemoryIpvs implements IpvsDriver {
     return Promise.resolve((this.services.get(serviceKey(service))?.destinations ?? []).map((destination) => ({ ...destination })));
   }
 
+  /** One service after another through listDestinations, which tests count and delay. */
+  async listDestinationsOf(services: readonly ServiceIdentity[]): Promise<IpvsDestination[][]> {
+    const lists: IpvsDestination[][] = [];
+    for (const service of services) lists.push(await this.listDestinations(service));
+    return lists;
+  }
+
   apply(operations: readonly IpvsOperation[]): Promise<OperationFailure[]> {
     this.calls.apply++;
     const failures: OperationFailure[] = [];

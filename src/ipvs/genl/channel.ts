@@ -23,13 +23,14 @@ const REPLY_BUFFER = 128 << 10;
 export interface Exchange {
   first: number;
   last: number;
-  /** A message of the family: its attributes lie between `start` and `end` of `buffer`
-   *  (a buffer reused for the next replies: copy what must outlive the call). */
-  reply(buffer: Buffer, start: number, end: number): void;
+  /** A message of the family answering request `seq`: its attributes lie between `start`
+   *  and `end` of `buffer` (a buffer reused for the next replies: copy what must outlive
+   *  the call). */
+  reply(buffer: Buffer, start: number, end: number, seq: number): void;
   /** An error (errno > 0) or an acknowledgement (0) of request `seq`. */
   status(seq: number, errno: number): void;
-  /** The end of a dump; errno > 0 when the kernel could not finish it. */
-  done(errno: number): void;
+  /** The end of dump `seq`; errno > 0 when the kernel could not finish it. */
+  done(errno: number, seq: number): void;
 }
 
 export class NetlinkChannel {
@@ -56,13 +57,39 @@ export class NetlinkChannel {
   /** Sends the framed requests and hands every reply to `exchange` until request
    *  `exchange.last` has ended. Returns to the event loop after each buffer of replies. */
   async run(frames: Buffer, exchange: Exchange): Promise<void> {
-    const deadline = performance.now() + this.timeout;
     let request: Buffer | null = frames;
+    await this.drive(
+      exchange,
+      (ended) => ended,
+      () => {
+        const used = this.addon.exchange(this.fd, request, exchange.last, this.replies);
+        request = null;
+        return used;
+      },
+    );
+  }
+
+  /** Dump requests framed one after another, numbered `exchange.first` to `.last`: the
+   *  kernel runs one dump per socket at a time, so the addon sends each when the one before
+   *  has ended, as many in one call as the reply buffer holds the answers of. */
+  async runEach(frames: Buffer, exchange: Exchange): Promise<void> {
+    const state = new Uint32Array(2);
+    await this.drive(
+      exchange,
+      () => (state[0] ?? 0) >= frames.length && state[1] === 0,
+      () => this.addon.dumpEach(this.fd, frames, state, this.replies),
+    );
+  }
+
+  /** Calls `read` and dispatches what it read until `finished`; gives up when nothing has
+   *  come for `timeout` ms. */
+  private async drive(exchange: Exchange, finished: (ended: boolean) => boolean, read: () => number): Promise<void> {
+    let deadline = performance.now() + this.timeout;
     for (;;) {
-      const used = this.addon.exchange(this.fd, request, exchange.last, this.replies);
-      request = null;
-      if (this.dispatch(used, exchange)) return;
-      if (performance.now() > deadline) throw new Error('Timeout has been reached');
+      const used = read();
+      if (finished(this.dispatch(used, exchange))) return;
+      if (used > 0) deadline = performance.now() + this.timeout;
+      else if (performance.now() > deadline) throw new Error('Timeout has been reached');
       // nothing queued yet (the kernel has always answered by now, but never spin), or a full buffer
       if (used === 0) await sleep(1);
       else await yieldToEventLoop();
@@ -92,10 +119,10 @@ export class NetlinkChannel {
           exchange.status(seq, -readHostS32(buffer, offset + NLMSG_HEADER));
           ended ||= seq === exchange.last;
         } else if (type === NLMSG_DONE) {
-          exchange.done(length >= NLMSG_HEADER + 4 ? -readHostS32(buffer, offset + NLMSG_HEADER) : 0);
+          exchange.done(length >= NLMSG_HEADER + 4 ? -readHostS32(buffer, offset + NLMSG_HEADER) : 0, seq);
           ended ||= seq === exchange.last;
         } else if (length >= NLMSG_HEADER + GENL_HEADER) {
-          exchange.reply(buffer, offset + NLMSG_HEADER + GENL_HEADER, offset + length);
+          exchange.reply(buffer, offset + NLMSG_HEADER + GENL_HEADER, offset + length, seq);
         }
       }
       offset += (length + 3) & ~3;

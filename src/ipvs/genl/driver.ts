@@ -113,6 +113,11 @@ const CTRL_ATTR_FAMILY_NAME = 2;
 const CTRL_ATTR_MAX = 2;
 /** Bytes a framed change takes at most (an IPv6 destination edit with a tunnel: ~170). */
 const CHANGE_BYTES = 256;
+/** Bytes a framed GET_DEST dump request takes at most (an IPv6 service: 68). */
+const DUMP_REQUEST_BYTES = 80;
+/** Services whose destinations one framed buffer asks for: the addon reads the answers of
+ *  as many as its reply buffer holds per call, returning to the event loop in between. */
+const DUMPS_PER_EXCHANGE = 1000;
 
 export class IpvsNetlink implements IpvsDriver {
   /** One request or batch at a time: each starts from what the previous one left. */
@@ -194,6 +199,18 @@ export class IpvsNetlink implements IpvsDriver {
       return this.dump(request, (buffer, start, end) => destinations.push(decodeDestination(buffer, service.family, start, end))).then(
         () => destinations,
       );
+    });
+  }
+
+  /** The destinations of each service (in the same order), many dumps to one call of the
+   *  addon: per service, ipvsadm opens a socket and resolves the family. */
+  listDestinationsOf(services: readonly ServiceIdentity[]): Promise<IpvsDestination[][]> {
+    return this.queue.run(async () => {
+      const lists = services.map((): IpvsDestination[] => []);
+      for (let offset = 0; offset < services.length; offset += DUMPS_PER_EXCHANGE) {
+        await this.dumpDestinations(services.slice(offset, offset + DUMPS_PER_EXCHANGE), lists, offset);
+      }
+      return lists;
     });
   }
 
@@ -313,6 +330,55 @@ export class IpvsNetlink implements IpvsDriver {
           .map((operation) => ({ operation, error: new Error(`${describeOperation(operation)}: ${(error as Error).message}`) })),
       ];
     }
+  }
+
+  /** One GET_DEST dump per service, numbered in order; the replies go to `lists[at + i]`. */
+  private async dumpDestinations(services: readonly ServiceIdentity[], lists: IpvsDestination[][], at: number): Promise<void> {
+    const first = this.channel.reserve(services.length);
+    const frames = new AttributeWriter(services.length * DUMP_REQUEST_BYTES);
+    services.forEach((service, index) => {
+      frames.message(
+        this.familyId,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        first + index,
+        this.channel.port,
+        Command.getDest,
+        IPVS_GENL_VERSION,
+        (out) => putService(out, service, false),
+      );
+    });
+    let failure: Error | undefined;
+    const fail = (seq: number, errno: number, error?: Error) => {
+      const service = services[seq - first];
+      if (failure || !service) return;
+      const describe = `list destinations of ${describeService(service)}`;
+      failure = error ? new Error(`${describe}: ${error.message}`) : kernelError('list-destinations', describe, errno);
+    };
+    try {
+      await this.channel.runEach(frames.toBuffer(), {
+        first,
+        last: first + services.length - 1,
+        reply: (buffer, start, end, seq) => {
+          const service = services[seq - first];
+          if (failure || !service) return;
+          try {
+            lists[at + seq - first]?.push(decodeDestination(buffer, service.family, start, end));
+          } catch (error) {
+            fail(seq, 0, error as Error);
+          }
+        },
+        status: (seq, errno) => {
+          if (errno !== 0) fail(seq, errno);
+        },
+        done: (errno, seq) => {
+          if (errno !== 0) fail(seq, errno);
+        },
+      });
+    } catch (error) {
+      this.socketFailed(error as Error, services.length);
+      throw new Error(`list destinations of ${services.length} services: ${(error as Error).message}`, { cause: error });
+    }
+    if (failure) throw failure;
   }
 
   /** One request answered by an acknowledgement; resolves with the payloads (after the genl header) of the replies. */
