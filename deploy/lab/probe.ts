@@ -50,6 +50,24 @@ const finish = () => {
 };
 process.on('SIGTERM', finish);
 
+/**
+ * Reports the probe lost if still unanswered when this timer fires on time. A timer
+ * that fires late means this process did not run: replies may be waiting in the socket,
+ * and timers run before sockets are read, so the verdict waits for a turn on time.
+ */
+const judgeLater = (probe: number, at: number, waitMs: number) => {
+  const due = performance.now() + waitMs;
+  setTimeout(() => {
+    if (!sentAt.has(probe)) return;
+    if (performance.now() - due > 50) {
+      judgeLater(probe, at, 10);
+      return;
+    }
+    sentAt.delete(probe);
+    console.log(`lost ${probe} ${at.toFixed(1)}`);
+  }, waitMs);
+};
+
 // Each probe is scheduled from the start time, so a late timer does not shift the rest.
 const next = () => {
   if (seq >= count) {
@@ -60,10 +78,7 @@ const next = () => {
   const at = clock();
   sentAt.set(probe, at);
   socket.send(String(probe), Number(port), address);
-  if (reportLostAfter !== undefined)
-    setTimeout(() => {
-      if (sentAt.delete(probe)) console.log(`lost ${probe} ${at.toFixed(1)}`);
-    }, reportLostAfter);
+  if (reportLostAfter !== undefined) judgeLater(probe, at, reportLostAfter);
   seq += 1;
   setTimeout(next, Math.max(0, seq * interval - (performance.now() - started)));
 };
