@@ -200,6 +200,8 @@ export class ChaosLab {
   /** Role changes, for the violation reports. */
   private readonly transitions: Array<{ at: number; text: string }> = [];
   private weight = 1;
+  /** Operator commands refused once (and then carried out), for the trace. */
+  private readonly refusals: string[] = [];
   /** The last checked fault's timeline, for the trace. */
   lastTrace = '';
 
@@ -400,9 +402,21 @@ export class ChaosLab {
     return this.weight;
   }
 
+  /**
+   * An operator command; refused (exit 1, the reason on stdout), it is tried once more
+   * after a deadtime, as an operator would: on a loaded machine the daemon may refuse
+   * with good reason just then (e.g. the peer did not hear us for a moment).
+   */
   async tandem(node: Director, args: string[]): Promise<void> {
-    const result = await this.lab.pair.tandem(node, args);
-    if (result.code !== 0) throw new Error(`tandem ${args.join(' ')} on ${node.name}: ${result.stderr.trim()}`);
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.lab.pair.tandem(node, args);
+      if (result.code === 0) return;
+      const why = `${result.stdout}${result.stderr}`.trim();
+      if (attempt > 1 || result.code !== 1 || result.stdout.trim() === '')
+        throw new Error(`tandem ${args.join(' ')} on ${node.name}${attempt > 1 ? ' (twice)' : ''}: ${why}`);
+      this.refusals.push(`tandem ${args.join(' ')} on ${node.name}: ${why}`);
+      await sleep(this.options.deadtimeMs);
+    }
   }
 
   /** Busy loops on every CPU for `ms`, ended by PID. */
@@ -489,6 +503,7 @@ export class ChaosLab {
           text: `probe ${(after.sentAt - before.sentAt).toFixed(0)} ms: ${describe(before)} -> ${describe(after)}`,
         });
     }
+    for (const refusal of this.refusals.splice(0)) lines.push({ at: record.startedAt, text: `refused once: ${refusal}` });
     lines.sort((a, b) => a.at - b.at);
     const head = `fault ${record.index} ${record.kind} ${record.detail}: outage ${record.outageMs.toFixed(0)} ms, daemons late ${record.daemonLateMs} ms, CPU wait ${JSON.stringify(record.cpuWaitMs)}`;
     return [head, ...lines.map((l) => `${(l.at - record.startedAt).toFixed(0).padStart(6)} ${l.text}`)].join('\n') + '\n';
