@@ -18,6 +18,9 @@ export const chaosBenchmark: Benchmark = {
         kinds: { type: 'string' },
         seed: { type: 'string' },
         realtime: { type: 'boolean', default: false },
+        trace: { type: 'string' },
+        faults: { type: 'string' },
+        each: { type: 'boolean', default: false },
       },
     });
     const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
@@ -30,10 +33,15 @@ export const chaosBenchmark: Benchmark = {
       seed,
       durationMs: minutes * 60_000,
       ...(kinds && { kinds }),
+      ...(values.faults !== undefined && { faults: Number(values.faults) }),
+      order: values.each ? 'each' : 'random',
       args: values.realtime ? ['--realtime'] : [],
+      ...(values.trace && { traceDir: values.trace }),
       onFault: (record, violations) => {
         for (const v of violations) console.log(`  VIOLATION seed=${v.seed} fault=${v.index} ${v.kind}: ${v.invariant}: ${v.detail}`);
         if (record.index % 25 === 0) console.log(`  … ${record.index + 1} faults`);
+        if (values.trace)
+          console.log(`  ${record.index} ${record.kind}: outage ${record.outageMs.toFixed(0)} ms, daemons late ${record.daemonLateMs} ms`);
       },
     });
     const byKind = new Map<string, FaultRecord[]>();
@@ -44,6 +52,12 @@ export const chaosBenchmark: Benchmark = {
         `    ${formatSummary(
           `${kind} (${faults.length}) client outage`,
           faults.map((f) => f.outageMs),
+        )}`,
+      );
+      console.log(
+        `      ${formatSummary(
+          'daemons late (as logged)',
+          faults.map((f) => f.daemonLateMs),
         )}`,
       );
     }

@@ -1,10 +1,18 @@
 // The worker thread of loadConfigOffThread (off-thread.ts): loads, then hands the Model
 // over in slices, one per request, so that no single message is long to deserialise.
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ConfigError, loadConfig } from './index.js';
-import { nextSlice, sliceSize, type OffThreadLoadOptions, type WorkerAnswer } from './off-thread.js';
+import { loaderNice, nextSlice, sliceSize, type OffThreadLoadOptions, type WorkerAnswer } from './off-thread.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { VirtualService } from './model.js';
+
+// Before the loader's modules are read: reading them is much of a small file's load.
+try {
+  setPriority(loaderNice);
+} catch {
+  // a priority that cannot be lowered (a restricted container) leaves the load as it was
+}
+const { ConfigError, loadConfig } = await import('./index.js');
 
 const { path, options } = workerData as { path: string; options: OffThreadLoadOptions };
 

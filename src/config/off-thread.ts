@@ -29,6 +29,14 @@ export type WorkerAnswer =
 /** What the daemon asks the worker for: the next slice. */
 export const nextSlice = 'next';
 
+/**
+ * The worker's nice value (per thread on Linux). A reload's load is a CPU burst (about a
+ * quarter of a second for the lab's small file on a 2-core machine shared with builds),
+ * and at the daemon's own priority it took the CPU from the event loop that sends the
+ * heartbeats: they came late, and the peer claimed.
+ */
+export const loaderNice = 10;
+
 /** Services (or warnings) per slice: about a millisecond of deserialising on the event loop. */
 export const sliceSize = 250;
 

@@ -6,12 +6,14 @@
 // the seed and the fault's index, so a run can be replayed (`--seed`).
 // This kernel has no sch_netem: heartbeat loss is nftables' `numgen random`, and
 // delay is not injected.
+import { readFileSync } from 'node:fs';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Director, LogEvent } from './director-pair.js';
 import { cli, heartbeatPort } from './director-pair.js';
-import { TakeoverLab, parseReply, prober, vip, echoPort, type ProbeReply } from './takeover-lab.js';
+import { TakeoverLab, parseReply, prober, vip, echoPort } from './takeover-lab.js';
 import type { Watch } from './netns.js';
 
 export const faultKinds = [
@@ -42,6 +44,13 @@ export interface FaultRecord {
   outageMs: number;
   /** The longest time it did not answer after the heal (partitions, loss). */
   afterHealMs: number;
+  /**
+   * How late the daemons ran during the fault, as they logged it (the largest
+   * `timer.late` lateMs or `heartbeat.late` latenessMs; both are rate-limited, so a floor).
+   */
+  daemonLateMs: number;
+  /** Time each process's main thread waited for a CPU during the fault (run-queue wait, ms): the machine's load. */
+  cpuWaitMs: Record<string, number>;
 }
 
 export interface Violation {
@@ -63,9 +72,13 @@ export interface ChaosOptions {
   faults?: number;
   keepaliveMs?: number;
   deadtimeMs?: number;
+  /** The longest client outage allowed per kind (default for every kind: deadtime + 50 ms). */
+  outageBoundsMs?: Partial<Record<FaultKind, number>>;
   /** Extra `tandem run` arguments, e.g. ['--realtime']. */
   args?: string[];
   onFault?: (record: FaultRecord, violations: Violation[]) => void;
+  /** Writes each fault's timeline here (both daemons' log events and the probe's gaps). */
+  traceDir?: string;
 }
 
 export interface ChaosReport {
@@ -120,28 +133,64 @@ function subtractWindows([from, to]: [number, number], windows: Array<[number, n
   return pieces;
 }
 
-/** The longest time between answered probes within [from, to], counting the edges of the window. */
-export function longestSilence(replies: ProbeReply[], from: number, to: number): number {
-  const times = replies.map((r) => r.sentAt).filter((t) => t >= from && t <= to);
-  times.sort((x, y) => x - y);
+/** What the prober knows of one probe: answered (by whom), or lost (unanswered after its --report-lost wait). */
+export type ProbeOutcome = { seq: number; sentAt: number } & ({ answered: true; responder: string } | { answered: false });
+
+/** `reply SEQ SENT_AT RTT RESPONDER` or `lost SEQ SENT_AT` (deploy/lab/probe.ts with --report-lost). */
+export function parseOutcome(line: string): ProbeOutcome | undefined {
+  const reply = parseReply(line);
+  if (reply) return { seq: reply.seq, sentAt: reply.sentAt, answered: true, responder: reply.responder };
+  const lost = /^lost (\d+) ([\d.]+)$/.exec(line);
+  return lost ? { seq: Number(lost[1]), sentAt: Number(lost[2]), answered: false } : undefined;
+}
+
+/**
+ * The longest time within [from, to] that the VIP did not answer: from the first
+ * probe of a run of lost ones to the next answered probe (or `to`). Time in which
+ * the prober sent nothing (it was starved of CPU) is no outage: only lost probes
+ * count, so a loaded machine does not pass for a product that dropped traffic.
+ */
+export function longestOutage(outcomes: readonly ProbeOutcome[], from: number, to: number): number {
+  const sorted = [...outcomes].sort((a, b) => a.seq - b.seq);
   let longest = 0;
-  let previous = from;
-  for (const t of times) {
-    longest = Math.max(longest, t - previous);
-    previous = t;
+  let lostSince: number | undefined;
+  const close = (until: number) => {
+    if (lostSince === undefined) return;
+    longest = Math.max(longest, Math.min(until, to) - Math.max(lostSince, from));
+    lostSince = undefined;
+  };
+  for (const outcome of sorted) {
+    if (outcome.answered) close(outcome.sentAt);
+    else lostSince ??= outcome.sentAt;
   }
-  return Math.max(longest, to - previous);
+  close(to);
+  return longest;
 }
 
 /** Faults that are undone while both daemons run: after the heal, at most a deadtime of loss. */
 const healedFaults = new Set<FaultKind>(['link-down', 'partition-two-way', 'partition-one-way', 'heartbeat-loss']);
 
+/** The run-queue wait of a process's main thread (its second schedstat field, ns), ms; undefined once it is gone. */
+function runQueueWaitMs(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The probe's and responders' real-time priority: below the daemons' (defaultRealtimePriority, 10). */
+const toolPriority = 5;
+const execFileAsync = promisify(execFile);
+
+/** A probe unanswered this long is lost (a reply later than that is no use to a client probing every 10 ms either). */
+const reportLostAfterMs = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const faketimeLibrary = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 /** The lab plus what chaos needs on top: its own probe, role spans, expected exits, clock files. */
 export class ChaosLab {
-  private readonly replies: ProbeReply[] = [];
+  private readonly outcomes: ProbeOutcome[] = [];
   private probe?: Watch;
   private readonly spans: RoleSpan[] = [];
   private readonly activeSince = new Map<string, number>();
@@ -151,13 +200,17 @@ export class ChaosLab {
   /** Role changes, for the violation reports. */
   private readonly transitions: Array<{ at: number; text: string }> = [];
   private weight = 1;
+  /** Operator commands refused once (and then carried out), for the trace. */
+  private readonly refusals: string[] = [];
+  /** The last checked fault's timeline, for the trace. */
+  lastTrace = '';
 
   private constructor(
     readonly lab: TakeoverLab,
-    private readonly options: Required<Pick<ChaosOptions, 'keepaliveMs' | 'deadtimeMs'>> & { args: string[] },
+    private readonly options: Required<Pick<ChaosOptions, 'keepaliveMs' | 'deadtimeMs' | 'outageBoundsMs' | 'args'>>,
   ) {}
 
-  static async create(options: { keepaliveMs: number; deadtimeMs: number; args: string[] }): Promise<ChaosLab> {
+  static async create(options: ChaosLab['options']): Promise<ChaosLab> {
     const lab = await TakeoverLab.create({ keepalive: `${options.keepaliveMs}ms`, deadtime: `${options.deadtimeMs}ms` });
     const chaos = new ChaosLab(lab, options);
     try {
@@ -166,6 +219,7 @@ export class ChaosLab {
       await lab.settled(15_000);
       await lab.warmNeighbours();
       await chaos.startProbe();
+      await Promise.all(lab.nodes.map((node) => chaos.promptResponder(node)));
       return chaos;
     } catch (error) {
       await lab.destroy();
@@ -222,32 +276,57 @@ export class ChaosLab {
   }
 
   private async startProbe(): Promise<void> {
-    this.probe = await this.lab.pair.lab.watch(this.lab.client, process.execPath, [
-      '--import',
-      'tsx',
-      prober,
-      vip,
-      String(echoPort),
-      '--interval',
-      '10',
-    ]);
+    this.probe = await this.lab.pair.lab.watch(
+      this.lab.client,
+      process.execPath,
+      ['--import', 'tsx', prober, vip, String(echoPort), '--interval', '10', '--report-lost', String(reportLostAfterMs)],
+      /^reply /,
+    );
+    await this.keepPrompt(this.probe.pid);
   }
 
-  /** Probe replies so far (the probe's lines are consumed, so a long run stays small). */
+  /** (Re)starts the node's responder on the VIP. */
+  async startResponder(node: Director): Promise<void> {
+    await this.lab.startResponder(node);
+    await this.promptResponder(node);
+  }
+
+  private promptResponder(node: Director): Promise<void> {
+    return this.keepPrompt(this.lab.responders.get(node.name)?.pid);
+  }
+
+  /**
+   * With --realtime the client's probe and the responders run real-time too, below the
+   * daemons: they stand for the client and the service, and on a loaded machine a
+   * starved prober or responder would be measured, not the pair.
+   */
+  private async keepPrompt(pid: number | undefined): Promise<void> {
+    if (pid === undefined || !this.options.args.includes('--realtime')) return;
+    await execFileAsync('chrt', ['--all-tasks', '--rr', '--pid', String(toolPriority), String(pid)]);
+  }
+
+  /** Probe outcomes so far (the probe's lines are consumed, so a long run stays small). */
   private drainProbe(): void {
     const lines = this.probe!.lines;
     for (const line of lines.splice(0, lines.length)) {
-      const reply = parseReply(line);
-      if (reply) this.replies.push(reply);
+      const outcome = parseOutcome(line);
+      if (outcome) this.outcomes.push(outcome);
     }
-  }
-
-  private repliesSince(from: number): ProbeReply[] {
-    this.drainProbe();
     // keep a minute of history at most
     const keepFrom = Date.now() - 60_000;
-    while (this.replies.length > 0 && this.replies[0]!.sentAt < keepFrom) this.replies.shift();
-    return this.replies.filter((r) => r.sentAt >= from - 1000);
+    while (this.outcomes.length > 0 && this.outcomes[0]!.sentAt < keepFrom) this.outcomes.shift();
+  }
+
+  /** Once the prober has told the fate of every probe sent up to `until` (a lost one takes its --report-lost wait). */
+  private async outcomesUntil(from: number, until: number): Promise<ProbeOutcome[]> {
+    const deadline = Date.now() + reportLostAfterMs + 2000;
+    for (;;) {
+      this.drainProbe();
+      const latest = this.outcomes.reduce((max, o) => Math.max(max, o.sentAt), 0);
+      if (latest >= until || Date.now() > deadline) break;
+      await sleep(20);
+    }
+    return this.outcomes.filter((o) => o.sentAt >= from - 1000);
   }
 
   /** The node holding the role, and the other one. */
@@ -323,9 +402,21 @@ export class ChaosLab {
     return this.weight;
   }
 
+  /**
+   * An operator command; refused (exit 1, the reason on stdout), it is tried once more
+   * after a deadtime, as an operator would: on a loaded machine the daemon may refuse
+   * with good reason just then (e.g. the peer did not hear us for a moment).
+   */
   async tandem(node: Director, args: string[]): Promise<void> {
-    const result = await this.lab.pair.tandem(node, args);
-    if (result.code !== 0) throw new Error(`tandem ${args.join(' ')} on ${node.name}: ${result.stderr.trim()}`);
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.lab.pair.tandem(node, args);
+      if (result.code === 0) return;
+      const why = `${result.stdout}${result.stderr}`.trim();
+      if (attempt > 1 || result.code !== 1 || result.stdout.trim() === '')
+        throw new Error(`tandem ${args.join(' ')} on ${node.name}${attempt > 1 ? ' (twice)' : ''}: ${why}`);
+      this.refusals.push(`tandem ${args.join(' ')} on ${node.name}: ${why}`);
+      await sleep(this.options.deadtimeMs);
+    }
   }
 
   /** Busy loops on every CPU for `ms`, ended by PID. */
@@ -337,7 +428,7 @@ export class ChaosLab {
   }
 
   /** The invariants over [startedAt, now] for one fault. */
-  check(record: FaultRecord, seed: number): Violation[] {
+  async check(record: FaultRecord, seed: number): Promise<Violation[]> {
     const { deadtimeMs } = this.options;
     const violations: Violation[] = [];
     const during = this.transitions.filter((t) => t.at >= record.startedAt).map((t) => `+${t.at - record.startedAt}ms ${t.text}`);
@@ -349,17 +440,73 @@ export class ChaosLab {
     for (const [from, to] of dualActiveWhileHearing(relevant, this.deafWindows)) {
       if (to - from > deadtimeMs) violate('one-active', `both ACTIVE for ${to - from} ms while they could hear each other`);
     }
-    const replies = this.repliesSince(record.startedAt);
-    record.outageMs = longestSilence(replies, record.startedAt, record.settledAt);
-    record.afterHealMs = longestSilence(replies, record.healedAt, record.settledAt);
-    if (record.outageMs > deadtimeMs + 50) violate('outage', `the VIP did not answer for ${record.outageMs.toFixed(0)} ms`);
+    const outcomes = await this.outcomesUntil(record.startedAt, record.settledAt);
+    record.outageMs = longestOutage(outcomes, record.startedAt, record.settledAt);
+    record.afterHealMs = longestOutage(outcomes, record.healedAt, record.settledAt);
+    const bound = this.options.outageBoundsMs[record.kind] ?? deadtimeMs + 50;
+    if (record.outageMs > bound) violate('outage', `the VIP did not answer for ${record.outageMs.toFixed(0)} ms (at most ${bound})`);
     if (healedFaults.has(record.kind) && record.afterHealMs > deadtimeMs + 20)
       violate('heal', `after the heal the VIP did not answer for ${record.afterHealMs.toFixed(0)} ms`);
     for (const exit of this.unexpectedExits.splice(0)) violate('no-exit', exit);
+    record.daemonLateMs = this.loggedLateness(record.startedAt, record.settledAt);
+    this.lastTrace = this.timeline(record, outcomes);
     this.transitions.splice(0, this.transitions.length);
     // spans that ended before this fault are no longer needed
     for (let i = this.spans.length - 1; i >= 0; i--) if (this.spans[i]!.to < record.startedAt) this.spans.splice(i, 1);
     return violations;
+  }
+
+  private loggedLateness(from: number, to: number): number {
+    let late = 0;
+    for (const node of this.lab.nodes)
+      for (const e of node.logs.items) {
+        const at = e.receivedAt ?? e.time;
+        if (at < from || at > to) continue;
+        if (e.event === 'timer.late') late = Math.max(late, Number(e.lateMs));
+        if (e.event === 'heartbeat.late') late = Math.max(late, Number(e.latenessMs));
+      }
+    return late;
+  }
+
+  /** Each daemon's and the prober's run-queue wait so far (ms), by name, with the PID it belongs to. */
+  cpuWait(): Map<string, { pid: number; ms: number }> {
+    const processes: Array<[string, number | undefined]> = [
+      ...this.lab.nodes.map((node): [string, number | undefined] => [node.name, node.process?.pid]),
+      ['prober', this.probe?.pid],
+    ];
+    const waits = new Map<string, { pid: number; ms: number }>();
+    for (const [name, pid] of processes) {
+      const ms = pid === undefined ? undefined : runQueueWaitMs(pid);
+      if (pid !== undefined && ms !== undefined) waits.set(name, { pid, ms });
+    }
+    return waits;
+  }
+
+  /** Both daemons' log events and the probe's gaps over 25 ms, in time order, relative to the fault's start. */
+  private timeline(record: FaultRecord, outcomes: ProbeOutcome[]): string {
+    const from = record.startedAt - 500;
+    const lines: Array<{ at: number; text: string }> = [];
+    for (const node of this.lab.nodes)
+      for (const { receivedAt, time, msg, ...fields } of node.logs.items) {
+        // the daemon's own time stamp, unless its clock was stepped
+        const at = receivedAt === undefined || Math.abs(time - receivedAt) < 5000 ? time : receivedAt;
+        if (at < from || at > record.settledAt) continue;
+        lines.push({ at, text: `${node.name} ${msg ?? ''} ${JSON.stringify(fields)}` });
+      }
+    const sorted = outcomes.filter((o) => o.sentAt >= from && o.sentAt <= record.settledAt).sort((a, b) => a.seq - b.seq);
+    const describe = (o: ProbeOutcome) => `seq ${o.seq} (${o.answered ? o.responder : 'lost'})`;
+    for (let i = 1; i < sorted.length; i++) {
+      const [before, after] = [sorted[i - 1]!, sorted[i]!];
+      if (after.sentAt - before.sentAt > 25 || !after.answered || !before.answered)
+        lines.push({
+          at: before.sentAt,
+          text: `probe ${(after.sentAt - before.sentAt).toFixed(0)} ms: ${describe(before)} -> ${describe(after)}`,
+        });
+    }
+    for (const refusal of this.refusals.splice(0)) lines.push({ at: record.startedAt, text: `refused once: ${refusal}` });
+    lines.sort((a, b) => a.at - b.at);
+    const head = `fault ${record.index} ${record.kind} ${record.detail}: outage ${record.outageMs.toFixed(0)} ms, daemons late ${record.daemonLateMs} ms, CPU wait ${JSON.stringify(record.cpuWaitMs)}`;
+    return [head, ...lines.map((l) => `${(l.at - record.startedAt).toFixed(0).padStart(6)} ${l.text}`)].join('\n') + '\n';
   }
 
   async destroy(): Promise<void> {
@@ -397,7 +544,7 @@ const injectors: Record<FaultKind, Inject> = {
     note(Date.now(), victim.name);
     // as the lab's revive: the daemon starts (removing what the dead one left), then the cables
     await chaos.start(victim);
-    await chaos.lab.startResponder(victim);
+    await chaos.startResponder(victim);
     await Promise.all(['eth0', 'eth1'].map((ifname) => chaos.lab.pair.lab.setSwitchPort(victim.host, ifname, true)));
   },
   'sigterm-restart': async ({ chaos, random, note, fail }) => {
@@ -497,7 +644,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const keepaliveMs = options.keepaliveMs ?? 50;
   const deadtimeMs = options.deadtimeMs ?? 200;
   const random = seededRandom(options.seed);
-  const chaos = await ChaosLab.create({ keepaliveMs, deadtimeMs, args: options.args ?? [] });
+  const chaos = await ChaosLab.create({ keepaliveMs, deadtimeMs, args: options.args ?? [], outageBoundsMs: options.outageBoundsMs ?? {} });
   const report: ChaosReport = { seed: options.seed, faults: [], violations: [] };
   const deadline = Date.now() + options.durationMs;
   let round: FaultKind[] = [];
@@ -519,7 +666,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         settledAt: 0,
         outageMs: 0,
         afterHealMs: 0,
+        daemonLateMs: 0,
+        cpuWaitMs: {},
       };
+      const waitedBefore = chaos.cpuWait();
       const violations: Violation[] = [];
       const violate = (invariant: string, detail: string) => violations.push({ seed: options.seed, index, kind, invariant, detail });
       try {
@@ -544,7 +694,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(deadtimeMs + 100);
       record.settledAt = Date.now();
       if (record.healedAt === 0) record.healedAt = record.startedAt;
-      violations.push(...chaos.check(record, options.seed));
+      const waitedAfter = chaos.cpuWait();
+      for (const [name, after] of waitedAfter) {
+        const before = waitedBefore.get(name);
+        record.cpuWaitMs[name] = Math.round(before?.pid === after.pid ? after.ms - before.ms : after.ms);
+      }
+      violations.push(...(await chaos.check(record, options.seed)));
+      if (options.traceDir) await writeFile(join(options.traceDir, `fault-${String(index).padStart(3, '0')}-${kind}.log`), chaos.lastTrace);
       report.faults.push(record);
       report.violations.push(...violations);
       options.onFault?.(record, violations);

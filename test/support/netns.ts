@@ -33,6 +33,8 @@ export interface Watch {
   /** Resolves with the first line (already seen or to come) that matches. */
   waitFor(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
+  /** The command's process ID (`ip netns exec` runs it in its own place). */
+  pid?: number;
 }
 
 export interface Host {
@@ -180,6 +182,7 @@ export class Lab {
       lines: lines.items,
       waitFor: (predicate, timeoutMs) => lines.waitFor(predicate, timeoutMs),
       stop: () => stopChild(child),
+      ...(child.pid !== undefined && { pid: child.pid }),
     };
   }
 

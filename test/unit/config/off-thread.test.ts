@@ -1,7 +1,10 @@
 // The daemon's way of loading (a worker thread) gives what loadConfig gives: the same
-// model and warnings, or the same errors.
+// model and warnings, or the same errors, at a priority below the daemon's event loop.
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
+import { loaderNice } from '../../../src/config/off-thread.js';
 import { fixture } from './helpers.js';
 
 describe('loadConfigOffThread', () => {
@@ -20,4 +23,26 @@ describe('loadConfigOffThread', () => {
     expect((inWorker as ConfigError).diagnostics).toEqual((here as ConfigError).diagnostics);
     expect((inWorker as ConfigError).message).toBe((here as ConfigError).message);
   });
+
+  it('runs the load in a thread of lower priority, leaving the caller as it was', async () => {
+    const before = getPriority();
+    const seen = new Set<number>();
+    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf')).then(() => true);
+    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
+    for (let done = false; !done; done = await Promise.race([loaded, aMoment()])) for (const nice of threadNiceValues()) seen.add(nice);
+    expect([...seen]).toContain(loaderNice);
+    expect(getPriority()).toBe(before);
+  });
 });
+
+/** The nice values of this process's threads (field 19 of /proc/self/task/TID/stat). */
+function threadNiceValues(): number[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return [];
+    }
+  });
+}
