@@ -1,6 +1,7 @@
 import { fstatSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { destination as pinoDestination, pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -67,8 +68,11 @@ export function createLogger(options: LogOptions): Logger {
   const level = options.level ?? 'info';
   const destination = options.destination ?? descriptorStream(options.fd ?? 1, options.onDrop);
   switch (options.format) {
-    case 'pretty':
+    case 'pretty': {
+      // Loaded only for this format: a daemon logging JSON does not carry it in memory.
+      const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
       return pino({ level }, pretty({ destination, colorize: false, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }));
+    }
     case 'journal': {
       const journal: DestinationStream = { write: (line) => destination.write(journalLine(line)) };
       return pino({ level, base: undefined, timestamp: false }, journal);

@@ -21,7 +21,7 @@ import { IpvsBalancer } from '../ipvs/index.js';
 import { kernelSyncTables } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { formatHostPort } from '../lib/address.js';
-import { cachedStatus, MetricsCollector, MetricsServer } from '../metrics/index.js';
+import type { MetricsCollector, MetricsServer } from '../metrics/index.js';
 import { createLogger, logFormats, stdoutIsJournal, type Logger, type LogFormat } from '../log.js';
 import { releaseHost } from './cleanup.js';
 import { AddressManager, Announcer, checkForwarding, LinkMonitor, PacketSocket } from '../net/index.js';
@@ -52,6 +52,7 @@ const statusMaxAgeMs = 1000;
 /** The metrics endpoint; a daemon that cannot bind it runs on without (logged). */
 async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, logger: Logger): Promise<MetricsServer | undefined> {
   try {
+    const { MetricsServer } = await import('../metrics/index.js');
     const server = await MetricsServer.start(listen, collector);
     logger.info({ event: 'metrics.listening', ...listen }, `metrics on http://${formatHostPort(listen)}/metrics`);
     return server;
@@ -178,11 +179,13 @@ export const runCommand: CommandModule = {
         const health = new HealthMonitor({ logger, stats: stats.health });
         const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
         let daemon: Daemon | undefined;
+        // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
+        const metrics = model.metrics && (await import('../metrics/index.js'));
         const collector =
-          model.metrics &&
-          new MetricsCollector({
+          metrics &&
+          new metrics.MetricsCollector({
             counters: stats.registry,
-            status: cachedStatus(async () => {
+            status: metrics.cachedStatus(async () => {
               if (!daemon) throw new Error('the daemon is starting');
               return daemon.status();
             }, statusMaxAgeMs),

@@ -61,9 +61,13 @@ interface PathSocket {
   socket: Socket;
   /** The peer's address on the socket's path. */
   remote: string;
+  /** Once Node says so: the channel never disconnects a socket, so it is not asked again. */
+  connected: boolean;
   connecting: boolean;
   /** Monotonic ms before which no new connect is tried. */
   retryConnectAt: number;
+  /** The send callback, one per path: it counts send errors. */
+  sent: (error: Error | null) => void;
 }
 
 export class SecureChannel<T> {
@@ -80,7 +84,10 @@ export class SecureChannel<T> {
       const remote = options.paths[path]?.remote ?? '';
       socket.on('message', (datagram, from) => this.receive(path, datagram, from.address));
       socket.on('error', (error) => this.socketError(path, error));
-      return { socket, remote, connecting: false, retryConnectAt: 0 };
+      const sent = (error: Error | null) => {
+        if (error) this.sendFailed(path, error);
+      };
+      return { socket, remote, connected: false, connecting: false, retryConnectAt: 0, sent };
     });
   }
 
@@ -121,13 +128,12 @@ export class SecureChannel<T> {
   send(payload: Uint8Array): void {
     this.sockets.forEach((path, index) => {
       const { datagram } = this.options.endpoint.seal(payload, index);
-      const done = (error: Error | null) => {
-        if (error) this.sendFailed(index, error);
-      };
-      if (isConnected(path.socket)) {
-        path.socket.send(datagram, done);
+      // asking Node (getpeername) for every datagram cost a tenth of an idle node's CPU
+      path.connected ||= isConnected(path.socket);
+      if (path.connected) {
+        path.socket.send(datagram, path.sent);
       } else {
-        path.socket.send(datagram, this.options.port, path.remote, done);
+        path.socket.send(datagram, this.options.port, path.remote, path.sent);
         void this.connect(path, index);
       }
       this.stats.sent.inc({ path: index });
@@ -164,7 +170,7 @@ export class SecureChannel<T> {
    */
   private connect(path: PathSocket, index: number): Promise<void> {
     const now = this.options.now();
-    if (path.connecting || isConnected(path.socket) || now < path.retryConnectAt) return Promise.resolve();
+    if (path.connecting || path.connected || now < path.retryConnectAt) return Promise.resolve();
     path.connecting = true;
     const { remote } = path;
     return new Promise((resolve) => {

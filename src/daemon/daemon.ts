@@ -352,13 +352,17 @@ export class Daemon implements ControlHandler {
 
   private arm(): void {
     if (this.finished) return;
-    clearTimeout(this.timer);
     const t = now();
-    this.wakeAt = this.election.nextWakeAt(t);
-    this.timer = setTimeout(() => this.wake(), Math.max(0, this.wakeAt - t));
+    const wakeAt = this.election.nextWakeAt(t);
+    // Most events (a heartbeat received) leave the next deadline where it was: the armed timer stands.
+    if (this.timer && wakeAt === this.wakeAt) return;
+    clearTimeout(this.timer);
+    this.wakeAt = wakeAt;
+    this.timer = setTimeout(() => this.wake(), Math.max(0, wakeAt - t));
   }
 
   private wake(): void {
+    this.timer = undefined;
     const t = now();
     const lateMs = Math.max(0, t - this.wakeAt);
     if (this.metrics.timerFired(lateMs, this.model.heartbeat.warntime)) {
