@@ -7,6 +7,7 @@ import { failoverBenchmark } from './failover.js';
 import { floodBenchmark } from './flood.js';
 import { healthBenchmark } from './health.js';
 import { ipvsBenchmark } from './ipvs.js';
+import { ipvsSyncBenchmark } from './ipvs-sync.js';
 import { netBenchmark } from './net.js';
 import { takeoverBenchmark } from './takeover.js';
 
@@ -15,6 +16,7 @@ const benchmarks: Benchmark[] = [
   netBenchmark,
   healthBenchmark,
   ipvsBenchmark,
+  ipvsSyncBenchmark,
   failoverBenchmark,
   takeoverBenchmark,
   floodBenchmark,
