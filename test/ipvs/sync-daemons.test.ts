@@ -54,11 +54,11 @@ async function world(sync: string): Promise<World> {
   await lab.connect(realServer, 'eth0', 'sw1', [`${server}/24`]);
   await lab.exec(realServer, 'ip', ['route', 'add', 'default', 'via', gateway]);
   const echo = LineProcess.start(lab, realServer, 'flows.ts', ['server', String(port)]);
-  await echo.next((message) => 'listening' in message, 180_000);
+  await echo.next((message) => 'listening' in message, 600_000);
   await pair.startBoth({ timeoutMs: 120_000 });
   await pair.settled(60_000);
   const flows = LineProcess.start(lab, client, 'flows.ts', ['client', vip, String(port), String(flowCount), String(everyMs)]);
-  const connected = await flows.next((message) => 'connected' in message, 180_000);
+  const connected = await flows.next((message) => 'connected' in message, 600_000);
   assert.equal(connected.connected, flowCount);
   const report = async () => {
     flows.send('report');

@@ -113,7 +113,7 @@ void describe('200 flows across a hard failover and the failback, the IPVS table
   };
   const startFlows = async () => {
     flows = LineProcess.start(lab, client, 'flows.ts', ['client', vip, String(port), String(flowCount), String(everyMs)]);
-    const connected = await flows.next((message) => 'connected' in message, 180_000);
+    const connected = await flows.next((message) => 'connected' in message, 600_000);
     assert.equal(connected.connected, flowCount);
     await allExchanging('the flows exchange data', 5000);
   };
@@ -137,7 +137,7 @@ void describe('200 flows across a hard failover and the failback, the IPVS table
     await lab.exec(realServer, 'ip', ['route', 'add', 'default', 'via', gateway]);
     const echo = LineProcess.start(lab, realServer, 'flows.ts', ['server', String(port)]);
     await Promise.all([freshDirector('dira'), freshDirector('dirb')]);
-    await echo.next((message) => 'listening' in message, 180_000);
+    await echo.next((message) => 'listening' in message, 600_000);
   });
   after(async () => {
     await flows?.stop();

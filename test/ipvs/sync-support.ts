@@ -107,7 +107,7 @@ export class TableBridge {
 
   static async start(lab: Lab, host: Host): Promise<TableBridge> {
     const bridge = new TableBridge(LineProcess.start(lab, host, 'sync-bridge.ts'));
-    await bridge.count(180_000);
+    await bridge.count(600_000);
     return bridge;
   }
 
