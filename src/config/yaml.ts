@@ -18,7 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.js';
 import { formatHostPort } from '../lib/address.js';
 import { formatConfigDuration } from '../lib/duration.js';
-import type { ClaimedAddress, HealthCheckSpec, Model, RealServer, VirtualService } from './model.js';
+import type { ClaimedAddress, HealthCheckSpec, IpvsKernelSyncSpec, Model, RealServer, VirtualService } from './model.js';
 import {
   defaultCheckKind,
   defaultInitdead,
@@ -162,6 +162,7 @@ function modelToDocument(model: Model): Plain {
       group: model.sync.group,
       ttl: model.sync.ttl,
       max_length: model.sync.maxLength,
+      ipvs: model.sync.ipvsKernel && { kernel: ipvsKernelToDocument(model.sync.ipvsKernel) },
     }),
     ipvs_timeouts: defined({
       tcp: secondsToDuration(model.ipvsTimeouts.tcp),
@@ -182,6 +183,21 @@ function modelToDocument(model: Model): Plain {
     monitor_links: { enabled: model.monitorLinks.enabled, interfaces: [...model.monitorLinks.interfaces] },
     keep_services_on_release: model.keepServicesOnRelease,
     metrics: model.metrics && { listen: formatHostPort(model.metrics) },
+  });
+}
+
+function ipvsKernelToDocument(kernel: IpvsKernelSyncSpec): Plain {
+  return defined({
+    group: kernel.group,
+    port: kernel.port,
+    sync_threshold: kernel.threshold,
+    sync_period: kernel.period,
+    sync_refresh_period: secondsToDuration(kernel.refreshPeriod),
+    sync_retries: kernel.retries,
+    sync_persist_mode: kernel.persistMode,
+    sync_ports: kernel.ports,
+    sync_qlen_max: kernel.queueLimit,
+    sync_sock_size: kernel.socketSize,
   });
 }
 
