@@ -1,8 +1,10 @@
 export interface Benchmark {
   name: string;
   description: string;
-  /** Prints its figures to stdout. */
-  run(): Promise<void>;
+  /** Long runs (chaos) run only when named, not with every benchmark. */
+  onlyWhenNamed?: boolean;
+  /** Prints its figures to stdout. `args`: the command line's options (`--count 1000`). */
+  run(args: string[]): Promise<void>;
 }
 
 /** min / median / p95 / max of a sample, for the distributions the issues ask for. */

@@ -3,9 +3,12 @@
 // VIP over UDP every 10 ms, TAKEOVER_RUNS runs (default 20) each of
 //  - a hard failover: the active node dies (daemon and responder frozen at once,
 //    then its cables pulled), the backup claims after deadtime;
-//  - `tandem failover`: the handshake (release, last heartbeat, claim);
-// at keepalive 50ms / deadtime 200ms and at 20ms / 100ms (with --realtime, as the
-// failover benchmark runs the aggressive timers). Next to each probe-gap
+//  - `tandem failover`: the handshake (heartbeat, claim, then the old node's
+//    release: make before break), with the probes lost;
+//  - SIGTERM of the active: its STOPPED heartbeat, the peer's claim, its release;
+// at keepalive 50ms / deadtime 200ms, at 20ms / 100ms and at 10ms / 30ms (these with
+// --realtime, as the failover benchmark runs the aggressive timers); TAKEOVER_SETS
+// picks some by keepalive (e.g. "10" or "20,10"). Next to each probe-gap
 // distribution: where the time went, from the daemons' logs and the probe's clock
 // (all epoch ms on one host): detection (death → backup ACTIVE), the claim until
 // its first announcement, and the rest (the client's neighbour update and the
@@ -24,10 +27,15 @@ interface Timers {
   realtime: boolean;
 }
 
+const wantedSets = process.env.TAKEOVER_SETS?.split(',').map(Number);
 const timerSets: Timers[] = [
   { keepalive: 50, deadtime: 200, realtime: false },
   { keepalive: 20, deadtime: 100, realtime: true },
-];
+  { keepalive: 10, deadtime: 30, realtime: true },
+].filter((t) => !wantedSets || wantedSets.includes(t.keepalive));
+
+/** Probes sent and not answered in the run. */
+const lost = (run: ProbeRun): number => run.sent - new Set(run.replies.map((r) => r.seq)).size;
 
 const atOf = (event: LogEvent) => Date.parse(String(event.at));
 
@@ -101,8 +109,9 @@ async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<void> {
 async function handovers(lab: TakeoverLab): Promise<void> {
   const figures: Record<string, number[]> = {
     'probe gap': [],
-    'request → old active released': [],
-    'released → peer ACTIVE (last heartbeat)': [],
+    'probes lost': [],
+    'request → peer ACTIVE': [],
+    'peer claim done → old active released': [],
     ...claimStages(),
   };
   for (let i = 0; i < runs; i++) {
@@ -116,16 +125,45 @@ async function handovers(lab: TakeoverLab): Promise<void> {
     await probe.answeredBy(backup.name, 5);
     const run = await probe.stop();
     figures['probe gap']!.push(run.gapMs);
-    figures['request → old active released']!.push(released.time - requestedAt);
-    figures['released → peer ACTIVE (last heartbeat)']!.push(atOf(change) - released.time);
+    figures['probes lost']!.push(lost(run));
+    figures['request → peer ACTIVE']!.push(atOf(change) - requestedAt);
+    figures['peer claim done → old active released']!.push(released.time - claim.event.time);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, requestedAt));
   }
   print(`tandem failover (${runs} runs)`, figures);
 }
 
+async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<void> {
+  const start = { args: timers.realtime ? ['--realtime'] : [] };
+  const figures: Record<string, number[]> = {
+    'probe gap': [],
+    'probes lost': [],
+    'SIGTERM → VIP on the peer (first frame)': [],
+    'SIGTERM → peer ACTIVE': [],
+    ...claimStages(),
+  };
+  for (let i = 0; i < runs; i++) {
+    const { active, backup, probe } = await probing(lab);
+    const stoppedAt = Date.now();
+    const stopped = lab.pair.stop(active);
+    const change = await lab.pair.roleChange(backup, 'ACTIVE', stoppedAt - 1);
+    const claim = await claimOf(backup, stoppedAt);
+    await stopped;
+    await probe.answeredBy(backup.name, 5);
+    const run = await probe.stop();
+    figures['probe gap']!.push(run.gapMs);
+    figures['probes lost']!.push(lost(run));
+    figures['SIGTERM → VIP on the peer (first frame)']!.push(claim.firstFrameAt - stoppedAt);
+    figures['SIGTERM → peer ACTIVE']!.push(atOf(change) - stoppedAt);
+    recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, stoppedAt));
+    await lab.pair.start(active, start);
+  }
+  print(`SIGTERM of the active (${runs} runs)`, figures);
+}
+
 export const takeoverBenchmark: Benchmark = {
   name: 'takeover',
-  description: `probe gaps of a VIP during hard failovers and tandem failover (${runs} runs each) and where the time goes`,
+  description: `probe gaps of a VIP during hard failovers, tandem failover and SIGTERM (${runs} runs each) and where the time goes`,
   async run(): Promise<void> {
     for (const timers of timerSets) {
       const lab = await TakeoverLab.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });
@@ -136,6 +174,7 @@ export const takeoverBenchmark: Benchmark = {
         );
         await hardFailovers(lab, timers);
         await handovers(lab);
+        await gracefulStops(lab, timers);
       } finally {
         await lab.destroy();
       }

@@ -59,7 +59,9 @@ rm -rf "$out"
 mkdir -p "$out"
 node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$out/dist" --sourceMap false
 bash native/build.sh
-install -D -m 0644 native/build/Release/tandem_packet.node "$out/native/build/Release/tandem_packet.node"
+for addon in tandem_packet tandem_netlink; do
+  install -D -m 0644 "native/build/Release/$addon.node" "$out/native/build/Release/$addon.node"
+done
 install -d "$out/proto"
 install -m 0644 proto/*.proto "$out/proto/"
 # The fields the program reads of its package.json (the version, the module type).

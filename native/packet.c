@@ -1,7 +1,9 @@
 // Sends prebuilt Ethernet frames through an AF_PACKET socket, which Node cannot open.
 // Gratuitous ARP and unsolicited neighbour advertisements are built in TypeScript
-// (src/net/frames.ts); this addon only moves bytes. Every failure is returned to
-// JavaScript as an Error with an errno `code`: nothing here may abort the process.
+// (src/net/frames.ts); this addon only moves bytes. It also reads the credentials of
+// the process at the other end of a unix socket (SO_PEERCRED), which Node has no API
+// for either. Every failure is returned to JavaScript as an Error with an errno `code`:
+// nothing here may abort the process.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/if_ether.h>
@@ -12,34 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "napi-helpers.h"
+
 // Ethernet header: destination (6), source (6), EtherType (2).
 #define ETHERNET_HEADER 14
 #define MAX_FRAME 1514
-
-static napi_value throw_errno(napi_env env, const char *operation, int error) {
-  char message[160];
-  const char *name = strerrorname_np(error);
-  char fallback[16];
-  if (name == NULL) {
-    snprintf(fallback, sizeof fallback, "E%d", error);
-    name = fallback;
-  }
-  snprintf(message, sizeof message, "%s: %s (%s)", operation, strerror(error), name);
-  napi_throw_error(env, name, message);
-  return NULL;
-}
-
-static int int_argument(napi_env env, napi_value value, const char *what, int32_t *out) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
-      napi_get_value_int32(env, value, out) != napi_ok) {
-    char message[80];
-    snprintf(message, sizeof message, "%s must be a number", what);
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
-  return 1;
-}
 
 // open(): number — a send-only packet socket (protocol 0 receives nothing), in the
 // network namespace of the calling process, non-blocking so a full queue can never
@@ -91,15 +70,23 @@ static napi_value send_frame(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// close(fd): void
-static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+// peerCredentials(fd): { pid, uid, gid } of the process that connected the unix socket fd,
+// as the kernel recorded them at connect().
+static napi_value peer_credentials(napi_env env, napi_callback_info info) {
   int32_t fd;
-  if (argc < 1 || !int_argument(env, argv[0], "fd", &fd)) return NULL;
-  if (close(fd) < 0) return throw_errno(env, "close", errno);
-  return NULL;
+  if (!only_int_argument(env, info, "fd", &fd)) return NULL;
+  struct ucred credentials;
+  socklen_t length = sizeof credentials;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0) return throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+  napi_value result, pid, uid, gid;
+  napi_create_object(env, &result);
+  napi_create_int64(env, credentials.pid, &pid);
+  napi_create_int64(env, credentials.uid, &uid);
+  napi_create_int64(env, credentials.gid, &gid);
+  napi_set_named_property(env, result, "pid", pid);
+  napi_set_named_property(env, result, "uid", uid);
+  napi_set_named_property(env, result, "gid", gid);
+  return result;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -107,6 +94,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, send_frame, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},
+      {"peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

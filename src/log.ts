@@ -1,5 +1,5 @@
 import { fstatSync } from 'node:fs';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { destination as pinoDestination, pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export type { Logger };
@@ -11,9 +11,21 @@ export type LogFormat = (typeof logFormats)[number];
 export interface LogOptions {
   format: LogFormat;
   level?: string;
-  /** Defaults to stdout (the journal under systemd). */
+  /** A stream to write to; without one, the descriptor `fd`. */
   destination?: NodeJS.WritableStream;
+  /** Written asynchronously when no destination is given; default 1, stdout (the journal under systemd). */
+  fd?: number;
+  /** Called for each line dropped because the descriptor's reader does not keep up. */
+  onDrop?: () => void;
 }
+
+/**
+ * Lines held while the descriptor's reader (journald) is slow, at most. Node writes to a
+ * pipe or socket on stdout synchronously, so a stalled journal would stall the event loop
+ * and with it the heartbeats; these lines are written from libuv's thread pool instead,
+ * and what does not fit is dropped and counted rather than held in unbounded memory.
+ */
+export const maxBufferedLogBytes = 4 * 1024 * 1024;
 
 // pino's numeric levels as syslog priorities: trace and debug 7, info 6, warn 4, error 3, fatal 2.
 const priorities: Record<number, number> = { 10: 7, 20: 7, 30: 6, 40: 4, 50: 3, 60: 2 };
@@ -53,7 +65,7 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
 // and the demo's output order is the order of events.
 export function createLogger(options: LogOptions): Logger {
   const level = options.level ?? 'info';
-  const destination = options.destination ?? process.stdout;
+  const destination = options.destination ?? descriptorStream(options.fd ?? 1, options.onDrop);
   switch (options.format) {
     case 'pretty':
       return pino({ level }, pretty({ destination, colorize: false, sync: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }));
@@ -64,4 +76,20 @@ export function createLogger(options: LogOptions): Logger {
     case 'json':
       return pino({ level, base: { pid: process.pid } }, destination);
   }
+}
+
+/** An asynchronous, bounded writer on `fd`, flushed (blocking) when the process exits. */
+function descriptorStream(fd: number, onDrop?: () => void): NodeJS.WritableStream {
+  const stream = pinoDestination({ dest: fd, sync: false, maxLength: maxBufferedLogBytes });
+  if (onDrop) stream.on('drop', onDrop);
+  // a journal gone away (EPIPE) must not take the daemon and its heartbeats down with it
+  stream.on('error', () => undefined);
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // nothing more can be done about the log at exit
+    }
+  });
+  return stream as unknown as NodeJS.WritableStream;
 }

@@ -4,7 +4,7 @@ _tandem() {
   local cur prev words cword
   _init_completion || return
 
-  local commands='check-config convert ipvs run status failover takeover standby resume reload keygen cleanup help'
+  local commands='check-config convert ipvs run status conns failover takeover standby resume reload keygen cleanup help'
   local command='' i
   for ((i = 1; i < cword; i++)); do
     if [[ ${words[i]} != -* ]]; then
@@ -43,7 +43,7 @@ _tandem() {
   case $command in
     '') options='--version --help' ;;
     run) options='--config --node --log-format --log-level --socket --realtime --format --help' ;;
-    status | failover | takeover | standby | resume | reload) options='--socket --json --help' ;;
+    status | conns | failover | takeover | standby | resume | reload) options='--socket --json --help' ;;
     check-config) options='--node --json --format --help' ;;
     convert) options='--to --format --help' ;;
     ipvs) options='--save --help' ;;

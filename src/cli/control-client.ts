@@ -2,9 +2,9 @@
 import { sendControlRequest, type ControlCommand, type ControlResponse } from '../control/index.js';
 import { ExitCode } from './command.js';
 
-export async function ask(socket: string, command: ControlCommand): Promise<ControlResponse | undefined> {
+export async function ask(socket: string, command: ControlCommand, timeoutMs?: number): Promise<ControlResponse | undefined> {
   try {
-    const response = await sendControlRequest(socket, { command });
+    const response = await sendControlRequest(socket, { command }, timeoutMs);
     if (!response.ok && 'code' in response && response.code === 'bad-request') {
       process.stderr.write(`tandem: the daemon did not understand the request: ${response.message}\n`);
       process.exitCode = ExitCode.failure;

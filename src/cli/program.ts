@@ -6,6 +6,7 @@ import { version } from '../lib/version.js';
 import { checkConfigCommand } from './check-config.js';
 import { cleanupCommand } from './cleanup.js';
 import { ExitCode, type CommandModule } from './command.js';
+import { connsCommand } from './conns.js';
 import { convertCommand } from './convert.js';
 import { ipvsCommand } from './ipvs.js';
 import { keygenCommand } from './keygen.js';
@@ -21,6 +22,7 @@ const commands: CommandModule[] = [
   ipvsCommand,
   runCommand,
   statusCommand,
+  connsCommand,
   operatorCommands,
   reloadCommand,
   keygenCommand,

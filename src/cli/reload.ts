@@ -8,6 +8,10 @@ import { ExitCode, type CommandModule } from './command.js';
 import { printDiagnostics } from './config-input.js';
 import { ask } from './control-client.js';
 
+// The daemon parses the file in a worker before it answers: well under a second on a
+// director, most of a minute under emulation (systemd's ExecReload waits for it).
+const reloadTimeoutMs = 300_000;
+
 export const reloadCommand: CommandModule = {
   register(program: Command): void {
     program
@@ -16,7 +20,7 @@ export const reloadCommand: CommandModule = {
       .option('--socket <path>', 'control socket', defaultSocketPath)
       .option('--json', 'print the outcome as JSON')
       .action(async (options: { socket: string; json?: boolean }) => {
-        const response = await ask(options.socket, 'reload');
+        const response = await ask(options.socket, 'reload', reloadTimeoutMs);
         if (!response || response.command !== 'reload' || !('changes' in response)) return;
         if (options.json) {
           process.stdout.write(`${JSON.stringify(response)}\n`);

@@ -18,6 +18,7 @@ import { defaultSocketPath } from '../control/index.js';
 import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
+import { kernelSyncTables } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { formatHostPort } from '../lib/address.js';
 import { cachedStatus, MetricsCollector, MetricsServer } from '../metrics/index.js';
@@ -146,7 +147,11 @@ export const runCommand: CommandModule = {
         printDiagnostics(loaded.warnings);
         const { model, self, peer, keyring } = loaded;
         const logFormat = options.logFormat ?? (stdoutIsJournal() ? 'journal' : 'json');
-        const logger = createLogger({ format: logFormat, level: options.logLevel }).child({ node: self.name });
+        // one set of counters for every part: status reads them all
+        const stats = createStats();
+        const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
+          node: self.name,
+        });
         if (options.realtime !== undefined) {
           const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
           await enableRealtime(priority).then(
@@ -170,8 +175,6 @@ export const runCommand: CommandModule = {
             process.exit(ExitCode.failure);
           });
         });
-        // one set of counters for every part: status reads them all
-        const stats = createStats();
         const health = new HealthMonitor({ logger, stats: stats.health });
         const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
         let daemon: Daemon | undefined;
@@ -197,6 +200,7 @@ export const runCommand: CommandModule = {
             loadConfig,
             stats,
             ...(collector && { runtimeObserver: collector.runtimeObserver }),
+            syncTables: kernelSyncTables(),
           });
         } catch (error) {
           logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);

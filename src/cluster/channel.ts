@@ -41,6 +41,8 @@ export interface SecureChannelOptions<T> {
   onMessage: (message: ChannelMessage<T>) => void;
   /** Where the datagrams are counted per path; default: counters of its own. */
   stats?: ChannelStats;
+  /** What the channel carries, for messages about its sockets; default: heartbeat. */
+  purpose?: 'heartbeat' | 'sync';
 }
 
 const logIntervalMs = 10_000;
@@ -107,7 +109,7 @@ export class SecureChannel<T> {
           : code === 'EADDRINUSE'
             ? 'the port is in use (another tandem?)'
             : (error as Error).message;
-      throw new Error(`cannot bind the heartbeat socket to ${address}:${options.port}: ${why}`);
+      throw new Error(`cannot bind the ${options.purpose ?? 'heartbeat'} socket to ${address}:${options.port}: ${why}`);
     }
     const channel = new SecureChannel(options, sockets);
     channel.sockets.forEach((path, index) => channel.enlargeReceiveBuffer(path, index));
@@ -118,7 +120,7 @@ export class SecureChannel<T> {
   /** Sends the payload to the peer on every path, each copy with its own sequence number. */
   send(payload: Uint8Array): void {
     this.sockets.forEach((path, index) => {
-      const { datagram } = this.options.endpoint.seal(payload);
+      const { datagram } = this.options.endpoint.seal(payload, index);
       const done = (error: Error | null) => {
         if (error) this.sendFailed(index, error);
       };
@@ -150,7 +152,7 @@ export class SecureChannel<T> {
     if (granted >= receiveBufferBytes) return;
     this.options.logger.warn(
       { event: 'channel.receive-buffer', path: index, bytes: granted, wanted: receiveBufferBytes },
-      `the receive buffer of heartbeat path ${index} is ${granted} bytes, not ${receiveBufferBytes}: ` +
+      `the receive buffer of ${this.options.purpose ?? 'heartbeat'} path ${index} is ${granted} bytes, not ${receiveBufferBytes}: ` +
         `raise net.core.rmem_max to ${receiveBufferBytes} (sysctl) so that a flood cannot crowd out the heartbeats`,
     );
   }
@@ -187,7 +189,11 @@ export class SecureChannel<T> {
     // A connected socket reports an ICMP error for an earlier datagram (the peer's
     // port closed while tandem is not running there) on its next receive.
     if ((error as NodeJS.ErrnoException).syscall === 'recvmsg') this.sendFailed(index, error);
-    else this.options.logger.error({ event: 'channel.socket-error', path: index, err: error }, 'heartbeat socket error');
+    else
+      this.options.logger.error(
+        { event: 'channel.socket-error', path: index, err: error },
+        `${this.options.purpose ?? 'heartbeat'} socket error`,
+      );
   }
 
   private sendFailed(index: number, error: Error): void {
@@ -216,7 +222,7 @@ export class SecureChannel<T> {
 
   /** The datagram's message if it passes every check; otherwise counts and logs why not. */
   private admit(index: number, datagram: Buffer, from: string, receivedAt: number): ChannelMessage<T> | undefined {
-    const opened = this.options.endpoint.open(datagram);
+    const opened = this.options.endpoint.open(datagram, index);
     if (!opened.ok) {
       this.reject(index, opened.reason, opened.detail, from, receivedAt);
       return undefined;

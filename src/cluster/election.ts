@@ -8,13 +8,17 @@
 // serve: a monitored link is down, health says so, or claiming failed), STANDBY
 // (operator maintenance: never active), STOPPED (shutting down, holds nothing).
 //
-// Handing the active role over is a handshake: the active node releases, then
+// Handing the active role over is a handshake: the active node gives the role up,
 // tells the peer (REQUEST_HANDOVER, sent at once and repeated in every heartbeat
 // until the peer is seen active), and the peer claims. A backup that wants the role
 // (operator takeover, or preemption) asks with REQUEST_TAKEOVER and the active node
 // performs the same handover. So the role never moves by two independent
-// decisions, and never to a node that cannot hear us.
-import type { HandoverReason, Heartbeat, HealthSummary, PeerRequest, Role } from './heartbeat.js';
+// decisions, and never to a node that cannot hear us. A handover and a graceful
+// stop make before they break: the old node keeps answering on the addresses
+// until it sees the peer ACTIVE (the daemon sends that only once the peer's
+// addresses are in place and announced), then a short grace for the clients.
+import { handoverReasons, type HandoverReason, type Heartbeat, type HealthSummary, type PeerRequest, type Role } from './heartbeat.js';
+import { LogRateLimiter } from './rejections.js';
 
 export interface ElectionConfig {
   self: { name: string; priority: number };
@@ -104,7 +108,11 @@ export type RefusalCode =
   | 'self-standby'
   | 'self-stopping'
   | 'timeout'
-  | 'cancelled';
+  | 'cancelled'
+  /** This node's connection tables have not caught up with the active's yet. */
+  | 'not-synced';
+
+export type AnnounceReason = 'split-brain-survivor' | 'peer-claimed-meanwhile';
 
 export type SyncRole = 'master' | 'backup' | 'none';
 
@@ -114,8 +122,8 @@ export type Action =
   /** Take the active role's addresses, announce them, start IPVS. */
   | { type: 'claim'; term: number; reason: TransitionReason }
   | { type: 'release'; reason: TransitionReason }
-  /** Announce the addresses again now (we won a split brain). */
-  | { type: 'announce'; reason: 'split-brain-survivor' }
+  /** Announce the addresses again now (we won a split brain, or the peer claimed while we were active). */
+  | { type: 'announce'; reason: AnnounceReason }
   | { type: 'setSyncRole'; role: SyncRole }
   /** Queue the operator's hooks for this transition (which ones run is the hook runner's business). */
   | { type: 'runHooks'; transition: Transition }
@@ -129,7 +137,12 @@ export type Action =
   | { type: 'stopped' };
 
 export type ElectionEvent =
-  | { type: 'tick'; now: number }
+  | {
+      type: 'tick';
+      now: number;
+      /** How much later than asked (nextWakeAt) the daemon's timer fired. */
+      lateMs?: number;
+    }
   | {
       type: 'heartbeat';
       now: number;
@@ -145,6 +158,8 @@ export type ElectionEvent =
   | { type: 'health'; now: number; health: HealthSummary }
   | { type: 'operator'; now: number; requestId: number; command: OperatorCommand }
   | { type: 'actionResult'; now: number; action: 'claim' | 'release' | 'announce' | 'setSyncRole'; ok: boolean; error?: string }
+  /** Whether this node's synced tables caught up (always, without connection sync). */
+  | { type: 'synced'; now: number; synced: boolean }
   | { type: 'stop'; now: number };
 
 interface PeerState {
@@ -223,6 +238,10 @@ function refusal(code: RefusalCode, message: string): Refusal {
 }
 
 const preemptRetryDeadtimes = 10;
+/** How long a split brain with a peer that does not hear us lasts at least before we yield to it. */
+const splitBrainDeafGraceMs = 1000;
+/** After the peer is seen ACTIVE (its addresses announced), how long we still answer for packets already on their way to us. */
+const releaseGraceMs = 10;
 
 const healthy: HealthSummary = { canServe: true, monitorLinks: false, links: [], fault: '' };
 
@@ -247,11 +266,24 @@ export class Election {
   /** Preemption is for a preferred node that returns (from INIT, FAULT, STANDBY), not for one that handed over. */
   private mayPreempt = false;
   private preemptNotBefore = 0;
+  /** Asking the active role back (preemption, takeover) waits for warm tables; a dead peer does not. */
+  private synced = true;
   private stopDone = false;
+  /**
+   * We left ACTIVE by a handover or a stop and still hold the addresses, until
+   * the peer holds them too (`peerActiveAt`: when we first saw it ACTIVE).
+   */
+  private kept: { since: number; reason: TransitionReason; peerActiveAt?: number } | undefined;
   private stopReported = false;
   private nextHeartbeatAt: number;
+  /** Until when a stall of ours keeps the peer alive. */
+  private stallGraceUntil = 0;
+  /** The peer's last hearing that the grace was given for. */
+  private stallGraceAfter: number | undefined;
   private readonly peer: PeerState | undefined;
   private actions: Action[] = [];
+  /** Late heartbeats are logged at most once a second (with how many were not) — a loaded machine has many. */
+  private readonly lateLog = new LogRateLimiter<'late'>(1000);
   private sendNow = false;
 
   constructor(
@@ -304,6 +336,7 @@ export class Election {
     const { now } = event;
     switch (event.type) {
       case 'tick':
+        if (event.lateMs !== undefined) this.noticeStall(now, event.lateMs);
         break;
       case 'heartbeat':
         this.receive(event);
@@ -317,11 +350,14 @@ export class Election {
       case 'actionResult':
         this.actionResult(event, now);
         break;
+      case 'synced':
+        this.synced = event.synced;
+        break;
       case 'stop':
         this.stop(now);
         break;
     }
-    this.evaluate(now);
+    this.evaluate(now, event.type);
     if (this.peer && !this.stopReported && (this.sendNow || now >= this.nextHeartbeatAt)) this.sendHeartbeat(now);
     this.sendNow = false;
     if (this.stopDone && !this.stopReported) {
@@ -350,8 +386,13 @@ export class Election {
     }
     if (this.mayPreempt && this.preemptNotBefore > now) deadlines.push(this.preemptNotBefore);
     if (this.pending) deadlines.push(this.pending.since + deadtime);
-    if (this.splitBrain) deadlines.push(this.splitBrain.since + deadtime);
+    if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
     if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
+    if (this.stallGraceUntil > now) deadlines.push(this.stallGraceUntil);
+    if (this.kept)
+      deadlines.push(
+        this.kept.peerActiveAt === undefined ? this.kept.since + deadtime : this.kept.peerActiveAt + this.releaseGrace(this.kept.reason),
+      );
     // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
     deadlines.push(this.since + deadtime);
     const future = deadlines.filter((at) => at > now);
@@ -411,13 +452,27 @@ export class Election {
     // rolls its state back.
     if (event.seq <= (peer.lastSeq[event.path] ?? 0)) return;
     const lastHeard = this.lastHeardAny();
+    if (
+      !peer.alive &&
+      this.role === 'ACTIVE' &&
+      (lastHeard === undefined || now - lastHeard >= this.config.deadtime + this.splitBrainDeafGrace())
+    ) {
+      // Silent that long, the peer may have seen us ACTIVE, waited out our deafness
+      // and yielded: what it sent before may be arriving only now (held up across
+      // the heal). A new state version of ours makes only its answers to this
+      // heartbeat acknowledge us (see resolveSplitBrain).
+      this.stateVersion += 1;
+      this.sendNow = true;
+    }
     // A peer already declared dead is not late but back (logged as peer.alive).
-    if (lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime) {
+    const admitted = lastHeard !== undefined && peer.alive && now - lastHeard > this.config.warntime && this.lateLog.admit('late', now);
+    if (lastHeard !== undefined && admitted) {
       const gapMs = now - lastHeard;
       this.log('warn', 'heartbeat.late', `late heartbeat: ${Math.round(gapMs)} ms since the previous one`, {
         gapMs: Math.round(gapMs),
         latenessMs: Math.round(gapMs - this.config.keepalive),
         path: event.path,
+        suppressed: admitted.suppressed,
       });
     }
     peer.lastHeard[event.path] = now;
@@ -511,6 +566,8 @@ export class Election {
         if (this.peer.heartbeat?.role !== 'ACTIVE')
           return refusal('peer-not-active', `the peer is ${this.peer.heartbeat?.role ?? 'unknown'}, not ACTIVE`);
         if (!this.peerHearsUs(now)) return refusal('peer-deaf', 'the peer does not hear our heartbeats, so it cannot hand over');
+        if (!this.synced)
+          return refusal('not-synced', "this node's connection tables have not caught up yet (tandem status shows sync); try again later");
         this.pending = { kind: 'takeover', id: this.nextRequestId++, reason: 'operator-takeover', since: now, requestId };
         this.sendNow = true;
         return undefined;
@@ -598,13 +655,17 @@ export class Election {
 
   // ---- the rules ----
 
-  private evaluate(now: number): void {
-    this.trackPeerLiveness(now);
+  private evaluate(now: number, cause: ElectionEvent['type']): void {
+    // A datagram read in a burst after a stall of ours may come before its copy on
+    // the other path: silence is judged on ticks, which the daemon runs after the
+    // sockets are read, so a path does not flap down and up on every stall.
+    this.trackPeerLiveness(now, cause !== 'heartbeat');
     // Each pass makes at most one transition; a few passes let e.g. a resumed node
     // go on to claim the role in the same step. Four is more than any chain needs.
     for (let pass = 0; pass < 4; pass++) {
       const before = this.role;
       this.resolvePending(now);
+      this.letGo(now);
       this.applyRules(now);
       if (this.role === before) break;
     }
@@ -679,6 +740,7 @@ export class Election {
         this.config.preempt &&
         this.mayPreempt &&
         this.isPreferred() &&
+        this.synced &&
         !this.pending &&
         now >= this.preemptNotBefore &&
         this.peerHearsUs(now)
@@ -702,7 +764,23 @@ export class Election {
     const hb = peer?.heartbeat;
     if (!peer || !hb || !this.peerAlive(now)) return undefined;
     if (hb.role === 'ACTIVE') return this.resolveSplitBrain(hb, now);
+    // A term above ours means the peer claimed after us (it could not hear us,
+    // then yielded or failed): clients may have followed its announcement.
+    if (peer.proven && hb.term > this.term) {
+      this.log(
+        'warn',
+        'role.peer-claimed',
+        `the peer claimed while this node was active (its term ${hb.term}, ours ${this.term}): announcing again`,
+        {
+          term: this.term,
+          peerTerm: hb.term,
+        },
+      );
+      this.announceSurvivor(hb.term, 'peer-claimed-meanwhile');
+    }
     if (this.splitBrain) {
+      // The peer let go (it may have yielded before we saw it hear us).
+      if (!this.splitBrain.announced) this.announceSurvivor(hb.term, 'split-brain-survivor');
       this.splitBrain = undefined;
       this.log('info', 'role.split-brain-resolved', `split brain resolved: the peer is ${hb.role}`);
     }
@@ -720,6 +798,12 @@ export class Election {
     return undefined;
   }
 
+  /**
+   * Both nodes are ACTIVE. Both pick the same survivor from what both know (the
+   * terms, then preference), but each acts only on a heartbeat of the peer that
+   * has seen our ACTIVE state: one sent before (delayed across the heal) may show
+   * a peer that has since yielded, and yielding to it too would leave nobody.
+   */
   private resolveSplitBrain(peerHeartbeat: Heartbeat, now: number): Move | undefined {
     const survivor = this.config.preempt || this.term === peerHeartbeat.term ? this.isPreferred() : this.term > peerHeartbeat.term;
     if (!this.splitBrain) {
@@ -735,19 +819,29 @@ export class Election {
         },
       );
     }
-    if (!survivor) return { to: 'BACKUP', reason: 'split-brain-yield' };
-    if (!this.splitBrain.announced) {
-      this.splitBrain.announced = true;
-      // A term above both makes this the newest claim, whichever rule picked it.
-      this.term = Math.max(this.term, peerHeartbeat.term) + 1;
-      this.actions.push({ type: 'announce', reason: 'split-brain-survivor' });
-      this.sendNow = true;
-      return undefined;
+    if (!this.peerAcknowledgesUs()) {
+      // The peer does not hear us, so it cannot yield to us: the side that hears
+      // yields to the deaf one, after a grace that outlasts the skew of a heal
+      // (one direction often comes back later, e.g. behind neighbour resolution).
+      return now - this.splitBrain.since >= this.splitBrainDeafGrace() ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
     }
-    // The loser yields on its first heartbeat from us. If it still has not after
-    // deadtime and it says it does not hear us, it cannot: we yield instead.
-    const loserDeaf = now - this.splitBrain.since >= this.config.deadtime && !this.peerHearsUs(now);
-    return loserDeaf ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
+    if (!survivor) return { to: 'BACKUP', reason: 'split-brain-yield' };
+    // The loser hears us and yields on this heartbeat: only now are the clients
+    // moved to us, never to a node that might still yield.
+    if (!this.splitBrain.announced) this.announceSurvivor(peerHeartbeat.term, 'split-brain-survivor');
+    return undefined;
+  }
+
+  /** Announces our addresses again with a term above both, the newest claim whichever rule picked it. */
+  private announceSurvivor(peerTerm: number, reason: AnnounceReason): void {
+    if (this.splitBrain) this.splitBrain.announced = true;
+    this.term = Math.max(this.term, peerTerm) + 1;
+    this.actions.push({ type: 'announce', reason });
+    this.sendNow = true;
+  }
+
+  private splitBrainDeafGrace(): number {
+    return Math.max(this.config.deadtime, splitBrainDeafGraceMs);
   }
 
   private ruleFault(now: number): Move | undefined {
@@ -764,7 +858,8 @@ export class Election {
   private ruleStopped(now: number): void {
     const alive = this.peerAlive(now);
     const peerTookOver = alive && this.peer?.heartbeat?.role === 'ACTIVE';
-    if (peerTookOver || !alive || this.peerUnable() || now - this.since >= this.config.deadtime) this.stopDone = true;
+    const over = peerTookOver || !alive || this.peerUnable() || now - this.since >= this.config.deadtime;
+    if (over && !this.kept) this.stopDone = true;
   }
 
   private resolvePending(now: number): void {
@@ -803,11 +898,36 @@ export class Election {
     return timedOut ? `the peer did not claim within ${this.config.deadtime} ms` : undefined;
   }
 
-  private trackPeerLiveness(now: number): void {
+  /** Releases the addresses kept after a handover or stop once the peer holds them (or cannot take them). */
+  private letGo(now: number): void {
+    const kept = this.kept;
+    if (!kept) return;
+    const alive = this.peerAlive(now);
+    if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
+      kept.peerActiveAt ??= now;
+      if (now - kept.peerActiveAt < this.releaseGrace(kept.reason)) return;
+    } else if (alive && !this.peerUnable() && now - kept.since < this.config.deadtime) {
+      return;
+    }
+    this.releaseKept();
+  }
+
+  private releaseKept(): void {
+    if (!this.kept) return;
+    this.actions.push({ type: 'release', reason: this.kept.reason });
+    this.kept = undefined;
+  }
+
+  /** A stopping node lets go as soon as the peer holds the addresses: its exit does not wait. */
+  private releaseGrace(reason: TransitionReason): number {
+    return reason === 'shutdown' ? 0 : Math.min(this.config.keepalive, releaseGraceMs);
+  }
+
+  private trackPeerLiveness(now: number, judgeSilence: boolean): void {
     const peer = this.peer;
     if (!peer) return;
     peer.lastHeard.forEach((at, path) => {
-      if (peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
+      if (judgeSilence && peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
         peer.pathUp[path] = false;
         this.log('warn', 'path.down', `heartbeat path ${path} is silent for ${Math.round(now - at)} ms`, {
           path,
@@ -816,7 +936,7 @@ export class Election {
       }
     });
     const alive = this.peerAlive(now);
-    if (alive !== peer.alive) {
+    if (alive !== peer.alive && (alive || judgeSilence)) {
       peer.alive = alive;
       if (alive) this.log('info', 'peer.alive', 'the peer is alive');
       else this.log('warn', 'peer.dead', `the peer is silent for ${Math.round(now - (this.lastHeardAny() ?? now))} ms on every path`);
@@ -852,11 +972,26 @@ export class Election {
     this.since = now;
     this.lastTransition = transition;
     this.actions.push({ type: 'roleChanged', transition });
-    if (to === 'ACTIVE') this.actions.push({ type: 'claim', term: this.term, reason });
-    if (from === 'ACTIVE') this.actions.push({ type: 'release', reason });
+    if (to === 'ACTIVE') {
+      // Taking the role back while still holding the addresses: the claim re-asserts them.
+      this.kept = undefined;
+      this.actions.push({ type: 'claim', term: this.term, reason });
+    } else {
+      this.releaseKept();
+    }
+    if (from === 'ACTIVE') {
+      if (this.makesBeforeBreak(reason, now)) this.kept = { since: now, reason };
+      else this.actions.push({ type: 'release', reason });
+    }
     this.updateSyncRole();
     this.actions.push({ type: 'runHooks', transition });
     this.sendNow = true;
+  }
+
+  /** A planned move to a peer that can take over: keep the addresses until it holds them. */
+  private makesBeforeBreak(reason: TransitionReason, now: number): boolean {
+    const planned = reason === 'shutdown' || handoverReasons.some((r) => r === reason);
+    return planned && this.peerAlive(now) && !this.peerUnable();
   }
 
   private updateSyncRole(): void {
@@ -907,7 +1042,23 @@ export class Election {
 
   private peerAlive(now: number): boolean {
     const lastHeard = this.lastHeardAny();
-    return lastHeard !== undefined && now - lastHeard < this.config.deadtime && this.peer?.heartbeat !== undefined;
+    const silent = lastHeard !== undefined && now - lastHeard >= this.config.deadtime && now >= this.stallGraceUntil;
+    return lastHeard !== undefined && !silent && this.peer?.heartbeat !== undefined;
+  }
+
+  /**
+   * Woken much later than we asked (this process was not running: CPU starved,
+   * stopped), we cannot tell the peer's silence from our own: what it sent may
+   * still be on its way, or it starved with us. It gets a keepalive to be heard
+   * before it counts as dead, once per silence: stalling again does not extend it.
+   */
+  private noticeStall(now: number, lateMs: number): void {
+    const { keepalive } = this.config;
+    const lastHeard = this.lastHeardAny();
+    if (lateMs <= keepalive / 2 || lastHeard === undefined) return;
+    if (this.stallGraceAfter === lastHeard) return;
+    this.stallGraceAfter = lastHeard;
+    this.stallGraceUntil = now + keepalive;
   }
 
   /** The peer's state (as last heard) rules it out as the active node. */
@@ -925,6 +1076,12 @@ export class Election {
     const peer = this.peer;
     const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
     return acknowledged || (!!peer?.proven && now - this.since >= this.config.deadtime);
+  }
+
+  /** The peer's last heartbeat was sent knowing our current state: no older view of ours, however long we have held it. */
+  private peerAcknowledgesUs(): boolean {
+    const peer = this.peer;
+    return !!peer?.proven && peer.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
   }
 
   /** The peer's last heartbeat says it heard us on some path within deadtime. */

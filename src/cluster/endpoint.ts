@@ -61,7 +61,8 @@ export class ChannelEndpoint {
     return verdict.ok ? undefined : freshnessRejection(verdict.reason, claimed);
   };
 
-  seal(payload: Uint8Array): { datagram: Buffer; seq: number } {
+  /** `path`: the index of the heartbeat path the datagram goes out on. */
+  seal(payload: Uint8Array, path = 0): { datagram: Buffer; seq: number } {
     const seq = this.sessions.nextSeq(this.kind);
     const echo = this.sessions.echo(this.kind);
     const datagram = sealDatagram(this.keyring, {
@@ -72,18 +73,24 @@ export class ChannelEndpoint {
       seq,
       echoBootId: echo.bootId,
       echoSeq: echo.seq,
+      path: path + 1,
       payload,
     });
     return { datagram, seq };
   }
 
-  open(datagram: Buffer): Accepted | Rejected {
+  /** `path`: the index of the heartbeat path the datagram arrived on. */
+  open(datagram: Buffer, path = 0): Accepted | Rejected {
     const opened = openDatagram(this.keyring, datagram, this.screen);
     if (!opened.ok) return opened;
     const { envelope } = opened;
     if (envelope.cluster !== this.identity.cluster) return { ok: false, reason: 'wrong-cluster', detail: envelope.cluster };
     if (envelope.sender !== this.identity.peer) return { ok: false, reason: 'unknown-sender', detail: envelope.sender };
     if (envelope.kind !== this.kind) return { ok: false, reason: 'wrong-kind', detail: `kind ${envelope.kind}` };
+    // before admission: a copy moved here from another path must not use up the genuine one's sequence number
+    const sentOn = envelope.path ?? 0;
+    if (sentOn !== 0 && sentOn !== path + 1)
+      return { ok: false, reason: 'wrong-path', detail: `sent on path ${sentOn - 1}, arrived on path ${path}` };
     const admission = this.sessions.admit(envelope);
     if (!admission.ok) return freshnessRejection(admission.reason, envelope);
     return {

@@ -17,7 +17,7 @@ const preambleLength = 8;
 export const bootIdLength = 16;
 
 /** Message kinds (proto enum tandem.channel.v1.Kind). */
-export const messageKinds = { heartbeat: 1 } as const;
+export const messageKinds = { heartbeat: 1, sync: 2 } as const;
 export type MessageKind = (typeof messageKinds)[keyof typeof messageKinds];
 
 /** One IPv4 UDP datagram on an Ethernet link without fragmentation. */
@@ -33,6 +33,8 @@ export interface Envelope {
   /** Empty when the sender has not heard us yet. */
   echoBootId: Buffer;
   echoSeq: number;
+  /** The path it was sent on plus one; 0 or absent when the sender does not say (an older version). */
+  path?: number;
   payload: Uint8Array;
 }
 
@@ -62,6 +64,17 @@ export function sealDatagram(keyring: Keyring, envelope: Envelope): Buffer {
   return datagram;
 }
 
+/**
+ * The largest payload a datagram of this sender can carry within maxDatagramLength:
+ * the envelope's other fields at their largest (sequence numbers near 2^53), plus the
+ * payload's tag and a two-byte length.
+ */
+export function maxPayloadLength(cluster: string, sender: string): number {
+  const largest = { kind: 0x7f, cluster, sender, bootId: Buffer.alloc(bootIdLength), seq: Number.MAX_SAFE_INTEGER };
+  const overhead = encodeMessage(EnvelopeType, { ...largest, echoBootId: largest.bootId, echoSeq: largest.seq }).length + 3;
+  return maxDatagramLength - preambleLength - macLength - overhead;
+}
+
 export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen): Opened {
   if (datagram.length < minDatagramLength || datagram.length > maxDatagramLength) {
     return { ok: false, reason: 'bad-length', detail: `${datagram.length} bytes` };
@@ -82,7 +95,8 @@ export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen
   const seq = safeInteger(decoded?.seq);
   const echoSeq = safeInteger(decoded?.echoSeq);
   const kind = safeInteger(decoded?.kind);
-  if (!decoded || seq === undefined || echoSeq === undefined || kind === undefined) {
+  const path = safeInteger(decoded?.path);
+  if (!decoded || seq === undefined || echoSeq === undefined || kind === undefined || path === undefined) {
     return { ok: false, reason: 'malformed', detail: 'envelope does not decode' };
   }
   const { cluster, sender, bootId, echoBootId, payload } = decoded;
@@ -98,7 +112,7 @@ export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen
   return {
     ok: true,
     keyId,
-    envelope: { kind, cluster, sender, bootId: Buffer.from(bootId), seq, echoBootId: Buffer.from(echoBootId), echoSeq, payload },
+    envelope: { kind, cluster, sender, bootId: Buffer.from(bootId), seq, echoBootId: Buffer.from(echoBootId), echoSeq, path, payload },
   };
 }
 

@@ -1,4 +1,4 @@
-// Which addresses the heartbeat channel uses between the two nodes.
+// Which addresses the heartbeat and sync channels use between the two nodes.
 import type { ChannelPath } from './channel.js';
 
 /** A node as the heartbeat paths see it. */
@@ -17,4 +17,11 @@ export function heartbeatPaths(self: PathEnd, peer: PathEnd): { paths: ChannelPa
   }
   const lonely = self.privateAddress ? self.name : peer.privateAddress ? peer.name : undefined;
   return lonely ? { paths, warning: `only ${lonely} has a private address: the private heartbeat path is not used` } : { paths };
+}
+
+/** The connection-sync path: the private addresses when both nodes have one (a dedicated link), else the public ones. */
+export function syncPath(self: PathEnd, peer: PathEnd): ChannelPath {
+  return self.privateAddress && peer.privateAddress
+    ? { local: self.privateAddress, remote: peer.privateAddress }
+    : { local: self.address, remote: peer.address };
 }

@@ -19,6 +19,8 @@ export const rejectReasons = [
   'unknown-sender',
   /** Another message kind than this channel carries (judged before the MAC too). */
   'wrong-kind',
+  /** Authentic, but sent on another heartbeat path than it arrived on: moved there by someone else. */
+  'wrong-path',
   /**
    * Sequence number already seen, or older than the replay window. Judged before
    * the MAC too, so it also counts forgeries that copy an accepted datagram.

@@ -5,6 +5,7 @@ import { ConfigError, DiagnosticSink, quote, type Diagnostic, type SourceLocatio
 import { detectFormat, type ConfigFormat, type FrontEndContext, type FrontEndResult } from './frontend.js';
 import { checkHost, type HostFacts } from './host.js';
 import { readIpvsadmRules } from './ipvsadm-rules.js';
+import { maxConfigBytes } from './limits.js';
 import { readKeepalived } from './keepalived.js';
 import { readLdirectord } from './ldirectord.js';
 import { readLvsCf } from './lvscf.js';
@@ -33,11 +34,7 @@ export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
 
-/** Configuration files larger than this are refused before they are read. 1 MiB of
- *  ipvsadm rules is some 2000 services with 10 real servers each, far beyond real
- *  tables, and loads within a few hundred milliseconds and tens of MiB (npm run bench
- *  -- config); a 10 MB file must not cost a director a gigabyte. */
-export const maxConfigBytes = 1024 * 1024;
+export { maxConfigBytes } from './limits.js';
 
 export interface LoadOptions {
   /** Default: detected from the file name and contents. */
@@ -60,17 +57,27 @@ export interface LoadResult {
  *  the file (and its warnings) when it is invalid or cannot be read. */
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadResult> {
   const sink = new DiagnosticSink(path);
-  const text = await readConfigText(path, sink);
+  const files: FileOwnership[] = [];
+  const text = await readConfigText(path, sink, files);
   sink.throwIfErrors();
-  return parseConfig(text ?? '', path, options);
+  return parseFiles(text ?? '', path, options, files);
+}
+
+/** Who may change a file read: a configuration that runs commands must be root's alone. */
+interface FileOwnership {
+  path: string;
+  uid: number;
+  mode: number;
 }
 
 /** A configuration file's text, or undefined after reporting to `sink` why not. A file
- *  other than the sink's own (an include) is named in the diagnostics. */
-async function readConfigText(path: string, sink: DiagnosticSink): Promise<string | undefined> {
+ *  other than the sink's own (an include) is named in the diagnostics. `files`: where
+ *  the owner and mode of each file read are noted. */
+async function readConfigText(path: string, sink: DiagnosticSink, files?: FileOwnership[]): Promise<string | undefined> {
   const file = path === sink.file ? {} : { file: path };
   try {
-    const size = (await stat(path)).size;
+    const { size, uid, mode } = await stat(path);
+    files?.push({ path, uid, mode });
     if (size > maxConfigBytes) {
       sink.error(
         { line: 1, column: 1, ...file },
@@ -93,7 +100,12 @@ async function readConfigText(path: string, sink: DiagnosticSink): Promise<strin
 }
 
 /** The same as loadConfig, from text; `file` names it in diagnostics. */
-export async function parseConfig(text: string, file: string, options: LoadOptions = {}): Promise<LoadResult> {
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Promise<LoadResult> {
+  return parseFiles(text, file, options);
+}
+
+/** `files`: the files read, to check when the configuration runs commands; none for text. */
+async function parseFiles(text: string, file: string, options: LoadOptions, files?: FileOwnership[]): Promise<LoadResult> {
   const sink = new DiagnosticSink(file);
   const body = text.startsWith('\ufeff') ? text.slice(1) : text;
   checkText(body, sink);
@@ -106,7 +118,7 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
     hosts: options.hosts ?? systemHostResolver(),
     services: options.services ?? systemServiceResolver(),
     readInclude: async (path) => {
-      const included = await readConfigText(path, sink);
+      const included = await readConfigText(path, sink, files);
       const errors = sink.errors.length;
       if (included !== undefined) checkText(included, sink, path);
       return sink.errors.length === errors ? included : undefined;
@@ -121,6 +133,7 @@ export async function parseConfig(text: string, file: string, options: LoadOptio
         })
       : undefined;
   if (model !== undefined && read !== undefined && options.host !== undefined) checkHost(model, options.host, read.locator, sink);
+  if (model !== undefined && files !== undefined) checkCommandFiles(model, files, sink);
   if (model === undefined || sink.hasErrors) throw new ConfigError(sink.errors, sink.warnings);
   return { model, warnings: sink.warnings, format };
 }
@@ -133,6 +146,45 @@ const frontEnds: Record<ConfigFormat, (text: string, context: FrontEndContext) =
   keepalived: readKeepalived,
   ldirectord: readLdirectord,
 };
+
+/** The first key that makes tandem run a command, as the YAML names it; undefined when none does. */
+function commandKey(model: Model): string | undefined {
+  const { activeCmd, inactiveCmd, notify } = model.hooks;
+  if (activeCmd !== undefined) return 'hooks.active_cmd';
+  if (inactiveCmd !== undefined) return 'hooks.inactive_cmd';
+  if (notify !== undefined) return 'hooks.notify';
+  const exec = model.virtualServices.findIndex((service) => service.healthCheck.sendProgram !== undefined);
+  return exec < 0 ? undefined : `virtual_services[${exec}].health_check.send_program`;
+}
+
+/**
+ * The daemon runs the commands a configuration names as root: whoever may change one of
+ * its files may run anything as root. Such files must belong to root (or the user running
+ * tandem) and be writable by no one else, as the key file must.
+ */
+function checkCommandFiles(model: Model, files: FileOwnership[], sink: DiagnosticSink): void {
+  const key = commandKey(model);
+  if (key === undefined) return;
+  const self = process.geteuid?.() ?? 0;
+  for (const { path, uid, mode } of files) {
+    const problem =
+      uid !== 0 && uid !== self
+        ? `belongs to uid ${uid}`
+        : (mode & 0o022) !== 0
+          ? `is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(mode & 0o7777).toString(8).padStart(4, '0')})`
+          : undefined;
+    if (problem === undefined) continue;
+    sink.error(
+      { line: 0, column: 0, ...(path === sink.file ? {} : { file: path }) },
+      {
+        key,
+        message: `the configuration runs commands as root (${key}), and ${path} ${problem}: whoever can change it can run anything as root`,
+        expected: 'a file owned by root and not writable by group or others (chown root; chmod go-w)',
+        found: quote(path),
+      },
+    );
+  }
+}
 
 /** Size, emptiness and binary content: before any format is guessed. `file`: an
  *  included file, named in the diagnostics. */

@@ -252,7 +252,7 @@ const urlKeywords: Keywords = {
   virtualhost: 'read',
   regex: 'read',
   regex_no_match: 'read',
-  regex_options: 'tandem’s regular expressions are JavaScript ones without options; ignored',
+  regex_options: 'tandem’s regular expressions (POSIX ERE with Perl escapes) take no options; ignored',
   regex_stack: noCounterpart,
   regex_min_offset: noCounterpart,
   regex_max_offset: noCounterpart,

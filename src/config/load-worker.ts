@@ -1,19 +1,32 @@
-// The worker thread of loadConfigOffThread (off-thread.ts).
+// The worker thread of loadConfigOffThread (off-thread.ts): loads, then hands the Model
+// over in slices, one per request, so that no single message is long to deserialise.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConfigError, loadConfig } from './index.js';
-import type { OffThreadLoadOptions, WorkerAnswer } from './off-thread.js';
+import { nextSlice, sliceSize, type OffThreadLoadOptions, type WorkerAnswer } from './off-thread.js';
+import type { Diagnostic } from './diagnostics.js';
+import type { VirtualService } from './model.js';
 
 const { path, options } = workerData as { path: string; options: OffThreadLoadOptions };
 
-async function answer(): Promise<WorkerAnswer> {
-  try {
-    const { model, warnings, format } = await loadConfig(path, options);
-    return { ok: true, model, warnings, format };
-  } catch (error) {
-    if (error instanceof ConfigError) return { ok: false, diagnostics: error.diagnostics, warnings: error.warnings };
-    return { ok: false, message: error instanceof Error ? error.message : String(error) };
-  }
-}
-
 if (parentPort === null) throw new Error('load-worker.ts runs only as the worker of loadConfigOffThread');
-parentPort.postMessage(await answer());
+const port = parentPort;
+const send = (answer: WorkerAnswer) => port.postMessage(answer);
+
+try {
+  const { model, warnings, format } = await loadConfig(path, options);
+  const services: VirtualService[] = model.virtualServices;
+  const pending: Diagnostic[] = warnings;
+  send({ kind: 'head', model: { ...model, virtualServices: [] }, warnings: [], format, services: services.length });
+  let offset = 0;
+  port.on('message', (request) => {
+    if (request !== nextSlice) return;
+    const end = offset + sliceSize;
+    const last = end >= services.length && end >= pending.length;
+    send({ kind: 'slice', services: services.slice(offset, end), warnings: pending.slice(offset, end), last });
+    offset = end;
+    if (last) port.close();
+  });
+} catch (error) {
+  if (error instanceof ConfigError) send({ kind: 'invalid', diagnostics: error.diagnostics, warnings: error.warnings });
+  else send({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
+}

@@ -194,7 +194,22 @@ export interface VirtualService {
  *  Health answers it; the IPVS desired table and status ask it. */
 export type HealthView = (service: VirtualService, server: RealServer) => { up: boolean; weight: number };
 
+/** When a takeover writes the conntrack cache into the kernel: before the gratuitous ARP
+ *  (the claim waits for it) or at the same time as the claim. */
+export type CommitTiming = 'before-announce' | 'beside-announce';
+
+export interface ConntrackSyncSpec {
+  enabled: boolean;
+  /** The backup's cache holds at most this many entries. */
+  cacheMaxEntries: number;
+  commit: CommitTiming;
+  /** CIDRs (`192.0.2.0/24`, a bare address is a host). An empty include means the default:
+   *  the NAT gateway's subnet and the VIPs. The directors' own addresses are always excluded. */
+  filter: { include: string[]; exclude: string[] };
+}
+
 export interface SyncSpec {
+  /** The kernel's IPVS sync daemons (master on the active, backup on the other). */
   enabled: boolean;
   /** Interface the sync traffic uses; default: the one holding this node's address. */
   interface?: string;
@@ -206,6 +221,11 @@ export interface SyncSpec {
   ttl?: number;
   /** Largest sync message payload; absent: the kernel's, from the interface's MTU. */
   maxLength?: number;
+  // The two below are always set by normalise; absent (a model built by hand) means off.
+  /** The NAT gateway's connection tracking, over tandem's authenticated channel (port `port`). */
+  conntrack?: ConntrackSyncSpec;
+  /** The IPVS connection table, over tandem's authenticated channel. */
+  ipvs?: { enabled: boolean };
   /** The kernel's sync daemons on loopback, which tandem reads and writes for its own sync;
    *  absent: the defaults (ipvsKernelSyncDefaults() of config/). */
   ipvsKernel?: IpvsKernelSyncSpec;

@@ -620,7 +620,12 @@ class SemanticChecks {
       try {
         compileExpectation(source, true);
       } catch (error) {
-        this.error(regexPath, (error as Error).message, 'a regular expression (JavaScript syntax)', quote(source));
+        this.error(
+          regexPath,
+          (error as Error).message,
+          'a regular expression (POSIX ERE with Perl escapes; no backreferences or lookaround)',
+          quote(source),
+        );
       }
     }
   }
@@ -763,6 +768,13 @@ function toIpvsKernelSync(kernel: Document['sync']['ipvs']['kernel']): IpvsKerne
   });
 }
 
+/** A validated CIDR in canonical form, always with its prefix length. */
+function cidrText(text: string): string {
+  const parsed = parseIpPrefix(text);
+  if (parsed === undefined) throw new Error(`unvalidated CIDR ${text}`);
+  return `${parsed.address}/${parsed.prefix}`;
+}
+
 function ip(text: string): ParsedIp {
   const parsed = parseIp(text);
   if (parsed === undefined) throw new Error(`unvalidated address ${text}`);
@@ -826,6 +838,16 @@ function documentToModel(document: Document): Model {
       group: document.sync.group !== undefined ? ip(document.sync.group).address : undefined,
       ttl: document.sync.ttl,
       maxLength: document.sync.max_length,
+      conntrack: {
+        enabled: document.sync.conntrack.enabled ?? false,
+        cacheMaxEntries: document.sync.conntrack.cache_max_entries,
+        commit: document.sync.conntrack.commit,
+        filter: {
+          include: document.sync.conntrack.filter.include.map(cidrText),
+          exclude: document.sync.conntrack.filter.exclude.map(cidrText),
+        },
+      },
+      ipvs: { enabled: document.sync.ipvs.enabled },
       ipvsKernel: nonDefaultIpvsKernelSync(toIpvsKernelSync(document.sync.ipvs.kernel)),
     }),
     ipvsTimeouts: compact({

@@ -1,13 +1,16 @@
 // Loading a configuration in a worker thread, for the daemon: parsing a large file holds
-// the thread that runs it for up to a few hundred milliseconds at a stretch (npm run bench
-// -- config), which on the daemon's event loop would make heartbeats late or, with short
-// timers, let the peer take over during a reload. The Model is plain data, so it crosses
-// the thread boundary as it is.
+// the thread that runs it for seconds (npm run bench -- big), which on the daemon's event
+// loop would make heartbeats late or let the peer take over during a reload. The Model
+// is plain data, but 100,000 services of it take seconds to deserialise in one message
+// (README "Big configurations"): it comes back in slices the daemon asks for one at a time,
+// each deserialised in under a millisecond, with the event loop free in between.
 import { Worker } from 'node:worker_threads';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, type Diagnostic } from './diagnostics.js';
 import type { HostFacts } from './host.js';
 import type { ConfigFormat } from './frontend.js';
-import type { Model } from './model.js';
+import { loaderHeapBytes } from './limits.js';
+import type { Model, VirtualService } from './model.js';
 
 /** What the worker is given: the system's host and service resolvers are its own. */
 export interface OffThreadLoadOptions {
@@ -15,20 +18,31 @@ export interface OffThreadLoadOptions {
   host?: HostFacts;
 }
 
+/** The worker's messages: the head (the Model without its services), then one slice per
+ *  `next` request until `last`; or the reason there is no Model. */
 export type WorkerAnswer =
-  | { ok: true; model: Model; warnings: Diagnostic[]; format: ConfigFormat }
-  | { ok: false; diagnostics: Diagnostic[]; warnings: Diagnostic[] }
-  | { ok: false; message: string };
+  | { kind: 'head'; model: Model; warnings: Diagnostic[]; format: ConfigFormat; services: number }
+  | { kind: 'slice'; services: VirtualService[]; warnings: Diagnostic[]; last: boolean }
+  | { kind: 'invalid'; diagnostics: Diagnostic[]; warnings: Diagnostic[] }
+  | { kind: 'failed'; message: string };
+
+/** What the daemon asks the worker for: the next slice. */
+export const nextSlice = 'next';
+
+/** Services (or warnings) per slice: about a millisecond of deserialising on the event loop. */
+export const sliceSize = 250;
 
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSources ? './load-worker.ts' : './load-worker.js', import.meta.url);
 
 /** Built, the worker is the .js beside this file; run from the TypeScript sources (benchmarks,
- *  through tsx), a worker does not inherit tsx's loader, so it registers it first. */
+ *  through tsx), a worker does not inherit tsx's loader, so it registers it first. The heap
+ *  limit makes a file that needs more memory than the budget fail the load, not the daemon. */
 function startWorker(workerData: unknown): Worker {
-  if (!fromSources) return new Worker(workerUrl, { workerData });
+  const resourceLimits = { maxOldGenerationSizeMb: Math.ceil(loaderHeapBytes / 2 ** 20) };
+  if (!fromSources) return new Worker(workerUrl, { workerData, resourceLimits });
   const bootstrap = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(workerUrl.href)}))`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }
 
 /** loadConfig in a worker thread: the same result, or the same ConfigError. */
@@ -38,16 +52,45 @@ export function loadConfigOffThread(
 ): Promise<{ model: Model; warnings: Diagnostic[]; format: ConfigFormat }> {
   return new Promise((resolve, reject) => {
     const worker = startWorker({ path, options });
-    let answered = false;
-    worker.once('message', (answer: WorkerAnswer) => {
-      answered = true;
-      if (answer.ok) resolve({ model: answer.model, warnings: answer.warnings, format: answer.format });
-      else if ('diagnostics' in answer) reject(new ConfigError(answer.diagnostics, answer.warnings));
-      else reject(new Error(answer.message));
+    let settled = false;
+    let loaded: { model: Model; warnings: Diagnostic[]; format: ConfigFormat } | undefined;
+    const settle = (finish: () => void) => {
+      settled = true;
+      finish();
+      void worker.terminate();
+    };
+    worker.on('message', (answer: WorkerAnswer) => {
+      switch (answer.kind) {
+        case 'head':
+          loaded = { model: answer.model, warnings: answer.warnings, format: answer.format };
+          worker.postMessage(nextSlice);
+          return;
+        case 'slice':
+          if (!loaded) return;
+          for (const service of answer.services) loaded.model.virtualServices.push(service);
+          for (const warning of answer.warnings) loaded.warnings.push(warning);
+          if (answer.last) {
+            const result = loaded;
+            settle(() => resolve(result));
+          } else void yieldToEventLoop().then(() => worker.postMessage(nextSlice));
+          return;
+        case 'invalid':
+          settle(() => reject(new ConfigError(answer.diagnostics, answer.warnings)));
+          return;
+        case 'failed':
+          settle(() => reject(new Error(answer.message)));
+      }
     });
-    worker.once('error', reject);
+    worker.once('error', (error) => {
+      if (!settled) settle(() => reject(workerError(error, path)));
+    });
     worker.once('exit', (code) => {
-      if (!answered) reject(new Error(`the configuration loader stopped (exit code ${code}) without an answer`));
+      if (!settled) settle(() => reject(new Error(`the configuration loader stopped (exit code ${code}) without an answer`)));
     });
   });
+}
+
+function workerError(error: Error, path: string): Error {
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_OUT_OF_MEMORY') return error;
+  return new Error(`${path}: loading needs more than the loader's ${Math.round(loaderHeapBytes / 2 ** 20)} MiB of memory`);
 }

@@ -266,16 +266,56 @@ export const DocumentSchema = Type.Object(
     virtual_services: Type.Array(VirtualServiceSchema, { default: [] }),
     sync: section(
       {
-        enabled: flag('Send connection state to the backup.', true),
+        enabled: flag("Run the kernel's IPVS sync daemons (master on the active, backup on the other).", true),
         interface: Type.Optional(Type.String({ pattern: deviceNamePattern, description: "Default: the one holding this node's address." })),
         sync_id: uint(0, 255, 'Sync id (ipvsadm --syncid).', 0),
-        port: uint(1, 65535, 'UDP port of the sync messages (ipvsadm --mcast-port).', 8848),
+        port: uint(
+          1,
+          65535,
+          "UDP port of the kernel's sync messages (ipvsadm --mcast-port), and of tandem's sync channel between the nodes' addresses.",
+          8848,
+        ),
         group: Type.Optional(ipAddress('Multicast group of the sync messages (ipvsadm --mcast-group). Default: 224.0.0.81.')),
         ttl: Type.Optional(uint(1, 255, 'Multicast TTL of the sync messages (ipvsadm --mcast-ttl). Default: 1.')),
         max_length: Type.Optional(
           uint(1, 65507, "Largest sync message payload in bytes (ipvsadm --sync-maxlen). Default: from the interface's MTU."),
         ),
-        ipvs: section({ kernel: IpvsKernelSyncSchema }, 'IPVS connection sync over the authenticated channel.'),
+        conntrack: section(
+          {
+            enabled: Type.Optional(
+              Type.Boolean({
+                description: "Keep the NAT gateway's connection tracking warm on the backup. Default: on when nat_router is set.",
+              }),
+            ),
+            cache_max_entries: uint(1, 16777216, "Entries the backup's cache holds at most.", 262144),
+            commit: oneOf(
+              ['before-announce', 'beside-announce'] as const,
+              'On takeover, write the cache into the kernel before the gratuitous ARP, or beside the claim.',
+              'before-announce',
+            ),
+            filter: section(
+              {
+                include: Type.Array(Type.String({ format: 'ip-prefix' }), {
+                  description: "Flows with an address in these CIDRs are synced. Empty: the NAT gateway's subnet and the VIPs.",
+                  default: [],
+                }),
+                exclude: Type.Array(Type.String({ format: 'ip-prefix' }), {
+                  description: "Flows with an address in these CIDRs are not (nor any with a director's own address).",
+                  default: [],
+                }),
+              },
+              'Which flows are synced.',
+            ),
+          },
+          "The NAT gateway's conntrack table over tandem's authenticated channel (UDP port sync.port).",
+        ),
+        ipvs: section(
+          {
+            enabled: flag("Send the IPVS connection table over tandem's authenticated channel (UDP port sync.port).", true),
+            kernel: IpvsKernelSyncSchema,
+          },
+          'IPVS connections over the authenticated channel.',
+        ),
       },
       'Connection-state synchronisation.',
     ),

@@ -162,7 +162,16 @@ function modelToDocument(model: Model): Plain {
       group: model.sync.group,
       ttl: model.sync.ttl,
       max_length: model.sync.maxLength,
-      ipvs: model.sync.ipvsKernel && { kernel: ipvsKernelToDocument(model.sync.ipvsKernel) },
+      conntrack: model.sync.conntrack && {
+        enabled: model.sync.conntrack.enabled,
+        cache_max_entries: model.sync.conntrack.cacheMaxEntries,
+        commit: model.sync.conntrack.commit,
+        filter: { include: [...model.sync.conntrack.filter.include], exclude: [...model.sync.conntrack.filter.exclude] },
+      },
+      ipvs: (model.sync.ipvs ?? model.sync.ipvsKernel) && {
+        enabled: model.sync.ipvs?.enabled,
+        kernel: model.sync.ipvsKernel && ipvsKernelToDocument(model.sync.ipvsKernel),
+      },
     }),
     ipvs_timeouts: defined({
       tcp: secondsToDuration(model.ipvsTimeouts.tcp),

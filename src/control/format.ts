@@ -1,5 +1,6 @@
 // What `tandem status`, the operator commands and `tandem reload` print. Pure.
 import type { HealthSummary, RejectCounters } from '../cluster/index.js';
+import type { ConnsListing, SyncStatus } from '../sync/index.js';
 import { formatDuration } from '../lib/duration.js';
 import { formatBalancerStatus } from './balancer-format.js';
 import type { OperatorOutcome, ReloadOutcome } from './protocol.js';
@@ -75,6 +76,54 @@ export function formatStatus(s: DaemonStatus): string {
     for (const r of s.transitions) lines.push(`  ${r.at}  ${r.from} -> ${r.to}  ${r.reason}  term ${r.term}`);
   }
   if (s.ipvs) lines.push(...formatBalancerStatus(s.ipvs));
+  if (s.sync) lines.push(...formatSync(s.sync));
+  return lines.join('\n');
+}
+
+function formatSync(sync: SyncStatus): string[] {
+  const d = sync.datagrams;
+  const lines = [
+    `connection sync with ${sync.peer} on ${sync.path.local} -> ${sync.path.remote} port ${sync.port}: ${sync.synced ? 'synced' : 'NOT SYNCED'}; ` +
+      `datagrams sent ${d.sent}, accepted ${d.accepted}, ${counts(d.rejected)}`,
+  ];
+  for (const k of sync.kinds) {
+    const heard = k.lastMessageAgeMs === undefined ? 'peer never heard' : `last message ${formatDuration(k.lastMessageAgeMs)} ago`;
+    const state =
+      k.role === 'sending'
+        ? k.synced
+          ? 'peer synced'
+          : k.dumping
+            ? 'bulk resync'
+            : 'peer catching up'
+        : k.synced
+          ? 'synced'
+          : 'NOT SYNCED';
+    lines.push(
+      `  ${k.kind} (${k.role}, ${k.commitPolicy}): ${state}, ${k.entriesWarm} entries warm, lag ${k.lag}, ${heard}; ` +
+        `sent ${k.sent}, received ${k.received}, resends ${k.resends}, nacks ${k.nacks}, resyncs ${k.resyncs}` +
+        (k.rejectedRecords ? `, ${k.rejectedRecords} undecodable` : '') +
+        (k.cacheDropped ? `, ${k.cacheDropped} dropped (cache full)` : ''),
+    );
+    const c = k.lastCommit;
+    if (c)
+      lines.push(
+        `    last commit ${formatDuration(c.agoMs)} ago: ${c.entries} entries in ${c.durationMs} ms${c.failed ? `, ${c.failed} failed (${c.firstError ?? 'unknown error'})` : ''}`,
+      );
+  }
+  return lines;
+}
+
+/** `tandem conns`: one line per entry, with its kind and the time it has left. */
+export function formatConns(listing: ConnsListing): string {
+  const lines: string[] = [];
+  for (const k of listing.kinds) {
+    lines.push(
+      `${k.kind}: ${k.total} entries${k.synced ? '' : ' (not synced)'}${k.truncated ? `, the first ${k.entries.length} listed` : ''}`,
+    );
+    for (const entry of k.entries) lines.push(`  ${entry.key}  expires in ${formatDuration(Math.max(0, entry.expiresInMs))}`);
+  }
+  if (listing.kinds.length === 0) lines.push('no connection sync (no peer, or no kind enabled)');
+  else if (listing.role === 'sending') lines.push('(this node is active: its own tables are in the kernel, the peer keeps the copy)');
   return lines.join('\n');
 }
 

@@ -13,5 +13,5 @@ export {
 export type { ControllerStatus, DaemonStatus, PathStatus, TransitionRecord } from './status.js';
 export { ControlServer } from './server.js';
 export { sendControlRequest } from './client.js';
-export { formatOutcome, formatReload, formatStatus } from './format.js';
+export { formatConns, formatOutcome, formatReload, formatStatus } from './format.js';
 export { formatBalancerStatus } from './balancer-format.js';

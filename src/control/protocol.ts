@@ -3,12 +3,13 @@
 // `takeover`, `standby`, `resume` and `reload` are its clients.
 import type { OperatorCommand, RefusalCode, Role } from '../cluster/index.js';
 import type { Diagnostic } from '../config/index.js';
+import type { ConnsListing } from '../sync/index.js';
 import type { DaemonStatus } from './status.js';
 
 export const defaultSocketPath = '/run/tandem/tandem.sock';
 
-export type ControlCommand = 'status' | 'reload' | OperatorCommand;
-export const controlCommands: readonly ControlCommand[] = ['status', 'failover', 'takeover', 'standby', 'resume', 'reload'];
+export type ControlCommand = 'status' | 'reload' | 'conns' | OperatorCommand;
+export const controlCommands: readonly ControlCommand[] = ['status', 'failover', 'takeover', 'standby', 'resume', 'reload', 'conns'];
 
 export interface ControlRequest {
   command: ControlCommand;
@@ -43,11 +44,22 @@ export type ControlResponse =
   | { ok: true; command: 'status'; status: DaemonStatus }
   | ({ command: OperatorCommand } & OperatorOutcome)
   | ({ command: 'reload' } & ReloadOutcome)
-  | { ok: false; command?: string; code: 'bad-request'; message: string };
+  | { ok: true; command: 'conns'; conns: ConnsListing }
+  | { ok: false; command?: string; code: ControlRefusal | 'internal-error'; message: string };
+
+/**
+ * Why the control socket refused a connection or request without asking the daemon:
+ * counted per reason (tandem_control_refused_total). `idle` and `busy` close the
+ * connection; the others answer first.
+ */
+export const controlRefusals = ['bad-request', 'forbidden', 'busy', 'idle'] as const;
+export type ControlRefusal = (typeof controlRefusals)[number];
 
 /** What answers the requests: the daemon. */
 export interface ControlHandler {
   status(): DaemonStatus | Promise<DaemonStatus>;
   operator(command: OperatorCommand): Promise<OperatorOutcome>;
   reload(): Promise<ReloadOutcome>;
+  /** What connection sync holds (`tandem conns`); absent: the request is refused. */
+  conns?(): ConnsListing;
 }

@@ -3,6 +3,7 @@ import type { HealthSummary, RejectCounters, Role, TransitionReason } from '../c
 import type { BalancerStatus } from '../ipvs/index.js';
 import type { CounterSnapshot } from '../lib/counters.js';
 import type { LinkState } from '../net/index.js';
+import type { SyncStatus } from '../sync/index.js';
 
 /** One role change as logged (event role.change) and as listed in status: the same fields. */
 export interface TransitionRecord {
@@ -87,6 +88,8 @@ export interface DaemonStatus {
   host: ControllerStatus;
   /** The IPVS table with the health of each real server, the sync daemon. */
   ipvs?: BalancerStatus;
+  /** Connection sync per kind; absent without a peer or from an older daemon. */
+  sync?: SyncStatus;
   /** Every counter since the daemon started (src/lib/stats.ts); absent from an older daemon. */
   counters?: CounterSnapshot[];
 }

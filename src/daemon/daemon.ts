@@ -3,9 +3,10 @@
 // control socket and the controller, feeds the election events and performs the
 // actions it returns. Claim, release, announce, the sync role and a reload's host
 // changes run one after another on a queue, their results reported back as
-// events; a heartbeat that follows a release leaves only once the release is
-// done, so the peer never claims an address we still hold. Everything else is
-// immediate. Before the election runs, the controller brings the host to a clean
+// events; a heartbeat that follows a claim or a release leaves only once it is
+// done: the peer sees us ACTIVE only once our addresses are in place and
+// announced (a handover's old node lets go on that), and never claims after a
+// release while we still hold an address. Everything else is immediate. Before the election runs, the controller brings the host to a clean
 // state and reports the monitored links' health.
 import { performance } from 'node:perf_hooks';
 import {
@@ -39,6 +40,7 @@ import {
 } from '../control/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Balancer } from '../ipvs/index.js';
+import { SyncService, type ConnsListing, type SyncTableFactories } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { version } from '../lib/version.js';
 import type { Logger } from '../log.js';
@@ -66,6 +68,8 @@ export interface DaemonOptions {
   stats?: Stats;
   /** The metrics histograms, when metrics are on. */
   runtimeObserver?: RuntimeObserver;
+  /** The kernel tables connection sync keeps warm on the peer, by kind (src/sync/kernel-tables.ts). */
+  syncTables?: SyncTableFactories;
 }
 
 const keptTransitions = 50;
@@ -97,6 +101,7 @@ export class Daemon implements ControlHandler {
   private peer: NodeSpec | undefined;
   private endpoint: ChannelEndpoint | undefined;
   private channel: SecureChannel<Heartbeat> | undefined;
+  private sync: SyncService | undefined;
   private control: ControlServer | undefined;
   private readonly startedAt = now();
   private timer: NodeJS.Timeout | undefined;
@@ -106,7 +111,8 @@ export class Daemon implements ControlHandler {
   private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
   /** Claim, release, announce, the sync role and a reload's host changes: one at a time. */
   private readonly actuator = new SerialQueue();
-  private releasing: Promise<void> | undefined;
+  /** The latest claim or release, until done: heartbeats wait for it. */
+  private addressChange: Promise<void> | undefined;
   private readonly transitions: TransitionRecord[] = [];
   private readonly waiting = new Map<number, { resolve: (outcome: OperatorOutcome) => void; startedAt: number }>();
   private nextRequestId = 1;
@@ -179,8 +185,21 @@ export class Daemon implements ControlHandler {
             heartbeat: m.message,
           }),
       });
+      this.sync = await SyncService.open({
+        model,
+        self,
+        peer,
+        keyring,
+        sessions,
+        tables: this.options.syncTables ?? {},
+        logger: logger.child({ component: 'sync' }),
+        now,
+        stats: this.stats.sync,
+        registry: this.stats,
+        onSyncedChange: (synced) => this.dispatch({ type: 'synced', now: now(), synced }),
+      });
     }
-    this.control = await ControlServer.listen(this.options.socketPath, this);
+    this.control = await ControlServer.listen(this.options.socketPath, this, { stats: this.stats.control });
     logger.info(
       {
         event: 'daemon.start',
@@ -199,6 +218,7 @@ export class Daemon implements ControlHandler {
       `tandem ${version} started: ${self.name}${peer ? ` with peer ${peer.name} on ${paths.length} path(s)` : ', standalone'}`,
     );
     this.opened = true;
+    if (this.sync && this.sync.kinds.length > 0) this.dispatch({ type: 'synced', now: now(), synced: this.sync.synced });
     this.dispatch({ type: 'health', now: now(), health: this.health });
   }
 
@@ -264,7 +284,10 @@ export class Daemon implements ControlHandler {
     this.model = next.model;
     this.self = next.self;
     this.peer = next.peer;
-    if (next.keyring) this.endpoint?.setKeyring(next.keyring);
+    if (next.keyring) {
+      this.endpoint?.setKeyring(next.keyring);
+      this.sync?.setKeyring(next.keyring);
+    }
     this.election.reconfigure(electionConfig(next.model, next.self, next.peer));
     await this.enqueue(() => this.options.controller.reload(next.model));
     // the new serial and timers go out at once
@@ -310,7 +333,12 @@ export class Daemon implements ControlHandler {
       runtime: this.metrics.status(),
       host: this.options.controller.status(),
       ipvs,
+      sync: this.sync?.kinds.length ? this.sync.status() : undefined,
     });
+  }
+
+  conns(): ConnsListing {
+    return this.sync?.conns() ?? { role: this.election.currentRole === 'ACTIVE' ? 'sending' : 'receiving', kinds: [] };
   }
 
   // ---- the loop ----
@@ -342,7 +370,9 @@ export class Daemon implements ControlHandler {
         );
       }
     }
-    this.dispatch({ type: 'tick', now: t });
+    // Node runs timers before it reads the sockets: what the peer sent while this
+    // process was not running is read first, so its silence is judged, not ours.
+    setImmediate(() => this.dispatch({ type: 'tick', now: now(), lateMs }));
   }
 
   private perform(actions: Action[]): void {
@@ -351,18 +381,16 @@ export class Daemon implements ControlHandler {
       switch (action.type) {
         case 'roleChanged':
           this.logTransition(action.transition);
+          this.sync?.setRole(action.transition.to);
           break;
         case 'claim':
-          void this.actuate('claim', () => controller.claim({ term: action.term, reason: action.reason }));
+          this.changeAddresses(
+            this.actuate('claim', () => this.claimWithCommit(() => controller.claim({ term: action.term, reason: action.reason }))),
+          );
           break;
-        case 'release': {
-          const release = this.actuate('release', () => controller.release({ reason: action.reason }));
-          this.releasing = release;
-          void release.then(() => {
-            if (this.releasing === release) this.releasing = undefined;
-          });
+        case 'release':
+          this.changeAddresses(this.actuate('release', () => controller.release({ reason: action.reason })));
           break;
-        }
         case 'announce':
           void this.actuate('announce', () => controller.announce({ reason: action.reason }));
           break;
@@ -390,6 +418,33 @@ export class Daemon implements ControlHandler {
           break;
       }
     }
+  }
+
+  /**
+   * The claim, with the synced tables' commit into the kernel before it (so before the
+   * gratuitous ARP: no packet meets the kernel before its connection is there) or
+   * beside it, as sync.conntrack.commit says.
+   */
+  private async claimWithCommit(claim: () => Promise<void>): Promise<void> {
+    const sync = this.sync;
+    if (!sync) return claim();
+    if (this.model.sync.conntrack?.commit === 'beside-announce') {
+      await Promise.all([sync.commit(), claim()]);
+      return;
+    }
+    await sync.commit();
+    await claim();
+  }
+
+  /** Heartbeats wait for the change, but never so long that the peer would count us dead. */
+  private changeAddresses(change: Promise<void>): void {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = Promise.race([change, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.model.heartbeat.deadtime / 2)))]);
+    this.addressChange = waited;
+    void waited.then(() => {
+      clearTimeout(timer);
+      if (this.addressChange === waited) this.addressChange = undefined;
+    });
   }
 
   /** Runs a controller call after the ones before it and reports the result to the election. */
@@ -420,7 +475,7 @@ export class Daemon implements ControlHandler {
     const channel = this.channel;
     if (!channel) return;
     const payload = encodeHeartbeat(heartbeat);
-    if (this.releasing) void this.releasing.then(() => channel.send(payload));
+    if (this.addressChange) void this.addressChange.then(() => channel.send(payload));
     else channel.send(payload);
   }
 
@@ -471,6 +526,7 @@ export class Daemon implements ControlHandler {
 
   private async close(): Promise<void> {
     this.metrics.close();
+    await this.sync?.close();
     await this.channel?.close();
     await this.control?.close();
   }

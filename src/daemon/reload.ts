@@ -76,6 +76,9 @@ export function restartNeeded(running: PairConfig, next: PairConfig): string[] {
   }
   differs('heartbeat.port', running.model.heartbeat.port, next.model.heartbeat.port);
   differs('metrics', running.model.metrics, next.model.metrics);
+  // The sync channel and its tables are built at start.
+  const syncChannel = ({ sync }: Model) => ({ port: sync.port, conntrack: sync.conntrack, ipvs: sync.ipvs?.enabled });
+  differs('sync (port, conntrack, ipvs)', syncChannel(running.model), syncChannel(next.model));
   return reasons;
 }
 

@@ -12,6 +12,7 @@ import type { Model } from '../config/model.js';
 import type { ControllerStatus, DaemonStatus, PathStatus, TransitionRecord } from '../control/index.js';
 import type { BalancerStatus } from '../ipvs/index.js';
 import type { ChannelStats, Stats } from '../lib/stats.js';
+import type { SyncStatus } from '../sync/index.js';
 import type { RuntimeStatus } from './runtime-metrics.js';
 
 /** Monotonic ms (performance.now()) as a wall-clock time. */
@@ -51,6 +52,7 @@ export interface StatusSources {
   runtime: RuntimeStatus;
   host: ControllerStatus;
   ipvs?: BalancerStatus | undefined;
+  sync?: SyncStatus | undefined;
 }
 
 /** Datagrams rejected per reason, every reason present (on `path`, or on all of them). */
@@ -122,6 +124,7 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
     transitions: [...transitions],
     host: sources.host,
     ...(sources.ipvs && { ipvs: sources.ipvs }),
+    ...(sources.sync && { sync: sources.sync }),
     counters: sources.stats.registry.snapshot(),
   };
 }

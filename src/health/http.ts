@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { runAttempt } from './attempt.js';
 import { MAX_RECEIVED_BYTES, type CheckTarget, type Probe } from './check.js';
 import { printable } from '../lib/printable.js';
+import { ReceivedBytes } from './received.js';
 import { socketErrorResult, type CheckResult } from './result.js';
 
 type HttpProbe = Extract<Probe, { kind: 'http' }>;
@@ -73,27 +74,26 @@ export function checkHttp(target: CheckTarget, probe: HttpProbe, timeoutMs: numb
         return;
       }
       phase = 'reading the body';
-      let received = Buffer.alloc(0);
+      const received = new ReceivedBytes(body);
       const mismatch = (message: string): CheckResult => ({
         outcome: 'fail',
         reason: 'expect-mismatch',
         message,
         durationMs: attempt.elapsed(),
         status,
-        received: printable(received.toString('utf8')),
+        received: printable(received.text()),
       });
       const description = body?.description ?? '';
       response.on('data', (chunk: Buffer) => {
-        received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
+        const matched = received.add(chunk);
         // A digest needs the whole body; a pattern alone can settle on the first match.
-        if (!digest && body?.matches(received.toString('utf8'))) attempt.settle(pass(`body matches ${description}`));
-        else if (received.length >= MAX_RECEIVED_BYTES)
-          attempt.settle(mismatch(`body does not match ${description} in its first ${MAX_RECEIVED_BYTES} bytes`));
+        if (!digest && matched) attempt.settle(pass(`body matches ${description}`));
+        else if (received.full) attempt.settle(mismatch(`body does not match ${description} in its first ${MAX_RECEIVED_BYTES} bytes`));
       });
       response.on('end', () => {
-        const actual = digest ? createHash('md5').update(received).digest('hex') : undefined;
+        const actual = digest ? createHash('md5').update(received.bytes()).digest('hex') : undefined;
         if (actual !== digest) attempt.settle(mismatch(`body digest ${actual ?? ''}, expected ${digest ?? ''}`));
-        else if (body && !body.matches(received.toString('utf8'))) attempt.settle(mismatch(`body does not match ${description}`));
+        else if (body && !received.matched) attempt.settle(mismatch(`body does not match ${description}`));
         else attempt.settle(pass(`body ${body ? `matches ${description}` : `digest ${digest ?? ''}`}`));
       });
       response.on('error', (error: NodeJS.ErrnoException) => attempt.settle(socketErrorResult(error, attempt.elapsed())));

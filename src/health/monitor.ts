@@ -5,6 +5,7 @@
 // small batches and nothing here loops over every server in one go while checking.
 import { performance } from 'node:perf_hooks';
 import { createStats, type HealthStats } from '../lib/stats.js';
+import { TimeSlice } from '../lib/time-slice.js';
 import type { Logger } from '../log.js';
 import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
 import type { Check } from './check.js';
@@ -126,8 +127,9 @@ interface Entry {
 /** A model being planned: applied by install() once complete. */
 interface Staged {
   entries: Map<string, Entry>;
-  /** Entries that stay, with their new plans. */
-  updates: Array<[Entry, PlannedServer]>;
+  byServer: Map<RealServer, Entry>;
+  /** Entries that stay, with their new plans and whether their checks start again. */
+  updates: Array<[Entry, PlannedServer, boolean]>;
   invalid: Array<{ service: string; message: string; servers: string[] }>;
 }
 
@@ -274,19 +276,22 @@ export class HealthMonitor {
   async reload(model: Model): Promise<void> {
     const generation = ++this.generation;
     const previous = this.entries;
-    const staged: Staged = { entries: new Map(), updates: [], invalid: [] };
+    const staged: Staged = { entries: new Map(), byServer: new Map(), updates: [], invalid: [] };
+    const slice = new TimeSlice(yieldToLoop);
     let planned = 0;
     for (const service of model.virtualServices) {
       this.adopt(service, previous, staged);
       planned += service.realServers.length;
-      if (planned >= LOAD_CHUNK) {
+      if (planned >= LOAD_CHUNK || slice.spent) {
         planned = 0;
-        await yieldToLoop();
+        await slice.next();
         if (generation !== this.generation) return;
       }
     }
     this.install(staged);
+    // out of the table already: their checks can stop a chunk at a time
     for (const [key, entry] of previous) {
+      if (slice.spent) await slice.next();
       if (staged.entries.get(key) === entry) continue;
       entry.removed = true;
       this.stopEntry(entry);
@@ -335,36 +340,28 @@ export class HealthMonitor {
       }
       const kept = previous.get(plan.key);
       if (kept) {
-        staged.updates.push([kept, plan]);
+        staged.updates.push([kept, plan, kept.plan.specSignature !== plan.specSignature || !plan.check]);
         staged.entries.set(plan.key, kept);
+        staged.byServer.set(plan.server, kept);
       } else {
-        // `reported` is set by install()
-        staged.entries.set(plan.key, {
-          plan,
-          health: initialHealth(this.now()),
-          queued: false,
-          removed: false,
-          reported: { up: true, weight: 0 },
-        });
+        const entry: Entry = { plan, health: initialHealth(this.now()), queued: false, removed: false, reported: { up: true, weight: 0 } };
+        entry.reported = this.outputOf(entry, this.now());
+        staged.entries.set(plan.key, entry);
+        staged.byServer.set(plan.server, entry);
       }
     }
     for (const [message, servers] of invalid) staged.invalid.push({ service: service.name, message, servers });
   }
 
   /** Makes the staged entries the current ones and starts checking those that need it. */
+  /** The staged plan takes effect: only the entries that stay are touched here, the rest was built in chunks. */
   private install(staged: Staged): void {
-    const now = this.now();
-    for (const [entry, plan] of staged.updates) {
-      if (entry.plan.specSignature !== plan.specSignature || !plan.check) this.stopEntry(entry);
+    for (const [entry, plan, restart] of staged.updates) {
+      if (restart) this.stopEntry(entry);
       entry.plan = plan;
     }
-    const byServer = new Map<RealServer, Entry>();
-    for (const entry of staged.entries.values()) {
-      byServer.set(entry.plan.server, entry);
-      if (this.entries.get(entry.plan.key) !== entry) entry.reported = this.outputOf(entry, now);
-    }
     this.entries = staged.entries;
-    this.byServer = byServer;
+    this.byServer = staged.byServer;
     if (this.enabled) void this.arm([...staged.entries.values()]);
     for (const { service, message, servers } of staged.invalid) {
       this.logger.warn(
@@ -384,10 +381,13 @@ export class HealthMonitor {
   /** Schedules the first check of each entry that needs one, a chunk per event-loop turn. */
   private async arm(entries: Entry[]): Promise<void> {
     const epoch = this.epoch;
-    for (let i = 0; i < entries.length; i += LOAD_CHUNK) {
-      if (i > 0) await yieldToLoop();
-      if (epoch !== this.epoch) return;
-      for (const entry of entries.slice(i, i + LOAD_CHUNK)) this.scheduleFirst(entry);
+    const slice = new TimeSlice(yieldToLoop);
+    for (const [index, entry] of entries.entries()) {
+      if (index > 0 && (index % LOAD_CHUNK === 0 || slice.spent)) {
+        await slice.next();
+        if (epoch !== this.epoch) return;
+      }
+      this.scheduleFirst(entry);
     }
   }
 

@@ -5,6 +5,7 @@ import { runAttempt } from './attempt.js';
 import { MAX_RECEIVED_BYTES, type CheckTarget } from './check.js';
 import type { Expectation } from '../lib/expectation.js';
 import { printable } from '../lib/printable.js';
+import { ReceivedBytes } from './received.js';
 import { socketErrorResult, type CheckResult } from './result.js';
 
 interface Exchange {
@@ -19,8 +20,8 @@ interface Exchange {
  */
 export function checkStream(target: CheckTarget, exchange: Exchange, timeoutMs: number, signal?: AbortSignal): Promise<CheckResult> {
   let connected = false;
-  let received = Buffer.alloc(0);
-  const evidence = () => (received.length > 0 ? { received: printable(received.toString('utf8')) } : {});
+  const received = new ReceivedBytes(exchange.expect);
+  const evidence = () => (received.length > 0 ? { received: printable(received.text()) } : {});
   const onTimeout = (durationMs: number): CheckResult => ({
     outcome: 'fail',
     reason: 'timeout',
@@ -50,12 +51,11 @@ export function checkStream(target: CheckTarget, exchange: Exchange, timeoutMs: 
     });
     if (!expect) return;
     socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]).subarray(0, MAX_RECEIVED_BYTES);
-      if (expect.matches(received.toString('utf8'))) {
+      if (received.add(chunk)) {
         pass(`received ${expect.description}`);
         return;
       }
-      if (received.length >= MAX_RECEIVED_BYTES) {
+      if (received.full) {
         attempt.settle(mismatch(`${expect.description} not in the first ${MAX_RECEIVED_BYTES} bytes`));
       }
     });
@@ -66,7 +66,7 @@ export function checkStream(target: CheckTarget, exchange: Exchange, timeoutMs: 
         reason: 'expect-mismatch',
         message,
         durationMs: attempt.elapsed(),
-        received: printable(received.toString('utf8')),
+        received: printable(received.text()),
       };
     }
   });

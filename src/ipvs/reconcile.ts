@@ -54,9 +54,16 @@ export class IpvsReconciler {
         if (this.owned.has(key)) actual.set(key, service);
       });
       const wanted = new Map<string, IpvsService>();
-      await forEachInChunks(desired.services, this.chunkSize, (service) => wanted.set(serviceKey(service), service));
+      const keys: string[] = [];
+      await forEachInChunks(desired.services, this.chunkSize, (service) => {
+        const key = serviceKey(service);
+        wanted.set(key, service);
+        keys.push(key);
+      });
       // Deletions last, after every addition and edit.
-      const keys = [...wanted.keys(), ...[...actual.keys()].filter((key) => !wanted.has(key))];
+      await forEachInChunks(actual.keys(), this.chunkSize, (key) => {
+        if (!wanted.has(key)) keys.push(key);
+      });
       return this.apply(keys, actual, wanted, started, reason);
     });
   }

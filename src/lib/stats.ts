@@ -8,26 +8,58 @@ import { CounterRegistry } from './counters.js';
 export function createStats(registry = new CounterRegistry()) {
   return {
     registry,
-    heartbeat: {
-      sent: registry.counter({
-        name: 'tandem_heartbeat_datagrams_sent_total',
-        help: 'Heartbeat datagrams handed to the socket, by path (index into the heartbeat paths).',
-        labels: ['path'],
+    heartbeat: channelCounters(registry, 'heartbeat'),
+    sync: {
+      channel: channelCounters(registry, 'sync'),
+      recordsSent: registry.counter({
+        name: 'tandem_sync_records_sent_total',
+        help: 'Entries sent to the peer (changes and bulk resyncs, resends not counted), by kind (conntrack, ipvs).',
+        labels: ['kind'],
       }),
-      sendErrors: registry.counter({
-        name: 'tandem_heartbeat_send_errors_total',
-        help: 'Heartbeat datagrams the socket could not send, by path.',
-        labels: ['path'],
+      recordsReceived: registry.counter({
+        name: 'tandem_sync_records_received_total',
+        help: "Entries of the peer's stream applied to the cache, by kind.",
+        labels: ['kind'],
       }),
-      accepted: registry.counter({
-        name: 'tandem_heartbeat_datagrams_accepted_total',
-        help: 'Heartbeat datagrams received, authenticated and decoded, by path.',
-        labels: ['path'],
+      recordsRejected: registry.counter({
+        name: 'tandem_sync_records_rejected_total',
+        help: 'Entries in authentic datagrams that their table could not decode, dropped, by kind.',
+        labels: ['kind'],
       }),
-      rejected: registry.counter({
-        name: 'tandem_heartbeat_datagrams_rejected_total',
-        help: 'Heartbeat datagrams dropped, by path and reason (bad-mac, replay, … as in packet.rejected).',
-        labels: ['path', 'reason'],
+      resends: registry.counter({
+        name: 'tandem_sync_resends_total',
+        help: 'Data messages sent again because the peer NACKed them, by kind.',
+        labels: ['kind'],
+      }),
+      nacks: registry.counter({
+        name: 'tandem_sync_nacks_total',
+        help: 'NACKs of missing messages, by kind and direction (sent: by this backup, received: by this active).',
+        labels: ['kind', 'direction'],
+      }),
+      resyncs: registry.counter({
+        name: 'tandem_sync_resyncs_total',
+        help: 'Bulk resyncs started by this active, by kind and reason (became-active, peer-request, nack-unavailable, events-lost, backlog-full).',
+        labels: ['kind', 'reason'],
+      }),
+      cacheDropped: registry.counter({
+        name: 'tandem_sync_cache_dropped_total',
+        help: "Entries the backup's cache refused because it was full (sync.cache-full), by kind.",
+        labels: ['kind'],
+      }),
+      expired: registry.counter({
+        name: 'tandem_sync_expired_total',
+        help: "Cached entries that reached their own timeout, or that a bulk resync's end dropped (why: timeout, stale), by kind.",
+        labels: ['kind', 'why'],
+      }),
+      commits: registry.counter({
+        name: 'tandem_sync_commits_total',
+        help: 'Writes of synced entries into the local kernel (on takeover, or write-through), by kind and result (ok, failed).',
+        labels: ['kind', 'result'],
+      }),
+      committedEntries: registry.counter({
+        name: 'tandem_sync_committed_entries_total',
+        help: 'Entries written into the local kernel, by kind and result (written, failed).',
+        labels: ['kind', 'result'],
       }),
     },
     announce: {
@@ -124,6 +156,43 @@ export function createStats(registry = new CounterRegistry()) {
         labels: ['result'],
       }),
     },
+    conntrack: {
+      events: registry.counter({
+        name: 'tandem_conntrack_events_total',
+        help: 'Conntrack events read from the kernel, by type (new, update, destroy), before the filter.',
+        labels: ['type'],
+      }),
+      filtered: registry.counter({
+        name: 'tandem_conntrack_entries_filtered_total',
+        help: "Conntrack entries of dumps and events the sync filter left out (the directors' own traffic, …).",
+      }),
+      undecodable: registry.counter({
+        name: 'tandem_conntrack_messages_undecodable_total',
+        help: 'Ctnetlink messages from the kernel that could not be decoded (skipped).',
+      }),
+      overruns: registry.counter({
+        name: 'tandem_conntrack_event_overruns_total',
+        help: 'Times the conntrack event socket overflowed (ENOBUFS): events were lost and the peer needs a full resync.',
+      }),
+      committed: registry.counter({
+        name: 'tandem_conntrack_committed_total',
+        help: 'Conntrack entries written into the kernel by commits, by result (created, updated, failed).',
+        labels: ['result'],
+      }),
+    },
+    control: {
+      refused: registry.counter({
+        name: 'tandem_control_refused_total',
+        help: 'Control socket connections refused, by reason (bad-request, forbidden: not root; busy: too many open; idle: no request in time).',
+        labels: ['reason'],
+      }),
+    },
+    log: {
+      dropped: registry.counter({
+        name: 'tandem_log_lines_dropped_total',
+        help: 'Log lines dropped because stdout (the journal) did not take them fast enough and 4 MiB were waiting.',
+      }),
+    },
     timer: {
       late: registry.counter({
         name: 'tandem_timer_late_total',
@@ -133,12 +202,41 @@ export function createStats(registry = new CounterRegistry()) {
   };
 }
 
+/** A secure channel's datagrams per path, for the heartbeats and for connection sync. */
+function channelCounters(registry: CounterRegistry, area: 'heartbeat' | 'sync') {
+  const what = area === 'heartbeat' ? 'Heartbeat' : 'Sync';
+  return {
+    sent: registry.counter({
+      name: `tandem_${area}_datagrams_sent_total`,
+      help: `${what} datagrams handed to the socket, by path (index into the ${area} paths).`,
+      labels: ['path'],
+    }),
+    sendErrors: registry.counter({
+      name: `tandem_${area}_send_errors_total`,
+      help: `${what} datagrams the socket could not send, by path.`,
+      labels: ['path'],
+    }),
+    accepted: registry.counter({
+      name: `tandem_${area}_datagrams_accepted_total`,
+      help: `${what} datagrams received, authenticated and decoded, by path.`,
+      labels: ['path'],
+    }),
+    rejected: registry.counter({
+      name: `tandem_${area}_datagrams_rejected_total`,
+      help: `${what} datagrams dropped, by path and reason (bad-mac, replay, … as in packet.rejected).`,
+      labels: ['path', 'reason'],
+    }),
+  };
+}
+
 export type Stats = ReturnType<typeof createStats>;
-/** A secure channel's datagrams per path: the heartbeat's (connection sync will declare its own). */
 export type ChannelStats = Stats['heartbeat'];
+export type SyncStats = Stats['sync'];
 export type AnnounceStats = Stats['announce'];
 export type HealthStats = Stats['health'];
 export type IpvsStats = Stats['ipvs'];
 export type AddressStats = Stats['address'];
 export type HookStats = Stats['hooks'];
 export type TimerStats = Stats['timer'];
+export type ConntrackStats = Stats['conntrack'];
+export type ControlStats = Stats['control'];

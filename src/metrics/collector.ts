@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { roles } from '../cluster/index.js';
 import type { DaemonStatus } from '../control/index.js';
 import type { CounterRegistry, CounterSnapshot } from '../lib/counters.js';
+import type { SyncKindStatus } from '../sync/index.js';
 
 /** What one scrape reads: the status (possibly cached) and the counters as they are now. */
 interface Scrape {
@@ -111,6 +112,29 @@ export class MetricsCollector {
       const state = s.ipvs?.ipvs.state;
       if (state !== undefined && state !== 'unused') gauge.set(state === 'available' ? 1 : 0);
     });
+    const perKind = (name: string, help: string, value: (kind: SyncKindStatus) => number | undefined) =>
+      this.gauge(name, help, ['kind'], (gauge, s) => {
+        for (const kind of s.sync?.kinds ?? []) {
+          const v = value(kind);
+          if (v !== undefined) gauge.set({ kind: kind.kind }, v);
+        }
+      });
+    perKind('tandem_sync_synced', 'Whether connection sync of each kind is synced (receiving: caught up; sending: the peer is).', (k) =>
+      k.synced ? 1 : 0,
+    );
+    perKind('tandem_sync_entries_warm', "Entries of the peer's table this node holds, by kind.", (k) => k.entriesWarm);
+    perKind(
+      'tandem_sync_lag',
+      'Messages not yet applied (receiving) or not yet acknowledged and waiting (sending), by kind.',
+      (k) => k.lag,
+    );
+    perKind('tandem_sync_last_message_seconds', "Seconds since the peer's last sync message of each kind.", (k) =>
+      k.lastMessageAgeMs === undefined ? undefined : k.lastMessageAgeMs / 1000,
+    );
+    perKind('tandem_sync_last_commit_entries', 'Entries the last takeover wrote into the kernel, by kind.', (k) => k.lastCommit?.entries);
+    perKind('tandem_sync_last_commit_seconds', 'How long the last takeover took to write them, by kind.', (k) =>
+      k.lastCommit === undefined ? undefined : k.lastCommit.durationMs / 1000,
+    );
     this.gauge(
       'tandem_real_server_up',
       'Whether each real server is in service, by service and server.',

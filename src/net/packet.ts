@@ -13,6 +13,14 @@ interface PacketAddon {
   open(): number;
   send(fd: number, ifindex: number, frame: Buffer): void;
   close(fd: number): void;
+  peerCredentials(fd: number): PeerCredentials;
+}
+
+/** Who connected a unix socket, as the kernel recorded it at connect(). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
 }
 
 const ADDON_PATH = '../../native/build/Release/tandem_packet.node';
@@ -55,4 +63,9 @@ export class PacketSocket implements FrameSender {
     this.fd = undefined;
     this.native.close(fd);
   }
+}
+
+/** SO_PEERCRED of a connected unix socket's descriptor; throws with an errno `code` on failure. */
+export function peerCredentials(fd: number): PeerCredentials {
+  return loadAddon().peerCredentials(fd);
 }

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { formatStatus, sendControlRequest, type DaemonStatus } from '../../src/control/index.js';
 import { DirectorPair, type Director, type LogEvent } from '../support/director-pair.js';
 import { stopChild, type Host } from '../support/netns.js';
+import { until } from '../support/until.js';
 import { openEcho, realServer, serveHttp, type EchoSession } from './director.js';
 
 const vip = '192.0.2.100';
@@ -70,23 +71,6 @@ const expectedRules = (echoWeights = [1, 1]) =>
     `-a -t ${vip}:9000 -r ${servers.rs2}:9000 -m -w ${echoWeights[1]}`,
     '',
   ].join('\n');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`);
-    await sleep(200);
-  }
-}
 
 void describe('two tandem daemons balancing with real IPVS', { timeout: 900_000 }, () => {
   let pair: DirectorPair;

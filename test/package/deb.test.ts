@@ -122,7 +122,9 @@ describe('the Debian package', () => {
     expect(installed.get('/etc/tandem/authkey')).toBe(0o600);
 
     const launcher = await readFile(join(root, 'usr/sbin/tandem'), 'utf8');
-    expect(launcher).toContain('exec /usr/lib/tandem/node --single-threaded-gc /usr/lib/tandem/dist/cli/main.js "$@"');
+    expect(launcher).toContain(
+      'exec /usr/lib/tandem/node --single-threaded-gc --max-semi-space-size=1 /usr/lib/tandem/dist/cli/main.js "$@"',
+    );
     const node = join(root, 'usr/lib/tandem/node');
     const main = join(root, 'usr/lib/tandem/dist/cli/main.js');
     expect((await run(node, [main, '--version'])).trim()).toBe(manifest.version);

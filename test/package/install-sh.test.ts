@@ -36,7 +36,9 @@ describe('deploy/install.sh', () => {
     expect(unit).toContain(`ExecStart=${prefix}/sbin/tandem run --config /etc/tandem/tandem.yaml --realtime`);
     expect(unit).toContain(`ExecStopPost=${prefix}/sbin/tandem cleanup --config /etc/tandem/tandem.yaml --after-stop`);
     const launcher = await readFile(join(destdir, prefix, 'sbin/tandem'), 'utf8');
-    expect(launcher).toMatch(new RegExp(`exec \\S+ --single-threaded-gc ${prefix}/lib/tandem/dist/cli/main.js "\\$@"`));
+    expect(launcher).toMatch(
+      new RegExp(`exec \\S+ --single-threaded-gc --max-semi-space-size=1 ${prefix}/lib/tandem/dist/cli/main.js "\\$@"`),
+    );
     const version = (JSON.parse(await readFile(join(repository, 'package.json'), 'utf8')) as { version: string }).version;
     expect((await run(process.execPath, [join(destdir, prefix, 'lib/tandem/dist/cli/main.js'), '--version'])).trim()).toBe(version);
   });

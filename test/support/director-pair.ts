@@ -20,6 +20,8 @@ export interface LogEvent {
   event?: string;
   msg?: string;
   time: number;
+  /** When the test read the line (its own clock: a daemon's may be stepped). */
+  receivedAt?: number;
   [field: string]: unknown;
 }
 
@@ -142,6 +144,7 @@ export class DirectorPair {
       ...(options.prefix ?? []),
       process.execPath,
       '--single-threaded-gc',
+      '--max-semi-space-size=1',
       cli,
       'run',
       '--config',
@@ -157,7 +160,7 @@ export class DirectorPair {
     const logs = node.logs;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
-        logs.push(JSON.parse(line) as LogEvent);
+        logs.push({ ...(JSON.parse(line) as LogEvent), receivedAt: Date.now() });
       } catch {
         logs.push({ msg: line, time: Date.now() });
       }

@@ -120,9 +120,19 @@ export class Lab {
    * administratively up and loses its carrier, as when a switch port fails.
    */
   async setSwitchPort(host: Host, ifname: string, up: boolean): Promise<void> {
+    await run('ip', ['-n', this.switchNetns, 'link', 'set', this.switchPort(host, ifname), up ? 'up' : 'down']);
+  }
+
+  /** The switch-side port of the host's cable (for filters on the bridge). */
+  switchPort(host: Host, ifname: string): string {
     const port = this.ports.get(`${host.netns}/${ifname}`);
     if (!port) throw new Error(`${host.name} has no cable ${ifname}`);
-    await run('ip', ['-n', this.switchNetns, 'link', 'set', port, up ? 'up' : 'down']);
+    return port;
+  }
+
+  /** Runs a command inside the switches' namespace (e.g. nft on the bridges). */
+  execSwitch(cmd: string, args: string[] = [], input?: string): Promise<ExecResult> {
+    return run('ip', ['netns', 'exec', this.switchNetns, cmd, ...args], input);
   }
 
   async ipBatch(netns: string, lines: string[]): Promise<void> {

@@ -16,9 +16,9 @@ export const serverAddress = '198.51.100.10';
 export const echoPort = 7;
 
 const echo = fileURLToPath(new URL('../../deploy/lab/echo.ts', import.meta.url));
-const prober = fileURLToPath(new URL('../../deploy/lab/probe.ts', import.meta.url));
+export const prober = fileURLToPath(new URL('../../deploy/lab/probe.ts', import.meta.url));
 
-const services = `network: nat
+export const services = `network: nat
 enable_forwarding: true
 nat_router: { address: ${natGateway}/24, device: eth1, label: "eth1:1" }
 virtual_services:
@@ -64,14 +64,14 @@ export function largestGap(replies: ProbeReply[]): number {
   return gap;
 }
 
-function parseReply(line: string): ProbeReply | undefined {
+export function parseReply(line: string): ProbeReply | undefined {
   const match = /^reply (\d+) ([\d.]+) ([\d.]+) (\S+)$/.exec(line);
   return match ? { seq: Number(match[1]), sentAt: Number(match[2]), rttMs: Number(match[3]), responder: match[4]! } : undefined;
 }
 
 export class TakeoverLab {
   /** Each director's UDP responder on the VIP. */
-  private readonly responders = new Map<string, ChildProcess>();
+  readonly responders = new Map<string, ChildProcess>();
 
   private constructor(
     readonly pair: DirectorPair,
@@ -100,7 +100,7 @@ export class TakeoverLab {
     }
   }
 
-  private async startResponder(node: Director): Promise<void> {
+  async startResponder(node: Director): Promise<void> {
     const child = this.pair.lab.spawn(node.host, process.execPath, ['--import', 'tsx', echo, vip, String(echoPort), node.name]);
     this.responders.set(node.name, child);
     await new Promise<void>((resolve, reject) => {

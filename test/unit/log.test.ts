@@ -1,7 +1,10 @@
-import { fstatSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, journalLine, stdoutIsJournal } from '../../src/log.js';
+import { createLogger, journalLine, maxBufferedLogBytes, stdoutIsJournal } from '../../src/log.js';
 
 function capture() {
   const lines: string[] = [];
@@ -42,5 +45,30 @@ describe('journal log format', () => {
     expect(stdoutIsJournal({ JOURNAL_STREAM: '1:2' })).toBe(false);
     const { dev, ino } = fstatSync(1);
     expect(stdoutIsJournal({ JOURNAL_STREAM: `${dev}:${ino}` })).toBe(true);
+  });
+});
+
+describe('logging to a descriptor', () => {
+  it('neither blocks nor grows without bound when the reader stalls, and counts what it drops', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-log-'));
+    const fifo = join(dir, 'journal');
+    spawnSync('mkfifo', [fifo]);
+    // a reader that never reads, as a stalled journald; the writer's end blocks once the pipe is full
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    let dropped = 0;
+    try {
+      const logger = createLogger({ format: 'journal', fd: writer, onDrop: () => (dropped += 1) });
+      const line = 'x'.repeat(1000);
+      const lines = (2 * maxBufferedLogBytes) / line.length;
+      // synchronous writes would block here for good, and the test time out
+      for (let i = 0; i < lines; i++) logger.info({ event: 'test.line', i }, line);
+      expect(dropped).toBeGreaterThan(lines / 3);
+      expect(dropped).toBeLessThan(lines);
+    } finally {
+      // the reader gone, the blocked write fails (EPIPE), which the logger swallows
+      closeSync(reader);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,7 @@ import {
   type IpvsService,
   type ServiceIdentity,
 } from '../table.js';
-import { AttributeReader, AttributeWriter } from './attributes.js';
+import { AttributeReader, AttributeWriter } from '../../lib/netlink-attributes.js';
 import {
   CommandAttr,
   DaemonAttr,
@@ -57,9 +57,25 @@ export interface IpvsInfo {
   connectionTableSize: number;
 }
 
+/** Addresses as bytes, parsed once: a table of 100,000 services names a few hundred
+ *  addresses over and over. Emptied when it grows past a bound (the values are never
+ *  written to: AttributeWriter copies them). */
+const addressBytes = new Map<string, Buffer>();
+const ADDRESS_CACHE = 65_536;
+
+function cachedIpBytes(address: string): Buffer {
+  let bytes = addressBytes.get(address);
+  if (bytes === undefined) {
+    if (addressBytes.size >= ADDRESS_CACHE) addressBytes.clear();
+    bytes = ipBytes(address);
+    addressBytes.set(address, bytes);
+  }
+  return bytes;
+}
+
 /** union nf_inet_addr: 16 bytes, an IPv4 address in the first four. */
 function putInetAddress(out: AttributeWriter, type: number, address: string): void {
-  out.bytes(type, ipBytes(address), 16);
+  out.bytes(type, cachedIpBytes(address), 16);
 }
 
 function familyFromNumber(af: number): IpFamily {
@@ -67,7 +83,9 @@ function familyFromNumber(af: number): IpFamily {
 }
 
 function checkLength(value: string, max: number, what: string): string {
-  if (Buffer.byteLength(value) >= max) throw new Error(`${what} ${JSON.stringify(value)} is longer than ${max - 1} bytes`);
+  // at most 3 bytes of UTF-8 per UTF-16 unit: short names need no counting
+  if (value.length * 3 >= max && Buffer.byteLength(value) >= max)
+    throw new Error(`${what} ${JSON.stringify(value)} is longer than ${max - 1} bytes`);
   return value;
 }
 
@@ -86,6 +104,10 @@ export function putService(out: AttributeWriter, service: ServiceIdentity | Ipvs
   });
 }
 
+/** Scratch for the flags of the service being written (copied into the message). */
+const flagsAndMask = new Uint32Array([0, 0xffffffff]);
+const flagsAndMaskBytes = new Uint8Array(flagsAndMask.buffer);
+
 function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
   out.string(ServiceAttr.schedName, checkLength(service.scheduler, SCHEDNAME_MAX, 'scheduler name'));
   const flags =
@@ -93,38 +115,53 @@ function putServiceSettings(out: AttributeWriter, service: IpvsService): void {
     (service.onePacket ? ServiceFlag.onePacket : 0) |
     (service.schedulerFlags & ServiceFlag.schedulerMask);
   // struct ip_vs_flags { flags; mask }: the mask says every flag is being set
-  const flagsAndMask = new Uint32Array([flags, 0xffffffff]);
-  out.bytes(ServiceAttr.flags, new Uint8Array(flagsAndMask.buffer));
+  flagsAndMask[0] = flags;
+  out.bytes(ServiceAttr.flags, flagsAndMaskBytes);
   out.u32(ServiceAttr.timeout, service.persistence?.timeout ?? 0);
   // IPv4: the mask in network order; IPv6: the prefix length. Without persistence the
   // kernel still wants one (ipvsadm sends /32 and /128).
   const netmask = service.persistence?.netmask;
   if (service.family === 6) out.u32(ServiceAttr.netmask, netmask === undefined ? 128 : ipv6PrefixLength(netmask));
-  else out.bytes(ServiceAttr.netmask, ipBytes(ipv4Netmask(netmask ?? '255.255.255.255')));
+  else out.bytes(ServiceAttr.netmask, cachedIpBytes(netmask === undefined ? '255.255.255.255' : ipv4Netmask(netmask)));
   // Without it an edit takes the engine away, as ipvsadm -E does.
   if (service.persistenceEngine !== undefined)
     out.string(ServiceAttr.peName, checkLength(service.persistenceEngine, PENAME_MAX, 'persistence engine name'));
 }
 
-/** A service from a GET_SERVICE reply (its attributes after the genl header). */
-export function decodeService(data: Buffer): IpvsService {
-  const attributes = new AttributeReader(data, maxAttribute.command).nested(CommandAttr.service, maxAttribute.service);
+// One reader per level, reused by every decode (decoding is synchronous): a 100,000-service
+// table is read without allocating two readers per reply.
+const commandLevel = new AttributeReader(Buffer.alloc(0), maxAttribute.command);
+const serviceLevel = new AttributeReader(Buffer.alloc(0), maxAttribute.service);
+const destinationLevel = new AttributeReader(Buffer.alloc(0), maxAttribute.dest);
+
+/** An address attribute (union nf_inet_addr) as text. */
+function inetAddress(attributes: AttributeReader, type: number, family: IpFamily): string {
+  return family === 4 ? attributes.ipv4(type) : formatIp(attributes.bytes(type), family);
+}
+
+/** A service from a GET_SERVICE reply: its attributes after the genl header (in `data`,
+ *  or from `start` to `end` of a datagram holding many replies). */
+export function decodeService(data: Buffer, start = 0, end = data.length): IpvsService {
+  const attributes = commandLevel.parse(data, start, end).nestedInto(CommandAttr.service, serviceLevel);
   const family = familyFromNumber(attributes.u16(ServiceAttr.af));
   const fwmark = attributes.has(ServiceAttr.fwmark) ? attributes.u32(ServiceAttr.fwmark) : 0;
   const flags = attributes.u32(ServiceAttr.flags); // struct ip_vs_flags: flags, then mask
-  const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : formatIp(attributes.bytes(ServiceAttr.netmask), 4);
+  const persistent = (flags & ServiceFlag.persistent) !== 0;
   const service: IpvsService = {
     family,
     fwmark,
     protocol: fwmark > 0 ? 'tcp' : protocolFromNumber(attributes.u16(ServiceAttr.protocol)),
-    address: fwmark > 0 ? (family === 6 ? '::' : '0.0.0.0') : formatIp(attributes.bytes(ServiceAttr.addr), family),
+    address: fwmark > 0 ? (family === 6 ? '::' : '0.0.0.0') : inetAddress(attributes, ServiceAttr.addr, family),
     port: fwmark > 0 ? 0 : attributes.be16(ServiceAttr.port),
     scheduler: attributes.string(ServiceAttr.schedName),
     onePacket: (flags & ServiceFlag.onePacket) !== 0,
     schedulerFlags: flags & ServiceFlag.schedulerMask,
     destinations: [],
   };
-  if (flags & ServiceFlag.persistent) service.persistence = { timeout: attributes.u32(ServiceAttr.timeout), netmask };
+  if (persistent) {
+    const netmask = family === 6 ? String(attributes.u32(ServiceAttr.netmask)) : attributes.ipv4(ServiceAttr.netmask);
+    service.persistence = { timeout: attributes.u32(ServiceAttr.timeout), netmask };
+  }
   if (attributes.has(ServiceAttr.peName)) service.persistenceEngine = attributes.string(ServiceAttr.peName);
   return service;
 }
@@ -163,9 +200,9 @@ function tunnelChecksum(flags: number): TunnelChecksum {
   return flags & TunnelFlag.remcsum ? 'remcsum' : flags & TunnelFlag.csum ? 'csum' : 'none';
 }
 
-/** A destination from a GET_DEST dump reply. */
-export function decodeDestination(data: Buffer, serviceFamily: IpFamily): IpvsDestination {
-  const attributes = new AttributeReader(data, maxAttribute.command).nested(CommandAttr.dest, maxAttribute.dest);
+/** A destination from a GET_DEST dump reply (see decodeService for `start` and `end`). */
+export function decodeDestination(data: Buffer, serviceFamily: IpFamily, start = 0, end = data.length): IpvsDestination {
+  const attributes = commandLevel.parse(data, start, end).nestedInto(CommandAttr.dest, destinationLevel);
   const family = attributes.has(DestAttr.addrFamily) ? familyFromNumber(attributes.u16(DestAttr.addrFamily)) : serviceFamily;
   const code = attributes.u32(DestAttr.fwdMethod) & Forward.mask;
   const forwarding = forwardingByCode[code];
@@ -173,7 +210,7 @@ export function decodeDestination(data: Buffer, serviceFamily: IpFamily): IpvsDe
   const u32 = (type: number) => (attributes.has(type) ? attributes.u32(type) : 0);
   const destination: IpvsDestination = {
     family,
-    address: formatIp(attributes.bytes(DestAttr.addr), family),
+    address: inetAddress(attributes, DestAttr.addr, family),
     port: attributes.be16(DestAttr.port),
     forwarding,
     weight: attributes.u32(DestAttr.weight),

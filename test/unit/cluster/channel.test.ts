@@ -130,6 +130,31 @@ describe('secure channel envelope', () => {
   });
 });
 
+describe('heartbeat paths', () => {
+  it('refuses a copy moved to another path, without using up the genuine copy', () => {
+    const { a, b } = pair();
+    const onPrivate = a.seal(payload, 1).datagram;
+    // an attacker on the public link injects what it took from the private one, ahead of it
+    expect(b.open(onPrivate, 0)).toMatchObject({ ok: false, reason: 'wrong-path', detail: 'sent on path 1, arrived on path 0' });
+    expect(b.open(onPrivate, 1)).toMatchObject({ ok: true });
+  });
+
+  it('accepts a datagram that does not say its path on any path (an older sender)', () => {
+    const { b } = pair();
+    const envelope: Envelope = {
+      kind: messageKinds.heartbeat,
+      cluster: 'lab',
+      sender: 'ifw01',
+      bootId: createBootId(),
+      seq: 1,
+      echoBootId: Buffer.alloc(0),
+      echoSeq: 0,
+      payload,
+    };
+    expect(b.open(sealDatagram(keyring(), envelope), 1).ok).toBe(true);
+  });
+});
+
 describe('replay protection', () => {
   it('accepts each sequence number once, also out of order within the window', () => {
     const { a, b } = pair();

@@ -81,6 +81,31 @@ describe('election rules (one node)', () => {
     expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHooks', 'sendHeartbeat']);
   });
 
+  it('woken late (CPU starved), a backup gives the peer a keepalive to be heard before it counts it dead, once', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    n.hear(60, peerHeartbeat('ACTIVE'));
+    const late = (now: number, lateMs: number) => n.all.push(...n.election.handle({ type: 'tick', now, lateMs }));
+    // this process did not run from 110 to 300: the silence is ours as much as the peer's
+    late(300, 190);
+    expect(n.election.currentRole).toBe('BACKUP');
+    expect(n.election.nextWakeAt(300)).toBe(350);
+    n.hear(320, peerHeartbeat('ACTIVE'));
+    late(600, 200);
+    expect(n.election.currentRole).toBe('BACKUP');
+    // stalling again in the same silence gives no more grace
+    expect(n.election.nextWakeAt(600)).toBe(650);
+    late(700, 50);
+    expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'peer-dead' });
+    // a tick on time after deadtime of silence: dead, as before
+    const m = single();
+    m.tick(0);
+    m.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    m.all.push(...m.election.handle({ type: 'tick', now: 210, lateMs: 2 }));
+    expect(m.transitions().at(-1)).toMatchObject({ reason: 'peer-dead', at: 210 });
+  });
+
   it('a heartbeat that fell due while an older event was handled is due at once, not at the next deadline', () => {
     const n = single();
     n.tick(0);
@@ -452,11 +477,16 @@ describe('election scenarios (two nodes, simulated network)', () => {
     expect(took.at - 1000).toBeLessThan(2);
   });
 
-  it('failover is a handshake: release, tell the peer at once, the peer claims; the answer comes when it is active', () => {
+  it('failover is a handshake: tell the peer at once, the peer claims, then release; the answer comes when it is active', () => {
     const sim = scenario([{ at: 1000, type: 'operator', node: 0, command: 'failover' }], 1500);
     const acts = sim.actions.filter((a) => a.at >= 1000 && a.node === 0).map((a) => a.action.type);
-    expect(acts.slice(0, 3)).toEqual(['roleChanged', 'release', 'setSyncRole']);
+    expect(acts.slice(0, 2)).toEqual(['roleChanged', 'setSyncRole']);
     expect(acts).toContain('sendHeartbeat');
+    // make before break: the old node answers until the new one holds the addresses, and a grace after
+    const claimed = sim.actions.find((a) => a.node === 1 && a.action.type === 'claim' && a.at >= 1000)!;
+    const released = sim.actions.find((a) => a.node === 0 && a.action.type === 'release' && a.at >= 1000)!;
+    expect(released.at - claimed.at).toBeGreaterThanOrEqual(10);
+    expect(released.at - claimed.at).toBeLessThan(12);
     const sent = sim.actions.find((a) => a.at === 1000 && a.action.type === 'sendHeartbeat')!.action as { heartbeat: Heartbeat };
     expect(sent.heartbeat).toMatchObject({ role: 'BACKUP', request: { kind: 'handover', reason: 'operator-failover' } });
     expect(transitionsOf(sim, 1).at(-1)).toBe('BACKUP->ACTIVE operator-failover');

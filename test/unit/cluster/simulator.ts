@@ -19,6 +19,7 @@ import {
 import { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Role } from '../../../src/cluster/heartbeat.js';
 import { Keyring } from '../../../src/cluster/keys.js';
 import { ChannelSessions, createBootId } from '../../../src/cluster/replay.js';
+import { seededRandom } from '../../support/random.js';
 
 /** Wall-clock ms of simulated time 0, for boot ids. */
 const epoch = 1_750_000_000_000;
@@ -55,6 +56,8 @@ export type Direction = 'both' | 'AtoB' | 'BtoA';
 
 export type Operation =
   | { at: number; type: 'partition'; path: number | 'all'; direction: Direction; duration: number }
+  /** Like a partition, but what is sent meanwhile arrives, in order, when it ends (a queue behind neighbour resolution). */
+  | { at: number; type: 'hold'; path: number | 'all'; direction: Direction; duration: number }
   /** With `replayOnRestart`, an adversary replays to the restarted node all it had accepted from the peer before. */
   | { at: number; type: 'kill'; node: NodeIndex; downFor: number; replayOnRestart?: boolean }
   | { at: number; type: 'stop'; node: NodeIndex; downFor: number; replayOnRestart?: boolean }
@@ -62,6 +65,11 @@ export type Operation =
   | { at: number; type: 'fault'; node: NodeIndex; duration: number }
   | { at: number; type: 'claimFails'; node: NodeIndex }
   | { at: number; type: 'replay'; node: NodeIndex; pick: number };
+
+interface Recorded {
+  datagram: Buffer;
+  path: number;
+}
 
 export interface RoleSpan {
   node: NodeIndex;
@@ -79,17 +87,6 @@ interface Delivery {
   at: number;
   /** Receiver boot generation. */
   generation: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class EventQueue {
@@ -147,10 +144,10 @@ class SimNode {
   health = healthy;
   claimFails = false;
   private timerToken = 0;
-  /** Datagrams this boot accepted, for replay attacks. */
-  accepted: Buffer[] = [];
+  /** Datagrams this boot accepted and the path each came on, for replay attacks. */
+  accepted: Recorded[] = [];
   /** Datagrams this node accepted in its earlier boots: recorded before its current boot. */
-  olderBoots: Buffer[] = [];
+  olderBoots: Recorded[] = [];
 
   constructor(
     readonly index: NodeIndex,
@@ -216,7 +213,7 @@ class SimNode {
       case 'sendHeartbeat': {
         const payload = encodeHeartbeat(action.heartbeat);
         for (let path = 0; path < this.sim.options.pathCount; path++) {
-          this.sim.transmit(this.index, path, this.endpoint!.seal(payload).datagram, now);
+          this.sim.transmit(this.index, path, this.endpoint!.seal(payload, path).datagram, now);
         }
         return;
       }
@@ -253,11 +250,11 @@ class SimNode {
 
   receive(path: number, datagram: Buffer, now: number): 'proven' | 'unproven' | 'rejected' | 'down' {
     if (!this.endpoint) return 'down';
-    const opened = this.endpoint.open(datagram);
+    const opened = this.endpoint.open(datagram, path);
     if (!opened.ok) return 'rejected';
     const decoded = decodeHeartbeat(opened.payload);
     if (!decoded.ok) throw new Error(`simulated peer sent an invalid heartbeat: ${decoded.error}`);
-    this.accepted.push(datagram);
+    this.accepted.push({ datagram, path });
     this.handle({
       type: 'heartbeat',
       now,
@@ -298,13 +295,17 @@ export class Simulation {
   readonly attacks: { node: NodeIndex; at: number; until: number }[] = [];
   /** Partitions in force: [path][direction 0 = A→B, 1 = B→A]. */
   private readonly cut: number[][];
+  /** Holds in force, as partitions, and what they hold. */
+  private readonly held: number[][];
+  private readonly holding: { from: NodeIndex; path: number; datagram: Buffer }[] = [];
   private readonly current: [RoleSpan | undefined, RoleSpan | undefined] = [undefined, undefined];
   private nextRequestId = 1;
 
   constructor(readonly options: SimOptions) {
-    this.random = mulberry32(options.seed);
+    this.random = seededRandom(options.seed);
     this.nodes = [new SimNode(0, this), new SimNode(1, this)];
     this.cut = Array.from({ length: options.pathCount }, () => [0, 0]);
+    this.held = Array.from({ length: options.pathCount }, () => [0, 0]);
   }
 
   run(operations: Operation[], until: number): void {
@@ -317,12 +318,17 @@ export class Simulation {
   private apply(op: Operation): void {
     const node = 'node' in op ? this.nodes[op.node] : undefined;
     switch (op.type) {
-      case 'partition': {
+      case 'partition':
+      case 'hold': {
         const paths = op.path === 'all' ? [...this.cut.keys()] : [op.path % this.options.pathCount];
         const directions = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
-        const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (this.cut[p]![d]! += delta)));
+        const table = op.type === 'partition' ? this.cut : this.held;
+        const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (table[p]![d]! += delta)));
         change(1);
-        this.queue.push(op.at + op.duration, () => change(-1));
+        this.queue.push(op.at + op.duration, () => {
+          change(-1);
+          if (op.type === 'hold') this.release(op.at + op.duration);
+        });
         return;
       }
       case 'kill':
@@ -379,8 +385,8 @@ export class Simulation {
    */
   private replayAttack(node: SimNode, op: Extract<Operation, { type: 'replay' }>): void {
     const pool = node.accepted.length > 0 && op.pick % 2 === 0 ? node.accepted : node.olderBoots;
-    const datagram = pool[op.pick % Math.max(1, pool.length)];
-    if (datagram) this.replay(node, datagram, op.at, pool === node.accepted ? 'accepted' : 'proven');
+    const recorded = pool[op.pick % Math.max(1, pool.length)];
+    if (recorded) this.replay(node, recorded, op.at, pool === node.accepted ? 'accepted' : 'proven');
   }
 
   /** The adversary replays, in order, everything the node heard in its earlier boots, as it restarts. */
@@ -388,16 +394,17 @@ export class Simulation {
     const generation = node.generation;
     // What an unproven ACTIVE heartbeat says holds the node back for a deadtime: a disturbance like a fault.
     this.disturbances.push({ node: node.index, at, until: at + (node.olderBoots.length + 1) * 0.001 });
-    node.olderBoots.forEach((datagram, i) => {
+    node.olderBoots.forEach((recorded, i) => {
       const when = at + (i + 1) * 0.001;
       this.queue.push(when, () => {
-        if (node.generation === generation) this.replay(node, datagram, when, 'proven');
+        if (node.generation === generation) this.replay(node, recorded, when, 'proven');
       });
     });
   }
 
-  private replay(node: SimNode, datagram: Buffer, at: number, forbidden: 'accepted' | 'proven'): void {
-    const outcome = node.receive(0, datagram, at);
+  /** On the path it was recorded on: moved to another, it is refused (`wrong-path`) before any replay check. */
+  private replay(node: SimNode, { datagram, path }: Recorded, at: number, forbidden: 'accepted' | 'proven'): void {
+    const outcome = node.receive(path, datagram, at);
     this.replays.push({ node: node.index, at, outcome });
     if (outcome === 'unproven') this.attacks.push({ node: node.index, at, until: at + this.options.timers.deadtime });
     const accepted = outcome === 'proven' || (forbidden === 'accepted' && outcome === 'unproven');
@@ -408,15 +415,28 @@ export class Simulation {
   transmit(from: NodeIndex, path: number, datagram: Buffer, now: number): void {
     const { link } = this.options;
     if (this.cut[path]![from]! > 0 || this.random() < link.loss) return;
-    const copies = this.random() < link.duplication ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const at = now + link.minDelay + this.random() * (link.maxDelay - link.minDelay);
-      this.queue.push(at, () => {
-        const receiver = this.nodes[1 - from]!;
-        const outcome = receiver.receive(path, datagram, at);
-        if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
-      });
+    if (this.held[path]![from]! > 0) {
+      this.holding.push({ from, path, datagram });
+      return;
     }
+    const copies = this.random() < link.duplication ? 2 : 1;
+    for (let i = 0; i < copies; i++)
+      this.deliver(from, path, datagram, now + link.minDelay + this.random() * (link.maxDelay - link.minDelay));
+  }
+
+  /** Delivers, in order and at once, what is no longer held. */
+  private release(now: number): void {
+    const free = this.holding.filter(({ from, path }) => this.held[path]![from] === 0);
+    this.holding.splice(0, this.holding.length, ...this.holding.filter((h) => !free.includes(h)));
+    free.forEach(({ from, path, datagram }, i) => this.deliver(from, path, datagram, now + this.options.link.minDelay + i * 0.001));
+  }
+
+  private deliver(from: NodeIndex, path: number, datagram: Buffer, at: number): void {
+    this.queue.push(at, () => {
+      const receiver = this.nodes[1 - from]!;
+      const outcome = receiver.receive(path, datagram, at);
+      if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+    });
   }
 
   request(node: NodeIndex, command: OperatorCommand, at: number): void {

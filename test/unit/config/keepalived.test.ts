@@ -96,7 +96,14 @@ describe('keepalived.conf: every keyword tandem maps', () => {
     // advert_int 0.5, priority 150: 3 × 500 + (256 − 150) × 500 / 256 ms.
     expect(model.heartbeat).toMatchObject({ keepalive: 500, deadtime: 1707 });
     expect(model.preempt).toBe(true);
-    expect(model.sync).toEqual({ enabled: true, interface: 'eth1', syncId: 7, port: 8849 });
+    expect(model.sync).toEqual({
+      enabled: true,
+      interface: 'eth1',
+      syncId: 7,
+      port: 8849,
+      conntrack: { enabled: false, cacheMaxEntries: 262144, commit: 'before-announce', filter: { include: [], exclude: [] } },
+      ipvs: { enabled: true },
+    });
     expect(model.ipvsTimeouts).toEqual({ tcp: 900, tcpFin: 30, udp: 60 });
     expect(model.announce).toEqual({ count: 3, interval: 100, refresh: 60000 });
     expect(model.monitorLinks.interfaces).toEqual(['eth2']);

@@ -27,7 +27,13 @@ describe('tandem.yaml', () => {
       network: 'nat',
       enableForwarding: false,
       virtualServices: [],
-      sync: { enabled: true, syncId: 0, port: 8848 },
+      sync: {
+        enabled: true,
+        syncId: 0,
+        port: 8848,
+        conntrack: { enabled: false, cacheMaxEntries: 262144, commit: 'before-announce', filter: { include: [], exclude: [] } },
+        ipvs: { enabled: true },
+      },
       ipvsTimeouts: {},
       hooks: { timeout: 10000 },
       announce: { count: 5, interval: 200, refresh: 0 },
@@ -208,7 +214,7 @@ keep_services_on_release: true
 
   it("takes the sync daemon's multicast group, TTL and message length; the group must be multicast", async () => {
     const { model } = await yaml('sync: {group: 239.1.2.3, ttl: 3, max_length: 1200}\n');
-    expect(model.sync).toEqual({ enabled: true, syncId: 0, port: 8848, group: '239.1.2.3', ttl: 3, maxLength: 1200 });
+    expect(model.sync).toMatchObject({ enabled: true, syncId: 0, port: 8848, group: '239.1.2.3', ttl: 3, maxLength: 1200 });
     expect((await yaml(toYaml(model))).model).toEqual(model);
     const error = await configError(yaml('sync: {group: "2001:db8::1", ttl: 0}\n'));
     expect(error.diagnostics.map((d) => `${where(d)}: ${d.message}`)).toEqual([

@@ -1,7 +1,8 @@
 // The control socket protocol on a real unix socket in a temporary directory.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,9 @@ import {
   type DaemonStatus,
   type OperatorOutcome,
 } from '../../../src/control/index.js';
+import { createStats } from '../../../src/lib/stats.js';
+
+const execFileAsync = promisify(execFile);
 
 let dir: string;
 beforeEach(async () => {
@@ -108,5 +112,71 @@ describe('control socket', () => {
 
   it('says what is wrong when no daemon listens', async () => {
     await expect(sendControlRequest(join(dir, 'none.sock'), { command: 'status' })).rejects.toThrow('no tandem daemon is listening on');
+  });
+
+  it("refuses a --socket in a directory others may write or that is not root's", async () => {
+    const shared = join(dir, 'shared');
+    await mkdir(shared, { mode: 0o777 });
+    await chmod(shared, 0o1777);
+    await expect(ControlServer.listen(join(shared, 'tandem.sock'), handler)).rejects.toThrow(
+      `${shared}, the directory of the control socket ${join(shared, 'tandem.sock')}, is writable by its group (mode 1777)`,
+    );
+    const someones = join(dir, 'someones');
+    await mkdir(someones, { mode: 0o700 });
+    await chown(someones, 1000, 1000);
+    await expect(ControlServer.listen(join(someones, 'tandem.sock'), handler)).rejects.toThrow('belongs to uid 1000, not root');
+  });
+
+  it('refuses a client that is not root, by the credentials the kernel gives', async () => {
+    const stats = createStats().control;
+    const path = join(dir, 'tandem.sock');
+    const server = await ControlServer.listen(path, handler, { stats });
+    try {
+      // open the way for another user: only the credentials check is left to refuse it
+      await chmod(dir, 0o711);
+      await chmod(path, 0o666);
+      // asynchronously: the server answers from this process's event loop
+      const client = await execFileAsync(
+        process.execPath,
+        [
+          '-e',
+          `const s = require('node:net').connect(${JSON.stringify(path)}, () => s.write('{"command":"status"}\\n'));
+           s.on('data', (d) => process.stdout.write(d));
+           s.on('error', () => undefined);`,
+        ],
+        { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 4000, env: {}, cwd: '/' },
+      );
+      expect(JSON.parse(client.stdout)).toMatchObject({
+        ok: false,
+        code: 'forbidden',
+        message: expect.stringContaining('uid 65534') as unknown,
+      });
+      expect(stats.refused.value({ reason: 'forbidden' })).toBe(1);
+      expect((await sendControlRequest(path, { command: 'status' })).ok).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('closes a client that sends no request in time, and one too many', async () => {
+    const stats = createStats().control;
+    const path = join(dir, 'tandem.sock');
+    const server = await ControlServer.listen(path, handler, { stats, requestTimeoutMs: 200, maxConnections: 2 });
+    const closed = (socket: ReturnType<typeof connect>) => new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    try {
+      const silent = [connect(path), connect(path)];
+      await Promise.all(silent.map((socket) => new Promise((resolve) => socket.on('connect', resolve))));
+      const third = connect(path);
+      await closed(third);
+      expect(stats.refused.value({ reason: 'busy' })).toBe(1);
+      // one trickles a byte at a time: still closed at the deadline
+      const trickle = setInterval(() => silent[0]!.write('{'), 20);
+      await Promise.all(silent.map(closed));
+      clearInterval(trickle);
+      expect(stats.refused.value({ reason: 'idle' })).toBe(2);
+      expect((await sendControlRequest(path, { command: 'status' })).ok).toBe(true);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -293,16 +293,16 @@ describe('HostController', () => {
     expect(host.status()).toMatchObject({ addresses: [], links: [{ device: 'eth0' }, { device: 'eth1' }] });
   });
 
-  it('claims: checks forwarding, starts the balancer before the addresses, announces each address as it appears', async () => {
+  it('claims: checks forwarding, announces each address as it appears, then starts the balancer', async () => {
     const host = await started();
     await host.claim({ term: 2, reason: 'peer-dead' });
     expect(journal).toEqual([
       'forwarding',
-      'balancer activate',
       'add 192.0.2.100',
       'announce 192.0.2.100',
       'add 198.51.100.254',
       'announce 198.51.100.254 (router)',
+      'balancer activate',
     ]);
     expect(events('controller.claim')).toMatchObject([
       { term: 2, reason: 'peer-dead', addresses: ['192.0.2.100/24', '198.51.100.254/24'] },
@@ -329,7 +329,7 @@ describe('HostController', () => {
     const host = await started();
     addresses.refused.set('198.51.100.254', 'no such device');
     await expect(host.claim({ term: 2, reason: 'peer-dead' })).rejects.toThrow('cannot claim 198.51.100.254 (no such device)');
-    expect(journal).toEqual(['forwarding', 'balancer activate', 'add 192.0.2.100', 'announce 192.0.2.100']);
+    expect(journal).toEqual(['forwarding', 'add 192.0.2.100', 'announce 192.0.2.100', 'balancer activate']);
     expect(host.status()).toMatchObject({
       addresses: [{ address: '192.0.2.100' }],
       failedAddresses: [{ address: '198.51.100.254/24', reason: 'no such device' }],
@@ -355,11 +355,11 @@ describe('HostController', () => {
     expect(journal.slice(3)).toEqual([
       'forwarding',
       'balancer deactivate',
-      'balancer activate',
       'add 192.0.2.100',
       'announce 192.0.2.100',
       'add 198.51.100.254',
       'announce 198.51.100.254 (router)',
+      'balancer activate',
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeDaemon, decodeDestination, decodeService, putDaemon, putDestination, putService } from '../../../src/ipvs/genl/codec.js';
 import type { IpvsDestination, IpvsService } from '../../../src/ipvs/table.js';
-import { AttributeReader, AttributeWriter } from '../../../src/ipvs/genl/attributes.js';
+import { AttributeReader, AttributeWriter } from '../../../src/lib/netlink-attributes.js';
 
 // Netlink attributes written by hand (host order is little-endian on the machines
 // tandem runs on), independent of the encoder under test.

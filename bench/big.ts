@@ -1,0 +1,179 @@
+// Big tables at host speed (an in-memory IPVS table, no kernel): the daemon's path for an
+// ipvsadm rules file of 10,000 × 4 and 100,000 × 2 services (TCP VIPs and firewall marks):
+// loading it in the worker, planning health checks, the claim (the whole table from empty),
+// a reload with one weight changed and `tandem status`. For each step, the longest event-loop
+// stall and how late a heartbeat timer of 10 ms ran; then the director's memory per service.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { runInNewContext } from 'node:vm';
+import type { Model } from '../src/config/model.js';
+import type { IpvsOperation, IpvsService, ServiceIdentity } from '../src/ipvs/index.js';
+import { createLogger } from '../src/log.js';
+import { bigConfigText, type BigTable } from '../test/support/big-config.js';
+import { measureLoopDelay } from '../test/support/loop-delay.js';
+import { MemoryKernel } from '../test/unit/ipvs/memory-kernel.js';
+import type { Benchmark } from './benchmark.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+const HEARTBEAT_MS = 10;
+const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
+
+interface StepFigures {
+  ms: number;
+  /** Longest event-loop delay (wall clock, includes waiting for a CPU on a shared machine). */
+  stallMs: number;
+  /** Most a 10 ms heartbeat timer fired after its time. */
+  lateMs: number;
+  /** Longest CPU stretch of the main thread between two 5 ms ticks (this process's own blocking). */
+  busyMs: number;
+}
+
+/** Runs `task` with a heartbeat timer of 10 ms and the event-loop monitors beside it. */
+async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const busy = measureLoopDelay();
+  let last = performance.now();
+  let lateMs = 0;
+  const heartbeat = setInterval(() => {
+    const now = performance.now();
+    lateMs = Math.max(lateMs, now - last - HEARTBEAT_MS);
+    last = now;
+  }, HEARTBEAT_MS);
+  delay.enable();
+  const started = performance.now();
+  const result = await task();
+  const ms = performance.now() - started;
+  delay.disable();
+  clearInterval(heartbeat);
+  return [result, { ms, stallMs: delay.max / 1e6, lateMs, busyMs: busy.stop().longestBusy }];
+}
+
+const show = (label: string, f: StepFigures) =>
+  `  ${label.padEnd(34)} ${(f.ms / 1000).toFixed(2).padStart(7)} s   stall ≤ ${f.stallMs.toFixed(1).padStart(5)} ms   ` +
+  `heartbeat late ≤ ${f.lateMs.toFixed(1).padStart(5)} ms   main thread busy ≤ ${f.busyMs.toFixed(1).padStart(5)} ms`;
+
+function heapUsed(): number {
+  collectGarbage();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Every service checked by TCP, with a check that passes after a second and opens no
+ *  socket: the health state of a director that checks everything, without the traffic. */
+function checkedEverywhere(model: Model): void {
+  for (const service of model.virtualServices) service.healthCheck = { ...service.healthCheck, kind: 'tcp' };
+}
+
+/** The in-memory table answering each request on a later turn of the event loop, as the
+ *  kernel's socket does (MemoryKernel answers at once, which would hide the yields). */
+class SocketLikeKernel extends MemoryKernel {
+  /** A dump's worth of services per turn, as the kernel's answer arrives in messages. */
+  override async listServices() {
+    const services: IpvsService[] = [];
+    for (const service of this.services.values()) {
+      if (services.length % 1000 === 0) await yieldToEventLoop();
+      services.push({ ...service, destinations: [] });
+    }
+    return services;
+  }
+
+  override async getService(service: ServiceIdentity) {
+    await yieldToEventLoop();
+    return super.getService(service);
+  }
+
+  override async listDestinations(service: ServiceIdentity) {
+    await yieldToEventLoop();
+    return super.listDestinations(service);
+  }
+
+  override async apply(operations: readonly IpvsOperation[]) {
+    await yieldToEventLoop();
+    return super.apply(operations);
+  }
+}
+
+const passAfterASecond = () =>
+  new Promise<{ outcome: 'pass'; message: string; durationMs: number }>((resolve) =>
+    setTimeout(() => resolve({ outcome: 'pass', message: 'bench', durationMs: 1000 }), 1000).unref(),
+  );
+
+async function runTable(table: BigTable, dir: string): Promise<void> {
+  // the compiled code the daemon runs (npm run bench builds first)
+  const built = (folder: string) => `../dist/${folder}/index.js`;
+  const { loadConfigOffThread } = (await import(built('config'))) as typeof import('../src/config/index.js');
+  const { HealthMonitor } = (await import(built('health'))) as typeof import('../src/health/index.js');
+  const { IpvsBalancer, readTable } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
+  const text = bigConfigText('ipvsadm', table);
+  await writeFile(path, text);
+  console.log(
+    `${table.services} ${table.kind === 'vip' ? 'TCP VIP' : 'fwmark'} services × ${table.servers} real servers ` +
+      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB):`,
+  );
+
+  const empty = heapUsed();
+  const [loaded, load] = await step(() => loadConfigOffThread(path));
+  console.log(show('load (worker, streamed back)', load));
+  const { model } = loaded;
+  checkedEverywhere(model);
+  const withModel = heapUsed();
+
+  const kernel = new SocketLikeKernel();
+  const health = new HealthMonitor({ logger, runCheck: passAfterASecond });
+  const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
+  const [balancer, create] = await step(() =>
+    IpvsBalancer.create({ model, self, logger, health, openKernel: () => Promise.resolve(kernel), repairInterval: 3_600_000 }),
+  );
+  console.log(show('health state, services by key', create));
+  const withHealth = heapUsed();
+
+  const [, claim] = await step(() => balancer.activate());
+  console.log(show('claim: whole table from empty', claim));
+  const changed = structuredClone(model);
+  const server = changed.virtualServices[Math.floor(table.services / 2)]?.realServers[1];
+  if (server) server.weight += 1;
+  const [, reload] = await step(() => balancer.reload(changed));
+  console.log(show('reload: one weight changed', reload));
+  const [status, statusStep] = await step(() => balancer.status());
+  console.log(show(`status (${status.services?.length ?? 0} services)`, statusStep));
+
+  const beforeMirror = heapUsed();
+  const [mirror] = await step(() => readTable(kernel));
+  const withMirror = heapUsed();
+  const perService = (bytes: number) => `${Math.round(bytes / table.services)} B`;
+  console.log(
+    `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
+      `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}`,
+  );
+  if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);
+  await balancer.close();
+}
+
+export const bigBenchmark: Benchmark = {
+  name: 'big',
+  description: 'big tables at host speed (in-memory IPVS): load, claim, reload, status of 10k × 4 and 100k × 2; stalls, memory',
+  async run() {
+    console.log('(a shared 2-core machine makes these figures indicative; "busy" excludes time spent waiting for a CPU)');
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-big-'));
+    try {
+      const tables: BigTable[] = [
+        { services: 10_000, servers: 4, kind: 'vip' },
+        { services: 10_000, servers: 4, kind: 'fwmark' },
+        { services: 100_000, servers: 2, kind: 'vip' },
+        { services: 100_000, servers: 2, kind: 'fwmark' },
+      ];
+      const only = process.env.TANDEM_BENCH_BIG;
+      for (const table of tables) {
+        if (only === undefined || only === `${table.services}x${table.servers}-${table.kind}`) await runTable(table, dir);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,69 @@
+// What an idle pair costs at 10 ms heartbeats (deadtime 30 ms, two paths, the
+// lab's DirectorPair): each daemon's CPU (user + system, from /proc, as a share of
+// one core) and its resident memory, sampled every second for IDLE_SECONDS
+// (default 60), without and with `--realtime`. Issue 12 asks for at most 2 % of a
+// core and 80 MB per node.
+import { readFile } from 'node:fs/promises';
+import { DirectorPair, type Director } from '../test/support/director-pair.js';
+import { formatSummary, type Benchmark } from './benchmark.js';
+
+const seconds = Number(process.env.IDLE_SECONDS ?? 60);
+const settleMs = 5000;
+/** USER_HZ: /proc's clock ticks. */
+const ticksPerSecond = 100;
+const pageKiB = 4;
+
+interface Sample {
+  cpuTicks: number;
+  rssMiB: number;
+}
+
+async function sample(pid: number): Promise<Sample> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name (which may contain spaces), from field 3 (state) on.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  const rssMiB = (Number(fields[21]) * pageKiB) / 1024;
+  return { cpuTicks, rssMiB };
+}
+
+async function measure(nodes: Director[]): Promise<void> {
+  const pids = nodes.map((node) => node.process!.pid!);
+  const first = await Promise.all(pids.map(sample));
+  const rss: number[][] = nodes.map(() => []);
+  const cpu: number[][] = nodes.map(() => []);
+  let previous = first;
+  for (let s = 0; s < seconds; s++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = await Promise.all(pids.map(sample));
+    now.forEach((x, i) => {
+      rss[i]!.push(x.rssMiB);
+      cpu[i]!.push(((x.cpuTicks - previous[i]!.cpuTicks) / ticksPerSecond) * 100);
+    });
+    previous = now;
+  }
+  nodes.forEach((node, i) => {
+    const total = ((previous[i]!.cpuTicks - first[i]!.cpuTicks) / ticksPerSecond / seconds) * 100;
+    console.log(`    ${node.name}: CPU ${total.toFixed(2)} % of a core over ${seconds} s`);
+    console.log(`      ${formatSummary('CPU per second', cpu[i]!, ' %')}`);
+    console.log(`      ${formatSummary('RSS', rss[i]!, ' MiB')}`);
+  });
+}
+
+export const idleBenchmark: Benchmark = {
+  name: 'idle',
+  description: `CPU and memory of an idle pair at keepalive 10 ms / deadtime 30 ms (${seconds} s each, without and with --realtime)`,
+  async run(): Promise<void> {
+    for (const realtime of [false, true]) {
+      const pair = await DirectorPair.create({ keepalive: '10ms', deadtime: '30ms' });
+      try {
+        await pair.startBoth({ args: realtime ? ['--realtime'] : [] });
+        await new Promise((resolve) => setTimeout(resolve, settleMs));
+        console.log(`  keepalive 10ms, deadtime 30ms${realtime ? ', --realtime' : ''}:`);
+        await measure(pair.nodes);
+      } finally {
+        await pair.destroy();
+      }
+    }
+  },
+};

@@ -1,0 +1,58 @@
+// What both addons need of N-API: errno failures thrown as Errors whose `code` is the
+// errno's name, and numeric arguments checked. Nothing here may abort the process.
+#ifndef TANDEM_NAPI_HELPERS_H
+#define TANDEM_NAPI_HELPERS_H
+
+#include <errno.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static napi_value throw_errno(napi_env env, const char *operation, int error) {
+  char message[160];
+  const char *name = strerrorname_np(error);
+  char fallback[16];
+  if (name == NULL) {
+    snprintf(fallback, sizeof fallback, "E%d", error);
+    name = fallback;
+  }
+  snprintf(message, sizeof message, "%s: %s (%s)", operation, strerror(error), name);
+  napi_throw_error(env, name, message);
+  return NULL;
+}
+
+static int int_argument(napi_env env, napi_value value, const char *what, int32_t *out) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
+      napi_get_value_int32(env, value, out) != napi_ok) {
+    char message[80];
+    snprintf(message, sizeof message, "%s must be a number", what);
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  return 1;
+}
+
+/** The one number a call takes (`what` names it in the TypeError); 0 when it threw. */
+static int only_int_argument(napi_env env, napi_callback_info info, const char *what, int32_t *out) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "a number argument is missing");
+    return 0;
+  }
+  return int_argument(env, argv[0], what, out);
+}
+
+// close(fd): void — both addons' sockets are plain file descriptors.
+static napi_value close_socket(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!only_int_argument(env, info, "fd", &fd)) return NULL;
+  if (close(fd) < 0) return throw_errno(env, "close", errno);
+  return NULL;
+}
+
+#endif

@@ -1,0 +1,105 @@
+// One generic netlink socket with tandem's own framing: many requests are written into
+// one datagram, replies are matched to the request they answer by sequence number and
+// read in place from one reused buffer. The kernel answers a generic netlink request
+// before sendmsg returns, so the addon sends and reads in one call: nothing waits on
+// the event loop, and nothing is allocated per datagram (the netlink package's socket
+// spent more in callbacks, timers and garbage than the kernel in its work).
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { GENL_HEADER, NLMSG_HEADER, readHostS32, readHostU16, readHostU32 } from '../../lib/netlink-attributes.js';
+import { netlinkAddon, type NetlinkAddon } from './addon.js';
+
+const NETLINK_GENERIC = 16;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+/** Replies read per call: one or two datagrams (the addon keeps 64 KiB of room for the
+ *  next), about 500 services or destinations decoded between two returns to the event
+ *  loop. With 1 MiB, a 10,000-service read held the loop for seconds in the emulated VM. */
+const REPLY_BUFFER = 128 << 10;
+
+/** The replies to the requests numbered `first` to `last` (one request, or a batch). */
+export interface Exchange {
+  first: number;
+  last: number;
+  /** A message of the family: its attributes lie between `start` and `end` of `buffer`
+   *  (a buffer reused for the next replies: copy what must outlive the call). */
+  reply(buffer: Buffer, start: number, end: number): void;
+  /** An error (errno > 0) or an acknowledgement (0) of request `seq`. */
+  status(seq: number, errno: number): void;
+  /** The end of a dump; errno > 0 when the kernel could not finish it. */
+  done(errno: number): void;
+}
+
+export class NetlinkChannel {
+  readonly port: number;
+  private seq = 1 + Math.floor(Math.random() * 0x3fffffff);
+  private readonly addon: NetlinkAddon;
+  private readonly fd: number;
+  private readonly replies = Buffer.alloc(REPLY_BUFFER);
+
+  constructor(private readonly timeout: number) {
+    this.addon = netlinkAddon();
+    this.fd = this.addon.open(NETLINK_GENERIC);
+    this.port = this.addon.port(this.fd);
+  }
+
+  /** Sequence numbers for `count` requests about to be framed. */
+  reserve(count: number): number {
+    if (this.seq + count > 0xffffffff) this.seq = 1; // a range never straddles the wrap
+    const first = this.seq;
+    this.seq += count;
+    return first;
+  }
+
+  /** Sends the framed requests and hands every reply to `exchange` until request
+   *  `exchange.last` has ended. Returns to the event loop after each buffer of replies. */
+  async run(frames: Buffer, exchange: Exchange): Promise<void> {
+    const deadline = performance.now() + this.timeout;
+    let request: Buffer | null = frames;
+    for (;;) {
+      const used = this.addon.exchange(this.fd, request, exchange.last, this.replies);
+      request = null;
+      if (this.dispatch(used, exchange)) return;
+      if (performance.now() > deadline) throw new Error('Timeout has been reached');
+      // nothing queued yet (the kernel has always answered by now, but never spin), or a full buffer
+      if (used === 0) await sleep(1);
+      else await yieldToEventLoop();
+    }
+  }
+
+  close(): void {
+    this.addon.close(this.fd);
+  }
+
+  /** Hands the messages of the exchange to it; true once request `last` has ended. */
+  private dispatch(used: number, exchange: Exchange): boolean {
+    const buffer = this.replies;
+    let ended = false;
+    let offset = 0;
+    while (offset + NLMSG_HEADER <= used) {
+      const length = readHostU32(buffer, offset);
+      if (length < NLMSG_HEADER) {
+        offset += 4; // the padding after a datagram
+        continue;
+      }
+      const type = readHostU16(buffer, offset + 4);
+      const seq = readHostU32(buffer, offset + 8);
+      // replies to an abandoned (timed-out) exchange have other numbers
+      if (seq >= exchange.first && seq <= exchange.last) {
+        if (type === NLMSG_ERROR) {
+          exchange.status(seq, -readHostS32(buffer, offset + NLMSG_HEADER));
+          ended ||= seq === exchange.last;
+        } else if (type === NLMSG_DONE) {
+          exchange.done(length >= NLMSG_HEADER + 4 ? -readHostS32(buffer, offset + NLMSG_HEADER) : 0);
+          ended ||= seq === exchange.last;
+        } else if (length >= NLMSG_HEADER + GENL_HEADER) {
+          exchange.reply(buffer, offset + NLMSG_HEADER + GENL_HEADER, offset + length);
+        }
+      }
+      offset += (length + 3) & ~3;
+    }
+    return ended;
+  }
+}

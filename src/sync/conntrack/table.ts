@@ -1,0 +1,106 @@
+// The conntrack table as the sync engine sees it (SyncedTable): the kernel's entries
+// through the injected predicate, so only the flows the pair must keep alive are synced.
+import { createStats, type ConntrackStats } from '../../lib/stats.js';
+import type { Logger } from '../../log.js';
+import type { CommitResult, SyncedTable, TableChange } from '../table.js';
+import type { ConntrackEvent } from './driver.js';
+import { conntrackKey, type ConntrackEntry } from './entry.js';
+import { decodeConntrack, encodeConntrack } from './record.js';
+
+/** What the table needs of the kernel (Ctnetlink, or a fake in tests). */
+export interface ConntrackKernel {
+  dump(): AsyncIterable<ConntrackEntry[]>;
+  watch(onEvents: (events: ConntrackEvent[]) => void, onLost: (error: Error) => void): () => void;
+  commit(entries: readonly ConntrackEntry[]): Promise<CommitResult & { created: number; updated: number }>;
+  close(): void;
+}
+
+export type ConntrackFilter = (entry: ConntrackEntry) => boolean;
+
+export interface ConntrackTableOptions {
+  /** Which flows are synced (true: synced). Applied to dumps and events. */
+  filter: ConntrackFilter;
+  stats?: ConntrackStats;
+  logger?: Logger;
+}
+
+export class ConntrackTable implements SyncedTable<ConntrackEntry> {
+  readonly kind = 'conntrack';
+  readonly commitPolicy = 'on-takeover';
+  private readonly filter: ConntrackFilter;
+  private readonly stats: ConntrackStats;
+
+  constructor(
+    private readonly kernel: ConntrackKernel,
+    private readonly options: ConntrackTableOptions,
+  ) {
+    this.filter = options.filter;
+    this.stats = options.stats ?? createStats().conntrack;
+  }
+
+  key(entry: ConntrackEntry): string {
+    return conntrackKey(entry);
+  }
+
+  encode(entry: ConntrackEntry): Uint8Array {
+    return encodeConntrack(entry);
+  }
+
+  decode(bytes: Uint8Array): ConntrackEntry {
+    return decodeConntrack(bytes);
+  }
+
+  timeoutMs(entry: ConntrackEntry): number {
+    return entry.timeoutSeconds * 1000;
+  }
+
+  async *dump(): AsyncIterable<readonly ConntrackEntry[]> {
+    for await (const chunk of this.kernel.dump()) {
+      const kept = this.kept(chunk);
+      if (kept.length > 0) yield kept;
+    }
+  }
+
+  watch(onChanges: (changes: readonly TableChange<ConntrackEntry>[]) => void, onLost: () => void): () => void {
+    return this.kernel.watch(
+      (events) => {
+        const changes: TableChange<ConntrackEntry>[] = [];
+        for (const { type, entry } of events) {
+          this.stats.events.inc({ type });
+          if (!this.filter(entry)) {
+            this.stats.filtered.inc();
+            continue;
+          }
+          changes.push({ type: type === 'destroy' ? 'remove' : 'upsert', entry });
+        }
+        if (changes.length > 0) onChanges(changes);
+      },
+      (error) => {
+        this.stats.overruns.inc();
+        this.options.logger?.warn(
+          { event: 'conntrack.events-lost', err: error },
+          'conntrack events were lost; the peer needs a full resync',
+        );
+        onLost();
+      },
+    );
+  }
+
+  async commit(entries: readonly ConntrackEntry[]): Promise<CommitResult> {
+    const { created, updated, failed, written, firstError } = await this.kernel.commit(entries);
+    this.stats.committed.add(created, { result: 'created' });
+    this.stats.committed.add(updated, { result: 'updated' });
+    this.stats.committed.add(failed, { result: 'failed' });
+    return { written, failed, ...(firstError !== undefined && { firstError }) };
+  }
+
+  close(): void {
+    this.kernel.close();
+  }
+
+  private kept(chunk: readonly ConntrackEntry[]): ConntrackEntry[] {
+    const kept = chunk.filter(this.filter);
+    this.stats.filtered.add(chunk.length - kept.length);
+    return kept;
+  }
+}

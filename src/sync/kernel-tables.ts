@@ -1,0 +1,22 @@
+// The kernel tables this build keeps warm on the peer, by kind: the one place the
+// daemon gets them from. A kind enabled in the configuration without a table is
+// logged (sync.no-table) and not synced.
+import { openConntrackTable, type ConntrackEntry } from './conntrack/index.js';
+import { conntrackFilter } from './filter.js';
+import type { SyncTableFactories } from './service.js';
+
+export function kernelSyncTables(): SyncTableFactories {
+  return {
+    conntrack: ({ model, logger, stats }) => {
+      const wanted = conntrackFilter(model);
+      const filter = (entry: ConntrackEntry) =>
+        wanted({
+          source: entry.original.source,
+          destination: entry.original.destination,
+          replySource: entry.reply.source,
+          replyDestination: entry.reply.destination,
+        });
+      return openConntrackTable({ filter, stats: stats.conntrack, logger });
+    },
+  };
+}
