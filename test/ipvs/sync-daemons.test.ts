@@ -34,7 +34,7 @@ virtual_services:
     real_servers: [{ name: rs1, address: ${server}, port: ${port}, weight: 1 }]`;
 
 const syncOn =
-  '{ enabled: false, ipvs: { enabled: true, kernel: { sync_threshold: 3, sync_period: 0, sync_refresh_period: 10s, sync_persist_mode: false } } }';
+  '{ enabled: true, ipvs: { enabled: true, kernel: { sync_threshold: 3, sync_period: 0, sync_refresh_period: 10s, sync_persist_mode: false } } }';
 const syncOff = '{ enabled: false }';
 
 interface World {
