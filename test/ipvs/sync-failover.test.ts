@@ -54,10 +54,13 @@ void describe('200 flows across a hard failover and the failback, the IPVS table
         console.log(`# ${name}: arping on ${device}: ${(error as Error).message}`);
       });
   };
+  /** In tandem's order (daemon/host-controller.ts): the addresses first, then the table. The
+   *  other way round, the flows' next packets reach a VIP without a service (the kernel stops
+   *  IPVS's hooks with the last service) and the local stack resets them all. */
   const release = async (name: DirectorName) => {
     const host = directors[name];
-    await lab.exec(host, 'ipvsadm', ['-C']);
     await lab.ipBatch(host.netns, [`addr del ${vip}/24 dev pub0`, `addr del ${gateway}/24 dev priv0`]);
+    await lab.exec(host, 'ipvsadm', ['-C']);
   };
   /** The active's death: its table process killed, both links down. */
   const crash = async (name: DirectorName) => {
