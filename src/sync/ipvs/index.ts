@@ -5,7 +5,7 @@ import type { SyncedTable } from '../table.js';
 
 export { connectionKey, describeConnection, type IpvsConnection } from './connection.js';
 export { SyncMessageError } from './sync-message.js';
-export type { IpvsTableOptions } from './kernel-table.js';
+export { removeHookAnchors, type IpvsTableOptions } from './kernel-table.js';
 
 /** The IPVS table of this network namespace: dump and watch on the active, commit
  *  (write-through into the kernel) on the backup. */

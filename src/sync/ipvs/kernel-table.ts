@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { IpvsKernelSyncSpec } from '../../config/model.js';
-import { IpvsNetlink, readTable, type SyncDaemon, type SyncDaemonState } from '../../ipvs/index.js';
+import type { IpFamily } from '../../lib/address.js';
+import { IpvsError, IpvsNetlink, readTable, type IpvsService, type SyncDaemon, type SyncDaemonState } from '../../ipvs/index.js';
 import { openRtnetlink, writeSysctl } from '../../net/index.js';
 import type { CommitResult, SyncedTable, TableChange } from '../table.js';
 import { connectionKey, type IpvsConnection } from './connection.js';
@@ -31,6 +32,26 @@ const pacingBytes = 32 * 1024;
 const lossPollMs = 1000;
 const loopbackIndex = 1;
 const loopbackAddress = '127.0.0.1';
+/** The firewall mark of the hook anchor ("tand"): no packet carries it. */
+export const hookAnchorMark = 0x74616e64;
+
+/** A service that never matches a packet. The kernel runs IPVS's netfilter hooks only while
+ *  a service of the family exists; a backup whose balancer removed its services would not
+ *  use its synced connections when a takeover places the addresses (and announces them)
+ *  before the services are in: the flows' packets reach the local stack, which resets them. */
+function hookAnchor(family: IpFamily): IpvsService {
+  return {
+    family,
+    protocol: 'tcp',
+    address: family === 6 ? '::' : '0.0.0.0',
+    port: 0,
+    fwmark: hookAnchorMark,
+    scheduler: 'rr',
+    onePacket: false,
+    schedulerFlags: 0,
+    destinations: [],
+  };
+}
 
 export interface IpvsTableOptions {
   readonly settings: IpvsKernelSyncSpec;
@@ -44,6 +65,14 @@ export interface IpvsTableOptions {
   readonly procNet?: string;
 }
 
+/** Removes the hook anchors of these families (`tandem cleanup` after a daemon died too). */
+export async function removeHookAnchors(kernel: Pick<IpvsNetlink, 'perform'>, families: Iterable<IpFamily> = [4, 6]): Promise<void> {
+  for (const family of families) {
+    const { protocol, address, port, fwmark } = hookAnchor(family);
+    await kernel.perform({ kind: 'delete-service', service: { family, protocol, address, port, fwmark } }).catch(() => undefined);
+  }
+}
+
 export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
   readonly kind = 'ipvs';
   readonly commitPolicy = 'write-through';
@@ -53,6 +82,8 @@ export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
   private readonly daemons = new Map<SyncDaemonState, Promise<void>>();
   private sender: Promise<Socket> | undefined;
   private readonly stops = new Set<() => void>();
+  /** Families whose hook anchor this table added (and removes on close). */
+  private readonly anchored = new Set<IpFamily>();
 
   constructor(private readonly options: IpvsTableOptions) {
     this.logger = options.logger.child({ component: 'sync-ipvs' });
@@ -147,6 +178,7 @@ export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
     const { syncId } = this.options;
     const base = port + backupPortOffset;
     await this.startDaemon({ state: 'backup', interface: 'lo', syncId, group, port: base, maxLength: commitMessageLength });
+    await this.anchorHooks(new Set(entries.map((entry) => entry.family)));
     // One connection always goes to the same port: the daemon's threads would reorder it.
     const byPort = Array.from({ length: ports }, () => [] as IpvsConnection[]);
     for (const entry of entries) byPort[ports === 1 ? 0 : hash(connectionKey(entry)) % ports]?.push(entry);
@@ -173,9 +205,11 @@ export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
     for (const stop of [...this.stops]) stop();
     void this.sender?.then((sender) => sender.close());
     this.sender = undefined;
-    void this.stopDaemon('backup').finally(() => {
-      void this.kernel?.then((kernel) => kernel.close());
-    });
+    void this.stopDaemon('backup')
+      .then(() => this.releaseAnchors())
+      .finally(() => {
+        void this.kernel?.then((kernel) => kernel.close());
+      });
   }
 
   private procNet(): string {
@@ -224,6 +258,26 @@ export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
     started.catch(() => this.daemons.delete(daemon.state));
     this.daemons.set(daemon.state, started);
     return started;
+  }
+
+  private async anchorHooks(families: ReadonlySet<IpFamily>): Promise<void> {
+    for (const family of families) {
+      if (this.anchored.has(family)) continue;
+      this.anchored.add(family);
+      try {
+        await (await this.openKernel()).perform({ kind: 'add-service', service: hookAnchor(family) });
+      } catch (error) {
+        // EEXIST: an anchor of an earlier run; it serves as well
+        if (error instanceof IpvsError && error.code === 'EEXIST') continue;
+        this.anchored.delete(family);
+        this.logger.warn({ event: 'sync.ipvs-anchor-failed', family, err: error }, 'cannot keep the IPVS hooks running on this backup');
+      }
+    }
+  }
+
+  private async releaseAnchors(): Promise<void> {
+    if (this.anchored.size > 0) await removeHookAnchors(await this.openKernel(), this.anchored);
+    this.anchored.clear();
   }
 
   private async stopDaemon(state: SyncDaemonState): Promise<void> {
