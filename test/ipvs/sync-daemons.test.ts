@@ -13,7 +13,7 @@ import { run, type Host } from '../support/netns.js';
 import type { FlowReport } from './flows.js';
 import { eventually, LineProcess, sleep } from './sync-support.js';
 
-const flowCount = 200;
+const flowCount = Number(process.env.TANDEM_SYNC_FLOWS ?? 200);
 const everyMs = 50;
 const vip = '192.0.2.100';
 const gateway = '198.51.100.254';
