@@ -12,6 +12,7 @@ import { fuzzBenchmark } from './fuzz.js';
 import { healthBenchmark } from './health.js';
 import { idleBenchmark } from './idle.js';
 import { ipvsBenchmark } from './ipvs.js';
+import { ipvsSyncBenchmark } from './ipvs-sync.js';
 import { schedulesBenchmark } from './schedules.js';
 import { netBenchmark } from './net.js';
 import { takeoverBenchmark } from './takeover.js';
@@ -21,6 +22,7 @@ const benchmarks: Benchmark[] = [
   netBenchmark,
   healthBenchmark,
   ipvsBenchmark,
+  ipvsSyncBenchmark,
   bigBenchmark,
   failoverBenchmark,
   takeoverBenchmark,

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import {
   defaultRealServerName,
   formatNames,
+  ipvsSyncOverChannel,
   resolveLocalNode,
   systemHostAddresses,
   systemHostname,
@@ -75,9 +76,11 @@ export function summary(file: string, { model, format, warnings }: LoadResult, n
   );
   row(
     'sync',
-    model.sync.enabled
-      ? `on, id ${model.sync.syncId}, udp/${model.sync.port}${model.sync.interface !== undefined ? ` via ${model.sync.interface}` : ''}`
-      : 'off',
+    ipvsSyncOverChannel(model.sync)
+      ? `on, over tandem's channel, udp/${model.sync.port}`
+      : model.sync.enabled
+        ? `on, kernel daemons, id ${model.sync.syncId}, udp/${model.sync.port}${model.sync.interface !== undefined ? ` via ${model.sync.interface}` : ''}`
+        : 'off',
   );
   row('network', `${model.network}${model.natRouter !== undefined ? `; NAT gateway ${claimed(model.natRouter)}` : ''}`);
   const vips = [...new Map(model.virtualServices.flatMap((s) => (s.vip !== undefined ? [[claimed(s.vip), true] as const] : []))).keys()];

@@ -11,6 +11,7 @@ import { defaultSocketPath } from '../control/index.js';
 import { managedAddresses } from '../daemon/index.js';
 import { desiredTableInChunks, IpvsNetlink, IpvsReconciler, reconcileSyncDaemons } from '../ipvs/index.js';
 import { createLogger, stdoutIsJournal, type Logger } from '../log.js';
+import { removeHookAnchors } from '../sync/index.js';
 import { AddressManager } from '../net/index.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, loadForCommand, type ConfigInputOptions } from './config-input.js';
@@ -64,6 +65,7 @@ export async function releaseHost(model: Model, logger: Logger): Promise<HostRel
       const running = await kernel.listDaemons();
       await reconcileSyncDaemons(kernel, [], logger);
       result.ipvsOperations += running.length;
+      await removeHookAnchors(kernel);
     }
   } catch (error) {
     result.failed.push(`ipvs: ${(error as Error).message}`);

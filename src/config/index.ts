@@ -29,7 +29,8 @@ export {
   type ServiceResolver,
 } from './resolve.js';
 /** `address:port` (`[v6]:port`; the address alone for port 0), as real servers are named. */
-export { defaultRealServerName } from './normalise.js';
+export { defaultRealServerName, ipvsKernelSyncDefaults } from './normalise.js';
+export { ipvsSyncOverChannel, wireSyncDaemons } from './sync-carrier.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
 export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';

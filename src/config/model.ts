@@ -226,6 +226,31 @@ export interface SyncSpec {
   conntrack?: ConntrackSyncSpec;
   /** The IPVS connection table, over tandem's authenticated channel. */
   ipvs?: { enabled: boolean };
+  /** The kernel's sync daemons on loopback, which tandem reads and writes for its own sync;
+   *  absent: the defaults (ipvsKernelSyncDefaults() of config/). */
+  ipvsKernel?: IpvsKernelSyncSpec;
+}
+
+/** `sync.ipvs.kernel`: net.ipv4.vs.sync_* and the loopback group the daemons use. */
+export interface IpvsKernelSyncSpec {
+  /** Multicast group on `lo` of the master's messages (read by tandem) and the backup's (written by tandem). */
+  group: IpAddress;
+  /** The master daemon sends to port…port+ports-1; the backup daemon listens on port+64…. */
+  port: number;
+  /** sync_threshold: incoming packets before a connection is first sent. */
+  threshold: number;
+  /** sync_period: resend every this many packets after; 0: on state changes and refreshes only. */
+  period: number;
+  /** sync_refresh_period in seconds: resend a busy connection at most this often. */
+  refreshPeriod: Seconds;
+  retries: number;
+  persistMode: boolean;
+  /** sync_ports: master threads and ports (a power of two, at most 64). */
+  ports: number;
+  /** sync_qlen_max; absent: the kernel's (1/32 of memory pages). */
+  queueLimit?: number;
+  /** sync_sock_size in bytes; absent: the kernel's (net.core.[rw]mem_default). */
+  socketSize?: number;
 }
 
 export interface IpvsTimeouts {

@@ -5,11 +5,13 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import { parseDuration } from '../lib/duration.js';
 import { compileExpectation } from '../lib/expectation.js';
 import type {
+  IpvsKernelSyncSpec,
   ClaimedAddress,
   Forwarding,
   HealthCheckKind,
@@ -24,7 +26,7 @@ import type {
   VirtualService,
 } from './model.js';
 import type { ServiceResolver } from './resolve.js';
-import { DocumentSchema, expectedText, type Document } from './schema.js';
+import { DocumentSchema, expectedText, IpvsKernelSyncSchema, type Document } from './schema.js';
 
 /** A path into the document, e.g. ['virtual_services', 0, 'real_servers', 1, 'port']. */
 export type DocPath = readonly (string | number)[];
@@ -231,6 +233,7 @@ class SemanticChecks {
       for (const name of ['tcp', 'tcp_fin', 'udp'] as const) this.wholeSeconds(['ipvs_timeouts', name], 1, 2147483647);
     }
     if (this.document.sync.group !== undefined && this.clean(['sync', 'group'])) this.checkSyncGroup(this.document.sync.group);
+    if (this.intact(['sync', 'ipvs', 'kernel'])) this.checkIpvsKernelSync();
     if (this.intact(['hooks'])) this.positiveDuration(['hooks', 'timeout']);
     if (this.intact(['announce'])) this.positiveDuration(['announce', 'interval']);
     if (this.intact(['virtual_services'])) this.checkVirtualServices();
@@ -524,6 +527,26 @@ class SemanticChecks {
       this.error(['sync', 'group'], `invalid IPv${parsed.family} mcast-group`, `an IPv${parsed.family} multicast address`, parsed.address);
   }
 
+  /** The loopback sync daemons: an IPv4 group (the kernel's daemons on lo speak IPv4),
+   *  whole seconds, and a power of two of ports (the kernel refuses anything else). */
+  private checkIpvsKernelSync(): void {
+    const kernel = this.document.sync.ipvs.kernel;
+    const path = ['sync', 'ipvs', 'kernel'];
+    const group = parseIp(kernel.group);
+    if (group !== undefined && (group.family !== 4 || Number(group.address.split('.')[0]) >> 4 !== 0xe))
+      this.error([...path, 'group'], 'not an IPv4 multicast group', 'an IPv4 multicast address such as 239.255.84.78', group.address);
+    this.wholeSeconds([...path, 'sync_refresh_period'], 0, 2147483);
+    if ((kernel.sync_ports & (kernel.sync_ports - 1)) !== 0)
+      this.error([...path, 'sync_ports'], 'not a power of two', '1, 2, 4, 8, 16, 32 or 64', String(kernel.sync_ports));
+    if (kernel.sync_period !== 0 && kernel.sync_threshold >= kernel.sync_period)
+      this.error(
+        [...path, 'sync_threshold'],
+        'not below sync_period',
+        `less than sync_period (${kernel.sync_period}), or sync_period 0`,
+        String(kernel.sync_threshold),
+      );
+  }
+
   /** ipvsadm's rule: the sh- and mh- flags name bits only those schedulers read. */
   private checkSchedulerFlags(service: VirtualServiceDocument, path: DocPath): void {
     (service.scheduler_flags ?? []).forEach((flag, index) => {
@@ -719,6 +742,32 @@ function optionalSeconds(text: string | undefined): number | undefined {
   return text === undefined ? undefined : ms(text) / 1000;
 }
 
+/** `sync.ipvs.kernel` as it is when the file leaves it out. */
+export function ipvsKernelSyncDefaults(): IpvsKernelSyncSpec {
+  return toIpvsKernelSync(withDefaults(IpvsKernelSyncSchema, {}) as Document['sync']['ipvs']['kernel']);
+}
+
+/** The model carries the block only when it differs from the defaults (models and their
+ *  tests stay as they were); its user takes ipvsKernelSyncDefaults() otherwise. */
+function nonDefaultIpvsKernelSync(spec: IpvsKernelSyncSpec): IpvsKernelSyncSpec | undefined {
+  return isDeepStrictEqual(spec, ipvsKernelSyncDefaults()) ? undefined : spec;
+}
+
+function toIpvsKernelSync(kernel: Document['sync']['ipvs']['kernel']): IpvsKernelSyncSpec {
+  return compact({
+    group: ip(kernel.group).address,
+    port: kernel.port,
+    threshold: kernel.sync_threshold,
+    period: kernel.sync_period,
+    refreshPeriod: ms(kernel.sync_refresh_period) / 1000,
+    retries: kernel.sync_retries,
+    persistMode: kernel.sync_persist_mode,
+    ports: kernel.sync_ports,
+    queueLimit: kernel.sync_qlen_max,
+    socketSize: kernel.sync_sock_size,
+  });
+}
+
 /** A validated CIDR in canonical form, always with its prefix length. */
 function cidrText(text: string): string {
   const parsed = parseIpPrefix(text);
@@ -799,6 +848,7 @@ function documentToModel(document: Document): Model {
         },
       },
       ipvs: { enabled: document.sync.ipvs.enabled },
+      ipvsKernel: nonDefaultIpvsKernelSync(toIpvsKernelSync(document.sync.ipvs.kernel)),
     }),
     ipvsTimeouts: compact({
       tcp: optionalSeconds(document.ipvs_timeouts.tcp),

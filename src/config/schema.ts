@@ -216,6 +216,27 @@ const VirtualServiceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** `sync.ipvs.kernel`: the loopback sync daemons and the kernel's sync knobs. */
+export const IpvsKernelSyncSchema = section(
+  {
+    group: Type.String({
+      format: 'ip-address',
+      description: 'IPv4 multicast group of the kernel sync daemons on lo, which tandem reads and writes.',
+      default: '239.255.84.78',
+    }),
+    port: uint(1, 65407, 'UDP port of the master daemon on lo; the backup daemon listens on port + 64.', 8850),
+    sync_threshold: uint(0, 65534, 'net.ipv4.vs.sync_threshold: packets before a connection is first sent.', 3),
+    sync_period: uint(0, 65535, 'net.ipv4.vs.sync_threshold period: resend every N packets; 0: on state changes and refreshes.', 0),
+    sync_refresh_period: duration('net.ipv4.vs.sync_refresh_period (whole seconds): resend a busy connection at most this often.', '10s'),
+    sync_retries: uint(0, 3, 'net.ipv4.vs.sync_retries.', 0),
+    sync_persist_mode: flag('net.ipv4.vs.sync_persist_mode: send only the templates of persistent connections.', false),
+    sync_ports: uint(1, 64, 'net.ipv4.vs.sync_ports: master threads and ports, a power of two.', 1),
+    sync_qlen_max: Type.Optional(uint(1, 2147483647, "net.ipv4.vs.sync_qlen_max. Default: the kernel's.")),
+    sync_sock_size: Type.Optional(uint(0, 2147483647, "net.ipv4.vs.sync_sock_size in bytes. Default: the kernel's.")),
+  },
+  'The kernel sync daemons tandem runs on lo and their knobs.',
+);
+
 export const DocumentSchema = Type.Object(
   {
     cluster: Type.String({ pattern: nodeNamePattern, description: 'Cluster name; both nodes must agree.', default: 'tandem' }),
@@ -289,7 +310,10 @@ export const DocumentSchema = Type.Object(
           "The NAT gateway's conntrack table over tandem's authenticated channel (UDP port sync.port).",
         ),
         ipvs: section(
-          { enabled: flag("Send the IPVS connection table over tandem's authenticated channel (UDP port sync.port).", true) },
+          {
+            enabled: flag("Send the IPVS connection table over tandem's authenticated channel (UDP port sync.port).", true),
+            kernel: IpvsKernelSyncSchema,
+          },
           'IPVS connections over the authenticated channel.',
         ),
       },

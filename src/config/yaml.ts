@@ -18,7 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.js';
 import { formatHostPort } from '../lib/address.js';
 import { formatConfigDuration } from '../lib/duration.js';
-import type { ClaimedAddress, HealthCheckSpec, Model, RealServer, VirtualService } from './model.js';
+import type { ClaimedAddress, HealthCheckSpec, IpvsKernelSyncSpec, Model, RealServer, VirtualService } from './model.js';
 import {
   defaultCheckKind,
   defaultInitdead,
@@ -168,7 +168,10 @@ function modelToDocument(model: Model): Plain {
         commit: model.sync.conntrack.commit,
         filter: { include: [...model.sync.conntrack.filter.include], exclude: [...model.sync.conntrack.filter.exclude] },
       },
-      ipvs: model.sync.ipvs && { enabled: model.sync.ipvs.enabled },
+      ipvs: (model.sync.ipvs ?? model.sync.ipvsKernel) && {
+        enabled: model.sync.ipvs?.enabled,
+        kernel: model.sync.ipvsKernel && ipvsKernelToDocument(model.sync.ipvsKernel),
+      },
     }),
     ipvs_timeouts: defined({
       tcp: secondsToDuration(model.ipvsTimeouts.tcp),
@@ -189,6 +192,21 @@ function modelToDocument(model: Model): Plain {
     monitor_links: { enabled: model.monitorLinks.enabled, interfaces: [...model.monitorLinks.interfaces] },
     keep_services_on_release: model.keepServicesOnRelease,
     metrics: model.metrics && { listen: formatHostPort(model.metrics) },
+  });
+}
+
+function ipvsKernelToDocument(kernel: IpvsKernelSyncSpec): Plain {
+  return defined({
+    group: kernel.group,
+    port: kernel.port,
+    sync_threshold: kernel.threshold,
+    sync_period: kernel.period,
+    sync_refresh_period: secondsToDuration(kernel.refreshPeriod),
+    sync_retries: kernel.retries,
+    sync_persist_mode: kernel.persistMode,
+    sync_ports: kernel.ports,
+    sync_qlen_max: kernel.queueLimit,
+    sync_sock_size: kernel.socketSize,
   });
 }
 

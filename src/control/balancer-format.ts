@@ -29,6 +29,7 @@ function syncLine(sync: BalancerStatus['sync']): string {
   const running =
     sync.running.map((d) => `${d.state} on ${d.interface} (sync id ${d.syncId}${d.port ? `, port ${d.port}` : ''})`).join(', ') ||
     'none running';
+  if (sync.overChannel) return `sync daemon: none on the sync link, IPVS connections go over tandem's channel (${running})`;
   if (!sync.enabled) return `sync daemon: disabled in the configuration (${running})`;
   const wanted = sync.role === 'none' ? 'none' : `${sync.role} on ${sync.interface ?? '?'}`;
   const matches = sync.role === 'none' ? sync.running.length === 0 : sync.running.length === 1 && sync.running[0]?.state === sync.role;

@@ -3,7 +3,7 @@
 // other), and what changed, one line per change for the `config.reload` event and
 // `tandem reload`. Pure.
 import type { Keyring } from '../cluster/index.js';
-import { ConfigError, type Diagnostic } from '../config/index.js';
+import { ConfigError, ipvsSyncOverChannel, type Diagnostic } from '../config/index.js';
 import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import type { ReloadOutcome } from '../control/index.js';
@@ -77,7 +77,12 @@ export function restartNeeded(running: PairConfig, next: PairConfig): string[] {
   differs('heartbeat.port', running.model.heartbeat.port, next.model.heartbeat.port);
   differs('metrics', running.model.metrics, next.model.metrics);
   // The sync channel and its tables are built at start.
-  const syncChannel = ({ sync }: Model) => ({ port: sync.port, conntrack: sync.conntrack, ipvs: sync.ipvs?.enabled });
+  const syncChannel = ({ sync }: Model) => ({
+    port: sync.port,
+    conntrack: sync.conntrack,
+    ipvs: ipvsSyncOverChannel(sync),
+    ipvsKernel: sync.ipvsKernel,
+  });
   differs('sync (port, conntrack, ipvs)', syncChannel(running.model), syncChannel(next.model));
   return reasons;
 }

@@ -9,6 +9,7 @@
 // reload, sync role), the services whose servers changed health, and the periodic
 // maintenance (repair drift while active, retry what failed).
 import type { SyncRole } from '../cluster/index.js';
+import { wireSyncDaemons } from '../config/index.js';
 import type { IpvsTimeouts as ModelTimeouts, Model, VirtualService } from '../config/model.js';
 import { createStats, type IpvsStats } from '../lib/stats.js';
 import { identityOfVirtualService, type IpvsRole } from './desired.js';
@@ -111,7 +112,7 @@ type MaintenanceStep = 'timeouts' | 'table' | 'sync';
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-const needsKernel = (model: Model) => model.sync.enabled || model.virtualServices.some((service) => service.active);
+const needsKernel = (model: Model) => wireSyncDaemons(model.sync) || model.virtualServices.some((service) => service.active);
 
 export class BalancerPlanner {
   private model: Model;
@@ -356,11 +357,11 @@ export class BalancerPlanner {
    *  sync, or to stop the daemons tandem started before a reload disabled it. */
   private sync(): BalancerOperation | undefined {
     if (!this.syncApplies()) return undefined;
-    return { type: 'reconcile-sync', state: this.model.sync.enabled ? this.syncRole : 'none', model: this.model };
+    return { type: 'reconcile-sync', state: wireSyncDaemons(this.model.sync) ? this.syncRole : 'none', model: this.model };
   }
 
   private syncApplies(): boolean {
-    return this.model.sync.enabled || this.syncStarted;
+    return wireSyncDaemons(this.model.sync) || this.syncStarted;
   }
 
   // ---- outcomes ----
@@ -501,7 +502,7 @@ export class BalancerPlanner {
       this.taskFailed ||
       this.timeoutsError !== undefined ||
       this.syncError !== undefined ||
-      (this.unavailable !== undefined && (this.role === 'active' || (this.model.sync.enabled && this.syncRole !== 'none')))
+      (this.unavailable !== undefined && (this.role === 'active' || (wireSyncDaemons(this.model.sync) && this.syncRole !== 'none')))
     );
   }
 

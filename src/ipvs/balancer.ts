@@ -91,7 +91,10 @@ export interface BalancerStatus {
   readError?: string;
   timeouts?: IpvsTimeouts;
   sync: {
+    /** The kernel's daemons on the sync link (sync.enabled without sync.ipvs.enabled). */
     enabled: boolean;
+    /** IPVS connections go over tandem's channel instead (the daemons on lo are the sync engine's). */
+    overChannel?: boolean;
     /** What the election asked for: master on the active node, backup on the other. */
     role: SyncRole;
     interface?: string;

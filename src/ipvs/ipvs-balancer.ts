@@ -5,6 +5,7 @@
 // through the reconciler's chunks: the heartbeat shares this event loop.
 import { networkInterfaces } from 'node:os';
 import type { SyncRole } from '../cluster/index.js';
+import { ipvsSyncOverChannel, wireSyncDaemons } from '../config/index.js';
 import type { Model, NodeSpec, VirtualService } from '../config/model.js';
 import { HealthMonitor } from '../health/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
@@ -178,7 +179,8 @@ export class IpvsBalancer implements Balancer {
         ? { state: 'unavailable', since: iso(unavailable.since), error: unavailable.error, remedy: IPVS_REMEDY }
         : { state: 'unused' },
       sync: {
-        enabled: model.sync.enabled,
+        enabled: wireSyncDaemons(model.sync),
+        ...(ipvsSyncOverChannel(model.sync) && { overChannel: true }),
         role: figures.syncRole,
         ...(networkInterface && { interface: networkInterface }),
         syncId: model.sync.syncId,

@@ -1,5 +1,6 @@
 // IPVS settings outside the service table: connection timeouts and the kernel's
 // connection sync daemons. Reconciled like the table: read, compare, change what differs.
+import { wireSyncDaemons } from '../config/index.js';
 import type { IpvsTimeouts as ModelTimeouts, SyncSpec } from '../config/model.js';
 import type { Logger } from '../log.js';
 import type { IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';
@@ -32,7 +33,7 @@ export async function reconcileTimeouts(driver: TimeoutsDriver, wanted: ModelTim
 
 /** The sync daemon this node should run: master while active, backup otherwise. */
 export function desiredSyncDaemons(sync: SyncSpec, state: SyncDaemonState | 'none', networkInterface: string): SyncDaemon[] {
-  if (!sync.enabled || state === 'none') return [];
+  if (!wireSyncDaemons(sync) || state === 'none') return [];
   const { syncId, port, group, ttl, maxLength } = sync;
   return [
     {

@@ -1,8 +1,10 @@
 // The kernel tables this build keeps warm on the peer, by kind: the one place the
 // daemon gets them from. A kind enabled in the configuration without a table is
 // logged (sync.no-table) and not synced.
+import { ipvsKernelSyncDefaults } from '../config/index.js';
 import { openConntrackTable, type ConntrackEntry } from './conntrack/index.js';
 import { conntrackFilter } from './filter.js';
+import { createIpvsTable } from './ipvs/index.js';
 import type { SyncTableFactories } from './service.js';
 
 export function kernelSyncTables(): SyncTableFactories {
@@ -18,5 +20,7 @@ export function kernelSyncTables(): SyncTableFactories {
         });
       return openConntrackTable({ filter, stats: stats.conntrack, logger });
     },
+    ipvs: ({ model, logger }) =>
+      createIpvsTable({ settings: model.sync.ipvsKernel ?? ipvsKernelSyncDefaults(), syncId: model.sync.syncId, logger }),
   };
 }

@@ -20,6 +20,7 @@ import {
   type Keyring,
   type Role,
 } from '../cluster/index.js';
+import { ipvsSyncOverChannel } from '../config/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Stats, SyncStats } from '../lib/stats.js';
@@ -91,7 +92,7 @@ interface KindEngine {
 
 /** Whether the model enables a kind. */
 export function syncEnabled(model: Model, kind: SyncKind): boolean {
-  return kind === 'conntrack' ? model.sync.conntrack?.enabled === true : model.sync.ipvs?.enabled === true;
+  return kind === 'conntrack' ? model.sync.conntrack?.enabled === true : ipvsSyncOverChannel(model.sync);
 }
 
 export class SyncService {

@@ -33,7 +33,7 @@ function services(echoWeights = [1, 1]): string {
   return `network: nat
 enable_forwarding: true
 nat_router: { address: ${gateway}/24, device: eth1 }
-sync: { enabled: true, interface: eth1, sync_id: 7 }
+sync: { enabled: true, interface: eth1, sync_id: 7, ipvs: { enabled: false } }
 ipvs_timeouts: { tcp: 600s }
 virtual_services:
   - name: web
