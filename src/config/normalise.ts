@@ -224,20 +224,21 @@ class SemanticChecks {
   ) {}
 
   run(): void {
+    // clean() before reading a part: a part with a structural error may be null
     if (!this.intact([])) return;
     if (this.intact(['heartbeat'])) this.checkHeartbeat();
     if (this.intact(['nodes'])) this.checkNodes();
-    if (this.document.nat_router !== undefined && this.clean(['nat_router']))
+    if (this.clean(['nat_router']) && this.document.nat_router !== undefined)
       this.checkClaimedAddress(this.document.nat_router, ['nat_router']);
     if (this.intact(['ipvs_timeouts'])) {
       for (const name of ['tcp', 'tcp_fin', 'udp'] as const) this.wholeSeconds(['ipvs_timeouts', name], 1, 2147483647);
     }
-    if (this.document.sync.group !== undefined && this.clean(['sync', 'group'])) this.checkSyncGroup(this.document.sync.group);
+    if (this.clean(['sync', 'group']) && this.document.sync.group !== undefined) this.checkSyncGroup(this.document.sync.group);
     if (this.intact(['sync', 'ipvs', 'kernel'])) this.checkIpvsKernelSync();
     if (this.intact(['hooks'])) this.positiveDuration(['hooks', 'timeout']);
     if (this.intact(['announce'])) this.positiveDuration(['announce', 'interval']);
     if (this.intact(['virtual_services'])) this.checkVirtualServices();
-    if (this.document.metrics !== undefined && this.clean(['metrics', 'listen'])) this.checkListen(this.document.metrics.listen);
+    if (this.clean(['metrics', 'listen']) && this.document.metrics !== undefined) this.checkListen(this.document.metrics.listen);
   }
 
   private checkListen(listen: string): void {

@@ -15,11 +15,17 @@ export function readFixture(name: string): string {
 /** Debian's entries for the service names the seeds use (not the machine's file). */
 export const services = servicesTableResolver(readFixture('services'));
 
-/** Host names of the examples: seed 003's epsg90NN hosts live in TEST-NET-1. */
+const exampleHosts = new Map([
+  ['ifw01.local', ['198.51.100.11']],
+  ['ics01.local', ['192.168.3.2']],
+]);
+
+/** Host names of the examples: seed 003's epsg90NN hosts live in TEST-NET-1. (A Map, so
+ *  a name such as `valueOf` that fuzzing produces is no object's property.) */
 export const hosts: HostResolver = (name) => {
   const epsg = /^epsg90(\d\d)$/.exec(name);
   if (epsg !== null) return Promise.resolve([`192.0.2.${Number(epsg[1])}`]);
-  return Promise.resolve({ 'ifw01.local': ['198.51.100.11'], 'ics01.local': ['192.168.3.2'] }[name] ?? []);
+  return Promise.resolve(exampleHosts.get(name) ?? []);
 };
 
 /** For files that must not need name resolution: any lookup is a test failure. */

@@ -223,6 +223,13 @@ keep_services_on_release: true
     ]);
   });
 
+  it('names a section left empty (null) instead of failing on it', async () => {
+    for (const section of ['sync', 'nat_router', 'metrics']) {
+      const error = await configError(yaml(`${section}:\n`));
+      expect(error.diagnostics.map((d) => d.key)).toEqual([section]);
+    }
+  });
+
   it('takes the metrics listen address (absent: off), IPv4 or IPv6, and writes it back', async () => {
     expect((await yaml('cluster: lab\n')).model.metrics).toBeUndefined();
     const { model } = await yaml('metrics: {listen: "[2001:DB8::1]:9539"}\n');
