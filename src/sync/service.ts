@@ -38,8 +38,13 @@ import { syncStatusOf, type ConnsListing, type KindFigures, type SyncStatus } fr
 import type { SyncKind, SyncedTable, TableChange } from './table.js';
 import { decodeSyncMessage, encodeSyncMessage, recordBudget, syncKinds, type DataBody, type SyncMessage } from './wire.js';
 
-/** Builds a kind's kernel table; the daemon calls it once at start for each enabled kind. */
-export type SyncTableFactory = (context: { model: Model; logger: Logger; stats: Stats }) => SyncedTable<unknown>;
+/** Builds a kind's kernel table; the daemon calls it once at start for each enabled kind.
+ *  Undefined where the kernel has no such table (no IPVS in a lab or a container). */
+export type SyncTableFactory = (context: {
+  model: Model;
+  logger: Logger;
+  stats: Stats;
+}) => SyncedTable<unknown> | undefined | Promise<SyncedTable<unknown> | undefined>;
 
 /** The injection point: a table per kind this build can sync (conntrack, ipvs). */
 export type SyncTableFactories = Partial<Record<SyncKind, SyncTableFactory>>;
@@ -117,12 +122,11 @@ export class SyncService {
     const budget = recordBudget(maxPayloadLength(model.cluster, self.name));
     for (const kind of syncKinds) {
       if (!syncEnabled(model, kind)) continue;
-      const factory = options.tables[kind];
-      if (!factory) {
-        logger.warn({ event: 'sync.no-table', kind }, `${kind} sync is enabled but this build has no ${kind} table: not synced`);
+      const table = await options.tables[kind]?.({ model, logger: logger.child({ component: `sync-${kind}` }), stats: options.registry });
+      if (!table) {
+        logger.warn({ event: 'sync.no-table', kind }, `${kind} sync is enabled but there is no ${kind} table here: not synced`);
         continue;
       }
-      const table = factory({ model, logger: logger.child({ component: `sync-${kind}` }), stats: options.registry });
       service.engines.set(kind, {
         kind,
         table,

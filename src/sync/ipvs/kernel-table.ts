@@ -208,7 +208,11 @@ export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
     void this.stopDaemon('backup')
       .then(() => this.releaseAnchors())
       .finally(() => {
-        void this.kernel?.then((kernel) => kernel.close());
+        // a kernel that never opened (no IPVS) has nothing to close
+        void this.kernel?.then(
+          (kernel) => kernel.close(),
+          () => undefined,
+        );
       });
   }
 
