@@ -124,6 +124,8 @@ describe('takeover on the host (keepalive 50ms, deadtime 200ms)', () => {
     const fault = await lab.pair.roleChange(active, 'FAULT', cutAt - 1);
     expect(fault).toMatchObject({ from: 'ACTIVE', reason: 'link-down' });
     await lab.pair.roleChange(backup, 'ACTIVE', cutAt - 1);
+    // the claim follows the conntrack commit (sync.conntrack.commit: before-announce)
+    await backup.logs.waitFor((e) => e.event === 'controller.claim' && e.time >= cutAt);
     expect(await lab.managed(active)).toEqual([]);
     expect((await lab.managed(backup)).map((a) => a.address)).toEqual([vip, natGateway]);
     expect((await lab.pair.status(active)).health).toMatchObject({ canServe: false, fault: 'link down: eth1 (no-carrier)' });
