@@ -19,6 +19,8 @@ export type ConntrackFilter = (entry: ConntrackEntry) => boolean;
 
 /** enum tcp_conntrack's established state. */
 const tcpEstablished = 3;
+/** IPS_ASSURED: the kernel saw traffic both ways and keeps the flow (setting it makes an event). */
+const statusAssured = 1 << 2;
 /** The kernel's default nf_conntrack_tcp_timeout_established: how long an idle established flow lives. */
 const establishedLifetimeSeconds = 432_000;
 
@@ -56,11 +58,12 @@ export class ConntrackTable implements SyncedTable<ConntrackEntry> {
   }
 
   timeoutMs(entry: ConntrackEntry): number {
-    // A busy TCP flow's countdown is at most nf_conntrack_tcp_timeout_unacknowledged (300 s)
-    // while data is in flight, and its refreshes make no event: kept by it, the backup would
-    // forget a busy flow minutes after reading it. Its end comes as a removal instead.
-    const seconds = entry.tcp?.state === tcpEstablished ? Math.max(entry.timeoutSeconds, establishedLifetimeSeconds) : entry.timeoutSeconds;
-    return seconds * 1000;
+    // The kernel refreshes a flow's countdown with each packet and makes no event of it (a
+    // busy TCP flow counts down from 300 s, a UDP stream from 120 s): kept by the countdown
+    // it had when read, the backup would forget a flow that lives on. An established or
+    // assured flow stays until its removal comes as an event (or a resync drops it).
+    const lasting = entry.tcp?.state === tcpEstablished || (entry.status & statusAssured) !== 0;
+    return (lasting ? Math.max(entry.timeoutSeconds, establishedLifetimeSeconds) : entry.timeoutSeconds) * 1000;
   }
 
   async *dump(): AsyncIterable<readonly ConntrackEntry[]> {

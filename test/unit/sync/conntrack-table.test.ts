@@ -97,8 +97,15 @@ describe('conntrack table', () => {
     const table = new ConntrackTable(new FakeKernel(), { filter: () => true });
     // data in flight: the kernel counts down from nf_conntrack_tcp_timeout_unacknowledged
     expect(table.timeoutMs({ ...masqueraded, timeoutSeconds: 299 })).toBe(432_000_000);
-    const synSent = { ...masqueraded, timeoutSeconds: 119, tcp: { ...masqueraded.tcp!, state: 1 } };
+    const synSent = { ...masqueraded, status: 0x8, timeoutSeconds: 119, tcp: { ...masqueraded.tcp!, state: 1 } };
     expect(table.timeoutMs(synSent)).toBe(119_000);
+  });
+
+  it('keeps an assured UDP stream past the countdown it was read with; a one-off query by it', () => {
+    const table = new ConntrackTable(new FakeKernel(), { filter: () => true });
+    // a VPN tunnel or a media stream: each packet resets the 120 s, and no event says so
+    expect(table.timeoutMs({ ...udp, status: udp.status | 0x4 })).toBe(432_000_000);
+    expect(table.timeoutMs({ ...udp, timeoutSeconds: 30 })).toBe(30_000);
   });
 
   it('is the on-takeover conntrack kind, with the record codec and the timeout in ms', () => {
