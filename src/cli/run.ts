@@ -185,10 +185,15 @@ export const runCommand: CommandModule = {
           metrics &&
           new metrics.MetricsCollector({
             counters: stats.registry,
-            status: metrics.cachedStatus(async () => {
-              if (!daemon) throw new Error('the daemon is starting');
-              return daemon.status();
-            }, statusMaxAgeMs),
+            status: metrics.cachedStatus(
+              async () => {
+                if (!daemon) throw new Error('the daemon is starting');
+                return daemon.status();
+              },
+              statusMaxAgeMs,
+              undefined,
+              () => stats.role.transitions.sum(),
+            ),
           });
         try {
           daemon = await Daemon.start({

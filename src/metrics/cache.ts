@@ -6,13 +6,17 @@ export function cachedStatus(
   read: () => Promise<DaemonStatus>,
   maxAgeMs: number,
   now = () => performance.now(),
+  /** Changes whenever a cached status must not be served any more (the role changed):
+   *  a scrape right after a failover shows the new role, as the transition counters do. */
+  generation: () => number = () => 0,
 ): () => Promise<DaemonStatus> {
-  let last: { at: number; status: Promise<DaemonStatus> } | undefined;
+  let last: { at: number; generation: number; status: Promise<DaemonStatus> } | undefined;
   return () => {
     const t = now();
-    if (last === undefined || t - last.at >= maxAgeMs) {
+    const current = generation();
+    if (last === undefined || t - last.at >= maxAgeMs || last.generation !== current) {
       const status = read();
-      last = { at: t, status };
+      last = { at: t, generation: current, status };
       // a failed read is not kept: the next scrape tries again
       status.catch(() => {
         if (last?.status === status) last = undefined;

@@ -155,6 +155,26 @@ describe('status cache', () => {
     await status();
     expect(reads).toBe(3);
   });
+
+  it('reads the status again once the role changed, however recent the last read', async () => {
+    let reads = 0;
+    let roleChanges = 0;
+    const stats = createStats();
+    const status = cachedStatus(
+      () => {
+        reads += 1;
+        return Promise.resolve(statusOf(stats));
+      },
+      1000,
+      () => 0,
+      () => roleChanges,
+    );
+    await status();
+    await status();
+    roleChanges += 1;
+    await status();
+    expect(reads).toBe(2);
+  });
 });
 
 describe('metrics endpoint', () => {
