@@ -31,7 +31,7 @@ const LOGGED_OPERATIONS = 20;
 /** A reload reconciles only the services it changed while they are at most this share of
  *  the model's: each is read from the kernel on its own, where the whole table is read in
  *  bulk. */
-export const RELOAD_SERVICES_SHARE = 0.1;
+const RELOAD_SERVICES_SHARE = 0.1;
 
 /** Why the whole table is reconciled. The first programming in a role is a claim or a
  *  release; only a repair or a retry can find drift. */
@@ -339,7 +339,7 @@ export class BalancerPlanner {
    *  reconciles only those services. */
   private whyWholeTable(next: Model, changed: ReadonlyMap<string, ServiceIdentity>): string | undefined {
     if (this.kernel !== 'open' || !this.programmed || this.taskFailed || this.wantTable !== undefined)
-      return 'the table is not as the last reconcile in this role left it';
+      return 'the table is not yet programmed for this role';
     if (next.keepServicesOnRelease !== this.model.keepServicesOnRelease || next.network !== this.model.network)
       return 'a setting of every service changed';
     if (changed.size > next.virtualServices.length * RELOAD_SERVICES_SHARE) return 'too many services changed';
@@ -351,7 +351,7 @@ export class BalancerPlanner {
       'info',
       'ipvs.reload-scope',
       whyWholeTable === undefined
-        ? `reload: ${changed} virtual service(s) changed; reconciling only them`
+        ? `reload: ${changed} virtual service(s) changed; reconciling only those`
         : `reload: ${changed} virtual service(s) changed; reconciling the whole table (${whyWholeTable})`,
       { changed, wholeTable: whyWholeTable !== undefined, ...(whyWholeTable !== undefined && { why: whyWholeTable }) },
     );
