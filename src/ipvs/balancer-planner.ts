@@ -7,7 +7,9 @@
 //
 // Work comes in three kinds, done in this order: what a call asked for (claim, release,
 // reload, sync role), the services whose servers changed health, and the periodic
-// maintenance (repair drift while active, retry what failed).
+// maintenance (repair drift while active, retry what failed). A reload that changed only
+// some services reconciles just those; one that changed what shapes every service, or
+// that comes before the table is programmed in the role, reconciles the whole table.
 import type { SyncRole } from '../cluster/index.js';
 import { wireSyncDaemons } from '../config/index.js';
 import type { IpvsTimeouts as ModelTimeouts, Model, VirtualService } from '../config/model.js';
@@ -16,7 +18,7 @@ import { identityOfVirtualService, type IpvsRole } from './desired.js';
 import type { SyncDaemonState } from './genl/codec.js';
 import { describeOperation, type IpvsOperation } from './operations.js';
 import type { ReconcileResult } from './reconcile.js';
-import { serviceKey } from './table.js';
+import { serviceKey, type ServiceIdentity } from './table.js';
 
 export const DEFAULT_REPAIR_INTERVAL = 10_000;
 /** Drift repair may take at most 1/REPAIR_COST_FACTOR of the time (reading 10,000 services
@@ -26,6 +28,10 @@ export const MAX_OPEN_RETRY_DELAY = 300_000;
 export const IPVS_REMEDY = 'load the IPVS module: modprobe ip_vs (the kernel needs CONFIG_IP_VS); tandem retries by itself';
 /** Operations named in one log line about a repair; the rest are counted. */
 const LOGGED_OPERATIONS = 20;
+/** A reload reconciles only the services it changed while they are at most this share of
+ *  the model's: each is read from the kernel on its own, where the whole table is read in
+ *  bulk. */
+const RELOAD_SERVICES_SHARE = 0.1;
 
 /** Why the whole table is reconciled. The first programming in a role is a claim or a
  *  release; only a repair or a retry can find drift. */
@@ -36,8 +42,16 @@ export type BalancerOperation =
   | { type: 'apply-timeouts'; timeouts: ModelTimeouts }
   /** Active: with the real servers' health as it is when the table is built. */
   | { type: 'reconcile-table'; reason: TableReason; role: IpvsRole; model: Model }
-  /** Only these services (their servers changed health), active. */
-  | { type: 'reconcile-services'; services: VirtualService[]; model: Model }
+  /** Only these services (their servers changed health, or a reload changed them); the
+   *  `removed` ones (a reload dropped them) are deleted. */
+  | {
+      type: 'reconcile-services';
+      reason: 'health' | 'reload';
+      role: IpvsRole;
+      services: VirtualService[];
+      removed: ServiceIdentity[];
+      model: Model;
+    }
   | { type: 'reconcile-sync'; state: SyncDaemonState | 'none'; model: Model };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -59,8 +73,16 @@ export type BalancerEvent =
   | { type: 'activate'; now: number }
   | { type: 'deactivate'; now: number }
   | { type: 'sync-role'; now: number; role: SyncRole }
-  /** `services`: the model's services by IPVS key (health changes find them by it). */
-  | { type: 'reload'; now: number; model: Model; services: ReadonlyMap<string, VirtualService> }
+  /** `services`: the model's services by IPVS key (health changes find them by it).
+   *  `changed`: the services the reload added, removed or changed, by IPVS key
+   *  (changedServices); absent, the whole table is reconciled. */
+  | {
+      type: 'reload';
+      now: number;
+      model: Model;
+      services: ReadonlyMap<string, VirtualService>;
+      changed?: ReadonlyMap<string, ServiceIdentity>;
+    }
   | { type: 'health'; now: number; services: readonly VirtualService[] }
   /** Status is about to read the kernel: open it if it is needed and not backing off. */
   | { type: 'status'; now: number }
@@ -79,7 +101,7 @@ export interface BalancerPlannerOptions {
   retryDelay?: number;
   /** After IPVS could not be opened, the first new attempt (ms); doubles up to 5 min. */
   openRetryDelay?: number;
-  /** Services reconciled together after health changes. */
+  /** Services reconciled together after health changes, or a reload's changes. */
   healthBatch?: number;
   /** Where reconciles, operations and repairs are counted; default: counters of its own. */
   stats?: IpvsStats;
@@ -139,6 +161,8 @@ export class BalancerPlanner {
   private wantSync = false;
   /** Services whose real servers changed health, for the next batches. */
   private readonly pending = new Set<string>();
+  /** Services reloads changed, by key, for the next batches (the reload call waits for them). */
+  private readonly reloaded = new Map<string, ServiceIdentity>();
   /** The next step of the maintenance under way. */
   private maintenance: MaintenanceStep | undefined;
   private running: Running | undefined;
@@ -180,8 +204,7 @@ export class BalancerPlanner {
   get settled(): boolean {
     if (this.closed) return true;
     if (this.running?.forCall) return false;
-    const asked = this.wantTimeouts || this.wantTable !== undefined || this.wantSync;
-    return !asked || this.kernel === 'closed';
+    return !this.asked() || this.kernel === 'closed';
   }
 
   handle(event: BalancerEvent): BalancerAction[] {
@@ -204,14 +227,18 @@ export class BalancerPlanner {
         this.syncRole = event.role;
         if (this.syncApplies()) this.wantSync = true;
         break;
-      case 'reload':
+      case 'reload': {
+        const whyWholeTable = event.changed ? this.whyWholeTable(event.model, event.changed) : undefined;
         this.model = event.model;
         this.services = event.services;
         this.kernelNeeded = needsKernel(event.model);
         if (this.role === 'active') this.wantTimeouts = true;
-        this.wantTable = 'reload';
+        if (event.changed && whyWholeTable === undefined) for (const [key, identity] of event.changed) this.reloaded.set(key, identity);
+        else this.wantTable = 'reload';
+        if (event.changed) this.logReloadScope(event.changed.size, whyWholeTable);
         if (this.syncApplies()) this.wantSync = true;
         break;
+      }
       case 'health':
         if (this.role !== 'active') break;
         for (const service of event.services) this.pending.add(serviceKey(identityOfVirtualService(service)));
@@ -268,7 +295,7 @@ export class BalancerPlanner {
 
   private next(now: number, statusReads: boolean): Running | undefined {
     if (this.running) return undefined;
-    const forCall = this.wantTimeouts || this.wantTable !== undefined || this.wantSync;
+    const forCall = this.asked();
     if (this.kernel === 'closed') {
       if (!forCall && !this.maintenance && !statusReads) return undefined;
       // A kernel without IPVS is retried now and then; a maintenance waits for the next tick.
@@ -286,18 +313,74 @@ export class BalancerPlanner {
     if (this.wantTable) {
       // Built from the health as it is then: the changes noted so far are in it.
       if (this.role === 'active') this.pending.clear();
-      // It does what a maintenance under way would do to the table (and its timeouts).
+      // It does what a maintenance under way would do to the table (and its timeouts), and
+      // what the services reloads changed are waiting for.
       if (this.maintenance) this.maintenance = 'sync';
+      this.reloaded.clear();
       const reason = this.wantTable;
       this.wantTable = undefined;
       return { operation: this.table(reason), forCall: true };
     }
+    const reloadBatch = this.nextReloadBatch();
+    if (reloadBatch) return reloadBatch;
     if (this.wantSync) {
       this.wantSync = false;
       const sync = this.sync();
       if (sync) return { operation: sync, forCall: true };
     }
     return this.nextHealthBatch() ?? this.nextMaintenanceStep();
+  }
+
+  private asked(): boolean {
+    return this.wantTimeouts || this.wantTable !== undefined || this.wantSync || this.reloaded.size > 0;
+  }
+
+  /** Why a reload that changed `changed` reconciles the whole table; undefined when it
+   *  reconciles only those services. */
+  private whyWholeTable(next: Model, changed: ReadonlyMap<string, ServiceIdentity>): string | undefined {
+    if (this.kernel !== 'open' || !this.programmed || this.taskFailed || this.wantTable !== undefined)
+      return 'the table is not yet programmed for this role';
+    if (next.keepServicesOnRelease !== this.model.keepServicesOnRelease || next.network !== this.model.network)
+      return 'a setting of every service changed';
+    if (changed.size > next.virtualServices.length * RELOAD_SERVICES_SHARE) return 'too many services changed';
+    return undefined;
+  }
+
+  private logReloadScope(changed: number, whyWholeTable: string | undefined): void {
+    this.log(
+      'info',
+      'ipvs.reload-scope',
+      whyWholeTable === undefined
+        ? `reload: ${changed} virtual service(s) changed; reconciling only those`
+        : `reload: ${changed} virtual service(s) changed; reconciling the whole table (${whyWholeTable})`,
+      { changed, wholeTable: whyWholeTable !== undefined, ...(whyWholeTable !== undefined && { why: whyWholeTable }) },
+    );
+  }
+
+  /** The services reloads changed, a batch at a time: those the model still has are made
+   *  as it says, the others deleted. */
+  private nextReloadBatch(): Running | undefined {
+    if (this.reloaded.size === 0) return undefined;
+    const services: VirtualService[] = [];
+    const removed: ServiceIdentity[] = [];
+    const scope = new Set<string>();
+    for (const [key, identity] of this.reloaded) {
+      this.reloaded.delete(key);
+      scope.add(key);
+      const service = this.services.get(key);
+      if (service) services.push(service);
+      else removed.push(identity);
+      if (scope.size >= this.healthBatch) break;
+    }
+    const operation: BalancerOperation = {
+      type: 'reconcile-services',
+      reason: 'reload',
+      role: this.role,
+      services,
+      removed,
+      model: this.model,
+    };
+    return { operation, forCall: true, scope };
   }
 
   private nextHealthBatch(): Running | undefined {
@@ -314,7 +397,15 @@ export class BalancerPlanner {
       if (services.length >= this.healthBatch) break;
     }
     if (services.length === 0) return undefined;
-    return { operation: { type: 'reconcile-services', services, model: this.model }, forCall: false, scope };
+    const operation: BalancerOperation = {
+      type: 'reconcile-services',
+      reason: 'health',
+      role: 'active',
+      services,
+      removed: [],
+      model: this.model,
+    };
+    return { operation, forCall: false, scope };
   }
 
   /** Timeouts while active, the table (while active, or when something is to be retried),
@@ -385,7 +476,7 @@ export class BalancerPlanner {
         break;
       case 'reconciled':
         if (operation.type === 'reconcile-table') this.tableReconciled(operation, outcome.result, now);
-        else this.record(outcome.result, 'health', running.scope, now);
+        else this.record(outcome.result, operation.type === 'reconcile-services' ? operation.reason : 'health', running.scope, now);
         break;
       case 'timeouts-applied':
         if (outcome.error !== undefined && outcome.error !== this.timeoutsError)

@@ -26,6 +26,7 @@ export { IpvsReconciler, type ReconcileResult, type ReconcilerOptions } from './
 export { formatList, formatSave, healthLabels, type HealthLabel, type ListOptions } from './format.js';
 export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
 export { forEachInChunks } from './chunks.js';
+export { changedServices, servicesByKey } from './model-services.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';
 export type {

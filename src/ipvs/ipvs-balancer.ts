@@ -14,11 +14,11 @@ import type { Logger } from '../log.js';
 import type { Balancer, BalancerStatus } from './balancer.js';
 import { BalancerPlanner, IPVS_REMEDY, type BalancerEvent, type BalancerOperation, type Outcome } from './balancer-planner.js';
 import { serviceStatuses } from './balancer-status.js';
-import { forEachInChunks } from './chunks.js';
-import { desiredTable, desiredTableInChunks, identityOfVirtualService } from './desired.js';
+import { desiredTable, desiredTableInChunks, type DesiredOptions, type IpvsRole } from './desired.js';
 import { IpvsNetlink } from './genl/driver.js';
 import type { IpvsInfo } from './genl/codec.js';
 import { readTable, type IpvsDriver } from './operations.js';
+import { changedServices, servicesByKey } from './model-services.js';
 import { IpvsReconciler } from './reconcile.js';
 import { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
 import { serviceKey } from './table.js';
@@ -51,16 +51,6 @@ export interface IpvsBalancerOptions {
 
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
-
-/** The model's services by IPVS key, the first of each; in chunks, as the model may hold tens of thousands. */
-async function servicesByKey(model: Model): Promise<Map<string, VirtualService>> {
-  const services = new Map<string, VirtualService>();
-  await forEachInChunks(model.virtualServices, 1000, (service) => {
-    const key = serviceKey(identityOfVirtualService(service));
-    if (!services.has(key)) services.set(key, service);
-  });
-  return services;
-}
 
 /** This node's address in `model` (a reload may change it). */
 function selfAddress(model: Model, self: NodeSpec): string {
@@ -141,7 +131,8 @@ export class IpvsBalancer implements Balancer {
     return this.call(async () => {
       await this.health.reload(model);
       const services = await servicesByKey(model);
-      this.dispatch({ type: 'reload', now: this.now(), model, services });
+      const changed = await changedServices(this.planner.figures().services, services);
+      this.dispatch({ type: 'reload', now: this.now(), model, services, changed });
     });
   }
 
@@ -265,17 +256,23 @@ export class IpvsBalancer implements Balancer {
           return { type: 'timeouts-applied', error: errorMessage(error) };
         }
       case 'reconcile-table': {
-        const { model, role, reason } = operation;
-        const desired = await desiredTableInChunks(model, { role, ...(role === 'active' && { health: this.health.view }) });
-        return { type: 'reconciled', result: await this.session().reconciler.reconcile(desired, reason) };
+        const desired = await desiredTableInChunks(operation.model, this.desiredOptions(operation.role));
+        return { type: 'reconciled', result: await this.session().reconciler.reconcile(desired, operation.reason) };
       }
       case 'reconcile-services': {
-        const desired = desiredTable(operation.model, { role: 'active', health: this.health.view }, operation.services);
-        return { type: 'reconciled', result: await this.session().reconciler.reconcileServices(desired, 'health') };
+        const desired = desiredTable(operation.model, this.desiredOptions(operation.role), operation.services);
+        // Owned but not desired: the reconcile deletes them.
+        for (const identity of operation.removed) desired.owned.set(serviceKey(identity), identity);
+        return { type: 'reconciled', result: await this.session().reconciler.reconcileServices(desired, operation.reason) };
       }
       case 'reconcile-sync':
         return this.reconcileSync(operation);
     }
+  }
+
+  /** Active, with the real servers' health as it is now. */
+  private desiredOptions(role: IpvsRole): DesiredOptions {
+    return { role, ...(role === 'active' && { health: this.health.view }) };
   }
 
   private async open(): Promise<Outcome> {

@@ -1,6 +1,6 @@
 // Brings the kernel's IPVS table to the desired one: read what is there, diff, apply.
-// Reload (SIGHUP) is a reconcile with the new model; a health change reconciles the
-// one service it affects. Large tables are handled in chunks with a yield to the event
+// A claim or a repair reconciles the whole table; a reload the services it changed
+// (or the whole table), a health change the one service it affects. Large tables are handled in chunks with a yield to the event
 // loop between them, so heartbeats sharing the loop are never held up for long.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from '../log.js';
@@ -68,9 +68,9 @@ export class IpvsReconciler {
     });
   }
 
-  /** Only the services `desired` describes (desiredTable for some services, e.g. the one
+  /** Only the services `desired` owns (desiredTable for some services, e.g. the one
    *  whose real server changed health): reads just those from the kernel, so the cost
-   *  does not grow with the table. */
+   *  does not grow with the table. One owned but not among its services is deleted. */
   reconcileServices(desired: DesiredTable, reason: string): Promise<ReconcileResult> {
     return this.queue.run(async () => {
       const started = performance.now();

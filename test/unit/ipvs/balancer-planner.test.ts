@@ -13,6 +13,7 @@ import {
   type Outcome,
 } from '../../../src/ipvs/balancer-planner.js';
 import { identityOfVirtualService } from '../../../src/ipvs/desired.js';
+import { changedServices } from '../../../src/ipvs/model-services.js';
 import { createStats } from '../../../src/lib/stats.js';
 import { describeOperation, type IpvsOperation } from '../../../src/ipvs/operations.js';
 import { serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
@@ -85,8 +86,12 @@ function summary(operation: BalancerOperation): string {
   switch (operation.type) {
     case 'reconcile-table':
       return `table ${operation.reason} (${operation.role})`;
-    case 'reconcile-services':
-      return `services ${operation.services.map((service) => service.name).join(' ')}`;
+    case 'reconcile-services': {
+      const names = operation.services.map((service) => service.name).join(' ');
+      if (operation.reason === 'health') return `services ${names}`;
+      const removed = operation.removed.map((identity) => ` -${serviceKey(identity)}`).join('');
+      return `reload services ${names}${removed} (${operation.role})`;
+    }
     case 'reconcile-sync':
       return `sync ${operation.state}`;
     default:
@@ -451,6 +456,82 @@ describe('BalancerPlanner: health and reload', () => {
     const d = director().send({ type: 'activate' });
     d.run(noIpvs);
     expect(d.until(10_000)).toEqual(['10000: open', '10000: apply-timeouts', '10000: table claim (active)']);
+  });
+});
+
+describe('BalancerPlanner: a reload of some services', () => {
+  const many = (weights: Record<number, number> = {}, count = 20) =>
+    model(
+      Array.from({ length: count }, (_, index) => {
+        const i = index + 1;
+        return virtualService(`web${i}`, `203.0.113.${i}`, { realServers: [realServer(`10.0.${i}.1`, { weight: weights[i] ?? 1 })] });
+      }),
+    );
+  const reload = async (d: ReturnType<typeof director>, before: Model, after: Model) =>
+    d.send({
+      type: 'reload',
+      model: after,
+      services: servicesOf(after),
+      changed: await changedServices(servicesOf(before), servicesOf(after)),
+    });
+
+  it('one changed weight reconciles only that service; the call waits for it', async () => {
+    const before = many();
+    const d = director({ model: before }).send({ type: 'activate' });
+    d.run();
+    await reload(d, before, many({ 7: 3 }));
+    expect(d.planner.settled).toBe(false);
+    expect(d.run()).toEqual(['apply-timeouts', 'reload services web7 (active)']);
+    expect(d.planner.settled).toBe(true);
+    expect(d.planner.figures().lastReconcile).toMatchObject({ reason: 'reload' });
+    expect(d.logs('ipvs.reload-scope')).toEqual([{ level: 'info', changed: 1, wholeTable: false }]);
+  });
+
+  it('a removed service is deleted and an added one added, in batches of healthBatch', async () => {
+    const before = many({}, 40);
+    const d = director({ model: before, healthBatch: 2 }).send({ type: 'activate' });
+    d.run();
+    const after = model([...before.virtualServices.filter((service) => service.name !== 'web3'), web(41)]);
+    await reload(d, before, after);
+    expect(d.run()).toEqual(['apply-timeouts', 'reload services web41 -tcp/203.0.113.3:80 (active)']);
+    // inactive, the changed services are made as a release leaves them
+    d.send({ type: 'deactivate' }).run();
+    await reload(d, after, many({ 1: 2, 2: 2 }, 40));
+    expect(d.run()).toEqual(['reload services web1 web2 (inactive)', 'reload services web3 -tcp/203.0.113.41:80 (inactive)']);
+  });
+
+  it('reconciles the whole table when a setting of every service changed, when too many changed, or before the claim is done', async () => {
+    const before = many();
+    const d = director({ model: before }).send({ type: 'activate' });
+    d.run();
+    const keep = { ...many({ 7: 3 }), keepServicesOnRelease: !before.keepServicesOnRelease };
+    await reload(d, before, keep);
+    expect(d.run()).toEqual(['apply-timeouts', 'table reload (active)']);
+    await reload(d, keep, { ...many({ 1: 2, 2: 2, 3: 2 }), keepServicesOnRelease: keep.keepServicesOnRelease });
+    expect(d.run()).toEqual(['apply-timeouts', 'table reload (active)']);
+    expect(d.logs('ipvs.reload-scope')).toMatchObject([
+      { changed: 1, wholeTable: true, why: 'a setting of every service changed' },
+      { changed: 4, wholeTable: true, why: 'too many services changed' },
+    ]);
+
+    const claiming = director({ model: before }).send({ type: 'activate' });
+    claiming.run();
+    claiming.send({ type: 'deactivate' }).send({ type: 'activate' });
+    expect(claiming.running).toBe('table release (inactive)');
+    await reload(claiming, before, many({ 7: 3 }));
+    expect(claiming.run()).toEqual(['table release (inactive)', 'apply-timeouts', 'table reload (active)']);
+    expect(claiming.logs('ipvs.reload-scope')).toMatchObject([{ wholeTable: true }]);
+  });
+
+  it('a whole-table reconcile asked for meanwhile covers the services a reload changed', async () => {
+    const before = many();
+    const d = director({ model: before }).send({ type: 'activate' });
+    d.run();
+    d.at(10_000).send({ type: 'tick' });
+    expect(d.running).toBe('apply-timeouts');
+    await reload(d, before, many({ 7: 3 }));
+    d.send({ type: 'deactivate' });
+    expect(d.run()).toEqual(['apply-timeouts', 'table release (inactive)']);
   });
 });
 

@@ -10,6 +10,15 @@ import type { CheckResult } from '../../../src/health/result.js';
 import { captureLogger } from '../../support/capture-log.js';
 import { healthCheck, model, realServer, sorryServer, virtualService } from '../../support/ipvs-models.js';
 import { MemoryKernel } from './memory-kernel.js';
+import { bigTable } from '../../support/big-table.js';
+import { desiredTable } from '../../../src/ipvs/desired.js';
+import { destinationKey, serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
+
+const byKey = (a: IpvsService, b: IpvsService) => serviceKey(a).localeCompare(serviceKey(b));
+const sorted = (service: IpvsService): IpvsService => ({
+  ...service,
+  destinations: [...service.destinations].sort((a, b) => destinationKey(a).localeCompare(destinationKey(b))),
+});
 
 const refused: CheckResult = { outcome: 'fail', reason: 'refused', message: 'connection refused', durationMs: 1 };
 const pass: CheckResult = { outcome: 'pass', message: 'connected', durationMs: 1 };
@@ -157,6 +166,63 @@ describe('IpvsBalancer', () => {
     expect(last).toMatchObject({ reason: 'reload', 'edit-destination': 2 });
     expect(last).not.toHaveProperty('delete-destination');
     expect(kernel.weights()).toEqual({ '203.0.113.1:80': ['10.0.1.1:80 5', '10.0.1.2:80 1'], '203.0.113.2:80': ['10.0.2.1:80 5'] });
+  });
+
+  describe('a reload of a big table', () => {
+    /** 200 services × 4 real servers, fresh objects as a reload's parse makes them. */
+    const big = (change: (config: Model) => void = () => undefined) => {
+      const config = bigTable(200, 4).model;
+      change(config);
+      return config;
+    };
+    const reads = () => ({ ...kernel.calls });
+
+    it('reads and changes only the service whose weight changed', async () => {
+      await start(big());
+      await balancer!.activate();
+      const before = reads();
+      await balancer!.reload(big((config) => (config.virtualServices[42]!.realServers[2]!.weight = 9)));
+      const after = reads();
+      expect({
+        listServices: after.listServices - before.listServices,
+        getService: after.getService - before.getService,
+        listDestinations: after.listDestinations - before.listDestinations,
+        operations: after.operations - before.operations,
+      }).toEqual({ listServices: 0, getService: 1, listDestinations: 1, operations: 1 });
+      expect(events('ipvs.reconciled').at(-1)).toMatchObject({ reason: 'reload', 'edit-destination': 1, servicesRead: 1 });
+      expect(kernel.snapshot()).toEqual(
+        desiredTable(
+          big((config) => (config.virtualServices[42]!.realServers[2]!.weight = 9)),
+          { role: 'active' },
+        )
+          .services.map(sorted)
+          .sort(byKey),
+      );
+    });
+
+    it('deletes a removed service and adds an added one; a global change reconciles the whole table', async () => {
+      await start(big());
+      await balancer!.activate();
+      const changed = big((config) => {
+        config.virtualServices.splice(7, 1);
+        config.virtualServices.push(virtualService('new', '192.0.2.1', { realServers: [realServer('10.9.9.9')] }));
+      });
+      const before = reads();
+      await balancer!.reload(changed);
+      expect(reads().listServices - before.listServices).toBe(0);
+      expect(events('ipvs.reconciled').at(-1)).toMatchObject({
+        reason: 'reload',
+        'delete-service': 1,
+        'add-service': 1,
+        'add-destination': 1,
+      });
+      expect(kernel.snapshot()).toEqual(desiredTable(changed, { role: 'active' }).services.map(sorted).sort(byKey));
+
+      const keep = { ...changed, keepServicesOnRelease: true };
+      await balancer!.reload(keep);
+      expect(reads().listServices - before.listServices).toBe(1);
+      expect(events('ipvs.reload-scope').at(-1)).toMatchObject({ changed: 0, wholeTable: true });
+    });
   });
 
   it('puts back what someone changed behind its back, and says what', async () => {

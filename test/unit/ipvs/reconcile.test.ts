@@ -75,6 +75,20 @@ describe('reconciling the kernel table', () => {
     expect(kernel.calls.listDestinations - reads).toBe(1);
   });
 
+  it('deletes a service it owns but no longer desires, reading nothing else', async () => {
+    const kernel = new MemoryIpvs();
+    const reconciler = new IpvsReconciler(kernel, capturedLogger().logger);
+    const config = model(services(50));
+    await reconciler.reconcile(desiredTable(config, { role: 'active' }), 'claim');
+    const dropped = desiredTable(config, { role: 'active' }, [config.virtualServices[7]!]);
+    const calls = { ...kernel.calls };
+    const result = await reconciler.reconcileServices({ services: [], owned: dropped.owned }, 'reload');
+    expect(result.operations.map((op) => op.kind)).toEqual(['delete-service']);
+    expect(kernel.services.size).toBe(49);
+    expect([kernel.calls.listServices - calls.listServices, kernel.calls.getService - calls.getService]).toEqual([0, 1]);
+    expect(kernel.calls.listDestinations).toBe(calls.listDestinations);
+  });
+
   it('reports failures and applies the rest', async () => {
     const kernel = new MemoryIpvs();
     kernel.refuse = (op) => (op.kind === 'add-service' && op.service.address === '203.0.0.2' ? 'ENOENT' : undefined);

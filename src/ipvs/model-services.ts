@@ -1,0 +1,50 @@
+// The model's virtual services by the kernel's identity, and which of them a reload
+// changed: a reload that touches a few services reconciles only those. Pure, with a
+// return to the event loop now and then (a model may hold 100,000 services).
+import { isDeepStrictEqual } from 'node:util';
+import type { Model, VirtualService } from '../config/model.js';
+import { forEachInChunks } from './chunks.js';
+import { identityOfVirtualService } from './desired.js';
+import { serviceKey, type ServiceIdentity } from './table.js';
+
+/** The model's services by IPVS key, the first of each (as the desired table takes them). */
+export async function servicesByKey(model: Model): Promise<Map<string, VirtualService>> {
+  const services = new Map<string, VirtualService>();
+  await forEachInChunks(model.virtualServices, 1000, (service) => {
+    const key = serviceKey(identityOfVirtualService(service));
+    if (!services.has(key)) services.set(key, service);
+  });
+  return services;
+}
+
+/** The services added, removed or changed in anything (servers, weights, scheduler, flags,
+ *  checks…) from `before` to `after` (servicesByKey of each model), with their identity. */
+export async function changedServices(
+  before: ReadonlyMap<string, VirtualService>,
+  after: ReadonlyMap<string, VirtualService>,
+): Promise<Map<string, ServiceIdentity>> {
+  const changed = new Map<string, ServiceIdentity>();
+  await forEachInChunks(after, 1000, ([key, service]) => {
+    const previous = before.get(key);
+    if (previous === undefined || !samePlainData(previous, service)) changed.set(key, identityOfVirtualService(service));
+  });
+  await forEachInChunks(before, 1000, ([key, service]) => {
+    if (!after.has(key)) changed.set(key, identityOfVirtualService(service));
+  });
+  return changed;
+}
+
+/** Equal as the loader's plain data (objects, arrays, strings, numbers, booleans), at about
+ *  a third of isDeepStrictEqual's cost; anything else is left to it. */
+function samePlainData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(a);
+  if (prototype !== Object.getPrototypeOf(b)) return false;
+  if (prototype !== Object.prototype && prototype !== Array.prototype) return isDeepStrictEqual(a, b);
+  const [first, second] = [a as Record<string, unknown>, b as Record<string, unknown>];
+  const keys = Object.keys(first);
+  if (keys.length !== Object.keys(second).length) return false;
+  for (const key of keys) if (!Object.hasOwn(second, key) || !samePlainData(first[key], second[key])) return false;
+  return true;
+}
