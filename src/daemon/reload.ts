@@ -1,12 +1,13 @@
 // A reload compares the running configuration with the file as it is now: what
 // cannot change without a restart (who the two nodes are, how they reach each
 // other), and what changed, one line per change for the `config.reload` event and
-// `tandem reload`. Pure.
+// `tandem reload`. Pure, returning to the event loop while it compares big tables.
 import type { Keyring } from '../cluster/index.js';
 import { ConfigError, ipvsSyncOverChannel, type Diagnostic } from '../config/index.js';
 import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import type { ReloadOutcome } from '../control/index.js';
+import { forEachInChunks } from '../ipvs/index.js';
 import { cidrOf, managedAddresses } from './host-plan.js';
 
 export interface PairConfig {
@@ -28,7 +29,7 @@ export type ReloadVerdict =
   | { ok: false; code: NonNullable<ReloadOutcome['code']>; message: string; diagnostics: Diagnostic[] };
 
 /** Whether the file as loaded (or the error loading it) can replace the running configuration, and what it changes. */
-export function reloadVerdict(running: PairConfig, loaded: LoadedConfig | Error): ReloadVerdict {
+export async function reloadVerdict(running: PairConfig, loaded: LoadedConfig | Error): Promise<ReloadVerdict> {
   if (loaded instanceof ConfigError)
     return {
       ok: false,
@@ -45,7 +46,7 @@ export function reloadVerdict(running: PairConfig, loaded: LoadedConfig | Error)
       message: `restart tandem to apply: ${restart.join('; ')}; nothing changed`,
       diagnostics: loaded.warnings,
     };
-  const changes = configChanges(running.model, loaded.model);
+  const changes = await configChanges(running.model, loaded.model);
   return {
     ok: true,
     next: loaded,
@@ -90,7 +91,7 @@ export function restartNeeded(running: PairConfig, next: PairConfig): string[] {
 const addressText = (a: ClaimedAddress) => `${cidrOf(a)}${a.label ? ` (${a.label})` : a.device ? ` (${a.device})` : ''}`;
 
 /** What changed between two configurations of the same pair, one line each. */
-export function configChanges(before: Model, after: Model): string[] {
+export async function configChanges(before: Model, after: Model): Promise<string[]> {
   const changes: string[] = [];
   const value = (key: string, a: unknown, b: unknown) => {
     if (!same(a, b)) changes.push(`${key}: ${show(a)} -> ${show(b)}`);
@@ -107,15 +108,12 @@ export function configChanges(before: Model, after: Model): string[] {
   value('network', before.network, after.network);
   value('enable_forwarding', before.enableForwarding, after.enableForwarding);
   setChange(changes, 'addresses', managedAddresses(before).map(addressText), managedAddresses(after).map(addressText));
-  const services = (m: Model) => new Map(m.virtualServices.map((s) => [s.name, JSON.stringify(s)]));
-  const [was, is] = [services(before), services(after)];
-  setChange(
-    changes,
-    'virtual_services',
-    [...was.keys()],
-    [...is.keys()],
-    [...is].filter(([name, text]) => was.has(name) && was.get(name) !== text).map(([name]) => name),
-  );
+  const [was, is] = [await serviceTexts(before), await serviceTexts(after)];
+  const modified: string[] = [];
+  await forEachInChunks(is, 1000, ([name, text]) => {
+    if (was.has(name) && was.get(name) !== text) modified.push(name);
+  });
+  setChange(changes, 'virtual_services', [...was.keys()], [...is.keys()], modified);
   for (const key of ['activeCmd', 'inactiveCmd', 'notify', 'timeout'] as const) value(`hooks.${key}`, before.hooks[key], after.hooks[key]);
   value('announce', before.announce, after.announce);
   value('monitor_links', before.monitorLinks, after.monitorLinks);
@@ -125,9 +123,22 @@ export function configChanges(before: Model, after: Model): string[] {
   return changes;
 }
 
+/** Each service as text by name, in slices: a model may hold 100,000 of them. */
+async function serviceTexts(model: Model): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  await forEachInChunks(model.virtualServices, 1000, (service) => texts.set(service.name, JSON.stringify(service)));
+  return texts;
+}
+
+/** Names listed in one change line; beyond, a count (a line naming 100,000 services says nothing). */
+const listedAtMost = 20;
+
 function setChange(changes: string[], key: string, before: string[], after: string[], modified: string[] = []): void {
-  const added = after.filter((x) => !before.includes(x));
-  const removed = before.filter((x) => !after.includes(x));
+  const [had, has] = [new Set(before), new Set(after)];
+  const added = after.filter((x) => !had.has(x));
+  const removed = before.filter((x) => !has.has(x));
   const parts = [...added.map((x) => `+${x}`), ...removed.map((x) => `-${x}`), ...modified.map((x) => `~${x}`)];
-  if (parts.length > 0) changes.push(`${key}: ${parts.join(', ')}`);
+  if (parts.length === 0) return;
+  const more = parts.length - listedAtMost;
+  changes.push(`${key}: ${parts.slice(0, listedAtMost).join(', ')}${more > 0 ? ` and ${more} more` : ''}`);
 }

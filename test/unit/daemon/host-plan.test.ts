@@ -93,7 +93,7 @@ describe('reload', () => {
           .replace('port: 53', 'port: 5353') +
         'hooks: { notify: /usr/local/bin/notify }\n',
     );
-    expect(configChanges(before, after)).toEqual([
+    expect(await configChanges(before, after)).toEqual([
       'serial_no: 1 -> 2',
       'heartbeat.keepalive: 50ms -> 20ms',
       'nodes.ifw01.priority: 100 -> 150',
@@ -101,7 +101,20 @@ describe('reload', () => {
       'virtual_services: ~dns, ~old',
       'hooks.notify: none -> /usr/local/bin/notify',
     ]);
-    expect(configChanges(before, before)).toEqual([]);
+    expect(await configChanges(before, before)).toEqual([]);
+  });
+
+  it('names at most 20 changed services, then counts the rest (a reload of a big table)', async () => {
+    const before = await model(base + services);
+    const many = Array.from({ length: 5000 }, (_, i) => ({ ...before.virtualServices[0]!, name: `svc${i}`, port: 1000 + i }));
+    const after: Model = { ...before, virtualServices: [...before.virtualServices, ...many] };
+    const [line] = await configChanges(before, after);
+    expect(line).toBe(
+      `virtual_services: ${many
+        .slice(0, 20)
+        .map((s) => `+${s.name}`)
+        .join(', ')} and 4980 more`,
+    );
   });
 
   it('needs a restart for another pair, other node addresses or another port', async () => {
