@@ -135,7 +135,8 @@ void describe('IPVS connection sync between two tandem daemons (VS/NAT, 200 flow
     await pair.lab.connect(dead.host, 'eth0', 'sw0', [`${dead.publicAddress}/24`]);
     await pair.lab.connect(dead.host, 'eth1', 'sw1', [`${dead.privateAddress}/24`]);
     const restarting = Date.now();
-    await pair.start(dead, { timeoutMs: 120_000 });
+    // with the flows running, the emulated VM took 28-70 s to start it, over 120 s once
+    await pair.start(dead, { timeoutMs: 300_000 });
     console.log(`# the returning node started in ${Date.now() - restarting} ms`);
     await pair.roleChange(dead, 'BACKUP', 0, 60_000);
     // `tandem takeover` is refused until the returning node's table has caught up
