@@ -62,14 +62,18 @@ async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, lo
   }
 }
 
-/** The configuration, this node and its peer, and the keys: at start and on every reload. */
-function configLoader(options: RunOptions, onModel: (model: Model) => void): ConfigLoader {
+/** The configuration, this node and its peer, and the keys: at start (`background` false) and on every reload. */
+function configLoader(options: RunOptions, onModel: (model: Model) => void, { background = true } = {}): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
-    const { model, warnings } = await loadConfigOffThread(options.config, {
-      ...(options.format !== undefined && { format: options.format }),
-      ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
-    });
+    const { model, warnings } = await loadConfigOffThread(
+      options.config,
+      {
+        ...(options.format !== undefined && { format: options.format }),
+        ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
+      },
+      { background },
+    );
     let local;
     try {
       local = resolveLocalNode(model, {
@@ -136,10 +140,11 @@ export const runCommand: CommandModule = {
       .action(async (options: RunOptions) => {
         // what a crash releases: the configuration read last (at start or by a reload)
         let lastModel: Model | undefined;
-        const loadConfig = configLoader(options, (model) => (lastModel = model));
+        const remember = (model: Model) => (lastModel = model);
+        const loadConfig = configLoader(options, remember);
         let loaded;
         try {
-          loaded = await loadConfig();
+          loaded = await configLoader(options, remember, { background: false })();
         } catch (error) {
           if (error instanceof ConfigError) reportConfigError(options.config, error);
           else badInput((error as Error).message);

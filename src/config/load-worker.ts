@@ -2,19 +2,19 @@
 // over in slices, one per request, so that no single message is long to deserialise.
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loaderNice, nextSlice, sliceSize, type OffThreadLoadOptions, type WorkerAnswer } from './off-thread.js';
+import { loaderNice, nextSlice, sliceSize, type WorkerAnswer, type WorkerInput } from './off-thread.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { VirtualService } from './model.js';
 
+const { path, options, background } = workerData as WorkerInput;
+
 // Before the loader's modules are read: reading them is much of a small file's load.
 try {
-  setPriority(loaderNice);
+  if (background) setPriority(loaderNice);
 } catch {
   // a priority that cannot be lowered (a restricted container) leaves the load as it was
 }
 const { ConfigError, loadConfig } = await import('./index.js');
-
-const { path, options } = workerData as { path: string; options: OffThreadLoadOptions };
 
 if (parentPort === null) throw new Error('load-worker.ts runs only as the worker of loadConfigOffThread');
 const port = parentPort;

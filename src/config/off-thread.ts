@@ -53,13 +53,26 @@ function startWorker(workerData: unknown): Worker {
   return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }
 
-/** loadConfig in a worker thread: the same result, or the same ConfigError. */
+/** What the worker is started with. */
+export interface WorkerInput {
+  path: string;
+  options: OffThreadLoadOptions;
+  /** Whether the worker lowers its priority to loaderNice first. */
+  background: boolean;
+}
+
+/**
+ * loadConfig in a worker thread: the same result, or the same ConfigError. The worker runs
+ * at loaderNice unless `background` is false: at start nothing runs yet that the load could
+ * delay, and on a busy host a niced loader waited minutes for the CPU.
+ */
 export function loadConfigOffThread(
   path: string,
   options: OffThreadLoadOptions = {},
+  { background = true }: { background?: boolean } = {},
 ): Promise<{ model: Model; warnings: Diagnostic[]; format: ConfigFormat }> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ path, options });
+    const worker = startWorker({ path, options, background } satisfies WorkerInput);
     let settled = false;
     let loaded: { model: Model; warnings: Diagnostic[]; format: ConfigFormat } | undefined;
     const settle = (finish: () => void) => {

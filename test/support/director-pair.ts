@@ -2,6 +2,7 @@
 // two switches (the public and the private heartbeat path), for the cluster lab
 // tests and the failover benchmark.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,7 +173,13 @@ export class DirectorPair {
     );
     exited.catch(() => undefined);
     // Generous by default: on a loaded machine starting Node alone can take seconds.
-    await Promise.race([logs.waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 30_000), exited]);
+    const started = logs
+      .waitFor((e) => e.event === 'daemon.start', options.timeoutMs ?? 30_000)
+      .catch((error: unknown) => {
+        // one that hangs before its first log line may have said why on stderr only
+        throw new Error(`${(error as Error).message}\n${node.name} ${processState(child.pid)}; its stderr: ${stderr.trim() || '(empty)'}`);
+      });
+    await Promise.race([started, exited]);
   }
 
   /** The next `count` heartbeats `from` sends `to` on the public path, as `to` receives them (UDP payloads). */
@@ -271,6 +278,22 @@ export class DirectorPair {
   async destroy(): Promise<void> {
     await this.lab.destroy();
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Whether the process still runs, and if so where the kernel has each of its threads (which call it sleeps in, its nice value). */
+function processState(pid: number | undefined): string {
+  try {
+    const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const wchan = readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8');
+      return `${comm} ${fields[0]} ${wchan === '0' || wchan === '' ? '' : `${wchan} `}nice ${fields[16]} cpu ${Number(fields[11]) + Number(fields[12])} ticks`;
+    });
+    return `is still running; its threads: ${threads.join(', ')}`;
+  } catch {
+    return 'has exited';
   }
 }
 

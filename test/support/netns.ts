@@ -77,6 +77,17 @@ export class Lab {
     return { name, netns };
   }
 
+  /**
+   * The host as after a reboot: its namespace (and its cables with it) deleted and
+   * created again under the same name, empty. Processes still running in it are not ended.
+   */
+  async replaceHost(host: Host): Promise<Host> {
+    await run('ip', ['netns', 'del', host.netns]);
+    this.namespaces.splice(this.namespaces.indexOf(host.netns), 1);
+    for (const cable of [...this.ports.keys()]) if (cable.startsWith(`${host.netns}/`)) this.ports.delete(cable);
+    return this.addHost(host.name);
+  }
+
   /** A learning bridge inside the switch namespace. */
   async addSwitch(name: string): Promise<string> {
     await this.ipBatch(this.switchNetns, [`link add ${name} type bridge`, `link set ${name} up`]);
@@ -221,7 +232,7 @@ export class Collector<T> {
         done();
         reject(
           new Error(
-            `${this.source}: nothing matching within ${timeoutMs} ms; got:\n${this.items.map((i) => JSON.stringify(i)).join('\n')}`,
+            `${this.source}: nothing matching within ${timeoutMs} ms; got:${this.items.length === 0 ? ' nothing' : `\n${this.items.map((i) => JSON.stringify(i)).join('\n')}`}`,
           ),
         );
       }, timeoutMs);

@@ -33,16 +33,37 @@ describe('loadConfigOffThread', () => {
     expect([...seen]).toContain(loaderNice);
     expect(getPriority()).toBe(before);
   });
+
+  it("leaves the load at the caller's priority when it is not in the background (the daemon's start)", async () => {
+    const before = getPriority();
+    const earlier = new Set(threadNices().keys());
+    const started = new Map<string, number>();
+    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { background: false }).then(() => true);
+    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
+    for (let done = false; !done; done = await Promise.race([loaded, aMoment()])) {
+      for (const [tid, nice] of threadNices()) if (!earlier.has(tid)) started.set(tid, nice);
+    }
+    // the worker's thread is among those started
+    expect(started.size).toBeGreaterThan(0);
+    expect(new Set(started.values())).toEqual(new Set([before]));
+  });
 });
 
 /** The nice values of this process's threads (field 19 of /proc/self/task/TID/stat). */
 function threadNiceValues(): number[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
+  return [...threadNices().values()];
+}
+
+/** Each thread's nice value, by thread ID. */
+function threadNices(): Map<string, number> {
+  const nices = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+      nices.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
     } catch {
-      return [];
+      // the thread has ended
     }
-  });
+  }
+  return nices;
 }
