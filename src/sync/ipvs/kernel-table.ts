@@ -18,7 +18,7 @@ import { connectionKey, type IpvsConnection } from './connection.js';
 import { forwardingLookup, parseProcLine, toConnection } from './proc.js';
 import { kernelSyncSettings } from './settings.js';
 import { decodeRecord, encodeRecord, packMessages, parseMessage } from './sync-message.js';
-import { udpSocketStats } from './udp-stats.js';
+import { udpSocketStats, type UdpSocketStats } from './udp-stats.js';
 
 /** The backup daemon listens this far above the master's ports (the kernel allows at
  *  most 64 ports per daemon), so both can run in one namespace. */
@@ -297,18 +297,19 @@ export class IpvsSyncTable implements SyncedTable<IpvsConnection> {
   }
 
   private socketDrops(port: number, ports: number): number {
-    const text = readFileSync(`${this.procNet()}/udp`, 'utf8');
-    let drops = 0;
-    for (let index = 0; index < ports; index++) drops += udpSocketStats(text, this.options.settings.group, port + index)?.drops ?? 0;
-    return drops;
+    return this.udpTotal(port, ports, 'drops');
   }
 
   private receiveQueue(port: number, ports: number): number {
+    return this.udpTotal(port, ports, 'receiveQueue');
+  }
+
+  /** One figure of /proc/net/udp summed over the sockets on the group's ports port.. port+ports-1. */
+  private udpTotal(port: number, ports: number, figure: keyof UdpSocketStats): number {
     const text = readFileSync(`${this.procNet()}/udp`, 'utf8');
-    let queued = 0;
-    for (let index = 0; index < ports; index++)
-      queued += udpSocketStats(text, this.options.settings.group, port + index)?.receiveQueue ?? 0;
-    return queued;
+    let total = 0;
+    for (let index = 0; index < ports; index++) total += udpSocketStats(text, this.options.settings.group, port + index)?.[figure] ?? 0;
+    return total;
   }
 
   private async sendPaced(messages: ReadonlyArray<{ message: Buffer; port: number }>, base: number, ports: number): Promise<void> {
