@@ -11,10 +11,8 @@ import { after, describe, it } from 'node:test';
 import { DirectorPair, type Director } from '../support/director-pair.js';
 import type { Host } from '../support/netns.js';
 import type { FlowReport } from './flows.js';
-import { eventually, LineProcess, sleep } from './sync-support.js';
+import { eventually, flowCount, flowEveryMs, LineProcess, sleep } from './sync-support.js';
 
-const flowCount = Number(process.env.TANDEM_SYNC_FLOWS ?? 200);
-const everyMs = 50;
 const vip = '192.0.2.100';
 const gateway = '198.51.100.254';
 const server = '198.51.100.11';
@@ -57,7 +55,7 @@ async function world(sync: string): Promise<World> {
   await echo.next((message) => 'listening' in message, 600_000);
   await pair.startBoth({ timeoutMs: 120_000 });
   await pair.settled(60_000);
-  const flows = LineProcess.start(lab, client, 'flows.ts', ['client', vip, String(port), String(flowCount), String(everyMs)]);
+  const flows = LineProcess.start(lab, client, 'flows.ts', ['client', vip, String(port), String(flowCount), String(flowEveryMs)]);
   const connected = await flows.next((message) => 'connected' in message, 600_000);
   assert.equal(connected.connected, flowCount);
   const report = async () => {

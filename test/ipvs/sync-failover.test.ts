@@ -9,11 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Lab, run, type Host } from '../support/netns.js';
 import { resetIpvs } from './director.js';
-import { eventually, LineProcess, sleep, TableBridge } from './sync-support.js';
+import { eventually, flowCount, flowEveryMs, LineProcess, sleep, TableBridge } from './sync-support.js';
 import type { FlowReport } from './flows.js';
 
-const flowCount = Number(process.env.TANDEM_SYNC_FLOWS ?? 200);
-const everyMs = 50;
 const vip = '10.100.0.100';
 const gateway = '10.200.0.254';
 const server = '10.200.0.11';
@@ -115,7 +113,7 @@ void describe('200 flows across a hard failover and the failback, the IPVS table
     return report();
   };
   const startFlows = async () => {
-    flows = LineProcess.start(lab, client, 'flows.ts', ['client', vip, String(port), String(flowCount), String(everyMs)]);
+    flows = LineProcess.start(lab, client, 'flows.ts', ['client', vip, String(port), String(flowCount), String(flowEveryMs)]);
     const connected = await flows.next((message) => 'connected' in message, 600_000);
     assert.equal(connected.connected, flowCount);
     await allExchanging('the flows exchange data', 5000);
