@@ -341,15 +341,19 @@ describe('election rules (one node)', () => {
     expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'handover-failed' });
   });
 
-  it('after a handover times out, stops asking and claims again only once the peer cannot act on it', () => {
+  /** An active that asked for a failover the peer never saw (it answers as BACKUP, state 3), until the request timed out at 220. */
+  const handoverTimedOut = () => {
     const n = single();
     n.tick(0);
     n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
     n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
     n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
-    // The peer keeps answering as BACKUP without having seen the request (it was lost).
     for (let t = 50; t < 220; t += 50) n.hear(t, peerHeartbeat('BACKUP', { peerStateVersion: 3 }));
-    const timeout = n.tick(220);
+    return { n, timeout: n.tick(220) };
+  };
+
+  it('after a handover times out, stops asking and claims again only once the peer cannot act on it', () => {
+    const { n, timeout } = handoverTimedOut();
     expect(n.election.currentRole).toBe('BACKUP');
     const withdrawn = timeout.find((a) => a.type === 'sendHeartbeat');
     expect(withdrawn).toMatchObject({ heartbeat: { role: 'BACKUP' } });
@@ -364,13 +368,7 @@ describe('election rules (one node)', () => {
   });
 
   it('counts a handover done when the peer claims after the request was withdrawn', () => {
-    const n = single();
-    n.tick(0);
-    n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
-    n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
-    n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
-    for (let t = 50; t < 220; t += 50) n.hear(t, peerHeartbeat('BACKUP', { peerStateVersion: 3 }));
-    n.tick(220);
+    const { n } = handoverTimedOut();
     const done = n.hear(240, peerHeartbeat('ACTIVE', { term: 2, peerStateVersion: 3 }));
     expect(done.find((a) => a.type === 'operatorReply')).toMatchObject({ requestId: 1, ok: true });
     expect(n.election.currentRole).toBe('BACKUP');
