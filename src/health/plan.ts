@@ -85,7 +85,9 @@ function compileService(service: VirtualService): ((server: RealServer) => Check
     case 'send-expect': {
       const kind = transportOf(service);
       const exchange = spec.kind === 'tcp' ? {} : { ...(spec.send ? { send: spec.send } : {}), ...(expect ? { expect } : {}) };
-      return (server) => checkOf(server, { kind, ...exchange }, requirePort(service, server, spec));
+      // one probe for the service's servers: a check never changes its probe
+      const probe: Probe = { kind, ...exchange };
+      return (server) => checkOf(server, probe, requirePort(service, server, spec));
     }
     case 'http': {
       const http = spec.http;
