@@ -12,7 +12,7 @@ import type { HealthView, Model, RealServer, VirtualService } from '../config/mo
 import type { Check } from './check.js';
 import { DueQueue } from './due-queue.js';
 import { runCheck } from './run-check.js';
-import { endpoint, planService, serverKey, type PlannedServer } from './plan.js';
+import { endpoint, planService, serverKey, type PlannedServer, type SharedSpecs } from './plan.js';
 import type { CheckResult } from './result.js';
 import {
   effectiveWeight,
@@ -142,6 +142,8 @@ interface Staged {
   /** In the model's order (status lists them so). */
   entries: Entry[];
   byKey: ShardedMap<Entry>;
+  /** Shared by the plans of services with the same check settings. */
+  specs: SharedSpecs;
   /** Entries that stay, with their new plans and whether their checks start again. */
   updates: Array<[Entry, PlannedServer, boolean]>;
   invalid: Array<{ service: string; message: string; servers: string[] }>;
@@ -302,7 +304,7 @@ export class HealthMonitor {
     const generation = ++this.generation;
     const previous = this.entries;
     const previousByKey = this.byKey;
-    const staged: Staged = { entries: [], byKey: new ShardedMap(), updates: [], invalid: [], checked: 0 };
+    const staged: Staged = { entries: [], byKey: new ShardedMap(), specs: new ShardedMap(), updates: [], invalid: [], checked: 0 };
     const slice = new TimeSlice(yieldToLoop);
     // the state of new servers, shared (it is never changed, only replaced) within a slice
     let fresh = initialHealth(this.now());
@@ -366,7 +368,7 @@ export class HealthMonitor {
    */
   private adopt(service: VirtualService, previous: ShardedMap<Entry>, staged: Staged, fresh: ServerHealth): void {
     const invalid = new Map<string, string[]>();
-    for (const plan of planService(service)) {
+    for (const plan of planService(service, staged.specs)) {
       if (plan.check) staged.checked++;
       if (plan.unchecked?.kind === 'invalid') {
         const servers = invalid.get(plan.unchecked.message) ?? [];
