@@ -139,9 +139,8 @@ class Entry {
 
 /** A model being planned: applied by install() once complete. */
 interface Staged {
-  /** In the model's order (status lists them so). */
-  entries: Entry[];
-  byKey: ShardedMap<Entry>;
+  /** By serverKey, in the model's order (status lists them so). */
+  entries: ShardedMap<Entry>;
   /** Shared by the plans of services with the same check settings. */
   specs: SharedSpecs;
   /** Entries that stay, with their new plans and whether their checks start again. */
@@ -187,9 +186,8 @@ export class HealthMonitor {
   private readonly run: (check: Check, signal: AbortSignal) => Promise<CheckResult>;
   private readonly counters: HealthStats;
 
-  private entries: Entry[] = [];
   /** By serverKey: big tables grow it without a rehash of 200,000 keys in one turn. */
-  private byKey = new ShardedMap<Entry>();
+  private entries = new ShardedMap<Entry>();
   /** The checks' timers, one Node timer for all of them. */
   private readonly due: DueQueue<Entry>;
   /** Entries with a check (status asks often; counting 200,000 entries each time would stall). */
@@ -234,7 +232,7 @@ export class HealthMonitor {
    * configured.
    */
   readonly view: HealthView = (service, server) => {
-    const entry = this.byKey.get(serverKey(service, server));
+    const entry = this.entries.get(serverKey(service, server));
     if (!entry) return service.active && server.active ? { up: true, weight: server.weight } : { up: false, weight: 0 };
     return this.outputOf(entry, this.now());
   };
@@ -253,10 +251,10 @@ export class HealthMonitor {
     this.epoch++;
     this.maxInFlight = 0;
     this.logger.info(
-      { event: 'health.enabled', servers: this.entries.length, checked: this.checked, maxConcurrentChecks: this.maxConcurrent },
+      { event: 'health.enabled', servers: this.entries.size, checked: this.checked, maxConcurrentChecks: this.maxConcurrent },
       `health checking started for ${this.checked} real servers`,
     );
-    void this.arm(this.entries);
+    void this.arm(this.entries.values());
   }
 
   /**
@@ -279,7 +277,7 @@ export class HealthMonitor {
       const slice = new TimeSlice(yieldToLoop);
       const now = this.now();
       const fresh = initialHealth(now);
-      for (const entry of this.entries) {
+      for (const entry of this.entries.values()) {
         if (slice.spent) await slice.next();
         this.stopEntry(entry);
         entry.health = fresh;
@@ -303,14 +301,13 @@ export class HealthMonitor {
   async reload(model: Model): Promise<void> {
     const generation = ++this.generation;
     const previous = this.entries;
-    const previousByKey = this.byKey;
-    const staged: Staged = { entries: [], byKey: new ShardedMap(), specs: new ShardedMap(), updates: [], invalid: [], checked: 0 };
+    const staged: Staged = { entries: new ShardedMap(), specs: new ShardedMap(), updates: [], invalid: [], checked: 0 };
     const slice = new TimeSlice(yieldToLoop);
     // the state of new servers, shared (it is never changed, only replaced) within a slice
     let fresh = initialHealth(this.now());
     let planned = 0;
     for (const service of model.virtualServices) {
-      this.adopt(service, previousByKey, staged, fresh);
+      this.adopt(service, previous, staged, fresh);
       planned += service.realServers.length;
       if (planned >= LOAD_CHUNK || slice.spent) {
         planned = 0;
@@ -321,9 +318,9 @@ export class HealthMonitor {
     }
     await this.install(staged, slice, generation);
     // out of the table already: their checks can stop a chunk at a time
-    for (const entry of previous) {
+    for (const [key, entry] of previous) {
       if (slice.spent) await slice.next();
-      if (staged.byKey.get(entry.plan.key) === entry) continue;
+      if (staged.entries.get(key) === entry) continue;
       entry.removed = true;
       this.stopEntry(entry);
       this.ramping.delete(entry);
@@ -338,20 +335,20 @@ export class HealthMonitor {
 
   status(): ServerHealthStatus[] {
     const now = this.now();
-    return this.entries.map((entry) => this.statusOf(entry, now));
+    return [...this.entries.values()].map((entry) => this.statusOf(entry, now));
   }
 
   /** One real server's status, found as the view finds it: a status that walks a big
    *  table asks server by server rather than for all of them at once. */
   serverStatus(service: VirtualService, server: RealServer): ServerHealthStatus | undefined {
-    const entry = this.byKey.get(serverKey(service, server));
+    const entry = this.entries.get(serverKey(service, server));
     return entry && this.statusOf(entry, this.now());
   }
 
   stats(): MonitorStats {
     return {
       enabled: this.enabled,
-      servers: this.entries.length,
+      servers: this.entries.size,
       checked: this.checked,
       inFlight: this.inFlight,
       queued: this.socketQueue.length + this.programQueue.length,
@@ -376,12 +373,11 @@ export class HealthMonitor {
         servers.push(plan.server.name);
       }
       // the same server twice is the loader's error to report; the first one counts here
-      if (staged.byKey.has(plan.key)) continue;
+      if (staged.entries.has(plan.key)) continue;
       const kept = previous.get(plan.key);
       if (kept) staged.updates.push([kept, plan, kept.plan.specSignature !== plan.specSignature || !plan.check]);
       const entry = kept ?? new Entry(plan, fresh, outputOf(plan, fresh, this.now()));
-      staged.entries.push(entry);
-      staged.byKey.set(plan.key, entry);
+      staged.entries.set(plan.key, entry);
     }
     for (const [message, servers] of invalid) staged.invalid.push({ service: service.name, message, servers });
   }
@@ -394,7 +390,6 @@ export class HealthMonitor {
    */
   private async install(staged: Staged, slice: TimeSlice, generation: number): Promise<void> {
     this.entries = staged.entries;
-    this.byKey = staged.byKey;
     this.checked = staged.checked;
     for (const [entry, plan, restart] of staged.updates) {
       if (slice.spent) {
@@ -404,7 +399,7 @@ export class HealthMonitor {
       if (restart) this.stopEntry(entry);
       entry.plan = plan;
     }
-    if (this.enabled) void this.arm(staged.entries);
+    if (this.enabled) void this.arm(staged.entries.values());
     for (const { service, message, servers } of staged.invalid) {
       this.logger.warn(
         { event: 'health.check-invalid', service, servers, detail: message },
@@ -423,7 +418,7 @@ export class HealthMonitor {
   }
 
   /** Schedules the first check of each entry that needs one, a chunk per event-loop turn. */
-  private async arm(entries: readonly Entry[]): Promise<void> {
+  private async arm(entries: Iterable<Entry>): Promise<void> {
     const epoch = this.epoch;
     const slice = new TimeSlice(yieldToLoop);
     let index = 0;

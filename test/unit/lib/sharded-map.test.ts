@@ -15,4 +15,19 @@ describe('ShardedMap', () => {
     map.set('', 0);
     expect(map.has('')).toBe(true);
   });
+
+  it('iterates in the order keys were first set, as a Map does', () => {
+    const map = new ShardedMap<number>();
+    const keys = Array.from({ length: 500 }, (_, i) => `key ${(i * 7919) % 500}`);
+    keys.forEach((key, i) => map.set(key, i));
+    map.set(keys[3] ?? '', -3);
+    const expected = new Map(keys.map((key, i) => [key, i]));
+    expected.set(keys[3] ?? '', -3);
+    expect([...map]).toEqual([...expected]);
+    expect([...map.keys()]).toEqual([...expected.keys()]);
+    expect([...map.values()]).toEqual([...expected.values()]);
+    const visited: string[] = [];
+    map.forEach((_, key) => visited.push(key));
+    expect(visited).toEqual(keys);
+  });
 });
