@@ -1,6 +1,6 @@
 // A Map by string too big to grow in one go on the event loop: V8 rehashes a Map whole when
-// it doubles, which at 65,536 entries takes 5–12 ms, at 131,072 18–20 ms and at 262,144 some
-// 27 ms (one set() call, measured under --single-threaded-gc). Spread over 64 Maps by a hash
+// it doubles, which at 65,536 entries takes 5–12 ms, at 131,072 6–20 ms and at 262,144 18–28 ms
+// (one set() call, measured under --single-threaded-gc). Spread over 64 Maps by a hash
 // of the key, each doubling moves a sixty-fourth of the entries; the order of insertion is
 // kept in two arrays, which grow by copying (a few ms at a million entries), not rehashing.
 
