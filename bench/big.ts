@@ -5,6 +5,9 @@
 // longest event-loop stall and how late a heartbeat timer of 10 ms ran; then per phase (load,
 // apply, reconcile, status) and the director's memory per service. Runs under the V8 flags
 // the daemon runs with (src/cli/main.ts's first line): they decide what the GC costs.
+// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
+// and a CPU profile (written to DIR) and lists each late heartbeat with its time, to line the
+// stalls up with what ran (README: Big tables on the event loop).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +30,7 @@ setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 const HEARTBEAT_MS = 10;
+const traceDir = process.env.TANDEM_BENCH_BIG_TRACE;
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 
 interface StepFigures {
@@ -37,6 +41,8 @@ interface StepFigures {
   lateMs: number;
   /** Longest CPU stretch of the main thread between two 5 ms ticks (this process's own blocking). */
   busyMs: number;
+  /** With TANDEM_BENCH_BIG_TRACE: each late heartbeat, `from–to ms (+late)` in performance.now(). */
+  lates: string[];
 }
 
 /** Runs `task` with a heartbeat timer of 10 ms and the event-loop monitors beside it. */
@@ -45,9 +51,12 @@ async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
   const busy = measureLoopDelay();
   let last = performance.now();
   let lateMs = 0;
+  const lates: string[] = [];
   const heartbeat = setInterval(() => {
     const now = performance.now();
-    lateMs = Math.max(lateMs, now - last - HEARTBEAT_MS);
+    const late = now - last - HEARTBEAT_MS;
+    lateMs = Math.max(lateMs, late);
+    if (traceDir !== undefined && late > HEARTBEAT_MS) lates.push(`${last.toFixed(0)}–${now.toFixed(0)} ms (+${late.toFixed(0)})`);
     last = now;
   }, HEARTBEAT_MS);
   delay.enable();
@@ -58,10 +67,11 @@ async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
   await sleep(HEARTBEAT_MS + 1);
   delay.disable();
   clearInterval(heartbeat);
-  return [result, { ms, stallMs: delay.max / 1e6, lateMs, busyMs: busy.stop().longestBusy }];
+  return [result, { ms, stallMs: delay.max / 1e6, lateMs, busyMs: busy.stop().longestBusy, lates }];
 }
 
 const show = (label: string, f: StepFigures) =>
+  (f.lates.length > 0 ? `  late heartbeats: ${f.lates.join(', ')}\n` : '') +
   `  ${label.padEnd(34)} ${(f.ms / 1000).toFixed(2).padStart(7)} s   stall ≤ ${f.stallMs.toFixed(1).padStart(5)} ms   ` +
   `heartbeat late ≤ ${f.lateMs.toFixed(1).padStart(5)} ms   main thread busy ≤ ${f.busyMs.toFixed(1).padStart(5)} ms`;
 
@@ -213,7 +223,8 @@ export const bigBenchmark: Benchmark = {
   name: 'big',
   description: 'big tables at host speed (in-memory IPVS): load, claim, reload, status of 10k × 4 and 100k × 2; stalls, memory',
   async run() {
-    const flags = daemonFlags();
+    const tracing = traceDir === undefined ? [] : ['--trace-gc', '--trace-incremental-marking', '--cpu-prof', `--cpu-prof-dir=${traceDir}`];
+    const flags = [...daemonFlags(), ...tracing];
     console.log(`(under the daemon's flags ${flags.join(' ')}; a shared 2-core machine makes these figures indicative;`);
     console.log(' "busy" is the main thread\'s own CPU, without the time it waited for one)');
     // a file, not --eval: the loader's worker thread inherits the options (and refuses --input-type)
@@ -223,4 +234,9 @@ export const bigBenchmark: Benchmark = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await runTables();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // --trace-gc counts from the isolate's start, a CPU profile in µs of the monotonic clock
+  if (traceDir !== undefined)
+    console.log(`clock: performance.now() ${performance.now()} ms = process.hrtime ${process.hrtime.bigint()} ns`);
+  await runTables();
+}

@@ -5,12 +5,14 @@
 // small batches and nothing here loops over every server in one go while checking.
 import { performance } from 'node:perf_hooks';
 import { createStats, type HealthStats } from '../lib/stats.js';
+import { ShardedMap } from '../lib/sharded-map.js';
 import { TimeSlice } from '../lib/time-slice.js';
 import type { Logger } from '../log.js';
 import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
 import type { Check } from './check.js';
+import { DueQueue } from './due-queue.js';
 import { runCheck } from './run-check.js';
-import { endpoint, planService, serverKey, type PlannedServer } from './plan.js';
+import { endpoint, planService, serverKey, type PlannedServer, type SharedSpecs } from './plan.js';
 import type { CheckResult } from './result.js';
 import {
   effectiveWeight,
@@ -113,21 +115,34 @@ export const RAMP_TICK_MS = 1000;
 /** At most one warning per this period about checks this director could not carry out. */
 const LOCAL_ERROR_LOG_PERIOD_MS = 10_000;
 
-interface Entry {
-  plan: PlannedServer;
-  health: ServerHealth;
-  timer?: NodeJS.Timeout;
-  queued: boolean;
-  running?: AbortController;
-  removed: boolean;
+/** One real server as the monitor knows it: every field declared here, so that 200,000 of
+ *  them share one shape and carry no out-of-object property storage. */
+class Entry {
+  /** When its next check is due (the DueQueue's time); undefined when none is. */
+  dueAt: number | undefined = undefined;
+  queued = false;
+  running: AbortController | undefined = undefined;
+  removed = false;
   /** The output listeners last heard about. */
-  reported: { up: boolean; weight: number };
+  reportedUp: boolean;
+  reportedWeight: number;
+
+  constructor(
+    public plan: PlannedServer,
+    public health: ServerHealth,
+    output: { up: boolean; weight: number },
+  ) {
+    this.reportedUp = output.up;
+    this.reportedWeight = output.weight;
+  }
 }
 
 /** A model being planned: applied by install() once complete. */
 interface Staged {
-  entries: Map<string, Entry>;
-  byServer: Map<RealServer, Entry>;
+  /** By serverKey, in the model's order (status lists them so). */
+  entries: ShardedMap<Entry>;
+  /** Shared by the plans of services with the same check settings. */
+  specs: SharedSpecs;
   /** Entries that stay, with their new plans and whether their checks start again. */
   updates: Array<[Entry, PlannedServer, boolean]>;
   invalid: Array<{ service: string; message: string; servers: string[] }>;
@@ -171,8 +186,10 @@ export class HealthMonitor {
   private readonly run: (check: Check, signal: AbortSignal) => Promise<CheckResult>;
   private readonly counters: HealthStats;
 
-  private entries = new Map<string, Entry>();
-  private byServer = new Map<RealServer, Entry>();
+  /** By serverKey: big tables grow it without a rehash of 200,000 keys in one turn. */
+  private entries = new ShardedMap<Entry>();
+  /** The checks' timers, one Node timer for all of them. */
+  private readonly due: DueQueue<Entry>;
   /** Entries with a check (status asks often; counting 200,000 entries each time would stall). */
   private checked = 0;
   private readonly socketQueue = new Fifo<Entry>();
@@ -205,6 +222,7 @@ export class HealthMonitor {
     this.random = options.random ?? Math.random;
     this.run = options.runCheck ?? runCheck;
     this.counters = options.stats ?? createStats().health;
+    this.due = new DueQueue(this.now, (entry, at) => this.fall(entry, at));
   }
 
   /**
@@ -214,7 +232,7 @@ export class HealthMonitor {
    * configured.
    */
   readonly view: HealthView = (service, server) => {
-    const entry = this.byServer.get(server) ?? this.entries.get(serverKey(service, server));
+    const entry = this.entries.get(serverKey(service, server));
     if (!entry) return service.active && server.active ? { up: true, weight: server.weight } : { up: false, weight: 0 };
     return this.outputOf(entry, this.now());
   };
@@ -251,17 +269,19 @@ export class HealthMonitor {
       this.epoch++;
       this.socketQueue.clear();
       this.programQueue.clear();
+      this.due.clear();
       this.ramping.clear();
       this.stopRampTimer();
       this.pendingChanges.clear();
       // a chunk per turn; a timer that fires meanwhile queues nothing (see scheduleIn)
       const slice = new TimeSlice(yieldToLoop);
       const now = this.now();
+      const fresh = initialHealth(now);
       for (const entry of this.entries.values()) {
         if (slice.spent) await slice.next();
         this.stopEntry(entry);
-        entry.health = initialHealth(now);
-        entry.reported = this.outputOf(entry, now);
+        entry.health = fresh;
+        this.setReported(entry, this.outputOf(entry, now));
       }
       this.logger.info({ event: 'health.disabled' }, 'health checking stopped');
     }
@@ -281,16 +301,19 @@ export class HealthMonitor {
   async reload(model: Model): Promise<void> {
     const generation = ++this.generation;
     const previous = this.entries;
-    const staged: Staged = { entries: new Map(), byServer: new Map(), updates: [], invalid: [], checked: 0 };
+    const staged: Staged = { entries: new ShardedMap(), specs: new ShardedMap(), updates: [], invalid: [], checked: 0 };
     const slice = new TimeSlice(yieldToLoop);
+    // the state of new servers, shared (it is never changed, only replaced) within a slice
+    let fresh = initialHealth(this.now());
     let planned = 0;
     for (const service of model.virtualServices) {
-      this.adopt(service, previous, staged);
+      this.adopt(service, previous, staged, fresh);
       planned += service.realServers.length;
       if (planned >= LOAD_CHUNK || slice.spent) {
         planned = 0;
         await slice.next();
         if (generation !== this.generation) return;
+        fresh = initialHealth(this.now());
       }
     }
     await this.install(staged, slice, generation);
@@ -318,7 +341,7 @@ export class HealthMonitor {
   /** One real server's status, found as the view finds it: a status that walks a big
    *  table asks server by server rather than for all of them at once. */
   serverStatus(service: VirtualService, server: RealServer): ServerHealthStatus | undefined {
-    const entry = this.byServer.get(server) ?? this.entries.get(serverKey(service, server));
+    const entry = this.entries.get(serverKey(service, server));
     return entry && this.statusOf(entry, this.now());
   }
 
@@ -340,26 +363,21 @@ export class HealthMonitor {
    * Plans a service's servers into `staged`: new servers get new entries, servers that
    * still exist keep theirs (their new plan waits in `updates` until install()).
    */
-  private adopt(service: VirtualService, previous: Map<string, Entry>, staged: Staged): void {
+  private adopt(service: VirtualService, previous: ShardedMap<Entry>, staged: Staged, fresh: ServerHealth): void {
     const invalid = new Map<string, string[]>();
-    for (const plan of planService(service)) {
+    for (const plan of planService(service, staged.specs)) {
       if (plan.check) staged.checked++;
       if (plan.unchecked?.kind === 'invalid') {
         const servers = invalid.get(plan.unchecked.message) ?? [];
         invalid.set(plan.unchecked.message, servers);
         servers.push(plan.server.name);
       }
+      // the same server twice is the loader's error to report; the first one counts here
+      if (staged.entries.has(plan.key)) continue;
       const kept = previous.get(plan.key);
-      if (kept) {
-        staged.updates.push([kept, plan, kept.plan.specSignature !== plan.specSignature || !plan.check]);
-        staged.entries.set(plan.key, kept);
-        staged.byServer.set(plan.server, kept);
-      } else {
-        const entry: Entry = { plan, health: initialHealth(this.now()), queued: false, removed: false, reported: { up: true, weight: 0 } };
-        entry.reported = this.outputOf(entry, this.now());
-        staged.entries.set(plan.key, entry);
-        staged.byServer.set(plan.server, entry);
-      }
+      if (kept) staged.updates.push([kept, plan, kept.plan.specSignature !== plan.specSignature || !plan.check]);
+      const entry = kept ?? new Entry(plan, fresh, outputOf(plan, fresh, this.now()));
+      staged.entries.set(plan.key, entry);
     }
     for (const [message, servers] of invalid) staged.invalid.push({ service: service.name, message, servers });
   }
@@ -372,7 +390,6 @@ export class HealthMonitor {
    */
   private async install(staged: Staged, slice: TimeSlice, generation: number): Promise<void> {
     this.entries = staged.entries;
-    this.byServer = staged.byServer;
     this.checked = staged.checked;
     for (const [entry, plan, restart] of staged.updates) {
       if (slice.spent) {
@@ -392,10 +409,12 @@ export class HealthMonitor {
   }
 
   private outputOf(entry: Entry, now: number): { up: boolean; weight: number } {
-    const { plan } = entry;
-    if (plan.unchecked?.kind === 'inactive') return { up: false, weight: 0 };
-    if (!plan.check) return { up: true, weight: plan.server.weight };
-    return { up: isUp(entry.health), weight: effectiveWeight(entry.health, plan.server.weight, plan.policy, now) };
+    return outputOf(entry.plan, entry.health, now);
+  }
+
+  private setReported(entry: Entry, output: { up: boolean; weight: number }): void {
+    entry.reportedUp = output.up;
+    entry.reportedWeight = output.weight;
   }
 
   /** Schedules the first check of each entry that needs one, a chunk per event-loop turn. */
@@ -419,23 +438,26 @@ export class HealthMonitor {
    * queued or being checked, or not checked at all.
    */
   private scheduleFirst(entry: Entry): void {
-    if (!entry.plan.check || entry.removed || entry.timer || entry.queued || entry.running) return;
+    if (!entry.plan.check || entry.removed || entry.dueAt !== undefined || entry.queued || entry.running) return;
     this.scheduleIn(entry, Math.floor(this.random() * entry.plan.interval));
   }
 
   private scheduleIn(entry: Entry, delay: number): void {
-    entry.timer = setTimeout(() => {
-      entry.timer = undefined;
-      if (!this.enabled) return; // disable() has not reached this entry yet
-      entry.queued = true;
-      (entry.plan.check?.probe.kind === 'program' ? this.programQueue : this.socketQueue).push(entry);
-      this.schedulePump();
-    }, delay);
+    entry.dueAt = this.due.add(entry, delay);
+  }
+
+  /** A check fell due: queued to start (unless stopped or rescheduled since). */
+  private fall(entry: Entry, at: number): void {
+    if (entry.dueAt !== at) return;
+    entry.dueAt = undefined;
+    if (!this.enabled) return;
+    entry.queued = true;
+    (entry.plan.check?.probe.kind === 'program' ? this.programQueue : this.socketQueue).push(entry);
+    this.schedulePump();
   }
 
   private stopEntry(entry: Entry): void {
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.timer = undefined;
+    entry.dueAt = undefined;
     entry.queued = false;
     entry.running?.abort();
     entry.running = undefined;
@@ -502,7 +524,7 @@ export class HealthMonitor {
     if (epoch !== this.epoch || entry.removed || controller.signal.aborted) return;
     this.counters.checksCompleted.inc({ outcome: result.outcome });
     this.record(entry, { at: this.now(), result });
-    if (entry.plan.check && !entry.timer && !entry.queued) this.scheduleIn(entry, nextCheckIn(entry));
+    if (entry.plan.check && entry.dueAt === undefined && !entry.queued) this.scheduleIn(entry, nextCheckIn(entry));
   }
 
   private record(entry: Entry, observation: Observation): void {
@@ -519,9 +541,9 @@ export class HealthMonitor {
 
   private noteOutput(entry: Entry, now: number): void {
     const output = this.outputOf(entry, now);
-    const previous = entry.reported;
-    if (output.up === previous.up && output.weight === previous.weight) return;
-    entry.reported = output;
+    if (output.up === entry.reportedUp && output.weight === entry.reportedWeight) return;
+    const previous = { up: entry.reportedUp, weight: entry.reportedWeight };
+    this.setReported(entry, output);
     const known = this.pendingChanges.get(entry.plan.key);
     this.pendingChanges.set(entry.plan.key, {
       key: entry.plan.key,
@@ -671,6 +693,13 @@ function observationStatus({ at, result }: Observation): ObservationStatus {
     ...(result.outcome === 'pass' ? {} : { reason: result.reason }),
     ...('received' in result && result.received !== undefined ? { received: result.received } : {}),
   };
+}
+
+/** What the IPVS side is told of a server: an inactive one is out, an unchecked one up at its weight. */
+function outputOf(plan: PlannedServer, health: ServerHealth, now: number): { up: boolean; weight: number } {
+  if (plan.unchecked?.kind === 'inactive') return { up: false, weight: 0 };
+  if (!plan.check) return { up: true, weight: plan.server.weight };
+  return { up: isUp(health), weight: effectiveWeight(health, plan.server.weight, plan.policy, now) };
 }
 
 /** A server failing but not yet down is checked again after the retry interval, if set. */

@@ -16,7 +16,7 @@ import type { IpvsTimeouts as ModelTimeouts, Model, VirtualService } from '../co
 import { createStats, type IpvsStats } from '../lib/stats.js';
 import { identityOfVirtualService, type IpvsRole } from './desired.js';
 import type { SyncDaemonState } from './genl/codec.js';
-import { describeOperation, type IpvsOperation } from './operations.js';
+import { describeOperation } from './operations.js';
 import type { ReconcileResult } from './reconcile.js';
 import { serviceKey, type ServiceIdentity } from './table.js';
 
@@ -550,10 +550,7 @@ export class BalancerPlanner {
   /** Counts and remembers the result for status; failures (logged by the reconciler) are retried soon. */
   private record(result: ReconcileResult, reason: string, scope: Set<string> | undefined, now: number): void {
     this.stats.reconciles.inc({ reason });
-    // counted by kind first: a claim of a big table is hundreds of thousands of operations
-    const byKind = new Map<IpvsOperation['kind'], number>();
-    for (const { kind } of result.operations) byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-    for (const [kind, count] of byKind) this.stats.operations.add(count, { kind });
+    for (const [kind, count] of Object.entries(result.byKind)) this.stats.operations.add(count, { kind });
     for (const { operation } of result.failures) this.stats.operationFailures.inc({ kind: operation.kind });
     this.lastReconcile = {
       at: now,

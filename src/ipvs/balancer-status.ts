@@ -3,6 +3,7 @@
 import type { RealServer, VirtualService } from '../config/model.js';
 import type { ServerHealthStatus } from '../health/index.js';
 import { canonicalAddress } from '../lib/address.js';
+import { ShardedMap } from '../lib/sharded-map.js';
 import type { RealServerHealth, ServiceStatus } from './balancer.js';
 import { forEachInChunks } from './chunks.js';
 import { configuredDestinationKey, destinationPort, identityOfVirtualService } from './desired.js';
@@ -51,11 +52,12 @@ export async function serviceStatuses(
   health: ServerStatusOf | undefined,
   nowMs: number,
 ): Promise<{ services: ServiceStatus[]; missing: string[] }> {
-  const inKernel = new Set<string>();
+  // a Set of 100,000 would rehash for 5–12 ms when it doubles
+  const inKernel = new ShardedMap<true>();
   const services: ServiceStatus[] = [];
   await forEachInChunks(table, CHUNK, (kernelService) => {
     const key = serviceKey(kernelService);
-    inKernel.add(key);
+    inKernel.set(key, true);
     const service = configured.get(key);
     services.push(service ? serviceStatus(kernelService, service, health, nowMs) : { ...kernelService, absent: [] });
   });

@@ -3,6 +3,7 @@
 import type { Forwarding, HealthView, IpFamily, Model, RealServer, SchedulerFlag, Tunnel, VirtualService } from '../config/model.js';
 import { forEachInChunks } from './chunks.js';
 import { canonicalAddress, ipv4Netmask, ipv6PrefixLength } from '../lib/address.js';
+import { ShardedMap } from '../lib/sharded-map.js';
 import { destinationKey, serviceKey, type IpvsDestination, type IpvsService, type ServiceIdentity } from './table.js';
 
 /** `active`: this node balances. `inactive`: backup, stopped or releasing. */
@@ -17,8 +18,9 @@ export interface DesiredOptions {
 export interface DesiredTable {
   services: IpvsService[];
   /** Keys of every service the model describes, active or not: the services tandem
-   *  manages (and may delete). Other services in the kernel are never touched. */
-  owned: Map<string, ServiceIdentity>;
+   *  manages (and may delete). Other services in the kernel are never touched. A
+   *  ShardedMap: a Map of 100,000 rehashes for 5–12 ms when it doubles. */
+  owned: ShardedMap<ServiceIdentity>;
 }
 
 /** The kernel's identity of a configured service. A firewall-mark service without a VIP
@@ -45,7 +47,7 @@ export function desiredTable(
   options: DesiredOptions,
   services: readonly VirtualService[] = model.virtualServices,
 ): DesiredTable {
-  const table: DesiredTable = { services: [], owned: new Map() };
+  const table: DesiredTable = { services: [], owned: new ShardedMap() };
   for (const service of services) addService(table, model, service, options);
   return table;
 }
@@ -53,7 +55,7 @@ export function desiredTable(
 /** desiredTable with a return to the event loop every `chunkSize` services, for the
  *  whole table of a large configuration (claim, reload) on the daemon's event loop. */
 export async function desiredTableInChunks(model: Model, options: DesiredOptions, chunkSize = 500): Promise<DesiredTable> {
-  const table: DesiredTable = { services: [], owned: new Map() };
+  const table: DesiredTable = { services: [], owned: new ShardedMap() };
   await forEachInChunks(model.virtualServices, chunkSize, (service) => addService(table, model, service, options));
   return table;
 }

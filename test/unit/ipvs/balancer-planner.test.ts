@@ -16,6 +16,7 @@ import { identityOfVirtualService } from '../../../src/ipvs/desired.js';
 import { changedServices } from '../../../src/ipvs/model-services.js';
 import { createStats } from '../../../src/lib/stats.js';
 import { describeOperation, type IpvsOperation } from '../../../src/ipvs/operations.js';
+import type { OperationCounts } from '../../../src/ipvs/reconcile.js';
 import { serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
 import { model, realServer, virtualService } from '../../support/ipvs-models.js';
 
@@ -58,7 +59,13 @@ const addDestination = (i: number, j: number): IpvsOperation => ({
 /** A reconcile that applied `operations`, of which `failed` were refused. */
 const reconciled = (operations: IpvsOperation[] = [], failed: IpvsOperation[] = [], durationMs = 0): Outcome => ({
   type: 'reconciled',
-  result: { operations, failures: failed.map((operation) => ({ operation, error: new Error('ESRCH') })), servicesRead: 0, durationMs },
+  result: {
+    operations,
+    byKind: operations.reduce<OperationCounts>((counts, { kind }) => ({ ...counts, [kind]: (counts[kind] ?? 0) + 1 }), {}),
+    failures: failed.map((operation) => ({ operation, error: new Error('ESRCH') })),
+    servicesRead: 0,
+    durationMs,
+  },
 });
 
 /** A kernel that does everything asked, with nothing to change. */
