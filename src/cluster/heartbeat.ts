@@ -1,8 +1,8 @@
 // The heartbeat message: strict domain types and a total decoder that turns an
-// authenticated payload into a Heartbeat or says what is wrong with it.
-import { decodeMessage, encodeMessage, loadMessageType, safeInteger, type Decoded } from './proto.js';
-
-const HeartbeatType = loadMessageType('heartbeat.proto', 'tandem.heartbeat.v1.Heartbeat');
+// authenticated payload into a Heartbeat or says what is wrong with it. The bytes
+// are those of proto/heartbeat.proto, read and written by hand (protowire.ts).
+import { safeInteger, type Decoded } from './proto.js';
+import { ProtoReader, ProtoWriter } from './protowire.js';
 
 /** Wire order: ROLE_INIT = 1 … ROLE_STOPPED = 6. */
 export const roles = ['INIT', 'BACKUP', 'ACTIVE', 'FAULT', 'STANDBY', 'STOPPED'] as const;
@@ -57,21 +57,44 @@ export interface Heartbeat {
 
 const requestKinds = [undefined, 'handover', 'takeover'] as const;
 
-export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
-  const { request } = heartbeat;
-  return encodeMessage(HeartbeatType, {
-    role: roles.indexOf(heartbeat.role) + 1,
-    priority: heartbeat.priority,
-    term: heartbeat.term,
-    serialNo: heartbeat.serialNo,
-    health: heartbeat.health,
-    peerView: heartbeat.peerView,
-    request: request && { kind: requestKinds.indexOf(request.kind), id: request.id, reason: request.reason },
-    timers: heartbeat.timers,
-    stateVersion: heartbeat.stateVersion,
-    peerStateVersion: heartbeat.peerStateVersion,
-    version: heartbeat.version ?? '',
+const writer = new ProtoWriter();
+
+/** Field by field as protobufjs encodes proto/heartbeat.proto (each field present is written, zero or not). */
+export function encodeHeartbeat(heartbeat: Heartbeat): Buffer {
+  const { health, request, timers } = heartbeat;
+  writer
+    .tag(1, 0)
+    .int32(roles.indexOf(heartbeat.role) + 1)
+    .tag(2, 0)
+    .uint32(heartbeat.priority)
+    .tag(3, 0)
+    .uint64(heartbeat.term)
+    .tag(4, 0)
+    .uint64(heartbeat.serialNo);
+  writer.message(5, () => {
+    writer.tag(1, 0).bool(health.canServe).tag(2, 0).bool(health.monitorLinks);
+    for (const link of health.links) writer.message(3, () => writer.tag(1, 2).string(link.name).tag(2, 0).bool(link.up));
+    writer.tag(4, 2).string(health.fault);
   });
+  for (const view of heartbeat.peerView) {
+    writer.message(6, () =>
+      writer.tag(1, 0).uint32(view.path).tag(2, 0).bool(view.heard).tag(3, 0).uint64(view.lastSeq).tag(4, 0).uint32(view.silentMs),
+    );
+  }
+  if (request) {
+    writer.message(7, () =>
+      writer.tag(1, 0).int32(requestKinds.indexOf(request.kind)).tag(2, 0).uint64(request.id).tag(3, 2).string(request.reason),
+    );
+  }
+  writer.message(8, () => writer.tag(1, 0).uint32(timers.keepaliveMs).tag(2, 0).uint32(timers.deadtimeMs));
+  writer
+    .tag(9, 0)
+    .uint64(heartbeat.stateVersion)
+    .tag(10, 0)
+    .uint64(heartbeat.peerStateVersion)
+    .tag(11, 2)
+    .string(heartbeat.version ?? '');
+  return writer.finish();
 }
 
 // Bounds on what a sane peer sends; the datagram size limits them anyway, these
@@ -119,8 +142,12 @@ function decodeRequest(value: unknown): PeerRequest | undefined {
 }
 
 export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
-  const decoded = decodeMessage(HeartbeatType, bytes);
-  if (!decoded) return { ok: false, error: 'not a Heartbeat message' };
+  const decoded = readHeartbeat(bytes);
+  return decoded ? checkHeartbeat(decoded) : { ok: false, error: 'not a Heartbeat message' };
+}
+
+/** The checks on a decoded message (exported for the tests, which feed them protobufjs's decoding too). */
+export function checkHeartbeat(decoded: Record<string, unknown>): Decoded<Heartbeat> {
   try {
     const role = roles[integer(decoded.role, 'role') - 1];
     const health = message(decoded.health);
@@ -164,3 +191,174 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
     throw error;
   }
 }
+
+// What protobufjs's decoder makes of the bytes (unset fields at their defaults, a
+// missing message null), for the checks above; undefined where it would throw.
+
+type Raw = Record<string, unknown>;
+
+function readHeartbeat(bytes: Uint8Array): Raw | undefined {
+  const reader = new ProtoReader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  try {
+    return readFields(
+      reader,
+      0,
+      {
+        role: 0,
+        priority: 0,
+        term: 0,
+        serialNo: 0,
+        health: null,
+        peerView: [],
+        request: null,
+        timers: null,
+        stateVersion: 0,
+        peerStateVersion: 0,
+        version: '',
+      },
+      (m, field, depth) => {
+        switch (field) {
+          case 1:
+            m.role = reader.int32();
+            return true;
+          case 2:
+            m.priority = reader.uint32();
+            return true;
+          case 3:
+            m.term = reader.uint64();
+            return true;
+          case 4:
+            m.serialNo = reader.uint64();
+            return true;
+          case 5:
+            m.health = readNested(reader, depth, readHealth);
+            return true;
+          case 6:
+            (m.peerView as Raw[]).push(readNested(reader, depth, readPathView));
+            return true;
+          case 7:
+            m.request = readNested(reader, depth, readRequest);
+            return true;
+          case 8:
+            m.timers = readNested(reader, depth, readTimers);
+            return true;
+          case 9:
+            m.stateVersion = reader.uint64();
+            return true;
+          case 10:
+            m.peerStateVersion = reader.uint64();
+            return true;
+          case 11:
+            m.version = reader.string();
+            return true;
+          default:
+            return false;
+        }
+      },
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads fields until the end of the message; `read` returns false for a field it does not know (skipped). */
+function readFields(reader: ProtoReader, depth: number, message: Raw, read: (message: Raw, field: number, depth: number) => boolean): Raw {
+  const end = reader.len;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (!read(message, tag >>> 3, depth)) reader.skipType(tag & 7, depth);
+  }
+  return message;
+}
+
+function readNested(reader: ProtoReader, depth: number, read: (reader: ProtoReader, depth: number) => Raw): Raw {
+  const nested = reader.enter(depth + 1);
+  const message = read(reader, depth + 1);
+  reader.leave(nested);
+  return message;
+}
+
+const readHealth = (reader: ProtoReader, depth: number): Raw =>
+  readFields(reader, depth, { canServe: false, monitorLinks: false, links: [], fault: '' }, (m, field) => {
+    switch (field) {
+      case 1:
+        m.canServe = reader.bool();
+        return true;
+      case 2:
+        m.monitorLinks = reader.bool();
+        return true;
+      case 3:
+        (m.links as Raw[]).push(readNested(reader, depth, readLink));
+        return true;
+      case 4:
+        m.fault = reader.string();
+        return true;
+      default:
+        return false;
+    }
+  });
+
+const readLink = (reader: ProtoReader, depth: number): Raw =>
+  readFields(reader, depth, { name: '', up: false }, (m, field) => {
+    switch (field) {
+      case 1:
+        m.name = reader.string();
+        return true;
+      case 2:
+        m.up = reader.bool();
+        return true;
+      default:
+        return false;
+    }
+  });
+
+const readPathView = (reader: ProtoReader, depth: number): Raw =>
+  readFields(reader, depth, { path: 0, heard: false, lastSeq: 0, silentMs: 0 }, (m, field) => {
+    switch (field) {
+      case 1:
+        m.path = reader.uint32();
+        return true;
+      case 2:
+        m.heard = reader.bool();
+        return true;
+      case 3:
+        m.lastSeq = reader.uint64();
+        return true;
+      case 4:
+        m.silentMs = reader.uint32();
+        return true;
+      default:
+        return false;
+    }
+  });
+
+const readRequest = (reader: ProtoReader, depth: number): Raw =>
+  readFields(reader, depth, { kind: 0, id: 0, reason: '' }, (m, field) => {
+    switch (field) {
+      case 1:
+        m.kind = reader.int32();
+        return true;
+      case 2:
+        m.id = reader.uint64();
+        return true;
+      case 3:
+        m.reason = reader.string();
+        return true;
+      default:
+        return false;
+    }
+  });
+
+const readTimers = (reader: ProtoReader, depth: number): Raw =>
+  readFields(reader, depth, { keepaliveMs: 0, deadtimeMs: 0 }, (m, field) => {
+    switch (field) {
+      case 1:
+        m.keepaliveMs = reader.uint32();
+        return true;
+      case 2:
+        m.deadtimeMs = reader.uint32();
+        return true;
+      default:
+        return false;
+    }
+  });

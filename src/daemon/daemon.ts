@@ -76,6 +76,8 @@ const keptTransitions = 50;
 
 const now = (): number => performance.now();
 const round = (ms: number): number => Math.round(ms * 10) / 10;
+/** Node truncates a timer's delay to whole ms, which would make it fire early: round up instead. */
+const timerDelay = (ms: number): number => Math.max(0, Math.ceil(ms));
 
 function electionConfig(model: Model, self: NodeSpec, peer: NodeSpec | undefined): ElectionConfig {
   return {
@@ -358,12 +360,18 @@ export class Daemon implements ControlHandler {
     if (this.timer && wakeAt === this.wakeAt) return;
     clearTimeout(this.timer);
     this.wakeAt = wakeAt;
-    this.timer = setTimeout(() => this.wake(), Math.max(0, wakeAt - t));
+    this.timer = setTimeout(() => this.wake(), timerDelay(wakeAt - t));
   }
 
   private wake(): void {
     this.timer = undefined;
     const t = now();
+    // Node's timers count whole ms on a clock read at the start of the loop's turn, so
+    // one can fire up to a ms or so before its deadline: there is nothing to do yet.
+    if (t < this.wakeAt) {
+      this.timer = setTimeout(() => this.wake(), timerDelay(this.wakeAt - t));
+      return;
+    }
     const lateMs = Math.max(0, t - this.wakeAt);
     if (this.metrics.timerFired(lateMs, this.model.heartbeat.warntime)) {
       const admitted = this.latenessLog.admit('late', t);

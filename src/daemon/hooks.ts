@@ -4,7 +4,7 @@
 // it), each bounded by a timeout, in their own process group so a timeout ends
 // everything the hook started. Nothing waits for them: a slow hook only delays the hooks
 // queued after it, never a heartbeat or an address change.
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { signalProcessGroup } from '../process-group.js';
 import type { HooksSpec, Milliseconds } from '../config/model.js';
 import { createStats, type HookStats } from '../lib/stats.js';
@@ -119,7 +119,7 @@ export interface HookRunnerOptions {
   spec: HooksSpec;
   identity: HookIdentity;
   logger: Logger;
-  /** Runs one hook; the default runs it with /bin/sh through execa. */
+  /** Runs one hook; the default runs it with /bin/sh (runHookProcess). */
   execute?: HookExecutor;
   /** Where runs, failures and timeouts are counted; default: counters of its own. */
   stats?: HookStats;
@@ -241,15 +241,12 @@ function tail(stream: NodeJS.ReadableStream | null | undefined): () => string {
  */
 export const runHookProcess: HookExecutor = (job, timeout) => {
   const started = performance.now();
-  const subprocess = execa('/bin/sh', ['-c', job.command], {
-    env: job.env,
-    stdin: 'ignore',
-    buffer: false,
-    reject: false,
+  // child_process rather than execa: execa's hundred-odd modules stayed in every daemon's memory
+  const subprocess = spawn('/bin/sh', ['-c', job.command], {
+    env: { ...process.env, ...job.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  // The outcome is read from the exit event; the result promise would wait for the output to close.
-  subprocess.catch(() => undefined);
   const stdout = tail(subprocess.stdout);
   const stderr = tail(subprocess.stderr);
   return new Promise<HookResult>((resolve) => {

@@ -15,7 +15,10 @@
 // waits for it livelocks: seen with parallel GC, two daemons spinning on both CPUs.)
 // Reset-on-fork: what the daemon starts (hooks, check programs) runs with normal
 // scheduling, so a busy hook cannot take the CPU from the heartbeats it must not delay.
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export const defaultRealtimePriority = 10;
 
@@ -29,11 +32,11 @@ export async function enableRealtime(priority: number): Promise<string> {
     throw new Error(`real-time priority ${priority} is not between 2 and 99`);
   const helpers = singleThreadedGc() ? priority - 1 : priority;
   try {
-    await execa('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
-    await execa('chrt', ['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
+    await run('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
+    await run('chrt', ['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
   } catch (error) {
-    const e = error as { stderr?: string; shortMessage?: string; message: string };
-    throw new Error(`cannot set real-time scheduling: ${e.stderr?.trim() || e.shortMessage || e.message}`);
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`cannot set real-time scheduling: ${e.stderr?.trim() || e.message}`);
   }
   return `SCHED_RR priority ${priority} (helper threads ${helpers})`;
 }

@@ -146,6 +146,7 @@ export class DirectorPair {
       process.execPath,
       '--single-threaded-gc',
       '--max-semi-space-size=1',
+      '--v8-pool-size=1',
       cli,
       'run',
       '--config',

@@ -6,6 +6,7 @@ import {
   finish,
   hookEnvironment,
   HookRunner,
+  runHookProcess,
   hooksFor,
   type HookJob,
   type HookResult,
@@ -181,5 +182,25 @@ describe('HookRunner', () => {
     expect(exits[1]).toMatchObject({ exitCode: 3, durationMs: 12, stderr: 'boom' });
     expect([hooks.run.sum(), hooks.failed.sum(), hooks.timedOut.sum()]).toEqual([4, 3, 1]);
     expect(hooks.failed.value({ hook: 'notify' })).toBe(1);
+  });
+});
+
+describe('runHookProcess', () => {
+  const job = (command: string): HookJob => ({ transition: 1, kind: 'notify', command, env: { TANDEM_ROLE: 'active' } });
+
+  it('runs the command with /bin/sh in the daemon environment plus the hook variables', async () => {
+    process.env.TANDEM_TEST_INHERITED = 'kept';
+    try {
+      const result = await runHookProcess(job('echo "$TANDEM_ROLE $TANDEM_TEST_INHERITED"; echo oops >&2; exit 3'), 5000);
+      expect(result).toMatchObject({ exitCode: 3, timedOut: false, stdout: 'active kept', stderr: 'oops' });
+    } finally {
+      delete process.env.TANDEM_TEST_INHERITED;
+    }
+  });
+
+  it('ends the whole process group on timeout', async () => {
+    const result = await runHookProcess(job('sleep 30 & wait'), 100);
+    expect(result).toMatchObject({ timedOut: true, signal: 'SIGTERM' });
+    expect(result.durationMs).toBeLessThan(5000);
   });
 });
