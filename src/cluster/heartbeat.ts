@@ -53,6 +53,8 @@ export interface Heartbeat {
   peerStateVersion: number;
   /** The sender's software version; absent from a peer that does not send it. */
   version?: string;
+  /** The term whose claim the sender completed (addresses announced, tables in); 0 if none or an older peer. */
+  claimedTerm: number;
 }
 
 const requestKinds = [undefined, 'handover', 'takeover'] as const;
@@ -71,6 +73,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
     stateVersion: heartbeat.stateVersion,
     peerStateVersion: heartbeat.peerStateVersion,
     version: heartbeat.version ?? '',
+    claimedTerm: heartbeat.claimedTerm,
   });
 }
 
@@ -157,6 +160,7 @@ export function decodeHeartbeat(bytes: Uint8Array): Decoded<Heartbeat> {
         stateVersion: integer(decoded.stateVersion, 'state_version'),
         peerStateVersion: integer(decoded.peerStateVersion, 'peer_state_version'),
         ...(version && { version }),
+        claimedTerm: integer(decoded.claimedTerm, 'claimed_term'),
       },
     };
   } catch (error) {
