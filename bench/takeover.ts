@@ -14,6 +14,10 @@
 // its first announcement, and the rest (the client's neighbour update and the
 // probe's 10 ms granularity); for a handover, the old active's release and the
 // heartbeat's trip until the peer is ACTIVE.
+// At 10ms / 30ms keepalived runs next, in the same lab with tandem stopped
+// (test/support/keepalived-pair.ts: VRRPv3, advert_int 0.01), through the same hard
+// deaths and SIGTERMs; both are then printed side by side by what the probe alone
+// shows for either: the fault until the peer's first answer, and the longest gap.
 import { formatSummary, summarize, type Benchmark } from './benchmark.js';
 import type { Director, LogEvent } from '../test/support/director-pair.js';
 import { sendControlRequest } from '../src/control/index.js';
@@ -127,7 +131,8 @@ async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<Outages>
   return outage;
 }
 
-async function handovers(lab: TakeoverLab): Promise<Record<string, number[]>> {
+/** The handovers' outages (from the request) and the probes each lost. */
+async function handovers(lab: TakeoverLab): Promise<{ outage: Outages; lost: number[] }> {
   const figures: Record<string, number[]> = {
     'probe gap': [],
     'probes lost': [],
@@ -135,6 +140,7 @@ async function handovers(lab: TakeoverLab): Promise<Record<string, number[]>> {
     'peer claim done → old active released': [],
     ...claimStages(),
   };
+  const outage = outages();
   for (let i = 0; i < runs; i++) {
     const { active, backup, probe } = await probing(lab);
     const requestedAt = Date.now();
@@ -150,9 +156,10 @@ async function handovers(lab: TakeoverLab): Promise<Record<string, number[]>> {
     figures['request → peer ACTIVE']!.push(atOf(change) - requestedAt);
     figures['peer claim done → old active released']!.push(released.time - claim.event.time);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, requestedAt));
+    recordOutage(outage, run, backup, requestedAt);
   }
   print(`tandem failover (${runs} runs)`, figures);
-  return figures;
+  return { outage, lost: figures['probes lost']! };
 }
 
 async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<Outages> {
@@ -224,7 +231,10 @@ function ratio(tandem: number[], keepalived: number[]): string {
   return `${(t.median / k.median).toFixed(2)} / ${(t.p95 / k.p95).toFixed(2)}`;
 }
 
-function printComparison(rows: Array<{ fault: string; tandem: Outages; keepalived: Outages }>, failover: Record<string, number[]>): void {
+function printComparison(
+  rows: Array<{ fault: string; tandem: Outages; keepalived: Outages }>,
+  failover: Awaited<ReturnType<typeof handovers>>,
+): void {
   const line = (cells: string[]) => console.log(`  | ${cells.join(' | ')} |`);
   line([
     'fault',
@@ -246,16 +256,9 @@ function printComparison(rows: Array<{ fault: string; tandem: Outages; keepalive
       spread(keepalived.gaps),
       ratio(tandem.gaps, keepalived.gaps),
     ]);
-  const lost = failover['probes lost']!;
-  line([
-    '`tandem failover`',
-    `probes lost ${spread(lost)}, in ${lost.filter((n) => n > 0).length} of ${lost.length} runs`,
-    '(no command)',
-    '—',
-    spread(failover['probe gap']!),
-    '—',
-    '—',
-  ]);
+  const { outage, lost } = failover;
+  const lostIn = `probes lost ${spread(lost)}, in ${lost.filter((n) => n > 0).length} of ${lost.length} runs`;
+  line(['`tandem failover`', spread(outage.peerAnswered), '(no command)', '—', `${spread(outage.gaps)}; ${lostIn}`, '—', '—']);
 }
 
 /**
@@ -265,7 +268,7 @@ function printComparison(rows: Array<{ fault: string; tandem: Outages; keepalive
 async function compareWithKeepalived(
   lab: TakeoverLab,
   timers: Timers,
-  tandem: { deaths: Outages; stops: Outages; failover: Record<string, number[]> },
+  tandem: { deaths: Outages; stops: Outages; failover: Awaited<ReturnType<typeof handovers>> },
 ): Promise<void> {
   for (const node of lab.nodes) await lab.pair.stop(node);
   const keepalived = new KeepalivedPair(lab, timers.keepalive / 1000);
@@ -275,7 +278,8 @@ async function compareWithKeepalived(
     const stops = await keepalivedStops(lab, keepalived);
     console.log(
       `  side by side with ${await keepalivedVersion()} (VRRPv3, advert_int ${timers.keepalive / 1000}, unicast, equal priorities, nopreempt, ` +
-        `no real-time priority) after tandem's runs, ${runs} runs each; median / p95 / max ms:`,
+        `no real-time priority) after tandem's runs, ${runs} runs each; VIP on the peer: the fault until the first probe the peer ` +
+        `answered (by its send time); median / p95 / max ms:`,
     );
     printComparison(
       [
