@@ -193,28 +193,23 @@ async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<Outages>
   return outage;
 }
 
-/** keepalived's master dies as tandem's active does in hardFailovers: frozen, cables out, killed; then it comes back. */
-async function keepalivedDeaths(lab: TakeoverLab, keepalived: KeepalivedPair): Promise<Outages> {
+/**
+ * keepalived's master meets the fault (which returns when it struck) `runs` times,
+ * the client probing; after each, keepalived is restored on it.
+ */
+async function keepalivedOutages(
+  lab: TakeoverLab,
+  keepalived: KeepalivedPair,
+  fault: (master: Director) => Promise<number>,
+  restore: (master: Director) => Promise<void>,
+): Promise<Outages> {
   const outage = outages();
   for (let i = 0; i < runs; i++) {
     const { active, backup, probe } = await probing(lab, () => keepalived.settled());
-    const diedAt = await lab.die(active, keepalived.mortal(active));
+    const faultAt = await fault(active);
     await probe.answeredBy(backup.name, 5);
-    recordOutage(outage, await probe.stop(), backup, diedAt);
-    await lab.reviveWith(active, () => keepalived.start(active));
-  }
-  return outage;
-}
-
-async function keepalivedStops(lab: TakeoverLab, keepalived: KeepalivedPair): Promise<Outages> {
-  const outage = outages();
-  for (let i = 0; i < runs; i++) {
-    const { active, backup, probe } = await probing(lab, () => keepalived.settled());
-    const stoppedAt = Date.now();
-    await keepalived.stop(active);
-    await probe.answeredBy(backup.name, 5);
-    recordOutage(outage, await probe.stop(), backup, stoppedAt);
-    await keepalived.start(active);
+    recordOutage(outage, await probe.stop(), backup, faultAt);
+    await restore(active);
   }
   return outage;
 }
@@ -274,8 +269,19 @@ async function compareWithKeepalived(
   const keepalived = new KeepalivedPair(lab, timers.keepalive / 1000);
   try {
     await keepalived.startBoth();
-    const deaths = await keepalivedDeaths(lab, keepalived);
-    const stops = await keepalivedStops(lab, keepalived);
+    // as tandem's: frozen, cables out, killed, then revived; SIGTERM of the master (keepalived's main process)
+    const deaths = await keepalivedOutages(
+      lab,
+      keepalived,
+      (master) => lab.die(master, keepalived.mortal(master)),
+      (master) => lab.reviveWith(master, () => keepalived.start(master)),
+    );
+    const stops = await keepalivedOutages(
+      lab,
+      keepalived,
+      (master) => keepalived.stop(master),
+      (master) => keepalived.start(master),
+    );
     console.log(
       `  side by side with ${await keepalivedVersion()} (VRRPv3, advert_int ${timers.keepalive / 1000}, unicast, equal priorities, nopreempt, ` +
         `no real-time priority) after tandem's runs, ${runs} runs each; VIP on the peer: the fault until the first probe the peer ` +

@@ -69,10 +69,12 @@ export class KeepalivedPair {
     await Promise.all(this.lab.nodes.map((node) => this.start(node)));
   }
 
-  /** SIGTERM to keepalived's main process (as `systemctl stop`); resolves once it has exited. */
-  async stop(node: Director): Promise<void> {
+  /** SIGTERM to keepalived's main process (as `systemctl stop`); resolves once it has exited, with when it was signalled. */
+  async stop(node: Director): Promise<number> {
+    const at = Date.now();
     await stopChild(this.instanceOf(node).parent);
     this.instances.delete(node.name);
+    return at;
   }
 
   async stopBoth(): Promise<void> {
