@@ -301,7 +301,7 @@ async function compareWithKeepalived(
 
 export const takeoverBenchmark: Benchmark = {
   name: 'takeover',
-  description: `probe gaps of a VIP during hard failovers, tandem failover and SIGTERM (${runs} runs each) and where the time goes`,
+  description: `probe gaps of a VIP during hard failovers, tandem failover and SIGTERM (${runs} runs each), where the time goes, and keepalived beside tandem at 10/30 ms`,
   async run(): Promise<void> {
     for (const timers of timerSets) {
       const lab = await TakeoverLab.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });

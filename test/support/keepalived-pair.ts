@@ -99,16 +99,25 @@ export class KeepalivedPair {
     };
   }
 
-  /** Waits until one instance is MASTER and holds the VIP, the other BACKUP without it; returns [master, backup]. */
-  async settled(timeoutMs = 10_000): Promise<[Director, Director]> {
+  /**
+   * Waits until one instance is MASTER and holds the VIP, the other BACKUP without it,
+   * unchanged for `steadyMs`; returns [master, backup]. Unicast adverts to a peer
+   * whose address is not resolved yet are dropped, so a starting (or revived) backup
+   * can time out, become MASTER too, and win by its higher address: a first sight of
+   * one master is not yet the outcome.
+   */
+  async settled(timeoutMs = 10_000, steadyMs = 300): Promise<[Director, Director]> {
     const deadline = Date.now() + timeoutMs;
+    let since: { master: Director; at: number } | undefined;
     for (;;) {
       const nodes = this.lab.nodes;
       const states = nodes.map((node) => this.state(node));
       const holds = await Promise.all(nodes.map(async (node) => (await this.lab.managed(node)).some((a) => a.address === vip)));
       const master = states.indexOf('MASTER');
-      if (master >= 0 && states[1 - master] === 'BACKUP' && holds[master] && !holds[1 - master])
-        return [nodes[master]!, nodes[1 - master]!];
+      const settled = master >= 0 && states[1 - master] === 'BACKUP' && holds[master] && !holds[1 - master];
+      if (!settled) since = undefined;
+      else if (since === undefined || since.master !== nodes[master]) since = { master: nodes[master]!, at: Date.now() };
+      else if (Date.now() - since.at >= steadyMs) return [nodes[master], nodes[1 - master]!];
       if (Date.now() > deadline) throw new Error(`keepalived did not settle: states ${states.join(', ')}, VIP held ${holds.join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
