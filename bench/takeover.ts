@@ -15,13 +15,13 @@
 // probe's 10 ms granularity); for a handover, the old active's release and the
 // heartbeat's trip until the peer is ACTIVE.
 // At 10ms / 30ms keepalived runs next, in the same lab with tandem stopped
-// (test/support/keepalived-pair.ts: VRRPv3, advert_int 0.01), through the same hard
+// (bench/keepalived-pair.ts: VRRPv3, advert_int 0.01), through the same hard
 // deaths and SIGTERMs; both are then printed side by side by what the probe alone
 // shows for either: the fault until the peer's first answer, and the longest gap.
 import { formatSummary, summarize, type Benchmark } from './benchmark.js';
 import type { Director, LogEvent } from '../test/support/director-pair.js';
 import { sendControlRequest } from '../src/control/index.js';
-import { KeepalivedPair, keepalivedVersion } from '../test/support/keepalived-pair.js';
+import { KeepalivedPair, keepalivedVersion } from './keepalived-pair.js';
 import { TakeoverLab, type ProbeRun } from '../test/support/takeover-lab.js';
 
 const runs = Number(process.env.TAKEOVER_RUNS ?? 20);

@@ -6,9 +6,9 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Director } from './director-pair.js';
-import { Collector, run, stopChild } from './netns.js';
-import { vip, type Mortal, type TakeoverLab } from './takeover-lab.js';
+import type { Director } from '../test/support/director-pair.js';
+import { Collector, run, stopChild } from '../test/support/netns.js';
+import { vip, type Mortal, type TakeoverLab } from '../test/support/takeover-lab.js';
 
 export const keepalivedBinary = '/usr/sbin/keepalived';
 
