@@ -53,6 +53,7 @@ function costPerDatagram(): void {
     timers: { keepaliveMs: 10, deadtimeMs: 30 },
     stateVersion: 4,
     peerStateVersion: 2,
+    claimedTerm: 3,
   });
   const genuine = sender.seal(payload).datagram;
   receiver.open(genuine);

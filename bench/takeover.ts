@@ -14,9 +14,14 @@
 // its first announcement, and the rest (the client's neighbour update and the
 // probe's 10 ms granularity); for a handover, the old active's release and the
 // heartbeat's trip until the peer is ACTIVE.
-import { formatSummary, type Benchmark } from './benchmark.js';
+// At 10ms / 30ms keepalived runs next, in the same lab with tandem stopped
+// (bench/keepalived-pair.ts: VRRPv3, advert_int 0.01), through the same hard
+// deaths and SIGTERMs; both are then printed side by side by what the probe alone
+// shows for either: the fault until the peer's first answer, and the longest gap.
+import { formatSummary, summarize, type Benchmark } from './benchmark.js';
 import type { Director, LogEvent } from '../test/support/director-pair.js';
 import { sendControlRequest } from '../src/control/index.js';
+import { KeepalivedPair, keepalivedVersion } from './keepalived-pair.js';
 import { TakeoverLab, type ProbeRun } from '../test/support/takeover-lab.js';
 
 const runs = Number(process.env.TAKEOVER_RUNS ?? 20);
@@ -28,11 +33,14 @@ interface Timers {
 }
 
 const wantedSets = process.env.TAKEOVER_SETS?.split(',').map(Number);
-const timerSets: Timers[] = [
+const allTimerSets: Timers[] = [
   { keepalive: 50, deadtime: 200, realtime: false },
   { keepalive: 20, deadtime: 100, realtime: true },
   { keepalive: 10, deadtime: 30, realtime: true },
-].filter((t) => !wantedSets || wantedSets.includes(t.keepalive));
+];
+/** The set keepalived runs at too, for the side-by-side comparison (its advert interval: the keepalive). */
+const comparedSet = allTimerSets.at(-1)!;
+const timerSets = allTimerSets.filter((t) => !wantedSets || wantedSets.includes(t.keepalive));
 
 /** Probes sent and not answered in the run. */
 const lost = (run: ProbeRun): number => run.sent - new Set(run.replies.map((r) => r.seq)).size;
@@ -78,19 +86,34 @@ function recordClaim(
   figures[firstAnswerStage]!.push(firstAnswerAt - claim.firstFrameAt);
 }
 
-/** Both nodes settled and the client's probe answered by the active one. */
+/** What tandem and keepalived are compared by, per run: the fault until the first probe the peer answered (by its send time), and the longest reply gap. */
+interface Outages {
+  peerAnswered: number[];
+  gaps: number[];
+}
+
+const outages = (): Outages => ({ peerAnswered: [], gaps: [] });
+
+function recordOutage(outage: Outages, run: ProbeRun, peer: Director, faultAt: number): void {
+  outage.peerAnswered.push(firstAnswerFrom(run, peer.name, faultAt) - faultAt);
+  outage.gaps.push(run.gapMs);
+}
+
+/** Both nodes settled (tandem's by default) and the client's probe answered by the active one. */
 async function probing(
   lab: TakeoverLab,
+  settled: () => Promise<[Director, Director]> = () => lab.settled(),
 ): Promise<{ active: Director; backup: Director; probe: Awaited<ReturnType<TakeoverLab['probe']>> }> {
-  const [active, backup] = await lab.settled();
+  const [active, backup] = await settled();
   const probe = await lab.probe();
   await probe.answeredBy(active.name, 5);
   return { active, backup, probe };
 }
 
-async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<void> {
+async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<Outages> {
   const start = { args: timers.realtime ? ['--realtime'] : [] };
   const figures: Record<string, number[]> = { 'probe gap': [], 'detection (death → backup ACTIVE)': [], ...claimStages() };
+  const outage = outages();
   for (let i = 0; i < runs; i++) {
     const { active, backup, probe } = await probing(lab);
     const diedAt = await lab.die(active);
@@ -101,12 +124,15 @@ async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<void> {
     figures['probe gap']!.push(run.gapMs);
     figures['detection (death → backup ACTIVE)']!.push(atOf(change) - diedAt);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, diedAt));
+    recordOutage(outage, run, backup, diedAt);
     await lab.revive(active, start);
   }
   print(`hard failover (${runs} runs)`, figures);
+  return outage;
 }
 
-async function handovers(lab: TakeoverLab): Promise<void> {
+/** The handovers' outages (from the request) and the probes each lost. */
+async function handovers(lab: TakeoverLab): Promise<{ outage: Outages; lost: number[] }> {
   const figures: Record<string, number[]> = {
     'probe gap': [],
     'probes lost': [],
@@ -114,6 +140,7 @@ async function handovers(lab: TakeoverLab): Promise<void> {
     'peer claim done → old active released': [],
     ...claimStages(),
   };
+  const outage = outages();
   for (let i = 0; i < runs; i++) {
     const { active, backup, probe } = await probing(lab);
     const requestedAt = Date.now();
@@ -129,11 +156,13 @@ async function handovers(lab: TakeoverLab): Promise<void> {
     figures['request → peer ACTIVE']!.push(atOf(change) - requestedAt);
     figures['peer claim done → old active released']!.push(released.time - claim.event.time);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, requestedAt));
+    recordOutage(outage, run, backup, requestedAt);
   }
   print(`tandem failover (${runs} runs)`, figures);
+  return { outage, lost: figures['probes lost']! };
 }
 
-async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<void> {
+async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<Outages> {
   const start = { args: timers.realtime ? ['--realtime'] : [] };
   const figures: Record<string, number[]> = {
     'probe gap': [],
@@ -142,6 +171,7 @@ async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<void> {
     'SIGTERM → peer ACTIVE': [],
     ...claimStages(),
   };
+  const outage = outages();
   for (let i = 0; i < runs; i++) {
     const { active, backup, probe } = await probing(lab);
     const stoppedAt = Date.now();
@@ -156,14 +186,122 @@ async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<void> {
     figures['SIGTERM → VIP on the peer (first frame)']!.push(claim.firstFrameAt - stoppedAt);
     figures['SIGTERM → peer ACTIVE']!.push(atOf(change) - stoppedAt);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, stoppedAt));
+    recordOutage(outage, run, backup, stoppedAt);
     await lab.pair.start(active, start);
   }
   print(`SIGTERM of the active (${runs} runs)`, figures);
+  return outage;
+}
+
+/**
+ * keepalived's master meets the fault (which returns when it struck) `runs` times,
+ * the client probing; after each, keepalived is restored on it.
+ */
+async function keepalivedOutages(
+  lab: TakeoverLab,
+  keepalived: KeepalivedPair,
+  fault: (master: Director) => Promise<number>,
+  restore: (master: Director) => Promise<void>,
+): Promise<Outages> {
+  const outage = outages();
+  for (let i = 0; i < runs; i++) {
+    const { active, backup, probe } = await probing(lab, () => keepalived.settled());
+    const faultAt = await fault(active);
+    await probe.answeredBy(backup.name, 5);
+    recordOutage(outage, await probe.stop(), backup, faultAt);
+    await restore(active);
+  }
+  return outage;
+}
+
+/** `median / p95 / max` of a sample, to the tenth. */
+function spread(samples: number[]): string {
+  const s = summarize(samples);
+  return [s.median, s.p95, s.max].map((v) => v.toFixed(1)).join(' / ');
+}
+
+/** tandem's median and p95 over keepalived's. */
+function ratio(tandem: number[], keepalived: number[]): string {
+  const [t, k] = [summarize(tandem), summarize(keepalived)];
+  return `${(t.median / k.median).toFixed(2)} / ${(t.p95 / k.p95).toFixed(2)}`;
+}
+
+function printComparison(
+  rows: Array<{ fault: string; tandem: Outages; keepalived: Outages }>,
+  failover: Awaited<ReturnType<typeof handovers>>,
+): void {
+  const line = (cells: string[]) => console.log(`  | ${cells.join(' | ')} |`);
+  line([
+    'fault',
+    'VIP on the peer: tandem',
+    'keepalived',
+    'tandem / keepalived',
+    'longest reply gap: tandem',
+    'keepalived',
+    'tandem / keepalived',
+  ]);
+  line(Array<string>(7).fill('---'));
+  for (const { fault, tandem, keepalived } of rows)
+    line([
+      fault,
+      spread(tandem.peerAnswered),
+      spread(keepalived.peerAnswered),
+      ratio(tandem.peerAnswered, keepalived.peerAnswered),
+      spread(tandem.gaps),
+      spread(keepalived.gaps),
+      ratio(tandem.gaps, keepalived.gaps),
+    ]);
+  const { outage, lost } = failover;
+  const lostIn = `probes lost ${spread(lost)}, in ${lost.filter((n) => n > 0).length} of ${lost.length} runs`;
+  line(['`tandem failover`', spread(outage.peerAnswered), '(no command)', '—', `${spread(outage.gaps)}; ${lostIn}`, '—', '—']);
+}
+
+/**
+ * keepalived on the same lab after tandem's runs (tandem stopped), at the same
+ * advert interval as tandem's keepalive, with the same faults; then both side by side.
+ */
+async function compareWithKeepalived(
+  lab: TakeoverLab,
+  timers: Timers,
+  tandem: { deaths: Outages; stops: Outages; failover: Awaited<ReturnType<typeof handovers>> },
+): Promise<void> {
+  for (const node of lab.nodes) await lab.pair.stop(node);
+  const keepalived = new KeepalivedPair(lab, timers.keepalive / 1000);
+  try {
+    await keepalived.startBoth();
+    // as tandem's: frozen, cables out, killed, then revived; SIGTERM of the master (keepalived's main process)
+    const deaths = await keepalivedOutages(
+      lab,
+      keepalived,
+      (master) => lab.die(master, keepalived.mortal(master)),
+      (master) => lab.reviveWith(master, () => keepalived.start(master)),
+    );
+    const stops = await keepalivedOutages(
+      lab,
+      keepalived,
+      (master) => keepalived.stop(master),
+      (master) => keepalived.start(master),
+    );
+    console.log(
+      `  side by side with ${await keepalivedVersion()} (VRRPv3, advert_int ${timers.keepalive / 1000}, unicast, equal priorities, nopreempt, ` +
+        `no real-time priority) after tandem's runs, ${runs} runs each; VIP on the peer: the fault until the first probe the peer ` +
+        `answered (by its send time); median / p95 / max ms:`,
+    );
+    printComparison(
+      [
+        { fault: 'daemon killed + link down', tandem: tandem.deaths, keepalived: deaths },
+        { fault: 'SIGTERM of the active', tandem: tandem.stops, keepalived: stops },
+      ],
+      tandem.failover,
+    );
+  } finally {
+    await keepalived.stopBoth();
+  }
 }
 
 export const takeoverBenchmark: Benchmark = {
   name: 'takeover',
-  description: `probe gaps of a VIP during hard failovers, tandem failover and SIGTERM (${runs} runs each) and where the time goes`,
+  description: `probe gaps of a VIP during hard failovers, tandem failover and SIGTERM (${runs} runs each), where the time goes, and keepalived beside tandem at 10/30 ms`,
   async run(): Promise<void> {
     for (const timers of timerSets) {
       const lab = await TakeoverLab.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });
@@ -172,9 +310,10 @@ export const takeoverBenchmark: Benchmark = {
         console.log(
           `keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms${timers.realtime ? ', --realtime' : ''}; probe every 10 ms:`,
         );
-        await hardFailovers(lab, timers);
-        await handovers(lab);
-        await gracefulStops(lab, timers);
+        const deaths = await hardFailovers(lab, timers);
+        const failover = await handovers(lab);
+        const stops = await gracefulStops(lab, timers);
+        if (timers === comparedSet) await compareWithKeepalived(lab, timers, { deaths, stops, failover });
       } finally {
         await lab.destroy();
       }

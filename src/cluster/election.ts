@@ -265,6 +265,8 @@ export class Election {
   private lastTransition: Transition | undefined;
   private health: HealthSummary = healthy;
   private claimFailedAt: number | undefined;
+  /** The term whose claim the driver reported done; the peer lets go of kept addresses on it. */
+  private claimedTerm = 0;
   private syncRole: SyncRole | undefined;
   private pending: Pending | undefined;
   private nextRequestId = 1;
@@ -277,9 +279,10 @@ export class Election {
   private stopDone = false;
   /**
    * We left ACTIVE by a handover or a stop and still hold the addresses, until
-   * the peer holds them too (`peerActiveAt`: when we first saw it ACTIVE).
+   * the peer holds them too (`peerActiveAt`: when we first saw it ACTIVE;
+   * `peerClaimedAt`: when it first said its claim of that term was done).
    */
-  private kept: { since: number; reason: TransitionReason; peerActiveAt?: number } | undefined;
+  private kept: { since: number; reason: TransitionReason; peerActiveAt?: number; peerClaimedAt?: number } | undefined;
   private stopReported = false;
   private nextHeartbeatAt: number;
   /** Until when a stall of ours keeps the peer alive. */
@@ -396,10 +399,7 @@ export class Election {
     if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
     if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
     if (this.stallGraceUntil > now) deadlines.push(this.stallGraceUntil);
-    if (this.kept)
-      deadlines.push(
-        this.kept.peerActiveAt === undefined ? this.kept.since + deadtime : this.kept.peerActiveAt + this.releaseGrace(this.kept.reason),
-      );
+    if (this.kept) deadlines.push(this.keptUntil(this.kept));
     // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
     deadlines.push(this.since + deadtime);
     const future = deadlines.filter((at) => at > now);
@@ -531,7 +531,14 @@ export class Election {
   }
 
   private actionResult(event: Extract<ElectionEvent, { type: 'actionResult' }>, now: number): void {
-    if (event.ok) return;
+    if (event.ok) {
+      // Tell a peer keeping the addresses after a handover at once: it lets go on this.
+      if (event.action === 'claim' && this.role === 'ACTIVE') {
+        this.claimedTerm = this.term;
+        this.sendNow = true;
+      }
+      return;
+    }
     this.log('error', 'controller.action-failed', `${event.action} failed: ${event.error ?? 'unknown error'}`, {
       action: event.action,
       error: event.error,
@@ -937,13 +944,25 @@ export class Election {
     const kept = this.kept;
     if (!kept) return;
     const alive = this.peerAlive(now);
-    if (alive && this.peer?.heartbeat?.role === 'ACTIVE') {
+    const hb = this.peer?.heartbeat;
+    if (alive && hb?.role === 'ACTIVE') {
       kept.peerActiveAt ??= now;
-      if (now - kept.peerActiveAt < this.releaseGrace(kept.reason)) return;
+      if (hb.claimedTerm === hb.term) kept.peerClaimedAt ??= now;
+      if (now < this.keptUntil(kept)) return;
     } else if (alive && !this.peerUnable() && (now - kept.since < this.config.deadtime || this.pending?.kind === 'handover')) {
       return;
     }
     this.releaseKept();
+  }
+
+  /**
+   * Until when kept addresses stay while the peer is ACTIVE: a grace after its claim is
+   * done, since its ACTIVE heartbeat leaves before the claim and clients follow only its
+   * announcement; a deadtime for a peer that never says so (an older version).
+   */
+  private keptUntil(kept: NonNullable<typeof this.kept>): number {
+    if (kept.peerClaimedAt !== undefined) return kept.peerClaimedAt + this.releaseGrace(kept.reason);
+    return (kept.peerActiveAt ?? kept.since) + this.config.deadtime;
   }
 
   private releaseKept(): void {
@@ -1063,6 +1082,7 @@ export class Election {
       stateVersion: this.stateVersion,
       peerStateVersion: peer?.stateVersion ?? 0,
       ...(this.config.version && { version: this.config.version }),
+      claimedTerm: this.claimedTerm,
     };
   }
 

@@ -53,6 +53,8 @@ export interface Heartbeat {
   peerStateVersion: number;
   /** The sender's software version; absent from a peer that does not send it. */
   version?: string;
+  /** The term whose claim the sender completed (addresses announced, tables in); 0 if none or an older peer. */
+  claimedTerm: number;
 }
 
 const requestKinds = [undefined, 'handover', 'takeover'] as const;
@@ -93,7 +95,9 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Buffer {
     .tag(10, 0)
     .uint64(heartbeat.peerStateVersion)
     .tag(11, 2)
-    .string(heartbeat.version ?? '');
+    .string(heartbeat.version ?? '')
+    .tag(12, 0)
+    .uint64(heartbeat.claimedTerm);
   return writer.finish();
 }
 
@@ -184,6 +188,7 @@ export function checkHeartbeat(decoded: Record<string, unknown>): Decoded<Heartb
         stateVersion: integer(decoded.stateVersion, 'state_version'),
         peerStateVersion: integer(decoded.peerStateVersion, 'peer_state_version'),
         ...(version && { version }),
+        claimedTerm: integer(decoded.claimedTerm, 'claimed_term'),
       },
     };
   } catch (error) {
@@ -215,6 +220,7 @@ function readHeartbeat(bytes: Uint8Array): Raw | undefined {
         stateVersion: 0,
         peerStateVersion: 0,
         version: '',
+        claimedTerm: 0,
       },
       (m, field, depth) => {
         switch (field) {
@@ -250,6 +256,9 @@ function readHeartbeat(bytes: Uint8Array): Raw | undefined {
             return true;
           case 11:
             m.version = reader.string();
+            return true;
+          case 12:
+            m.claimedTerm = reader.uint64();
             return true;
           default:
             return false;

@@ -69,6 +69,12 @@ export function parseReply(line: string): ProbeReply | undefined {
   return match ? { seq: Number(match[1]), sentAt: Number(match[2]), rttMs: Number(match[3]), responder: match[4]! } : undefined;
 }
 
+/** A daemon as `die` ends it: frozen at once, killed once its cables are out. */
+export interface Mortal {
+  freeze(): void;
+  kill(): Promise<unknown>;
+}
+
 export class TakeoverLab {
   /** Each director's UDP responder on the VIP. */
   readonly responders = new Map<string, ChildProcess>();
@@ -211,24 +217,33 @@ export class TakeoverLab {
   /**
    * The node dies: its daemon and its responder freeze at the same instant (no last
    * word to the peer, no more answers), then its switch ports go down and both are
-   * killed. Returns when it froze (Date.now()).
+   * killed. The daemon is the node's `tandem run` unless given (keepalived, for the
+   * benchmark's comparison). Returns when it froze (Date.now()).
    */
-  async die(node: Director): Promise<number> {
-    const daemon = node.process!;
+  async die(node: Director, daemon: Mortal = this.tandemOf(node)): Promise<number> {
     const responder = this.responders.get(node.name)!;
     const at = Date.now();
-    daemon.kill('SIGSTOP');
+    daemon.freeze();
     responder.kill('SIGSTOP');
     await Promise.all(['eth0', 'eth1'].map((ifname) => this.pair.lab.setSwitchPort(node.host, ifname, false)));
     const responderExited = new Promise((resolve) => responder.once('exit', resolve));
     responder.kill('SIGKILL');
-    await Promise.all([this.pair.kill(node), responderExited]);
+    await Promise.all([daemon.kill(), responderExited]);
     return at;
+  }
+
+  private tandemOf(node: Director): Mortal {
+    return { freeze: () => node.process!.kill('SIGSTOP'), kill: () => this.pair.kill(node) };
   }
 
   /** A dead node comes back: its daemon starts (removing what the dead one left), then its cables are plugged in. */
   async revive(node: Director, options: StartOptions = {}): Promise<void> {
-    await this.pair.start(node, options);
+    await this.reviveWith(node, () => this.pair.start(node, options));
+  }
+
+  /** As revive, with another daemon's start (which must remove what the dead one left). */
+  async reviveWith(node: Director, startDaemon: () => Promise<void>): Promise<void> {
+    await startDaemon();
     await this.startResponder(node);
     await Promise.all(['eth0', 'eth1'].map((ifname) => this.pair.lab.setSwitchPort(node.host, ifname, true)));
   }

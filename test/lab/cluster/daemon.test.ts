@@ -31,6 +31,7 @@ function forgedHeartbeat(keyring: Keyring): Buffer {
       timers: { keepaliveMs: 50, deadtimeMs: 200 },
       stateVersion: 99,
       peerStateVersion: 0,
+      claimedTerm: 0,
     }),
   });
 }

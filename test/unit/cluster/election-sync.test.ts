@@ -26,6 +26,7 @@ const active: Heartbeat = {
   timers: { keepaliveMs: 50, deadtimeMs: 200 },
   stateVersion: 1,
   peerStateVersion: 1,
+  claimedTerm: 1,
 };
 
 function backupOf(cfg: ElectionConfig) {

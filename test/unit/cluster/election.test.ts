@@ -28,6 +28,7 @@ function peerHeartbeat(role: Role, patch: Partial<Heartbeat> = {}): Heartbeat {
     timers: { keepaliveMs: 50, deadtimeMs: 200 },
     stateVersion: 1,
     peerStateVersion: 0,
+    claimedTerm: 0,
     ...patch,
   };
 }
@@ -341,6 +342,48 @@ describe('election rules (one node)', () => {
     expect(n.transitions().at(-1)).toMatchObject({ from: 'BACKUP', to: 'ACTIVE', reason: 'handover-failed' });
   });
 
+  /** An active (term 1, state 3) that asked for a failover at 20 and still holds the addresses. */
+  const handingOver = () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
+    n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
+    n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
+    const released = () => n.all.some((a) => a.type === 'release');
+    return { n, released };
+  };
+
+  it('after a handover, keeps the addresses until the new active reports its claim done, then a grace', () => {
+    const { n, released } = handingOver();
+    // ACTIVE leaves before its claim: the clients have not moved yet.
+    n.hear(21, peerHeartbeat('ACTIVE', { term: 2, peerStateVersion: 4, claimedTerm: 0 }));
+    n.tick(60);
+    expect(released()).toBe(false);
+    n.hear(62, peerHeartbeat('ACTIVE', { term: 2, peerStateVersion: 4, claimedTerm: 2 }));
+    n.tick(71);
+    expect(released()).toBe(false);
+    n.tick(72);
+    expect(released()).toBe(true);
+  });
+
+  it('lets go a deadtime after a peer that never reports its claim (an older version) became ACTIVE', () => {
+    const { n, released } = handingOver();
+    for (let t = 21; t < 221; t += 50) n.hear(t, peerHeartbeat('ACTIVE', { term: 2, peerStateVersion: 4 }));
+    n.tick(220);
+    expect(released()).toBe(false);
+    n.tick(221);
+    expect(released()).toBe(true);
+  });
+
+  it('reports a claim done in its heartbeats at once, with the term claimed', () => {
+    const n = single();
+    n.tick(0);
+    n.tick(1000);
+    expect(n.election.currentRole).toBe('ACTIVE');
+    const done = n.election.handle({ type: 'actionResult', now: 1002, action: 'claim', ok: true });
+    expect(done.find((a) => a.type === 'sendHeartbeat')).toMatchObject({ heartbeat: { role: 'ACTIVE', term: 1, claimedTerm: 1 } });
+  });
+
   /** An active that asked for a failover the peer never saw (it answers as BACKUP, state 3), until the request timed out at 220. */
   const handoverTimedOut = () => {
     const n = single();
@@ -488,7 +531,9 @@ describe('election scenarios (two nodes, simulated network)', () => {
       .map((a) => (a.action as { fields: object }).fields);
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ term: expect.any(Number) as number, peerTerm: expect.any(Number) as number });
-    expect(yields[0]!.transition.at - 2000).toBeLessThan(2);
+    // One trip after the first heartbeat that crosses the healed network, wherever the heartbeats' phase lies.
+    const firstHeard = sim.actions.find((a) => a.at >= 2000 && a.action.type === 'sendHeartbeat')!;
+    expect(yields[0]!.transition.at - firstHeard.at).toBeLessThan(2);
   });
 
   it('a one-way failure ends with exactly one active node: the deaf side keeps it', () => {

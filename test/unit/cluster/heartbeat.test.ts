@@ -26,6 +26,7 @@ const full: Heartbeat = {
   stateVersion: 9,
   peerStateVersion: 4,
   version: '0.1.0',
+  claimedTerm: 2 ** 40 + 2,
 };
 
 const HeartbeatType = loadMessageType('heartbeat.proto', 'tandem.heartbeat.v1.Heartbeat');
@@ -44,6 +45,11 @@ describe('heartbeat codec', () => {
     const decoded = decodeHeartbeat(encodeMessage(HeartbeatType, encodable(older)));
     expect(decoded.ok && decoded.value.version).toBeUndefined();
     expect(decodeHeartbeat(encodeHeartbeat(older))).toEqual({ ok: true, value: older });
+  });
+
+  it('reads claimed_term as 0 from a peer that does not send it (an older version)', () => {
+    const decoded = decodeHeartbeat(encodeMessage(HeartbeatType, encodable(full)));
+    expect(decoded.ok && decoded.value.claimedTerm).toBe(0);
   });
 
   it('covers every field of proto/heartbeat.proto', () => {

@@ -33,6 +33,7 @@ function protobufjsEncode(heartbeat: Heartbeat): Buffer {
       stateVersion: heartbeat.stateVersion,
       peerStateVersion: heartbeat.peerStateVersion,
       version: heartbeat.version ?? '',
+      claimedTerm: heartbeat.claimedTerm,
     }),
   );
 }
@@ -78,8 +79,22 @@ const heartbeat: fc.Arbitrary<Heartbeat> = fc.record(
     stateVersion: uint64,
     peerStateVersion: uint64,
     version: text,
+    claimedTerm: uint64,
   },
-  { requiredKeys: ['role', 'priority', 'term', 'serialNo', 'health', 'peerView', 'timers', 'stateVersion', 'peerStateVersion'] },
+  {
+    requiredKeys: [
+      'role',
+      'priority',
+      'term',
+      'serialNo',
+      'health',
+      'peerView',
+      'timers',
+      'stateVersion',
+      'peerStateVersion',
+      'claimedTerm',
+    ],
+  },
 );
 
 /** Tag and value soup: every field number of the schema and some beyond, with any wire type. */

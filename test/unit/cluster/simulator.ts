@@ -217,14 +217,15 @@ class SimNode {
         }
         return;
       }
-      case 'claim':
-        if (this.claimFails) {
-          this.claimFails = false;
-          this.sim.queue.push(now + 1, () =>
-            this.handle({ type: 'actionResult', now: now + 1, action: 'claim', ok: false, error: 'simulated' }),
-          );
-        }
+      case 'claim': {
+        // A claim takes the driver a millisecond; then it reports, as the daemon does.
+        const ok = !this.claimFails;
+        this.claimFails = false;
+        this.sim.queue.push(now + 1, () =>
+          this.handle({ type: 'actionResult', now: now + 1, action: 'claim', ok, ...(!ok && { error: 'simulated' }) }),
+        );
         return;
+      }
       case 'operatorReply':
         this.sim.replies.push({ node: this.index, at: now, requestId: action.requestId, ok: action.ok, message: action.message });
         return;
