@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static napi_value throw_errno(napi_env env, const char *operation, int error) {
+/** An Error for a failed `operation`, its `code` the errno's name (NULL if N-API failed). */
+static napi_value errno_error(napi_env env, const char *operation, int error) {
   char message[160];
   const char *name = strerrorname_np(error);
   char fallback[16];
@@ -19,7 +20,17 @@ static napi_value throw_errno(napi_env env, const char *operation, int error) {
     name = fallback;
   }
   snprintf(message, sizeof message, "%s: %s (%s)", operation, strerror(error), name);
-  napi_throw_error(env, name, message);
+  napi_value code, text, result;
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) != napi_ok ||
+      napi_create_error(env, code, text, &result) != napi_ok)
+    return NULL;
+  return result;
+}
+
+static napi_value throw_errno(napi_env env, const char *operation, int error) {
+  napi_value exception = errno_error(env, operation, error);
+  if (exception != NULL) napi_throw(env, exception);
   return NULL;
 }
 

@@ -1,5 +1,6 @@
 // Netlink sockets driven synchronously, for the IPVS driver (src/ipvs/genl/channel.ts) and
-// the conntrack driver's dumps and commits (src/sync/conntrack/driver.ts); and multicast
+// the conntrack driver's commits (src/sync/conntrack/driver.ts), or on a libuv worker
+// thread for the conntrack driver's dumps (exchangeAsync); and multicast
 // event sockets read when libuv finds them readable (the conntrack driver's watch).
 // The kernel handles a generic netlink request inside the sender's sendmsg and queues
 // its replies before the call returns (a dump's next part is made inside recvmsg), so
@@ -178,6 +179,91 @@ static napi_value exchange(napi_env env, napi_callback_info info) {
   size_t used = 0;
   int status = read_queued(fd, replies, capacity, &used, 1, last_seq, 0);
   return bytes_read(env, status, used);
+}
+
+/** An exchangeAsync in flight: the Buffers are held until it completes and written only
+ *  by the thread that runs it, while JavaScript waits for the callback. */
+struct exchange_work {
+  napi_async_work work;
+  napi_ref callback, request_ref, replies_ref;
+  int fd;
+  uint32_t last_seq;
+  const void *request;
+  size_t request_length;
+  unsigned char *replies;
+  size_t capacity, used;
+  int send_error, status;
+};
+
+static void exchange_execute(napi_env env, void *data) {
+  (void)env;
+  struct exchange_work *job = data;
+  if (job->request != NULL) job->send_error = send_to_kernel(job->fd, job->request, job->request_length);
+  if (job->send_error == 0) job->status = read_queued(job->fd, job->replies, job->capacity, &job->used, 1, job->last_seq, 0);
+}
+
+static void exchange_complete(napi_env env, napi_status status, void *data) {
+  struct exchange_work *job = data;
+  napi_value callback, receiver, argv[2], result;
+  if (job->send_error != 0) argv[0] = errno_error(env, "sendmsg", job->send_error);
+  else if (job->status == -EMSGSIZE) argv[0] = errno_error(env, "recvmsg (a reply larger than the buffer)", EMSGSIZE);
+  else if (job->status < 0) argv[0] = errno_error(env, "recvmsg", -job->status);
+  else if (status != napi_ok) argv[0] = errno_error(env, "exchangeAsync (cancelled)", ECANCELED);
+  else napi_get_null(env, &argv[0]);
+  napi_create_uint32(env, (uint32_t)job->used, &argv[1]);
+  napi_get_reference_value(env, job->callback, &callback);
+  napi_get_global(env, &receiver);
+  napi_delete_reference(env, job->callback);
+  if (job->request_ref != NULL) napi_delete_reference(env, job->request_ref);
+  napi_delete_reference(env, job->replies_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  napi_call_function(env, receiver, callback, 2, argv, &result);
+}
+
+// exchangeAsync(fd, request: Buffer | null, lastSeq, replies: Buffer, callback(error, used)):
+// exchange's work on a libuv worker thread. A dump of the conntrack table walks every
+// bucket of the kernel's hash table inside the sendmsg and recvmsg calls (about 30 ms for
+// 262,144 empty buckets): off the event loop, heartbeats and a claim go on meanwhile. The
+// socket and both Buffers must be left alone until `callback` runs.
+static napi_value exchange_async(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_arguments(env, info, 5, argv, "exchangeAsync(fd, request, lastSeq, replies, callback)")) return NULL;
+  struct exchange_work job = {0};
+  if (!int_argument(env, argv[0], "fd", &job.fd)) return NULL;
+  if (napi_get_value_uint32(env, argv[2], &job.last_seq) != napi_ok) {
+    napi_throw_type_error(env, NULL, "lastSeq must be a number");
+    return NULL;
+  }
+  void *replies;
+  if (!buffer_argument(env, argv[3], "replies", &replies, &job.capacity)) return NULL;
+  job.replies = replies;
+  napi_valuetype type;
+  napi_typeof(env, argv[1], &type);
+  if (type != napi_null) {
+    void *request;
+    if (!buffer_argument(env, argv[1], "request", &request, &job.request_length)) return NULL;
+    job.request = request;
+  }
+  napi_typeof(env, argv[4], &type);
+  if (type != napi_function) {
+    napi_throw_type_error(env, NULL, "callback must be a function");
+    return NULL;
+  }
+  struct exchange_work *queued = malloc(sizeof *queued);
+  if (queued == NULL) return throw_errno(env, "exchangeAsync", ENOMEM);
+  *queued = job;
+  napi_value name;
+  napi_create_string_utf8(env, "tandem.netlink.exchange", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, exchange_execute, exchange_complete, queued, &queued->work) != napi_ok) {
+    free(queued);
+    return throw_errno(env, "exchangeAsync", ENOMEM);
+  }
+  napi_create_reference(env, argv[4], 1, &queued->callback);
+  if (queued->request != NULL) napi_create_reference(env, argv[1], 1, &queued->request_ref);
+  napi_create_reference(env, argv[3], 1, &queued->replies_ref);
+  napi_queue_async_work(env, queued->work);
+  return NULL;
 }
 
 // dumpEach(fd, requests: Buffer, state: Uint32Array, replies: Buffer): number — the
@@ -407,6 +493,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_default, NULL},
       {"port", NULL, socket_port, NULL, NULL, NULL, napi_default, NULL},
       {"exchange", NULL, exchange, NULL, NULL, NULL, napi_default, NULL},
+      {"exchangeAsync", NULL, exchange_async, NULL, NULL, NULL, napi_default, NULL},
       {"dumpEach", NULL, dump_each, NULL, NULL, NULL, napi_default, NULL},
       {"subscribe", NULL, subscribe, NULL, NULL, NULL, napi_default, NULL},
       {"setReceiveBuffer", NULL, set_receive_buffer, NULL, NULL, NULL, napi_default, NULL},

@@ -1,5 +1,6 @@
 // The netlink addon (native/netlink.c, built by `npm run build`): netlink sockets driven
-// synchronously (the IPVS driver's channel, conntrack dumps and commits) and multicast
+// synchronously (the IPVS driver's channel, conntrack commits) or on a worker thread
+// (conntrack dumps), and multicast
 // event sockets read when libuv finds them readable (conntrack events). Failures come
 // back as Errors with an errno `code`.
 import { createRequire } from 'node:module';
@@ -14,6 +15,16 @@ export interface NetlinkAddon {
    *  until one ends request `lastSeq`, none is left or the buffer is full; returns the
    *  bytes written (each datagram from a 4-byte boundary). */
   exchange(fd: number, request: Buffer | null, lastSeq: number, replies: Buffer): number;
+  /** exchange on a libuv worker thread, for requests whose kernel work is long (a
+   *  conntrack dump walks the whole hash table); the socket and Buffers stay untouched
+   *  until `done` runs. */
+  exchangeAsync(
+    fd: number,
+    request: Buffer | null,
+    lastSeq: number,
+    replies: Buffer,
+    done: (error: Error | null, used: number) => void,
+  ): void;
   /** Sends the dump requests framed in `requests` one after another from byte state[0],
    *  each once the one before has ended, reading their replies into `replies` while it has
    *  room; state[1] is a dump sent but not yet read to its end (0: none). Updates both and
@@ -49,4 +60,17 @@ export function netlinkAddon(): NetlinkAddon {
       cause: error,
     });
   }
+}
+
+/** addon.exchangeAsync as a promise of the bytes written. */
+export function exchangeOffThread(
+  addon: NetlinkAddon,
+  fd: number,
+  request: Buffer | null,
+  lastSeq: number,
+  replies: Buffer,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    addon.exchangeAsync(fd, request, lastSeq, replies, (error, used) => (error ? reject(error) : resolve(used)));
+  });
 }

@@ -1,8 +1,10 @@
 // The kernel's conntrack table over ctnetlink (NETLINK_NETFILTER), through tandem's netlink
-// addon (native/netlink.c). Dumps and commits are driven synchronously, as the IPVS
-// driver's requests are: the kernel handles a datagram of CT_NEW requests inside sendmsg
-// and makes a dump's next part inside recvmsg, so a batch of a thousand entries is one
-// call with no callback, timer or Buffer per message. Events are read when libuv finds
+// addon (native/netlink.c). Commits are driven synchronously, as the IPVS driver's
+// requests are: the kernel handles a datagram of CT_NEW requests inside sendmsg, so a
+// batch of a thousand entries is one call with no callback, timer or Buffer per message.
+// Dumps run on a libuv worker thread: the kernel makes each part inside sendmsg or
+// recvmsg by walking its hash table, all of it for the first part of a small table
+// (about 30 ms at 262,144 buckets), which would stall heartbeats and a claim. Events are read when libuv finds
 // their socket readable, in bursts of a few milliseconds. The kernel's report of lost
 // events (ENOBUFS) stays on, as conntrackd keeps it: it becomes onLost (a resync),
 // never an exception. Each dump and each watch has a socket of its own, so a dump's
@@ -10,7 +12,7 @@
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
 import type { CommitResult } from '../table.js';
-import { netlinkAddon, type NetlinkAddon } from '../../lib/netlink-addon.js';
+import { exchangeOffThread, netlinkAddon, type NetlinkAddon } from '../../lib/netlink-addon.js';
 import { AttributeWriter, NLMSG_HEADER } from '../../lib/netlink-attributes.js';
 import { SerialQueue } from '../../lib/serial-queue.js';
 import type { ConntrackEntry } from './entry.js';
@@ -89,17 +91,15 @@ export class Ctnetlink {
       let request: Buffer | null = out.toBuffer();
       let deadline = performance.now() + this.requestTimeoutMs;
       for (;;) {
-        const used = this.addon.exchange(socket, request, seq, buffer);
+        const used = await exchangeOffThread(this.addon, socket, request, seq, buffer);
         request = null;
         const entries: ConntrackEntry[] = [];
         const ended = readDumpReplies(buffer, used, seq, (start, end) => this.decodeInto(entries, buffer, start, end));
         if (ended !== undefined && ended !== 0) throw kernelError('conntrack dump', ended);
         if (entries.length > 0) yield entries;
         if (ended === 0) return;
-        if (used > 0) {
-          deadline = performance.now() + this.requestTimeoutMs;
-          await yieldToEventLoop();
-        } else if (performance.now() > deadline) {
+        if (used > 0) deadline = performance.now() + this.requestTimeoutMs;
+        else if (performance.now() > deadline) {
           throw new Error(`conntrack dump: no reply from the kernel within ${this.requestTimeoutMs} ms`);
         } else await sleep(1); // the kernel has always answered by now, but never spin
       }
