@@ -71,10 +71,16 @@ export function checkProperties(sim: Simulation, options: SimOptions): string[] 
   const problems = sim.violations.map((v) => `t=${v.at.toFixed(1)}: ${v.message}`);
 
   // 1. Never two ACTIVE nodes while the links are connected, except for at most
-  //    one deadtime after a partition (or silence) ends.
+  //    one split-brain round trip after a partition (or silence) ends. The loser
+  //    yields only on a heartbeat of the survivor that acknowledges its ACTIVE
+  //    state (so never both yield): the loser's heartbeat must reach the survivor,
+  //    then the survivor's answer the loser. Under loss each leg may take until the
+  //    receiver's silence would reach deadtime (a longer one is excused by itself),
+  //    counted from the last datagram sent before that leg, up to maxDelay in flight.
+  const roundTrip = 2 * (deadtime + options.link.maxDelay);
   const excuses = [0, 1]
     .flatMap((node) => disconnected(sim, node as NodeIndex, deadtime))
-    .map((i) => ({ from: i.from, to: i.to + deadtime }));
+    .map((i) => ({ from: i.from, to: i.to + roundTrip }));
   for (const both of intersect(merge(spansOf(sim, 0, 'ACTIVE')), merge(spansOf(sim, 1, 'ACTIVE')))) {
     if (!covered(both, excuses)) problems.push(`both ACTIVE from t=${both.from.toFixed(1)} to t=${both.to.toFixed(1)} while connected`);
   }
