@@ -95,7 +95,12 @@ export function checkProperties(sim: Simulation, options: SimOptions): string[] 
     const disturbed = sim.disturbances.some((d) => d.node === other && d.at <= kill.at + bound && d.until >= kill.at - deadtime);
     const otherUp = lives(sim, other).some((l) => l.from <= kill.at && l.to >= kill.at + bound);
     const attacked = sim.attacks.some((a) => a.at <= kill.at + bound && a.until >= kill.at - deadtime);
-    if (!wasActive || !backupAtKill || disturbed || !otherUp || attacked) continue;
+    // Back within the bound, the killed node never looks dead: the backup takes over from
+    // a starting peer only once that hears it (or proves it is no recording), which a cut
+    // from the backup to it prevents. Safety first: then its initdead (or the heal) decides.
+    const restarted = lives(sim, kill.node).some((l) => l.from > kill.at && l.from <= kill.at + bound);
+    const unheard = sim.cuts.some((c) => c.allPaths && c.from.includes(other) && c.at <= kill.at + bound && c.until >= kill.at);
+    if (!wasActive || !backupAtKill || disturbed || !otherUp || attacked || (restarted && unheard)) continue;
     const activeSoon = sim.spans.some((s) => s.role === 'ACTIVE' && s.from <= kill.at + bound && s.to > kill.at);
     if (!activeSoon)
       problems.push(`${nodeNames[kill.node]} killed while ACTIVE at t=${kill.at.toFixed(1)}: nobody ACTIVE within ${bound} ms`);

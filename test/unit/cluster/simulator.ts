@@ -89,6 +89,8 @@ export interface Violation {
   message: string;
 }
 
+type Outcome = 'proven' | 'unproven' | 'rejected' | 'down';
+
 interface Delivery {
   at: number;
   /** Receiver boot generation. */
@@ -181,6 +183,8 @@ class SimNode {
   accepted: Recorded[] = [];
   /** Datagrams this node accepted in its earlier boots: recorded before its current boot. */
   olderBoots: Recorded[] = [];
+  /** The peer boot this boot heard last and its newest sequence number per path: what the election counts as hearing. */
+  private newest = { bootId: '', seqs: [] as number[] };
 
   constructor(
     readonly index: NodeIndex,
@@ -213,6 +217,7 @@ class SimNode {
     this.election = new Election(config, now);
     this.olderBoots.push(...this.accepted);
     this.accepted = [];
+    this.newest = { bootId: '', seqs: [] };
     this.sim.recordRole(this.index, now);
     if (!this.health.canServe) this.handle({ type: 'health', now, health: this.health });
     this.handle({ type: 'tick', now });
@@ -283,11 +288,15 @@ class SimNode {
     });
   }
 
-  receive(path: number, datagram: Buffer, now: number): 'proven' | 'unproven' | 'rejected' | 'down' {
-    if (!this.endpoint) return 'down';
+  /** `advanced`: newer than what came before on its path, so it keeps the peer alive (an overtaken one does not). */
+  receive(path: number, datagram: Buffer, now: number): { outcome: Outcome; advanced: boolean } {
+    if (!this.endpoint) return { outcome: 'down', advanced: false };
     const opened = this.endpoint.open(datagram, path);
-    if (!opened.ok) return 'rejected';
+    if (!opened.ok) return { outcome: 'rejected', advanced: false };
     this.accepted.push({ datagram, path });
+    if (opened.bootId !== this.newest.bootId) this.newest = { bootId: opened.bootId, seqs: [] };
+    const advanced = opened.seq > (this.newest.seqs[path] ?? 0);
+    if (advanced) this.newest.seqs[path] = opened.seq;
     this.handle({
       type: 'heartbeat',
       now,
@@ -298,7 +307,7 @@ class SimNode {
       proven: opened.proven,
       heartbeat: this.sim.decode(datagram, opened.payload),
     });
-    return opened.proven ? 'proven' : 'unproven';
+    return { outcome: opened.proven ? 'proven' : 'unproven', advanced };
   }
 }
 
@@ -313,13 +322,15 @@ export class Simulation {
   readonly logs: { node: NodeIndex; at: number; event: string }[] = [];
   readonly transitions: { node: NodeIndex; transition: Transition }[] = [];
   readonly actions: { node: NodeIndex; at: number; action: Action }[] = [];
-  /** Per receiving node: accepted datagrams from the other node. */
+  /** Per receiving node: accepted datagrams from the other node that were news on their path (not overtaken). */
   readonly deliveries: [Delivery[], Delivery[]] = [[], []];
   /** Operations that disturb a node (operator, fault, kill, stop), for the liveness check. */
   readonly disturbances: { node: NodeIndex; at: number; until: number }[] = [];
   readonly kills: { node: NodeIndex; at: number }[] = [];
+  /** Partitions and holds: the senders cut off, and whether on every path. */
+  readonly cuts: { from: NodeIndex[]; allPaths: boolean; at: number; until: number }[] = [];
   /** Replayed datagrams and what the receiver made of them. */
-  readonly replays: { node: NodeIndex; at: number; outcome: ReturnType<SimNode['receive']> }[] = [];
+  readonly replays: { node: NodeIndex; at: number; outcome: Outcome }[] = [];
   /**
    * While a replayed datagram that a node could not tell from the peer holds it
    * back (a deadtime), the pair may claim later than it would: liveness is not
@@ -356,7 +367,8 @@ export class Simulation {
       case 'partition':
       case 'hold': {
         const paths = op.path === 'all' ? [...this.cut.keys()] : [op.path % this.options.pathCount];
-        const directions = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
+        const directions: NodeIndex[] = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
+        this.cuts.push({ from: directions, allPaths: paths.length === this.options.pathCount, at: op.at, until: op.at + op.duration });
         const table = op.type === 'partition' ? this.cut : this.held;
         const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (table[p]![d]! += delta)));
         change(1);
@@ -439,7 +451,7 @@ export class Simulation {
 
   /** On the path it was recorded on: moved to another, it is refused (`wrong-path`) before any replay check. */
   private replay(node: SimNode, { datagram, path }: Recorded, at: number, forbidden: 'accepted' | 'proven'): void {
-    const outcome = node.receive(path, datagram, at);
+    const { outcome } = node.receive(path, datagram, at);
     this.replays.push({ node: node.index, at, outcome });
     if (outcome === 'unproven') this.attacks.push({ node: node.index, at, until: at + this.options.timers.deadtime });
     const accepted = outcome === 'proven' || (forbidden === 'accepted' && outcome === 'unproven');
@@ -469,8 +481,7 @@ export class Simulation {
   private deliver(from: NodeIndex, path: number, datagram: Buffer, at: number): void {
     this.queue.push(at, () => {
       const receiver = this.nodes[1 - from]!;
-      const outcome = receiver.receive(path, datagram, at);
-      if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+      if (receiver.receive(path, datagram, at).advanced) this.deliveries[receiver.index].push({ at, generation: receiver.generation });
     });
   }
 
