@@ -1,8 +1,9 @@
-// `npm run bench -- schedules [--count N] [--workers W] [--seed S]`: the property suite
-// of the election in simulated time at volume (issue 12: 10^6 schedules), the same random
-// schedules and invariants as test/unit/cluster/election.property.test.ts, in batches of
-// 1000 spread over worker threads. Prints how many ran, how many failed (each with the
-// seed and path fast-check replays it from), and the time per schedule.
+// `npm run bench -- schedules [--count N] [--workers W] [--seed S] [--minutes M]`: the
+// property suite of the election in simulated time at volume (issue 12: 10^6 schedules),
+// the same random schedules and invariants as test/unit/cluster/election.property.test.ts,
+// in batches of 1000 spread over worker threads. With --minutes it starts no batch after
+// M minutes (the long mode on a shared machine). Prints how many ran, each failure with
+// the seed and path fast-check replays it from as it is found, and the time per schedule.
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import fc from 'fast-check';
@@ -40,12 +41,17 @@ async function run(args: string[]): Promise<void> {
   const count = option(args, 'count', 10_000);
   const workers = Math.max(1, option(args, 'workers', availableParallelism()));
   const firstSeed = option(args, 'seed', Date.now() % 1_000_000_000);
+  const minutes = option(args, 'minutes', 0);
   const batches = Array.from({ length: Math.ceil(count / batchSize) }, (_, i) => ({
     seed: firstSeed + i,
     count: Math.min(batchSize, count - i * batchSize),
   }));
-  console.log(`${count} schedules in ${batches.length} batches of up to ${batchSize}, seeds ${firstSeed}.., ${workers} worker(s)`);
+  console.log(
+    `${count} schedules in ${batches.length} batches of up to ${batchSize}, seeds ${firstSeed}.., ${workers} worker(s)` +
+      (minutes > 0 ? `, no batch started after ${minutes} min` : ''),
+  );
   const started = performance.now();
+  const deadline = minutes > 0 ? started + minutes * 60_000 : Infinity;
   const cpuBefore = process.cpuUsage();
   let ran = 0;
   const failures: string[] = [];
@@ -59,17 +65,24 @@ async function run(args: string[]): Promise<void> {
         { eval: true, workerData: { schedulesWorker: true } },
       );
       try {
-        for (let batch = batches[next++]; batch; batch = batches[next++]) {
+        for (let batch = batches[next++]; batch && performance.now() < deadline; batch = batches[next++]) {
           const result = await new Promise<BatchResult>((resolve, reject) => {
             worker.once('message', resolve);
             worker.once('error', reject);
             worker.postMessage(batch);
           });
           ran += result.ran;
-          if (result.failure) failures.push(result.failure);
+          if (result.failure) {
+            failures.push(result.failure);
+            console.log(`  FAILED ${result.failure}`);
+          }
           if (performance.now() - lastReport > 10_000) {
             lastReport = performance.now();
-            console.log(`  ${ran} ran, ${failures.length} failed batch(es), ${((lastReport - started) / 1000).toFixed(0)} s`);
+            const cpu = process.cpuUsage(cpuBefore);
+            console.log(
+              `  ${ran} ran, ${failures.length} failed batch(es), ${((lastReport - started) / 1000).toFixed(0)} s, ` +
+                `${((cpu.user + cpu.system) / 1000 / ran).toFixed(1)} ms of CPU per schedule`,
+            );
           }
         }
       } finally {

@@ -110,6 +110,18 @@ async function probing(
   return { active, backup, probe };
 }
 
+/** Settled, and the active hears its peer as BACKUP: until then (a revived node not yet proven) a failover is refused as peer-silent. */
+async function readyForHandover(lab: TakeoverLab): Promise<[Director, Director]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [active, backup] = await lab.settled();
+    const { peer } = await lab.pair.status(active);
+    if (peer?.alive && peer.role === 'BACKUP') return [active, backup];
+    if (Date.now() > deadline) throw new Error(`${active.name} does not hear ${backup.name} as BACKUP: ${JSON.stringify(peer)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<Outages> {
   const start = { args: timers.realtime ? ['--realtime'] : [] };
   const figures: Record<string, number[]> = { 'probe gap': [], 'detection (death → backup ACTIVE)': [], ...claimStages() };
@@ -142,7 +154,7 @@ async function handovers(lab: TakeoverLab): Promise<{ outage: Outages; lost: num
   };
   const outage = outages();
   for (let i = 0; i < runs; i++) {
-    const { active, backup, probe } = await probing(lab);
+    const { active, backup, probe } = await probing(lab, () => readyForHandover(lab));
     const requestedAt = Date.now();
     const outcome = await sendControlRequest(active.socket, { command: 'failover' });
     if (!('role' in outcome) || !outcome.ok) throw new Error(`failover refused: ${JSON.stringify(outcome)}`);

@@ -462,7 +462,7 @@ export class Election {
     if (
       !peer.alive &&
       this.role === 'ACTIVE' &&
-      (lastHeard === undefined || now - lastHeard >= this.config.deadtime + this.splitBrainDeafGrace())
+      (lastHeard === undefined || now >= lastHeard + this.config.deadtime + this.splitBrainDeafGrace())
     ) {
       // Silent that long, the peer may have seen us ACTIVE, waited out our deafness
       // and yielded: what it sent before may be arriving only now (held up across
@@ -725,7 +725,7 @@ export class Election {
       if (!this.isPreferred()) return { to: 'BACKUP', reason: 'peer-preferred' };
       return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
     }
-    return now - this.startedAt >= this.config.initdead ? { to: 'ACTIVE', reason: 'initdead' } : undefined;
+    return now >= this.startedAt + this.config.initdead ? { to: 'ACTIVE', reason: 'initdead' } : undefined;
   }
 
   private ruleBackup(now: number): Move | undefined {
@@ -737,7 +737,7 @@ export class Election {
     if (!hb || !this.peerAlive(now)) {
       // Back from FAULT, the silence may have been ours (our links were down): the
       // peer gets a deadtime to be heard before it counts as dead, as at start.
-      const backFromFault = this.lastTransition?.from === 'FAULT' && now - this.since < this.config.deadtime;
+      const backFromFault = this.lastTransition?.from === 'FAULT' && now < this.since + this.config.deadtime;
       return backFromFault ? undefined : { to: 'ACTIVE', reason: 'peer-dead' };
     }
     // Whatever an unproven peer says, it keeps us waiting while it is heard.
@@ -837,7 +837,7 @@ export class Election {
       // The peer does not hear us, so it cannot yield to us: the side that hears
       // yields to the deaf one, after a grace that outlasts the skew of a heal
       // (one direction often comes back later, e.g. behind neighbour resolution).
-      return now - this.splitBrain.since >= this.splitBrainDeafGrace() ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
+      return now >= this.splitBrain.since + this.splitBrainDeafGrace() ? { to: 'BACKUP', reason: 'split-brain-yield' } : undefined;
     }
     if (!survivor) return { to: 'BACKUP', reason: 'split-brain-yield' };
     // The loser hears us and yields on this heartbeat: only now are the clients
@@ -863,7 +863,7 @@ export class Election {
     if (this.claimFailedAt === undefined) return { to: 'BACKUP', reason: 'health-restored' };
     // Retry only when no peer can take the role: otherwise the peer serves and an
     // operator looks at why claiming failed (resume clears it).
-    if (now - this.claimFailedAt < this.config.deadtime || (this.peerAlive(now) && !this.peerUnable())) return undefined;
+    if (now < this.claimFailedAt + this.config.deadtime || (this.peerAlive(now) && !this.peerUnable())) return undefined;
     this.claimFailedAt = undefined;
     return { to: 'BACKUP', reason: 'claim-retry' };
   }
@@ -872,7 +872,7 @@ export class Election {
   private ruleStopped(now: number): void {
     const alive = this.peerAlive(now);
     const peerTookOver = alive && this.peer?.heartbeat?.role === 'ACTIVE';
-    const over = peerTookOver || !alive || this.peerUnable() || now - this.since >= this.config.deadtime;
+    const over = peerTookOver || !alive || this.peerUnable() || now >= this.since + this.config.deadtime;
     if (over && !this.kept) this.stopDone = true;
   }
 
@@ -880,7 +880,7 @@ export class Election {
     const pending = this.pending;
     if (!pending) return;
     const alive = this.peerAlive(now);
-    const timedOut = now - pending.since >= this.config.deadtime;
+    const timedOut = now >= pending.since + this.config.deadtime;
     const took = `after ${Math.round(now - pending.since)} ms`;
     if (pending.kind === 'handover') {
       this.resolveHandover(pending, alive, timedOut, took, now);
@@ -934,7 +934,7 @@ export class Election {
     if (!withdrawn) return undefined;
     const acknowledged = !!peer?.proven && peer.echoesUs && (hb?.peerStateVersion ?? 0) >= withdrawn.version;
     // A peer that hears us not at all for a deadtime claims by itself: we would see it ACTIVE.
-    if (acknowledged || now - withdrawn.at >= this.config.deadtime)
+    if (acknowledged || now >= withdrawn.at + this.config.deadtime)
       return `the peer did not claim within ${Math.round(now - pending.since)} ms`;
     return undefined;
   }
@@ -949,7 +949,7 @@ export class Election {
       kept.peerActiveAt ??= now;
       if (hb.claimedTerm === hb.term) kept.peerClaimedAt ??= now;
       if (now < this.keptUntil(kept)) return;
-    } else if (alive && !this.peerUnable() && (now - kept.since < this.config.deadtime || this.pending?.kind === 'handover')) {
+    } else if (alive && !this.peerUnable() && (now < kept.since + this.config.deadtime || this.pending?.kind === 'handover')) {
       return;
     }
     this.releaseKept();
@@ -980,7 +980,7 @@ export class Election {
     const peer = this.peer;
     if (!peer) return;
     peer.lastHeard.forEach((at, path) => {
-      if (judgeSilence && peer.pathUp[path] && at !== undefined && now - at >= this.config.deadtime) {
+      if (judgeSilence && peer.pathUp[path] && at !== undefined && now >= at + this.config.deadtime) {
         peer.pathUp[path] = false;
         this.log('warn', 'path.down', `heartbeat path ${path} is silent for ${Math.round(now - at)} ms`, {
           path,
@@ -1097,7 +1097,7 @@ export class Election {
 
   private peerAlive(now: number): boolean {
     const lastHeard = this.lastHeardAny();
-    const silent = lastHeard !== undefined && now - lastHeard >= this.config.deadtime && now >= this.stallGraceUntil;
+    const silent = lastHeard !== undefined && now >= lastHeard + this.config.deadtime && now >= this.stallGraceUntil;
     return lastHeard !== undefined && !silent && this.peer?.heartbeat !== undefined;
   }
 
@@ -1130,7 +1130,7 @@ export class Election {
   private peerKnowsOurState(now: number): boolean {
     const peer = this.peer;
     const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
-    return acknowledged || (!!peer?.proven && now - this.since >= this.config.deadtime);
+    return acknowledged || (!!peer?.proven && now >= this.since + this.config.deadtime);
   }
 
   /** The peer's last heartbeat was sent knowing our current state: no older view of ours, however long we have held it. */

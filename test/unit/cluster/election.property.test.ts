@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { optionsArb, scheduleArb, simulate } from './schedules.js';
-import { Simulation, type NodeIndex, type Operation } from './simulator.js';
+import { Simulation, type NodeIndex, type Operation, type SimOptions } from './simulator.js';
 
 /** More runs for a soak: PROPERTY_RUNS=5000 npx vitest run --project unit election.property; 10^6: npm run bench -- schedules */
 const scale = Number(process.env.PROPERTY_RUNS ?? 120) / 120;
@@ -26,6 +26,27 @@ describe('election over random schedules (simulated time)', () => {
     );
     console.log(`election property suite: ${ran} random schedules ran (PROPERTY_RUNS for more; npm run bench -- schedules for 10^6)`);
   }, 300_000);
+
+  it('allows both ACTIVE for a split-brain round trip after a silence, beyond one deadtime (bench seed 5, path 498)', () => {
+    // Equal priorities with preempt, 25 % loss: ifw02 misses heartbeats and claims; its claim
+    // and ifw01's acknowledgement each take more than one try. (The bench's schedule, re-seeded
+    // since simulated claims report done and so send one heartbeat more: the same shape.)
+    const options: SimOptions = {
+      timers: { keepalive: 50, deadtime: 150, warntime: 75, initdead: 300 },
+      preempt: true,
+      priorities: [150, 150],
+      pathCount: 1,
+      link: { loss: 0.25, duplication: 0, minDelay: 0, maxDelay: 25 },
+      timerJitter: 0,
+      seed: -2147483591,
+    };
+    const { sim, problems } = simulate(options, [{ at: 4352, type: 'fault', node: 1, duration: 547 }]);
+    expect(problems).toEqual([]);
+    const claimed = sim.transitions.find((t) => t.node === 1 && t.transition.reason === 'peer-dead')!;
+    const yielded = sim.transitions.find((t) => t.transition.reason === 'split-brain-yield')!;
+    expect(yielded.node).toBe(1);
+    expect(yielded.transition.at - claimed.transition.at).toBeGreaterThan(options.timers.deadtime + options.link.maxDelay);
+  });
 
   it('a node restarted while its earlier hearing is replayed to it never claims beside a live active peer', () => {
     // Issue 12: the active stops (its STOPPED heartbeats are in the recording) and returns,

@@ -82,6 +82,21 @@ describe('election rules (one node)', () => {
     expect(actions.map((a) => a.type)).toEqual(['log', 'log', 'roleChanged', 'claim', 'setSyncRole', 'runHooks', 'sendHeartbeat']);
   });
 
+  it('takes over when woken at the deadline it asked for, however fractional times round', () => {
+    const n = single();
+    n.tick(0);
+    n.hear(10, peerHeartbeat('ACTIVE', { peerStateVersion: 1 }));
+    // (heard + 200) - heard is a hair under 200 in floating point: judged by the difference,
+    // the wake at the deadline missed it and the backup waited a keepalive for the next one
+    const heard = 410.35760934464616;
+    n.hear(heard, peerHeartbeat('ACTIVE'));
+    const deadline = heard + config.deadtime;
+    n.tick(deadline - 1);
+    expect(n.election.nextWakeAt(deadline - 1)).toBe(deadline);
+    n.tick(deadline);
+    expect(n.transitions().at(-1)).toMatchObject({ to: 'ACTIVE', reason: 'peer-dead', at: deadline });
+  });
+
   it('woken late (CPU starved), a backup gives the peer a keepalive to be heard before it counts it dead, once', () => {
     const n = single();
     n.tick(0);

@@ -71,10 +71,16 @@ export function checkProperties(sim: Simulation, options: SimOptions): string[] 
   const problems = sim.violations.map((v) => `t=${v.at.toFixed(1)}: ${v.message}`);
 
   // 1. Never two ACTIVE nodes while the links are connected, except for at most
-  //    one deadtime after a partition (or silence) ends.
+  //    one split-brain round trip after a partition (or silence) ends. The loser
+  //    yields only on a heartbeat of the survivor that acknowledges its ACTIVE
+  //    state (so never both yield): the loser's heartbeat must reach the survivor,
+  //    then the survivor's answer the loser. Under loss each leg may take until the
+  //    receiver's silence would reach deadtime (a longer one is excused by itself),
+  //    counted from the last datagram sent before that leg, up to maxDelay in flight.
+  const roundTrip = 2 * (deadtime + options.link.maxDelay);
   const excuses = [0, 1]
     .flatMap((node) => disconnected(sim, node as NodeIndex, deadtime))
-    .map((i) => ({ from: i.from, to: i.to + deadtime }));
+    .map((i) => ({ from: i.from, to: i.to + roundTrip }));
   for (const both of intersect(merge(spansOf(sim, 0, 'ACTIVE')), merge(spansOf(sim, 1, 'ACTIVE')))) {
     if (!covered(both, excuses)) problems.push(`both ACTIVE from t=${both.from.toFixed(1)} to t=${both.to.toFixed(1)} while connected`);
   }
@@ -89,7 +95,12 @@ export function checkProperties(sim: Simulation, options: SimOptions): string[] 
     const disturbed = sim.disturbances.some((d) => d.node === other && d.at <= kill.at + bound && d.until >= kill.at - deadtime);
     const otherUp = lives(sim, other).some((l) => l.from <= kill.at && l.to >= kill.at + bound);
     const attacked = sim.attacks.some((a) => a.at <= kill.at + bound && a.until >= kill.at - deadtime);
-    if (!wasActive || !backupAtKill || disturbed || !otherUp || attacked) continue;
+    // Back within the bound, the killed node never looks dead: the backup takes over from
+    // a starting peer only once that hears it (or proves it is no recording), which a cut
+    // from the backup to it prevents. Safety first: then its initdead (or the heal) decides.
+    const restarted = lives(sim, kill.node).some((l) => l.from > kill.at && l.from <= kill.at + bound);
+    const unheard = sim.cuts.some((c) => c.allPaths && c.from.includes(other) && c.at <= kill.at + bound && c.until >= kill.at);
+    if (!wasActive || !backupAtKill || disturbed || !otherUp || attacked || (restarted && unheard)) continue;
     const activeSoon = sim.spans.some((s) => s.role === 'ACTIVE' && s.from <= kill.at + bound && s.to > kill.at);
     if (!activeSoon)
       problems.push(`${nodeNames[kill.node]} killed while ACTIVE at t=${kill.at.toFixed(1)}: nobody ACTIVE within ${bound} ms`);

@@ -16,8 +16,8 @@ import {
   type OperatorCommand,
   type Transition,
 } from '../../../src/cluster/election.js';
-import { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Role } from '../../../src/cluster/heartbeat.js';
-import { Keyring } from '../../../src/cluster/keys.js';
+import { decodeHeartbeat, encodeHeartbeat, roles, type HealthSummary, type Heartbeat, type Role } from '../../../src/cluster/heartbeat.js';
+import { Keyring, macLength } from '../../../src/cluster/keys.js';
 import { ChannelSessions, createBootId } from '../../../src/cluster/replay.js';
 import { seededRandom } from '../../support/random.js';
 
@@ -66,6 +66,12 @@ export type Operation =
   | { at: number; type: 'claimFails'; node: NodeIndex }
   | { at: number; type: 'replay'; node: NodeIndex; pick: number };
 
+/** A heartbeat sealed into one datagram per path, and what its payload decodes to once a copy arrives. */
+interface SentHeartbeat {
+  payload: Uint8Array;
+  decoded?: Heartbeat;
+}
+
 interface Recorded {
   datagram: Buffer;
   path: number;
@@ -82,6 +88,8 @@ export interface Violation {
   at: number;
   message: string;
 }
+
+type Outcome = 'proven' | 'unproven' | 'rejected' | 'down';
 
 interface Delivery {
   at: number;
@@ -134,7 +142,34 @@ class EventQueue {
 const healthy: HealthSummary = { canServe: true, monitorLinks: true, links: [{ name: 'eth0', up: true }], fault: '' };
 const broken: HealthSummary = { canServe: false, monitorLinks: true, links: [{ name: 'eth0', up: false }], fault: 'eth0 down' };
 
-const keyring = new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1);
+/**
+ * The real keyring's interface with a cheap MAC in place of HMAC-SHA256, which cost
+ * half of every schedule. Nothing in the model forges or alters a datagram (the
+ * adversary replays authentic ones), so every MAC check passes whatever the MAC
+ * function is; HMAC itself is tested in keys.test.ts and channel.test.ts. Still a
+ * digest of every byte: a datagram that did change would fail as 'bad-mac'.
+ */
+class SimKeyring extends Keyring {
+  override sign(data: Uint8Array): Buffer {
+    return cheapMac(data, this.signingKeyId);
+  }
+
+  override verify(keyId: number, data: Uint8Array, mac: Uint8Array): 'ok' | 'unknown-key' | 'bad-mac' {
+    if (!this.has(keyId)) return 'unknown-key';
+    return cheapMac(data, keyId).equals(mac) ? 'ok' : 'bad-mac';
+  }
+}
+
+/** FNV-1a over every byte, seeded with the key id, in a MAC's length. */
+function cheapMac(data: Uint8Array, keyId: number): Buffer {
+  let hash = 0x811c9dc5 ^ keyId;
+  for (let i = 0; i < data.length; i++) hash = Math.imul(hash ^ data[i]!, 0x01000193);
+  const mac = Buffer.allocUnsafe(macLength).fill(0);
+  mac.writeInt32BE(hash, 0);
+  return mac;
+}
+
+const keyring = new SimKeyring(new Map([[1, Buffer.alloc(32, 7)]]), 1);
 
 class SimNode {
   election: Election | undefined;
@@ -148,6 +183,8 @@ class SimNode {
   accepted: Recorded[] = [];
   /** Datagrams this node accepted in its earlier boots: recorded before its current boot. */
   olderBoots: Recorded[] = [];
+  /** The peer boot this boot heard last and its newest sequence number per path: what the election counts as hearing. */
+  private newest = { bootId: '', seqs: [] as number[] };
 
   constructor(
     readonly index: NodeIndex,
@@ -180,6 +217,7 @@ class SimNode {
     this.election = new Election(config, now);
     this.olderBoots.push(...this.accepted);
     this.accepted = [];
+    this.newest = { bootId: '', seqs: [] };
     this.sim.recordRole(this.index, now);
     if (!this.health.canServe) this.handle({ type: 'health', now, health: this.health });
     this.handle({ type: 'tick', now });
@@ -211,9 +249,11 @@ class SimNode {
   private perform(action: Action, now: number): void {
     switch (action.type) {
       case 'sendHeartbeat': {
-        const payload = encodeHeartbeat(action.heartbeat);
+        const sent: SentHeartbeat = { payload: encodeHeartbeat(action.heartbeat) };
         for (let path = 0; path < this.sim.options.pathCount; path++) {
-          this.sim.transmit(this.index, path, this.endpoint!.seal(payload, path).datagram, now);
+          const { datagram } = this.endpoint!.seal(sent.payload, path);
+          this.sim.sentHeartbeats.set(datagram, sent);
+          this.sim.transmit(this.index, path, datagram, now);
         }
         return;
       }
@@ -249,13 +289,15 @@ class SimNode {
     });
   }
 
-  receive(path: number, datagram: Buffer, now: number): 'proven' | 'unproven' | 'rejected' | 'down' {
-    if (!this.endpoint) return 'down';
+  /** `advanced`: newer than what came before on its path, so it keeps the peer alive (an overtaken one does not). */
+  receive(path: number, datagram: Buffer, now: number): { outcome: Outcome; advanced: boolean } {
+    if (!this.endpoint) return { outcome: 'down', advanced: false };
     const opened = this.endpoint.open(datagram, path);
-    if (!opened.ok) return 'rejected';
-    const decoded = decodeHeartbeat(opened.payload);
-    if (!decoded.ok) throw new Error(`simulated peer sent an invalid heartbeat: ${decoded.error}`);
+    if (!opened.ok) return { outcome: 'rejected', advanced: false };
     this.accepted.push({ datagram, path });
+    if (opened.bootId !== this.newest.bootId) this.newest = { bootId: opened.bootId, seqs: [] };
+    const advanced = opened.seq > (this.newest.seqs[path] ?? 0);
+    if (advanced) this.newest.seqs[path] = opened.seq;
     this.handle({
       type: 'heartbeat',
       now,
@@ -264,9 +306,9 @@ class SimNode {
       bootId: opened.bootId,
       echoesUs: opened.echoesUs,
       proven: opened.proven,
-      heartbeat: decoded.value,
+      heartbeat: this.sim.decode(datagram, opened.payload),
     });
-    return opened.proven ? 'proven' : 'unproven';
+    return { outcome: opened.proven ? 'proven' : 'unproven', advanced };
   }
 }
 
@@ -281,13 +323,15 @@ export class Simulation {
   readonly logs: { node: NodeIndex; at: number; event: string }[] = [];
   readonly transitions: { node: NodeIndex; transition: Transition }[] = [];
   readonly actions: { node: NodeIndex; at: number; action: Action }[] = [];
-  /** Per receiving node: accepted datagrams from the other node. */
+  /** Per receiving node: accepted datagrams from the other node that were news on their path (not overtaken). */
   readonly deliveries: [Delivery[], Delivery[]] = [[], []];
   /** Operations that disturb a node (operator, fault, kill, stop), for the liveness check. */
   readonly disturbances: { node: NodeIndex; at: number; until: number }[] = [];
   readonly kills: { node: NodeIndex; at: number }[] = [];
+  /** Partitions and holds: the senders cut off, and whether on every path. */
+  readonly cuts: { from: NodeIndex[]; allPaths: boolean; at: number; until: number }[] = [];
   /** Replayed datagrams and what the receiver made of them. */
-  readonly replays: { node: NodeIndex; at: number; outcome: ReturnType<SimNode['receive']> }[] = [];
+  readonly replays: { node: NodeIndex; at: number; outcome: Outcome }[] = [];
   /**
    * While a replayed datagram that a node could not tell from the peer holds it
    * back (a deadtime), the pair may claim later than it would: liveness is not
@@ -301,6 +345,8 @@ export class Simulation {
   private readonly holding: { from: NodeIndex; path: number; datagram: Buffer }[] = [];
   private readonly current: [RoleSpan | undefined, RoleSpan | undefined] = [undefined, undefined];
   private nextRequestId = 1;
+  /** Per datagram sealed: the heartbeat in it, so that its copies on every path decode once. */
+  readonly sentHeartbeats = new WeakMap<Buffer, SentHeartbeat>();
 
   constructor(readonly options: SimOptions) {
     this.random = seededRandom(options.seed);
@@ -322,7 +368,8 @@ export class Simulation {
       case 'partition':
       case 'hold': {
         const paths = op.path === 'all' ? [...this.cut.keys()] : [op.path % this.options.pathCount];
-        const directions = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
+        const directions: NodeIndex[] = op.direction === 'both' ? [0, 1] : op.direction === 'AtoB' ? [0] : [1];
+        this.cuts.push({ from: directions, allPaths: paths.length === this.options.pathCount, at: op.at, until: op.at + op.duration });
         const table = op.type === 'partition' ? this.cut : this.held;
         const change = (delta: number) => paths.forEach((p) => directions.forEach((d) => (table[p]![d]! += delta)));
         change(1);
@@ -405,7 +452,7 @@ export class Simulation {
 
   /** On the path it was recorded on: moved to another, it is refused (`wrong-path`) before any replay check. */
   private replay(node: SimNode, { datagram, path }: Recorded, at: number, forbidden: 'accepted' | 'proven'): void {
-    const outcome = node.receive(path, datagram, at);
+    const { outcome } = node.receive(path, datagram, at);
     this.replays.push({ node: node.index, at, outcome });
     if (outcome === 'unproven') this.attacks.push({ node: node.index, at, until: at + this.options.timers.deadtime });
     const accepted = outcome === 'proven' || (forbidden === 'accepted' && outcome === 'unproven');
@@ -435,9 +482,19 @@ export class Simulation {
   private deliver(from: NodeIndex, path: number, datagram: Buffer, at: number): void {
     this.queue.push(at, () => {
       const receiver = this.nodes[1 - from]!;
-      const outcome = receiver.receive(path, datagram, at);
-      if (outcome === 'proven' || outcome === 'unproven') this.deliveries[receiver.index].push({ at, generation: receiver.generation });
+      if (receiver.receive(path, datagram, at).advanced) this.deliveries[receiver.index].push({ at, generation: receiver.generation });
     });
+  }
+
+  /** The heartbeat in an opened payload, decoded once for all copies of the same bytes. */
+  decode(datagram: Buffer, payload: Uint8Array): Heartbeat {
+    const sent = this.sentHeartbeats.get(datagram);
+    const same = sent !== undefined && Buffer.compare(sent.payload, payload) === 0;
+    if (same && sent.decoded) return sent.decoded;
+    const decoded = decodeHeartbeat(payload);
+    if (!decoded.ok) throw new Error(`simulated peer sent an invalid heartbeat: ${decoded.error}`);
+    if (same) sent.decoded = decoded.value;
+    return decoded.value;
   }
 
   request(node: NodeIndex, command: OperatorCommand, at: number): void {
