@@ -401,7 +401,7 @@ export class Election {
     if (this.stallGraceUntil > now) deadlines.push(this.stallGraceUntil);
     if (this.kept) deadlines.push(this.keptUntil(this.kept));
     // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
-    deadlines.push(this.since + deadtime);
+    deadlines.push(this.since + deadtime, this.since + this.claimPatience());
     const future = deadlines.filter((at) => at > now);
     return future.length > 0 ? Math.min(...future) : now + this.config.keepalive;
   }
@@ -723,7 +723,7 @@ export class Election {
       if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
       if (hb.role === 'BACKUP') return { to: 'BACKUP', reason: 'peer-backup' };
       if (!this.isPreferred()) return { to: 'BACKUP', reason: 'peer-preferred' };
-      return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
+      return this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
     }
     return now >= this.startedAt + this.config.initdead ? { to: 'ACTIVE', reason: 'initdead' } : undefined;
   }
@@ -765,7 +765,7 @@ export class Election {
       }
       return undefined;
     }
-    if (!this.peerKnowsOurState(now)) return undefined;
+    if (!this.peerKnowsOurState(now, this.claimPatience())) return undefined;
     // Nobody is active. A starting peer holds nothing and leaves the decision to
     // us; between two backups the preferred one claims.
     if (hb.role === 'INIT') return { to: 'ACTIVE', reason: 'peer-starting' };
@@ -1124,13 +1124,24 @@ export class Election {
 
   /**
    * The peer's last heartbeat was sent knowing our current state, so it is not
-   * about to act on an older one. A peer that stays silent about it for deadtime
-   * cannot hear us; then we act on what we know.
+   * about to act on an older one. A peer that stays silent about it for `patience`
+   * (deadtime unless said) cannot hear us; then we act on what we know.
    */
-  private peerKnowsOurState(now: number): boolean {
+  private peerKnowsOurState(now: number, patience = this.config.deadtime): boolean {
     const peer = this.peer;
     const acknowledged = !!peer?.echoesUs && peer.heartbeat?.peerStateVersion === this.stateVersion;
-    return acknowledged || (!!peer?.proven && now >= this.since + this.config.deadtime);
+    return acknowledged || (!!peer?.proven && now >= this.since + patience);
+  }
+
+  /**
+   * How long to wait for the acknowledgement of an able peer before claiming without it.
+   * A peer that cannot hear us judges us dead after its deadtime and claims by itself: were
+   * we to claim after the same deadtime, a one-way partition would make both ACTIVE. One
+   * more deadtime lets its claim reach us first; an able peer that has not claimed by then
+   * is stuck, and we claim.
+   */
+  private claimPatience(): number {
+    return 2 * this.config.deadtime;
   }
 
   /** The peer's last heartbeat was sent knowing our current state: no older view of ours, however long we have held it. */

@@ -38,7 +38,7 @@ describe('election over random schedules (simulated time)', () => {
       pathCount: 1,
       link: { loss: 0.25, duplication: 0, minDelay: 0, maxDelay: 25 },
       timerJitter: 0,
-      seed: -2147483591,
+      seed: -2147483644,
     };
     const { sim, problems } = simulate(options, [{ at: 4352, type: 'fault', node: 1, duration: 547 }]);
     expect(problems).toEqual([]);
@@ -46,6 +46,27 @@ describe('election over random schedules (simulated time)', () => {
     const yielded = sim.transitions.find((t) => t.transition.reason === 'split-brain-yield')!;
     expect(yielded.node).toBe(1);
     expect(yielded.transition.at - claimed.transition.at).toBeGreaterThan(options.timers.deadtime + options.link.maxDelay);
+  });
+
+  it('in a one-way partition at start, only the node that cannot hear claims (bench seed 1105, path 862)', () => {
+    // ifw02 hears ifw01 starting, then nothing; ifw01 hears ifw02 throughout. Both gave up
+    // waiting for an acknowledgement after one deadtime and claimed within 7 ms of each other.
+    const options: SimOptions = {
+      timers: { keepalive: 50, deadtime: 350, warntime: 175, initdead: 350 },
+      preempt: true,
+      priorities: [150, 150],
+      pathCount: 2,
+      link: { loss: 0, duplication: 0, minDelay: 5, maxDelay: 30 },
+      timerJitter: 0,
+      seed: -2147483617,
+    };
+    const { sim, problems } = simulate(options, [
+      { at: 9, type: 'partition', path: 'all', direction: 'AtoB', duration: 450 },
+      { at: 9, type: 'fault', node: 0, duration: 7 },
+    ]);
+    expect(problems).toEqual([]);
+    const claims = sim.transitions.filter((t) => t.transition.to === 'ACTIVE' && t.transition.at < 459);
+    expect(claims.map((t) => `${t.node} ${t.transition.reason}`)).toEqual(['1 peer-dead']);
   });
 
   it('a node restarted while its earlier hearing is replayed to it never claims beside a live active peer', () => {
