@@ -401,11 +401,7 @@ describe('election rules (one node)', () => {
 
   /** An active that asked for a failover the peer never saw (it answers as BACKUP, state 3), until the request timed out at 220. */
   const handoverTimedOut = () => {
-    const n = single();
-    n.tick(0);
-    n.hear(10, peerHeartbeat('BACKUP', { peerStateVersion: 1 }));
-    n.hear(11, peerHeartbeat('BACKUP', { peerStateVersion: 2 }));
-    n.election.handle({ type: 'operator', now: 20, requestId: 1, command: 'failover' });
+    const { n } = handingOver();
     for (let t = 50; t < 220; t += 50) n.hear(t, peerHeartbeat('BACKUP', { peerStateVersion: 3 }));
     return { n, timeout: n.tick(220) };
   };
