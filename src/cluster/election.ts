@@ -765,11 +765,10 @@ export class Election {
       }
       return undefined;
     }
-    if (!this.peerKnowsOurState(now, this.claimPatience())) return undefined;
     // Nobody is active. A starting peer holds nothing and leaves the decision to
     // us; between two backups the preferred one claims.
-    if (hb.role === 'INIT') return { to: 'ACTIVE', reason: 'peer-starting' };
-    return this.isPreferred() ? { to: 'ACTIVE', reason: 'elected' } : undefined;
+    if (hb.role === 'INIT') return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
+    return this.isPreferred() && this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
   }
 
   private ruleActive(now: number): Move | undefined {
@@ -1134,11 +1133,12 @@ export class Election {
   }
 
   /**
-   * How long to wait for the acknowledgement of an able peer before claiming without it.
-   * A peer that cannot hear us judges us dead after its deadtime and claims by itself: were
-   * we to claim after the same deadtime, a one-way partition would make both ACTIVE. One
-   * more deadtime lets its claim reach us first; an able peer that has not claimed by then
-   * is stuck, and we claim.
+   * How long to wait for the acknowledgement of an able backup before electing ourselves
+   * without it. A peer that cannot hear us judges us dead after its deadtime and claims by
+   * itself: were we to claim after the same deadtime, a one-way partition would make both
+   * ACTIVE. One more deadtime lets its claim reach us first; an able peer that has not
+   * claimed by then is stuck, and we claim. A starting peer (INIT) is not waited for so:
+   * it holds nothing, and a quickly restarted active must be replaced at once.
    */
   private claimPatience(): number {
     return 2 * this.config.deadtime;

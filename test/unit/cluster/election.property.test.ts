@@ -66,7 +66,7 @@ describe('election over random schedules (simulated time)', () => {
     ]);
     expect(problems).toEqual([]);
     const claims = sim.transitions.filter((t) => t.transition.to === 'ACTIVE' && t.transition.at < 459);
-    expect(claims.map((t) => `${t.node} ${t.transition.reason}`)).toEqual(['1 peer-dead']);
+    expect(claims.map((t) => `${t.node} ${t.transition.reason}`)).toEqual(['1 peer-starting']);
   });
 
   it('a node restarted while its earlier hearing is replayed to it never claims beside a live active peer', () => {
