@@ -2,6 +2,8 @@
 // random faults from a seeded generator (test/support/chaos.ts) for N minutes
 // (default 60), at keepalive 50 ms / deadtime 200 ms. Prints each violation as it
 // happens, then faults by kind with the client's outage per kind, and the seed.
+// `--trace DIR` writes each fault's timeline there, and each node's whole log
+// (JSON lines with receivedAt, across restarts) as DIR/<node>.log.
 import { parseArgs } from 'node:util';
 import { formatSummary, type Benchmark } from './benchmark.js';
 import { faultKinds, runChaos, type FaultKind, type FaultRecord } from '../test/support/chaos.js';

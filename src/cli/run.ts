@@ -24,7 +24,7 @@ import { formatHostPort } from '../lib/address.js';
 import type { MetricsCollector, MetricsServer } from '../metrics/index.js';
 import { createLogger, logFormats, stdoutIsJournal, type Logger, type LogFormat } from '../log.js';
 import { releaseHost } from './cleanup.js';
-import { AddressManager, Announcer, checkForwarding, LinkMonitor, PacketSocket } from '../net/index.js';
+import { AddressManager, Announcer, checkForwarding, LinkMonitor, NeighbourRefresher, PacketSocket } from '../net/index.js';
 import { ExitCode, type CommandModule } from './command.js';
 import { formatOption, printDiagnostics, reportConfigError } from './config-input.js';
 
@@ -109,6 +109,7 @@ function hostController(model: Model, { self, peer, logger, stats }: Parts, bala
     announcer: new Announcer({ sender: packets, spec: model.announce, logger, stats: stats.announce }),
     packets,
     watchLinks: (devices) => new LinkMonitor(devices, logger),
+    neighbours: new NeighbourRefresher(),
     checkForwarding,
     hooks: new HookRunner({ spec: model.hooks, identity: { cluster: model.cluster, node: self.name }, logger, stats: stats.hooks }),
     balancer,

@@ -18,6 +18,8 @@ import type {
   HostView,
   LinkEvent,
   LinkState,
+  NeighbourRefresher,
+  NeighbourTarget,
   PlacedAddress,
   ReconcileReport,
 } from '../net/index.js';
@@ -29,6 +31,7 @@ import {
   linkHealth,
   managedAddresses,
   monitoredLinks,
+  peerNeighbours,
   type AddressRole,
   type MonitoredLinks,
 } from './host-plan.js';
@@ -42,6 +45,7 @@ export interface LinkWatch {
   states(): LinkState[];
   close(): void;
 }
+export type HostNeighbours = Pick<NeighbourRefresher, 'dropUnresolved' | 'close'>;
 export type HostHooks = Pick<HookRunner, 'transition' | 'setSpec' | 'pending' | 'drain'>;
 
 /** The host's parts, built by the caller (cli/run.ts: net/'s rtnetlink, packet socket and sysctls; fakes in tests). */
@@ -56,6 +60,8 @@ export interface HostControllerOptions {
   packets: { close(): void };
   /** A watch on these links, for the controller to start and close. */
   watchLinks: (devices: string[]) => LinkWatch;
+  /** The peer's neighbour entries, asked again at once when a heartbeat link comes back; without it, the kernel's retries only. */
+  neighbours?: HostNeighbours;
   /** Makes sure the host forwards what a NAT configuration needs; throws when it does not. */
   checkForwarding: (model: Model, logger: Logger) => void;
   hooks: HostHooks;
@@ -76,6 +82,7 @@ export class HostController implements Controller {
   private readonly stats: Stats;
   private links: LinkWatch | undefined;
   private monitored: MonitoredLinks = { required: [], heartbeat: [] };
+  private peerNeighbours: NeighbourTarget[] = [];
   private onHealth: (health: HealthSummary) => void = () => undefined;
   /** Between claim and release (the desired state a reload reconciles to). */
   private active = false;
@@ -240,6 +247,7 @@ export class HostController implements Controller {
     this.announcer.stop();
     this.options.packets.close();
     this.addresses.close();
+    this.options.neighbours?.close();
     await this.deactivated;
     await this.runBalancer('close', (b) => b.close());
   }
@@ -266,8 +274,35 @@ export class HostController implements Controller {
 
   private watched(host: HostView): MonitoredLinks {
     const { self, peer } = this.options;
-    const local = peer ? heartbeatPaths(self, peer).paths.map((p) => p.local) : [];
-    return monitoredLinks(this.model, local, host);
+    const paths = peer ? heartbeatPaths(self, peer).paths : [];
+    this.peerNeighbours = peerNeighbours(paths, host);
+    return monitoredLinks(
+      this.model,
+      paths.map((p) => p.local),
+      host,
+    );
+  }
+
+  /** A heartbeat link came back: what we sent while it was down must not hold up what we send now. */
+  private refreshNeighbours(device: string): void {
+    const { neighbours } = this.options;
+    for (const target of this.peerNeighbours.filter((t) => t.device === device)) {
+      neighbours
+        ?.dropUnresolved(target)
+        .then((state) => {
+          if (state)
+            this.logger.info(
+              { event: 'neighbour.refreshed', device, address: target.address, state },
+              `${device} is up: asking for ${target.address} again at once (its neighbour entry was ${state})`,
+            );
+        })
+        .catch((error: unknown) =>
+          this.logger.warn(
+            { event: 'neighbour.refresh-failed', device, address: target.address, err: error },
+            `cannot refresh the neighbour entry for ${target.address} on ${device}: the kernel asks again within its retrans_time`,
+          ),
+        );
+    }
   }
 
   /** (Re)starts watching the monitored links; resolves with the health they give. */
@@ -281,7 +316,9 @@ export class HostController implements Controller {
     const monitor = this.options.watchLinks(devices);
     this.links = monitor;
     monitor.on('link', (event) => {
-      if (!event.initial && this.links === monitor) this.onHealth(linkHealth(monitor.states(), monitored));
+      if (event.initial || this.links !== monitor) return;
+      if (event.up) this.refreshNeighbours(event.device);
+      this.onHealth(linkHealth(monitor.states(), monitored));
     });
     await monitor.start();
     this.logger.info({ event: 'controller.links', ...monitored }, `monitoring links ${devices.join(', ')}`);

@@ -2,9 +2,9 @@
 // claims, the ones tandem manages (and so removes wherever it finds them when it
 // does not hold the role), the links whose loss means this node cannot serve, and
 // the health summary the election gets from their state. Pure.
-import type { HealthSummary } from '../cluster/index.js';
+import type { ChannelPath, HealthSummary } from '../cluster/index.js';
 import type { ClaimedAddress, Model } from '../config/model.js';
-import { devicesHolding, planAddresses, type HostView, type LinkState } from '../net/index.js';
+import { devicesHolding, planAddresses, type HostView, type LinkState, type NeighbourTarget } from '../net/index.js';
 
 /** A claimed address and what it is for (status, hooks). */
 export interface AddressRole {
@@ -65,6 +65,16 @@ export function monitoredLinks(model: Model, heartbeatAddresses: string[], host:
   ]);
   const heartbeat = devicesHolding(heartbeatAddresses, host).filter((device) => !required.has(device));
   return { required: [...required].sort(), heartbeat: heartbeat.sort() };
+}
+
+/** The peer's address on each heartbeat path, on the link that holds ours on that path. */
+export function peerNeighbours(paths: ChannelPath[], host: HostView): NeighbourTarget[] {
+  return paths.flatMap(({ local, remote }) =>
+    devicesHolding([local], host).flatMap((device) => {
+      const link = host.links.find((l) => l.name === device);
+      return link ? [{ ifindex: link.index, device, address: remote }] : [];
+    }),
+  );
 }
 
 /** The election's view of the monitored links' states (undefined: nothing monitored). */

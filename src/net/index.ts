@@ -19,5 +19,6 @@ export { Announcer, type AnnounceTarget, type AnnouncerOptions } from './garp.js
 export { LinkMonitor, type LinkCondition, type LinkEvent, type LinkState } from './links.js';
 export { checkForwarding, forwardingSettings, ForwardingError, type ForwardingSetting } from './forwarding.js';
 export { PacketSocket, peerCredentials, type FrameSender, type PeerCredentials } from './packet.js';
+export { NeighbourRefresher, type NeighbourTarget, type UnresolvedState } from './neighbours.js';
 export { openRtnetlink } from './rtnl.js';
 export { readSysctl, writeSysctl } from './sysctl.js';

@@ -6,8 +6,8 @@
 // the seed and the fault's index, so a run can be replayed (`--seed`).
 // This kernel has no sch_netem: heartbeat loss is nftables' `numgen random`, and
 // delay is not injected.
-import { readFileSync } from 'node:fs';
-import { writeFile, readFile } from 'node:fs/promises';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -77,7 +77,7 @@ export interface ChaosOptions {
   /** Extra `tandem run` arguments, e.g. ['--realtime']. */
   args?: string[];
   onFault?: (record: FaultRecord, violations: Violation[]) => void;
-  /** Writes each fault's timeline here (both daemons' log events and the probe's gaps). */
+  /** Writes each fault's timeline here (both daemons' log events and the probe's gaps), and each node's whole log. */
   traceDir?: string;
 }
 
@@ -179,6 +179,18 @@ function runQueueWaitMs(pid: number): number | undefined {
   }
 }
 
+/**
+ * Where a daemon's log line goes on the run's clock. Its own stamp is finer than
+ * when the line was read, but only while its wall clock is not stepped: steps are
+ * whole seconds, and a line is read within milliseconds of being written, so a
+ * stamp further than this from the line's arrival comes from a stepped clock.
+ */
+const steppedClockMs = 250;
+
+export function timelineAt({ time, receivedAt }: Pick<LogEvent, 'time' | 'receivedAt'>): number {
+  return receivedAt === undefined || Math.abs(time - receivedAt) < steppedClockMs ? time : receivedAt;
+}
+
 /** The probe's and responders' real-time priority: below the daemons' (defaultRealtimePriority, 10). */
 const toolPriority = 5;
 const execFileAsync = promisify(execFile);
@@ -204,10 +216,13 @@ export class ChaosLab {
   private readonly refusals: string[] = [];
   /** The last checked fault's timeline, for the trace. */
   lastTrace = '';
+  /** Each node's whole log across its restarts, one JSON line per event (with receivedAt), when tracing. */
+  private readonly logFiles = new Map<string, WriteStream>();
 
   private constructor(
     readonly lab: TakeoverLab,
-    private readonly options: Required<Pick<ChaosOptions, 'keepaliveMs' | 'deadtimeMs' | 'outageBoundsMs' | 'args'>>,
+    private readonly options: Required<Pick<ChaosOptions, 'keepaliveMs' | 'deadtimeMs' | 'outageBoundsMs' | 'args'>> &
+      Pick<ChaosOptions, 'traceDir'>,
   ) {}
 
   static async create(options: ChaosLab['options']): Promise<ChaosLab> {
@@ -250,6 +265,7 @@ export class ChaosLab {
     });
     // Role spans from the daemon's own log, timed by when the line arrived (its clock may be stepped).
     const follow = (event: LogEvent) => {
+      this.logFile(node)?.write(`${JSON.stringify(event)}\n`);
       if (event.event !== 'role.change') return;
       const at = event.receivedAt ?? Date.now();
       this.transitions.push({ at, text: `${node.name} ${String(event.from)}->${String(event.to)} ${String(event.reason)}` });
@@ -261,6 +277,14 @@ export class ChaosLab {
       while (seen < logs.items.length) follow(logs.items[seen++]!);
       if (child.exitCode !== null || child.signalCode !== null) clearInterval(poll);
     }, 5);
+  }
+
+  private logFile(node: Director): WriteStream | undefined {
+    const { traceDir } = this.options;
+    if (traceDir === undefined) return undefined;
+    let file = this.logFiles.get(node.name);
+    if (!file) this.logFiles.set(node.name, (file = createWriteStream(join(traceDir, `${node.name}.log`), { flags: 'a' })));
+    return file;
   }
 
   /** The node is about to freeze: whatever it believes from now on, nobody hears it. */
@@ -488,8 +512,7 @@ export class ChaosLab {
     const lines: Array<{ at: number; text: string }> = [];
     for (const node of this.lab.nodes)
       for (const { receivedAt, time, msg, ...fields } of node.logs.items) {
-        // the daemon's own time stamp, unless its clock was stepped
-        const at = receivedAt === undefined || Math.abs(time - receivedAt) < 5000 ? time : receivedAt;
+        const at = timelineAt({ time, ...(receivedAt !== undefined && { receivedAt }) });
         if (at < from || at > record.settledAt) continue;
         lines.push({ at, text: `${node.name} ${msg ?? ''} ${JSON.stringify(fields)}` });
       }
@@ -513,6 +536,7 @@ export class ChaosLab {
     for (const node of this.lab.nodes) this.expectExit(node);
     await this.probe?.stop();
     await this.lab.destroy();
+    await Promise.all([...this.logFiles.values()].map((file) => new Promise((resolve) => file.end(resolve))));
   }
 }
 
@@ -644,7 +668,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const keepaliveMs = options.keepaliveMs ?? 50;
   const deadtimeMs = options.deadtimeMs ?? 200;
   const random = seededRandom(options.seed);
-  const chaos = await ChaosLab.create({ keepaliveMs, deadtimeMs, args: options.args ?? [], outageBoundsMs: options.outageBoundsMs ?? {} });
+  if (options.traceDir !== undefined) await mkdir(options.traceDir, { recursive: true });
+  const chaos = await ChaosLab.create({
+    keepaliveMs,
+    deadtimeMs,
+    args: options.args ?? [],
+    outageBoundsMs: options.outageBoundsMs ?? {},
+    ...(options.traceDir !== undefined && { traceDir: options.traceDir }),
+  });
   const report: ChaosReport = { seed: options.seed, faults: [], violations: [] };
   const deadline = Date.now() + options.durationMs;
   let round: FaultKind[] = [];

@@ -13,6 +13,7 @@ import {
   type HostAddresses,
   type HostAnnouncer,
   type HostHooks,
+  type HostNeighbours,
   type LinkWatch,
 } from '../../../src/daemon/host-controller.js';
 import {
@@ -22,6 +23,7 @@ import {
   type HostView,
   type LinkEvent,
   type LinkState,
+  type NeighbourTarget,
   type OnPresent,
   type PlacedAddress,
   type ReconcileReport,
@@ -158,6 +160,22 @@ class FakeLinks extends EventEmitter<{ link: [LinkEvent] }> implements LinkWatch
   }
 }
 
+/** Every peer's entry is unresolved until dropped (as after a carrier loss). */
+class FakeNeighbours implements HostNeighbours {
+  readonly dropped: NeighbourTarget[] = [];
+  failing = false;
+
+  dropUnresolved(target: NeighbourTarget): Promise<'incomplete'> {
+    if (this.failing) return Promise.reject(new Error('netlink said no'));
+    this.dropped.push(target);
+    return Promise.resolve('incomplete');
+  }
+
+  close(): void {
+    this.dropped.length = 0;
+  }
+}
+
 class FakeHooks implements HostHooks {
   readonly transitions: RoleTransition[] = [];
   pending = 0;
@@ -221,6 +239,7 @@ let addresses: FakeAddresses;
 let balancer: FakeBalancer;
 let hooks: FakeHooks;
 let links: FakeLinks[];
+let neighbours: FakeNeighbours;
 let forwardingOff: boolean;
 let log: ReturnType<typeof captureLogger>;
 let healthReports: HealthSummary[];
@@ -231,6 +250,7 @@ beforeEach(() => {
   balancer = new FakeBalancer(journal);
   hooks = new FakeHooks(journal);
   links = [];
+  neighbours = new FakeNeighbours();
   forwardingOff = false;
   log = captureLogger();
   healthReports = [];
@@ -255,6 +275,7 @@ async function controller(text = base): Promise<HostController> {
       links.push(watch);
       return watch;
     },
+    neighbours,
     checkForwarding: () => {
       journal.push('forwarding');
       if (forwardingOff) throw new ForwardingError('net.ipv4.ip_forward is 0');
@@ -440,6 +461,21 @@ describe('HostController', () => {
     ]);
     watch!.set('eth1', true);
     expect(healthReports[1]).toMatchObject({ canServe: true, fault: '' });
+  });
+
+  it("asks for the peer's address again at once when a heartbeat link comes back (fault 421)", async () => {
+    await started();
+    const [watch] = links;
+    watch!.set('eth1', false);
+    expect(neighbours.dropped).toEqual([]);
+    watch!.set('eth1', true);
+    expect(neighbours.dropped).toEqual([{ ifindex: 3, device: 'eth1', address: '198.51.100.2' }]);
+    await Promise.resolve();
+    expect(events('neighbour.refreshed')).toMatchObject([{ device: 'eth1', address: '198.51.100.2', state: 'incomplete' }]);
+    neighbours.failing = true;
+    watch!.set('eth0', true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events('neighbour.refresh-failed')).toMatchObject([{ device: 'eth0', address: '192.0.2.2' }]);
   });
 
   it('runs the hooks of a transition with the claimed addresses; sets the sync role on the balancer', async () => {

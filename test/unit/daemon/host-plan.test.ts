@@ -2,7 +2,7 @@
 // the monitored links, the health they give; and what a reload may change.
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/index.js';
-import { claimedAddresses, linkHealth, managedAddresses, monitoredLinks } from '../../../src/daemon/host-plan.js';
+import { claimedAddresses, linkHealth, managedAddresses, monitoredLinks, peerNeighbours } from '../../../src/daemon/host-plan.js';
 import { configChanges, restartNeeded } from '../../../src/daemon/reload.js';
 import type { HostView } from '../../../src/net/index.js';
 import { model, pairConfig as base } from './pair-config.js';
@@ -54,6 +54,18 @@ describe('host plan', () => {
     expect(monitoredLinks(noGateway, ['192.0.2.1', '198.51.100.1'], host)).toEqual({ required: ['eth0', 'eth2'], heartbeat: ['eth1'] });
     const off = await model(base + services + 'monitor_links: { enabled: false }\n');
     expect(monitoredLinks(off, ['192.0.2.1'], host)).toEqual({ required: [], heartbeat: [] });
+  });
+
+  it("names the peer's address on each heartbeat path with the link holding ours; none for an address not on the host", () => {
+    const paths = [
+      { local: '192.0.2.1', remote: '192.0.2.2' },
+      { local: '198.51.100.1', remote: '198.51.100.2' },
+      { local: '203.0.113.1', remote: '203.0.113.2' },
+    ];
+    expect(peerNeighbours(paths, host)).toEqual([
+      { ifindex: 2, device: 'eth0', address: '192.0.2.2' },
+      { ifindex: 3, device: 'eth1', address: '198.51.100.2' },
+    ]);
   });
 
   it('turns link states into the election health summary', () => {

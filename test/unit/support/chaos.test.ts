@@ -1,7 +1,8 @@
 // The chaos run's outage measure: only lost probes make an outage, never time in
-// which the prober itself was not running.
+// which the prober itself was not running. Its timeline: a daemon's lines on the
+// run's clock, whatever its own.
 import { describe, expect, it } from 'vitest';
-import { longestOutage, parseOutcome, type ProbeOutcome } from '../../support/chaos.js';
+import { longestOutage, parseOutcome, timelineAt, type ProbeOutcome } from '../../support/chaos.js';
 
 const answered = (seq: number, sentAt: number): ProbeOutcome => ({ seq, sentAt, answered: true, responder: 'ifw01' });
 const lost = (seq: number, sentAt: number): ProbeOutcome => ({ seq, sentAt, answered: false });
@@ -40,5 +41,20 @@ describe('parseOutcome', () => {
     });
     expect(parseOutcome('lost 8 1700000000010.5')).toEqual({ seq: 8, sentAt: 1700000000010.5, answered: false });
     expect(parseOutcome('sent 9')).toBeUndefined();
+  });
+});
+
+describe('timelineAt', () => {
+  it("places a line by the daemon's own stamp while its clock runs true, however late the line was read", () => {
+    expect(timelineAt({ time: 1000, receivedAt: 1003 })).toBe(1000);
+    expect(timelineAt({ time: 1000, receivedAt: 1200 })).toBe(1000);
+    expect(timelineAt({ time: 1000 })).toBe(1000);
+  });
+
+  it('places it by its arrival once the clock was stepped, even by a second or a few (fault 421: +4 s)', () => {
+    expect(timelineAt({ time: 5000, receivedAt: 1002 })).toBe(1002);
+    expect(timelineAt({ time: 2000, receivedAt: 1002 })).toBe(1002);
+    expect(timelineAt({ time: 1000, receivedAt: 2002 })).toBe(2002);
+    expect(timelineAt({ time: 1000 + 3600_000, receivedAt: 1002 })).toBe(1002);
   });
 });
