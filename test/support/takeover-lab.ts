@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Host, Watch } from './netns.js';
+import { run, type Host, type Watch } from './netns.js';
 import { DirectorPair, type Director, type PairOptions, type StartOptions } from './director-pair.js';
 
 export const vip = '192.0.2.100';
@@ -126,12 +126,13 @@ export class TakeoverLab {
   }
 
   async startResponder(node: Director): Promise<void> {
-    const child = this.pair.lab.spawn(node.host, ...this.tool(['--import', 'tsx', echo, vip, String(echoPort), node.name]));
+    const child = this.pair.lab.spawn(node.host, process.execPath, ['--import', 'tsx', echo, vip, String(echoPort), node.name]);
     this.responders.set(node.name, child);
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', () => resolve());
       child.once('exit', (code) => reject(new Error(`the responder on ${node.name} exited (${code})`)));
     });
+    await this.keepPrompt(child.pid);
   }
 
   get nodes(): [Director, Director] {
@@ -198,10 +199,20 @@ export class TakeoverLab {
 
   /** Starts probing the VIP from the client every `intervalMs`. */
   async probe(intervalMs = 10): Promise<Probe> {
-    const watch = await this.pair.lab.watch(
-      this.client,
-      ...this.tool(['--import', 'tsx', prober, vip, String(echoPort), '--interval', String(intervalMs)]),
-    );
+    const watch = await this.pair.lab.watch(this.client, process.execPath, [
+      '--import',
+      'tsx',
+      prober,
+      vip,
+      String(echoPort),
+      '--interval',
+      String(intervalMs),
+    ]);
+    if (this.toolPriority !== undefined) {
+      // its first reply: Node has started
+      await watch.waitFor((line) => line.startsWith('reply '), 10_000);
+      await this.keepPrompt(watch.pid);
+    }
     const replies = () => watch.lines.flatMap((line) => parseReply(line) ?? []);
     return {
       answeredBy: async (responder, n = 1, timeoutMs = 5000) => {
@@ -246,10 +257,13 @@ export class TakeoverLab {
     return at;
   }
 
-  /** The command and arguments that run a lab tool (Node with these arguments), at the tools' priority if one is set. */
-  private tool(args: string[]): [string, string[]] {
-    if (this.toolPriority === undefined) return [process.execPath, args];
-    return ['chrt', ['--rr', String(this.toolPriority), process.execPath, ...args]];
+  /**
+   * A running tool (the probe, a responder) gets the tools' priority, if one is set. Only
+   * once it runs: Node starting up (compiling with tsx) above the daemons would starve them.
+   */
+  private async keepPrompt(pid: number | undefined): Promise<void> {
+    if (this.toolPriority === undefined || pid === undefined) return;
+    await run('chrt', ['--all-tasks', '--rr', '--pid', String(this.toolPriority), String(pid)]);
   }
 
   private tandemOf(node: Director): Mortal {
