@@ -8,7 +8,12 @@
 //  - SIGTERM of the active: its STOPPED heartbeat, the peer's claim, its release;
 // at keepalive 50ms / deadtime 200ms, at 20ms / 100ms and at 10ms / 30ms (these with
 // --realtime, as the failover benchmark runs the aggressive timers); TAKEOVER_SETS
-// picks some by keepalive (e.g. "10" or "20,10"). Next to each probe-gap
+// picks some by keepalive (e.g. "10" or "20,10"), TAKEOVER_CASES some of the cases
+// (death, failover, sigterm, keepalived; default all: keepalived's side needs the
+// other three). With --realtime the probe and the responders run real-time above the
+// daemons (TakeoverLab's toolPriority; TAKEOVER_TOOL_PRIORITY sets it, 0 for normal
+// scheduling): a client and a forwarding path that share no CPU with the pair, as in
+// the field. Next to each probe-gap
 // distribution: where the time went, from the daemons' logs and the probe's clock
 // (all epoch ms on one host): detection (death → backup ACTIVE), the claim until
 // its first announcement, and the rest (the client's neighbour update and the
@@ -22,9 +27,12 @@ import { formatSummary, summarize, type Benchmark } from './benchmark.js';
 import type { Director, LogEvent } from '../test/support/director-pair.js';
 import { sendControlRequest } from '../src/control/index.js';
 import { KeepalivedPair, keepalivedVersion } from './keepalived-pair.js';
-import { TakeoverLab, type ProbeRun } from '../test/support/takeover-lab.js';
+import { defaultRealtimePriority } from '../src/daemon/index.js';
+import { largestGap, TakeoverLab, type ProbeRun } from '../test/support/takeover-lab.js';
 
 const runs = Number(process.env.TAKEOVER_RUNS ?? 20);
+const cases = new Set((process.env.TAKEOVER_CASES ?? 'death,failover,sigterm,keepalived').split(','));
+const toolPriority = Number(process.env.TAKEOVER_TOOL_PRIORITY ?? defaultRealtimePriority + 1);
 
 interface Timers {
   keepalive: number;
@@ -41,6 +49,9 @@ const allTimerSets: Timers[] = [
 /** The set keepalived runs at too, for the side-by-side comparison (its advert interval: the keepalive). */
 const comparedSet = allTimerSets.at(-1)!;
 const timerSets = allTimerSets.filter((t) => !wantedSets || wantedSets.includes(t.keepalive));
+
+/** The longest reply gap from the last probe answered before the fault: the prober's start is not the pair's. */
+const gapOf = (run: ProbeRun, faultAt: number): number => largestGap(run.replies, faultAt);
 
 /** Probes sent and not answered in the run. */
 const lost = (run: ProbeRun): number => run.sent - new Set(run.replies.map((r) => r.seq)).size;
@@ -96,7 +107,7 @@ const outages = (): Outages => ({ peerAnswered: [], gaps: [] });
 
 function recordOutage(outage: Outages, run: ProbeRun, peer: Director, faultAt: number): void {
   outage.peerAnswered.push(firstAnswerFrom(run, peer.name, faultAt) - faultAt);
-  outage.gaps.push(run.gapMs);
+  outage.gaps.push(gapOf(run, faultAt));
 }
 
 /** Both nodes settled (tandem's by default) and the client's probe answered by the active one. */
@@ -133,7 +144,7 @@ async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<Outages>
     const claim = await claimOf(backup, diedAt);
     await probe.answeredBy(backup.name, 5);
     const run = await probe.stop();
-    figures['probe gap']!.push(run.gapMs);
+    figures['probe gap']!.push(gapOf(run, diedAt));
     figures['detection (death → backup ACTIVE)']!.push(atOf(change) - diedAt);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, diedAt));
     recordOutage(outage, run, backup, diedAt);
@@ -163,7 +174,7 @@ async function handovers(lab: TakeoverLab): Promise<{ outage: Outages; lost: num
     const claim = await claimOf(backup, requestedAt);
     await probe.answeredBy(backup.name, 5);
     const run = await probe.stop();
-    figures['probe gap']!.push(run.gapMs);
+    figures['probe gap']!.push(gapOf(run, requestedAt));
     figures['probes lost']!.push(lost(run));
     figures['request → peer ACTIVE']!.push(atOf(change) - requestedAt);
     figures['peer claim done → old active released']!.push(released.time - claim.event.time);
@@ -193,7 +204,7 @@ async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<Outages>
     await stopped;
     await probe.answeredBy(backup.name, 5);
     const run = await probe.stop();
-    figures['probe gap']!.push(run.gapMs);
+    figures['probe gap']!.push(gapOf(run, stoppedAt));
     figures['probes lost']!.push(lost(run));
     figures['SIGTERM → VIP on the peer (first frame)']!.push(claim.firstFrameAt - stoppedAt);
     figures['SIGTERM → peer ACTIVE']!.push(atOf(change) - stoppedAt);
@@ -316,16 +327,21 @@ export const takeoverBenchmark: Benchmark = {
   description: `probe gaps of a VIP during hard failovers, tandem failover and SIGTERM (${runs} runs each), where the time goes, and keepalived beside tandem at 10/30 ms`,
   async run(): Promise<void> {
     for (const timers of timerSets) {
-      const lab = await TakeoverLab.create({ keepalive: `${timers.keepalive}ms`, deadtime: `${timers.deadtime}ms` });
+      const lab = await TakeoverLab.create({
+        keepalive: `${timers.keepalive}ms`,
+        deadtime: `${timers.deadtime}ms`,
+        ...(timers.realtime && toolPriority > 0 && { toolPriority }),
+      });
       try {
         await lab.pair.startBoth({ args: timers.realtime ? ['--realtime'] : [] });
         console.log(
           `keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms${timers.realtime ? ', --realtime' : ''}; probe every 10 ms:`,
         );
-        const deaths = await hardFailovers(lab, timers);
-        const failover = await handovers(lab);
-        const stops = await gracefulStops(lab, timers);
-        if (timers === comparedSet) await compareWithKeepalived(lab, timers, { deaths, stops, failover });
+        const deaths = cases.has('death') ? await hardFailovers(lab, timers) : undefined;
+        const failover = cases.has('failover') ? await handovers(lab) : undefined;
+        const stops = cases.has('sigterm') ? await gracefulStops(lab, timers) : undefined;
+        if (timers === comparedSet && cases.has('keepalived') && deaths && stops && failover)
+          await compareWithKeepalived(lab, timers, { deaths, stops, failover });
       } finally {
         await lab.destroy();
       }

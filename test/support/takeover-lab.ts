@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Host, Watch } from './netns.js';
+import { run, type Host, type Watch } from './netns.js';
 import { DirectorPair, type Director, type PairOptions, type StartOptions } from './director-pair.js';
 
 export const vip = '192.0.2.100';
@@ -56,11 +56,19 @@ export interface Probe {
   stop(): Promise<ProbeRun>;
 }
 
-/** The longest interval between two consecutive answered probes, by their send times. */
-export function largestGap(replies: ProbeReply[]): number {
+/**
+ * The longest interval between two consecutive answered probes, by their send times;
+ * with `from`, only from the last probe answered that was sent before it (a fault's
+ * time), so the prober's own start does not count.
+ */
+export function largestGap(replies: ProbeReply[], from = -Infinity): number {
   const sorted = [...replies].sort((a, b) => a.seq - b.seq);
+  const first = Math.max(
+    0,
+    sorted.findLastIndex((r) => r.sentAt < from),
+  );
   let gap = 0;
-  for (let i = 1; i < sorted.length; i++) gap = Math.max(gap, sorted[i]!.sentAt - sorted[i - 1]!.sentAt);
+  for (let i = first + 1; i < sorted.length; i++) gap = Math.max(gap, sorted[i]!.sentAt - sorted[i - 1]!.sentAt);
   return gap;
 }
 
@@ -75,6 +83,16 @@ export interface Mortal {
   kill(): Promise<unknown>;
 }
 
+export interface TakeoverLabOptions extends Omit<PairOptions, 'services'> {
+  /**
+   * SCHED_RR priority for the client's probe and the responders (default: normal
+   * scheduling). They stand for a client on another machine and for the kernel's
+   * forwarding, which no daemon of the pair can starve: above --realtime daemons, a
+   * probe sent late or answered late on a shared CPU is not charged to the pair.
+   */
+  toolPriority?: number;
+}
+
 export class TakeoverLab {
   /** Each director's UDP responder on the VIP. */
   readonly responders = new Map<string, ChildProcess>();
@@ -83,9 +101,10 @@ export class TakeoverLab {
     readonly pair: DirectorPair,
     readonly client: Host,
     readonly server: Host,
+    private readonly toolPriority: number | undefined,
   ) {}
 
-  static async create(options: Omit<PairOptions, 'services'>): Promise<TakeoverLab> {
+  static async create({ toolPriority, ...options }: TakeoverLabOptions): Promise<TakeoverLab> {
     const pair = await DirectorPair.create({ ...options, services });
     try {
       const { lab } = pair;
@@ -94,7 +113,7 @@ export class TakeoverLab {
       const server = await lab.addHost('ics01');
       await lab.connect(server, 'eth0', 'sw1', [`${serverAddress}/24`]);
       await lab.exec(server, 'ip', ['route', 'add', 'default', 'via', natGateway]);
-      const takeover = new TakeoverLab(pair, client, server);
+      const takeover = new TakeoverLab(pair, client, server, toolPriority);
       for (const node of pair.nodes) {
         await lab.exec(node.host, 'sysctl', ['-qw', 'net.ipv4.ip_nonlocal_bind=1']);
         await takeover.startResponder(node);
@@ -113,6 +132,7 @@ export class TakeoverLab {
       createInterface({ input: child.stdout! }).once('line', () => resolve());
       child.once('exit', (code) => reject(new Error(`the responder on ${node.name} exited (${code})`)));
     });
+    await this.keepPrompt(child.pid);
   }
 
   get nodes(): [Director, Director] {
@@ -188,6 +208,11 @@ export class TakeoverLab {
       '--interval',
       String(intervalMs),
     ]);
+    if (this.toolPriority !== undefined) {
+      // its first reply: Node has started
+      await watch.waitFor((line) => line.startsWith('reply '), 10_000);
+      await this.keepPrompt(watch.pid);
+    }
     const replies = () => watch.lines.flatMap((line) => parseReply(line) ?? []);
     return {
       answeredBy: async (responder, n = 1, timeoutMs = 5000) => {
@@ -230,6 +255,15 @@ export class TakeoverLab {
     responder.kill('SIGKILL');
     await Promise.all([daemon.kill(), responderExited]);
     return at;
+  }
+
+  /**
+   * A running tool (the probe, a responder) gets the tools' priority, if one is set. Only
+   * once it runs: Node starting up (compiling with tsx) above the daemons would starve them.
+   */
+  private async keepPrompt(pid: number | undefined): Promise<void> {
+    if (this.toolPriority === undefined || pid === undefined) return;
+    await run('chrt', ['--all-tasks', '--rr', '--pid', String(this.toolPriority), String(pid)]);
   }
 
   private tandemOf(node: Director): Mortal {

@@ -5,11 +5,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HealthSummary } from '../../../src/cluster/index.js';
+import { Keyring, type HealthSummary } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
 import type { Controller } from '../../../src/daemon/controller.js';
 import { Daemon } from '../../../src/daemon/index.js';
 import { captureLogger } from '../../support/capture-log.js';
+import { MemorySyncedTable } from '../../support/memory-synced-table.js';
 import { model } from './pair-config.js';
 
 const standalone = `cluster: lab
@@ -93,6 +94,19 @@ async function start(controller: Controller) {
   return { daemon, log, socketPath };
 }
 
+/** A node of a pair on loopback whose peer never answers: it claims after initdead, with conntrack sync on. */
+const pairMember = (port: number) => `cluster: lab
+serial_no: 1
+nodes:
+  - { name: ifw01, address: 127.0.0.1, priority: 100 }
+  - { name: ifw02, address: 127.0.0.2, priority: 100 }
+heartbeat: { port: ${port}, keepalive: 20ms, deadtime: 60ms, initdead: 60ms }
+auth: { key_file: /etc/tandem/authkey, key_id: 1 }
+network: nat
+nat_router: { address: 198.51.100.254/24, device: eth1 }
+sync: { port: ${port + 1}, conntrack: { enabled: true } }
+`;
+
 const until = async (done: () => boolean) => {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
 };
@@ -139,5 +153,29 @@ describe('Daemon', () => {
     expect(log.records.filter((r) => r.event === 'controller.failed')).toMatchObject([{ msg: 'controller: netlink said no' }]);
     await daemon.stop();
     expect(controller.calls.slice(-3)).toEqual(['hooks', 'release', 'close']);
+  });
+
+  it('starts the sync sender only once the claim is done: the announcement does not wait for it', async () => {
+    const controller = new FakeController();
+    const table = new MemorySyncedTable();
+    const watched = table.watch.bind(table);
+    table.watch = (onChanges) => {
+      controller.calls.push('sync watch');
+      return watched(onChanges);
+    };
+    const m = await model(pairMember(40_000 + Math.floor(Math.random() * 20_000)));
+    const daemon = await Daemon.start({
+      model: m,
+      self: m.nodes[0]!,
+      peer: m.nodes[1]!,
+      keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
+      controller,
+      logger: captureLogger().logger,
+      socketPath: join(dir, 'tandem.sock'),
+      syncTables: { conntrack: () => table },
+    });
+    await until(() => controller.calls.includes('sync watch'));
+    expect(controller.calls.slice(0, 5)).toEqual(['start', 'hooks', 'claim', 'claimed', 'sync watch']);
+    await daemon.stop();
   });
 });
