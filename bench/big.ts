@@ -18,7 +18,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
-import type { Model } from '../src/config/model.js';
+import type { HealthCheckSpec, Model } from '../src/config/model.js';
 import type { IpvsOperation, IpvsService, ServiceIdentity } from '../src/ipvs/index.js';
 import { createLogger } from '../src/log.js';
 import { bigConfigText, type BigTable } from '../test/support/big-config.js';
@@ -81,9 +81,16 @@ function heapUsed(): number {
 }
 
 /** Every service checked by TCP, with a check that passes after a second and opens no
- *  socket: the health state of a director that checks everything, without the traffic. */
+ *  socket: the health state of a director that checks everything, without the traffic.
+ *  Services that shared their settings share them still, as a file's TCP checks would. */
 function checkedEverywhere(model: Model): void {
-  for (const service of model.virtualServices) service.healthCheck = { ...service.healthCheck, kind: 'tcp' };
+  const byTcp = new Map<HealthCheckSpec, HealthCheckSpec>();
+  for (const service of model.virtualServices) {
+    const spec = service.healthCheck;
+    const tcp = byTcp.get(spec) ?? { ...spec, kind: 'tcp' };
+    byTcp.set(spec, tcp);
+    service.healthCheck = tcp;
+  }
 }
 
 /** The in-memory table answering each request on a later turn of the event loop, as the
