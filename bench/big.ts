@@ -18,10 +18,10 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
-import type { Model } from '../src/config/model.js';
+import type { HealthCheckSpec, Model } from '../src/config/model.js';
 import type { IpvsOperation, IpvsService, ServiceIdentity } from '../src/ipvs/index.js';
 import { createLogger } from '../src/log.js';
-import { bigConfigText, type BigTable } from '../test/support/big-config.js';
+import { bigConfigText, bigRealServer, type BigTable } from '../test/support/big-config.js';
 import { measureLoopDelay } from '../test/support/loop-delay.js';
 import { MemoryKernel } from '../test/unit/ipvs/memory-kernel.js';
 import type { Benchmark } from './benchmark.js';
@@ -81,9 +81,16 @@ function heapUsed(): number {
 }
 
 /** Every service checked by TCP, with a check that passes after a second and opens no
- *  socket: the health state of a director that checks everything, without the traffic. */
+ *  socket: the health state of a director that checks everything, without the traffic.
+ *  Services that shared their settings share them still, as a file's TCP checks would. */
 function checkedEverywhere(model: Model): void {
-  for (const service of model.virtualServices) service.healthCheck = { ...service.healthCheck, kind: 'tcp' };
+  const byTcp = new Map<HealthCheckSpec, HealthCheckSpec>();
+  for (const service of model.virtualServices) {
+    const spec = service.healthCheck;
+    const tcp = byTcp.get(spec) ?? { ...spec, kind: 'tcp' };
+    byTcp.set(spec, tcp);
+    service.healthCheck = tcp;
+  }
 }
 
 /** The in-memory table answering each request on a later turn of the event loop, as the
@@ -163,9 +170,15 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
 
   const [, claim] = await step(() => balancer.activate());
   console.log(show('claim: whole table from empty', claim));
-  const changed = structuredClone(model);
-  const server = changed.virtualServices[Math.floor(table.services / 2)]?.realServers[1];
-  if (server) server.weight += 1;
+  // the reloaded model as the daemon gets it, from the loader; both models are held meanwhile
+  const changedPath = `${path}.changed`;
+  const middle = Math.floor(table.services / 2);
+  const weighed = `${bigRealServer(middle, 1)}:8080 -m -w 2`;
+  const changedText = text.replace(weighed, `${bigRealServer(middle, 1)}:8080 -m -w 3`);
+  if (changedText === text) throw new Error(`no line with ${weighed} to change`);
+  await writeFile(changedPath, changedText);
+  const { model: changed } = await loadConfigOffThread(changedPath);
+  checkedEverywhere(changed);
   const [, reload] = await step(() => balancer.reload(changed));
   console.log(show('reload: one weight changed', reload));
   const [status, statusStep] = await step(() => balancer.status());

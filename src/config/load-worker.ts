@@ -30,7 +30,7 @@ try {
     if (request !== nextSlice) return;
     const end = offset + sliceSize;
     const last = end >= services.length && end >= pending.length;
-    send({ kind: 'slice', services: services.slice(offset, end), warnings: pending.slice(offset, end), last });
+    send({ kind: 'slice', servicesJson: JSON.stringify(services.slice(offset, end)), warnings: pending.slice(offset, end), last });
     offset = end;
     if (last) port.close();
   });

@@ -96,9 +96,10 @@ function compileService(service: VirtualService): ((server: RealServer) => Check
     case 'tcp':
     case 'send-expect': {
       const kind = transportOf(service);
-      const exchange = spec.kind === 'tcp' ? {} : { ...(spec.send ? { send: spec.send } : {}), ...(expect ? { expect } : {}) };
-      // one probe for the service's servers: a check never changes its probe
-      const probe: Probe = { kind, ...exchange };
+      // one probe for the service's servers (a check never changes its probe), and one for
+      // every connect-only check of a transport: 100,000 services had 100,000 of them
+      const probe: Probe =
+        spec.kind === 'tcp' ? connectProbes[kind] : { kind, ...(spec.send ? { send: spec.send } : {}), ...(expect ? { expect } : {}) };
       return (server) => checkOf(server, probe, requirePort(service, server, spec));
     }
     case 'http': {
@@ -131,6 +132,8 @@ function compileService(service: VirtualService): ((server: RealServer) => Check
     }
   }
 }
+
+const connectProbes = { stream: { kind: 'stream' }, datagram: { kind: 'datagram' } } as const satisfies Record<string, Probe>;
 
 function transportOf(service: VirtualService): 'stream' | 'datagram' {
   if (service.protocol === 'sctp') throw new Error('no SCTP connect or send/expect check; use an exec check (send_program)');

@@ -121,4 +121,19 @@ describe('the daemon way (a worker) with a table of many slices', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('gives services with equal check settings, scheduler and forwarding one copy of each', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tandem-big-'));
+    try {
+      const path = join(dir, 'big.rules');
+      await writeFile(path, bigConfigText('ipvsadm', { services: 2_000, servers: 2, kind: 'vip' }));
+      const services = (await loadConfigOffThread(path)).model.virtualServices;
+      expect(new Set(services.map((service) => service.healthCheck)).size).toBe(1);
+      const [first, last] = [services[0], services.at(-1)];
+      expect(last?.scheduler).toBe(first?.scheduler);
+      expect(last?.realServers[1]?.forwarding).toBe(first?.realServers[0]?.forwarding);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

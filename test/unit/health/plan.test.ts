@@ -29,6 +29,25 @@ describe('health plan', () => {
     expect(planHealth(modelOf([service]))[0]?.check?.probe.kind).toBe('datagram');
   });
 
+  it("connect-only checks of a transport share one probe; a send/expect service's servers share theirs", () => {
+    const tcp = healthCheck({ kind: 'tcp' });
+    const exchange = healthCheck({ kind: 'send-expect', send: 'PING\r\n', expect: 'PONG' });
+    const plans = planHealth(
+      modelOf([
+        virtualService('a', [realServer('10.8.8.33', 80)], { healthCheck: tcp }),
+        virtualService('b', [realServer('10.8.8.34', 80)], { port: 81, healthCheck: tcp }),
+        virtualService('c', [realServer('10.8.8.35', 53)], { protocol: 'udp', port: 53, healthCheck: tcp }),
+        virtualService('d', [realServer('10.8.8.36', 80), realServer('10.8.8.37', 80)], { port: 82, healthCheck: exchange }),
+      ]),
+    );
+    const [a, b, c, d1, d2] = plans.map((plan) => plan.check?.probe);
+    expect(b).toBe(a);
+    expect(a).toEqual({ kind: 'stream' });
+    expect(c).toEqual({ kind: 'datagram' });
+    expect(d2).toBe(d1);
+    expect(d1).not.toBe(a);
+  });
+
   it('send_program has %h and %p replaced; its expect is kept', () => {
     const service = virtualService('dns', [realServer('2001:db8::5', 53)], {
       healthCheck: healthCheck({ kind: 'exec', sendProgram: '/usr/local/bin/check_dns %h %p', expect: 'OK' }),

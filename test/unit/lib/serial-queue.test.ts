@@ -1,0 +1,53 @@
+// One task after another, and nothing of a task's result kept once it has been handed back.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { SerialQueue } from '../../../src/lib/serial-queue.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+describe('SerialQueue', () => {
+  it('starts each task once the one before it has settled, failed or not', async () => {
+    const queue = new SerialQueue();
+    const order: string[] = [];
+    let finishFirst = () => {};
+    const first = queue.run(
+      () =>
+        new Promise<void>((resolve) => {
+          order.push('first starts');
+          finishFirst = () => {
+            order.push('first ends');
+            resolve();
+          };
+        }),
+    );
+    const failing = queue.run(() => {
+      order.push('second starts');
+      return Promise.reject(new Error('no'));
+    });
+    const third = queue.run(() => {
+      order.push('third starts');
+      return Promise.resolve(3);
+    });
+    await Promise.resolve();
+    finishFirst();
+    await first;
+    await expect(failing).rejects.toThrow('no');
+    expect(await third).toBe(3);
+    expect(order).toEqual(['first starts', 'first ends', 'second starts', 'third starts']);
+  });
+
+  it('holds no result of a settled task', async () => {
+    const queue = new SerialQueue();
+    let result: WeakRef<object> | undefined;
+    await queue.run(() => {
+      const big = { operations: new Array<number>(1000).fill(0) };
+      result = new WeakRef(big);
+      return Promise.resolve(big);
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    expect(result?.deref()).toBeUndefined();
+  });
+});
