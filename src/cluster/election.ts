@@ -131,6 +131,8 @@ export type Action =
   | { type: 'roleChanged'; transition: Transition }
   /** Send this heartbeat on every path now. */
   | { type: 'sendHeartbeat'; heartbeat: Heartbeat }
+  /** The peer is heard again on this path after silence: it may not hear us yet (our neighbour entry for it may be stuck unresolved). */
+  | { type: 'pathUp'; path: number }
   | { type: 'log'; level: LogLevel; event: string; message: string; fields?: Record<string, unknown> }
   | { type: 'operatorReply'; requestId: number; ok: boolean; code?: RefusalCode; message: string }
   /** The graceful stop is complete: the daemon may exit. */
@@ -487,6 +489,7 @@ export class Election {
     if (!peer.pathUp[event.path]) {
       peer.pathUp[event.path] = true;
       this.log('info', 'path.up', `heartbeat path ${event.path} is up`, { path: event.path });
+      this.actions.push({ type: 'pathUp', path: event.path });
     }
     // The other path's copy of the same or a newer heartbeat may have come first.
     if (event.seq <= peer.appliedSeq) return;

@@ -29,6 +29,11 @@ export interface Controller {
    * heartbeat or an address change.
    */
   runHooks(transition: Transition): void;
+  /**
+   * The peer is heard again on this heartbeat path after silence: make sure it hears
+   * us too (drop our unresolved neighbour entries for it). Must return at once.
+   */
+  refreshPeer(path: number): void;
   /** A reloaded configuration, applied in the current role (which it never changes). */
   reload(model: Model): Promise<void>;
   status(): ControllerStatus;

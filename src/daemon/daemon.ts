@@ -423,6 +423,9 @@ export class Daemon implements ControlHandler {
         case 'sendHeartbeat':
           this.send(action.heartbeat);
           break;
+        case 'pathUp':
+          controller.refreshPeer(action.path);
+          break;
         case 'log':
           this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
           break;

@@ -71,6 +71,9 @@ export interface HostControllerOptions {
   stats?: Stats;
 }
 
+/** Why the peer's neighbour entries are looked at again (logged with the refresh). */
+type RefreshTrigger = { trigger: 'link-up' } | { trigger: 'path-up'; path: number };
+
 const elapsed = (since: number) => Math.round((performance.now() - since) * 100) / 100;
 
 export class HostController implements Controller {
@@ -82,7 +85,8 @@ export class HostController implements Controller {
   private readonly stats: Stats;
   private links: LinkWatch | undefined;
   private monitored: MonitoredLinks = { required: [], heartbeat: [] };
-  private peerNeighbours: NeighbourTarget[] = [];
+  /** The peer's neighbour entries, by heartbeat path. */
+  private pathNeighbours: NeighbourTarget[][] = [];
   private onHealth: (health: HealthSummary) => void = () => undefined;
   /** Between claim and release (the desired state a reload reconciles to). */
   private active = false;
@@ -189,6 +193,11 @@ export class HostController implements Controller {
     });
   }
 
+  refreshPeer(path: number): void {
+    // without the path's link (none planned yet), every one of the peer's entries: one netlink get each
+    this.refreshNeighbours(this.pathNeighbours[path] ?? this.pathNeighbours.flat(), { trigger: 'path-up', path });
+  }
+
   async reload(model: Model): Promise<void> {
     const before = this.model;
     this.model = model;
@@ -275,7 +284,7 @@ export class HostController implements Controller {
   private watched(host: HostView): MonitoredLinks {
     const { self, peer } = this.options;
     const paths = peer ? heartbeatPaths(self, peer).paths : [];
-    this.peerNeighbours = peerNeighbours(paths, host);
+    this.pathNeighbours = paths.map((path) => peerNeighbours([path], host));
     return monitoredLinks(
       this.model,
       paths.map((p) => p.local),
@@ -283,23 +292,25 @@ export class HostController implements Controller {
     );
   }
 
-  /** A heartbeat link came back: what we sent while it was down must not hold up what we send now. */
-  private refreshNeighbours(device: string): void {
+  /** What we sent while the peer could not hear us must not hold up what we send now. */
+  private refreshNeighbours(targets: NeighbourTarget[], why: RefreshTrigger): void {
     const { neighbours } = this.options;
-    for (const target of this.peerNeighbours.filter((t) => t.device === device)) {
+    for (const target of targets) {
+      const { device, address } = target;
       neighbours
         ?.dropUnresolved(target)
         .then((state) => {
           if (state)
             this.logger.info(
-              { event: 'neighbour.refreshed', device, address: target.address, state },
-              `${device} is up: asking for ${target.address} again at once (its neighbour entry was ${state})`,
+              { event: 'neighbour.refreshed', device, address, state, ...why },
+              `${why.trigger === 'link-up' ? `${device} is up` : `heard the peer again on path ${why.path}`}: ` +
+                `asking for ${address} on ${device} again at once (its neighbour entry was ${state})`,
             );
         })
         .catch((error: unknown) =>
           this.logger.warn(
-            { event: 'neighbour.refresh-failed', device, address: target.address, err: error },
-            `cannot refresh the neighbour entry for ${target.address} on ${device}: the kernel asks again within its retrans_time`,
+            { event: 'neighbour.refresh-failed', device, address, ...why, err: error },
+            `cannot refresh the neighbour entry for ${address} on ${device}: the kernel asks again within its retrans_time`,
           ),
         );
     }
@@ -317,7 +328,11 @@ export class HostController implements Controller {
     this.links = monitor;
     monitor.on('link', (event) => {
       if (event.initial || this.links !== monitor) return;
-      if (event.up) this.refreshNeighbours(event.device);
+      if (event.up)
+        this.refreshNeighbours(
+          this.pathNeighbours.flat().filter((t) => t.device === event.device),
+          { trigger: 'link-up' },
+        );
       this.onHealth(linkHealth(monitor.states(), monitored));
     });
     await monitor.start();

@@ -133,6 +133,22 @@ describe('election rules (one node)', () => {
     expect(n.election.nextWakeAt(70)).toBe(120);
   });
 
+  it('asks the daemon to refresh the peer once when a path comes up after silence, not on every heartbeat', () => {
+    const n = single();
+    const pathsUp = (actions: Action[]) => actions.filter((a) => a.type === 'pathUp');
+    n.tick(0);
+    expect(pathsUp(n.hear(10, peerHeartbeat('ACTIVE'), 0))).toEqual([{ type: 'pathUp', path: 0 }]);
+    expect(pathsUp(n.hear(11, peerHeartbeat('ACTIVE'), 1))).toEqual([{ type: 'pathUp', path: 1 }]);
+    for (let t = 50; t <= 300; t += 50) {
+      n.hear(t, peerHeartbeat('ACTIVE'), 0);
+      n.tick(t + 1);
+    }
+    expect(n.logs('path.down')).toMatchObject([{ fields: { path: 1 } }]);
+    expect(pathsUp(n.all)).toHaveLength(2);
+    expect(pathsUp(n.hear(320, peerHeartbeat('ACTIVE'), 1))).toEqual([{ type: 'pathUp', path: 1 }]);
+    expect(pathsUp(n.hear(350, peerHeartbeat('ACTIVE'), 1))).toEqual([]);
+  });
+
   it('keeps the peer alive through one path while the other is silent, and logs the path down', () => {
     const n = single();
     n.tick(0);

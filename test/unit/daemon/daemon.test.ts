@@ -53,6 +53,10 @@ class FakeController implements Controller {
     this.calls.push('hooks');
   }
 
+  refreshPeer(path: number): void {
+    this.calls.push(`refresh peer on path ${path}`);
+  }
+
   reload(): Promise<void> {
     this.calls.push('reload');
     return this.failReload === undefined ? Promise.resolve() : Promise.reject(new Error(this.failReload));

@@ -478,6 +478,21 @@ describe('HostController', () => {
     expect(events('neighbour.refresh-failed')).toMatchObject([{ device: 'eth0', address: '192.0.2.2' }]);
   });
 
+  it("asks for the peer's address again on the path's link when the peer is heard again there", async () => {
+    const host = await started();
+    host.refreshPeer(1);
+    expect(neighbours.dropped).toEqual([{ ifindex: 3, device: 'eth1', address: '198.51.100.2' }]);
+    await Promise.resolve();
+    expect(events('neighbour.refreshed')).toMatchObject([
+      { device: 'eth1', address: '198.51.100.2', state: 'incomplete', trigger: 'path-up', path: 1 },
+    ]);
+    expect(events('neighbour.refreshed')[0]?.msg).toMatch(/^heard the peer again on path 1: asking for 198\.51\.100\.2 on eth1/);
+    // a path the controller has not planned: every one of the peer's entries
+    neighbours.dropped.length = 0;
+    host.refreshPeer(2);
+    expect(neighbours.dropped.map((t) => t.device)).toEqual(['eth0', 'eth1']);
+  });
+
   it('runs the hooks of a transition with the claimed addresses; sets the sync role on the balancer', async () => {
     const host = await started();
     host.runHooks({
