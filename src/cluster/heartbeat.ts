@@ -2,7 +2,7 @@
 // authenticated payload into a Heartbeat or says what is wrong with it. The bytes
 // are those of proto/heartbeat.proto, read and written by hand (protowire.ts).
 import { safeInteger, type Decoded } from './proto.js';
-import { ProtoReader, ProtoWriter } from './protowire.js';
+import { ProtoReader, ProtoWriter, readFields, type RawMessage as Raw } from './protowire.js';
 
 /** Wire order: ROLE_INIT = 1 … ROLE_STOPPED = 6. */
 export const roles = ['INIT', 'BACKUP', 'ACTIVE', 'FAULT', 'STANDBY', 'STOPPED'] as const;
@@ -200,8 +200,6 @@ export function checkHeartbeat(decoded: Record<string, unknown>): Decoded<Heartb
 // What protobufjs's decoder makes of the bytes (unset fields at their defaults, a
 // missing message null), for the checks above; undefined where it would throw.
 
-type Raw = Record<string, unknown>;
-
 function readHeartbeat(bytes: Uint8Array): Raw | undefined {
   const reader = new ProtoReader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   try {
@@ -268,16 +266,6 @@ function readHeartbeat(bytes: Uint8Array): Raw | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Reads fields until the end of the message; `read` returns false for a field it does not know (skipped). */
-function readFields(reader: ProtoReader, depth: number, message: Raw, read: (message: Raw, field: number, depth: number) => boolean): Raw {
-  const end = reader.len;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    if (!read(message, tag >>> 3, depth)) reader.skipType(tag & 7, depth);
-  }
-  return message;
 }
 
 function readNested(reader: ProtoReader, depth: number, read: (reader: ProtoReader, depth: number) => Raw): Raw {
