@@ -1070,7 +1070,7 @@ export class Election {
     const asking = pending && !(pending.kind === 'handover' && pending.withdrawn);
     const request: PeerRequest | undefined = asking ? { kind: pending.kind, id: pending.id, reason: pending.reason } : undefined;
     const peer = this.peer;
-    return {
+    const heartbeat: Heartbeat = {
       role: this.role,
       priority: this.config.self.priority,
       term: this.term,
@@ -1082,13 +1082,15 @@ export class Election {
         lastSeq: peer?.lastSeq[path] ?? 0,
         silentMs: at === undefined ? 0 : Math.min(0xffff_ffff, Math.round(now - at)),
       })),
-      ...(request && { request }),
       timers: { keepaliveMs: this.config.keepalive, deadtimeMs: this.config.deadtime },
       stateVersion: this.stateVersion,
       peerStateVersion: peer?.stateVersion ?? 0,
-      ...(this.config.version && { version: this.config.version }),
       claimedTerm: this.claimedTerm,
     };
+    // set afterwards, not spread in: a spread object literal takes V8's slow path, every tick
+    if (request) heartbeat.request = request;
+    if (this.config.version) heartbeat.version = this.config.version;
+    return heartbeat;
   }
 
   private log(level: LogLevel, event: string, message: string, fields?: Record<string, unknown>): void {

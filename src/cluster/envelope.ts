@@ -9,7 +9,7 @@
 // does (test/unit/cluster/protowire.test.ts holds them to it).
 import { macLength, type Keyring } from './keys.js';
 import { safeInteger } from './proto.js';
-import { ProtoReader, ProtoWriter, readFields, type RawMessage } from './protowire.js';
+import { ProtoReader, ProtoWriter, readFields, type FieldReader, type RawMessage } from './protowire.js';
 import type { RejectReason } from './rejections.js';
 
 export const channelFormatVersion = 1;
@@ -101,44 +101,46 @@ export function readEnvelope(body: Buffer): RawMessage | undefined {
       reader,
       0,
       { kind: 0, cluster: '', sender: '', bootId: [], seq: 0, echoBootId: [], echoSeq: 0, path: 0, payload: [] },
-      (m, field) => {
-        switch (field) {
-          case 1:
-            m.kind = reader.int32();
-            return true;
-          case 2:
-            m.cluster = reader.string();
-            return true;
-          case 3:
-            m.sender = reader.string();
-            return true;
-          case 4:
-            m.bootId = reader.bytes();
-            return true;
-          case 5:
-            m.seq = reader.uint64();
-            return true;
-          case 6:
-            m.echoBootId = reader.bytes();
-            return true;
-          case 7:
-            m.echoSeq = reader.uint64();
-            return true;
-          case 8:
-            m.path = reader.uint32();
-            return true;
-          case 15:
-            m.payload = reader.bytes();
-            return true;
-          default:
-            return false;
-        }
-      },
+      readEnvelopeField,
     );
   } catch {
     return undefined;
   }
 }
+
+const readEnvelopeField: FieldReader = (reader, m, field) => {
+  switch (field) {
+    case 1:
+      m.kind = reader.int32();
+      return true;
+    case 2:
+      m.cluster = reader.string();
+      return true;
+    case 3:
+      m.sender = reader.string();
+      return true;
+    case 4:
+      m.bootId = reader.bytes();
+      return true;
+    case 5:
+      m.seq = reader.uint64();
+      return true;
+    case 6:
+      m.echoBootId = reader.bytes();
+      return true;
+    case 7:
+      m.echoSeq = reader.uint64();
+      return true;
+    case 8:
+      m.path = reader.uint32();
+      return true;
+    case 15:
+      m.payload = reader.bytes();
+      return true;
+    default:
+      return false;
+  }
+};
 
 /**
  * The largest payload a datagram of this sender can carry within maxDatagramLength:

@@ -289,20 +289,18 @@ export class ProtoWriter {
 /** A message as protobufjs's decoders build it: unset fields at their defaults. */
 export type RawMessage = Record<string, unknown>;
 
+/** Reads one field of a message into it; false for a field it does not know (skipped). */
+export type FieldReader = (reader: ProtoReader, message: RawMessage, field: number, depth: number) => boolean;
+
 /**
  * Reads fields until the end of the message into `message`, as protobufjs's generated
- * decoders do; `read` returns false for a field it does not know (skipped).
+ * decoders do. `read` is best a function made once, not a closure per message.
  */
-export function readFields(
-  reader: ProtoReader,
-  depth: number,
-  message: RawMessage,
-  read: (message: RawMessage, field: number, depth: number) => boolean,
-): RawMessage {
+export function readFields(reader: ProtoReader, depth: number, message: RawMessage, read: FieldReader): RawMessage {
   const end = reader.len;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (!read(message, tag >>> 3, depth)) reader.skipType(tag & 7, depth);
+    if (!read(reader, message, tag >>> 3, depth)) reader.skipType(tag & 7, depth);
   }
   return message;
 }
