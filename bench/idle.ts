@@ -1,8 +1,8 @@
 // What an idle pair costs at 10 ms heartbeats (deadtime 30 ms, two paths, the
 // lab's DirectorPair): each daemon's CPU (user + system, from /proc, as a share of
 // one core) and its resident memory, sampled every second for IDLE_SECONDS
-// (default 60) after a minute's warm-up (IDLE_WARM_UP_SECONDS), without and with `--realtime`. Issue 12 asks for at most 2 % of a
-// core and 80 MB per node. First the floor (idle-floor.ts) in the same lab, under
+// (default 60) after a minute's warm-up (IDLE_WARM_UP_SECONDS), without and with
+// `--realtime`. Issue 12 asks for at most 2 % of a core and 80 MB per node. First the floor (idle-floor.ts) in the same lab, under
 // the same node flags: what a bare Node program doing only the heartbeat's I/O and
 // HMACs costs on this machine now, so that tandem's figure reads beside it.
 import { readFile } from 'node:fs/promises';
