@@ -234,14 +234,16 @@ export class SecureChannel<T> {
       return undefined;
     }
     if (opened.bootChange) this.logBootChange(opened);
-    const { payload, ...accepted } = opened;
-    const decoded = this.options.decode(payload);
+    const decoded = this.options.decode(opened.payload);
     if (!decoded.ok) {
       this.reject(index, 'bad-payload', decoded.error, from, receivedAt);
       return undefined;
     }
     this.stats.accepted.inc({ path: index });
-    return { ...accepted, message: decoded.value, path: index, receivedAt };
+    // field by field: a rest-and-spread copy took V8's slow path for every datagram
+    const { seq, bootId, keyId, echoesUs, proven, bootChange } = opened;
+    const message = { ok: true, seq, bootId, keyId, echoesUs, proven, message: decoded.value, path: index, receivedAt } as const;
+    return bootChange ? { ...message, bootChange } : message;
   }
 
   private reject(index: number, reason: RejectReason, detail: string, from: string, now: number): void {

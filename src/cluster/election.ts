@@ -384,28 +384,34 @@ export class Election {
     // slow action's result): a heartbeat that fell due meanwhile is due now, not
     // skipped until the next future deadline.
     if (this.peer && !this.stopReported && this.nextHeartbeatAt <= now) return now;
-    const deadlines = [this.nextHeartbeatAt];
+    // The earliest deadline still ahead, without an array per event (called for every datagram).
+    let next: number | undefined;
+    const consider = (at: number) => {
+      if (at > now && (next === undefined || at < next)) next = at;
+    };
+    consider(this.nextHeartbeatAt);
     const { deadtime } = this.config;
     const peer = this.peer;
     if (peer) {
-      if (this.role === 'INIT') deadlines.push(this.startedAt + this.config.initdead);
+      if (this.role === 'INIT') consider(this.startedAt + this.config.initdead);
       const lastHeard = this.lastHeardAny();
-      if (lastHeard !== undefined) deadlines.push(lastHeard + deadtime);
-      peer.lastHeard.forEach((at, path) => {
-        if (at !== undefined && peer.pathUp[path]) deadlines.push(at + deadtime);
-      });
+      if (lastHeard !== undefined) consider(lastHeard + deadtime);
+      for (let path = 0; path < peer.lastHeard.length; path++) {
+        const at = peer.lastHeard[path];
+        if (at !== undefined && peer.pathUp[path]) consider(at + deadtime);
+      }
     }
-    if (this.mayPreempt && this.preemptNotBefore > now) deadlines.push(this.preemptNotBefore);
-    if (this.pending) deadlines.push(this.pending.since + deadtime);
-    if (this.pending?.kind === 'handover' && this.pending.withdrawn) deadlines.push(this.pending.withdrawn.at + deadtime);
-    if (this.splitBrain) deadlines.push(this.splitBrain.since + this.splitBrainDeafGrace());
-    if (this.claimFailedAt !== undefined) deadlines.push(this.claimFailedAt + deadtime);
-    if (this.stallGraceUntil > now) deadlines.push(this.stallGraceUntil);
-    if (this.kept) deadlines.push(this.keptUntil(this.kept));
+    if (this.mayPreempt && this.preemptNotBefore > now) consider(this.preemptNotBefore);
+    if (this.pending) consider(this.pending.since + deadtime);
+    if (this.pending?.kind === 'handover' && this.pending.withdrawn) consider(this.pending.withdrawn.at + deadtime);
+    if (this.splitBrain) consider(this.splitBrain.since + this.splitBrainDeafGrace());
+    if (this.claimFailedAt !== undefined) consider(this.claimFailedAt + deadtime);
+    if (this.stallGraceUntil > now) consider(this.stallGraceUntil);
+    if (this.kept) consider(this.keptUntil(this.kept));
     // STOPPED gives up waiting for the peer then; INIT and BACKUP stop waiting for it to acknowledge our state.
-    deadlines.push(this.since + deadtime, this.since + this.claimPatience());
-    const future = deadlines.filter((at) => at > now);
-    return future.length > 0 ? Math.min(...future) : now + this.config.keepalive;
+    consider(this.since + deadtime);
+    consider(this.since + this.claimPatience());
+    return next ?? now + this.config.keepalive;
   }
 
   status(now: number): ElectionStatus {
@@ -1067,7 +1073,7 @@ export class Election {
     const asking = pending && !(pending.kind === 'handover' && pending.withdrawn);
     const request: PeerRequest | undefined = asking ? { kind: pending.kind, id: pending.id, reason: pending.reason } : undefined;
     const peer = this.peer;
-    return {
+    const heartbeat: Heartbeat = {
       role: this.role,
       priority: this.config.self.priority,
       term: this.term,
@@ -1079,13 +1085,15 @@ export class Election {
         lastSeq: peer?.lastSeq[path] ?? 0,
         silentMs: at === undefined ? 0 : Math.min(0xffff_ffff, Math.round(now - at)),
       })),
-      ...(request && { request }),
       timers: { keepaliveMs: this.config.keepalive, deadtimeMs: this.config.deadtime },
       stateVersion: this.stateVersion,
       peerStateVersion: peer?.stateVersion ?? 0,
-      ...(this.config.version && { version: this.config.version }),
       claimedTerm: this.claimedTerm,
     };
+    // set afterwards, not spread in: a spread object literal takes V8's slow path, every tick
+    if (request) heartbeat.request = request;
+    if (this.config.version) heartbeat.version = this.config.version;
+    return heartbeat;
   }
 
   private log(level: LogLevel, event: string, message: string, fields?: Record<string, unknown>): void {
@@ -1093,8 +1101,9 @@ export class Election {
   }
 
   private lastHeardAny(): number | undefined {
-    const heard = (this.peer?.lastHeard ?? []).filter((at): at is number => at !== undefined);
-    return heard.length > 0 ? Math.max(...heard) : undefined;
+    let last: number | undefined;
+    for (const at of this.peer?.lastHeard ?? []) if (at !== undefined && (last === undefined || at > last)) last = at;
+    return last;
   }
 
   private peerAlive(now: number): boolean {

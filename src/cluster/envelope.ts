@@ -4,12 +4,13 @@
 // throws: every failure is a reject reason. The one exception to "MAC first" is
 // a bounds-checked peek at the kind, boot id and sequence number, trusted for
 // nothing but dropping what the checks after the MAC would drop anyway (a copy
-// of a datagram already accepted), so that a flood of them costs no HMAC.
+// of a datagram already accepted), so that a flood of them costs no HMAC. The
+// Envelope's bytes are read and written by hand (protowire.ts), as protobufjs
+// does (test/unit/cluster/protowire.test.ts holds them to it).
 import { macLength, type Keyring } from './keys.js';
-import { decodeMessage, encodeMessage, loadMessageType, safeInteger } from './proto.js';
+import { safeInteger } from './proto.js';
+import { ProtoReader, ProtoWriter, readFields, type FieldReader, type RawMessage } from './protowire.js';
 import type { RejectReason } from './rejections.js';
-
-const EnvelopeType = loadMessageType('channel.proto', 'tandem.channel.v1.Envelope');
 
 export const channelFormatVersion = 1;
 const magic = [0x54, 0x44, 0x4d]; // "TDM"
@@ -53,25 +54,105 @@ export type Freshness = Pick<Envelope, 'kind' | 'bootId' | 'seq' | 'echoBootId' 
 export type Screen = (claimed: Freshness) => Rejection | undefined;
 
 export function sealDatagram(keyring: Keyring, envelope: Envelope): Buffer {
-  const body = encodeMessage(EnvelopeType, envelope);
-  const signed = Buffer.alloc(preambleLength + body.length);
-  signed.set(magic, 0);
-  signed[3] = channelFormatVersion;
-  signed.writeUInt32BE(keyring.signingKeyId, 4);
-  signed.set(body, preambleLength);
-  const datagram = Buffer.concat([signed, keyring.sign(signed)]);
+  const body = encodeEnvelope(envelope);
+  const signedEnd = preambleLength + body.length;
+  const datagram = Buffer.allocUnsafe(signedEnd + macLength);
+  datagram.set(magic, 0);
+  datagram[3] = channelFormatVersion;
+  datagram.writeUInt32BE(keyring.signingKeyId, 4);
+  datagram.set(body, preambleLength);
+  datagram.set(keyring.sign(datagram.subarray(0, signedEnd)), signedEnd);
   if (datagram.length > maxDatagramLength) throw new Error(`datagram of ${datagram.length} bytes exceeds ${maxDatagramLength}`);
   return datagram;
 }
 
+const writer = new ProtoWriter();
+
+/** Field by field as protobufjs encodes proto/channel.proto's Envelope (each field present is written, zero or not). */
+export function encodeEnvelope(envelope: Envelope): Buffer {
+  writer
+    .tag(1, 0)
+    .int32(envelope.kind)
+    .tag(2, 2)
+    .string(envelope.cluster)
+    .tag(3, 2)
+    .string(envelope.sender)
+    .tag(4, 2)
+    .bytes(envelope.bootId)
+    .tag(5, 0)
+    .uint64(envelope.seq)
+    .tag(6, 2)
+    .bytes(envelope.echoBootId)
+    .tag(7, 0)
+    .uint64(envelope.echoSeq);
+  if (envelope.path !== undefined) writer.tag(8, 0).uint32(envelope.path);
+  return writer.tag(15, 2).bytes(envelope.payload).finish();
+}
+
+/**
+ * What protobufjs's decoder makes of an Envelope's bytes, unset fields at its defaults
+ * (an unset bytes field is an empty array, not a Buffer: openDatagram refuses it);
+ * undefined where it would throw.
+ */
+export function readEnvelope(body: Buffer): RawMessage | undefined {
+  const reader = new ProtoReader(body);
+  try {
+    return readFields(
+      reader,
+      0,
+      { kind: 0, cluster: '', sender: '', bootId: [], seq: 0, echoBootId: [], echoSeq: 0, path: 0, payload: [] },
+      readEnvelopeField,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+const readEnvelopeField: FieldReader = (reader, m, field) => {
+  switch (field) {
+    case 1:
+      m.kind = reader.int32();
+      return true;
+    case 2:
+      m.cluster = reader.string();
+      return true;
+    case 3:
+      m.sender = reader.string();
+      return true;
+    case 4:
+      m.bootId = reader.bytes();
+      return true;
+    case 5:
+      m.seq = reader.uint64();
+      return true;
+    case 6:
+      m.echoBootId = reader.bytes();
+      return true;
+    case 7:
+      m.echoSeq = reader.uint64();
+      return true;
+    case 8:
+      m.path = reader.uint32();
+      return true;
+    case 15:
+      m.payload = reader.bytes();
+      return true;
+    default:
+      return false;
+  }
+};
+
 /**
  * The largest payload a datagram of this sender can carry within maxDatagramLength:
- * the envelope's other fields at their largest (sequence numbers near 2^53), plus the
- * payload's tag and a two-byte length.
+ * the envelope's other fields at their largest (sequence numbers near 2^53, any path
+ * a heartbeat can have), plus the payload's tag and a two-byte length.
  */
 export function maxPayloadLength(cluster: string, sender: string): number {
-  const largest = { kind: 0x7f, cluster, sender, bootId: Buffer.alloc(bootIdLength), seq: Number.MAX_SAFE_INTEGER };
-  const overhead = encodeMessage(EnvelopeType, { ...largest, echoBootId: largest.bootId, echoSeq: largest.seq }).length + 3;
+  const bootId = Buffer.alloc(bootIdLength);
+  const seq = Number.MAX_SAFE_INTEGER;
+  const largest = { kind: 0x7f, cluster, sender, bootId, seq, echoBootId: bootId, echoSeq: seq, path: 0x7f, payload: new Uint8Array() };
+  // the empty payload's length took one byte
+  const overhead = encodeEnvelope(largest).length + 1;
   return maxDatagramLength - preambleLength - macLength - overhead;
 }
 
@@ -91,7 +172,7 @@ export function openDatagram(keyring: Keyring, datagram: Buffer, screen?: Screen
   if (screened) return screened;
   const verdict = keyring.verify(keyId, datagram.subarray(0, signedEnd), datagram.subarray(signedEnd));
   if (verdict !== 'ok') return { ok: false, reason: verdict, detail: `key id ${keyId}` };
-  const decoded = decodeMessage(EnvelopeType, datagram.subarray(preambleLength, signedEnd));
+  const decoded = readEnvelope(datagram.subarray(preambleLength, signedEnd));
   const seq = safeInteger(decoded?.seq);
   const echoSeq = safeInteger(decoded?.echoSeq);
   const kind = safeInteger(decoded?.kind);

@@ -14,6 +14,8 @@ import { sendControlRequest, type DaemonStatus } from '../../src/control/index.j
 import { Collector, Lab, stopChild, type Host } from './netns.js';
 
 export const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+/** The node flags the tandem command starts with (the first line of src/cli/main.ts). */
+export const nodeFlags = ['--single-threaded-gc', '--max-semi-space-size=1', '--v8-pool-size=1'];
 export const heartbeatPort = 539;
 
 /** A JSON log line of a daemon. */
@@ -144,9 +146,7 @@ export class DirectorPair {
     const command = [
       ...(options.prefix ?? []),
       process.execPath,
-      '--single-threaded-gc',
-      '--max-semi-space-size=1',
-      '--v8-pool-size=1',
+      ...nodeFlags,
       cli,
       'run',
       '--config',

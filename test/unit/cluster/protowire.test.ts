@@ -1,6 +1,7 @@
-// The hand-written heartbeat codec against protobufjs, the reference for
-// proto/heartbeat.proto: the same bytes for every heartbeat, and the same verdict
-// (the same Heartbeat, or a rejection) on genuine, mutated and random bytes.
+// The hand-written heartbeat and envelope codecs against protobufjs, the reference
+// for proto/heartbeat.proto and proto/channel.proto: the same bytes for every
+// message, and the same verdict (the same Heartbeat or fields, or a rejection) on
+// genuine, mutated and random bytes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,10 +12,12 @@ import {
   roles,
   type Heartbeat,
 } from '../../../src/cluster/heartbeat.js';
-import { decodeMessage, encodeMessage, loadMessageType } from '../../../src/cluster/proto.js';
+import { encodeEnvelope, readEnvelope, type Envelope } from '../../../src/cluster/envelope.js';
+import { decodeMessage, encodeMessage, loadMessageType, safeInteger } from '../../../src/cluster/proto.js';
 import { ProtoWriter } from '../../../src/cluster/protowire.js';
 
 const HeartbeatType = loadMessageType('heartbeat.proto', 'tandem.heartbeat.v1.Heartbeat');
+const EnvelopeType = loadMessageType('channel.proto', 'tandem.channel.v1.Envelope');
 
 /** How the heartbeat was encoded with protobufjs. */
 function protobufjsEncode(heartbeat: Heartbeat): Buffer {
@@ -183,4 +186,104 @@ describe('hand-written heartbeat codec', () => {
     ];
     for (const hex of cases) expect(decodeHeartbeat(Buffer.from(hex, 'hex')), hex).toEqual(protobufjsDecode(Buffer.from(hex, 'hex')));
   });
+});
+
+/** An envelope's fields as openDatagram reads them (integers through safeInteger), from either decoder. */
+function envelopeFields(decoded: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!decoded) return undefined;
+  const bytes = (value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value);
+  return {
+    kind: safeInteger(decoded.kind) ?? decoded.kind,
+    cluster: decoded.cluster,
+    sender: decoded.sender,
+    bootId: bytes(decoded.bootId),
+    seq: safeInteger(decoded.seq),
+    echoBootId: bytes(decoded.echoBootId),
+    echoSeq: safeInteger(decoded.echoSeq),
+    path: safeInteger(decoded.path),
+    payload: bytes(decoded.payload),
+  };
+}
+
+const protobufjsEnvelope = (bytes: Buffer) => envelopeFields(decodeMessage(EnvelopeType, bytes));
+const handEnvelope = (bytes: Buffer) => envelopeFields(readEnvelope(bytes));
+
+const envelope: fc.Arbitrary<Envelope> = fc.record(
+  {
+    kind: fc.constantFrom(1, 2),
+    cluster: text,
+    sender: text,
+    bootId: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)),
+    seq: uint64,
+    echoBootId: fc.oneof(
+      fc.constant(Buffer.alloc(0)),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)),
+    ),
+    echoSeq: uint64,
+    path: fc.integer({ min: 0, max: 8 }),
+    payload: fc.uint8Array({ maxLength: 300 }),
+  },
+  { requiredKeys: ['kind', 'cluster', 'sender', 'bootId', 'seq', 'echoBootId', 'echoSeq', 'payload'] },
+);
+
+describe('hand-written envelope codec', () => {
+  it('writes the bytes protobufjs writes', () => {
+    fc.assert(
+      fc.property(envelope, (e) => {
+        expect(encodeEnvelope(e).toString('hex')).toBe(Buffer.from(encodeMessage(EnvelopeType, e)).toString('hex'));
+      }),
+      { numRuns: 2000 },
+    );
+  }, 60_000);
+
+  it('reads what protobufjs wrote as protobufjs does', () => {
+    fc.assert(
+      fc.property(envelope, (e) => {
+        const bytes = Buffer.from(encodeMessage(EnvelopeType, e));
+        expect(handEnvelope(bytes)).toEqual(protobufjsEnvelope(bytes));
+        expect(handEnvelope(bytes)?.seq).toBe(e.seq);
+      }),
+      { numRuns: 1000 },
+    );
+  }, 60_000);
+
+  it('gives the verdict protobufjs gives on random, mutated and truncated bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        expect(handEnvelope(Buffer.from(bytes))).toEqual(protobufjsEnvelope(Buffer.from(bytes)));
+      }),
+      { numRuns: 10_000 },
+    );
+    fc.assert(
+      fc.property(
+        envelope,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        (e, flips, cut) => {
+          const bytes = encodeEnvelope(e);
+          for (const [at, value] of flips) bytes[at % bytes.length] = value;
+          expect(handEnvelope(bytes)).toEqual(protobufjsEnvelope(bytes));
+          const truncated = bytes.subarray(0, cut % (bytes.length + 1));
+          expect(handEnvelope(truncated)).toEqual(protobufjsEnvelope(truncated));
+        },
+      ),
+      { numRuns: 4000 },
+    );
+  }, 60_000);
+
+  it('gives the verdict protobufjs gives on fields of any number and wire type', () => {
+    const anyField = fc.tuple(
+      fc.integer({ min: 0, max: 16 }),
+      fc.integer({ min: 0, max: 7 }),
+      fc.uint8Array({ maxLength: 20 }),
+      fc.maxSafeNat(),
+    );
+    fc.assert(
+      fc.property(fc.array(anyField, { maxLength: 12 }), (fields) => {
+        const bytes = soup(fields);
+        expect(handEnvelope(bytes)).toEqual(protobufjsEnvelope(bytes));
+      }),
+      { numRuns: 10_000 },
+    );
+  }, 60_000);
 });
