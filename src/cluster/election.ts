@@ -721,7 +721,10 @@ export class Election {
       // recording) may make us BACKUP, and keeps us waiting while it is heard.
       if (hb.role === 'STOPPED') return this.peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
       if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
-      if (hb.role === 'BACKUP') return { to: 'BACKUP', reason: 'peer-backup' };
+      // A backup that has not heard us yet may be the one of our previous boot (killed while
+      // active): on our INIT it claims at once (peer-starting), while a BACKUP of ours would
+      // leave it to us once it acknowledges that, a round trip that loss can stretch.
+      if (hb.role === 'BACKUP') return this.peer.proven ? { to: 'BACKUP', reason: 'peer-backup' } : undefined;
       if (!this.isPreferred()) return { to: 'BACKUP', reason: 'peer-preferred' };
       return this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
     }

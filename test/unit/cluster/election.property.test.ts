@@ -69,6 +69,33 @@ describe('election over random schedules (simulated time)', () => {
     expect(claims.map((t) => `${t.node} ${t.transition.reason}`)).toEqual(['1 peer-starting']);
   });
 
+  it('a killed active restarted before the backup noticed is replaced by it, whatever is lost (bench seed 20013, path 131)', () => {
+    // ifw01 (preferred) takes over, is killed at 167761 and back at 170748; its INIT heartbeat
+    // is lost, it hears ifw02's BACKUP heartbeat (not yet an answer to it) first. Taken as
+    // peer-backup, it waited as BACKUP for ifw02 to acknowledge that, and 25 % loss took two
+    // of those: elected 5320 ms after the kill. The fractions are the bench's draws, kept exact.
+    const options: SimOptions = {
+      timers: { keepalive: 1000, deadtime: 4000, warntime: 2000, initdead: 12000 },
+      preempt: false,
+      priorities: [50, 50],
+      pathCount: 1,
+      link: {
+        loss: 0.24999999999999992,
+        duplication: 1.1394360946959253e-133,
+        minDelay: 2.3867394097417663e-237,
+        maxDelay: 1.0006853078350343e-168,
+      },
+      timerJitter: 4.5757344690785536e-266,
+      seed: -523319033,
+    };
+    const kill = { at: 167761, type: 'kill', node: 0, downFor: 2987 } as const;
+    const { sim, problems } = simulate(options, [{ at: 163081, type: 'operator', node: 0, command: 'takeover' }, kill]);
+    expect(problems).toEqual([]);
+    const claim = sim.transitions.find((t) => t.transition.to === 'ACTIVE' && t.transition.at > kill.at)!;
+    expect(`${claim.node} ${claim.transition.reason}`).toBe('1 peer-starting');
+    expect(claim.transition.at - kill.at).toBeLessThanOrEqual(options.timers.deadtime);
+  });
+
   it('a node restarted while its earlier hearing is replayed to it never claims beside a live active peer', () => {
     // Issue 12: the active stops (its STOPPED heartbeats are in the recording) and returns,
     // the other node restarts and hears the recording first.
