@@ -96,6 +96,33 @@ describe('election over random schedules (simulated time)', () => {
     expect(claim.transition.at - kill.at).toBeLessThanOrEqual(options.timers.deadtime);
   });
 
+  it('counts a claim that a preempting node takes back in the same instant (no link delay)', () => {
+    // From a focused run (kills just after an operator request). ifw01 (preferred, preempt) is
+    // killed while ACTIVE at 7643 and back at 7982: ifw02 claims on its INIT (peer-starting),
+    // ifw01 sees that and preempts, and ifw02 hands back at once, all at 7982; ifw02 keeps the
+    // addresses until ifw01's claim, which two lost heartbeats put at 8182. (The takeover at
+    // 7636 is refused, ifw01 being ACTIVE already, but it keeps the draws of the schedule.)
+    const options: SimOptions = {
+      timers: { keepalive: 100, deadtime: 400, warntime: 200, initdead: 800 },
+      preempt: true,
+      priorities: [100, 100],
+      pathCount: 1,
+      link: { loss: 0.25, duplication: 9.046864190964388e-238, minDelay: 7.83793384301072e-78, maxDelay: 7.83793384301072e-78 },
+      timerJitter: 3.0124055106377103e-234,
+      seed: -24,
+    };
+    const { sim, problems } = simulate(options, [
+      { at: 7636, type: 'operator', node: 0, command: 'takeover' },
+      { at: 7643, type: 'kill', node: 0, downFor: 339 },
+    ]);
+    expect(problems).toEqual([]);
+    const claimed = sim.actions.find((a) => a.node === 1 && a.action.type === 'claim' && a.at > 7643)!;
+    const released = sim.actions.find((a) => a.node === 1 && a.action.type === 'release' && a.at > 7643)!;
+    const reclaimed = sim.actions.find((a) => a.node === 0 && a.action.type === 'claim' && a.at > 7643)!;
+    expect(claimed.at).toBe(7982);
+    expect(released.at).toBeGreaterThan(reclaimed.at);
+  });
+
   it('a node restarted while its earlier hearing is replayed to it never claims beside a live active peer', () => {
     // Issue 12: the active stops (its STOPPED heartbeats are in the recording) and returns,
     // the other node restarts and hears the recording first.
