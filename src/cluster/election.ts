@@ -164,6 +164,8 @@ export type ElectionEvent =
 
 interface PeerState {
   bootId?: string;
+  /** When we first heard that boot. */
+  bootHeardAt?: number;
   /** Per path: when a datagram last arrived, and the highest sequence number seen. */
   lastHeard: (number | undefined)[];
   lastSeq: number[];
@@ -447,6 +449,7 @@ export class Election {
     const { now, heartbeat } = event;
     if (peer.bootId !== event.bootId) {
       peer.bootId = event.bootId;
+      peer.bootHeardAt = now;
       peer.appliedSeq = 0;
       peer.lastSeq.fill(0);
       peer.handledRequestId = undefined;
@@ -769,8 +772,13 @@ export class Election {
       return undefined;
     }
     // Nobody is active. A starting peer holds nothing and leaves the decision to
-    // us; between two backups the preferred one claims.
-    if (hb.role === 'INIT') return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
+    // us; between two backups the preferred one claims. BACKUP since before we heard
+    // this boot of the peer, we are all that boot can have acted on (its proven
+    // heartbeats answer us): no acknowledgement to wait for.
+    if (hb.role === 'INIT') {
+      const backupBeforeItsBoot = this.since < (peer.bootHeardAt ?? now);
+      return backupBeforeItsBoot || this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
+    }
     return this.isPreferred() && this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
   }
 

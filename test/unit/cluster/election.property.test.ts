@@ -96,6 +96,27 @@ describe('election over random schedules (simulated time)', () => {
     expect(claim.transition.at - kill.at).toBeLessThanOrEqual(options.timers.deadtime);
   });
 
+  it('a backup that handed over just before the new active was killed replaces it at once when it restarts', () => {
+    // From a focused run: ifw02 hands over to ifw01 at 2979 (BACKUP from then), ifw01 is killed
+    // at 2990 and back at 3271. ifw02 heard its INIT, but within a deadtime of its own handover
+    // it waited for an acknowledgement; ifw01 heard ifw02's answer first, became BACKUP and, being
+    // preferred, waited in turn for an acknowledgement, which two losses put at 3471 (bound 3390).
+    const options: SimOptions = {
+      timers: { keepalive: 100, deadtime: 300, warntime: 150, initdead: 600 },
+      preempt: false,
+      priorities: [100, 100],
+      pathCount: 1,
+      link: { loss: 0.25, duplication: 5.4e-323, minDelay: 7.467365637697067e-206, maxDelay: 7.467365637697067e-206 },
+      timerJitter: 2.6585048268946543e-59,
+      seed: -2147483619,
+    };
+    const kill = { at: 2990, type: 'kill', node: 0, downFor: 281 } as const;
+    const { sim, problems } = simulate(options, [{ at: 2979, type: 'operator', node: 0, command: 'takeover' }, kill]);
+    expect(problems).toEqual([]);
+    const claim = sim.transitions.find((t) => t.transition.to === 'ACTIVE' && t.transition.at > kill.at)!;
+    expect(`${claim.node} ${claim.transition.reason} ${claim.transition.at}`).toBe('1 peer-starting 3271');
+  });
+
   it('counts a claim that a preempting node takes back in the same instant (no link delay)', () => {
     // From a focused run (kills just after an operator request). ifw01 (preferred, preempt) is
     // killed while ACTIVE at 7643 and back at 7982: ifw02 claims on its INIT (peer-starting),
