@@ -164,8 +164,8 @@ export type ElectionEvent =
 
 interface PeerState {
   bootId?: string;
-  /** When we first heard that boot. */
-  bootHeardAt?: number;
+  /** When we first heard that boot, if it followed one we knew (the peer restarted while we ran). */
+  restartHeardAt?: number;
   /** Per path: when a datagram last arrived, and the highest sequence number seen. */
   lastHeard: (number | undefined)[];
   lastSeq: number[];
@@ -448,8 +448,8 @@ export class Election {
     if (!peer || event.path >= this.config.pathCount) return;
     const { now, heartbeat } = event;
     if (peer.bootId !== event.bootId) {
+      peer.restartHeardAt = peer.bootId === undefined ? undefined : now;
       peer.bootId = event.bootId;
-      peer.bootHeardAt = now;
       peer.appliedSeq = 0;
       peer.lastSeq.fill(0);
       peer.handledRequestId = undefined;
@@ -772,12 +772,12 @@ export class Election {
       return undefined;
     }
     // Nobody is active. A starting peer holds nothing and leaves the decision to
-    // us; between two backups the preferred one claims. BACKUP since before we heard
-    // this boot of the peer, we are all that boot can have acted on (its proven
-    // heartbeats answer us): no acknowledgement to wait for.
+    // us; between two backups the preferred one claims. A peer restarted under us
+    // takes our heartbeats as proven only once they echo it: BACKUP since before we
+    // heard it, we are all it can have acted on, no acknowledgement to wait for.
     if (hb.role === 'INIT') {
-      const backupBeforeItsBoot = this.since < (peer.bootHeardAt ?? now);
-      return backupBeforeItsBoot || this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
+      const backupBeforeItsRestart = peer.restartHeardAt !== undefined && this.since < peer.restartHeardAt;
+      return backupBeforeItsRestart || this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
     }
     return this.isPreferred() && this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
   }
