@@ -166,6 +166,8 @@ export type ElectionEvent =
 
 interface PeerState {
   bootId?: string;
+  /** When we first heard that boot, if it followed one we knew (the peer restarted while we ran). */
+  restartHeardAt?: number;
   /** Per path: when a datagram last arrived, and the highest sequence number seen. */
   lastHeard: (number | undefined)[];
   lastSeq: number[];
@@ -454,6 +456,7 @@ export class Election {
     if (!peer || event.path >= this.config.pathCount) return;
     const { now, heartbeat } = event;
     if (peer.bootId !== event.bootId) {
+      peer.restartHeardAt = peer.bootId === undefined ? undefined : now;
       peer.bootId = event.bootId;
       peer.appliedSeq = 0;
       peer.lastSeq.fill(0);
@@ -730,7 +733,10 @@ export class Election {
       // recording) may make us BACKUP, and keeps us waiting while it is heard.
       if (hb.role === 'STOPPED') return this.peer.proven ? { to: 'ACTIVE', reason: 'peer-stopped' } : undefined;
       if (this.peerUnable()) return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-unable' } : undefined;
-      if (hb.role === 'BACKUP') return { to: 'BACKUP', reason: 'peer-backup' };
+      // A backup that has not heard us yet may be the one of our previous boot (killed while
+      // active): on our INIT it claims at once (peer-starting), while a BACKUP of ours would
+      // leave it to us once it acknowledges that, a round trip that loss can stretch.
+      if (hb.role === 'BACKUP') return this.peer.proven ? { to: 'BACKUP', reason: 'peer-backup' } : undefined;
       if (!this.isPreferred()) return { to: 'BACKUP', reason: 'peer-preferred' };
       return this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
     }
@@ -775,8 +781,13 @@ export class Election {
       return undefined;
     }
     // Nobody is active. A starting peer holds nothing and leaves the decision to
-    // us; between two backups the preferred one claims.
-    if (hb.role === 'INIT') return this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
+    // us; between two backups the preferred one claims. A peer restarted under us
+    // takes our heartbeats as proven only once they echo it: BACKUP since before we
+    // heard it, we are all it can have acted on, no acknowledgement to wait for.
+    if (hb.role === 'INIT') {
+      const backupBeforeItsRestart = peer.restartHeardAt !== undefined && this.since < peer.restartHeardAt;
+      return backupBeforeItsRestart || this.peerKnowsOurState(now) ? { to: 'ACTIVE', reason: 'peer-starting' } : undefined;
+    }
     return this.isPreferred() && this.peerKnowsOurState(now, this.claimPatience()) ? { to: 'ACTIVE', reason: 'elected' } : undefined;
   }
 

@@ -69,6 +69,81 @@ describe('election over random schedules (simulated time)', () => {
     expect(claims.map((t) => `${t.node} ${t.transition.reason}`)).toEqual(['1 peer-starting']);
   });
 
+  it('a killed active restarted before the backup noticed is replaced by it, whatever is lost (bench seed 20013, path 131)', () => {
+    // ifw01 (preferred) takes over, is killed at 167761 and back at 170748; its INIT heartbeat
+    // is lost, it hears ifw02's BACKUP heartbeat (not yet an answer to it) first. Taken as
+    // peer-backup, it waited as BACKUP for ifw02 to acknowledge that, and 25 % loss took two
+    // of those: elected 5320 ms after the kill. The fractions are the bench's draws, kept exact.
+    const options: SimOptions = {
+      timers: { keepalive: 1000, deadtime: 4000, warntime: 2000, initdead: 12000 },
+      preempt: false,
+      priorities: [50, 50],
+      pathCount: 1,
+      link: {
+        loss: 0.24999999999999992,
+        duplication: 1.1394360946959253e-133,
+        minDelay: 2.3867394097417663e-237,
+        maxDelay: 1.0006853078350343e-168,
+      },
+      timerJitter: 4.5757344690785536e-266,
+      seed: -523319033,
+    };
+    const kill = { at: 167761, type: 'kill', node: 0, downFor: 2987 } as const;
+    const { sim, problems } = simulate(options, [{ at: 163081, type: 'operator', node: 0, command: 'takeover' }, kill]);
+    expect(problems).toEqual([]);
+    const claim = sim.transitions.find((t) => t.transition.to === 'ACTIVE' && t.transition.at > kill.at)!;
+    expect(`${claim.node} ${claim.transition.reason}`).toBe('1 peer-starting');
+    expect(claim.transition.at - kill.at).toBeLessThanOrEqual(options.timers.deadtime);
+  });
+
+  it('a backup that handed over just before the new active was killed replaces it at once when it restarts', () => {
+    // From a focused run: ifw02 hands over to ifw01 at 2979 (BACKUP from then), ifw01 is killed
+    // at 2990 and back at 3271. ifw02 heard its INIT, but within a deadtime of its own handover
+    // it waited for an acknowledgement; ifw01 heard ifw02's answer first, became BACKUP and, being
+    // preferred, waited in turn for an acknowledgement, which two losses put at 3471 (bound 3390).
+    const options: SimOptions = {
+      timers: { keepalive: 100, deadtime: 300, warntime: 150, initdead: 600 },
+      preempt: false,
+      priorities: [100, 100],
+      pathCount: 1,
+      link: { loss: 0.25, duplication: 5.4e-323, minDelay: 7.467365637697067e-206, maxDelay: 7.467365637697067e-206 },
+      timerJitter: 2.6585048268946543e-59,
+      seed: -2147483619,
+    };
+    const kill = { at: 2990, type: 'kill', node: 0, downFor: 281 } as const;
+    const { sim, problems } = simulate(options, [{ at: 2979, type: 'operator', node: 0, command: 'takeover' }, kill]);
+    expect(problems).toEqual([]);
+    const claim = sim.transitions.find((t) => t.transition.to === 'ACTIVE' && t.transition.at > kill.at)!;
+    expect(`${claim.node} ${claim.transition.reason} ${claim.transition.at}`).toBe('1 peer-starting 3271');
+  });
+
+  it('counts a claim that a preempting node takes back in the same instant (no link delay)', () => {
+    // From a focused run (kills just after an operator request). ifw01 (preferred, preempt) is
+    // killed while ACTIVE at 7643 and back at 7982: ifw02 claims on its INIT (peer-starting),
+    // ifw01 sees that and preempts, and ifw02 hands back at once, all at 7982; ifw02 keeps the
+    // addresses until ifw01's claim, which two lost heartbeats put at 8182. (The takeover at
+    // 7636 is refused, ifw01 being ACTIVE already, but it keeps the draws of the schedule.)
+    const options: SimOptions = {
+      timers: { keepalive: 100, deadtime: 400, warntime: 200, initdead: 800 },
+      preempt: true,
+      priorities: [100, 100],
+      pathCount: 1,
+      link: { loss: 0.25, duplication: 9.046864190964388e-238, minDelay: 7.83793384301072e-78, maxDelay: 7.83793384301072e-78 },
+      timerJitter: 3.0124055106377103e-234,
+      seed: -24,
+    };
+    const { sim, problems } = simulate(options, [
+      { at: 7636, type: 'operator', node: 0, command: 'takeover' },
+      { at: 7643, type: 'kill', node: 0, downFor: 339 },
+    ]);
+    expect(problems).toEqual([]);
+    const claimed = sim.actions.find((a) => a.node === 1 && a.action.type === 'claim' && a.at > 7643)!;
+    const released = sim.actions.find((a) => a.node === 1 && a.action.type === 'release' && a.at > 7643)!;
+    const reclaimed = sim.actions.find((a) => a.node === 0 && a.action.type === 'claim' && a.at > 7643)!;
+    expect(claimed.at).toBe(7982);
+    expect(released.at).toBeGreaterThan(reclaimed.at);
+  });
+
   it('a node restarted while its earlier hearing is replayed to it never claims beside a live active peer', () => {
     // Issue 12: the active stops (its STOPPED heartbeats are in the recording) and returns,
     // the other node restarts and hears the recording first.

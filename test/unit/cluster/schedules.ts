@@ -101,7 +101,11 @@ export function checkProperties(sim: Simulation, options: SimOptions): string[] 
     const restarted = lives(sim, kill.node).some((l) => l.from > kill.at && l.from <= kill.at + bound);
     const unheard = sim.cuts.some((c) => c.allPaths && c.from.includes(other) && c.at <= kill.at + bound && c.until >= kill.at);
     if (!wasActive || !backupAtKill || disturbed || !otherUp || attacked || (restarted && unheard)) continue;
-    const activeSoon = sim.spans.some((s) => s.role === 'ACTIVE' && s.from <= kill.at + bound && s.to > kill.at);
+    // A claim counts though the role is handed back in the same instant (a preferred node that
+    // preempts, with no link delay): that span has no length, and the claimant keeps the
+    // addresses until the preempting node's claim is done (make before break).
+    const claimedSoon = sim.transitions.some(({ transition: t }) => t.to === 'ACTIVE' && t.at > kill.at && t.at <= kill.at + bound);
+    const activeSoon = claimedSoon || sim.spans.some((s) => s.role === 'ACTIVE' && s.from <= kill.at + bound && s.to > kill.at);
     if (!activeSoon)
       problems.push(`${nodeNames[kill.node]} killed while ACTIVE at t=${kill.at.toFixed(1)}: nobody ACTIVE within ${bound} ms`);
   }
