@@ -3,7 +3,7 @@
 // tells the peer in a last heartbeat so it takes over at once, and exits. SIGHUP
 // reloads the configuration (as `tandem reload` does). An internal error releases
 // what it can (as `tandem cleanup` does) before the process exits.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
 import {
   ConfigError,
@@ -15,7 +15,16 @@ import {
 } from '../config/index.js';
 import type { MetricsSpec, Model, NodeSpec } from '../config/model.js';
 import { defaultSocketPath } from '../control/index.js';
-import { Daemon, defaultRealtimePriority, enableRealtime, HookRunner, HostController, type ConfigLoader } from '../daemon/index.js';
+import {
+  Daemon,
+  defaultNice,
+  defaultRealtimePriority,
+  enableRealtime,
+  HookRunner,
+  HostController,
+  raisePriority,
+  type ConfigLoader,
+} from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
 import { IpvsBalancer } from '../ipvs/index.js';
 import { kernelSyncTables } from '../sync/index.js';
@@ -37,6 +46,8 @@ interface RunOptions {
   logLevel: string;
   socket: string;
   realtime?: true | number;
+  /** The event loop's nice value without real-time scheduling; false: leave it as started. */
+  nice: number | false;
 }
 
 function badInput(message: string): void {
@@ -48,6 +59,36 @@ function badInput(message: string): void {
 const crashReleaseMs = 3000;
 /** Scrapes within this share one status (and one read of the IPVS table). */
 const statusMaxAgeMs = 1000;
+
+function niceValue(value: string): number {
+  const nice = Number(value);
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new InvalidArgumentError('not an integer from -20 to 19');
+  return nice;
+}
+
+/**
+ * Real-time scheduling when asked for; else, or when it is refused, the event loop's
+ * nice value (unless --no-nice). Either way the daemon runs on, logging what it got.
+ */
+async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Promise<void> {
+  if (realtime !== undefined) {
+    const priority = realtime === true ? defaultRealtimePriority : realtime;
+    try {
+      const set = await enableRealtime(priority);
+      logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`);
+      return;
+    } catch (error) {
+      const instead = nice === false ? 'running with normal scheduling as started' : `normal scheduling at nice ${nice} instead`;
+      logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; ${instead}`);
+    }
+  }
+  if (nice === false) return;
+  const raised = await raisePriority(nice);
+  const got = `event loop at nice ${raised.nice}${raised.helpers === undefined ? '' : `, helper threads at ${raised.helpers}`}`;
+  if (raised.shortfall === undefined)
+    logger.info({ event: 'daemon.priority', ...raised }, `normal scheduling: ${got}; programs it starts at nice 0`);
+  else logger.warn({ event: 'daemon.priority-failed', ...raised }, `normal scheduling: ${got}, not nice ${nice}: ${raised.shortfall}`);
+}
 
 /** The metrics endpoint; a daemon that cannot bind it runs on without (logged). */
 async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, logger: Logger): Promise<MetricsServer | undefined> {
@@ -137,6 +178,13 @@ export const runCommand: CommandModule = {
         `real-time scheduling (SCHED_RR, default priority ${defaultRealtimePriority}) so other processes cannot delay heartbeats`,
         (v) => Number(v),
       )
+      .option(
+        '--nice <value>',
+        `without real-time scheduling (not asked for, or refused): the event loop thread's nice value, or the nearest one allowed`,
+        niceValue,
+        defaultNice,
+      )
+      .option('--no-nice', 'leave the nice values as started')
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
         // what a crash releases: the configuration read last (at start or by a reload)
@@ -159,14 +207,7 @@ export const runCommand: CommandModule = {
         const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
           node: self.name,
         });
-        if (options.realtime !== undefined) {
-          const priority = options.realtime === true ? defaultRealtimePriority : options.realtime;
-          await enableRealtime(priority).then(
-            (set) => logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`),
-            (error: unknown) =>
-              logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; running with normal scheduling`),
-          );
-        }
+        await setScheduling(options, logger);
         let crashed = false;
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);

@@ -26,17 +26,31 @@ export const defaultRealtimePriority = 10;
 export const singleThreadedGc = (): boolean =>
   process.execArgv.includes('--single-threaded-gc') || process.execArgv.includes('--single-threaded');
 
+/** Runs util-linux chrt; rejects with its complaint (not root, no chrt). */
+export async function chrt(args: string[]): Promise<void> {
+  try {
+    await run('chrt', args);
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(e.stderr?.trim() || e.message);
+  }
+}
+
 /** Resolves with what was set; rejects with chrt's complaint (not root, no chrt). */
 export async function enableRealtime(priority: number): Promise<string> {
   if (!Number.isInteger(priority) || priority < 2 || priority > 99)
     throw new Error(`real-time priority ${priority} is not between 2 and 99`);
   const helpers = singleThreadedGc() ? priority - 1 : priority;
   try {
-    await run('chrt', ['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
-    await run('chrt', ['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
+    await chrt(['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
+    await chrt(['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
   } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`cannot set real-time scheduling: ${e.stderr?.trim() || e.message}`);
+    // helpers left real-time (the main thread refused after them) would outrank the event loop
+    const undone = await chrt(['--all-tasks', '--other', '--reset-on-fork', '--pid', '0', String(process.pid)]).then(
+      () => '',
+      (undo: unknown) => `; helper threads may still be real-time: ${(undo as Error).message}`,
+    );
+    throw new Error(`cannot set real-time scheduling: ${(error as Error).message}${undone}`);
   }
   return `SCHED_RR priority ${priority} (helper threads ${helpers})`;
 }
