@@ -34,7 +34,7 @@ _tandem() {
       COMPREPLY=($(compgen -W 'yaml' -- "$cur"))
       return
       ;;
-    --node | --id | --realtime)
+    --node | --id | --realtime | --nice)
       return
       ;;
   esac
@@ -42,7 +42,7 @@ _tandem() {
   local options
   case $command in
     '') options='--version --help' ;;
-    run) options='--config --node --log-format --log-level --socket --realtime --format --help' ;;
+    run) options='--config --node --log-format --log-level --socket --realtime --nice --no-nice --format --help' ;;
     status | conns | failover | takeover | standby | resume | reload) options='--socket --json --help' ;;
     check-config) options='--node --json --format --help' ;;
     convert) options='--to --format --help' ;;

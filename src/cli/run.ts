@@ -1,8 +1,8 @@
-// `tandem run --config FILE [--node NAME] [--log-format json|journal|pretty] [--socket PATH]`:
-// the daemon. SIGTERM (or SIGINT) is a graceful stop: an active node releases,
-// tells the peer in a last heartbeat so it takes over at once, and exits. SIGHUP
-// reloads the configuration (as `tandem reload` does). An internal error releases
-// what it can (as `tandem cleanup` does) before the process exits.
+// `tandem run --config FILE [--node NAME] [--log-format json|journal|pretty] [--socket PATH]
+// [--realtime [PRIORITY]] [--nice N | --no-nice]`: the daemon. SIGTERM (or SIGINT) is a
+// graceful stop: an active node releases, tells the peer in a last heartbeat so it takes
+// over at once, and exits. SIGHUP reloads the configuration (as `tandem reload` does).
+// An internal error releases what it can (as `tandem cleanup` does) before the process exits.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
 import {
@@ -87,7 +87,8 @@ async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Pr
   const got = `event loop at nice ${raised.nice}${raised.helpers === undefined ? '' : `, helper threads at ${raised.helpers}`}`;
   if (raised.shortfall === undefined)
     logger.info({ event: 'daemon.priority', ...raised }, `normal scheduling: ${got}; programs it starts at nice 0`);
-  else logger.warn({ event: 'daemon.priority-failed', ...raised }, `normal scheduling: ${got}, not nice ${nice}: ${raised.shortfall}`);
+  else
+    logger.warn({ event: 'daemon.priority-failed', ...raised }, `normal scheduling: ${got}; asked for nice ${nice}: ${raised.shortfall}`);
 }
 
 /** The metrics endpoint; a daemon that cannot bind it runs on without (logged). */
