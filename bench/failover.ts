@@ -8,7 +8,9 @@
 //  (FAILOVER_PARTS picks parts, see below)
 //  - soaks of FAILOVER_SOAK_SECONDS (default 600) with the CPU both daemons run on
 //    saturated by busy processes: at the default timers, and at 20/100 ms without and
-//    with `--realtime` (plus a short idle baseline): false takeovers, heartbeat
+//    with `--realtime` (without: the event loop at nice -20, or with `--no-nice` as
+//    started, part soak-no-nice, not run by default) (plus a short idle baseline):
+//    false takeovers, heartbeat
 //    lateness on the wire (tcpdump timestamps, i.e. when the sender's datagrams
 //    left), the daemons' own view (late heartbeats, own timer lateness, event loop
 //    delay) and their garbage collection pauses. A real-time probe on the same CPU
@@ -24,7 +26,7 @@ import { stopChild } from '../test/support/netns.js';
 import { formatSummary, type Benchmark } from './benchmark.js';
 
 const runs = Number(process.env.FAILOVER_RUNS ?? 20);
-/** Which parts to run (comma-separated), default all: detection, idle, soak-default, soak-aggressive, soak-realtime. */
+/** Which parts to run (comma-separated), default all but soak-no-nice: detection, idle, soak-default, soak-aggressive, soak-no-nice, soak-realtime. */
 const parts = new Set((process.env.FAILOVER_PARTS ?? 'detection,idle,soak-default,soak-aggressive,soak-realtime').split(','));
 const soakSeconds = Number(process.env.FAILOVER_SOAK_SECONDS ?? 600);
 const idleSeconds = Math.min(60, soakSeconds);
@@ -129,14 +131,25 @@ function wireLateness(lines: string[], keepalive: number): Map<string, number[]>
   return lateness;
 }
 
-async function soak(label: string, seconds: number, timers: Timers, options: { load: boolean; realtime: boolean }): Promise<void> {
+/** How each daemon was scheduled, from its log. */
+function scheduling(pair: DirectorPair): string {
+  const kinds = new Set(['daemon.realtime', 'daemon.realtime-failed', 'daemon.priority', 'daemon.priority-failed']);
+  return pair.nodes
+    .map((node) => {
+      const lines = node.logs.items.filter((e) => kinds.has(String(e.event))).map((e) => String(e.msg));
+      return `${node.name}: ${lines.length > 0 ? lines.join('; ') : 'as started'}`;
+    })
+    .join('\n  ');
+}
+
+async function soak(label: string, seconds: number, timers: Timers, options: { load: boolean; args: string[] }): Promise<void> {
   const pair = await createPair(timers);
   // Daemons and load share one CPU (the last), so the rest of the machine stays usable.
   const cpu = String(availableParallelism() - 1);
   const prefix = ['taskset', '--cpu-list', cpu];
   const hogs: ChildProcess[] = [];
   try {
-    await pair.startBoth({ prefix, args: options.realtime ? ['--realtime'] : [] });
+    await pair.startBoth({ prefix, args: options.args });
     await pair.settled();
     await sleep(1000);
     const wire = await pair.lab.watch(
@@ -169,6 +182,7 @@ async function soak(label: string, seconds: number, timers: Timers, options: { l
     const timerLate = during.filter((e) => e.event === 'timer.late');
 
     console.log(`${label} (${seconds} s, keepalive ${timers.keepalive}ms, deadtime ${timers.deadtime}ms):`);
+    console.log(`  scheduling: ${scheduling(pair)}`);
     console.log(
       `  false takeovers: ${falseTakeovers} (role changes while nothing failed), peer declared dead: ${declaredDead.length} times, ${explained} of them right after a stall of the CPU itself`,
     );
@@ -201,9 +215,10 @@ export const failoverBenchmark: Benchmark = {
   description: `detection and handover times (${runs} runs each), false takeovers and heartbeat lateness under CPU load, with and without --realtime`,
   async run(): Promise<void> {
     if (parts.has('detection')) for (const timers of timerSets) await detectionAndHandover(timers);
-    if (parts.has('idle')) await soak('no added load', idleSeconds, aggressive, { load: false, realtime: false });
-    if (parts.has('soak-default')) await soak('CPU saturated', soakSeconds, defaults, { load: true, realtime: false });
-    if (parts.has('soak-aggressive')) await soak('CPU saturated', soakSeconds, aggressive, { load: true, realtime: false });
-    if (parts.has('soak-realtime')) await soak('CPU saturated, --realtime', soakSeconds, aggressive, { load: true, realtime: true });
+    if (parts.has('idle')) await soak('no added load', idleSeconds, aggressive, { load: false, args: [] });
+    if (parts.has('soak-default')) await soak('CPU saturated', soakSeconds, defaults, { load: true, args: [] });
+    if (parts.has('soak-aggressive')) await soak('CPU saturated', soakSeconds, aggressive, { load: true, args: [] });
+    if (parts.has('soak-no-nice')) await soak('CPU saturated, --no-nice', soakSeconds, aggressive, { load: true, args: ['--no-nice'] });
+    if (parts.has('soak-realtime')) await soak('CPU saturated, --realtime', soakSeconds, aggressive, { load: true, args: ['--realtime'] });
   },
 };
