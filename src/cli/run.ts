@@ -8,6 +8,7 @@ import { loadKeyring } from '../cluster/index.js';
 import {
   ConfigError,
   loadConfigOffThread,
+  type LoaderRank,
   resolveLocalNode,
   systemHostAddresses,
   systemHostname,
@@ -23,6 +24,7 @@ import {
   HookRunner,
   HostController,
   raisePriority,
+  realtimeHelperPriority,
   type ConfigLoader,
 } from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
@@ -69,26 +71,28 @@ function niceValue(value: string): number {
 /**
  * Real-time scheduling when asked for; else, or when it is refused, the event loop's
  * nice value (unless --no-nice). Either way the daemon runs on, logging what it got.
+ * Resolves with where a reload's loader thread runs: beside the other helper threads.
  */
-async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Promise<void> {
+async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Promise<LoaderRank> {
   if (realtime !== undefined) {
     const priority = realtime === true ? defaultRealtimePriority : realtime;
     try {
       const set = await enableRealtime(priority);
       logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`);
-      return;
+      return { realtime: realtimeHelperPriority(priority) };
     } catch (error) {
       const instead = nice === false ? 'running with normal scheduling as started' : `normal scheduling at nice ${nice} instead`;
       logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; ${instead}`);
     }
   }
-  if (nice === false) return;
+  if (nice === false) return 'background';
   const raised = await raisePriority(nice);
   const got = `event loop at nice ${raised.nice}${raised.helpers === undefined ? '' : `, helper threads at ${raised.helpers}`}`;
   if (raised.shortfall === undefined)
     logger.info({ event: 'daemon.priority', ...raised }, `normal scheduling: ${got}; programs it starts at nice 0`);
   else
     logger.warn({ event: 'daemon.priority-failed', ...raised }, `normal scheduling: ${got}; asked for nice ${nice}: ${raised.shortfall}`);
+  return raised.nice < 0 ? { nice: raised.helpers ?? raised.nice + 1 } : 'background';
 }
 
 /** The metrics endpoint; a daemon that cannot bind it runs on without (logged). */
@@ -104,8 +108,8 @@ async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, lo
   }
 }
 
-/** The configuration, this node and its peer, and the keys: at start (`background` false) and on every reload. */
-function configLoader(options: RunOptions, onModel: (model: Model) => void, { background = true } = {}): ConfigLoader {
+/** The configuration, this node and its peer, and the keys: at start (as started) and on every reload. */
+function configLoader(options: RunOptions, onModel: (model: Model) => void, rank: () => LoaderRank): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
     const { model, warnings } = await loadConfigOffThread(
@@ -114,7 +118,7 @@ function configLoader(options: RunOptions, onModel: (model: Model) => void, { ba
         ...(options.format !== undefined && { format: options.format }),
         ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
       },
-      { background },
+      { rank: rank() },
     );
     let local;
     try {
@@ -191,10 +195,11 @@ export const runCommand: CommandModule = {
         // what a crash releases: the configuration read last (at start or by a reload)
         let lastModel: Model | undefined;
         const remember = (model: Model) => (lastModel = model);
-        const loadConfig = configLoader(options, remember);
+        let loaderRank: LoaderRank = 'background';
+        const loadConfig = configLoader(options, remember, () => loaderRank);
         let loaded;
         try {
-          loaded = await configLoader(options, remember, { background: false })();
+          loaded = await configLoader(options, remember, () => 'as-started')();
         } catch (error) {
           if (error instanceof ConfigError) reportConfigError(options.config, error);
           else badInput((error as Error).message);
@@ -208,7 +213,7 @@ export const runCommand: CommandModule = {
         const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
           node: self.name,
         });
-        await setScheduling(options, logger);
+        loaderRank = await setScheduling(options, logger);
         let crashed = false;
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);

@@ -34,12 +34,22 @@ export type WorkerAnswer =
 export const nextSlice = 'next';
 
 /**
- * The worker's nice value (per thread on Linux). A reload's load is a CPU burst (about a
- * quarter of a second for the lab's small file on a 2-core machine shared with builds),
- * and at the daemon's own priority it took the CPU from the event loop that sends the
- * heartbeats: they came late, and the peer claimed.
+ * The worker's nice value (per thread on Linux) beside an event loop at normal priority. A
+ * reload's load is a CPU burst (about a quarter of a second for the lab's small file on a
+ * 2-core machine shared with builds), and at the daemon's own priority it took the CPU from
+ * the event loop that sends the heartbeats: they came late, and the peer claimed.
  */
 export const loaderNice = 10;
+
+/**
+ * Where the loader thread runs. Beside a raised event loop (real-time, or a negative nice
+ * value) it runs one step below it, as the daemon's other helper threads do. Far below it,
+ * it stalled the event loop: Node joins a worker's thread when it ends, and a thread at
+ * nice 10 on a busy host waits long for a CPU (README "Reload": 39–143 ms a reload, 236 ms
+ * in a chaos run). `background`: loaderNice, beside an event loop at normal priority;
+ * `as-started`: as the caller's thread starts it (reset-on-fork: normal scheduling, nice 0).
+ */
+export type LoaderRank = 'as-started' | 'background' | { realtime: number } | { nice: number };
 
 /** Services (or warnings) per slice: about a millisecond of deserialising on the event loop. */
 export const sliceSize = 250;
@@ -61,22 +71,22 @@ function startWorker(workerData: unknown): Worker {
 export interface WorkerInput {
   path: string;
   options: OffThreadLoadOptions;
-  /** Whether the worker lowers its priority to loaderNice first. */
-  background: boolean;
+  /** How the worker ranks its thread before it loads. */
+  rank: LoaderRank;
 }
 
 /**
  * loadConfig in a worker thread: the same result, or the same ConfigError. The worker runs
- * at loaderNice unless `background` is false: at start nothing runs yet that the load could
- * delay, and on a busy host a niced loader waited minutes for the CPU.
+ * at `rank` (default background); the daemon's start loads as started: nothing runs yet that
+ * the load could delay, and on a busy host a niced loader waited minutes for the CPU.
  */
 export function loadConfigOffThread(
   path: string,
   options: OffThreadLoadOptions = {},
-  { background = true }: { background?: boolean } = {},
+  { rank = 'background' }: { rank?: LoaderRank } = {},
 ): Promise<{ model: Model; warnings: Diagnostic[]; format: ConfigFormat }> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ path, options, background } satisfies WorkerInput);
+    const worker = startWorker({ path, options, rank } satisfies WorkerInput);
     let settled = false;
     let loaded: { model: Model; warnings: Diagnostic[]; format: ConfigFormat } | undefined;
     const shared = new SharedValues();

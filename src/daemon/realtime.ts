@@ -36,11 +36,14 @@ export async function chrt(args: string[]): Promise<void> {
   }
 }
 
+/** The real-time priority of the helper threads beside an event loop at `priority`. */
+export const realtimeHelperPriority = (priority: number): number => (singleThreadedGc() ? priority - 1 : priority);
+
 /** Resolves with what was set; rejects with chrt's complaint (not root, no chrt). */
 export async function enableRealtime(priority: number): Promise<string> {
   if (!Number.isInteger(priority) || priority < 2 || priority > 99)
     throw new Error(`real-time priority ${priority} is not between 2 and 99`);
-  const helpers = singleThreadedGc() ? priority - 1 : priority;
+  const helpers = realtimeHelperPriority(priority);
   try {
     await chrt(['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
     await chrt(['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);

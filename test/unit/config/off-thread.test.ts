@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
-import { loaderNice } from '../../../src/config/off-thread.js';
+import { loaderNice, type LoaderRank } from '../../../src/config/off-thread.js';
 import { fixture } from './helpers.js';
 
 describe('loadConfigOffThread', () => {
@@ -34,11 +34,11 @@ describe('loadConfigOffThread', () => {
     expect(getPriority()).toBe(before);
   });
 
-  it("leaves the load at the caller's priority when it is not in the background (the daemon's start)", async () => {
+  it("leaves the load at the caller's priority as started (the daemon's start)", async () => {
     const before = getPriority();
     const earlier = new Set(threadNices().keys());
     const started = new Map<string, number>();
-    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { background: false }).then(() => true);
+    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: 'as-started' }).then(() => true);
     const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
     for (let done = false; !done; done = await Promise.race([loaded, aMoment()])) {
       for (const [tid, nice] of threadNices()) if (!earlier.has(tid)) started.set(tid, nice);
@@ -48,6 +48,43 @@ describe('loadConfigOffThread', () => {
     expect(new Set(started.values())).toEqual(new Set([before]));
   });
 });
+
+describe('loadConfigOffThread beside a raised event loop', () => {
+  /** The scheduling of every thread the load started, sampled each millisecond until it is done. */
+  async function loaderThreads(rank: LoaderRank): Promise<{ seen: Set<string>; warnings: string[] }> {
+    const earlier = new Set(threadNices().keys());
+    const seen = new Set<string>();
+    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank });
+    const finished = loaded.then(() => true);
+    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
+    for (let done = false; !done; done = await Promise.race([finished, aMoment()]))
+      for (const tid of threadNices().keys()) if (!earlier.has(tid)) seen.add(threadScheduling(tid));
+    return { seen, warnings: (await loaded).warnings.map((w) => w.message) };
+  }
+
+  it('runs the loader one step below an event loop at a negative nice value', async () => {
+    // a higher nice value than the test's own needs no privilege
+    const { seen } = await loaderThreads({ nice: 7 });
+    expect(seen).toContain('nice 7');
+  });
+
+  it('runs the loader real-time below a real-time event loop, or says why not', async () => {
+    const { seen, warnings } = await loaderThreads({ realtime: 1 });
+    if (process.getuid?.() === 0) expect(seen).toContain('rr 1');
+    else expect(warnings.join('\n')).toMatch(/the loader thread runs as started/);
+  });
+});
+
+/** A thread's policy and priority: `rr P` for SCHED_RR, else `nice N` (fields 19, 40 and 41 of its stat). */
+function threadScheduling(tid: string): string {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[38] === '2' ? `rr ${fields[37]}` : `nice ${fields[16]}`;
+  } catch {
+    return 'ended';
+  }
+}
 
 /** The nice values of this process's threads (field 19 of /proc/self/task/TID/stat). */
 function threadNiceValues(): number[] {
