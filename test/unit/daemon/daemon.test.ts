@@ -1,10 +1,11 @@
 // A standalone daemon with an in-memory controller: the election's actions reach
 // the controller one at a time, status and the control socket answer, a stop
 // releases before it closes.
+import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Keyring, type HealthSummary } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
 import type { Controller } from '../../../src/daemon/controller.js';
@@ -122,7 +123,7 @@ describe('Daemon', () => {
     await until(() => controller.calls.includes('claim'));
     const reload = await daemon.reload();
     // the reload's host changes waited for the claim
-    expect(controller.calls).toEqual(['start', 'hooks', 'claim', 'claimed', 'reload']);
+    expect(controller.calls).toEqual(['start', 'claim', 'hooks', 'claimed', 'reload']);
     expect(reload).toMatchObject({ ok: true, changes: ['serial_no: 1 -> 2'], serialNo: 2 });
     const response = await sendControlRequest(socketPath, { command: 'status' });
     expect(response).toMatchObject({
@@ -179,7 +180,50 @@ describe('Daemon', () => {
       syncTables: { conntrack: () => table },
     });
     await until(() => controller.calls.includes('sync watch'));
-    expect(controller.calls.slice(0, 5)).toEqual(['start', 'hooks', 'claim', 'claimed', 'sync watch']);
+    expect(controller.calls.slice(0, 5)).toEqual(['start', 'claim', 'hooks', 'claimed', 'sync watch']);
     await daemon.stop();
+  });
+
+  it('sends the heartbeats held during a claim the moment it is done, before the sync sender starts', async () => {
+    const controller = new FakeController();
+    const table = new MemorySyncedTable();
+    const watched = table.watch.bind(table);
+    table.watch = (onChanges) => {
+      controller.calls.push('sync watch');
+      return watched(onChanges);
+    };
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const send = Reflect.get(dgram.Socket.prototype, 'send') as (this: dgram.Socket, ...args: unknown[]) => void;
+    const sends = vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
+      let remote: unknown = args[1];
+      try {
+        remote = this.remoteAddress().port;
+      } catch {
+        // not connected: the port is the second argument
+      }
+      if (remote === port) controller.calls.push('heartbeat');
+      send.apply(this, args);
+    });
+    try {
+      const m = await model(pairMember(port));
+      const daemon = await Daemon.start({
+        model: m,
+        self: m.nodes[0]!,
+        peer: m.nodes[1]!,
+        keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
+        controller,
+        logger: captureLogger().logger,
+        socketPath: join(dir, 'tandem.sock'),
+        syncTables: { conntrack: () => table },
+      });
+      await until(() => controller.calls.includes('sync watch'));
+      const afterClaim = controller.calls.slice(controller.calls.indexOf('claim'));
+      // INIT's heartbeats went before; the ACTIVE one waited for the claim, then left before the sync sender's start
+      expect(afterClaim.filter((call) => call !== 'heartbeat')).toEqual(['claim', 'hooks', 'claimed', 'sync watch']);
+      expect(afterClaim.indexOf('heartbeat')).toBe(afterClaim.indexOf('claimed') + 1);
+      await daemon.stop();
+    } finally {
+      sends.mockRestore();
+    }
   });
 });
