@@ -74,6 +74,9 @@ export interface DaemonOptions {
 
 const keptTransitions = 50;
 
+const urgencyOf = (action: Action): number =>
+  action.type === 'claim' || action.type === 'release' ? 0 : action.type === 'sendHeartbeat' ? 1 : 2;
+
 /** Heartbeats encoded during a claim or release, in order. */
 interface HeldHeartbeats {
   payloads: Buffer[];
@@ -392,12 +395,14 @@ export class Daemon implements ControlHandler {
     setImmediate(() => this.dispatch({ type: 'tick', now: now(), lateMs }));
   }
 
+  /**
+   * A claim or release first, then the heartbeat, then the rest in the election's order:
+   * the address and its first announcement (a claim starts at once when nothing is
+   * queued) and the peer's news leave before the log lines and the hooks are written.
+   * A heartbeat after a claim or release still waits for it (changeAddresses).
+   */
   private perform(actions: Action[]): void {
-    // A claim first: its address and first announcement leave before the log line, the
-    // hooks and the heartbeat (which waits for the claim anyway) are written.
-    const claim = actions.find((action) => action.type === 'claim');
-    if (claim) this.performAction(claim);
-    for (const action of actions) if (action !== claim) this.performAction(action);
+    for (const urgency of [0, 1, 2]) for (const action of actions) if (urgencyOf(action) === urgency) this.performAction(action);
   }
 
   private performAction(action: Action): void {

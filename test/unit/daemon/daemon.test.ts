@@ -184,6 +184,48 @@ describe('Daemon', () => {
     await daemon.stop();
   });
 
+  it("tells the peer it stops before it queues the stop's hooks", async () => {
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const [first, second] = [new FakeController(), new FakeController()];
+    const send = Reflect.get(dgram.Socket.prototype, 'send') as (this: dgram.Socket, ...args: unknown[]) => void;
+    const sends = vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
+      if (this.address().address === '127.0.0.1' && this.address().port === port) first.calls.push('heartbeat');
+      send.apply(this, args);
+    });
+    const m = await model(pairMember(port));
+    const keyring = new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1);
+    const node = (index: 0 | 1, controller: FakeController) =>
+      Daemon.start({
+        model: m,
+        self: m.nodes[index]!,
+        peer: m.nodes[1 - index]!,
+        keyring,
+        controller,
+        logger: captureLogger().logger,
+        socketPath: join(dir, `tandem${index}.sock`),
+      });
+    try {
+      const active = await node(0, first);
+      await until(() => first.calls.includes('claimed'));
+      const backup = await node(1, second);
+      await until(() => second.calls.includes('hooks'));
+      for (;;) {
+        const { peer } = await active.status();
+        if (peer?.alive && peer.role === 'BACKUP') break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const before = first.calls.length;
+      const stopped = active.stop();
+      // the STOPPED heartbeat left in the same step, ahead of the hooks; the addresses stay until the peer holds them
+      expect(first.calls.slice(before)).toEqual(['heartbeat', 'hooks']);
+      await stopped;
+      expect(second.calls).toContain('claimed');
+      await backup.stop();
+    } finally {
+      sends.mockRestore();
+    }
+  });
+
   it('sends the heartbeats held during a claim the moment it is done, before the sync sender starts', async () => {
     const controller = new FakeController();
     const table = new MemorySyncedTable();
