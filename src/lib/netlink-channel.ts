@@ -69,55 +69,48 @@ export class NetlinkChannel {
   /** Sends the framed requests and hands every reply to `exchange` until request
    *  `exchange.last` has ended. Returns to the event loop after each buffer of replies. */
   async run(frames: Buffer, exchange: Exchange): Promise<void> {
-    let request: Buffer | null = frames;
-    await this.drive(
-      exchange,
-      (ended) => ended,
-      () => {
-        const used = this.addon.exchange(this.fd, request, exchange.last, this.replies);
-        request = null;
-        return used;
-      },
-    );
+    await this.drive(exchange, (ended) => ended, this.sending(frames, exchange));
   }
 
   /** Dump requests framed one after another, numbered `exchange.first` to `.last`: the
    *  kernel runs one dump per socket at a time, so the addon sends each when the one before
    *  has ended, as many in one call as the reply buffer holds the answers of. */
   async runEach(frames: Buffer, exchange: Exchange): Promise<void> {
-    const state = new Uint32Array(2);
-    await this.drive(
-      exchange,
-      () => (state[0] ?? 0) >= frames.length && state[1] === 0,
-      () => this.addon.dumpEach(this.fd, frames, state, this.replies),
-    );
+    const dump = this.dumping(frames);
+    await this.drive(exchange, dump.finished, dump.read);
   }
 
   /** As run, without ever returning to the event loop: for the few requests of a
    *  takeover, whose answers the kernel has queued before sendmsg returns. Throws when one
    *  is not there at once. */
   runNow(frames: Buffer, exchange: Exchange): void {
-    let request: Buffer | null = frames;
-    this.driveNow(
-      exchange,
-      (ended) => ended,
-      () => {
-        const used = this.addon.exchange(this.fd, request, exchange.last, this.replies);
-        request = null;
-        return used;
-      },
-    );
+    this.driveNow(exchange, (ended) => ended, this.sending(frames, exchange));
   }
 
   /** As runEach, without returning to the event loop: the kernel fills the next part of
    *  a dump as the last one is read, so a small dump (a host's links) takes one call. */
   runEachNow(frames: Buffer, exchange: Exchange): void {
+    const dump = this.dumping(frames);
+    this.driveNow(exchange, dump.finished, dump.read);
+  }
+
+  /** A read that sends the requests first, then reads what has come since. */
+  private sending(frames: Buffer, exchange: Exchange): () => number {
+    let request: Buffer | null = frames;
+    return () => {
+      const used = this.addon.exchange(this.fd, request, exchange.last, this.replies);
+      request = null;
+      return used;
+    };
+  }
+
+  /** Reads that send the dumps one after another; finished once the last has ended. */
+  private dumping(frames: Buffer): { read: () => number; finished: () => boolean } {
     const state = new Uint32Array(2);
-    this.driveNow(
-      exchange,
-      () => (state[0] ?? 0) >= frames.length && state[1] === 0,
-      () => this.addon.dumpEach(this.fd, frames, state, this.replies),
-    );
+    return {
+      read: () => this.addon.dumpEach(this.fd, frames, state, this.replies),
+      finished: () => (state[0] ?? 0) >= frames.length && state[1] === 0,
+    };
   }
 
   private driveNow(exchange: Exchange, finished: (ended: boolean) => boolean, read: () => number): void {
