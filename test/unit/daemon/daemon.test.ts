@@ -116,6 +116,41 @@ const until = async (done: () => boolean) => {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
 };
 
+/** An in-memory conntrack table whose watch (the sync sender's start) is recorded in the controller's calls. */
+function watchedTable(controller: FakeController): MemorySyncedTable {
+  const table = new MemorySyncedTable();
+  const watched = table.watch.bind(table);
+  table.watch = (onChanges) => {
+    controller.calls.push('sync watch');
+    return watched(onChanges);
+  };
+  return table;
+}
+
+/** Node `index` of the pair on loopback, its peer at the other address. */
+async function pairDaemon(port: number, index: 0 | 1, controller: FakeController, table?: MemorySyncedTable): Promise<Daemon> {
+  const m = await model(pairMember(port));
+  return Daemon.start({
+    model: m,
+    self: m.nodes[index]!,
+    peer: m.nodes[1 - index]!,
+    keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
+    controller,
+    logger: captureLogger().logger,
+    socketPath: join(dir, `tandem${index}.sock`),
+    ...(table && { syncTables: { conntrack: () => table } }),
+  });
+}
+
+/** Records in `calls` each datagram sent that `matches`, until restored. */
+function recordSends(matches: (socket: dgram.Socket, args: unknown[]) => boolean, calls: string[]) {
+  const send = Reflect.get(dgram.Socket.prototype, 'send') as (this: dgram.Socket, ...args: unknown[]) => void;
+  return vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
+    if (matches(this, args)) calls.push('heartbeat');
+    send.apply(this, args);
+  });
+}
+
 describe('Daemon', () => {
   it('claims as a standalone node, runs a reload after the claim, answers status, and releases before it closes', async () => {
     const controller = new FakeController();
@@ -162,23 +197,7 @@ describe('Daemon', () => {
 
   it('starts the sync sender only once the claim is done: the announcement does not wait for it', async () => {
     const controller = new FakeController();
-    const table = new MemorySyncedTable();
-    const watched = table.watch.bind(table);
-    table.watch = (onChanges) => {
-      controller.calls.push('sync watch');
-      return watched(onChanges);
-    };
-    const m = await model(pairMember(40_000 + Math.floor(Math.random() * 20_000)));
-    const daemon = await Daemon.start({
-      model: m,
-      self: m.nodes[0]!,
-      peer: m.nodes[1]!,
-      keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
-      controller,
-      logger: captureLogger().logger,
-      socketPath: join(dir, 'tandem.sock'),
-      syncTables: { conntrack: () => table },
-    });
+    const daemon = await pairDaemon(40_000 + Math.floor(Math.random() * 20_000), 0, controller, watchedTable(controller));
     await until(() => controller.calls.includes('sync watch'));
     expect(controller.calls.slice(0, 5)).toEqual(['start', 'claim', 'hooks', 'claimed', 'sync watch']);
     await daemon.stop();
@@ -187,27 +206,11 @@ describe('Daemon', () => {
   it("tells the peer it stops before it queues the stop's hooks", async () => {
     const port = 40_000 + Math.floor(Math.random() * 20_000);
     const [first, second] = [new FakeController(), new FakeController()];
-    const send = Reflect.get(dgram.Socket.prototype, 'send') as (this: dgram.Socket, ...args: unknown[]) => void;
-    const sends = vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
-      if (this.address().address === '127.0.0.1' && this.address().port === port) first.calls.push('heartbeat');
-      send.apply(this, args);
-    });
-    const m = await model(pairMember(port));
-    const keyring = new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1);
-    const node = (index: 0 | 1, controller: FakeController) =>
-      Daemon.start({
-        model: m,
-        self: m.nodes[index]!,
-        peer: m.nodes[1 - index]!,
-        keyring,
-        controller,
-        logger: captureLogger().logger,
-        socketPath: join(dir, `tandem${index}.sock`),
-      });
+    const sends = recordSends((socket) => socket.address().address === '127.0.0.1' && socket.address().port === port, first.calls);
     try {
-      const active = await node(0, first);
+      const active = await pairDaemon(port, 0, first);
       await until(() => first.calls.includes('claimed'));
-      const backup = await node(1, second);
+      const backup = await pairDaemon(port, 1, second);
       await until(() => second.calls.includes('hooks'));
       for (;;) {
         const { peer } = await active.status();
@@ -228,36 +231,17 @@ describe('Daemon', () => {
 
   it('sends the heartbeats held during a claim the moment it is done, before the sync sender starts', async () => {
     const controller = new FakeController();
-    const table = new MemorySyncedTable();
-    const watched = table.watch.bind(table);
-    table.watch = (onChanges) => {
-      controller.calls.push('sync watch');
-      return watched(onChanges);
-    };
     const port = 40_000 + Math.floor(Math.random() * 20_000);
-    const send = Reflect.get(dgram.Socket.prototype, 'send') as (this: dgram.Socket, ...args: unknown[]) => void;
-    const sends = vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
-      let remote: unknown = args[1];
+    const toPeer = (socket: dgram.Socket, args: unknown[]) => {
       try {
-        remote = this.remoteAddress().port;
+        return socket.remoteAddress().port === port;
       } catch {
-        // not connected: the port is the second argument
+        return args[1] === port; // not connected: the port is the second argument
       }
-      if (remote === port) controller.calls.push('heartbeat');
-      send.apply(this, args);
-    });
+    };
+    const sends = recordSends(toPeer, controller.calls);
     try {
-      const m = await model(pairMember(port));
-      const daemon = await Daemon.start({
-        model: m,
-        self: m.nodes[0]!,
-        peer: m.nodes[1]!,
-        keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
-        controller,
-        logger: captureLogger().logger,
-        socketPath: join(dir, 'tandem.sock'),
-        syncTables: { conntrack: () => table },
-      });
+      const daemon = await pairDaemon(port, 0, controller, watchedTable(controller));
       await until(() => controller.calls.includes('sync watch'));
       const afterClaim = controller.calls.slice(controller.calls.indexOf('claim'));
       // INIT's heartbeats went before; the ACTIVE one waited for the claim, then left before the sync sender's start
