@@ -129,6 +129,8 @@ export class Daemon implements ControlHandler {
   private health: HealthSummary | undefined;
   /** Events are handled once the host is clean and the sockets are open. */
   private opened = false;
+  /** While a step's actions are performed. */
+  private performing = false;
   private readonly reloads = new SerialQueue();
   private stopRequested = false;
   private finished = false;
@@ -355,8 +357,18 @@ export class Daemon implements ControlHandler {
 
   private dispatch(event: ElectionEvent): void {
     if (!this.opened || this.finished) return;
-    const actions = this.election.handle(event);
-    this.perform(actions);
+    // An event reported while a step is performed (a claim starts at once, and the commit
+    // beside it may report `synced`) waits for the step: its actions must not come first.
+    if (this.performing) {
+      queueMicrotask(() => this.dispatch(event));
+      return;
+    }
+    this.performing = true;
+    try {
+      this.perform(this.election.handle(event));
+    } finally {
+      this.performing = false;
+    }
     this.arm();
   }
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Keyring, type HealthSummary } from '../../../src/cluster/index.js';
+import { Keyring, type HealthSummary, type Transition } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
 import type { Controller } from '../../../src/daemon/controller.js';
 import { Daemon } from '../../../src/daemon/index.js';
@@ -22,16 +22,24 @@ nodes:
 
 class FakeController implements Controller {
   readonly calls: string[] = [];
+  /** The transitions whose hooks were queued, in order. */
+  readonly hooked: string[] = [];
   /** Rejects reloads with this message. */
   failReload: string | undefined;
+  /** Called as a claim starts. */
+  onClaim: (() => void) | undefined;
+  /** The daemon's health callback, given at start. */
+  reportHealth: (health: HealthSummary) => void = () => undefined;
 
-  start(): Promise<HealthSummary> {
+  start(onHealth: (health: HealthSummary) => void): Promise<HealthSummary> {
+    this.reportHealth = onHealth;
     this.calls.push('start');
     return Promise.resolve({ canServe: true, monitorLinks: false, links: [], fault: '' });
   }
 
   async claim(): Promise<void> {
     this.calls.push('claim');
+    this.onClaim?.();
     await new Promise((resolve) => setTimeout(resolve, 20));
     this.calls.push('claimed');
   }
@@ -50,8 +58,9 @@ class FakeController implements Controller {
     return Promise.resolve();
   }
 
-  runHooks(): void {
+  runHooks(transition: Transition): void {
     this.calls.push('hooks');
+    this.hooked.push(`${transition.from} -> ${transition.to}`);
   }
 
   refreshPeer(path: number): void {
@@ -181,6 +190,18 @@ describe('Daemon', () => {
     expect(values('tandem_role_transitions_total')).toEqual([{ labels: { from: 'INIT', to: 'ACTIVE', reason: 'standalone' }, value: 1 }]);
     expect(values('tandem_config_reloads_total')).toEqual([{ labels: { result: 'ok' }, value: 1 }]);
     expect(values('tandem_heartbeat_datagrams_sent_total')).toEqual([]);
+    await daemon.stop();
+  });
+
+  it('handles an event reported during a step after that step: a claim starting at once cannot reorder transitions', async () => {
+    const controller = new FakeController();
+    controller.onClaim = () => {
+      controller.onClaim = undefined;
+      controller.reportHealth({ canServe: false, monitorLinks: true, links: [{ name: 'eth0', up: false }], fault: 'eth0 is down' });
+    };
+    const { daemon } = await start(controller);
+    await until(() => controller.hooked.length >= 2);
+    expect(controller.hooked.slice(0, 2)).toEqual(['INIT -> ACTIVE', 'ACTIVE -> FAULT']);
     await daemon.stop();
   });
 
