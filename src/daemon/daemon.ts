@@ -3,10 +3,11 @@
 // control socket and the controller, feeds the election events and performs the
 // actions it returns. Claim, release, announce, the sync role and a reload's host
 // changes run one after another on a queue, their results reported back as
-// events; a heartbeat that follows a claim or a release leaves only once it is
-// done: the peer sees us ACTIVE only once our addresses are in place and
-// announced (a handover's old node lets go on that), and never claims after a
-// release while we still hold an address. Everything else is immediate. Before the election runs, the controller brings the host to a clean
+// events; a claim goes first in its step, at once when the queue is idle, so its
+// first frame waits for nothing else. A heartbeat that follows a claim or a release
+// leaves only once it is done: the peer sees us ACTIVE only once our addresses are
+// in place and announced (a handover's old node lets go on that), and never claims
+// after a release while we still hold an address. Everything else is immediate. Before the election runs, the controller brings the host to a clean
 // state and reports the monitored links' health.
 import { performance } from 'node:perf_hooks';
 import {
@@ -492,10 +493,12 @@ export class Daemon implements ControlHandler {
     const held: HeldHeartbeats = { payloads: [] };
     this.held = held;
     const timer = setTimeout(() => this.sendHeld(held), this.model.heartbeat.deadtime / 2);
-    void this.actuate(action, run, () => {
+    const settled = () => {
       clearTimeout(timer);
       this.sendHeld(held);
-    });
+    };
+    // and should the call not even start (a controller that throws), once the queue has logged it
+    void this.actuate(action, run, settled).then(settled);
   }
 
   private sendHeld(held: HeldHeartbeats): void {
