@@ -3,10 +3,11 @@
 // control socket and the controller, feeds the election events and performs the
 // actions it returns. Claim, release, announce, the sync role and a reload's host
 // changes run one after another on a queue, their results reported back as
-// events; a heartbeat that follows a claim or a release leaves only once it is
-// done: the peer sees us ACTIVE only once our addresses are in place and
-// announced (a handover's old node lets go on that), and never claims after a
-// release while we still hold an address. Everything else is immediate. Before the election runs, the controller brings the host to a clean
+// events; a claim goes first in its step, at once when the queue is idle, so its
+// first frame waits for nothing else. A heartbeat that follows a claim or a release
+// leaves only once it is done: the peer sees us ACTIVE only once our addresses are
+// in place and announced (a handover's old node lets go on that), and never claims
+// after a release while we still hold an address. Everything else is immediate. Before the election runs, the controller brings the host to a clean
 // state and reports the monitored links' health.
 import { performance } from 'node:perf_hooks';
 import {
@@ -74,6 +75,14 @@ export interface DaemonOptions {
 
 const keptTransitions = 50;
 
+const urgencyOf = (action: Action): number =>
+  action.type === 'claim' || action.type === 'release' ? 0 : action.type === 'sendHeartbeat' ? 1 : 2;
+
+/** Heartbeats encoded during a claim or release, in order. */
+interface HeldHeartbeats {
+  payloads: Buffer[];
+}
+
 const now = (): number => performance.now();
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 /** Node truncates a timer's delay to whole ms, which would make it fire early: round up instead. */
@@ -113,14 +122,16 @@ export class Daemon implements ControlHandler {
   private readonly latenessLog = new LogRateLimiter<'late'>(10_000);
   /** Claim, release, announce, the sync role and a reload's host changes: one at a time. */
   private readonly actuator = new SerialQueue();
-  /** The latest claim or release, until done: heartbeats wait for it. */
-  private addressChange: Promise<void> | undefined;
+  /** The heartbeats encoded while the latest claim or release runs: they leave once it is done. */
+  private held: HeldHeartbeats | undefined;
   private readonly transitions: TransitionRecord[] = [];
   private readonly waiting = new Map<number, { resolve: (outcome: OperatorOutcome) => void; startedAt: number }>();
   private nextRequestId = 1;
   private health: HealthSummary | undefined;
   /** Events are handled once the host is clean and the sockets are open. */
   private opened = false;
+  /** While a step's actions are performed. */
+  private performing = false;
   private readonly reloads = new SerialQueue();
   private stopRequested = false;
   private finished = false;
@@ -347,8 +358,18 @@ export class Daemon implements ControlHandler {
 
   private dispatch(event: ElectionEvent): void {
     if (!this.opened || this.finished) return;
-    const actions = this.election.handle(event);
-    this.perform(actions);
+    // An event reported while a step is performed (a claim starts at once, and the commit
+    // beside it may report `synced`) waits for the step: its actions must not come first.
+    if (this.performing) {
+      queueMicrotask(() => this.dispatch(event));
+      return;
+    }
+    this.performing = true;
+    try {
+      this.perform(this.election.handle(event));
+    } finally {
+      this.performing = false;
+    }
     this.arm();
   }
 
@@ -387,114 +408,144 @@ export class Daemon implements ControlHandler {
     setImmediate(() => this.dispatch({ type: 'tick', now: now(), lateMs }));
   }
 
+  /**
+   * A claim or release first, then the heartbeat, then the rest in the election's order:
+   * the address and its first announcement (a claim starts at once when nothing is
+   * queued) and the peer's news leave before the log lines and the hooks are written.
+   * A heartbeat after a claim or release still waits for it (changeAddresses).
+   */
   private perform(actions: Action[]): void {
+    for (const urgency of [0, 1, 2]) for (const action of actions) if (urgencyOf(action) === urgency) this.performAction(action);
+  }
+
+  private performAction(action: Action): void {
     const { controller } = this.options;
-    for (const action of actions) {
-      switch (action.type) {
-        case 'roleChanged':
-          this.logTransition(action.transition);
-          // becoming ACTIVE, the sync service follows once the claim is done (below)
-          if (action.transition.to !== 'ACTIVE') this.sync?.setRole(action.transition.to);
-          break;
-        case 'claim':
-          this.changeAddresses(
-            this.actuate('claim', () => this.claimWithCommit(() => controller.claim({ term: action.term, reason: action.reason }))),
-          );
-          // Starting the sync sender (a kernel watch, a dump for the peer) took 1.3–2.2 ms of
-          // the event loop, which the announcement waited for; its dump covers what it missed.
-          void this.enqueue(() => Promise.resolve(this.sync?.setRole(this.election.currentRole)));
-          break;
-        case 'release':
-          this.changeAddresses(this.actuate('release', () => controller.release({ reason: action.reason })));
-          break;
-        case 'announce':
-          void this.actuate('announce', () => controller.announce({ reason: action.reason }));
-          break;
-        case 'setSyncRole':
-          void this.actuate('setSyncRole', () => controller.setSyncRole(action.role));
-          break;
-        case 'runHooks':
-          try {
-            controller.runHooks(action.transition);
-          } catch (error) {
-            this.logger.error({ event: 'hook.failed', err: error }, 'the hooks of a transition could not be queued');
-          }
-          break;
-        case 'sendHeartbeat':
-          this.send(action.heartbeat);
-          break;
-        case 'pathUp':
-          controller.refreshPeer(action.path);
-          break;
-        case 'log':
-          this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
-          break;
-        case 'operatorReply':
-          this.answer(action);
-          break;
-        case 'stopped':
-          void this.finish('handed over');
-          break;
-      }
+    switch (action.type) {
+      case 'roleChanged':
+        this.logTransition(action.transition);
+        // becoming ACTIVE, the sync service follows once the claim is done (below)
+        if (action.transition.to !== 'ACTIVE') this.sync?.setRole(action.transition.to);
+        break;
+      case 'claim':
+        this.changeAddresses('claim', () => this.claimWithCommit(() => controller.claim({ term: action.term, reason: action.reason })));
+        // Starting the sync sender (a kernel watch, a dump for the peer) took 1.3–2.2 ms of
+        // the event loop, which the announcement waited for; its dump covers what it missed.
+        void this.enqueue(() => Promise.resolve(this.sync?.setRole(this.election.currentRole)));
+        break;
+      case 'release':
+        this.changeAddresses('release', () => controller.release({ reason: action.reason }));
+        break;
+      case 'announce':
+        void this.actuate('announce', () => controller.announce({ reason: action.reason }));
+        break;
+      case 'setSyncRole':
+        void this.actuate('setSyncRole', () => controller.setSyncRole(action.role));
+        break;
+      case 'runHooks':
+        try {
+          controller.runHooks(action.transition);
+        } catch (error) {
+          this.logger.error({ event: 'hook.failed', err: error }, 'the hooks of a transition could not be queued');
+        }
+        break;
+      case 'sendHeartbeat':
+        this.send(action.heartbeat);
+        break;
+      case 'pathUp':
+        controller.refreshPeer(action.path);
+        break;
+      case 'log':
+        this.logger[action.level]({ event: action.event, ...action.fields }, action.message);
+        break;
+      case 'operatorReply':
+        this.answer(action);
+        break;
+      case 'stopped':
+        void this.finish('handed over');
+        break;
     }
   }
 
   /**
    * The claim, with the synced tables' commit into the kernel before it (so before the
    * gratuitous ARP: no packet meets the kernel before its connection is there) or
-   * beside it, as sync.conntrack.commit says.
+   * beside it, as sync.conntrack.commit says. With nothing to commit (no table synced
+   * yet, or all of it committed at an earlier claim) the claim need not wait for it.
    */
   private async claimWithCommit(claim: () => Promise<void>): Promise<void> {
     const sync = this.sync;
     if (!sync) return claim();
-    if (this.model.sync.conntrack?.commit === 'beside-announce') {
-      await Promise.all([sync.commit(), claim()]);
+    if (this.model.sync.conntrack?.commit === 'beside-announce' || !sync.commitPending()) {
+      const claimed = claim();
+      await Promise.all([claimed, sync.commit()]);
       return;
     }
     await sync.commit();
     await claim();
   }
 
-  /** Heartbeats wait for the change, but never so long that the peer would count us dead. */
-  private changeAddresses(change: Promise<void>): void {
-    let timer: NodeJS.Timeout | undefined;
-    const waited = Promise.race([change, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.model.heartbeat.deadtime / 2)))]);
-    this.addressChange = waited;
-    void waited.then(() => {
+  /**
+   * Runs a claim or release; the heartbeats encoded meanwhile wait for it, but never so
+   * long that the peer would count us dead. They leave the moment it is done, before the
+   * result is reported and before anything queued after it runs (the sync sender's start).
+   */
+  private changeAddresses(action: 'claim' | 'release', run: () => Promise<void>): void {
+    const held: HeldHeartbeats = { payloads: [] };
+    this.held = held;
+    const timer = setTimeout(() => this.sendHeld(held), this.model.heartbeat.deadtime / 2);
+    const settled = () => {
       clearTimeout(timer);
-      if (this.addressChange === waited) this.addressChange = undefined;
-    });
+      this.sendHeld(held);
+    };
+    // and should the call not even start (a controller that throws), once the queue has logged it
+    void this.actuate(action, run, settled).then(settled);
   }
 
-  /** Runs a controller call after the ones before it and reports the result to the election. */
-  private actuate(action: 'claim' | 'release' | 'announce' | 'setSyncRole', run: () => Promise<void>): Promise<void> {
-    return this.enqueue(() =>
-      run().then(
-        () => this.dispatch({ type: 'actionResult', now: now(), action, ok: true }),
-        (error: unknown) =>
-          this.dispatch({
-            type: 'actionResult',
-            now: now(),
-            action,
-            ok: false,
-            error: error instanceof Error ? error.message : String(error),
-          }),
-      ),
+  private sendHeld(held: HeldHeartbeats): void {
+    if (this.held === held) this.held = undefined;
+    for (const payload of held.payloads.splice(0)) this.channel?.send(payload);
+  }
+
+  /** Runs a controller call after the ones before it and reports the result to the election (after `settled`). */
+  private actuate(action: 'claim' | 'release' | 'announce' | 'setSyncRole', run: () => Promise<void>, settled?: () => void): Promise<void> {
+    // a claim with nothing before it starts at once: its first frame need not wait for this event's other actions
+    return this.enqueue(
+      () =>
+        run().then(
+          () => {
+            settled?.();
+            this.dispatch({ type: 'actionResult', now: now(), action, ok: true });
+          },
+          (error: unknown) => {
+            settled?.();
+            this.dispatch({
+              type: 'actionResult',
+              now: now(),
+              action,
+              ok: false,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          },
+        ),
+      action === 'claim',
     );
   }
 
-  /** Runs a controller call after the ones before it; never rejects (a failure is logged). */
-  private enqueue(run: () => Promise<void>): Promise<void> {
-    return this.actuator
-      .run(run)
-      .catch((error: unknown) => this.logger.error({ event: 'controller.failed', err: error }, `controller: ${(error as Error).message}`));
+  /**
+   * Runs a controller call after the ones before it (with `atOnceWhenIdle` and none
+   * before it, at once, up to its first await); never rejects (a failure is logged).
+   */
+  private enqueue(run: () => Promise<void>, atOnceWhenIdle = false): Promise<void> {
+    return (atOnceWhenIdle ? this.actuator.start(run) : this.actuator.run(run)).catch((error: unknown) =>
+      this.logger.error({ event: 'controller.failed', err: error }, `controller: ${(error as Error).message}`),
+    );
   }
 
   private send(heartbeat: Heartbeat): void {
     const channel = this.channel;
     if (!channel) return;
     const payload = encodeHeartbeat(heartbeat);
-    if (this.addressChange) void this.addressChange.then(() => channel.send(payload));
+    if (this.held) this.held.payloads.push(payload);
     else channel.send(payload);
   }
 

@@ -93,8 +93,8 @@ export class HostController implements Controller {
   private held: PlacedAddress[] = [];
   private failed: AddressFailure[] = [];
   private lastAnnouncedAt: number | undefined;
-  /** The balancer's deactivation runs after the release resolved (the peer is told at once); the next claim waits for it. */
-  private deactivated: Promise<void> = Promise.resolve();
+  /** The balancer's deactivation, while it runs after the release resolved (the peer is told at once); the next claim waits for it. */
+  private deactivating: Promise<void> | undefined;
 
   constructor(private readonly options: HostControllerOptions) {
     this.model = options.model;
@@ -122,7 +122,8 @@ export class HostController implements Controller {
     this.active = true;
     this.options.checkForwarding(this.model, this.logger);
     const forwardingMs = elapsed(started);
-    await this.deactivated;
+    // only when there is one: an await would let the caller run on before the first frame
+    if (this.deactivating) await this.deactivating;
     // The addresses and their announcements first, then the table: measured on 10,000
     // services, the other order kept every service unreachable until the whole table
     // was in (README: "Claim order").
@@ -161,7 +162,10 @@ export class HostController implements Controller {
       { event: 'controller.release', ...request, removed: report.removed.map((r) => cidrOf(r.address)), durationMs: elapsed(started) },
       `released ${report.removed.length} address(es)`,
     );
-    this.deactivated = this.runBalancer('deactivate', (b) => b.deactivate());
+    const deactivating = this.runBalancer('deactivate', (b) => b.deactivate()).then(() => {
+      if (this.deactivating === deactivating) this.deactivating = undefined;
+    });
+    this.deactivating = deactivating;
     if (report.failed.length > 0)
       throw new Error(`cannot remove ${report.failed.map((f) => `${f.address.address} (${f.reason})`).join(', ')}`);
   }
@@ -257,7 +261,7 @@ export class HostController implements Controller {
     this.options.packets.close();
     this.addresses.close();
     this.options.neighbours?.close();
-    await this.deactivated;
+    await this.deactivating;
     await this.runBalancer('close', (b) => b.close());
   }
 

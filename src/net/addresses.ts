@@ -2,23 +2,12 @@
 // what the kernel has, plan the difference (pure), apply it over rtnetlink. Only the
 // addresses the caller names are ever touched; everything else on the host (the
 // node's own addresses, anything added by hand) is left alone.
-import { FlagsNew } from 'netlink';
 import type { ClaimedAddress } from '../config/model.js';
 import { createStats, type AddressStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import { inSubnet, ipBytes } from '../lib/address.js';
 import { SerialQueue } from '../lib/serial-queue.js';
-import {
-  AF_INET,
-  AF_INET6,
-  hostAddress,
-  hostLink,
-  netlinkErrorCode,
-  openRtnetlink,
-  type HostAddress,
-  type HostLink,
-  type RtNetlinkSocket,
-} from './rtnl.js';
+import { AddressNetlink, AF_INET, AF_INET6, RtnetlinkError, type HostAddress, type HostLink } from './rtnl.js';
 import { writeSysctl } from './sysctl.js';
 
 /** IFNAMSIZ - 1: the kernel's limit for link names and IPv4 labels. */
@@ -228,8 +217,6 @@ export type OnPresent = (placed: PlacedAddress) => void;
 const cidr = (a: { address: string }, prefix: number) => `${a.address}/${prefix}`;
 
 export interface AddressManagerOptions {
-  /** Default: a new rtnetlink socket. */
-  netlink?: RtNetlinkSocket;
   /** Where additions, removals and failures are counted; default: counters of its own. */
   stats?: AddressStats;
 }
@@ -237,18 +224,19 @@ export interface AddressManagerOptions {
 /**
  * Claims and releases addresses on this host over rtnetlink, in the network namespace
  * the process runs in. Reconciles are serialized: one finishes before the next reads
- * the host. Per-address problems are reported (and logged), never thrown; only a
- * failure to read the host rejects.
+ * the host. The kernel answers each request before the call returns, so a reconcile with
+ * nothing before it reads, adds and calls onPresent (a claim's announcement) at once,
+ * before the call returns. Per-address problems are reported (and logged), never thrown;
+ * only a failure to read the host rejects.
  */
 export class AddressManager {
   private readonly serial = new SerialQueue();
   private readonly logger: Logger;
-  private readonly netlink: RtNetlinkSocket;
+  private readonly netlink = new AddressNetlink();
   private readonly stats: AddressStats;
 
   constructor(logger: Logger, options: AddressManagerOptions = {}) {
     this.logger = logger.child({ component: 'addresses' });
-    this.netlink = options.netlink ?? openRtnetlink();
     this.stats = options.stats ?? createStats().address;
   }
 
@@ -261,26 +249,20 @@ export class AddressManager {
   }
 
   reconcile(desired: DesiredAddresses, onPresent?: OnPresent): Promise<ReconcileReport> {
-    return this.serial.run(() => this.apply(desired, onPresent));
+    return this.serial.start(() => Promise.resolve(this.apply(desired, onPresent)));
   }
 
   /** Reads the links and addresses of this host. */
-  async readHost(): Promise<HostView> {
-    // one dump at a time: the netlink package reassembles a single multipart reply per socket
-    const links = await this.netlink.getLinks();
-    const addresses = await this.netlink.getAddresses();
-    return {
-      links: links.flatMap((m) => hostLink(m) ?? []),
-      addresses: addresses.flatMap((m) => hostAddress(m) ?? []),
-    };
+  readHost(): Promise<HostView> {
+    return Promise.resolve(this.netlink.readHost());
   }
 
   close(): void {
-    this.netlink.socket.close();
+    this.netlink.close();
   }
 
-  private async apply(desired: DesiredAddresses, onPresent?: OnPresent): Promise<ReconcileReport> {
-    const plan = planAddresses(desired, await this.readHost());
+  private apply(desired: DesiredAddresses, onPresent?: OnPresent): ReconcileReport {
+    const plan = planAddresses(desired, this.netlink.readHost());
     const report: ReconcileReport = { added: [], kept: plan.keep, removed: [], failed: [...plan.failed] };
     for (const failure of plan.failed) {
       this.stats.failed.inc({ operation: 'place' });
@@ -299,31 +281,24 @@ export class AddressManager {
     }
     // The kept ones are announced first: they are already serving.
     for (const placed of plan.keep) onPresent?.(placed);
-    await Promise.all(plan.remove.map((removed) => this.remove(removed, report)));
-    await Promise.all(plan.add.map((placed) => this.add(placed, report, onPresent)));
+    for (const removed of plan.remove) this.remove(removed, report);
+    for (const placed of plan.add) this.add(placed, report, onPresent);
     return report;
   }
 
-  private async add(placed: PlacedAddress, report: ReconcileReport, onPresent?: OnPresent): Promise<void> {
-    const bytes = ipBytes(placed.address);
+  private add(placed: PlacedAddress, report: ReconcileReport, onPresent?: OnPresent): void {
+    const family = placed.family === 4 ? AF_INET : AF_INET6;
+    const label = placed.family === 4 ? (placed.label ?? placed.device) : undefined;
     try {
-      if (placed.family === 4) {
-        await this.netlink.newAddress(
-          { family: AF_INET, prefixlen: placed.prefix, index: placed.ifindex },
-          { local: bytes, address: bytes, label: placed.label ?? placed.device },
-          { flags: FlagsNew.CREATE | FlagsNew.EXCL },
-        );
-      } else {
-        // No duplicate address detection: the address must serve at once, and the
-        // peer that held it a moment ago would make DAD fail.
-        await this.netlink.newAddress(
-          { family: AF_INET6, prefixlen: placed.prefix, index: placed.ifindex },
-          { address: bytes, flags: { nodad: true } },
-          { flags: FlagsNew.CREATE | FlagsNew.EXCL },
-        );
-      }
+      this.netlink.add({
+        family,
+        index: placed.ifindex,
+        prefix: placed.prefix,
+        bytes: ipBytes(placed.address),
+        ...(label !== undefined && { label }),
+      });
     } catch (error) {
-      if (netlinkErrorCode(error) !== 'EEXIST') {
+      if (!(error instanceof RtnetlinkError && error.code === 'EEXIST')) {
         report.failed.push({ address: placed, reason: (error as Error).message });
         this.stats.failed.inc({ operation: 'add' });
         this.logger.error(
@@ -342,16 +317,12 @@ export class AddressManager {
     );
   }
 
-  private async remove(removed: RemovedAddress, report: ReconcileReport): Promise<void> {
-    const bytes = ipBytes(removed.address.address);
+  private remove(removed: RemovedAddress, report: ReconcileReport): void {
     const family = removed.address.family === 4 ? AF_INET : AF_INET6;
     try {
-      await this.netlink.delAddress(
-        { family, prefixlen: removed.prefix, index: removed.ifindex },
-        family === AF_INET ? { local: bytes, address: bytes } : { address: bytes },
-      );
+      this.netlink.remove({ family, index: removed.ifindex, prefix: removed.prefix, bytes: ipBytes(removed.address.address) });
     } catch (error) {
-      if (netlinkErrorCode(error) !== 'EADDRNOTAVAIL') {
+      if (!(error instanceof RtnetlinkError && error.code === 'EADDRNOTAVAIL')) {
         report.failed.push({ address: removed.address, reason: (error as Error).message });
         this.stats.failed.inc({ operation: 'remove' });
         this.logger.error(

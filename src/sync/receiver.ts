@@ -163,6 +163,11 @@ export class SyncReceiver<Entry> {
     };
   }
 
+  /** Entries cached, expired ones included: none, and a commit has nothing to write. */
+  get held(): number {
+    return this.cache.size;
+  }
+
   /** The cached entries not expired at `now`. */
   entries(now: number): Array<CachedEntry<Entry>> {
     return this.cache.entries(now);

@@ -202,6 +202,12 @@ export class SyncService {
     this.arm();
   }
 
+  /** Whether a commit would write anything into the kernel: an on-takeover kind holds entries. */
+  commitPending(): boolean {
+    for (const engine of this.engines.values()) if (engine.table.commitPolicy === 'on-takeover' && engine.receiver.held > 0) return true;
+    return false;
+  }
+
   /**
    * Writes the on-takeover kinds' caches into the local kernel, in batches with the
    * event loop free between them. Never rejects: a failure is logged and counted.

@@ -25,8 +25,8 @@ import {
 } from './codec.js';
 import { SerialQueue } from '../../lib/serial-queue.js';
 import type { Logger } from '../../log.js';
-import { AttributeReader, AttributeWriter } from '../../lib/netlink-attributes.js';
-import { NetlinkChannel, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, type Exchange } from './channel.js';
+import { AttributeReader, AttributeWriter, GENL_HEADER } from '../../lib/netlink-attributes.js';
+import { NetlinkChannel, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, type Exchange } from '../../lib/netlink-channel.js';
 import { Command, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './uapi.js';
 
 /** The kernel refused an IPVS request; the message names the operation and object. */
@@ -106,6 +106,7 @@ const operationCommands: Record<IpvsOperation['kind'], number> = {
 };
 
 /** The generic netlink controller, which names families (linux/genetlink.h). */
+const NETLINK_GENERIC = 16;
 const GENL_ID_CTRL = 0x10;
 const CTRL_CMD_GETFAMILY = 3;
 const CTRL_ATTR_FAMILY_ID = 1;
@@ -135,7 +136,7 @@ export class IpvsNetlink implements IpvsDriver {
   /** Opens a socket and resolves the IPVS family, loading ip_vs first if the kernel has
    *  not (as ipvsadm does). Throws when the kernel has no IPVS at all. */
   static async open(options: IpvsNetlinkOptions = {}): Promise<IpvsNetlink> {
-    const channel = new NetlinkChannel(options.requestTimeout ?? 30_000);
+    const channel = new NetlinkChannel({ protocol: NETLINK_GENERIC, familyHeader: GENL_HEADER, timeout: options.requestTimeout ?? 30_000 });
     try {
       let familyId = await resolveFamily(channel);
       if (familyId === undefined) {

@@ -1,11 +1,12 @@
 // A standalone daemon with an in-memory controller: the election's actions reach
 // the controller one at a time, status and the control socket answer, a stop
 // releases before it closes.
+import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Keyring, type HealthSummary } from '../../../src/cluster/index.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Keyring, type HealthSummary, type Transition } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
 import type { Controller } from '../../../src/daemon/controller.js';
 import { Daemon } from '../../../src/daemon/index.js';
@@ -21,16 +22,24 @@ nodes:
 
 class FakeController implements Controller {
   readonly calls: string[] = [];
+  /** The transitions whose hooks were queued, in order. */
+  readonly hooked: string[] = [];
   /** Rejects reloads with this message. */
   failReload: string | undefined;
+  /** Called as a claim starts. */
+  onClaim: (() => void) | undefined;
+  /** The daemon's health callback, given at start. */
+  reportHealth: (health: HealthSummary) => void = () => undefined;
 
-  start(): Promise<HealthSummary> {
+  start(onHealth: (health: HealthSummary) => void): Promise<HealthSummary> {
+    this.reportHealth = onHealth;
     this.calls.push('start');
     return Promise.resolve({ canServe: true, monitorLinks: false, links: [], fault: '' });
   }
 
   async claim(): Promise<void> {
     this.calls.push('claim');
+    this.onClaim?.();
     await new Promise((resolve) => setTimeout(resolve, 20));
     this.calls.push('claimed');
   }
@@ -49,8 +58,9 @@ class FakeController implements Controller {
     return Promise.resolve();
   }
 
-  runHooks(): void {
+  runHooks(transition: Transition): void {
     this.calls.push('hooks');
+    this.hooked.push(`${transition.from} -> ${transition.to}`);
   }
 
   refreshPeer(path: number): void {
@@ -115,6 +125,41 @@ const until = async (done: () => boolean) => {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
 };
 
+/** An in-memory conntrack table whose watch (the sync sender's start) is recorded in the controller's calls. */
+function watchedTable(controller: FakeController): MemorySyncedTable {
+  const table = new MemorySyncedTable();
+  const watched = table.watch.bind(table);
+  table.watch = (onChanges) => {
+    controller.calls.push('sync watch');
+    return watched(onChanges);
+  };
+  return table;
+}
+
+/** Node `index` of the pair on loopback, its peer at the other address. */
+async function pairDaemon(port: number, index: 0 | 1, controller: FakeController, table?: MemorySyncedTable): Promise<Daemon> {
+  const m = await model(pairMember(port));
+  return Daemon.start({
+    model: m,
+    self: m.nodes[index]!,
+    peer: m.nodes[1 - index]!,
+    keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
+    controller,
+    logger: captureLogger().logger,
+    socketPath: join(dir, `tandem${index}.sock`),
+    ...(table && { syncTables: { conntrack: () => table } }),
+  });
+}
+
+/** Records in `calls` each datagram sent that `matches`, until restored. */
+function recordSends(matches: (socket: dgram.Socket, args: unknown[]) => boolean, calls: string[]) {
+  const send = Reflect.get(dgram.Socket.prototype, 'send') as (this: dgram.Socket, ...args: unknown[]) => void;
+  return vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
+    if (matches(this, args)) calls.push('heartbeat');
+    send.apply(this, args);
+  });
+}
+
 describe('Daemon', () => {
   it('claims as a standalone node, runs a reload after the claim, answers status, and releases before it closes', async () => {
     const controller = new FakeController();
@@ -122,7 +167,7 @@ describe('Daemon', () => {
     await until(() => controller.calls.includes('claim'));
     const reload = await daemon.reload();
     // the reload's host changes waited for the claim
-    expect(controller.calls).toEqual(['start', 'hooks', 'claim', 'claimed', 'reload']);
+    expect(controller.calls).toEqual(['start', 'claim', 'hooks', 'claimed', 'reload']);
     expect(reload).toMatchObject({ ok: true, changes: ['serial_no: 1 -> 2'], serialNo: 2 });
     const response = await sendControlRequest(socketPath, { command: 'status' });
     expect(response).toMatchObject({
@@ -148,6 +193,18 @@ describe('Daemon', () => {
     await daemon.stop();
   });
 
+  it('handles an event reported during a step after that step: a claim starting at once cannot reorder transitions', async () => {
+    const controller = new FakeController();
+    controller.onClaim = () => {
+      controller.onClaim = undefined;
+      controller.reportHealth({ canServe: false, monitorLinks: true, links: [{ name: 'eth0', up: false }], fault: 'eth0 is down' });
+    };
+    const { daemon } = await start(controller);
+    await until(() => controller.hooked.length >= 2);
+    expect(controller.hooked.slice(0, 2)).toEqual(['INIT -> ACTIVE', 'ACTIVE -> FAULT']);
+    await daemon.stop();
+  });
+
   it('logs a failed controller call and goes on with the next one', async () => {
     const controller = new FakeController();
     controller.failReload = 'netlink said no';
@@ -161,25 +218,59 @@ describe('Daemon', () => {
 
   it('starts the sync sender only once the claim is done: the announcement does not wait for it', async () => {
     const controller = new FakeController();
-    const table = new MemorySyncedTable();
-    const watched = table.watch.bind(table);
-    table.watch = (onChanges) => {
-      controller.calls.push('sync watch');
-      return watched(onChanges);
-    };
-    const m = await model(pairMember(40_000 + Math.floor(Math.random() * 20_000)));
-    const daemon = await Daemon.start({
-      model: m,
-      self: m.nodes[0]!,
-      peer: m.nodes[1]!,
-      keyring: new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1),
-      controller,
-      logger: captureLogger().logger,
-      socketPath: join(dir, 'tandem.sock'),
-      syncTables: { conntrack: () => table },
-    });
+    const daemon = await pairDaemon(40_000 + Math.floor(Math.random() * 20_000), 0, controller, watchedTable(controller));
     await until(() => controller.calls.includes('sync watch'));
-    expect(controller.calls.slice(0, 5)).toEqual(['start', 'hooks', 'claim', 'claimed', 'sync watch']);
+    expect(controller.calls.slice(0, 5)).toEqual(['start', 'claim', 'hooks', 'claimed', 'sync watch']);
     await daemon.stop();
+  });
+
+  it("tells the peer it stops before it queues the stop's hooks", async () => {
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const [first, second] = [new FakeController(), new FakeController()];
+    const sends = recordSends((socket) => socket.address().address === '127.0.0.1' && socket.address().port === port, first.calls);
+    try {
+      const active = await pairDaemon(port, 0, first);
+      await until(() => first.calls.includes('claimed'));
+      const backup = await pairDaemon(port, 1, second);
+      await until(() => second.calls.includes('hooks'));
+      for (;;) {
+        const { peer } = await active.status();
+        if (peer?.alive && peer.role === 'BACKUP') break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const before = first.calls.length;
+      const stopped = active.stop();
+      // the STOPPED heartbeat left in the same step, ahead of the hooks; the addresses stay until the peer holds them
+      expect(first.calls.slice(before)).toEqual(['heartbeat', 'hooks']);
+      await stopped;
+      expect(second.calls).toContain('claimed');
+      await backup.stop();
+    } finally {
+      sends.mockRestore();
+    }
+  });
+
+  it('sends the heartbeats held during a claim the moment it is done, before the sync sender starts', async () => {
+    const controller = new FakeController();
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const toPeer = (socket: dgram.Socket, args: unknown[]) => {
+      try {
+        return socket.remoteAddress().port === port;
+      } catch {
+        return args[1] === port; // not connected: the port is the second argument
+      }
+    };
+    const sends = recordSends(toPeer, controller.calls);
+    try {
+      const daemon = await pairDaemon(port, 0, controller, watchedTable(controller));
+      await until(() => controller.calls.includes('sync watch'));
+      const afterClaim = controller.calls.slice(controller.calls.indexOf('claim'));
+      // INIT's heartbeats went before; the ACTIVE one waited for the claim, then left before the sync sender's start
+      expect(afterClaim.filter((call) => call !== 'heartbeat')).toEqual(['claim', 'hooks', 'claimed', 'sync watch']);
+      expect(afterClaim.indexOf('heartbeat')).toBe(afterClaim.indexOf('claimed') + 1);
+      await daemon.stop();
+    } finally {
+      sends.mockRestore();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // The host controller against in-memory parts: every call lands in one journal, so
 // the tests read the order of a claim, a release or a reload off it.
 import { EventEmitter } from 'node:events';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HealthSummary, SyncRole } from '../../../src/cluster/index.js';
 import type { Model } from '../../../src/config/index.js';
 import type { ClaimedAddress } from '../../../src/config/model.js';
@@ -382,6 +382,20 @@ describe('HostController', () => {
       'announce 198.51.100.254 (router)',
       'balancer activate',
     ]);
+  });
+
+  it('asks for the addresses before its first await when no deactivation runs: the first frame waits for nothing', async () => {
+    const host = await started();
+    const asked = vi.spyOn(addresses, 'claim');
+    const claim = host.claim({ term: 2, reason: 'peer-dead' });
+    expect(journal).toEqual(['forwarding']);
+    expect(asked).toHaveBeenCalledTimes(1);
+    await claim;
+    await host.release({ reason: 'operator-failover' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const again = host.claim({ term: 4, reason: 'peer-dead' });
+    expect(asked).toHaveBeenCalledTimes(2);
+    await again;
   });
 
   it('announces again only while active, putting back an address removed by hand', async () => {

@@ -38,6 +38,39 @@ describe('SerialQueue', () => {
     expect(order).toEqual(['first starts', 'first ends', 'second starts', 'third starts']);
   });
 
+  it('starts a task at once when nothing is queued, and after the others when something is', async () => {
+    const queue = new SerialQueue();
+    const order: string[] = [];
+    const first = queue.start(() => {
+      order.push('first starts');
+      return Promise.resolve();
+    });
+    order.push('after start');
+    const second = queue.start(() => {
+      order.push('second starts');
+      return Promise.resolve();
+    });
+    order.push('after the second start');
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first starts', 'after start', 'after the second start', 'second starts']);
+    await new Promise((resolve) => setImmediate(resolve));
+    const third = queue.start(() => {
+      order.push('third starts');
+      return Promise.resolve();
+    });
+    expect(order.at(-1)).toBe('third starts');
+    await third;
+  });
+
+  it('turns a task that throws at once into a rejection, and goes on with the next', async () => {
+    const queue = new SerialQueue();
+    const failing = queue.start(() => {
+      throw new Error('no');
+    });
+    await expect(failing).rejects.toThrow('no');
+    expect(await queue.start(() => Promise.resolve(2))).toBe(2);
+  });
+
   it('holds no result of a settled task', async () => {
     const queue = new SerialQueue();
     let result: WeakRef<object> | undefined;

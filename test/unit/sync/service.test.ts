@@ -100,8 +100,11 @@ describe('the sync service on loopback', () => {
       kinds: [{ role: 'receiving', entriesWarm: 1500, received: 1502 }],
     });
 
+    expect(a.service.commitPending()).toBe(false);
+    expect(b.service.commitPending()).toBe(true);
     b.service.setRole('ACTIVE');
     await b.service.commit();
+    expect(b.service.commitPending()).toBe(false);
     expect(backupTable.committed).toHaveLength(1500);
     const status = b.service.status();
     expect(status.kinds[0]?.lastCommit).toMatchObject({ entries: 1500, failed: 0 });
