@@ -36,6 +36,22 @@ export async function chrt(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * chrt --all-tasks for this process: it fails with "No such process" when a thread ends
+ * while it walks them (the start's loader thread did, and the daemon ran without real-time
+ * scheduling), so then it is asked again.
+ */
+export async function chrtAllTasks(args: string[], run: (args: string[]) => Promise<void> = chrt, attempts = 3): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run(['--all-tasks', ...args, String(process.pid)]);
+      return;
+    } catch (error) {
+      if (attempt >= attempts || !(error as Error).message.includes('No such process')) throw error;
+    }
+  }
+}
+
 /** The real-time priority of the helper threads beside an event loop at `priority`. */
 export const realtimeHelperPriority = (priority: number): number => (singleThreadedGc() ? priority - 1 : priority);
 
@@ -45,11 +61,11 @@ export async function enableRealtime(priority: number): Promise<string> {
     throw new Error(`real-time priority ${priority} is not between 2 and 99`);
   const helpers = realtimeHelperPriority(priority);
   try {
-    await chrt(['--all-tasks', '--rr', '--reset-on-fork', '--pid', String(helpers), String(process.pid)]);
+    await chrtAllTasks(['--rr', '--reset-on-fork', '--pid', String(helpers)]);
     await chrt(['--rr', '--reset-on-fork', '--pid', String(priority), String(process.pid)]);
   } catch (error) {
     // helpers left real-time (the main thread refused after them) would outrank the event loop
-    const undone = await chrt(['--all-tasks', '--other', '--reset-on-fork', '--pid', '0', String(process.pid)]).then(
+    const undone = await chrtAllTasks(['--other', '--reset-on-fork', '--pid', '0']).then(
       () => '',
       (undo: unknown) => `; helper threads may still be real-time: ${(undo as Error).message}`,
     );
