@@ -38,16 +38,17 @@ export class AttributeWriter {
   /** A whole generic netlink message (headers, then the attributes `build` writes): many
    *  of them in one writer are sent in one datagram. */
   message(type: number, flags: number, seq: number, port: number, command: number, version: number, build?: (out: this) => void): void {
-    const start = this.length;
-    this.reserve(NLMSG_HEADER + GENL_HEADER);
-    this.buffer.fill(0, start, start + NLMSG_HEADER + GENL_HEADER);
-    this.writeU16(type, start + 4);
-    this.writeU16(flags, start + 6);
-    this.writeU32(seq, start + 8);
-    this.writeU32(port, start + 12);
+    const start = this.begin(type, flags, seq, port, GENL_HEADER);
     this.buffer.writeUInt8(command, start + NLMSG_HEADER);
     this.buffer.writeUInt8(version, start + NLMSG_HEADER + 1);
-    this.length += NLMSG_HEADER + GENL_HEADER;
+    build?.(this);
+    this.writeU32(this.length - start, start);
+  }
+
+  /** A whole netlink message whose family header (rtnetlink's ifinfomsg, ifaddrmsg) is `familyHeader`. */
+  messageWithHeader(type: number, flags: number, seq: number, port: number, familyHeader: Uint8Array, build?: (out: this) => void): void {
+    const start = this.begin(type, flags, seq, port, familyHeader.length);
+    this.buffer.set(familyHeader, start + NLMSG_HEADER);
     build?.(this);
     this.writeU32(this.length - start, start);
   }
@@ -117,6 +118,20 @@ export class AttributeWriter {
     this.header(start, type, HEADER + size);
     this.length = end;
     return start + HEADER;
+  }
+
+  /** struct nlmsghdr (its length written once the message is complete) and a zeroed, padded family header; returns where the message starts. */
+  private begin(type: number, flags: number, seq: number, port: number, familyHeaderLength: number): number {
+    const start = this.length;
+    const size = NLMSG_HEADER + align(familyHeaderLength);
+    this.reserve(size);
+    this.buffer.fill(0, start, start + size);
+    this.writeU16(type, start + 4);
+    this.writeU16(flags, start + 6);
+    this.writeU32(seq, start + 8);
+    this.writeU32(port, start + 12);
+    this.length += size;
+    return start;
   }
 
   private reserve(bytes: number): void {

@@ -254,7 +254,11 @@ export class AddressManager {
 
   /** Reads the links and addresses of this host. */
   readHost(): Promise<HostView> {
-    return Promise.resolve(this.netlink.readHost());
+    try {
+      return Promise.resolve(this.netlink.readHost());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   close(): void {

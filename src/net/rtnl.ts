@@ -1,10 +1,9 @@
 // What tandem reads from rtnetlink, reduced to the few fields it decides on. The
 // `netlink` package parses the messages; these helpers only pick fields.
-import { endianness } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import type { RtNetlinkSocket } from 'netlink';
 import { createRtNetlink, rt } from 'netlink';
-import { NLMSG_HEADER, readHostS32, readHostU16, readHostU32 } from '../lib/netlink-attributes.js';
+import { AttributeReader, AttributeWriter, NLMSG_HEADER, readHostS32, readHostU16, readHostU32 } from '../lib/netlink-attributes.js';
 import { NetlinkChannel, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from '../lib/netlink-channel.js';
 
 export type { RtNetlinkSocket };
@@ -66,64 +65,49 @@ const IFA_LABEL = 3;
 const IFA_FLAGS = 8;
 const IFA_F_SECONDARY = 0x1;
 const IFADDRMSG = 8;
-const NLA_TYPE_MASK = 0x3fff;
 
-/** Calls `each` with the type, start and end of every attribute between `start` and `end`. */
-function forEachAttribute(buffer: Buffer, start: number, end: number, each: (type: number, from: number, to: number) => void): void {
-  let at = start;
-  while (at + 4 <= end) {
-    const length = readHostU16(buffer, at);
-    if (length < 4 || at + length > end) return;
-    each(readHostU16(buffer, at + 2) & NLA_TYPE_MASK, at + 4, at + length);
-    at += (length + 3) & ~3;
-  }
-}
+/** The attributes of a link or an address message, read in place (one reader each, reused). */
+const linkAttributes = new AttributeReader(Buffer.alloc(0), IFLA_IFNAME);
+const addressAttributes = new AttributeReader(Buffer.alloc(0), IFA_FLAGS);
 
-/** A NUL-terminated string attribute. */
-function text(buffer: Buffer, from: number, to: number): string {
-  const nul = buffer.indexOf(0, from);
-  return buffer.toString('utf8', from, nul >= 0 && nul < to ? nul : to);
-}
+/** A copy of an attribute's bytes: the dump's buffer is reused for the next read. */
+const copyOf = (reader: AttributeReader, type: number): Buffer | undefined =>
+  reader.has(type) ? Buffer.from(reader.bytes(type)) : undefined;
 
 /** An RTM_NEWLINK message (struct ifinfomsg, then attributes) between `start` and `end`. */
-export function linkIn(buffer: Buffer, start: number, end: number): HostLink | undefined {
+function linkIn(buffer: Buffer, start: number, end: number): HostLink | undefined {
   if (end - start < IFINFOMSG) return undefined;
   const type = readHostU16(buffer, start + 2);
   const flags = readHostU32(buffer, start + 8);
-  let name: string | undefined;
-  let address: Buffer | undefined;
-  forEachAttribute(buffer, start + IFINFOMSG, end, (attribute, from, to) => {
-    if (attribute === IFLA_IFNAME) name = text(buffer, from, to);
-    else if (attribute === IFLA_ADDRESS) address = Buffer.from(buffer.subarray(from, to));
-  });
-  if (name === undefined) return undefined;
+  const attributes = linkAttributes.parse(buffer, start + IFINFOMSG, end);
+  if (!attributes.has(IFLA_IFNAME)) return undefined;
   const arp = type === ARPHRD_ETHER && (flags & IFF_NOARP) === 0;
-  return linkOf(readHostS32(buffer, start + 4), name, arp, address, (flags & IFF_UP) !== 0, (flags & IFF_RUNNING) !== 0);
+  const name = attributes.string(IFLA_IFNAME);
+  return linkOf(
+    readHostS32(buffer, start + 4),
+    name,
+    arp,
+    copyOf(attributes, IFLA_ADDRESS),
+    (flags & IFF_UP) !== 0,
+    (flags & IFF_RUNNING) !== 0,
+  );
 }
 
 /** An RTM_NEWADDR message (struct ifaddrmsg, then attributes) between `start` and `end`. */
-export function addressIn(buffer: Buffer, start: number, end: number): HostAddress | undefined {
+function addressIn(buffer: Buffer, start: number, end: number): HostAddress | undefined {
   if (end - start < IFADDRMSG) return undefined;
   const family = buffer.readUInt8(start);
   if (family !== AF_INET && family !== AF_INET6) return undefined;
-  let flags = buffer.readUInt8(start + 2);
-  let local: Buffer | undefined;
-  let address: Buffer | undefined;
-  let label: string | undefined;
-  forEachAttribute(buffer, start + IFADDRMSG, end, (attribute, from, to) => {
-    if (attribute === IFA_LOCAL) local = Buffer.from(buffer.subarray(from, to));
-    else if (attribute === IFA_ADDRESS) address = Buffer.from(buffer.subarray(from, to));
-    else if (attribute === IFA_LABEL) label = text(buffer, from, to);
-    else if (attribute === IFA_FLAGS && to - from >= 4) flags = readHostU32(buffer, from);
-  });
+  const attributes = addressAttributes.parse(buffer, start + IFADDRMSG, end);
   // IPv4 keeps the local address in IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point links)
-  const bytes = local ?? address;
+  const bytes = copyOf(attributes, IFA_LOCAL) ?? copyOf(attributes, IFA_ADDRESS);
   if (!bytes) return undefined;
+  const flags = attributes.has(IFA_FLAGS) ? attributes.u32(IFA_FLAGS) : buffer.readUInt8(start + 2);
   return {
     index: readHostU32(buffer, start + 4),
     bytes,
     prefix: buffer.readUInt8(start + 1),
-    ...(label !== undefined ? { label } : {}),
+    ...(attributes.has(IFA_LABEL) ? { label: attributes.string(IFA_LABEL) } : {}),
     secondary: (flags & IFA_F_SECONDARY) !== 0,
   };
 }
@@ -141,7 +125,6 @@ const RTM_GETADDR = 22;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const IFA_F_NODAD = 0x2;
-const littleEndian = endianness() === 'LE';
 
 /** An address as rtnetlink's RTM_NEWADDR and RTM_DELADDR name it. */
 export interface AddressRequest {
@@ -176,15 +159,14 @@ export class AddressNetlink {
     const addresses: HostAddress[] = [];
     const first = this.channel.reserve(2);
     const port = this.channel.port;
-    const dumps = Buffer.concat([
-      message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, first, port, Buffer.alloc(IFINFOMSG)),
-      message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, first + 1, port, Buffer.alloc(IFADDRMSG)),
-    ]);
+    const dumps = new AttributeWriter(2 * NLMSG_HEADER + IFINFOMSG + IFADDRMSG);
+    dumps.messageWithHeader(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, first, port, new Uint8Array(IFINFOMSG));
+    dumps.messageWithHeader(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, first + 1, port, new Uint8Array(IFADDRMSG));
     const failures: string[] = [];
     const failed = (errno: number) => {
       if (errno > 0) failures.push(errnoName(errno));
     };
-    this.channel.runEachNow(dumps, {
+    this.channel.runEachNow(dumps.toBuffer(), {
       first,
       last: first + 1,
       reply: (buffer, start, end, seq) => {
@@ -205,46 +187,43 @@ export class AddressNetlink {
 
   /** Adds the address (never replacing one there); throws an RtnetlinkError when the kernel refuses. */
   add(address: AddressRequest): void {
-    const attributes: Attribute[] =
-      address.family === AF_INET
-        ? [
-            [IFA_LOCAL, address.bytes],
-            [IFA_ADDRESS, address.bytes],
-            ...(address.label !== undefined ? [[IFA_LABEL, cString(address.label)] as Attribute] : []),
-          ]
-        : // no duplicate address detection: the address must serve at once, and the peer that held it a moment ago would make DAD fail
-          [
-            [IFA_ADDRESS, address.bytes],
-            [IFA_FLAGS, u32(IFA_F_NODAD)],
-          ];
-    this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, address, attributes);
+    this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, address, (out) => {
+      if (address.family === AF_INET6) out.u32(IFA_FLAGS, IFA_F_NODAD);
+      else if (address.label !== undefined) out.string(IFA_LABEL, address.label);
+    });
   }
 
   /** Removes the address; throws an RtnetlinkError when the kernel refuses. */
   remove(address: AddressRequest): void {
-    const attributes: Attribute[] =
-      address.family === AF_INET
-        ? [
-            [IFA_LOCAL, address.bytes],
-            [IFA_ADDRESS, address.bytes],
-          ]
-        : [[IFA_ADDRESS, address.bytes]];
-    this.request(RTM_DELADDR, 0, address, attributes);
+    this.request(RTM_DELADDR, 0, address);
   }
 
   close(): void {
     this.channel.close();
   }
 
-  private request(type: number, flags: number, address: AddressRequest, attributes: Attribute[]): void {
+  /**
+   * One address request, answered before it returns: IPv4 names the address as both
+   * IFA_LOCAL and IFA_ADDRESS, IPv6 as IFA_ADDRESS; `more` adds what the request needs.
+   * IPv6 goes without duplicate address detection (add's IFA_F_NODAD): the address must
+   * serve at once, and the peer that held it a moment ago would make DAD fail.
+   */
+  private request(type: number, flags: number, address: AddressRequest, more?: (out: AttributeWriter) => void): void {
     const seq = this.channel.reserve(1);
-    const header = Buffer.alloc(IFADDRMSG);
-    header.writeUInt8(address.family, 0);
-    header.writeUInt8(address.prefix, 1);
-    writeHostU32(header, address.index, 4);
+    const header = new Uint8Array(IFADDRMSG);
+    header[0] = address.family;
+    header[1] = address.prefix;
+    // ifa_index, in host byte order as a typed array has it
+    header.set(new Uint8Array(Uint32Array.of(address.index).buffer), 4);
+    const out = new AttributeWriter(NLMSG_HEADER + IFADDRMSG + 64);
+    out.messageWithHeader(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, this.channel.port, header, () => {
+      if (address.family === AF_INET) out.bytes(IFA_LOCAL, address.bytes);
+      out.bytes(IFA_ADDRESS, address.bytes);
+      more?.(out);
+    });
     let refused = 0;
     const answered = (errno: number) => (refused = errno);
-    this.channel.runNow(message(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, this.channel.port, header, attributes), {
+    this.channel.runNow(out.toBuffer(), {
       first: seq,
       last: seq,
       reply: () => undefined,
@@ -261,46 +240,4 @@ function errnoName(errno: number): string {
   } catch {
     return `errno ${errno}`;
   }
-}
-
-/** An attribute's type and value. */
-type Attribute = [number, Buffer];
-
-const cString = (value: string): Buffer => Buffer.from(`${value}\0`);
-
-function u32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  writeHostU32(buffer, value, 0);
-  return buffer;
-}
-
-function writeHostU32(buffer: Buffer, value: number, at: number): void {
-  if (littleEndian) buffer.writeUInt32LE(value, at);
-  else buffer.writeUInt32BE(value, at);
-}
-
-function writeHostU16(buffer: Buffer, value: number, at: number): void {
-  if (littleEndian) buffer.writeUInt16LE(value, at);
-  else buffer.writeUInt16BE(value, at);
-}
-
-/** struct nlmsghdr, the family's header (ifinfomsg, ifaddrmsg), then the attributes, each padded to 4 bytes. */
-function message(type: number, flags: number, seq: number, port: number, familyHeader: Buffer, attributes: Attribute[] = []): Buffer {
-  const align = (n: number) => (n + 3) & ~3;
-  const length = attributes.reduce((sum, [, value]) => sum + align(4 + value.length), NLMSG_HEADER + familyHeader.length);
-  const buffer = Buffer.alloc(length);
-  writeHostU32(buffer, length, 0);
-  writeHostU16(buffer, type, 4);
-  writeHostU16(buffer, flags, 6);
-  writeHostU32(buffer, seq, 8);
-  writeHostU32(buffer, port, 12);
-  familyHeader.copy(buffer, NLMSG_HEADER);
-  let at = NLMSG_HEADER + familyHeader.length;
-  for (const [attribute, value] of attributes) {
-    writeHostU16(buffer, 4 + value.length, at);
-    writeHostU16(buffer, attribute, at + 2);
-    value.copy(buffer, at + 4);
-    at += align(4 + value.length);
-  }
-  return buffer;
 }
