@@ -67,25 +67,32 @@ export interface PairOptions {
 /**
  * Sends datagrams as another host: bound with IP_TRANSPARENT (which Node cannot
  * set) to that host's address and the heartbeat port, so they pass the receiver's
- * connected heartbeat socket. Each stdin line is a batch of hex datagrams.
+ * connected heartbeat socket. Each stdin line is a batch, one word per datagram: `x`
+ * and its hex, so that an empty datagram is a word too. After each batch it prints
+ * the sends the kernel refused, by errno.
  */
 const spooferScript = `
-import socket, sys
+import errno, json, socket, sys
 source, port, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
 s.bind((source, port))
 print('ready', flush=True)
 for batch, line in enumerate(sys.stdin, 1):
-    for datagram in line.split():
-        s.sendto(bytes.fromhex(datagram), (target, port))
-    print('sent', batch, flush=True)
+    failed = {}
+    for word in line.split():
+        try:
+            s.sendto(bytes.fromhex(word[1:]), (target, port))
+        except OSError as error:
+            name = errno.errorcode.get(error.errno, str(error.errno))
+            failed[name] = failed.get(name, 0) + 1
+    print('sent', batch, json.dumps(failed), flush=True)
 `;
 
 /** An attacker's sender that passes for one director towards the other. */
 export interface Spoofer {
-  /** Sends the datagrams back to back; resolves once they are sent. */
-  send(datagrams: Buffer[]): Promise<void>;
+  /** Sends the datagrams back to back; resolves once they are sent, with the sends that failed by errno. */
+  send(datagrams: Buffer[]): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -207,8 +214,9 @@ export class DirectorPair {
     return {
       send: async (datagrams) => {
         const batch = ++batches;
-        child.stdin!.write(`${datagrams.map((d) => d.toString('hex')).join(' ')}\n`);
-        await lines.waitFor((line) => line === `sent ${batch}`, 10_000);
+        child.stdin!.write(`${datagrams.map((d) => `x${d.toString('hex')}`).join(' ')}\n`);
+        const done = await lines.waitFor((line) => line.startsWith(`sent ${batch} `), 10_000);
+        return JSON.parse(done.slice(`sent ${batch} `.length)) as Record<string, number>;
       },
       stop: () => stopChild(child),
     };
