@@ -114,14 +114,6 @@ while True:
 print(sent, time.monotonic() - start, flush=True)
 `;
 
-async function udpCounters(pair: DirectorPair, node: Director): Promise<Record<string, number>> {
-  const { stdout } = await pair.lab.exec(node.host, 'cat', ['/proc/net/snmp']);
-  const [names, values] = stdout.split('\n').filter((line) => line.startsWith('Udp:'));
-  const keys = names?.split(/\s+/).slice(1) ?? [];
-  const numbers = values?.split(/\s+/).slice(1).map(Number) ?? [];
-  return Object.fromEntries(keys.map((key, i) => [key, numbers[i] ?? 0]));
-}
-
 /** A genuine heartbeat of the active to the backup, taken off the wire, made into a forgery of the kind. */
 async function forgery(pair: DirectorPair, active: Director, backup: Director, kind: ForgeryKind): Promise<Buffer> {
   const [genuine] = await pair.captureHeartbeats(active, backup, 1);
@@ -151,7 +143,7 @@ interface Step {
 async function floodOnce(pair: DirectorPair, active: Director, backup: Director, datagram: Buffer, rate: number): Promise<Step> {
   const status = () => Promise.all([pair.status(active), pair.status(backup)]);
   const [activeBefore, backupBefore] = await status();
-  const udpBefore = await udpCounters(pair, backup);
+  const kernelBefore = await pair.lab.snmp(backup.host);
   const logsFrom = backup.logs.items.length;
   const changesBefore = pair.roleChanges(active).length + pair.roleChanges(backup).length;
   const { stdout } = await pair.lab.exec(pair.outsider, 'python3', [
@@ -166,7 +158,7 @@ async function floodOnce(pair: DirectorPair, active: Director, backup: Director,
   ]);
   await sleep(100);
   const [activeAfter, backupAfter] = await status();
-  const udpAfter = await udpCounters(pair, backup);
+  const kernelAfter = await pair.lab.snmp(backup.host);
   const [sentCount, elapsed] = stdout.trim().split(/\s+/).map(Number);
   const sentOn = (s: DaemonStatus, path: number) => s.peer?.paths[path]?.sent ?? 0;
   const acceptedOn = (s: DaemonStatus, path: number) => s.peer?.paths[path]?.accepted ?? 0;
@@ -184,7 +176,7 @@ async function floodOnce(pair: DirectorPair, active: Director, backup: Director,
     reached: Math.round((sentCount ?? 0) / (elapsed ?? seconds)),
     missed,
     sent,
-    bufferDrops: (udpAfter.RcvbufErrors ?? 0) - (udpBefore.RcvbufErrors ?? 0),
+    bufferDrops: (kernelAfter.UdpRcvbufErrors ?? 0) - (kernelBefore.UdpRcvbufErrors ?? 0),
     rejected,
     declaredDead: during.some((e) => e.event === 'peer.dead'),
     roleChanges: pair.roleChanges(active).length + pair.roleChanges(backup).length - changesBefore,

@@ -157,6 +157,23 @@ export class Lab {
     return run('ip', ['netns', 'exec', host.netns, cmd, ...args], input);
   }
 
+  /**
+   * The kernel's IP and UDP counters of the host's namespace (/proc/net/snmp), named
+   * as nstat names them: `IpReasmFails`, `UdpRcvbufErrors`, …
+   */
+  async snmp(host: Host): Promise<Record<string, number>> {
+    const { stdout } = await this.exec(host, 'cat', ['/proc/net/snmp']);
+    const counters: Record<string, number> = {};
+    const lines = stdout.trim().split('\n');
+    // pairs of lines: `Udp: InDatagrams NoPorts …` then `Udp: 12 0 …`
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const [protocol, ...names] = lines[i]!.split(/\s+/);
+      const values = lines[i + 1]!.split(/\s+/).slice(1);
+      names.forEach((name, at) => (counters[`${protocol!.replace(':', '')}${name}`] = Number(values[at])));
+    }
+    return counters;
+  }
+
   /** Starts a long-running process inside the host's namespace; destroy() ends it. */
   spawn(host: Host, cmd: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', host.netns, cmd, ...args], { stdio: 'pipe', ...options });
