@@ -7,11 +7,12 @@
 // services come as JSON: JSON.parse gives each object its properties inside it, where
 // structured clone's deserializer put most of them in a second array (1,077 → 732 B a
 // service at 100,000 × 2), and their repeated values are then made one (SharedValues).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, type Diagnostic } from './diagnostics.js';
 import type { HostFacts } from './host.js';
 import type { ConfigFormat } from './frontend.js';
+import { backgroundNice, startHelperThread, type ThreadRank } from '../lib/helper-thread.js';
 import { loaderHeapBytes } from './limits.js';
 import type { Model, VirtualService } from './model.js';
 import { SharedValues } from './shared-values.js';
@@ -33,23 +34,11 @@ export type WorkerAnswer =
 /** What the daemon asks the worker for: the next slice. */
 export const nextSlice = 'next';
 
-/**
- * The worker's nice value (per thread on Linux) beside an event loop at normal priority. A
- * reload's load is a CPU burst (about a quarter of a second for the lab's small file on a
- * 2-core machine shared with builds), and at the daemon's own priority it took the CPU from
- * the event loop that sends the heartbeats: they came late, and the peer claimed.
- */
-export const loaderNice = 10;
+/** The loader's nice value beside an event loop at normal priority (helper-thread.ts). */
+export const loaderNice = backgroundNice;
 
-/**
- * Where the loader thread runs. Beside a raised event loop (real-time, or a negative nice
- * value) it runs one step below it, as the daemon's other helper threads do. Far below it,
- * it stalled the event loop: Node joins a worker's thread when it ends, and a thread at
- * nice 10 on a busy host waits long for a CPU (README "Reload": 39–143 ms a reload, 236 ms
- * in a chaos run). `background`: loaderNice, beside an event loop at normal priority;
- * `as-started`: as the caller's thread starts it (reset-on-fork: normal scheduling, nice 0).
- */
-export type LoaderRank = 'as-started' | 'background' | { realtime: number } | { nice: number };
+/** Where the loader thread runs: as the daemon's other helper threads (helper-thread.ts). */
+export type LoaderRank = ThreadRank;
 
 /** Services (or warnings) per slice: about a millisecond of deserialising on the event loop. */
 export const sliceSize = 250;
@@ -57,14 +46,9 @@ export const sliceSize = 250;
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSources ? './load-worker.ts' : './load-worker.js', import.meta.url);
 
-/** Built, the worker is the .js beside this file; run from the TypeScript sources (benchmarks,
- *  through tsx), a worker does not inherit tsx's loader, so it registers it first. The heap
- *  limit makes a file that needs more memory than the budget fail the load, not the daemon. */
+/** The heap limit makes a file that needs more memory than the budget fail the load, not the daemon. */
 function startWorker(workerData: unknown): Worker {
-  const resourceLimits = { maxOldGenerationSizeMb: Math.ceil(loaderHeapBytes / 2 ** 20) };
-  if (!fromSources) return new Worker(workerUrl, { workerData, resourceLimits });
-  const bootstrap = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(workerUrl.href)}))`;
-  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
+  return startHelperThread(workerUrl, workerData, { maxOldGenerationSizeMb: Math.ceil(loaderHeapBytes / 2 ** 20) });
 }
 
 /** What the worker is started with. */
