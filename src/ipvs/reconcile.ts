@@ -5,11 +5,12 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import type { DesiredTable } from './desired.js';
-import { diffService } from './diff.js';
+import { diffChunk, type KernelChunk } from './diff.js';
 import { describeOperation, type IpvsDriver, type IpvsOperation, type OperationFailure } from './operations.js';
 import { forEachInChunks } from './chunks.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import { ShardedMap } from '../lib/sharded-map.js';
+import { TimeSlice } from '../lib/time-slice.js';
 import { serviceKey, type IpvsService, type ServiceIdentity } from './table.js';
 
 export interface ReconcileResult {
@@ -29,6 +30,45 @@ export type OperationCounts = Partial<Record<IpvsOperation['kind'], number>>;
 export interface ReconcilerOptions {
   /** Services diffed and applied between two yields to the event loop. */
   chunkSize?: number;
+}
+
+/** The whole table wanted: the services it owns and the keys of those it wants in the
+ *  kernel (in order), a slice at a time; and the operations that make a chunk of the
+ *  kernel's services (undefined: not there) what it wants. */
+export interface TableTarget {
+  slices(): AsyncIterable<TableSlice>;
+  diff(chunk: KernelChunk): IpvsOperation[] | Promise<IpvsOperation[]>;
+}
+
+export interface TableSlice {
+  owned: ReadonlyArray<readonly [string, ServiceIdentity]>;
+  wanted: readonly string[];
+}
+
+/** A desired table built on this thread as a TableTarget. */
+export function localTable(desired: DesiredTable, sliceSize: number): TableTarget {
+  const byKey = new ShardedMap<IpvsService>();
+  return {
+    async *slices() {
+      let owned: Array<[string, ServiceIdentity]> = [];
+      for (const entry of desired.owned) {
+        owned.push(entry);
+        if (owned.length < sliceSize) continue;
+        yield { owned, wanted: [] };
+        owned = [];
+      }
+      yield { owned, wanted: [] };
+      for (let offset = 0; offset < desired.services.length; offset += sliceSize) {
+        const wanted = desired.services.slice(offset, offset + sliceSize).map((service) => {
+          const key = serviceKey(service);
+          byKey.set(key, service);
+          return key;
+        });
+        yield { owned: [], wanted };
+      }
+    },
+    diff: (chunk) => diffChunk(chunk, byKey),
+  };
 }
 
 export class IpvsReconciler {
@@ -51,27 +91,35 @@ export class IpvsReconciler {
 
   /** The whole table: every service tandem owns is made to match `desired`. */
   reconcile(desired: DesiredTable, reason: string): Promise<ReconcileResult> {
+    return this.reconcileTable(localTable(desired, this.chunkSize), reason);
+  }
+
+  /** The whole table, as `target` has it (built here, or by the table planner's thread). */
+  reconcileTable(target: TableTarget, reason: string): Promise<ReconcileResult> {
     return this.queue.run(async () => {
       const started = performance.now();
-      await this.own(desired);
       // whole tables: Maps of 100,000 would each rehash for 5–12 ms when they double
+      const wanted = new ShardedMap<true>();
+      const keys: string[] = [];
+      const slice = new TimeSlice();
+      for await (const part of target.slices()) {
+        for (const [key, identity] of part.owned) this.owned.set(key, identity);
+        for (const key of part.wanted) {
+          wanted.set(key, true);
+          keys.push(key);
+        }
+        if (slice.spent) await slice.next();
+      }
       const actual = new ShardedMap<IpvsService>();
       await forEachInChunks(await this.driver.listServices(), this.chunkSize, (service) => {
         const key = serviceKey(service);
         if (this.owned.has(key)) actual.set(key, service);
       });
-      const wanted = new ShardedMap<IpvsService>();
-      const keys: string[] = [];
-      await forEachInChunks(desired.services, this.chunkSize, (service) => {
-        const key = serviceKey(service);
-        wanted.set(key, service);
-        keys.push(key);
-      });
       // Deletions last, after every addition and edit.
       await forEachInChunks(actual.keys(), this.chunkSize, (key) => {
         if (!wanted.has(key)) keys.push(key);
       });
-      return this.apply(keys, actual, wanted, started, reason);
+      return this.apply(keys, actual, wanted, (chunk) => target.diff(chunk), started, reason);
     });
   }
 
@@ -89,7 +137,7 @@ export class IpvsReconciler {
         if (service) actual.set(key, service);
       }
       const wanted = new Map(desired.services.map((service) => [serviceKey(service), service]));
-      return this.apply(keys, actual, wanted, started, reason);
+      return this.apply(keys, actual, wanted, (chunk) => diffChunk(chunk, wanted), started, reason);
     });
   }
 
@@ -100,7 +148,8 @@ export class IpvsReconciler {
   private async apply(
     keys: string[],
     actual: ReadonlyMap<string, IpvsService>,
-    wanted: ReadonlyMap<string, IpvsService>,
+    wanted: { has(key: string): boolean },
+    diff: (chunk: KernelChunk) => IpvsOperation[] | Promise<IpvsOperation[]>,
     started: number,
     reason: string,
   ): Promise<ReconcileResult> {
@@ -116,8 +165,7 @@ export class IpvsReconciler {
       const lists = await this.driver.listDestinationsOf(read);
       read.forEach((service, index) => (service.destinations = lists[index] ?? []));
       result.servicesRead += read.length;
-      const operations: IpvsOperation[] = [];
-      for (const key of chunk) operations.push(...diffService(actual.get(key), wanted.get(key)));
+      const operations = await diff(chunk.map((key) => [key, actual.get(key)]));
       if (operations.length === 0) continue;
       const failures = await this.driver.apply(operations);
       result.operations.push(...operations);
