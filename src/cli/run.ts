@@ -230,7 +230,8 @@ export const runCommand: CommandModule = {
           });
         });
         const health = new HealthMonitor({ logger, stats: stats.health });
-        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
+        // the table planner's thread, like the loader's, one step below the event loop
+        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs, plannerRank: () => loaderRank });
         let daemon: Daemon | undefined;
         // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
         const metrics = model.metrics && (await import('../metrics/index.js'));

@@ -36,7 +36,7 @@ export interface ReconcilerOptions {
  *  kernel (in order), a slice at a time; and the operations that make a chunk of the
  *  kernel's services (undefined: not there) what it wants. */
 export interface TableTarget {
-  slices(): AsyncIterable<TableSlice>;
+  slices(): AsyncIterable<TableSlice> | Iterable<TableSlice>;
   diff(chunk: KernelChunk): IpvsOperation[] | Promise<IpvsOperation[]>;
 }
 
@@ -46,10 +46,10 @@ export interface TableSlice {
 }
 
 /** A desired table built on this thread as a TableTarget. */
-export function localTable(desired: DesiredTable, sliceSize: number): TableTarget {
+export function localTable(desired: DesiredTable, sliceSize: number): Omit<TableTarget, 'slices'> & { slices(): Iterable<TableSlice> } {
   const byKey = new ShardedMap<IpvsService>();
   return {
-    async *slices() {
+    *slices() {
       let owned: Array<[string, ServiceIdentity]> = [];
       for (const entry of desired.owned) {
         owned.push(entry);
