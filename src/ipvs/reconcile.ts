@@ -14,8 +14,12 @@ import { TimeSlice } from '../lib/time-slice.js';
 import { serviceKey, type IpvsService, type ServiceIdentity } from './table.js';
 
 export interface ReconcileResult {
-  /** Applied or attempted, in order. */
+  /** Applied or attempted, in order: the first KEPT_OPERATIONS of them. A claim of a big
+   *  table is hundreds of thousands, and each holds its service: kept, they held the whole
+   *  desired table on the event loop's heap until the result was dropped. */
   operations: IpvsOperation[];
+  /** All of them. */
+  operationCount: number;
   /** How many operations of each kind: tallied a chunk at a time, as a claim of a big table
    *  is hundreds of thousands of them (counting them at the end held the loop 5–15 ms). */
   byKind: OperationCounts;
@@ -26,6 +30,9 @@ export interface ReconcileResult {
 }
 
 export type OperationCounts = Partial<Record<IpvsOperation['kind'], number>>;
+
+/** Operations a result names (the rest it counts): far more than a repair's log line names. */
+export const KEPT_OPERATIONS = 1000;
 
 export interface ReconcilerOptions {
   /** Services diffed and applied between two yields to the event loop. */
@@ -153,7 +160,7 @@ export class IpvsReconciler {
     started: number,
     reason: string,
   ): Promise<ReconcileResult> {
-    const result: ReconcileResult = { operations: [], byKind: {}, failures: [], servicesRead: 0, durationMs: 0 };
+    const result: ReconcileResult = { operations: [], operationCount: 0, byKind: {}, failures: [], servicesRead: 0, durationMs: 0 };
     for (let offset = 0; offset < keys.length; offset += this.chunkSize) {
       if (offset > 0) await yieldToEventLoop(); // between chunks, as forEachInChunks does
       const chunk = keys.slice(offset, offset + this.chunkSize);
@@ -168,8 +175,11 @@ export class IpvsReconciler {
       const operations = await diff(chunk.map((key) => [key, actual.get(key)]));
       if (operations.length === 0) continue;
       const failures = await this.driver.apply(operations);
-      result.operations.push(...operations);
+      result.operations.push(...operations.slice(0, KEPT_OPERATIONS - result.operations.length));
+      result.operationCount += operations.length;
       for (const { kind } of operations) result.byKind[kind] = (result.byKind[kind] ?? 0) + 1;
+      if (this.logger.isLevelEnabled('debug'))
+        for (const operation of operations) this.logger.debug({ event: 'ipvs.operation' }, describeOperation(operation));
       result.failures.push(...failures);
     }
     result.durationMs = Math.round(performance.now() - started);
@@ -184,9 +194,6 @@ export class IpvsReconciler {
         failure.error.message,
       );
     }
-    if (this.logger.isLevelEnabled('debug')) {
-      for (const operation of result.operations) this.logger.debug({ event: 'ipvs.operation' }, describeOperation(operation));
-    }
     this.logger.info(
       {
         event: 'ipvs.reconciled',
@@ -196,9 +203,9 @@ export class IpvsReconciler {
         servicesRead: result.servicesRead,
         durationMs: result.durationMs,
       },
-      result.operations.length === 0
+      result.operationCount === 0
         ? `IPVS table already as desired (${reason})`
-        : `IPVS table reconciled (${reason}): ${result.operations.length} operations, ${result.failures.length} failed`,
+        : `IPVS table reconciled (${reason}): ${result.operationCount} operations, ${result.failures.length} failed`,
     );
   }
 }
