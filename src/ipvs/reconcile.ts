@@ -45,6 +45,8 @@ export interface ReconcilerOptions {
 export interface TableTarget {
   slices(): AsyncIterable<TableSlice> | Iterable<TableSlice>;
   diff(chunk: KernelChunk): IpvsOperation[] | Promise<IpvsOperation[]>;
+  /** Called once the reconcile is over (the planner's thread lets the table go). */
+  done?(): void;
 }
 
 export interface TableSlice {
@@ -103,31 +105,33 @@ export class IpvsReconciler {
 
   /** The whole table, as `target` has it (built here, or by the table planner's thread). */
   reconcileTable(target: TableTarget, reason: string): Promise<ReconcileResult> {
-    return this.queue.run(async () => {
-      const started = performance.now();
-      // whole tables: Maps of 100,000 would each rehash for 5–12 ms when they double
-      const wanted = new ShardedMap<true>();
-      const keys: string[] = [];
-      const slice = new TimeSlice();
-      for await (const part of target.slices()) {
-        for (const [key, identity] of part.owned) this.owned.set(key, identity);
-        for (const key of part.wanted) {
-          wanted.set(key, true);
-          keys.push(key);
-        }
-        if (slice.spent) await slice.next();
+    return this.queue.run(() => this.reconcileWhole(target, reason).finally(() => target.done?.()));
+  }
+
+  private async reconcileWhole(target: TableTarget, reason: string): Promise<ReconcileResult> {
+    const started = performance.now();
+    // whole tables: Maps of 100,000 would each rehash for 5–12 ms when they double
+    const wanted = new ShardedMap<true>();
+    const keys: string[] = [];
+    const slice = new TimeSlice();
+    for await (const part of target.slices()) {
+      for (const [key, identity] of part.owned) this.owned.set(key, identity);
+      for (const key of part.wanted) {
+        wanted.set(key, true);
+        keys.push(key);
       }
-      const actual = new ShardedMap<IpvsService>();
-      await forEachInChunks(await this.driver.listServices(), this.chunkSize, (service) => {
-        const key = serviceKey(service);
-        if (this.owned.has(key)) actual.set(key, service);
-      });
-      // Deletions last, after every addition and edit.
-      await forEachInChunks(actual.keys(), this.chunkSize, (key) => {
-        if (!wanted.has(key)) keys.push(key);
-      });
-      return this.apply(keys, actual, wanted, (chunk) => target.diff(chunk), started, reason);
+      if (slice.spent) await slice.next();
+    }
+    const actual = new ShardedMap<IpvsService>();
+    await forEachInChunks(await this.driver.listServices(), this.chunkSize, (service) => {
+      const key = serviceKey(service);
+      if (this.owned.has(key)) actual.set(key, service);
     });
+    // Deletions last, after every addition and edit.
+    await forEachInChunks(actual.keys(), this.chunkSize, (key) => {
+      if (!wanted.has(key)) keys.push(key);
+    });
+    return this.apply(keys, actual, wanted, (chunk) => target.diff(chunk), started, reason);
   }
 
   /** Only the services `desired` owns (desiredTable for some services, e.g. the one

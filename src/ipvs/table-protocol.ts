@@ -20,7 +20,9 @@ export type PlannerRequest =
   /** Builds the desired table; answered with its first slice. */
   | { type: 'desire'; id: number; role: IpvsRole; deviations: HealthDeviations }
   | { type: 'next'; id: number }
-  | { type: 'diff'; id: number; chunk: KernelChunk };
+  | { type: 'diff'; id: number; chunk: KernelChunk }
+  /** The reconcile is over: the thread lets its desired table go. */
+  | { type: 'done' };
 
 export type PlannerAnswer =
   | ({ type: 'slice'; id: number; last: boolean } & TableSlice)

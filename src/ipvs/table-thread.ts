@@ -87,6 +87,7 @@ export class TableThread {
         if (answer.type !== 'operations') throw new Error(`the IPVS table planner answered a diff with ${answer.type}`);
         return answer.operations;
       },
+      done: () => this.worker?.postMessage({ type: 'done' } satisfies PlannerRequest),
     };
   }
 

@@ -44,6 +44,7 @@ function nextSlice(id: number): PlannerAnswer {
 let queue = Promise.resolve();
 port.on('message', (request: PlannerRequest) => {
   if (request.type === 'model') plan.setModel(request.head);
+  else if (request.type === 'done') queue = queue.then(() => (table = undefined));
   else if (request.type === 'services') plan.addServices(JSON.parse(request.servicesJson) as Parameters<typeof plan.addServices>[0]);
   else
     queue = queue.then(async () => {
