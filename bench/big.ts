@@ -5,7 +5,9 @@
 // longest event-loop stall and how late a heartbeat timer of 10 ms ran; then per phase (load,
 // apply, reconcile, status) and the director's memory per service. Runs under the V8 flags
 // the daemon runs with (src/cli/main.ts's first line): they decide what the GC costs.
-// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
+// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_PLANNER=loop or thread plans
+// every whole table on the event loop or on the planner's thread (default: as the daemon does,
+// from TABLE_THREAD_SERVICES services); TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
 // and a CPU profile (written to DIR) and lists each late heartbeat with its time, to line the
 // stalls up with what ran (README: Big tables on the event loop).
 import { spawn } from 'node:child_process';
@@ -31,6 +33,9 @@ const collectGarbage = runInNewContext('gc') as () => void;
 
 const HEARTBEAT_MS = 10;
 const traceDir = process.env.TANDEM_BENCH_BIG_TRACE;
+const plannerPlace = process.env.TANDEM_BENCH_BIG_PLANNER;
+if (plannerPlace !== undefined && plannerPlace !== 'loop' && plannerPlace !== 'thread')
+  throw new Error(`TANDEM_BENCH_BIG_PLANNER=${plannerPlace}: loop or thread`);
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 
 interface StepFigures {
@@ -142,14 +147,16 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const built = (folder: string, file = 'index') => `../dist/${folder}/${file}.js`;
   const { loadConfigOffThread } = (await import(built('config'))) as typeof import('../src/config/index.js');
   const { HealthMonitor } = (await import(built('health'))) as typeof import('../src/health/index.js');
-  const { IpvsBalancer, readTable } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const { IpvsBalancer, readTable, TABLE_THREAD_SERVICES } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const tableThreadFrom = plannerPlace === 'loop' ? Infinity : plannerPlace === 'thread' ? 0 : TABLE_THREAD_SERVICES;
   const { jsonChunks } = (await import(built('lib', 'json-chunks'))) as typeof import('../src/lib/json-chunks.js');
   const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
   const text = bigConfigText('ipvsadm', table);
   await writeFile(path, text);
   console.log(
     `${table.services} ${table.kind === 'vip' ? 'TCP VIP' : 'fwmark'} services × ${table.servers} real servers ` +
-      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB):`,
+      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB), whole tables planned ` +
+      `${table.services >= tableThreadFrom ? "on the planner's thread" : 'on the event loop'}:`,
   );
 
   const empty = heapUsed();
@@ -163,7 +170,15 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const health = new HealthMonitor({ logger, runCheck: passAfterASecond });
   const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
   const [balancer, create] = await step(() =>
-    IpvsBalancer.create({ model, self, logger, health, openKernel: () => Promise.resolve(kernel), repairInterval: 3_600_000 }),
+    IpvsBalancer.create({
+      model,
+      self,
+      logger,
+      health,
+      openKernel: () => Promise.resolve(kernel),
+      repairInterval: 3_600_000,
+      tableThreadFrom,
+    }),
   );
   console.log(show('health state, services by key', create));
   const withHealth = heapUsed();
