@@ -1,7 +1,8 @@
 // Big tables at host speed (an in-memory IPVS table, no kernel): the daemon's path for an
 // ipvsadm rules file of 10,000 × 4 and 100,000 × 2 services (TCP VIPs and firewall marks):
 // loading it in the worker, planning health checks, the claim (the whole table from empty),
-// a reload with one weight changed and `tandem status` down to its JSON. For each step, the
+// twelve seconds active and idle (when V8's memory reducer would collect), a reload with one
+// weight changed and `tandem status` down to its JSON. For each step, the
 // longest event-loop stall and how late a heartbeat timer of 10 ms ran; then per phase (load,
 // apply, reconcile, status) and the director's memory per service. Runs under the V8 flags
 // the daemon runs with (src/cli/main.ts's first line): they decide what the GC costs.
@@ -32,6 +33,8 @@ setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 const HEARTBEAT_MS = 10;
+/** Idle after the claim: longer than V8's memory reducer waits (8 s) before it collects. */
+const IDLE_MS = 12_000;
 const traceDir = process.env.TANDEM_BENCH_BIG_TRACE;
 const plannerPlace = process.env.TANDEM_BENCH_BIG_PLANNER;
 if (plannerPlace !== undefined && plannerPlace !== 'loop' && plannerPlace !== 'thread')
@@ -185,6 +188,9 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
 
   const [, claim] = await step(() => balancer.activate());
   console.log(show('claim: whole table from empty', claim));
+  // V8's memory reducer collects the whole heap some seconds after allocation slows down
+  const [, idle] = await step(() => sleep(IDLE_MS));
+  console.log(show(`active and idle for ${IDLE_MS / 1000} s`, idle));
   // the reloaded model as the daemon gets it, from the loader; both models are held meanwhile
   const changedPath = `${path}.changed`;
   const middle = Math.floor(table.services / 2);
@@ -213,9 +219,9 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
     `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
       `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}`,
   );
-  const steps = [load, create, claim, reload, statusStep, jsonStep];
+  const steps = [load, create, claim, idle, reload, statusStep, jsonStep];
   console.log(
-    `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
+    `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; idle ${phase(idle)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
       `heartbeat late ≤ ${Math.max(...steps.map((f) => f.lateMs)).toFixed(1)} ms`,
   );
   if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);
