@@ -163,6 +163,7 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   );
 
   const empty = heapUsed();
+  const rssEmpty = process.memoryUsage().rss;
   const [loaded, load] = await step(() => loadConfigOffThread(path));
   console.log(show('load (worker, streamed back)', load));
   const { model } = loaded;
@@ -191,6 +192,8 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   // V8's memory reducer collects the whole heap some seconds after allocation slows down
   const [, idle] = await step(() => sleep(IDLE_MS));
   console.log(show(`active and idle for ${IDLE_MS / 1000} s`, idle));
+  // both threads' heaps (the planner's holds its copy of the model), and what malloc kept
+  const rssActive = process.memoryUsage().rss;
   // the reloaded model as the daemon gets it, from the loader; both models are held meanwhile
   const changedPath = `${path}.changed`;
   const middle = Math.floor(table.services / 2);
@@ -217,7 +220,8 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const perService = (bytes: number) => `${Math.round(bytes / table.services)} B`;
   console.log(
     `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
-      `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}`,
+      `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}; ` +
+      `process RSS once active and idle ${perService(rssActive - rssEmpty)} (the bench's in-memory table included)`,
   );
   const steps = [load, create, claim, idle, reload, statusStep, jsonStep];
   console.log(
