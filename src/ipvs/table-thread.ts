@@ -6,7 +6,7 @@
 // from the configured weights, and the kernel's services a chunk at a time, and answers with
 // the operations. If the thread stops unasked it is counted and logged, what waited for it
 // fails with PlannerStopped (the balancer then plans on the event loop), and the next
-// request starts a new one.
+// request starts a new one; so does a thread that does not answer in time.
 import type { Worker } from 'node:worker_threads';
 import type { HealthView, Model } from '../config/model.js';
 import { startHelperThread, type ThreadRank } from '../lib/helper-thread.js';
@@ -35,7 +35,13 @@ export interface TableThreadOptions {
   rank: () => ThreadRank;
   /** How a thread is started (tests start one that fails). */
   start?: (input: PlannerInput) => Worker;
+  /** A thread that has not answered a request by then is ended, as if it had crashed
+   *  (default ANSWER_WITHIN_MS): a claim must not wait on a thread that hangs. */
+  answerWithinMs?: number;
 }
+
+/** Each request is milliseconds of work (the desired table of 100,000 services, under a second). */
+export const ANSWER_WITHIN_MS = 10_000;
 
 type Request = Extract<PlannerRequest, { id: number }>;
 
@@ -108,13 +114,26 @@ export class TableThread {
     const worker = this.worker;
     if (!worker) return Promise.reject(new PlannerStopped('the IPVS table planner is not running'));
     const id = this.nextId++;
+    const within = this.options.answerWithinMs ?? ANSWER_WITHIN_MS;
+    const deadline = setTimeout(() => {
+      this.stopped(worker, `no answer to ${request.type} within ${within} ms`);
+      void worker.terminate();
+    }, within);
+    deadline.unref();
     return new Promise<PlannerAnswer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.postMessage({ ...request, id } satisfies PlannerRequest);
-    }).then((answer) => {
-      if (answer.type === 'failed') throw new Error(`the IPVS table planner: ${answer.message}`);
-      return answer;
-    });
+    }).then(
+      (answer) => {
+        clearTimeout(deadline);
+        if (answer.type === 'failed') throw new Error(`the IPVS table planner: ${answer.message}`);
+        return answer;
+      },
+      (error: unknown) => {
+        clearTimeout(deadline);
+        throw error;
+      },
+    );
   }
 
   private async send(worker: Worker, sent: { model: Model }): Promise<void> {
