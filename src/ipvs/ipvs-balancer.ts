@@ -25,9 +25,11 @@ import { serviceKey } from './table.js';
 import { PlannerStopped, TableThread } from './table-thread.js';
 import type { ThreadRank } from '../lib/helper-thread.js';
 
-/** From this many services, whole tables are planned on the table planner's thread
- *  (README: Big tables on the event loop, for the measurement behind it). */
-export const TABLE_THREAD_SERVICES = 5000;
+/** From this many services, whole tables are planned on the table planner's thread. At
+ *  10,000 × 4 the thread made no difference to the longest stall and costs a copy of the
+ *  model (about 1 kB a service); at 100,000 × 2 it kept the claim's garbage off the event
+ *  loop's heap (README: Whole tables on the planner's thread). */
+export const TABLE_THREAD_SERVICES = 50_000;
 
 /** What the balancer needs of the kernel's IPVS (IpvsNetlink; an in-memory one in unit tests). */
 export interface IpvsKernel extends IpvsDriver, TimeoutsDriver, SyncDaemonDriver {
