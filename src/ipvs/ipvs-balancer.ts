@@ -27,7 +27,7 @@ import type { ThreadRank } from '../lib/helper-thread.js';
 
 /** From this many services, whole tables are planned on the table planner's thread. At
  *  10,000 × 4 the thread made no difference to the longest stall and costs a copy of the
- *  model (about 1 kB a service); at 100,000 × 2 it kept the claim's garbage off the event
+ *  model (about 1 kB a service); at 100,000 × 2 it keeps the claim's garbage off the event
  *  loop's heap (README: Whole tables on the planner's thread). */
 export const TABLE_THREAD_SERVICES = 50_000;
 
