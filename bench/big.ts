@@ -1,11 +1,14 @@
 // Big tables at host speed (an in-memory IPVS table, no kernel): the daemon's path for an
 // ipvsadm rules file of 10,000 × 4 and 100,000 × 2 services (TCP VIPs and firewall marks):
 // loading it in the worker, planning health checks, the claim (the whole table from empty),
-// a reload with one weight changed and `tandem status` down to its JSON. For each step, the
+// twelve seconds active and idle (when V8's memory reducer would collect), a reload with one
+// weight changed and `tandem status` down to its JSON. For each step, the
 // longest event-loop stall and how late a heartbeat timer of 10 ms ran; then per phase (load,
 // apply, reconcile, status) and the director's memory per service. Runs under the V8 flags
 // the daemon runs with (src/cli/main.ts's first line): they decide what the GC costs.
-// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
+// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_PLANNER=loop or thread plans
+// every whole table on the event loop or on the planner's thread (default: as the daemon does,
+// from TABLE_THREAD_SERVICES services); TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
 // and a CPU profile (written to DIR) and lists each late heartbeat with its time, to line the
 // stalls up with what ran (README: Big tables on the event loop).
 import { spawn } from 'node:child_process';
@@ -30,7 +33,12 @@ setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 const HEARTBEAT_MS = 10;
+/** Idle after the claim: longer than V8's memory reducer waits (8 s) before it collects. */
+const IDLE_MS = 12_000;
 const traceDir = process.env.TANDEM_BENCH_BIG_TRACE;
+const plannerPlace = process.env.TANDEM_BENCH_BIG_PLANNER;
+if (plannerPlace !== undefined && plannerPlace !== 'loop' && plannerPlace !== 'thread')
+  throw new Error(`TANDEM_BENCH_BIG_PLANNER=${plannerPlace}: loop or thread`);
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 
 interface StepFigures {
@@ -142,17 +150,20 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const built = (folder: string, file = 'index') => `../dist/${folder}/${file}.js`;
   const { loadConfigOffThread } = (await import(built('config'))) as typeof import('../src/config/index.js');
   const { HealthMonitor } = (await import(built('health'))) as typeof import('../src/health/index.js');
-  const { IpvsBalancer, readTable } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const { IpvsBalancer, readTable, TABLE_THREAD_SERVICES } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const tableThreadFrom = plannerPlace === 'loop' ? Infinity : plannerPlace === 'thread' ? 0 : TABLE_THREAD_SERVICES;
   const { jsonChunks } = (await import(built('lib', 'json-chunks'))) as typeof import('../src/lib/json-chunks.js');
   const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
   const text = bigConfigText('ipvsadm', table);
   await writeFile(path, text);
   console.log(
     `${table.services} ${table.kind === 'vip' ? 'TCP VIP' : 'fwmark'} services × ${table.servers} real servers ` +
-      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB):`,
+      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB), whole tables planned ` +
+      `${table.services >= tableThreadFrom ? "on the planner's thread" : 'on the event loop'}:`,
   );
 
   const empty = heapUsed();
+  const rssEmpty = process.memoryUsage().rss;
   const [loaded, load] = await step(() => loadConfigOffThread(path));
   console.log(show('load (worker, streamed back)', load));
   const { model } = loaded;
@@ -163,13 +174,26 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const health = new HealthMonitor({ logger, runCheck: passAfterASecond });
   const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
   const [balancer, create] = await step(() =>
-    IpvsBalancer.create({ model, self, logger, health, openKernel: () => Promise.resolve(kernel), repairInterval: 3_600_000 }),
+    IpvsBalancer.create({
+      model,
+      self,
+      logger,
+      health,
+      openKernel: () => Promise.resolve(kernel),
+      repairInterval: 3_600_000,
+      tableThreadFrom,
+    }),
   );
   console.log(show('health state, services by key', create));
   const withHealth = heapUsed();
 
   const [, claim] = await step(() => balancer.activate());
   console.log(show('claim: whole table from empty', claim));
+  // V8's memory reducer collects the whole heap some seconds after allocation slows down
+  const [, idle] = await step(() => sleep(IDLE_MS));
+  console.log(show(`active and idle for ${IDLE_MS / 1000} s`, idle));
+  // both threads' heaps (the planner's holds its copy of the model), and what malloc kept
+  const rssActive = process.memoryUsage().rss;
   // the reloaded model as the daemon gets it, from the loader; both models are held meanwhile
   const changedPath = `${path}.changed`;
   const middle = Math.floor(table.services / 2);
@@ -196,11 +220,12 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const perService = (bytes: number) => `${Math.round(bytes / table.services)} B`;
   console.log(
     `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
-      `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}`,
+      `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}; ` +
+      `process RSS once active and idle ${perService(rssActive - rssEmpty)} (the bench's in-memory table included)`,
   );
-  const steps = [load, create, claim, reload, statusStep, jsonStep];
+  const steps = [load, create, claim, idle, reload, statusStep, jsonStep];
   console.log(
-    `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
+    `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; idle ${phase(idle)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
       `heartbeat late ≤ ${Math.max(...steps.map((f) => f.lateMs)).toFixed(1)} ms`,
   );
   if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);

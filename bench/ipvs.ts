@@ -298,7 +298,7 @@ async function runInGuest(): Promise<void> {
         }
         if (!ipvsadmRead || !read || !inProcess || !save) throw new Error('no read was measured');
         console.log(
-          `  read for a reconcile (all ${read.value.servicesRead} services, ${read.value.operations.length} changes): ` +
+          `  read for a reconcile (all ${read.value.servicesRead} services, ${read.value.operationCount} changes): ` +
             `tandem ${seconds(read.ms)} (event loop blocked ≤ ${read.maxBlockedMs.toFixed(0)} ms), ` +
             `ipvsadm -S -n ${seconds(ipvsadmRead.ms)}: tandem/ipvsadm ${ratio(read.ms, ipvsadmRead.ms)}`,
         );
@@ -339,7 +339,7 @@ async function runInGuest(): Promise<void> {
         next.virtualServices[Math.floor(count / 4)]!.realServers[0]!.weight = 13;
         const narrow = await reloadChangedServices(ipvs, reconciler, config, next);
         console.log(
-          `  one changed weight: tandem reload of the changed service ${seconds(narrow.ms)}, ${narrow.value.operations.length} change ` +
+          `  one changed weight: tandem reload of the changed service ${seconds(narrow.ms)}, ${narrow.value.operationCount} change ` +
             `(event loop blocked ≤ ${narrow.maxBlockedMs.toFixed(0)} ms); the whole table rebuilt and read ${seconds(reload.ms)}; ` +
             `ipvsadm -R of one -e rule ${seconds(edit.ms)}`,
         );
@@ -375,7 +375,7 @@ async function runOnHost(): Promise<void> {
   console.log(
     `tandem's own work for 10000 services × 4 real servers at host speed (in-memory table, no kernel): ` +
       `claim ${claim.ms.toFixed(0)} ms; reload with one weight change ${narrow.ms.toFixed(0)} ms ` +
-      `(${narrow.value.operations.length} change, ${narrow.value.servicesRead} service read; the whole table rebuilt and read: ${reload.ms.toFixed(0)} ms); ` +
+      `(${narrow.value.operationCount} change, ${narrow.value.servicesRead} service read; the whole table rebuilt and read: ${reload.ms.toFixed(0)} ms); ` +
       `longest event-loop stall ${Math.max(claim.maxBlockedMs, reload.maxBlockedMs, narrow.maxBlockedMs).toFixed(0)} ms`,
   );
 }

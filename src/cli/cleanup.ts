@@ -59,7 +59,7 @@ export async function releaseHost(model: Model, logger: Logger): Promise<HostRel
   try {
     const desired = await desiredTableInChunks(model, { role: 'inactive' });
     const reconciled = await new IpvsReconciler(kernel, logger).reconcile(desired, 'cleanup');
-    result.ipvsOperations += reconciled.operations.length - reconciled.failures.length;
+    result.ipvsOperations += reconciled.operationCount - reconciled.failures.length;
     result.failed.push(...reconciled.failures.map((f) => `ipvs: ${f.error.message}`));
     if (model.sync.enabled) {
       const running = await kernel.listDaemons();

@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
 import {
   ConfigError,
-  loadConfigOffThread,
+  ConfigLoaderThread,
   type LoaderRank,
   resolveLocalNode,
   systemHostAddresses,
@@ -108,18 +108,14 @@ async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, lo
   }
 }
 
-/** The configuration, this node and its peer, and the keys: at start (as started) and on every reload. */
-function configLoader(options: RunOptions, onModel: (model: Model) => void, rank: () => LoaderRank): ConfigLoader {
+/** The configuration, this node and its peer, and the keys: at start and on every reload. */
+function configLoader(options: RunOptions, onModel: (model: Model) => void, loader: ConfigLoaderThread): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
-    const { model, warnings } = await loadConfigOffThread(
-      options.config,
-      {
-        ...(options.format !== undefined && { format: options.format }),
-        ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
-      },
-      { rank: rank() },
-    );
+    const { model, warnings } = await loader.load(options.config, {
+      ...(options.format !== undefined && { format: options.format }),
+      ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
+    });
     let local;
     try {
       local = resolveLocalNode(model, {
@@ -196,10 +192,14 @@ export const runCommand: CommandModule = {
         let lastModel: Model | undefined;
         const remember = (model: Model) => (lastModel = model);
         let loaderRank: LoaderRank = 'background';
-        const loadConfig = configLoader(options, remember, () => loaderRank);
+        // one loader thread for the start and every reload, started before the daemon ranks
+        // its threads: it has their rank from then on, and a reload starts and joins no thread.
+        // At start it loads as started: no heartbeat runs yet, and a niced thread waits long.
+        const loader = new ConfigLoaderThread('as-started');
+        const loadConfig = configLoader(options, remember, loader);
         let loaded;
         try {
-          loaded = await configLoader(options, remember, () => 'as-started')();
+          loaded = await loadConfig();
         } catch (error) {
           if (error instanceof ConfigError) reportConfigError(options.config, error);
           else badInput((error as Error).message);
@@ -214,6 +214,7 @@ export const runCommand: CommandModule = {
           node: self.name,
         });
         loaderRank = await setScheduling(options, logger);
+        loader.rerank(loaderRank);
         let crashed = false;
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
@@ -230,7 +231,8 @@ export const runCommand: CommandModule = {
           });
         });
         const health = new HealthMonitor({ logger, stats: stats.health });
-        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
+        // the table planner's thread, like the loader's, one step below the event loop
+        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs, plannerRank: () => loaderRank });
         let daemon: Daemon | undefined;
         // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
         const metrics = model.metrics && (await import('../metrics/index.js'));

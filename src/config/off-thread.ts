@@ -7,13 +7,15 @@
 // services come as JSON: JSON.parse gives each object its properties inside it, where
 // structured clone's deserializer put most of them in a second array (1,077 → 732 B a
 // service at 100,000 × 2), and their repeated values are then made one (SharedValues).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ConfigError, type Diagnostic } from './diagnostics.js';
 import type { HostFacts } from './host.js';
 import type { ConfigFormat } from './frontend.js';
+import { backgroundNice, startHelperThread, type ThreadRank } from '../lib/helper-thread.js';
 import { loaderHeapBytes } from './limits.js';
 import type { Model, VirtualService } from './model.js';
+import { SerialQueue } from '../lib/serial-queue.js';
 import { SharedValues } from './shared-values.js';
 
 /** What the worker is given: the system's host and service resolvers are its own. */
@@ -30,26 +32,14 @@ export type WorkerAnswer =
   | { kind: 'invalid'; diagnostics: Diagnostic[]; warnings: Diagnostic[] }
   | { kind: 'failed'; message: string };
 
-/** What the daemon asks the worker for: the next slice. */
+/** What the daemon asks the worker for when it has taken a slice: the next one. */
 export const nextSlice = 'next';
 
-/**
- * The worker's nice value (per thread on Linux) beside an event loop at normal priority. A
- * reload's load is a CPU burst (about a quarter of a second for the lab's small file on a
- * 2-core machine shared with builds), and at the daemon's own priority it took the CPU from
- * the event loop that sends the heartbeats: they came late, and the peer claimed.
- */
-export const loaderNice = 10;
+/** The loader's nice value beside an event loop at normal priority (helper-thread.ts). */
+export const loaderNice = backgroundNice;
 
-/**
- * Where the loader thread runs. Beside a raised event loop (real-time, or a negative nice
- * value) it runs one step below it, as the daemon's other helper threads do. Far below it,
- * it stalled the event loop: Node joins a worker's thread when it ends, and a thread at
- * nice 10 on a busy host waits long for a CPU (README "Reload": 39–143 ms a reload, 236 ms
- * in a chaos run). `background`: loaderNice, beside an event loop at normal priority;
- * `as-started`: as the caller's thread starts it (reset-on-fork: normal scheduling, nice 0).
- */
-export type LoaderRank = 'as-started' | 'background' | { realtime: number } | { nice: number };
+/** Where the loader thread runs: as the daemon's other helper threads (helper-thread.ts). */
+export type LoaderRank = ThreadRank;
 
 /** Services (or warnings) per slice: about a millisecond of deserialising on the event loop. */
 export const sliceSize = 250;
@@ -57,74 +47,129 @@ export const sliceSize = 250;
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSources ? './load-worker.ts' : './load-worker.js', import.meta.url);
 
-/** Built, the worker is the .js beside this file; run from the TypeScript sources (benchmarks,
- *  through tsx), a worker does not inherit tsx's loader, so it registers it first. The heap
- *  limit makes a file that needs more memory than the budget fail the load, not the daemon. */
+/** The heap limit makes a file that needs more memory than the budget fail the load, not the daemon. */
 function startWorker(workerData: unknown): Worker {
-  const resourceLimits = { maxOldGenerationSizeMb: Math.ceil(loaderHeapBytes / 2 ** 20) };
-  if (!fromSources) return new Worker(workerUrl, { workerData, resourceLimits });
-  const bootstrap = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(workerUrl.href)}))`;
-  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
+  return startHelperThread(workerUrl, workerData, { maxOldGenerationSizeMb: Math.ceil(loaderHeapBytes / 2 ** 20) });
 }
 
-/** What the worker is started with. */
+/** What the worker is started with: how it ranks its thread before it reads the loader's modules. */
 export interface WorkerInput {
-  path: string;
-  options: OffThreadLoadOptions;
-  /** How the worker ranks its thread before it loads. */
   rank: LoaderRank;
 }
 
+/** What the daemon asks the worker: a load, the next slice of it, another rank. */
+export type LoaderRequest =
+  { kind: 'load'; path: string; options: OffThreadLoadOptions } | typeof nextSlice | { kind: 'rank'; rank: LoaderRank };
+
+type Loaded = { model: Model; warnings: Diagnostic[]; format: ConfigFormat };
+
 /**
- * loadConfig in a worker thread: the same result, or the same ConfigError. The worker runs
- * at `rank` (default background); the daemon's start loads as started: nothing runs yet that
- * the load could delay, and on a busy host a niced loader waited minutes for the CPU.
+ * The loader's thread, started once and reused for every load. A thread started per reload
+ * stalled the event loop in a chaos run (a real-time daemon's timer 290 ms late): it began at
+ * normal scheduling (reset-on-fork) until its isolate was up, and Node joins a worker's
+ * thread when it ends. Started before the daemon ranks its threads, it gets their rank with
+ * the others; nothing is started or joined at a reload. A thread that stops (a file over
+ * the loader's heap budget) is started again by the next load.
  */
-export function loadConfigOffThread(
+export class ConfigLoaderThread {
+  private worker: Worker | undefined;
+  private readonly queue = new SerialQueue();
+
+  constructor(private rank: LoaderRank = 'background') {}
+
+  /** Starts the thread now (the daemon, before it ranks its threads); load does if need be. */
+  start(): void {
+    this.running();
+  }
+
+  /** loadConfig on the thread: the same result, or the same ConfigError. One at a time. */
+  load(path: string, options: OffThreadLoadOptions = {}): Promise<Loaded> {
+    return this.queue.run(() => this.loadOnce(path, options));
+  }
+
+  /** Ranks the thread (from the next load on, if one runs). */
+  rerank(rank: LoaderRank): void {
+    this.rank = rank;
+    this.worker?.postMessage({ kind: 'rank', rank } satisfies LoaderRequest);
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
+  private running(): Worker {
+    if (this.worker) return this.worker;
+    const worker = startWorker({ rank: this.rank } satisfies WorkerInput);
+    // idle, it does not keep the process alive
+    worker.unref();
+    worker.once('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private loadOnce(path: string, options: OffThreadLoadOptions): Promise<Loaded> {
+    const worker = this.running();
+    return new Promise<Loaded>((resolve, reject) => {
+      let loaded: Loaded | undefined;
+      const shared = new SharedValues();
+      const settle = (finish: () => void) => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        worker.unref();
+        finish();
+      };
+      const onMessage = (answer: WorkerAnswer) => {
+        switch (answer.kind) {
+          case 'head':
+            loaded = { model: answer.model, warnings: answer.warnings, format: answer.format };
+            worker.postMessage(nextSlice satisfies LoaderRequest);
+            return;
+          case 'slice':
+            if (!loaded) return;
+            for (const service of JSON.parse(answer.servicesJson) as VirtualService[])
+              loaded.model.virtualServices.push(shared.share(service));
+            for (const warning of answer.warnings) loaded.warnings.push(warning);
+            if (answer.last) {
+              const result = loaded;
+              settle(() => resolve(result));
+            } else void yieldToEventLoop().then(() => worker.postMessage(nextSlice satisfies LoaderRequest));
+            return;
+          case 'invalid':
+            settle(() => reject(new ConfigError(answer.diagnostics, answer.warnings)));
+            return;
+          case 'failed':
+            settle(() => reject(new Error(answer.message)));
+        }
+      };
+      const onError = (error: Error) => settle(() => reject(workerError(error, path)));
+      const onExit = (code: number) =>
+        settle(() => reject(new Error(`the configuration loader stopped (exit code ${code}) without an answer`)));
+      worker.on('message', onMessage).once('error', onError).once('exit', onExit);
+      // while it loads, the answer keeps the process alive (the daemon's start has nothing else yet)
+      worker.ref();
+      worker.postMessage({ kind: 'load', path, options } satisfies LoaderRequest);
+    });
+  }
+}
+
+/**
+ * loadConfig in a worker thread of its own, ended after: the same result, or the same
+ * ConfigError. The worker runs at `rank` (default background).
+ */
+export async function loadConfigOffThread(
   path: string,
   options: OffThreadLoadOptions = {},
   { rank = 'background' }: { rank?: LoaderRank } = {},
-): Promise<{ model: Model; warnings: Diagnostic[]; format: ConfigFormat }> {
-  return new Promise((resolve, reject) => {
-    const worker = startWorker({ path, options, rank } satisfies WorkerInput);
-    let settled = false;
-    let loaded: { model: Model; warnings: Diagnostic[]; format: ConfigFormat } | undefined;
-    const shared = new SharedValues();
-    const settle = (finish: () => void) => {
-      settled = true;
-      finish();
-      void worker.terminate();
-    };
-    worker.on('message', (answer: WorkerAnswer) => {
-      switch (answer.kind) {
-        case 'head':
-          loaded = { model: answer.model, warnings: answer.warnings, format: answer.format };
-          worker.postMessage(nextSlice);
-          return;
-        case 'slice':
-          if (!loaded) return;
-          for (const service of JSON.parse(answer.servicesJson) as VirtualService[])
-            loaded.model.virtualServices.push(shared.share(service));
-          for (const warning of answer.warnings) loaded.warnings.push(warning);
-          if (answer.last) {
-            const result = loaded;
-            settle(() => resolve(result));
-          } else void yieldToEventLoop().then(() => worker.postMessage(nextSlice));
-          return;
-        case 'invalid':
-          settle(() => reject(new ConfigError(answer.diagnostics, answer.warnings)));
-          return;
-        case 'failed':
-          settle(() => reject(new Error(answer.message)));
-      }
-    });
-    worker.once('error', (error) => {
-      if (!settled) settle(() => reject(workerError(error, path)));
-    });
-    worker.once('exit', (code) => {
-      if (!settled) settle(() => reject(new Error(`the configuration loader stopped (exit code ${code}) without an answer`)));
-    });
-  });
+): Promise<Loaded> {
+  const loader = new ConfigLoaderThread(rank);
+  try {
+    return await loader.load(path, options);
+  } finally {
+    await loader.close();
+  }
 }
 
 function workerError(error: Error, path: string): Error {

@@ -535,15 +535,17 @@ export class BalancerPlanner {
       .filter((done) => !failed.has(done))
       .map(describeOperation)
       .filter((done) => !retried.has(done));
-    if (repaired.length === 0) return;
+    // those past the ones a result keeps count as put back: a repair that big is a table cleared
+    const count = repaired.length + result.operationCount - result.operations.length;
+    if (count === 0) return;
     const named = repaired.slice(0, LOGGED_OPERATIONS);
     this.stats.repairs.inc();
     this.lastRepair = { at: now, operations: named };
     this.log(
       'warn',
       'ipvs.repaired',
-      `the IPVS table was changed behind tandem's back: ${repaired.length} operations put it back (${repaired.slice(0, 3).join('; ')}${repaired.length > 3 ? '; …' : ''})`,
-      { operations: repaired.length, repaired: named },
+      `the IPVS table was changed behind tandem's back: ${count} operations put it back (${repaired.slice(0, 3).join('; ')}${count > 3 ? '; …' : ''})`,
+      { operations: count, repaired: named },
     );
   }
 
@@ -555,7 +557,7 @@ export class BalancerPlanner {
     this.lastReconcile = {
       at: now,
       reason,
-      operations: result.operations.length,
+      operations: result.operationCount,
       failures: result.failures.length,
       durationMs: result.durationMs,
     };

@@ -31,6 +31,16 @@ export function diffService(actual: IpvsService | undefined, desired: IpvsServic
   return operations;
 }
 
+/** Some of the kernel's services by key (undefined: not there), as a reconcile reads them a chunk at a time. */
+export type KernelChunk = ReadonlyArray<readonly [string, IpvsService | undefined]>;
+
+/** The operations that make a chunk of the kernel's services what `wanted` (by key) has. */
+export function diffChunk(chunk: KernelChunk, wanted: { get(key: string): IpvsService | undefined }): IpvsOperation[] {
+  const operations: IpvsOperation[] = [];
+  for (const [key, actual] of chunk) operations.push(...diffService(actual, wanted.get(key)));
+  return operations;
+}
+
 /** Above this many comparisons, destinations are paired by key rather than by a scan. */
 const SCAN_LIMIT = 64;
 

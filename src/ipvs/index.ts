@@ -40,4 +40,4 @@ export type {
 } from './balancer.js';
 export { serviceStatuses } from './balancer-status.js';
 export { DEFAULT_REPAIR_INTERVAL } from './balancer-planner.js';
-export { IpvsBalancer, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';
+export { IpvsBalancer, TABLE_THREAD_SERVICES, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';

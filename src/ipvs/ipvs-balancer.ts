@@ -9,7 +9,7 @@ import { ipvsSyncOverChannel, wireSyncDaemons } from '../config/index.js';
 import type { Model, NodeSpec, VirtualService } from '../config/model.js';
 import { HealthMonitor } from '../health/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
-import type { IpvsStats } from '../lib/stats.js';
+import { createStats, type IpvsStats } from '../lib/stats.js';
 import type { Logger } from '../log.js';
 import type { Balancer, BalancerStatus } from './balancer.js';
 import { BalancerPlanner, IPVS_REMEDY, type BalancerEvent, type BalancerOperation, type Outcome } from './balancer-planner.js';
@@ -22,6 +22,14 @@ import { changedServices, servicesByKey } from './model-services.js';
 import { IpvsReconciler } from './reconcile.js';
 import { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
 import { serviceKey } from './table.js';
+import { PlannerStopped, TableThread } from './table-thread.js';
+import type { ThreadRank } from '../lib/helper-thread.js';
+
+/** From this many services, whole tables are planned on the table planner's thread. At
+ *  10,000 × 4 the thread made no difference to the longest stall and costs a copy of the
+ *  model (about 1 kB a service); at 100,000 × 2 it keeps the claim's garbage off the event
+ *  loop's heap (README: Whole tables on the planner's thread). */
+export const TABLE_THREAD_SERVICES = 50_000;
 
 /** What the balancer needs of the kernel's IPVS (IpvsNetlink; an in-memory one in unit tests). */
 export interface IpvsKernel extends IpvsDriver, TimeoutsDriver, SyncDaemonDriver {
@@ -45,6 +53,12 @@ export interface IpvsBalancerOptions {
   healthBatch?: number;
   /** Where the planner counts; default: counters of its own. */
   stats?: IpvsStats;
+  /** From how many services whole tables are planned on a thread (default TABLE_THREAD_SERVICES). */
+  tableThreadFrom?: number;
+  /** Where that thread runs (default: background); asked when it starts. */
+  plannerRank?: () => ThreadRank;
+  /** How that thread is started (tests start one that fails). */
+  startPlanner?: ConstructorParameters<typeof TableThread>[0]['start'];
   /** Wall clock in epoch ms (the planner's clock, and status times). */
   now?: () => number;
 }
@@ -81,6 +95,9 @@ export class IpvsBalancer implements Balancer {
   private waiting: Array<() => void> = [];
   private closed = false;
   private readonly unsubscribe: () => void;
+  private readonly stats: IpvsStats;
+  /** The table planner's thread, while the model is big enough for it. */
+  private tableThread: TableThread | undefined;
 
   private constructor(
     private readonly options: IpvsBalancerOptions,
@@ -90,6 +107,7 @@ export class IpvsBalancer implements Balancer {
     this.logger = options.logger.child({ component: 'balancer' });
     this.openKernel = options.openKernel ?? (() => IpvsNetlink.open());
     this.now = options.now ?? Date.now;
+    this.stats = options.stats ?? createStats().ipvs;
     this.planner = new BalancerPlanner({
       model: options.model,
       services,
@@ -98,8 +116,9 @@ export class IpvsBalancer implements Balancer {
       ...(options.retryDelay !== undefined && { retryDelay: options.retryDelay }),
       ...(options.openRetryDelay !== undefined && { openRetryDelay: options.openRetryDelay }),
       ...(options.healthBatch !== undefined && { healthBatch: options.healthBatch }),
-      ...(options.stats && { stats: options.stats }),
+      stats: this.stats,
     });
+    this.planOnThreadIfBig(options.model);
     this.unsubscribe = health.onChange((changes) =>
       this.dispatch({ type: 'health', now: this.now(), services: changes.map((change) => change.virtualService) }),
     );
@@ -132,6 +151,7 @@ export class IpvsBalancer implements Balancer {
       await this.health.reload(model);
       const services = await servicesByKey(model);
       const changed = await changedServices(this.planner.figures().services, services);
+      this.planOnThreadIfBig(model);
       this.dispatch({ type: 'reload', now: this.now(), model, services, changed });
     });
   }
@@ -149,6 +169,7 @@ export class IpvsBalancer implements Balancer {
       this.dispatch({ type: 'close', now: this.now() });
       await this.operations.run(async () => {
         await this.health.disable();
+        await this.tableThread?.close();
         this.opened?.kernel.close();
         this.opened = undefined;
       });
@@ -256,6 +277,8 @@ export class IpvsBalancer implements Balancer {
           return { type: 'timeouts-applied', error: errorMessage(error) };
         }
       case 'reconcile-table': {
+        const planned = await this.reconcileOnThread(operation);
+        if (planned) return planned;
         const desired = await desiredTableInChunks(operation.model, this.desiredOptions(operation.role));
         return { type: 'reconciled', result: await this.session().reconciler.reconcile(desired, operation.reason) };
       }
@@ -267,6 +290,37 @@ export class IpvsBalancer implements Balancer {
       }
       case 'reconcile-sync':
         return this.reconcileSync(operation);
+    }
+  }
+
+  /** A big model goes to the planner's thread at once (a claim then finds it there); a small
+   *  one ends the thread, and its memory with it. */
+  private planOnThreadIfBig(model: Model): void {
+    if (model.virtualServices.length < (this.options.tableThreadFrom ?? TABLE_THREAD_SERVICES)) {
+      void this.tableThread?.close();
+      this.tableThread = undefined;
+      return;
+    }
+    this.tableThread ??= new TableThread({
+      logger: this.logger,
+      stats: this.stats,
+      rank: this.options.plannerRank ?? (() => 'background'),
+      ...(this.options.startPlanner && { start: this.options.startPlanner }),
+    });
+    // a thread that stops meanwhile is logged, and the table is planned here instead
+    this.tableThread.prepare(model).catch(() => undefined);
+  }
+
+  /** The whole table planned on the thread; undefined when there is none, or it stopped. */
+  private async reconcileOnThread(operation: Extract<BalancerOperation, { type: 'reconcile-table' }>): Promise<Outcome | undefined> {
+    const thread = this.tableThread;
+    if (!thread) return undefined;
+    try {
+      const target = await thread.target(operation.model, operation.role, this.desiredOptions(operation.role).health);
+      return { type: 'reconciled', result: await this.session().reconciler.reconcileTable(target, operation.reason) };
+    } catch (error) {
+      if (error instanceof PlannerStopped) return undefined;
+      throw error;
     }
   }
 

@@ -108,6 +108,10 @@ export function createStats(registry = new CounterRegistry()) {
         name: 'tandem_ipvs_repairs_total',
         help: "Repairs or retries that found the IPVS table changed behind tandem's back and put it back.",
       }),
+      plannerCrashes: registry.counter({
+        name: 'tandem_ipvs_planner_crashes_total',
+        help: "The IPVS table planner's thread stopping unasked (its table is planned on the event loop until it is started again).",
+      }),
     },
     role: {
       transitions: registry.counter({

@@ -123,7 +123,7 @@ describe('the Debian package', () => {
 
     const launcher = await readFile(join(root, 'usr/sbin/tandem'), 'utf8');
     expect(launcher).toContain(
-      'exec /usr/lib/tandem/node --single-threaded-gc --max-semi-space-size=1 --v8-pool-size=1 /usr/lib/tandem/dist/cli/main.js "$@"',
+      'exec /usr/lib/tandem/node --single-threaded-gc --max-semi-space-size=1 --v8-pool-size=1 --no-memory-reducer /usr/lib/tandem/dist/cli/main.js "$@"',
     );
     const node = join(root, 'usr/lib/tandem/node');
     const main = join(root, 'usr/lib/tandem/dist/cli/main.js');

@@ -37,7 +37,9 @@ describe('deploy/install.sh', () => {
     expect(unit).toContain(`ExecStopPost=${prefix}/sbin/tandem cleanup --config /etc/tandem/tandem.yaml --after-stop`);
     const launcher = await readFile(join(destdir, prefix, 'sbin/tandem'), 'utf8');
     expect(launcher).toMatch(
-      new RegExp(`exec \\S+ --single-threaded-gc --max-semi-space-size=1 --v8-pool-size=1 ${prefix}/lib/tandem/dist/cli/main.js "\\$@"`),
+      new RegExp(
+        `exec \\S+ --single-threaded-gc --max-semi-space-size=1 --v8-pool-size=1 --no-memory-reducer ${prefix}/lib/tandem/dist/cli/main.js "\\$@"`,
+      ),
     );
     const version = (JSON.parse(await readFile(join(repository, 'package.json'), 'utf8')) as { version: string }).version;
     expect((await run(process.execPath, [join(destdir, prefix, 'lib/tandem/dist/cli/main.js'), '--version'])).trim()).toBe(version);

@@ -51,6 +51,9 @@ export interface FaultRecord {
   daemonLateMs: number;
   /** Time each process's main thread waited for a CPU during the fault (run-queue wait, ms): the machine's load. */
   cpuWaitMs: Record<string, number>;
+  /** Time each process's main thread ran on a CPU during the fault (ms): late with little of
+   *  either, it was blocked (asleep on a lock, a page fault), not busy. */
+  onCpuMs: Record<string, number>;
 }
 
 export interface Violation {
@@ -170,13 +173,25 @@ export function longestOutage(outcomes: readonly ProbeOutcome[], from: number, t
 /** Faults that are undone while both daemons run: after the heal, at most a deadtime of loss. */
 const healedFaults = new Set<FaultKind>(['link-down', 'partition-two-way', 'partition-one-way', 'heartbeat-loss']);
 
-/** The run-queue wait of a process's main thread (its second schedstat field, ns), ms; undefined once it is gone. */
-function runQueueWaitMs(pid: number): number | undefined {
+/** A thread's time so far: on a CPU, and runnable but waiting for one (ms). */
+export interface CpuTimes {
+  onCpuMs: number;
+  waitMs: number;
+}
+
+/** A process's main thread's times (the first two schedstat fields, ns); undefined once it is gone. */
+function mainThreadCpuTimes(pid: number): CpuTimes | undefined {
   try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+    return parseSchedstat(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** /proc/…/schedstat: on-CPU ns, run-queue wait ns, time slices run. */
+export function parseSchedstat(text: string): CpuTimes {
+  const [onCpu, wait] = text.trim().split(' ').map(Number);
+  return { onCpuMs: (onCpu ?? 0) / 1e6, waitMs: (wait ?? 0) / 1e6 };
 }
 
 /**
@@ -492,18 +507,18 @@ export class ChaosLab {
     return late;
   }
 
-  /** Each daemon's and the prober's run-queue wait so far (ms), by name, with the PID it belongs to. */
-  cpuWait(): Map<string, { pid: number; ms: number }> {
+  /** Each daemon's and the prober's main-thread CPU times so far, by name, with the PID they belong to. */
+  cpuTimes(): Map<string, CpuTimes & { pid: number }> {
     const processes: Array<[string, number | undefined]> = [
       ...this.lab.nodes.map((node): [string, number | undefined] => [node.name, node.process?.pid]),
       ['prober', this.probe?.pid],
     ];
-    const waits = new Map<string, { pid: number; ms: number }>();
+    const times = new Map<string, CpuTimes & { pid: number }>();
     for (const [name, pid] of processes) {
-      const ms = pid === undefined ? undefined : runQueueWaitMs(pid);
-      if (pid !== undefined && ms !== undefined) waits.set(name, { pid, ms });
+      const sofar = pid === undefined ? undefined : mainThreadCpuTimes(pid);
+      if (pid !== undefined && sofar !== undefined) times.set(name, { pid, ...sofar });
     }
-    return waits;
+    return times;
   }
 
   /** Both daemons' log events and the probe's gaps over 25 ms, in time order, relative to the fault's start. */
@@ -528,7 +543,7 @@ export class ChaosLab {
     }
     for (const refusal of this.refusals.splice(0)) lines.push({ at: record.startedAt, text: `refused once: ${refusal}` });
     lines.sort((a, b) => a.at - b.at);
-    const head = `fault ${record.index} ${record.kind} ${record.detail}: outage ${record.outageMs.toFixed(0)} ms, daemons late ${record.daemonLateMs} ms, CPU wait ${JSON.stringify(record.cpuWaitMs)}`;
+    const head = `fault ${record.index} ${record.kind} ${record.detail}: outage ${record.outageMs.toFixed(0)} ms, daemons late ${record.daemonLateMs} ms, CPU wait ${JSON.stringify(record.cpuWaitMs)}, on CPU ${JSON.stringify(record.onCpuMs)}`;
     return [head, ...lines.map((l) => `${(l.at - record.startedAt).toFixed(0).padStart(6)} ${l.text}`)].join('\n') + '\n';
   }
 
@@ -699,8 +714,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         afterHealMs: 0,
         daemonLateMs: 0,
         cpuWaitMs: {},
+        onCpuMs: {},
       };
-      const waitedBefore = chaos.cpuWait();
+      const timesBefore = chaos.cpuTimes();
       const violations: Violation[] = [];
       const violate = (invariant: string, detail: string) => violations.push({ seed: options.seed, index, kind, invariant, detail });
       try {
@@ -725,10 +741,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(deadtimeMs + 100);
       record.settledAt = Date.now();
       if (record.healedAt === 0) record.healedAt = record.startedAt;
-      const waitedAfter = chaos.cpuWait();
-      for (const [name, after] of waitedAfter) {
-        const before = waitedBefore.get(name);
-        record.cpuWaitMs[name] = Math.round(before?.pid === after.pid ? after.ms - before.ms : after.ms);
+      for (const [name, after] of chaos.cpuTimes()) {
+        // a process restarted during the fault counts from its start
+        const before = timesBefore.get(name)?.pid === after.pid ? timesBefore.get(name) : undefined;
+        record.cpuWaitMs[name] = Math.round(after.waitMs - (before?.waitMs ?? 0));
+        record.onCpuMs[name] = Math.round(after.onCpuMs - (before?.onCpuMs ?? 0));
       }
       violations.push(...(await chaos.check(record, options.seed)));
       if (options.traceDir) await writeFile(join(options.traceDir, `fault-${String(index).padStart(3, '0')}-${kind}.log`), chaos.lastTrace);

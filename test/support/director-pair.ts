@@ -15,7 +15,7 @@ import { Collector, Lab, stopChild, type Host } from './netns.js';
 
 export const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 /** The node flags the tandem command starts with (the first line of src/cli/main.ts). */
-export const nodeFlags = ['--single-threaded-gc', '--max-semi-space-size=1', '--v8-pool-size=1'];
+export const nodeFlags = ['--single-threaded-gc', '--max-semi-space-size=1', '--v8-pool-size=1', '--no-memory-reducer'];
 export const heartbeatPort = 539;
 
 /** A JSON log line of a daemon. */

@@ -3,7 +3,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ConfigError, ConfigLoaderThread, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
 import { loaderNice, type LoaderRank } from '../../../src/config/off-thread.js';
 import { fixture } from './helpers.js';
 
@@ -73,6 +75,70 @@ describe('loadConfigOffThread beside a raised event loop', () => {
     if (process.getuid?.() === 0) expect(seen).toContain('rr 1');
     else expect(warnings.join('\n')).toMatch(/the loader thread runs as started/);
   });
+});
+
+describe('ConfigLoaderThread', () => {
+  /** The threads that appeared while `task` ran, and their scheduling, sampled each millisecond. */
+  async function threadsStartedDuring(task: () => Promise<unknown>): Promise<Map<string, string>> {
+    const earlier = new Set(threadNices().keys());
+    const started = new Map<string, string>();
+    const finished = task().then(() => true);
+    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
+    for (let done = false; !done; done = await Promise.race([finished, aMoment()]))
+      for (const tid of threadNices().keys()) if (!earlier.has(tid)) started.set(tid, threadScheduling(tid));
+    return started;
+  }
+
+  it('loads on one thread, started once: a reload starts and joins none', async () => {
+    const loader = new ConfigLoaderThread('as-started');
+    try {
+      const file = fixture('seed-001-lvs.cf');
+      const first = await threadsStartedDuring(() => loader.load(file));
+      expect(first.size).toBeGreaterThan(0);
+      const again = await threadsStartedDuring(async () => {
+        expect(await loader.load(file)).toEqual(await loadConfig(file));
+        await expect(loader.load(fixture('seed-000-missing-port.rules'))).rejects.toBeInstanceOf(ConfigError);
+        expect((await loader.load(file)).model).toEqual((await loadConfig(file)).model);
+      });
+      expect(again.size).toBe(0);
+      // still there between loads
+      for (const tid of first.keys()) expect(threadScheduling(tid)).not.toBe('ended');
+    } finally {
+      await loader.close();
+    }
+  });
+
+  it('ranks its thread again when told, without starting another', async () => {
+    const loader = new ConfigLoaderThread('as-started');
+    try {
+      const started = await threadsStartedDuring(() => loader.load(fixture('seed-001-lvs.cf')));
+      loader.rerank({ nice: 7 });
+      const again = await threadsStartedDuring(() => loader.load(fixture('seed-001-lvs.cf')));
+      expect(again.size).toBe(0);
+      expect([...started.keys()].map(threadScheduling)).toContain('nice 7');
+    } finally {
+      await loader.close();
+    }
+  });
+
+  it('starts a thread again for the load after one stopped', async () => {
+    const loader = new ConfigLoaderThread();
+    await loader.load(fixture('seed-001-lvs.cf'));
+    await loader.close();
+    expect((await loader.load(fixture('seed-001-lvs.cf'))).model).toEqual((await loadConfig(fixture('seed-001-lvs.cf'))).model);
+    await loader.close();
+  });
+
+  it('does not keep the process alive while idle', async () => {
+    const script = `import { ConfigLoaderThread } from './src/config/index.ts';
+      const loader = new ConfigLoaderThread();
+      await loader.load(${JSON.stringify(fixture('seed-001-lvs.cf'))});
+      console.log('loaded');`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 60_000,
+    });
+    expect(stdout.trim()).toBe('loaded');
+  }, 60_000);
 });
 
 /** A thread's policy and priority: `rr P` for SCHED_RR, else `nice N` (fields 19, 40 and 41 of its stat). */

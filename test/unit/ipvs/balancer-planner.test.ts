@@ -61,6 +61,7 @@ const reconciled = (operations: IpvsOperation[] = [], failed: IpvsOperation[] = 
   type: 'reconciled',
   result: {
     operations,
+    operationCount: operations.length,
     byKind: operations.reduce<OperationCounts>((counts, { kind }) => ({ ...counts, [kind]: (counts[kind] ?? 0) + 1 }), {}),
     failures: failed.map((operation) => ({ operation, error: new Error('ESRCH') })),
     servicesRead: 0,

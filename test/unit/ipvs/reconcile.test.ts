@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { HealthView } from '../../../src/config/model.js';
 import { desiredTable } from '../../../src/ipvs/desired.js';
-import { IpvsReconciler } from '../../../src/ipvs/reconcile.js';
+import { IpvsReconciler, KEPT_OPERATIONS } from '../../../src/ipvs/reconcile.js';
 import { createLogger } from '../../../src/log.js';
 import { model, realServer, virtualService } from '../../support/ipvs-models.js';
 import { MemoryIpvs } from '../../support/memory-ipvs.js';
@@ -129,5 +129,18 @@ describe('reconciling the kernel table', () => {
     ]);
     expect(first.operations).toHaveLength(15);
     expect(second.operations).toEqual([]);
+  });
+
+  it('names the first operations of a big reconcile and counts them all', async () => {
+    const kernel = new MemoryIpvs();
+    const result = await new IpvsReconciler(kernel, capturedLogger().logger).reconcile(
+      desiredTable(model(services(600)), { role: 'active' }),
+      'claim',
+    );
+    expect(result.operationCount).toBe(1800);
+    expect(result.byKind).toEqual({ 'add-service': 600, 'add-destination': 1200 });
+    expect(result.operations).toHaveLength(KEPT_OPERATIONS);
+    expect(result.operations[0]).toMatchObject({ kind: 'add-service', service: { address: '203.0.0.1' } });
+    expect(kernel.services.size).toBe(600);
   });
 });

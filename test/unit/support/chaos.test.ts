@@ -2,7 +2,7 @@
 // which the prober itself was not running. Its timeline: a daemon's lines on the
 // run's clock, whatever its own.
 import { describe, expect, it } from 'vitest';
-import { longestOutage, parseOutcome, timelineAt, type ProbeOutcome } from '../../support/chaos.js';
+import { longestOutage, parseOutcome, parseSchedstat, timelineAt, type ProbeOutcome } from '../../support/chaos.js';
 
 const answered = (seq: number, sentAt: number): ProbeOutcome => ({ seq, sentAt, answered: true, responder: 'ifw01' });
 const lost = (seq: number, sentAt: number): ProbeOutcome => ({ seq, sentAt, answered: false });
@@ -56,5 +56,11 @@ describe('timelineAt', () => {
     expect(timelineAt({ time: 2000, receivedAt: 1002 })).toBe(1002);
     expect(timelineAt({ time: 1000, receivedAt: 2002 })).toBe(2002);
     expect(timelineAt({ time: 1000 + 3600_000, receivedAt: 1002 })).toBe(1002);
+  });
+});
+
+describe('parseSchedstat', () => {
+  it('reads the time on a CPU and the time waiting for one, in ms', () => {
+    expect(parseSchedstat('4600000 350000000 12\n')).toEqual({ onCpuMs: 4.6, waitMs: 350 });
   });
 });

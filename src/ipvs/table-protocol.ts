@@ -1,0 +1,35 @@
+// The messages between the event loop and the IPVS table planner's thread (table-thread.ts
+// and table-worker.ts). The model goes over once per model, its services as JSON a slice at
+// a time; each request with an id gets one answer with that id.
+import type { Model } from '../config/model.js';
+import type { ThreadRank } from '../lib/helper-thread.js';
+import type { IpvsRole } from './desired.js';
+import type { KernelChunk } from './diff.js';
+import type { IpvsOperation } from './operations.js';
+import type { TableSlice } from './reconcile.js';
+import type { HealthDeviations } from './table-plan.js';
+
+export interface PlannerInput {
+  rank: ThreadRank;
+}
+
+export type PlannerRequest =
+  /** A new model, without its services: the services messages that follow are its. */
+  | { type: 'model'; head: Model }
+  | { type: 'services'; servicesJson: string }
+  /** Builds the desired table; answered with its first slice. */
+  | { type: 'desire'; id: number; role: IpvsRole; deviations: HealthDeviations }
+  | { type: 'next'; id: number }
+  | { type: 'diff'; id: number; chunk: KernelChunk }
+  /** The reconcile is over: the thread lets its desired table go. */
+  | { type: 'done' };
+
+export type PlannerAnswer =
+  | ({ type: 'slice'; id: number; last: boolean } & TableSlice)
+  | { type: 'operations'; id: number; operations: IpvsOperation[] }
+  | { type: 'failed'; id: number; message: string };
+
+/** Services per message to the thread, and owned or wanted keys per slice from it: each
+ *  about a millisecond to serialise or deserialise on the event loop. */
+export const servicesPerMessage = 100;
+export const keysPerSlice = 1000;
