@@ -191,6 +191,7 @@ async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<Outages>
     'probe gap': [],
     'probes lost': [],
     'SIGTERM → VIP on the peer (first frame)': [],
+    'SIGTERM → VIP on the peer (first probe it answered, by send time)': [],
     'SIGTERM → peer ACTIVE': [],
     ...claimStages(),
   };
@@ -207,6 +208,9 @@ async function gracefulStops(lab: TakeoverLab, timers: Timers): Promise<Outages>
     figures['probe gap']!.push(gapOf(run, stoppedAt));
     figures['probes lost']!.push(lost(run));
     figures['SIGTERM → VIP on the peer (first frame)']!.push(claim.firstFrameAt - stoppedAt);
+    figures['SIGTERM → VIP on the peer (first probe it answered, by send time)']!.push(
+      firstAnswerFrom(run, backup.name, stoppedAt) - stoppedAt,
+    );
     figures['SIGTERM → peer ACTIVE']!.push(atOf(change) - stoppedAt);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, stoppedAt));
     recordOutage(outage, run, backup, stoppedAt);

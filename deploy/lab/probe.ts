@@ -5,7 +5,7 @@
 // `lost SEQ SENT_AT` for a probe unanswered after MS, so a reader can tell a lost probe
 // from one never sent while this process was starved of CPU. With --count it stops
 // after that many probes and a last wait for their replies; otherwise it runs until
-// SIGTERM and then prints `sent N`.
+// SIGTERM, waits for the replies to the probes still on their way, and prints `sent N`.
 //   node --import tsx deploy/lab/probe.ts ADDRESS PORT [--interval MS] [--count N] [--wait MS] [--report-lost MS]
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -48,7 +48,23 @@ const finish = () => {
   console.log(`sent ${seq}`);
   process.exit(0);
 };
-process.on('SIGTERM', finish);
+/** How long after the last probe SIGTERM still waits for its reply. */
+const inFlightGraceMs = 100;
+let stopping = false;
+let nextProbe: NodeJS.Timeout | undefined;
+// A probe answered just after the signal is not lost: exiting at once counted the last one
+// lost in a run in ten or so (its reply was on the client's wire). No more probes leave;
+// the last ones' replies are waited for, up to inFlightGraceMs after each was sent.
+process.on('SIGTERM', () => {
+  if (stopping) return;
+  stopping = true;
+  clearTimeout(nextProbe);
+  const awaitReplies = () => {
+    if ([...sentAt.values()].some((at) => clock() - at < inFlightGraceMs)) setTimeout(awaitReplies, 1);
+    else finish();
+  };
+  awaitReplies();
+});
 
 /**
  * Reports the probe lost if still unanswered when this timer fires on time. A timer
@@ -80,6 +96,6 @@ const next = () => {
   socket.send(String(probe), Number(port), address);
   if (reportLostAfter !== undefined) judgeLater(probe, at, reportLostAfter);
   seq += 1;
-  setTimeout(next, Math.max(0, seq * interval - (performance.now() - started)));
+  nextProbe = setTimeout(next, Math.max(0, seq * interval - (performance.now() - started)));
 };
 next();

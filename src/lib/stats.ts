@@ -178,6 +178,11 @@ export function createStats(registry = new CounterRegistry()) {
         name: 'tandem_conntrack_event_overruns_total',
         help: 'Times the conntrack event socket overflowed (ENOBUFS): events were lost and the peer needs a full resync.',
       }),
+      dumps: registry.counter({
+        name: 'tandem_conntrack_dumps_total',
+        help: "Conntrack dumps for a resync, by kernel (walked: the kernel walked its hash table; skipped-empty: this namespace's table was empty, nothing was walked).",
+        labels: ['kernel'],
+      }),
       committed: registry.counter({
         name: 'tandem_conntrack_committed_total',
         help: 'Conntrack entries written into the kernel by commits, by result (created, updated, failed).',

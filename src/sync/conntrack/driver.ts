@@ -9,6 +9,7 @@
 // events (ENOBUFS) stays on, as conntrackd keeps it: it becomes onLost (a resync),
 // never an exception. Each dump and each watch has a socket of its own, so a dump's
 // parts, events and acknowledgements never interleave; commits share one.
+import { readFileSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { getSystemErrorName } from 'node:util';
 import type { CommitResult } from '../table.js';
@@ -78,6 +79,16 @@ export class Ctnetlink {
   close(): void {
     for (const stop of this.watches) stop();
     this.addon.close(this.commandSocket);
+  }
+
+  /** nf_conntrack_count of this process's namespace: its entries, confirmed or not; undefined when unreadable. */
+  entryCount(): number | undefined {
+    try {
+      const count = Number.parseInt(readFileSync('/proc/sys/net/netfilter/nf_conntrack_count', 'latin1'), 10);
+      return Number.isInteger(count) && count >= 0 ? count : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The whole table (every family), decoded a buffer of dump parts at a time. */

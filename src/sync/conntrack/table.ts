@@ -10,6 +10,8 @@ import { decodeConntrack, encodeConntrack } from './record.js';
 /** What the table needs of the kernel (Ctnetlink, or a fake in tests). */
 export interface ConntrackKernel {
   dump(): AsyncIterable<ConntrackEntry[]>;
+  /** The entries the kernel holds in this namespace (nf_conntrack_count); undefined when unknown. */
+  entryCount(): number | undefined;
   watch(onEvents: (events: ConntrackEvent[]) => void, onLost: (error: Error) => void): () => void;
   commit(entries: readonly ConntrackEntry[]): Promise<CommitResult & { created: number; updated: number }>;
   close(): void;
@@ -66,7 +68,18 @@ export class ConntrackTable implements SyncedTable<ConntrackEntry> {
     return (lasting ? Math.max(entry.timeoutSeconds, establishedLifetimeSeconds) : entry.timeoutSeconds) * 1000;
   }
 
+  /**
+   * The kernel makes a dump's parts by walking its conntrack hash, shared by every
+   * namespace, with softirqs off, until a part is full: with no entry here, all of it at
+   * once (11–15 ms of a CPU at 262,144 buckets, nothing else running there). An empty
+   * table is not walked; whatever comes after the count was read comes as events.
+   */
   async *dump(): AsyncIterable<readonly ConntrackEntry[]> {
+    if (this.kernel.entryCount() === 0) {
+      this.stats.dumps.inc({ kernel: 'skipped-empty' });
+      return;
+    }
+    this.stats.dumps.inc({ kernel: 'walked' });
     for await (const chunk of this.kernel.dump()) {
       const kept = this.kept(chunk);
       if (kept.length > 0) yield kept;

@@ -20,7 +20,15 @@ class FakeKernel implements ConntrackKernel {
   stopped = false;
   committed: ConntrackEntry[] = [];
 
+  count: number | undefined = undefined;
+  dumped = 0;
+
+  entryCount(): number | undefined {
+    return this.count;
+  }
+
   async *dump(): AsyncIterable<ConntrackEntry[]> {
+    this.dumped++;
     yield await Promise.resolve([masqueraded, management]);
     yield [management];
     yield [ping6];
@@ -53,6 +61,26 @@ describe('conntrack table', () => {
     for await (const chunk of table.dump()) chunks.push(chunk);
     expect(chunks).toEqual([[masqueraded], [ping6]]);
     expect(stats.filtered.value()).toBe(2);
+  });
+
+  it('does not make the kernel walk its hash for a namespace with no entry', async () => {
+    const kernel = new FakeKernel();
+    const stats = createStats().conntrack;
+    const table = new ConntrackTable(kernel, { filter: () => true, stats });
+    const dumpAll = async () => {
+      const entries: ConntrackEntry[] = [];
+      for await (const chunk of table.dump()) entries.push(...chunk);
+      return entries;
+    };
+    kernel.count = 0;
+    expect([await dumpAll(), kernel.dumped]).toEqual([[], 0]);
+    kernel.count = 3;
+    expect((await dumpAll()).length).toBe(4);
+    // a count the kernel did not give: the dump decides
+    kernel.count = undefined;
+    expect((await dumpAll()).length).toBe(4);
+    expect(kernel.dumped).toBe(2);
+    expect(['skipped-empty', 'walked'].map((walk) => stats.dumps.value({ kernel: walk }))).toEqual([1, 2]);
   });
 
   it('maps events to changes through the filter, and reports lost events', () => {

@@ -61,7 +61,7 @@ describe('the wire format', () => {
 
 describe('the sender', () => {
   it('resends from its queue, and starts a new stream when a NACK asks for what it no longer has', () => {
-    const sender = new SyncSender({ ...defaultSenderConfig, recordBudget: 100, window: 4 });
+    const sender = new SyncSender({ ...defaultSenderConfig, recordBudget: 100, window: 4, takeoverDumpDelayMs: 0 });
     expect(sender.handle({ type: 'start', now: 0 }).map((a) => a.type)).toEqual(['resync', 'dump', 'send']);
     sender.handle({ type: 'dumpDone', now: 0, epoch: 1 });
     sender.handle({ type: 'changes', now: 1, records: ['a', 'b', 'c'].map((key) => record(key, 'x'.repeat(60))) });
@@ -76,6 +76,25 @@ describe('the sender', () => {
     expect(sender.status()).toMatchObject({ lastSeq: 5, unacknowledged: 2, backlog: 0, peerSynced: true });
     const again = sender.handle({ type: 'feedback', now: 5, body: { type: 'nack', epoch: 1, from: 1, to: 1 } });
     expect(again.filter((a) => a.type === 'resync')).toEqual([{ type: 'resync', reason: 'nack-unavailable', epoch: 2 }]);
+  });
+
+  it('asks for the dump only once the takeover is over, streaming changes meanwhile', () => {
+    const sender = new SyncSender({ ...defaultSenderConfig, recordBudget: 100, takeoverDumpDelayMs: 1000 });
+    expect(sender.handle({ type: 'start', now: 10 }).map((a) => a.type)).toEqual(['resync', 'send']);
+    expect(sender.nextWakeAt()).toBe(510);
+    expect(sender.handle({ type: 'changes', now: 20, records: [record('a', 'x')] }).map((a) => a.type)).toEqual(['send']);
+    // a resync the peer asks for meanwhile waits as well
+    sender.handle({ type: 'feedback', now: 30, body: { type: 'resync', epoch: sender.status().epoch } });
+    sender.handle({ type: 'tick', now: 530 });
+    expect(sender.nextWakeAt()).toBe(1010);
+    expect(sender.wantsDump(2)).toBe(true);
+    expect(sender.handle({ type: 'tick', now: 1009 }).some((a) => a.type === 'dump')).toBe(false);
+    expect(sender.handle({ type: 'tick', now: 1010 }).filter((a) => a.type === 'dump')).toEqual([{ type: 'dump', epoch: 2 }]);
+    // later streams dump at once
+    expect(sender.handle({ type: 'lost', now: 2000 }).filter((a) => a.type !== 'send')).toEqual([
+      { type: 'resync', reason: 'events-lost', epoch: 3 },
+      { type: 'dump', epoch: 3 },
+    ]);
   });
 
   it('ignores feedback of an older stream and starts a new one on lost events', () => {
