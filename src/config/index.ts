@@ -33,7 +33,7 @@ export { defaultRealServerName, ipvsKernelSyncDefaults } from './normalise.js';
 export { ipvsSyncOverChannel, wireSyncDaemons } from './sync-carrier.js';
 export { jsonSchema } from './schema.js';
 export { toYaml } from './yaml.js';
-export { ConfigLoaderThread, loadConfigOffThread, type LoaderRank, type OffThreadLoadOptions } from './off-thread.js';
+export { loadConfigOffThread, type OffThreadLoadOptions } from './off-thread.js';
 
 export { maxConfigBytes } from './limits.js';
 
