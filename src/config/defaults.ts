@@ -1,6 +1,6 @@
 // Defaults the running daemon needs without the parsers: the configuration's parsers and
 // schema (typebox, yaml, the front ends) cost a daemon's event loop about 14 MB of memory
-// it would never use again after the loader's thread read the file (README "Memory").
+// it never uses, as its loader thread parses (README: the idle figures).
 import type { IpvsKernelSyncSpec } from './model.js';
 
 export function defaultPriority(index: number): number {

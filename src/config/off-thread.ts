@@ -51,7 +51,7 @@ type Loaded = { model: Model; warnings: Diagnostic[]; format: ConfigFormat };
  * loadConfig in a worker thread of its own: the same result, or the same ConfigError,
  * settled once the thread has ended. It runs where the daemon's helper threads run
  * (helper-thread.ts: ranked as it starts), or at `rank`. A thread per load, not one kept
- * for the daemon's life: idle, that one held about 10 MB (README "Memory").
+ * for the daemon's life: idle, that one held about 10 MB (README "Reload").
  */
 export function loadConfigOffThread(
   path: string,
