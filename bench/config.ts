@@ -49,7 +49,7 @@ async function measure(label: string, text: string, file: string): Promise<void>
     heapGrowth = Math.max(heapGrowth, process.memoryUsage().heapUsed - before);
     if (i === 0) {
       const started = performance.now();
-      toYaml(model);
+      await toYaml(model);
       const real = model.virtualServices.reduce((n, service) => n + service.realServers.length, 0);
       console.log(
         `${label}: ${(text.length / 1024).toFixed(0)} KiB, ${model.virtualServices.length} services, ${real} real servers; toYaml ${(performance.now() - started).toFixed(1)}ms`,

@@ -135,7 +135,12 @@ async function readyForHandover(lab: TakeoverLab): Promise<[Director, Director]>
 
 async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<Outages> {
   const start = { args: timers.realtime ? ['--realtime'] : [] };
-  const figures: Record<string, number[]> = { 'probe gap': [], 'detection (death → backup ACTIVE)': [], ...claimStages() };
+  const figures: Record<string, number[]> = {
+    'probe gap': [],
+    'death → VIP on the peer (first frame)': [],
+    'detection (death → backup ACTIVE)': [],
+    ...claimStages(),
+  };
   const outage = outages();
   for (let i = 0; i < runs; i++) {
     const { active, backup, probe } = await probing(lab);
@@ -145,6 +150,7 @@ async function hardFailovers(lab: TakeoverLab, timers: Timers): Promise<Outages>
     await probe.answeredBy(backup.name, 5);
     const run = await probe.stop();
     figures['probe gap']!.push(gapOf(run, diedAt));
+    figures['death → VIP on the peer (first frame)']!.push(claim.firstFrameAt - diedAt);
     figures['detection (death → backup ACTIVE)']!.push(atOf(change) - diedAt);
     recordClaim(figures, change, claim, firstAnswerFrom(run, backup.name, diedAt));
     recordOutage(outage, run, backup, diedAt);

@@ -59,7 +59,7 @@ rm -rf "$out"
 mkdir -p "$out"
 node node_modules/typescript/bin/tsc -p tsconfig.json --outDir "$out/dist" --sourceMap false
 bash native/build.sh
-for addon in tandem_packet tandem_netlink; do
+for addon in tandem_packet tandem_netlink tandem_sched; do
   install -D -m 0644 "native/build/Release/$addon.node" "$out/native/build/Release/$addon.node"
 done
 install -d "$out/proto"

@@ -1,4 +1,4 @@
-// What both addons need of N-API: errno failures thrown as Errors whose `code` is the
+// What the addons need of N-API: errno failures thrown as Errors whose `code` is the
 // errno's name, and numeric arguments checked. Nothing here may abort the process.
 #ifndef TANDEM_NAPI_HELPERS_H
 #define TANDEM_NAPI_HELPERS_H
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 /** An Error for a failed `operation`, its `code` the errno's name (NULL if N-API failed). */
-static napi_value errno_error(napi_env env, const char *operation, int error) {
+static inline napi_value errno_error(napi_env env, const char *operation, int error) {
   char message[160];
   const char *name = strerrorname_np(error);
   char fallback[16];
@@ -28,13 +28,13 @@ static napi_value errno_error(napi_env env, const char *operation, int error) {
   return result;
 }
 
-static napi_value throw_errno(napi_env env, const char *operation, int error) {
+static inline napi_value throw_errno(napi_env env, const char *operation, int error) {
   napi_value exception = errno_error(env, operation, error);
   if (exception != NULL) napi_throw(env, exception);
   return NULL;
 }
 
-static int int_argument(napi_env env, napi_value value, const char *what, int32_t *out) {
+static inline int int_argument(napi_env env, napi_value value, const char *what, int32_t *out) {
   napi_valuetype type;
   if (napi_typeof(env, value, &type) != napi_ok || type != napi_number ||
       napi_get_value_int32(env, value, out) != napi_ok) {
@@ -48,7 +48,7 @@ static int int_argument(napi_env env, napi_value value, const char *what, int32_
 
 /** The first `count` arguments of a call into `argv` (room for `count`); 0 when it threw
  *  a TypeError quoting `usage` because some are missing. */
-static int get_arguments(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
+static inline int get_arguments(napi_env env, napi_callback_info info, size_t count, napi_value *argv, const char *usage) {
   size_t argc = count;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   if (argc < count) {
@@ -61,7 +61,7 @@ static int get_arguments(napi_env env, napi_callback_info info, size_t count, na
 }
 
 /** The one number a call takes (`what` names it in the TypeError); 0 when it threw. */
-static int only_int_argument(napi_env env, napi_callback_info info, const char *what, int32_t *out) {
+static inline int only_int_argument(napi_env env, napi_callback_info info, const char *what, int32_t *out) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
@@ -73,7 +73,7 @@ static int only_int_argument(napi_env env, napi_callback_info info, const char *
 }
 
 // close(fd): void — both addons' sockets are plain file descriptors.
-static napi_value close_socket(napi_env env, napi_callback_info info) {
+static inline napi_value close_socket(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (!only_int_argument(env, info, "fd", &fd)) return NULL;
   if (close(fd) < 0) return throw_errno(env, "close", errno);

@@ -20,8 +20,7 @@ bash deploy/stage.sh --destdir "$root" --prefix /usr --sysconfdir /etc --runtime
 # dpkg-shlibdeps reads debian/control of the directory it runs in.
 mkdir -p "$work/shlibdeps/debian"
 printf 'Source: tandem\n\nPackage: tandem\nArchitecture: any\n' >"$work/shlibdeps/debian/control"
-binaries=("$PWD/$root/usr/lib/tandem/node" "$PWD/$root/usr/lib/tandem/native/build/Release/tandem_packet.node"
-  "$PWD/$root/usr/lib/tandem/native/build/Release/tandem_netlink.node")
+binaries=("$PWD/$root/usr/lib/tandem/node" "$PWD/$root"/usr/lib/tandem/native/build/Release/*.node)
 # the addon's napi_* symbols come from the runtime, which no library provides
 depends=$(cd "$work/shlibdeps" && dpkg-shlibdeps -O "${binaries[@]/#/-e}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "package: dpkg-shlibdeps found no dependencies" >&2; exit 1; }

@@ -18,7 +18,7 @@ export const convertCommand: CommandModule = {
       .action(async (file: string, options: { format?: ConfigFormat }) => {
         const loaded = await loadForCommand(file, options);
         if (loaded === undefined) return;
-        process.stdout.write(`# tandem.yaml converted from ${file} (${loaded.format})\n${toYaml(loaded.model)}`);
+        process.stdout.write(`# tandem.yaml converted from ${file} (${loaded.format})\n${await toYaml(loaded.model)}`);
       });
   },
 };

@@ -7,8 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadKeyring } from '../cluster/index.js';
 import {
   ConfigError,
-  ConfigLoaderThread,
-  type LoaderRank,
+  loadConfigOffThread,
   resolveLocalNode,
   systemHostAddresses,
   systemHostname,
@@ -32,6 +31,7 @@ import { IpvsBalancer } from '../ipvs/index.js';
 import { kernelSyncTables } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { formatHostPort } from '../lib/address.js';
+import { rankHelperThreads, type ThreadRank } from '../lib/helper-thread.js';
 import type { MetricsCollector, MetricsServer } from '../metrics/index.js';
 import { createLogger, logFormats, stdoutIsJournal, type Logger, type LogFormat } from '../log.js';
 import { releaseHost } from './cleanup.js';
@@ -71,9 +71,9 @@ function niceValue(value: string): number {
 /**
  * Real-time scheduling when asked for; else, or when it is refused, the event loop's
  * nice value (unless --no-nice). Either way the daemon runs on, logging what it got.
- * Resolves with where a reload's loader thread runs: beside the other helper threads.
+ * Resolves with where the helper threads started from then on run (a reload's loader, the table planner).
  */
-async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Promise<LoaderRank> {
+async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Promise<ThreadRank> {
   if (realtime !== undefined) {
     const priority = realtime === true ? defaultRealtimePriority : realtime;
     try {
@@ -109,10 +109,10 @@ async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, lo
 }
 
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
-function configLoader(options: RunOptions, onModel: (model: Model) => void, loader: ConfigLoaderThread): ConfigLoader {
+function configLoader(options: RunOptions, onModel: (model: Model) => void): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
-    const { model, warnings } = await loader.load(options.config, {
+    const { model, warnings } = await loadConfigOffThread(options.config, {
       ...(options.format !== undefined && { format: options.format }),
       ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
     });
@@ -191,12 +191,8 @@ export const runCommand: CommandModule = {
         // what a crash releases: the configuration read last (at start or by a reload)
         let lastModel: Model | undefined;
         const remember = (model: Model) => (lastModel = model);
-        let loaderRank: LoaderRank = 'background';
-        // one loader thread for the start and every reload, started before the daemon ranks
-        // its threads: it has their rank from then on, and a reload starts and joins no thread.
-        // At start it loads as started: no heartbeat runs yet, and a niced thread waits long.
-        const loader = new ConfigLoaderThread('as-started');
-        const loadConfig = configLoader(options, remember, loader);
+        // the start loads as started: no heartbeat runs yet, and a niced thread waits long
+        const loadConfig = configLoader(options, remember);
         let loaded;
         try {
           loaded = await loadConfig();
@@ -213,8 +209,7 @@ export const runCommand: CommandModule = {
         const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
           node: self.name,
         });
-        loaderRank = await setScheduling(options, logger);
-        loader.rerank(loaderRank);
+        rankHelperThreads(await setScheduling(options, logger));
         let crashed = false;
         process.on('uncaughtException', (error) => {
           logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
@@ -231,8 +226,7 @@ export const runCommand: CommandModule = {
           });
         });
         const health = new HealthMonitor({ logger, stats: stats.health });
-        // the table planner's thread, like the loader's, one step below the event loop
-        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs, plannerRank: () => loaderRank });
+        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
         let daemon: Daemon | undefined;
         // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
         const metrics = model.metrics && (await import('../metrics/index.js'));

@@ -222,6 +222,7 @@ export class SecureChannel<T> {
       if (message) this.options.onMessage(message);
     } catch (error) {
       // A bug, not the packet's fault; still, the packet must not take the daemon down.
+      this.stats.receiveErrors.inc({ path: index });
       this.options.logger.error({ event: 'channel.receive-error', path: index, err: error }, 'error while handling a datagram');
     }
   }

@@ -10,7 +10,8 @@ import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js'
 import type { FrontEndContext, FrontEndResult } from './frontend.js';
 import { DocumentBuilder, HostNames } from './legacy.js';
 import type { Forwarding, TunnelChecksum, TunnelType } from './model.js';
-import { defaultRealServerName, type DocPath, type Place } from './normalise.js';
+import { defaultRealServerName } from './defaults.js';
+import type { DocPath, Place } from './normalise.js';
 import { schedulerFlagNames, tunnelTypes } from './schema.js';
 
 interface Word {

@@ -1,7 +1,7 @@
 // Which node of the configuration this host is: `--node NAME`, else the node whose
 // address is on this host (Piranha's rule), else the node named like the host.
 import { parseIp } from '../lib/address.js';
-import { defaultPriority } from './normalise.js';
+import { defaultPriority } from './defaults.js';
 import type { Model, NodeSpec } from './model.js';
 
 export interface LocalNodeOptions {

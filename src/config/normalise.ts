@@ -7,6 +7,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { parseIp, parseIpPrefix, type ParsedIp } from '../lib/address.js';
+import { defaultPriority, defaultRealServerName, ipvsKernelSyncDefaults } from './defaults.js';
 import { quote, unknownKeyFinding, type DiagnosticSink } from './diagnostics.js';
 import { parseDuration } from '../lib/duration.js';
 import { compileExpectation } from '../lib/expectation.js';
@@ -26,7 +27,7 @@ import type {
   VirtualService,
 } from './model.js';
 import type { ServiceResolver } from './resolve.js';
-import { DocumentSchema, expectedText, IpvsKernelSyncSchema, type Document } from './schema.js';
+import { DocumentSchema, expectedText, type Document } from './schema.js';
 
 /** A path into the document, e.g. ['virtual_services', 0, 'real_servers', 1, 'port']. */
 export type DocPath = readonly (string | number)[];
@@ -58,10 +59,6 @@ export function forwardingFor(network: NetworkType): Forwarding {
   return network === 'nat' ? 'masq' : network === 'direct' ? 'gate' : 'ipip';
 }
 
-export function defaultPriority(index: number): number {
-  return index === 0 ? 200 : 100;
-}
-
 /** A heartbeat later than 2 intervals (or half the deadtime, if longer) is late. */
 export function defaultWarntime(keepalive: number, deadtime: number): number {
   return Math.min(deadtime, Math.max(Math.round(deadtime / 2), 2 * keepalive));
@@ -76,11 +73,6 @@ export function defaultCheckKind(check: { send_program?: string; http?: unknown;
   if (check.http !== undefined) return 'http';
   if (check.send !== undefined || check.expect !== undefined) return 'send-expect';
   return 'tcp';
-}
-
-export function defaultRealServerName(address: string, port: number): string {
-  if (port === 0) return address;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 export interface NormaliseOptions {
@@ -741,11 +733,6 @@ function ms(text: string): number {
 
 function optionalSeconds(text: string | undefined): number | undefined {
   return text === undefined ? undefined : ms(text) / 1000;
-}
-
-/** `sync.ipvs.kernel` as it is when the file leaves it out. */
-export function ipvsKernelSyncDefaults(): IpvsKernelSyncSpec {
-  return toIpvsKernelSync(withDefaults(IpvsKernelSyncSchema, {}) as Document['sync']['ipvs']['kernel']);
 }
 
 /** The model carries the block only when it differs from the defaults (models and their

@@ -19,11 +19,10 @@ import { quote, type DiagnosticSink, type SourceLocation } from './diagnostics.j
 import { formatHostPort } from '../lib/address.js';
 import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, HealthCheckSpec, IpvsKernelSyncSpec, Model, RealServer, VirtualService } from './model.js';
+import { defaultPriority, defaultRealServerName } from './defaults.js';
 import {
   defaultCheckKind,
   defaultInitdead,
-  defaultPriority,
-  defaultRealServerName,
   defaultWarntime,
   forwardingFor,
   showValue,

@@ -50,7 +50,7 @@ export function formatStatus(s: DaemonStatus): string {
       const theirs =
         p.peerHearsUs && !(p.peerHearsUs.heard && p.peerHearsUs.silentMs < s.timers.deadtime) ? ', the peer does not hear us here' : '';
       lines.push(
-        `  path ${p.index} ${p.local} -> ${p.remote}: ${p.up ? 'up' : 'DOWN'}, ${when}${theirs}; sent ${p.sent}${p.sendErrors ? ` (${p.sendErrors} failed)` : ''}, accepted ${p.accepted}, ${counts(p.rejected)}`,
+        `  path ${p.index} ${p.local} -> ${p.remote}: ${p.up ? 'up' : 'DOWN'}, ${when}${theirs}; sent ${p.sent}${p.sendErrors ? ` (${p.sendErrors} failed)` : ''}, accepted ${p.accepted}${p.receiveErrors ? ` (${p.receiveErrors} failed in handling)` : ''}, ${counts(p.rejected)}`,
       );
     }
   }

@@ -29,6 +29,8 @@ export interface PathStatus {
   peerHearsUs?: { heard: boolean; silentMs: number };
   sent: number;
   sendErrors: number;
+  /** Accepted datagrams whose handling failed on an internal error; absent when none. */
+  receiveErrors?: number;
   accepted: number;
   rejected: Partial<RejectCounters>;
 }

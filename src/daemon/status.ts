@@ -76,6 +76,7 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
       ...(view?.peerHearsUs && { peerHearsUs: view.peerHearsUs }),
       sent: heartbeat.sent.value({ path: index }),
       sendErrors: heartbeat.sendErrors.value({ path: index }),
+      ...(heartbeat.receiveErrors.value({ path: index }) > 0 && { receiveErrors: heartbeat.receiveErrors.value({ path: index }) }),
       accepted: heartbeat.accepted.value({ path: index }),
       rejected: Object.fromEntries(Object.entries(rejectedByReason(heartbeat, index)).filter(([, n]) => n > 0)),
     };

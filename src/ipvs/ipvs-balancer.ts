@@ -23,7 +23,6 @@ import { IpvsReconciler } from './reconcile.js';
 import { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
 import { serviceKey } from './table.js';
 import { PlannerStopped, TableThread } from './table-thread.js';
-import type { ThreadRank } from '../lib/helper-thread.js';
 
 /** From this many services, whole tables are planned on the table planner's thread. At
  *  10,000 × 4 the thread made no difference to the longest stall and costs a copy of the
@@ -55,8 +54,6 @@ export interface IpvsBalancerOptions {
   stats?: IpvsStats;
   /** From how many services whole tables are planned on a thread (default TABLE_THREAD_SERVICES). */
   tableThreadFrom?: number;
-  /** Where that thread runs (default: background); asked when it starts. */
-  plannerRank?: () => ThreadRank;
   /** How that thread is started (tests start one that fails). */
   startPlanner?: ConstructorParameters<typeof TableThread>[0]['start'];
   /** Wall clock in epoch ms (the planner's clock, and status times). */
@@ -304,7 +301,6 @@ export class IpvsBalancer implements Balancer {
     this.tableThread ??= new TableThread({
       logger: this.logger,
       stats: this.stats,
-      rank: this.options.plannerRank ?? (() => 'background'),
       ...(this.options.startPlanner && { start: this.options.startPlanner }),
     });
     // a thread that stops meanwhile is logged, and the table is planned here instead

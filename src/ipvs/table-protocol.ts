@@ -2,16 +2,11 @@
 // and table-worker.ts). The model goes over once per model, its services as JSON a slice at
 // a time; each request with an id gets one answer with that id.
 import type { Model } from '../config/model.js';
-import type { ThreadRank } from '../lib/helper-thread.js';
 import type { IpvsRole } from './desired.js';
 import type { KernelChunk } from './diff.js';
 import type { IpvsOperation } from './operations.js';
 import type { TableSlice } from './reconcile.js';
 import type { HealthDeviations } from './table-plan.js';
-
-export interface PlannerInput {
-  rank: ThreadRank;
-}
 
 export type PlannerRequest =
   /** A new model, without its services: the services messages that follow are its. */

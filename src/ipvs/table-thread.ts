@@ -9,7 +9,7 @@
 // request starts a new one; so does a thread that does not answer in time.
 import type { Worker } from 'node:worker_threads';
 import type { HealthView, Model } from '../config/model.js';
-import { startHelperThread, type ThreadRank } from '../lib/helper-thread.js';
+import { startHelperThread } from '../lib/helper-thread.js';
 import type { IpvsStats } from '../lib/stats.js';
 import { TimeSlice } from '../lib/time-slice.js';
 import type { Logger } from '../log.js';
@@ -17,7 +17,7 @@ import type { IpvsRole } from './desired.js';
 import type { KernelChunk } from './diff.js';
 import type { TableSlice, TableTarget } from './reconcile.js';
 import { addDeviations, type HealthDeviations } from './table-plan.js';
-import { servicesPerMessage, type PlannerAnswer, type PlannerInput, type PlannerRequest } from './table-protocol.js';
+import { servicesPerMessage, type PlannerAnswer, type PlannerRequest } from './table-protocol.js';
 
 /** The planner's thread stopped (or was closed) before it answered. */
 export class PlannerStopped extends Error {}
@@ -25,16 +25,14 @@ export class PlannerStopped extends Error {}
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSources ? './table-worker.ts' : './table-worker.js', import.meta.url);
 
-/** The planner's thread as TableThread starts it by default. */
-export const startPlannerThread = (input: PlannerInput): Worker => startHelperThread(workerUrl, input);
+/** The planner's thread as TableThread starts it by default: where the daemon's helper threads run. */
+export const startPlannerThread = (): Worker => startHelperThread(workerUrl, undefined);
 
 export interface TableThreadOptions {
   logger: Logger;
   stats: IpvsStats;
-  /** Where the thread runs, asked each time one starts (the daemon sets its own rank after the balancer is made). */
-  rank: () => ThreadRank;
   /** How a thread is started (tests start one that fails). */
-  start?: (input: PlannerInput) => Worker;
+  start?: () => Worker;
   /** A thread that has not answered a request by then is ended, as if it had crashed
    *  (default ANSWER_WITHIN_MS): a claim must not wait on a thread that hangs. */
   answerWithinMs?: number;
@@ -51,7 +49,7 @@ export class TableThread {
   private sent: { model: Model; done: Promise<void> } | undefined;
   private readonly waiting = new Map<number, { resolve: (answer: PlannerAnswer) => void; reject: (error: Error) => void }>();
   private nextId = 1;
-  private readonly start: (input: PlannerInput) => Worker;
+  private readonly start: () => Worker;
 
   constructor(private readonly options: TableThreadOptions) {
     this.start = options.start ?? startPlannerThread;
@@ -152,7 +150,7 @@ export class TableThread {
 
   private running(): Worker {
     if (this.worker) return this.worker;
-    const worker = this.start({ rank: this.options.rank() });
+    const worker = this.start();
     this.worker = worker;
     // the planner is no reason to keep the process alive
     worker.unref();

@@ -1,18 +1,11 @@
 // The IPVS table planner's thread (table-thread.ts starts it): hosts a TablePlan, answers
 // each request in order. An error outside a request ends the thread, which the event loop
 // counts and logs as a crash.
-import { parentPort, workerData } from 'node:worker_threads';
-import { rankThisThread } from '../lib/helper-thread.js';
-import type { PlannerAnswer, PlannerInput, PlannerRequest } from './table-protocol.js';
+import { parentPort } from 'node:worker_threads';
+import { localTable, type TableSlice, type TableTarget } from './reconcile.js';
+import { TablePlan } from './table-plan.js';
+import type { PlannerAnswer, PlannerRequest } from './table-protocol.js';
 import { keysPerSlice } from './table-protocol.js';
-
-const { rank } = workerData as PlannerInput;
-// before the planner's modules are read; a thread left as started is no news to anyone
-rankThisThread(rank);
-const { TablePlan } = await import('./table-plan.js');
-const { localTable } = await import('./reconcile.js');
-type TableTarget = import('./reconcile.js').TableTarget;
-type TableSlice = import('./reconcile.js').TableSlice;
 
 if (parentPort === null) throw new Error('table-worker.ts runs only as the thread of the IPVS table planner');
 const port = parentPort;

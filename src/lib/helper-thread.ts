@@ -1,8 +1,8 @@
 // Worker threads the daemon starts for bulk work beside its event loop (the configuration
-// loader, the IPVS table planner): where each ranks its own thread, and how it is started
-// from the built files or, in benchmarks, from the TypeScript sources.
-import { execFileSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+// loader, the IPVS table planner): how each is started, from the built files or, in
+// benchmarks, from the TypeScript sources, and ranked by the thread that starts it.
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 
@@ -20,31 +20,69 @@ export const backgroundNice = 10;
  * it stalled the event loop: Node joins a worker's thread when it ends, and a thread at
  * nice 10 on a busy host waits long for a CPU (README "Reload": 39–143 ms a reload, 236 ms
  * in a chaos run). `background`: backgroundNice, beside an event loop at normal priority;
- * `as-started`: as the caller's thread starts it (reset-on-fork: normal scheduling, nice 0).
+ * `as-started`: as the starting thread makes it (reset-on-fork: normal scheduling, nice 0).
  */
 export type ThreadRank = 'as-started' | 'background' | { realtime: number } | { nice: number };
 
-/** Ranks the calling thread (os.setPriority and chrt act on one thread on Linux); says why it could not. */
-export function rankThisThread(wanted: ThreadRank): string | undefined {
+let helperRank: ThreadRank = 'as-started';
+
+/** Where the helper threads started from now on run: the daemon's, once it has ranked itself. */
+export function rankHelperThreads(rank: ThreadRank): void {
+  helperRank = rank;
+}
+
+export interface HelperThreadOptions {
+  resourceLimits?: ResourceLimits;
+  /** Default: what rankHelperThreads set. */
+  rank?: ThreadRank;
+  /** Why the thread could not be ranked at `rank` (not root, a restricted container); it runs as started. */
+  onRankShortfall?: (why: string, rank: ThreadRank) => void;
+}
+
+/**
+ * Starts a worker and ranks its thread before the thread has run much of anything. Ranked
+ * from inside, it had run as started (normal scheduling) until its isolate was up: beside a
+ * real-time event loop on a busy host it sat runnable for 375 ms holding what the event loop
+ * then waited for (a futex, the memory-map lock), and heartbeats came late (README "Reload").
+ * Built, a worker is the .js file at `url`; run from the TypeScript sources (benchmarks,
+ * through tsx), it does not inherit tsx's loader, so it registers it first.
+ */
+export function startHelperThread(url: URL, workerData: unknown, options: HelperThreadOptions = {}): Worker {
+  const { resourceLimits, rank = helperRank, onRankShortfall } = options;
+  const settings = { workerData, ...(resourceLimits && { resourceLimits }) };
+  const before = rank === 'as-started' ? undefined : { threads: threadIds(), rank };
+  const bootstrap = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(url.href)}))`;
+  // the thread exists once the constructor returns (Node starts it there)
+  const worker = url.pathname.endsWith('.ts') ? new Worker(bootstrap, { eval: true, ...settings }) : new Worker(url, settings);
+  if (before === undefined) return worker;
+  // what appeared meanwhile is the worker's: this thread has been busy here
+  for (const thread of threadIds()) {
+    if (before.threads.has(thread)) continue;
+    const why = rankThread(Number(thread), before.rank);
+    if (why !== undefined) onRankShortfall?.(why, rank);
+  }
+  return worker;
+}
+
+const threadIds = (): Set<string> => new Set(readdirSync('/proc/self/task'));
+
+interface SchedAddon {
+  setRoundRobin(tid: number, priority: number): void;
+}
+
+let sched: SchedAddon | undefined;
+
+/** Ranks thread `tid` of this process (os.setPriority acts on one thread on Linux); says why it could not. */
+function rankThread(tid: number, rank: Exclude<ThreadRank, 'as-started'>): string | undefined {
   try {
-    if (wanted === 'background') setPriority(backgroundNice);
-    else if (typeof wanted === 'object' && 'nice' in wanted) setPriority(wanted.nice);
-    else if (typeof wanted === 'object') {
-      const thread = readlinkSync('/proc/thread-self').split('/').pop() ?? '';
-      execFileSync('chrt', ['--rr', '--pid', String(wanted.realtime), thread], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (rank === 'background') setPriority(tid, backgroundNice);
+    else if ('nice' in rank) setPriority(tid, rank.nice);
+    else {
+      sched ??= createRequire(import.meta.url)('../../native/build/Release/tandem_sched.node') as SchedAddon;
+      sched.setRoundRobin(tid, rank.realtime);
     }
     return undefined;
   } catch (error) {
-    const e = error as { stderr?: Buffer; message: string };
-    return e.stderr?.toString().trim() || e.message;
+    return (error as Error).message;
   }
-}
-
-/** Built, a worker is the .js file at `url`; run from the TypeScript sources (benchmarks,
- *  through tsx), a worker does not inherit tsx's loader, so it registers it first. */
-export function startHelperThread(url: URL, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
-  const options = { workerData, ...(resourceLimits && { resourceLimits }) };
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, options);
-  const bootstrap = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(url.href)}))`;
-  return new Worker(bootstrap, { eval: true, ...options });
 }

@@ -225,6 +225,11 @@ function channelCounters(registry: CounterRegistry, area: 'heartbeat' | 'sync') 
       help: `${what} datagrams the socket could not send, by path.`,
       labels: ['path'],
     }),
+    receiveErrors: registry.counter({
+      name: `tandem_${area}_receive_errors_total`,
+      help: `${what} datagrams accepted whose handling failed on an internal error (a bug: logged as channel.receive-error), by path.`,
+      labels: ['path'],
+    }),
     accepted: registry.counter({
       name: `tandem_${area}_datagrams_accepted_total`,
       help: `${what} datagrams received, authenticated and decoded, by path.`,

@@ -1,7 +1,8 @@
 // README's tandem.yaml reference names every key of the schema that validates the file,
 // and no key the schema does not have: a new key cannot ship undocumented.
 import { describe, expect, it } from 'vitest';
-import { jsonSchema } from '../../src/config/index.js';
+import {} from '../../src/config/index.js';
+import { jsonSchema } from '../../src/config/schema.js';
 import { readme } from '../support/readme.js';
 
 interface SchemaNode {

@@ -21,7 +21,7 @@ const decode = (payload: Uint8Array) => ({ ok: true as const, value: Buffer.from
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const open: SecureChannel<string>[] = [];
 
-async function node(self: 'ifw01' | 'ifw02') {
+async function node(self: 'ifw01' | 'ifw02', onMessage?: (message: ChannelMessage<string>) => void) {
   const [local, remote] = self === 'ifw01' ? ['127.0.0.1', '127.0.0.2'] : ['127.0.0.2', '127.0.0.1'];
   const peer = self === 'ifw01' ? 'ifw02' : 'ifw01';
   const endpoint = new ChannelEndpoint({ cluster: 'lab', self, peer }, messageKinds.heartbeat, keyring, new ChannelSessions());
@@ -42,12 +42,16 @@ async function node(self: 'ifw01' | 'ifw02') {
     port,
     logger: createLogger({ format: 'json', destination }),
     now: () => performance.now(),
-    onMessage: (message) => messages.push(message),
+    onMessage: (message) => {
+      messages.push(message);
+      onMessage?.(message);
+    },
   });
   open.push(channel);
   const counters = () => ({
     accepted: stats.accepted.value({ path: 0 }),
     sendErrors: stats.sendErrors.value({ path: 0 }),
+    receiveErrors: stats.receiveErrors.value({ path: 0 }),
     rejected: Object.fromEntries(rejectReasons.map((reason) => [reason, stats.rejected.value({ path: 0, reason })])),
   });
   return { channel, endpoint, messages, logs, counters };
@@ -110,6 +114,18 @@ describe('the channel on loopback sockets', () => {
     await until(() => a.counters().sendErrors > 0);
     expect(a.logs.filter((line) => line.event === 'channel.socket-error')).toEqual([]);
     expect(a.logs.filter((line) => line.event === 'channel.send-error')).toHaveLength(1);
+  });
+
+  it('counts and logs a datagram whose handling fails, and takes the next one', async () => {
+    const a = await node('ifw01');
+    const b = await node('ifw02', (message) => {
+      if (message.message === 'boom') throw new Error('a bug in the handler');
+    });
+    a.channel.send(Buffer.from('boom'));
+    a.channel.send(Buffer.from('after'));
+    await until(() => b.messages.length === 2);
+    expect(b.counters()).toMatchObject({ accepted: 2, receiveErrors: 1 });
+    expect(b.logs.filter((line) => line.event === 'channel.receive-error')).toHaveLength(1);
   });
 
   it('asks for a receive buffer that holds a burst, and says so when the kernel caps it', async () => {

@@ -30,7 +30,7 @@ describe('sync.ipvs.kernel', () => {
       queueLimit: 1000,
       socketSize: 1048576,
     });
-    expect((await yaml(toYaml(model))).model).toEqual(model);
+    expect((await yaml(await toYaml(model))).model).toEqual(model);
   });
 
   it('refuses what the kernel would, naming the key', async () => {

@@ -106,7 +106,7 @@ describe('ipvsadm rules', () => {
     'converts %s to YAML and back without loss',
     async (name) => {
       const { model } = await loadConfig(fixture(name), { hosts: noHosts, services });
-      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+      expect((await parseConfig(await toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
     },
   );
 
@@ -208,7 +208,7 @@ describe('ipvsadm rules', () => {
 
     it('converts to YAML and back without loss', async () => {
       const model = await options();
-      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+      expect((await parseConfig(await toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
     });
 
     it("reads ipvsadm 1.31's save of tunnel destinations (shigehiro-l3dsr)", async () => {
@@ -274,7 +274,7 @@ describe('ipvsadm rules', () => {
         ttl: 2,
         maxLength: 1400,
       });
-      expect((await parseConfig(toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
+      expect((await parseConfig(await toYaml(model), 'converted.yaml', { services })).model).toEqual(model);
     });
 
     it("refuses sync daemon settings out of ipvsadm's ranges, naming each option", async () => {

@@ -183,11 +183,11 @@ describe('keepalived.conf: every keyword tandem maps', () => {
   it('converts to YAML that loads to the same model', async () => {
     for (const name of ['lb1.keepalived.conf', 'lb2.keepalived.conf']) {
       const { model } = await loadConfig(keepalived(name), { hosts: noHosts });
-      const again = await parseConfig(toYaml(model), 'converted.yaml');
+      const again = await parseConfig(await toYaml(model), 'converted.yaml');
       expect(again.model).toEqual(model);
     }
     const { model } = await loadConfig(wildConfig('snemarch-udp-dns.keepalived.conf'), { hosts: noHosts });
-    expect((await parseConfig(toYaml(model), 'converted.yaml')).model).toEqual(model);
+    expect((await parseConfig(await toYaml(model), 'converted.yaml')).model).toEqual(model);
   });
 });
 

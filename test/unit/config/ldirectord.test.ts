@@ -108,7 +108,7 @@ describe('ldirectord.cf: every keyword tandem maps', () => {
   it('converts to YAML that loads to the same model', async () => {
     for (const file of [ldirectord('full.ldirectord.cf'), ldirectord('seed-002-ldirectord.cf'), wild('grimli-scriptutili.ldirectord.cf')]) {
       const { model } = await loadConfig(file, testOptions);
-      expect((await parseConfig(toYaml(model), 'converted.yaml')).model).toEqual(model);
+      expect((await parseConfig(await toYaml(model), 'converted.yaml')).model).toEqual(model);
     }
   });
 });

@@ -50,7 +50,7 @@ describe('lvs.cf (Piranha)', () => {
 
   it('converts to YAML and back without loss', async () => {
     const { model } = await loadConfig(fixture('seed-001-lvs.cf'), { hosts: noHosts });
-    const again = await parseConfig(toYaml(model), 'converted.yaml');
+    const again = await parseConfig(await toYaml(model), 'converted.yaml');
     expect(again.model).toEqual(model);
   });
 });

@@ -3,10 +3,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { ConfigError, ConfigLoaderThread, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
-import { loaderNice, type LoaderRank } from '../../../src/config/off-thread.js';
+import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
+import { backgroundNice, rankHelperThreads } from '../../../src/lib/helper-thread.js';
 import { fixture } from './helpers.js';
 
 describe('loadConfigOffThread', () => {
@@ -28,118 +26,79 @@ describe('loadConfigOffThread', () => {
 
   it('runs the load in a thread of lower priority, leaving the caller as it was', async () => {
     const before = getPriority();
-    const seen = new Set<number>();
-    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf')).then(() => true);
-    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
-    for (let done = false; !done; done = await Promise.race([loaded, aMoment()])) for (const nice of threadNiceValues()) seen.add(nice);
-    expect([...seen]).toContain(loaderNice);
+    const { seen } = await threadsStartedDuring(() => loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: 'background' }));
+    expect(seen).toEqual(new Set([`nice ${backgroundNice}`]));
     expect(getPriority()).toBe(before);
   });
 
   it("leaves the load at the caller's priority as started (the daemon's start)", async () => {
     const before = getPriority();
-    const earlier = new Set(threadNices().keys());
-    const started = new Map<string, number>();
-    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: 'as-started' }).then(() => true);
-    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
-    for (let done = false; !done; done = await Promise.race([loaded, aMoment()])) {
-      for (const [tid, nice] of threadNices()) if (!earlier.has(tid)) started.set(tid, nice);
-    }
-    // the worker's thread is among those started
+    const { seen } = await threadsStartedDuring(() => loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: 'as-started' }));
+    expect(seen).toEqual(new Set([`nice ${before}`]));
+  });
+
+  it('ends its thread before it answers', async () => {
+    const { started } = await threadsStartedDuring(() => loadConfigOffThread(fixture('seed-001-lvs.cf')));
     expect(started.size).toBeGreaterThan(0);
-    expect(new Set(started.values())).toEqual(new Set([before]));
+    for (const tid of started) expect(threadScheduling(tid)).toBe('ended');
+  });
+
+  it('runs where the daemon ranked its helper threads', async () => {
+    rankHelperThreads({ nice: 6 });
+    try {
+      const { seen } = await threadsStartedDuring(() => loadConfigOffThread(fixture('seed-001-lvs.cf')));
+      expect(seen).toEqual(new Set(['nice 6']));
+    } finally {
+      rankHelperThreads('as-started');
+    }
   });
 });
 
 describe('loadConfigOffThread beside a raised event loop', () => {
-  /** The scheduling of every thread the load started, sampled each millisecond until it is done. */
-  async function loaderThreads(rank: LoaderRank): Promise<{ seen: Set<string>; warnings: string[] }> {
-    const earlier = new Set(threadNices().keys());
-    const seen = new Set<string>();
-    const loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank });
-    const finished = loaded.then(() => true);
-    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
-    for (let done = false; !done; done = await Promise.race([finished, aMoment()]))
-      for (const tid of threadNices().keys()) if (!earlier.has(tid)) seen.add(threadScheduling(tid));
-    return { seen, warnings: (await loaded).warnings.map((w) => w.message) };
-  }
-
-  it('runs the loader one step below an event loop at a negative nice value', async () => {
+  // the rank is set as the thread starts: no sample ever finds it as started
+  it('runs the loader one step below an event loop at a negative nice value, from its start', async () => {
     // a higher nice value than the test's own needs no privilege
-    const { seen } = await loaderThreads({ nice: 7 });
-    expect(seen).toContain('nice 7');
+    const { seen } = await threadsStartedDuring(() => loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: { nice: 7 } }));
+    expect(seen).toEqual(new Set(['nice 7']));
   });
 
-  it('runs the loader real-time below a real-time event loop, or says why not', async () => {
-    const { seen, warnings } = await loaderThreads({ realtime: 1 });
-    if (process.getuid?.() === 0) expect(seen).toContain('rr 1');
-    else expect(warnings.join('\n')).toMatch(/the loader thread runs as started/);
+  it('runs the loader real-time below a real-time event loop from its start, or says why not', async () => {
+    let loaded: ReturnType<typeof loadConfigOffThread> | undefined;
+    const { first } = await threadsStartedDuring(
+      () => (loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: { realtime: 1 } })),
+    );
+    const warnings = (await loaded!).warnings.map((w) => w.message);
+    // (from the sources, tsx's loader adds a thread of its own later, at normal scheduling)
+    if (process.getuid?.() === 0) expect(first).toEqual(new Set(['rr 1']));
+    else expect(warnings.join('\n')).toMatch(/the loader thread runs as started, not at {"realtime":1}/);
   });
 });
 
-describe('ConfigLoaderThread', () => {
-  /** The threads that appeared while `task` ran, and their scheduling, sampled each millisecond. */
-  async function threadsStartedDuring(task: () => Promise<unknown>): Promise<Map<string, string>> {
-    const earlier = new Set(threadNices().keys());
-    const started = new Map<string, string>();
-    const finished = task().then(() => true);
-    const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
-    for (let done = false; !done; done = await Promise.race([finished, aMoment()]))
-      for (const tid of threadNices().keys()) if (!earlier.has(tid)) started.set(tid, threadScheduling(tid));
-    return started;
-  }
-
-  it('loads on one thread, started once: a reload starts and joins none', async () => {
-    const loader = new ConfigLoaderThread('as-started');
-    try {
-      const file = fixture('seed-001-lvs.cf');
-      const first = await threadsStartedDuring(() => loader.load(file));
-      expect(first.size).toBeGreaterThan(0);
-      const again = await threadsStartedDuring(async () => {
-        expect(await loader.load(file)).toEqual(await loadConfig(file));
-        await expect(loader.load(fixture('seed-000-missing-port.rules'))).rejects.toBeInstanceOf(ConfigError);
-        expect((await loader.load(file)).model).toEqual((await loadConfig(file)).model);
-      });
-      expect(again.size).toBe(0);
-      // still there between loads
-      for (const tid of first.keys()) expect(threadScheduling(tid)).not.toBe('ended');
-    } finally {
-      await loader.close();
+/** The threads that appeared while `task` ran, every scheduling they were seen with (sampled
+ *  each millisecond), and theirs in the turn that started the task. */
+async function threadsStartedDuring(
+  task: () => Promise<unknown>,
+): Promise<{ started: Set<string>; seen: Set<string>; first: Set<string> }> {
+  const earlier = new Set(readdirSync('/proc/self/task'));
+  const started = new Set<string>();
+  const seen = new Set<string>();
+  const sample = () => {
+    for (const tid of readdirSync('/proc/self/task')) {
+      if (earlier.has(tid)) continue;
+      const scheduling = threadScheduling(tid);
+      if (scheduling === 'ended') continue;
+      started.add(tid);
+      seen.add(scheduling);
     }
-  });
-
-  it('ranks its thread again when told, without starting another', async () => {
-    const loader = new ConfigLoaderThread('as-started');
-    try {
-      const started = await threadsStartedDuring(() => loader.load(fixture('seed-001-lvs.cf')));
-      loader.rerank({ nice: 7 });
-      const again = await threadsStartedDuring(() => loader.load(fixture('seed-001-lvs.cf')));
-      expect(again.size).toBe(0);
-      expect([...started.keys()].map(threadScheduling)).toContain('nice 7');
-    } finally {
-      await loader.close();
-    }
-  });
-
-  it('starts a thread again for the load after one stopped', async () => {
-    const loader = new ConfigLoaderThread();
-    await loader.load(fixture('seed-001-lvs.cf'));
-    await loader.close();
-    expect((await loader.load(fixture('seed-001-lvs.cf'))).model).toEqual((await loadConfig(fixture('seed-001-lvs.cf'))).model);
-    await loader.close();
-  });
-
-  it('does not keep the process alive while idle', async () => {
-    const script = `import { ConfigLoaderThread } from './src/config/index.ts';
-      const loader = new ConfigLoaderThread();
-      await loader.load(${JSON.stringify(fixture('seed-001-lvs.cf'))});
-      console.log('loaded');`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      timeout: 60_000,
-    });
-    expect(stdout.trim()).toBe('loaded');
-  }, 60_000);
-});
+  };
+  const finished = task().then(() => true);
+  // right after the task started its thread, in the same turn: before anything else ran here
+  sample();
+  const first = new Set(seen);
+  const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
+  for (let done = false; !done; done = await Promise.race([finished, aMoment()])) sample();
+  return { started, seen, first };
+}
 
 /** A thread's policy and priority: `rr P` for SCHED_RR, else `nice N` (fields 19, 40 and 41 of its stat). */
 function threadScheduling(tid: string): string {
@@ -150,23 +109,4 @@ function threadScheduling(tid: string): string {
   } catch {
     return 'ended';
   }
-}
-
-/** The nice values of this process's threads (field 19 of /proc/self/task/TID/stat). */
-function threadNiceValues(): number[] {
-  return [...threadNices().values()];
-}
-
-/** Each thread's nice value, by thread ID. */
-function threadNices(): Map<string, number> {
-  const nices = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      nices.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-    } catch {
-      // the thread has ended
-    }
-  }
-  return nices;
 }

@@ -18,7 +18,7 @@ const samples: [string, string, ConfigFormat][] = [
 async function outcome(text: string, file: string, format?: ConfigFormat): Promise<'model' | 'config-error'> {
   try {
     const { model } = await parseConfig(text, file, { ...testOptions, ...(format !== undefined ? { format } : {}) });
-    expect((await parseConfig(toYaml(model), 'converted.yaml', testOptions)).model).toEqual(model);
+    expect((await parseConfig(await toYaml(model), 'converted.yaml', testOptions)).model).toEqual(model);
     return 'model';
   } catch (error) {
     if (error instanceof ConfigError && error.diagnostics.length > 0) return 'config-error';

@@ -9,7 +9,6 @@ import { IpvsBalancer } from '../../../src/ipvs/ipvs-balancer.js';
 import { IpvsReconciler } from '../../../src/ipvs/reconcile.js';
 import { addDeviations, configuredHealth, TablePlan, type HealthDeviations } from '../../../src/ipvs/table-plan.js';
 import { PlannerStopped, startPlannerThread, TableThread } from '../../../src/ipvs/table-thread.js';
-import type { PlannerInput } from '../../../src/ipvs/table-protocol.js';
 import { serviceKey } from '../../../src/ipvs/table.js';
 import { HealthMonitor } from '../../../src/health/index.js';
 import { createStats } from '../../../src/lib/stats.js';
@@ -43,10 +42,10 @@ afterEach(async () => {
   threads = [];
 });
 
-function thread(start?: (input: PlannerInput) => Worker) {
+function thread(start?: () => Worker) {
   const log = captureLogger();
   const stats = createStats().ipvs;
-  const made = new TableThread({ logger: log.logger, stats, rank: () => 'as-started', ...(start && { start }) });
+  const made = new TableThread({ logger: log.logger, stats, ...(start && { start }) });
   threads.push(made);
   return { thread: made, stats, records: log.records };
 }
@@ -108,7 +107,6 @@ describe('TableThread', slow, () => {
     const hanging = new TableThread({
       logger: log.logger,
       stats,
-      rank: () => 'as-started',
       start: () => new Worker('setInterval(() => undefined, 1000)', { eval: true }),
       answerWithinMs: 100,
     });
@@ -137,7 +135,6 @@ describe('IpvsBalancer with the table planner on a thread', slow, () => {
       health: new HealthMonitor({ logger: log.logger, runCheck: untilAborted }),
       openKernel: () => Promise.resolve(kernel),
       stats,
-      plannerRank: () => 'as-started',
       ...options,
     });
     await balancer.activate();
