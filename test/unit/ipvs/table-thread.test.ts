@@ -91,7 +91,7 @@ describe('TableThread', slow, () => {
 
   it('counts and logs a thread that stops, fails what waited for it, and starts anew', async () => {
     let starts = 0;
-    const { thread: planner, stats, records } = thread((input) => (++starts === 1 ? crashing() : startPlannerThread(input)));
+    const { thread: planner, stats, records } = thread(() => (++starts === 1 ? crashing() : startPlannerThread()));
     await expect(planner.target(model, 'active')).rejects.toBeInstanceOf(PlannerStopped);
     expect(stats.plannerCrashes.value()).toBe(1);
     expect(records.filter((record) => record.event === 'ipvs.planner-crashed')).toHaveLength(1);
