@@ -1,10 +1,9 @@
 // The thread of loadConfigOffThread (off-thread.ts): loads its file, then hands the Model
 // over in slices, one per request, so that no single message is long to deserialise.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ConfigError } from './diagnostics.js';
+import { ConfigError, type Diagnostic } from './diagnostics.js';
 import { loadConfig } from './load.js';
 import { nextSlice, sliceSize, type WorkerAnswer, type WorkerInput } from './off-thread.js';
-import type { Diagnostic } from './diagnostics.js';
 import type { VirtualService } from './model.js';
 
 const { path, options } = workerData as WorkerInput;

@@ -67,6 +67,7 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
   const { heartbeat } = sources.stats;
   const peerPaths: PathStatus[] = paths.map(({ local, remote }, index) => {
     const view = e.peer?.paths[index];
+    const receiveErrors = heartbeat.receiveErrors.value({ path: index });
     return {
       index,
       local,
@@ -76,7 +77,7 @@ export function daemonStatus(sources: StatusSources): DaemonStatus {
       ...(view?.peerHearsUs && { peerHearsUs: view.peerHearsUs }),
       sent: heartbeat.sent.value({ path: index }),
       sendErrors: heartbeat.sendErrors.value({ path: index }),
-      ...(heartbeat.receiveErrors.value({ path: index }) > 0 && { receiveErrors: heartbeat.receiveErrors.value({ path: index }) }),
+      ...(receiveErrors > 0 && { receiveErrors }),
       accepted: heartbeat.accepted.value({ path: index }),
       rejected: Object.fromEntries(Object.entries(rejectedByReason(heartbeat, index)).filter(([, n]) => n > 0)),
     };

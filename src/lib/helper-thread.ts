@@ -50,15 +50,15 @@ export interface HelperThreadOptions {
 export function startHelperThread(url: URL, workerData: unknown, options: HelperThreadOptions = {}): Worker {
   const { resourceLimits, rank = helperRank, onRankShortfall } = options;
   const settings = { workerData, ...(resourceLimits && { resourceLimits }) };
-  const before = rank === 'as-started' ? undefined : { threads: threadIds(), rank };
+  const before = rank === 'as-started' ? undefined : threadIds();
   const bootstrap = `import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(url.href)}))`;
   // the thread exists once the constructor returns (Node starts it there)
   const worker = url.pathname.endsWith('.ts') ? new Worker(bootstrap, { eval: true, ...settings }) : new Worker(url, settings);
-  if (before === undefined) return worker;
+  if (before === undefined || rank === 'as-started') return worker;
   // what appeared meanwhile is the worker's: this thread has been busy here
   for (const thread of threadIds()) {
-    if (before.threads.has(thread)) continue;
-    const why = rankThread(Number(thread), before.rank);
+    if (before.has(thread)) continue;
+    const why = rankThread(Number(thread), rank);
     if (why !== undefined) onRankShortfall?.(why, rank);
   }
   return worker;

@@ -44,12 +44,13 @@ describe('daemon status', () => {
 
   it('counts each path and all of them, and times everything from now', () => {
     const stats = createStats();
-    const { sent, sendErrors, accepted, rejected } = stats.heartbeat;
+    const { sent, sendErrors, receiveErrors, accepted, rejected } = stats.heartbeat;
     sent.add(10, { path: 0 });
     accepted.add(9, { path: 0 });
     rejected.add(2, { path: 0, reason: 'replay' });
     sent.add(10, { path: 1 });
     sendErrors.add(10, { path: 1 });
+    receiveErrors.add(2, { path: 1 });
     rejected.inc({ path: 1, reason: 'bad-mac' });
     const status = daemonStatus({
       ...fixed,
@@ -87,7 +88,7 @@ describe('daemon status', () => {
             accepted: 9,
             rejected: { replay: 2 },
           },
-          { index: 1, up: false, sent: 10, sendErrors: 10, accepted: 0, rejected: { 'bad-mac': 1 } },
+          { index: 1, up: false, sent: 10, sendErrors: 10, receiveErrors: 2, accepted: 0, rejected: { 'bad-mac': 1 } },
         ],
       },
       config: { serialNo: 8, peerSerialNo: 7, serialMismatch: true },
