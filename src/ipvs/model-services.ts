@@ -1,8 +1,8 @@
 // The model's virtual services by the kernel's identity, and which of them a reload
 // changed: a reload that touches a few services reconciles only those. Pure, with a
 // return to the event loop now and then (a model may hold 100,000 services).
-import { isDeepStrictEqual } from 'node:util';
 import type { Model, VirtualService } from '../config/model.js';
+import { samePlainData } from '../lib/plain-data.js';
 import { ShardedMap } from '../lib/sharded-map.js';
 import { forEachInChunks } from './chunks.js';
 import { identityOfVirtualService } from './desired.js';
@@ -34,19 +34,4 @@ export async function changedServices(
     if (!after.has(key)) changed.set(key, identityOfVirtualService(service));
   });
   return changed;
-}
-
-/** Equal as the loader's plain data (objects, arrays, strings, numbers, booleans), at about
- *  a third of isDeepStrictEqual's cost; anything else is left to it. */
-function samePlainData(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const prototype: unknown = Object.getPrototypeOf(a);
-  if (prototype !== Object.getPrototypeOf(b)) return false;
-  if (prototype !== Object.prototype && prototype !== Array.prototype) return isDeepStrictEqual(a, b);
-  const [first, second] = [a as Record<string, unknown>, b as Record<string, unknown>];
-  const keys = Object.keys(first);
-  if (keys.length !== Object.keys(second).length) return false;
-  for (const key of keys) if (!Object.hasOwn(second, key) || !samePlainData(first[key], second[key])) return false;
-  return true;
 }

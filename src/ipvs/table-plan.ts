@@ -25,14 +25,24 @@ export function addDeviations(into: HealthDeviations, index: number, service: Vi
 
 export class TablePlan {
   private model: Model | undefined;
+  /** The services of the model before, which addServices may keep. */
+  private previous: readonly VirtualService[] = [];
 
   /** A model without its services; they follow with addServices. */
   setModel(head: Model): void {
+    this.previous = this.model?.virtualServices ?? [];
     this.model = { ...head, virtualServices: [] };
   }
 
-  addServices(services: readonly VirtualService[]): void {
-    this.current().virtualServices.push(...services);
+  /** Appends the previous model's next `kept` services (those at the same places), then `services`. */
+  addServices(services: readonly VirtualService[], kept = 0): void {
+    const { virtualServices } = this.current();
+    const from = virtualServices.length;
+    if (kept > 0 && from + kept > this.previous.length)
+      throw new Error(`the planner's previous model has ${this.previous.length} services, not ${from + kept} to keep`);
+    // one push per service: a spread of 100,000 would exceed the arguments a call can take
+    for (const service of this.previous.slice(from, from + kept)) virtualServices.push(service);
+    virtualServices.push(...services);
   }
 
   /** The desired table of the model for `role`, with the health `deviations` describe. */

@@ -1,6 +1,7 @@
 // The messages between the event loop and the IPVS table planner's thread (table-thread.ts
 // and table-worker.ts). The model goes over once per model, its services as JSON a slice at
-// a time; each request with an id gets one answer with that id.
+// a time, except those a reload left as they were; each request with an id gets one answer
+// with that id.
 import type { Model } from '../config/model.js';
 import type { IpvsRole } from './desired.js';
 import type { KernelChunk } from './diff.js';
@@ -11,7 +12,8 @@ import type { HealthDeviations } from './table-plan.js';
 export type PlannerRequest =
   /** A new model, without its services: the services messages that follow are its. */
   | { type: 'model'; head: Model }
-  | { type: 'services'; servicesJson: string }
+  /** The next `kept` services are the previous model's at the same places, then those in the JSON. */
+  | { type: 'services'; kept: number; servicesJson: string }
   /** Builds the desired table; answered with its first slice. */
   | { type: 'desire'; id: number; role: IpvsRole; deviations: HealthDeviations }
   | { type: 'next'; id: number }

@@ -2,14 +2,16 @@
 // table and the diff of the kernel's services against it are built on a thread of their own
 // (table-worker.ts hosting table-plan.ts), so that neither they nor their garbage are on the
 // heap whose collections the event loop waits for (README: Big tables on the event loop).
-// The kernel stays here: the thread gets the model (once per model), the health that differs
-// from the configured weights, and the kernel's services a chunk at a time, and answers with
-// the operations. If the thread stops unasked it is counted and logged, what waited for it
-// fails with PlannerStopped (the balancer then plans on the event loop), and the next
-// request starts a new one; so does a thread that does not answer in time.
+// The kernel stays here: the thread gets the model (once per model; after a reload only the
+// services that changed), the health that differs from the configured weights, and the
+// kernel's services a chunk at a time, and answers with the operations. If the thread stops
+// unasked it is counted and logged, what waited for it fails with PlannerStopped (the
+// balancer then plans on the event loop), and the next request starts a new one; so does a
+// thread that does not answer in time.
 import type { Worker } from 'node:worker_threads';
-import type { HealthView, Model } from '../config/model.js';
+import type { HealthView, Model, VirtualService } from '../config/model.js';
 import { startHelperThread } from '../lib/helper-thread.js';
+import { samePlainData } from '../lib/plain-data.js';
 import type { IpvsStats } from '../lib/stats.js';
 import { TimeSlice } from '../lib/time-slice.js';
 import type { Logger } from '../log.js';
@@ -42,11 +44,12 @@ export interface TableThreadOptions {
 export const ANSWER_WITHIN_MS = 10_000;
 
 type Request = Extract<PlannerRequest, { id: number }>;
+type Sent = { model: Model; done: Promise<void>; complete: boolean };
 
 export class TableThread {
   private worker: Worker | undefined;
-  /** The model the thread has, or is being sent. */
-  private sent: { model: Model; done: Promise<void> } | undefined;
+  /** The model the thread has (complete), or is being sent. */
+  private sent: Sent | undefined;
   private readonly waiting = new Map<number, { resolve: (answer: PlannerAnswer) => void; reject: (error: Error) => void }>();
   private nextId = 1;
   private readonly start: () => Worker;
@@ -56,13 +59,15 @@ export class TableThread {
   }
 
   /** Gives the thread `model` (started if need be), its services a slice per turn of the
-   *  event loop; resolves once all are sent, or at once when it has it already. */
+   *  event loop; resolves once all are sent, or at once when it has it already. After a
+   *  reload only the services that changed go over: the thread keeps the rest. */
   prepare(model: Model): Promise<void> {
     if (this.sent?.model === model && this.worker) return this.sent.done;
+    const previous = this.sent?.complete ? this.sent.model.virtualServices : [];
     const worker = this.running();
-    const sent = { model, done: Promise.resolve() };
+    const sent: Sent = { model, done: Promise.resolve(), complete: false };
     this.sent = sent;
-    sent.done = this.send(worker, sent);
+    sent.done = this.send(worker, sent, previous);
     return sent.done;
   }
 
@@ -134,18 +139,40 @@ export class TableThread {
     );
   }
 
-  private async send(worker: Worker, sent: { model: Model }): Promise<void> {
+  /** Sends `sent.model`: a service equal to the one at its place in `previous` (the model the
+   *  thread has) as a count of those kept, every other as JSON. A reload that changes one
+   *  weight of 100,000 services sends one service, not the 60 MB of JSON of them all. */
+  private async send(worker: Worker, sent: Sent, previous: readonly VirtualService[]): Promise<void> {
     const { model } = sent;
     worker.postMessage({ type: 'model', head: { ...model, virtualServices: [] } } satisfies PlannerRequest);
+    let kept = 0;
+    let changed: VirtualService[] = [];
+    const flush = () => {
+      if (kept === 0 && changed.length === 0) return;
+      worker.postMessage({ type: 'services', kept, servicesJson: JSON.stringify(changed) } satisfies PlannerRequest);
+      kept = 0;
+      changed = [];
+    };
     const slice = new TimeSlice();
-    for (let offset = 0; offset < model.virtualServices.length; offset += servicesPerMessage) {
-      if (slice.spent) await slice.next();
+    for (const [index, service] of model.virtualServices.entries()) {
+      if (slice.spent) {
+        flush();
+        await slice.next();
+      }
       // a newer model, or a thread that stopped, makes the rest moot
       if (this.worker !== worker) throw new PlannerStopped('the IPVS table planner stopped while it was given its model');
       if (this.sent !== sent) return;
-      const servicesJson = JSON.stringify(model.virtualServices.slice(offset, offset + servicesPerMessage));
-      worker.postMessage({ type: 'services', servicesJson } satisfies PlannerRequest);
+      if (index < previous.length && samePlainData(previous[index], service)) {
+        // kept services come before a message's JSON: a change ends the run
+        if (changed.length > 0) flush();
+        kept += 1;
+      } else {
+        changed.push(service);
+        if (changed.length === servicesPerMessage) flush();
+      }
     }
+    flush();
+    sent.complete = true;
   }
 
   private running(): Worker {

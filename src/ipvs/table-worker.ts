@@ -38,7 +38,8 @@ let queue = Promise.resolve();
 port.on('message', (request: PlannerRequest) => {
   if (request.type === 'model') plan.setModel(request.head);
   else if (request.type === 'done') queue = queue.then(() => (table = undefined));
-  else if (request.type === 'services') plan.addServices(JSON.parse(request.servicesJson) as Parameters<typeof plan.addServices>[0]);
+  else if (request.type === 'services')
+    plan.addServices(JSON.parse(request.servicesJson) as Parameters<typeof plan.addServices>[0], request.kept);
   else
     queue = queue.then(async () => {
       try {

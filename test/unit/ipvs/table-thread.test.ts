@@ -8,6 +8,7 @@ import { desiredTable } from '../../../src/ipvs/desired.js';
 import { IpvsBalancer } from '../../../src/ipvs/ipvs-balancer.js';
 import { IpvsReconciler } from '../../../src/ipvs/reconcile.js';
 import { addDeviations, configuredHealth, TablePlan, type HealthDeviations } from '../../../src/ipvs/table-plan.js';
+import type { PlannerRequest } from '../../../src/ipvs/table-protocol.js';
 import { PlannerStopped, startPlannerThread, TableThread } from '../../../src/ipvs/table-thread.js';
 import { serviceKey } from '../../../src/ipvs/table.js';
 import { HealthMonitor } from '../../../src/health/index.js';
@@ -62,6 +63,21 @@ describe('TablePlan', () => {
     expect(planned.services).toEqual(desiredTable(model, { role: 'active', health: someDown }).services);
     expect(plan.desire('inactive', [])).toEqual(desiredTable(model, { role: 'inactive' }));
   });
+
+  it("keeps the previous model's services where a reload left them", () => {
+    const plan = new TablePlan();
+    plan.setModel({ ...model, virtualServices: [] });
+    plan.addServices(model.virtualServices);
+    const [first, second, ...rest] = model.virtualServices;
+    const reweighed = { ...second!, realServers: second!.realServers.map((server) => ({ ...server, weight: 7 })) };
+    const reloaded = { ...model, virtualServices: [first!, reweighed, ...rest.slice(0, 10)] };
+    plan.setModel({ ...reloaded, virtualServices: [] });
+    plan.addServices([], 1);
+    plan.addServices([reweighed], 0);
+    plan.addServices([], 10);
+    expect(plan.desire('inactive', [])).toEqual(desiredTable(reloaded, { role: 'inactive' }));
+    expect(() => plan.addServices([], model.virtualServices.length)).toThrow(/has 1200 services, not 1212 to keep/);
+  });
 });
 
 describe('TableThread', slow, () => {
@@ -87,6 +103,36 @@ describe('TableThread', slow, () => {
     const repairedThere = await remote.reconcileTable(await planner.target(model, 'active'), 'repair');
     expect(repairedThere.operations).toEqual(repaired.operations);
     expect(kernelTable(there)).toEqual(kernelTable(here));
+  });
+
+  it('sends a reloaded model as the services that changed, and plans it whole', async () => {
+    const services: unknown[] = [];
+    const { thread: planner } = thread(() => {
+      const worker = startPlannerThread();
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = (message: PlannerRequest) => {
+        if (message.type === 'services') services.push(...(JSON.parse(message.servicesJson) as unknown[]));
+        post(message);
+      };
+      return worker;
+    });
+    await planner.prepare(model);
+    expect(services).toHaveLength(model.virtualServices.length);
+    services.length = 0;
+    // one weight changed in the middle, the last service removed, two added at the end
+    const middle = model.virtualServices[600]!;
+    const reweighed = { ...middle, realServers: [{ ...middle.realServers[0]!, weight: 9 }, ...middle.realServers.slice(1)] };
+    const added = bigTable(1204, 2).model.virtualServices.slice(-2);
+    const reloaded = {
+      ...model,
+      virtualServices: [...model.virtualServices.slice(0, 600), reweighed, ...model.virtualServices.slice(601, -1), ...added],
+    };
+    const kernel = new MemoryIpvs();
+    await new IpvsReconciler(kernel, captureLogger().logger).reconcileTable(await planner.target(reloaded, 'active'), 'reload');
+    expect(services).toEqual([reweighed, ...added]);
+    const expected = new MemoryIpvs();
+    await new IpvsReconciler(expected, captureLogger().logger).reconcile(desiredTable(reloaded, { role: 'active' }), 'reload');
+    expect(kernelTable(kernel)).toEqual(kernelTable(expected));
   });
 
   it('counts and logs a thread that stops, fails what waited for it, and starts anew', async () => {
