@@ -159,6 +159,92 @@ function hostController(model: Model, { self, peer, logger, stats }: Parts, bala
   });
 }
 
+/** Loads the configuration and starts the daemon: undefined when it could not. Nothing of
+ *  the first model is kept here: after a reload it would stay on the heap for good. */
+async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logger: Logger; metricsServer?: MetricsServer } | undefined> {
+  // what a crash releases: the configuration read last (at start or by a reload)
+  let lastModel: Model | undefined;
+  const remember = (model: Model) => (lastModel = model);
+  // the start loads as started: no heartbeat runs yet, and a niced thread waits long
+  const loadConfig = configLoader(options, remember);
+  let loaded;
+  try {
+    loaded = await loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) reportConfigError(options.config, error);
+    else badInput((error as Error).message);
+    return;
+  }
+  printDiagnostics(loaded.warnings);
+  const { model, self, peer, keyring } = loaded;
+  const logFormat = options.logFormat ?? (stdoutIsJournal() ? 'journal' : 'json');
+  // one set of counters for every part: status reads them all
+  const stats = createStats();
+  const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
+    node: self.name,
+  });
+  rankHelperThreads(await setScheduling(options, logger));
+  let crashed = false;
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
+    if (crashed) process.exit(ExitCode.failure);
+    crashed = true;
+    // the peer takes over once our heartbeats stop; it must not find the addresses still here
+    setTimeout(() => process.exit(ExitCode.failure), crashReleaseMs).unref();
+    // set by the first load, before this handler was installed
+    if (!lastModel) process.exit(ExitCode.failure);
+    void releaseHost(lastModel, logger).then((released) => {
+      logger.fatal(
+        { event: 'daemon.crash-release', ...released },
+        `released ${released.removed.length} address(es) before exiting${released.failed.length > 0 ? `; failed: ${released.failed.join('; ')}` : ''}`,
+      );
+      process.exit(ExitCode.failure);
+    });
+  });
+  const health = new HealthMonitor({ logger, stats: stats.health });
+  const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
+  let daemon: Daemon | undefined;
+  // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
+  const metrics = model.metrics && (await import('../metrics/index.js'));
+  const collector =
+    metrics &&
+    new metrics.MetricsCollector({
+      counters: stats.registry,
+      status: metrics.cachedStatus(
+        async () => {
+          if (!daemon) throw new Error('the daemon is starting');
+          return daemon.status();
+        },
+        statusMaxAgeMs,
+        undefined,
+        () => stats.role.transitions.sum(),
+      ),
+    });
+  try {
+    daemon = await Daemon.start({
+      model,
+      self,
+      ...(peer && { peer }),
+      ...(keyring && { keyring }),
+      controller: hostController(model, { self, peer, logger, stats }, balancer),
+      balancer,
+      logger,
+      socketPath: options.socket,
+      loadConfig,
+      stats,
+      ...(collector && { runtimeObserver: collector.runtimeObserver }),
+      syncTables: kernelSyncTables(),
+    });
+  } catch (error) {
+    logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);
+    process.stderr.write(`tandem: ${(error as Error).message}\n`);
+    process.exitCode = ExitCode.failure;
+    return;
+  }
+  const metricsServer = model.metrics && collector && (await startMetrics(model.metrics, collector, logger));
+  return { daemon, logger, ...(metricsServer && { metricsServer }) };
+}
+
 export const runCommand: CommandModule = {
   register(program: Command): void {
     program
@@ -188,85 +274,9 @@ export const runCommand: CommandModule = {
       .option('--no-nice', 'leave the nice values as started')
       .addOption(formatOption())
       .action(async (options: RunOptions) => {
-        // what a crash releases: the configuration read last (at start or by a reload)
-        let lastModel: Model | undefined;
-        const remember = (model: Model) => (lastModel = model);
-        // the start loads as started: no heartbeat runs yet, and a niced thread waits long
-        const loadConfig = configLoader(options, remember);
-        let loaded;
-        try {
-          loaded = await loadConfig();
-        } catch (error) {
-          if (error instanceof ConfigError) reportConfigError(options.config, error);
-          else badInput((error as Error).message);
-          return;
-        }
-        printDiagnostics(loaded.warnings);
-        const { model, self, peer, keyring } = loaded;
-        const logFormat = options.logFormat ?? (stdoutIsJournal() ? 'journal' : 'json');
-        // one set of counters for every part: status reads them all
-        const stats = createStats();
-        const logger = createLogger({ format: logFormat, level: options.logLevel, onDrop: () => stats.log.dropped.inc() }).child({
-          node: self.name,
-        });
-        rankHelperThreads(await setScheduling(options, logger));
-        let crashed = false;
-        process.on('uncaughtException', (error) => {
-          logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
-          if (crashed) process.exit(ExitCode.failure);
-          crashed = true;
-          // the peer takes over once our heartbeats stop; it must not find the addresses still here
-          setTimeout(() => process.exit(ExitCode.failure), crashReleaseMs).unref();
-          void releaseHost(lastModel ?? model, logger).then((released) => {
-            logger.fatal(
-              { event: 'daemon.crash-release', ...released },
-              `released ${released.removed.length} address(es) before exiting${released.failed.length > 0 ? `; failed: ${released.failed.join('; ')}` : ''}`,
-            );
-            process.exit(ExitCode.failure);
-          });
-        });
-        const health = new HealthMonitor({ logger, stats: stats.health });
-        const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
-        let daemon: Daemon | undefined;
-        // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
-        const metrics = model.metrics && (await import('../metrics/index.js'));
-        const collector =
-          metrics &&
-          new metrics.MetricsCollector({
-            counters: stats.registry,
-            status: metrics.cachedStatus(
-              async () => {
-                if (!daemon) throw new Error('the daemon is starting');
-                return daemon.status();
-              },
-              statusMaxAgeMs,
-              undefined,
-              () => stats.role.transitions.sum(),
-            ),
-          });
-        try {
-          daemon = await Daemon.start({
-            model,
-            self,
-            ...(peer && { peer }),
-            ...(keyring && { keyring }),
-            controller: hostController(model, { self, peer, logger, stats }, balancer),
-            balancer,
-            logger,
-            socketPath: options.socket,
-            loadConfig,
-            stats,
-            ...(collector && { runtimeObserver: collector.runtimeObserver }),
-            syncTables: kernelSyncTables(),
-          });
-        } catch (error) {
-          logger.error({ event: 'daemon.start-failed', err: error }, (error as Error).message);
-          process.stderr.write(`tandem: ${(error as Error).message}\n`);
-          process.exitCode = ExitCode.failure;
-          return;
-        }
-        const running = daemon;
-        const metricsServer = model.metrics && collector && (await startMetrics(model.metrics, collector, logger));
+        const started = await startDaemon(options);
+        if (!started) return;
+        const { daemon: running, logger, metricsServer } = started;
         let signals = 0;
         const stop = (signal: string) => {
           signals += 1;

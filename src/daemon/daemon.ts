@@ -139,8 +139,12 @@ export class Daemon implements ControlHandler {
   /** Resolves when the daemon has stopped (after a graceful stop). */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
 
-  private constructor(private readonly options: DaemonOptions) {
-    const { model, self, peer } = options;
+  /** The options without the first model: a reload replaces this.model, and the first must go. */
+  private readonly options: Omit<DaemonOptions, 'model'>;
+
+  private constructor({ model, ...options }: DaemonOptions) {
+    const { self, peer } = options;
+    this.options = options;
     this.logger = options.logger;
     this.model = model;
     this.self = self;
@@ -163,7 +167,8 @@ export class Daemon implements ControlHandler {
   }
 
   private async open(): Promise<void> {
-    const { model, self, peer, keyring, logger, controller } = this.options;
+    const { model } = this;
+    const { self, peer, keyring, logger, controller } = this.options;
     this.health = await controller.start((health) => this.reportHealth(health));
     const sessions = new ChannelSessions();
     let paths: ChannelPath[] = [];

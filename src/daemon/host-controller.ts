@@ -96,8 +96,12 @@ export class HostController implements Controller {
   /** The balancer's deactivation, while it runs after the release resolved (the peer is told at once); the next claim waits for it. */
   private deactivating: Promise<void> | undefined;
 
-  constructor(private readonly options: HostControllerOptions) {
-    this.model = options.model;
+  /** The options without the first model: a reload replaces this.model, and the first must go. */
+  private readonly options: Omit<HostControllerOptions, 'model'>;
+
+  constructor({ model, ...options }: HostControllerOptions) {
+    this.options = options;
+    this.model = model;
     this.logger = options.logger.child({ component: 'controller' });
     this.addresses = options.addresses;
     this.announcer = options.announcer;

@@ -96,17 +96,21 @@ export class IpvsBalancer implements Balancer {
   /** The table planner's thread, while the model is big enough for it. */
   private tableThread: TableThread | undefined;
 
+  /** The options without the first model, which the planner holds until a reload replaces it. */
+  private readonly options: Omit<IpvsBalancerOptions, 'model'>;
+
   private constructor(
-    private readonly options: IpvsBalancerOptions,
+    { model, ...options }: IpvsBalancerOptions,
     private readonly health: HealthMonitor,
     services: ReadonlyMap<string, VirtualService>,
   ) {
+    this.options = options;
     this.logger = options.logger.child({ component: 'balancer' });
     this.openKernel = options.openKernel ?? (() => IpvsNetlink.open());
     this.now = options.now ?? Date.now;
     this.stats = options.stats ?? createStats().ipvs;
     this.planner = new BalancerPlanner({
-      model: options.model,
+      model,
       services,
       now: this.now(),
       ...(options.repairInterval !== undefined && { repairInterval: options.repairInterval }),
@@ -115,7 +119,7 @@ export class IpvsBalancer implements Balancer {
       ...(options.healthBatch !== undefined && { healthBatch: options.healthBatch }),
       stats: this.stats,
     });
-    this.planOnThreadIfBig(options.model);
+    this.planOnThreadIfBig(model);
     this.unsubscribe = health.onChange((changes) =>
       this.dispatch({ type: 'health', now: this.now(), services: changes.map((change) => change.virtualService) }),
     );

@@ -111,7 +111,16 @@ export class SyncService {
   private closed = false;
   private readonly rateLimiter = new LogRateLimiter<string>(logIntervalMs);
 
-  private constructor(private readonly options: SyncServiceOptions) {
+  /** The options without the model, of which the service needs two settings: a model of
+   *  100,000 services must not stay on the heap after a reload replaced it. */
+  private readonly options: Omit<SyncServiceOptions, 'model'>;
+  private readonly cluster: string;
+  private readonly port: number;
+
+  private constructor({ model, ...options }: SyncServiceOptions) {
+    this.options = options;
+    this.cluster = model.cluster;
+    this.port = model.sync.port;
     this.path = syncPath(options.self, options.peer);
   }
 
@@ -145,13 +154,13 @@ export class SyncService {
   }
 
   private async openChannel(): Promise<void> {
-    const { model, self, peer, keyring, sessions, logger, now, stats } = this.options;
-    this.endpoint = new ChannelEndpoint({ cluster: model.cluster, self: self.name, peer: peer.name }, messageKinds.sync, keyring, sessions);
+    const { self, peer, keyring, sessions, logger, now, stats } = this.options;
+    this.endpoint = new ChannelEndpoint({ cluster: this.cluster, self: self.name, peer: peer.name }, messageKinds.sync, keyring, sessions);
     this.channel = await SecureChannel.open({
       endpoint: this.endpoint,
       decode: decodeSyncMessage,
       paths: [this.path],
-      port: model.sync.port,
+      port: this.port,
       logger: logger.child({ component: 'sync-channel' }),
       now,
       stats: stats.channel,
@@ -159,8 +168,8 @@ export class SyncService {
       onMessage: (message) => this.receive(message),
     });
     logger.info(
-      { event: 'sync.start', kinds: [...this.engines.keys()], path: this.path, port: model.sync.port },
-      `connection sync of ${[...this.engines.keys()].join(', ')} with ${peer.name} on ${this.path.local} -> ${this.path.remote} port ${model.sync.port}`,
+      { event: 'sync.start', kinds: [...this.engines.keys()], path: this.path, port: this.port },
+      `connection sync of ${[...this.engines.keys()].join(', ')} with ${peer.name} on ${this.path.local} -> ${this.path.remote} port ${this.port}`,
     );
     this.arm();
   }
@@ -255,7 +264,7 @@ export class SyncService {
     return syncStatusOf({
       now: t,
       peer: this.options.peer.name,
-      port: this.options.model.sync.port,
+      port: this.port,
       path: this.path,
       kinds: figures,
       stats: this.options.stats,

@@ -5,6 +5,8 @@ import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Keyring, type HealthSummary, type Transition } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
@@ -13,6 +15,9 @@ import { Daemon } from '../../../src/daemon/index.js';
 import { captureLogger } from '../../support/capture-log.js';
 import { MemorySyncedTable } from '../../support/memory-synced-table.js';
 import { model } from './pair-config.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const standalone = `cluster: lab
 serial_no: 1
@@ -105,7 +110,7 @@ async function start(controller: Controller) {
       return { model: next, warnings: [], self: next.nodes[0]! };
     },
   });
-  return { daemon, log, socketPath };
+  return { daemon, log, socketPath, firstModel: new WeakRef(m) };
 }
 
 /** A node of a pair on loopback whose peer never answers: it claims after initdead, with conntrack sync on. */
@@ -178,6 +183,16 @@ describe('Daemon', () => {
     await daemon.stop();
     expect(controller.calls.slice(5)).toEqual(['hooks', 'release', 'close']);
     expect(log.records.map((r) => r.event)).toContain('daemon.stopped');
+  });
+
+  it('holds nothing of the model a reload replaced', async () => {
+    const controller = new FakeController();
+    const { daemon, firstModel } = await start(controller);
+    await until(() => controller.calls.includes('claimed'));
+    expect((await daemon.reload()).ok).toBe(true);
+    collectGarbage();
+    expect(firstModel.deref()).toBeUndefined();
+    await daemon.stop();
   });
 
   it('counts its transitions and reloads, and status shows every counter', async () => {

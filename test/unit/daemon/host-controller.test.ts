@@ -1,6 +1,8 @@
 // The host controller against in-memory parts: every call lands in one journal, so
 // the tests read the order of a claim, a release or a reload off it.
 import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HealthSummary, SyncRole } from '../../../src/cluster/index.js';
 import type { Model } from '../../../src/config/index.js';
@@ -30,6 +32,9 @@ import {
 } from '../../../src/net/index.js';
 import { captureLogger } from '../../support/capture-log.js';
 import { model, pairConfig } from './pair-config.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const base = `${pairConfig}virtual_services:
   - name: www
@@ -258,8 +263,12 @@ beforeEach(() => {
 
 const events = (event: string) => log.records.filter((r) => r.event === event);
 
+/** The model the latest controller() started with. */
+let firstModel: WeakRef<Model> | undefined;
+
 async function controller(text = base): Promise<HostController> {
   const m = await model(text);
+  firstModel = new WeakRef(m);
   const [self, peer] = m.nodes as [Model['nodes'][0], Model['nodes'][0]];
   const stats = createStats();
   const host = new HostController({
@@ -426,6 +435,14 @@ describe('HostController', () => {
       'balancer reload',
     ]);
     expect(host.status().addresses.map((a) => a.address)).toEqual(['192.0.2.101', '198.51.100.254']);
+  });
+
+  it('holds nothing of the model a reload replaced', async () => {
+    const host = await started();
+    await host.claim({ term: 2, reason: 'peer-dead' });
+    await host.reload(await model(base));
+    collectGarbage();
+    expect(firstModel?.deref()).toBeUndefined();
   });
 
   it('reloads while inactive: removes every managed address; forwarding trouble is logged, the role kept', async () => {
