@@ -164,28 +164,29 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
 
   const empty = heapUsed();
   const rssEmpty = process.memoryUsage().rss;
-  const [loaded, load] = await step(() => loadConfigOffThread(path));
-  console.log(show('load (worker, streamed back)', load));
-  const { model } = loaded;
-  checkedEverywhere(model);
-  const withModel = heapUsed();
-
   const kernel = new SocketLikeKernel();
   const health = new HealthMonitor({ logger, runCheck: passAfterASecond });
   const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
-  const [balancer, create] = await step(() =>
-    IpvsBalancer.create({
-      model,
-      self,
-      logger,
-      health,
-      openKernel: () => Promise.resolve(kernel),
-      repairInterval: 3_600_000,
-      tableThreadFrom,
-    }),
-  );
-  console.log(show('health state, services by key', create));
-  const withHealth = heapUsed();
+  // the first model only in here: as in the daemon, nothing holds it once a reload replaced it
+  const { balancer, load, create, withModel, withHealth } = await (async () => {
+    const [{ model }, load] = await step(() => loadConfigOffThread(path));
+    console.log(show('load (worker, streamed back)', load));
+    checkedEverywhere(model);
+    const withModel = heapUsed();
+    const [balancer, create] = await step(() =>
+      IpvsBalancer.create({
+        model,
+        self,
+        logger,
+        health,
+        openKernel: () => Promise.resolve(kernel),
+        repairInterval: 3_600_000,
+        tableThreadFrom,
+      }),
+    );
+    console.log(show('health state, services by key', create));
+    return { balancer, load, create, withModel, withHealth: heapUsed() };
+  })();
 
   const [, claim] = await step(() => balancer.activate());
   console.log(show('claim: whole table from empty', claim));
@@ -194,7 +195,7 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   console.log(show(`active and idle for ${IDLE_MS / 1000} s`, idle));
   // both threads' heaps (the planner's holds its copy of the model), and what malloc kept
   const rssActive = process.memoryUsage().rss;
-  // the reloaded model as the daemon gets it, from the loader; both models are held meanwhile
+  // the reloaded model as the daemon gets it, from the loader; both models are held until it is applied
   const changedPath = `${path}.changed`;
   const middle = Math.floor(table.services / 2);
   const weighed = `${bigRealServer(middle, 1)}:8080 -m -w 2`;
@@ -221,7 +222,8 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   console.log(
     `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
       `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}; ` +
-      `process RSS once active and idle ${perService(rssActive - rssEmpty)} (the bench's in-memory table included)`,
+      `process RSS once active and idle ${perService(rssActive - rssEmpty)} (the bench's in-memory table included); ` +
+      `live heap after the reload and status ${((beforeMirror - empty) / 2 ** 20).toFixed(0)} MiB (with the in-memory table)`,
   );
   const steps = [load, create, claim, idle, reload, statusStep, jsonStep];
   console.log(
