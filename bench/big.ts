@@ -18,9 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
-import { runInNewContext } from 'node:vm';
 import type { HealthCheckSpec, Model } from '../src/config/model.js';
 import type { IpvsOperation, IpvsService, ServiceIdentity } from '../src/ipvs/index.js';
 import { createLogger } from '../src/log.js';
@@ -28,9 +26,7 @@ import { bigConfigText, bigRealServer, type BigTable } from '../test/support/big
 import { measureLoopDelay } from '../test/support/loop-delay.js';
 import { MemoryKernel } from '../test/unit/ipvs/memory-kernel.js';
 import type { Benchmark } from './benchmark.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../test/support/collect-garbage.js';
 
 const HEARTBEAT_MS = 10;
 /** Idle after the claim: longer than V8's memory reducer waits (8 s) before it collects. */

@@ -3,8 +3,6 @@
 // per checked server, and how long a reload of the model blocks the loop.
 import { Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { HealthCheckSpec, Model } from '../src/config/model.js';
 import { HealthMonitor } from '../src/health/index.js';
 import { createLogger } from '../src/log.js';
@@ -12,16 +10,14 @@ import { startFleet, type Fleet } from '../test/support/fleet.js';
 import { formatLoopDelay, measureLoopDelay } from '../test/support/loop-delay.js';
 import { healthCheck, modelOf, realServer, virtualService } from '../test/support/models.js';
 import type { Benchmark } from './benchmark.js';
+import { collectGarbage } from '../test/support/collect-garbage.js';
 
 const logger = createLogger({ format: 'json', level: 'warn', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
 const piranhaHttp: Partial<HealthCheckSpec> = { kind: 'send-expect', send: 'GET / HTTP/1.0\r\n\r\n', expect: 'HTTP' };
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
 function heapUsed(): number {
-  gc();
-  gc();
+  collectGarbage();
+  collectGarbage();
   return process.memoryUsage().heapUsed;
 }
 

@@ -14,17 +14,14 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createLogger } from '../src/log.js';
 import { bigTable } from '../test/support/big-table.js';
+import { collectGarbage } from '../test/support/collect-garbage.js';
 import type { Model } from '../src/config/model.js';
 import type { IpvsNetlink, IpvsReconciler, ReconcileResult } from '../src/ipvs/index.js';
 import type { Benchmark } from './benchmark.js';
 
 const execFileAsync = promisify(execFile);
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 const cli = 'dist/cli/main.js';
 

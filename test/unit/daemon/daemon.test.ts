@@ -5,8 +5,6 @@ import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Keyring, type HealthSummary, type Transition } from '../../../src/cluster/index.js';
 import { sendControlRequest, type ControllerStatus } from '../../../src/control/index.js';
@@ -15,9 +13,7 @@ import { Daemon } from '../../../src/daemon/index.js';
 import { captureLogger } from '../../support/capture-log.js';
 import { MemorySyncedTable } from '../../support/memory-synced-table.js';
 import { model } from './pair-config.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../../support/collect-garbage.js';
 
 const standalone = `cluster: lab
 serial_no: 1

@@ -1,8 +1,6 @@
 // The host controller against in-memory parts: every call lands in one journal, so
 // the tests read the order of a claim, a release or a reload off it.
 import { EventEmitter } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HealthSummary, SyncRole } from '../../../src/cluster/index.js';
 import type { Model } from '../../../src/config/index.js';
@@ -32,9 +30,7 @@ import {
 } from '../../../src/net/index.js';
 import { captureLogger } from '../../support/capture-log.js';
 import { model, pairConfig } from './pair-config.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../../support/collect-garbage.js';
 
 const base = `${pairConfig}virtual_services:
   - name: www

@@ -1,8 +1,6 @@
 // After a reload the balancer, its health monitor and the planner's thread hold the new
 // model only: at 100,000 services a model kept by mistake is 60 MB more on the heap whose
 // collections the event loop waits for.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
 import { HealthMonitor } from '../../../src/health/index.js';
@@ -11,9 +9,7 @@ import { bigTable } from '../../support/big-table.js';
 import { captureLogger } from '../../support/capture-log.js';
 import { healthCheck } from '../../support/ipvs-models.js';
 import { MemoryKernel } from './memory-kernel.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../../support/collect-garbage.js';
 
 /** 200 services × 2, each checked by TCP (the check passes at once and opens no socket). */
 function checkedTable(weight: number): Model {

@@ -1,11 +1,7 @@
 // One task after another, and nothing of a task's result kept once it has been handed back.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { SerialQueue } from '../../../src/lib/serial-queue.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
+import { collectGarbage } from '../../support/collect-garbage.js';
 
 describe('SerialQueue', () => {
   it('starts each task once the one before it has settled, failed or not', async () => {

@@ -11,6 +11,7 @@ import { createLogger } from '../../../src/log.js';
 import { SyncService, type SyncTableFactories } from '../../../src/sync/index.js';
 import { MemorySyncedTable } from '../../support/memory-synced-table.js';
 import { modelOf } from '../../support/models.js';
+import { collectGarbage } from '../../support/collect-garbage.js';
 
 const port = 40_000 + Math.floor(Math.random() * 20_000);
 const keyring = new Keyring(new Map([[1, Buffer.alloc(32, 7)]]), 1);
@@ -38,8 +39,9 @@ async function node(self: 'ifw01' | 'ifw02', tables: SyncTableFactories) {
   const logs: Array<Record<string, unknown>> = [];
   const synced: boolean[] = [];
   const stats = createStats();
+  const started = model();
   const service = await SyncService.open({
-    model: model(),
+    model: started,
     self: { name: self, address, priority: 100 },
     peer: { name: peer, address: peerAddress, priority: 100 },
     keyring,
@@ -60,7 +62,7 @@ async function node(self: 'ifw01' | 'ifw02', tables: SyncTableFactories) {
     onSyncedChange: (value) => synced.push(value),
   });
   open.push(service);
-  return { service, logs, synced, stats };
+  return { service, logs, synced, stats, model: new WeakRef(started) };
 }
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -69,6 +71,13 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 }
 
 describe('the sync service on loopback', () => {
+  it('keeps nothing of the model it was opened with: a reload replaces it', async () => {
+    const { model: opened } = await node('ifw01', { conntrack: () => new MemorySyncedTable() });
+    await sleep(0);
+    collectGarbage();
+    expect(opened.deref()).toBeUndefined();
+  });
+
   it('keeps the backup warm and commits on takeover', async () => {
     const activeTable = new MemorySyncedTable();
     const backupTable = new MemorySyncedTable();
