@@ -109,7 +109,7 @@ async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, lo
 }
 
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
-function configLoader(options: RunOptions, onModel: (model: Model) => void): ConfigLoader {
+function configLoader(options: RunOptions): ConfigLoader {
   return async () => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
     const { model, warnings } = await loadConfigOffThread(options.config, {
@@ -127,7 +127,6 @@ function configLoader(options: RunOptions, onModel: (model: Model) => void): Con
       throw new Error(`${options.config}: ${(error as Error).message}`);
     }
     const keyring = local.peer ? await loadKeyring(model.auth.keyFile, model.auth.keyId) : undefined;
-    onModel(model);
     return { model, warnings, self: local.self, ...(local.peer && { peer: local.peer }), ...(keyring && { keyring }) };
   };
 }
@@ -162,11 +161,8 @@ function hostController(model: Model, { self, peer, logger, stats }: Parts, bala
 /** Loads the configuration and starts the daemon: undefined when it could not. Nothing of
  *  the first model is kept here: after a reload it would stay on the heap for good. */
 async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logger: Logger; metricsServer?: MetricsServer } | undefined> {
-  // what a crash releases: the configuration read last (at start or by a reload)
-  let lastModel: Model | undefined;
-  const remember = (model: Model) => (lastModel = model);
   // the start loads as started: no heartbeat runs yet, and a niced thread waits long
-  const loadConfig = configLoader(options, remember);
+  const loadConfig = configLoader(options);
   let loaded;
   try {
     loaded = await loadConfig();
@@ -184,6 +180,9 @@ async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logge
     node: self.name,
   });
   rankHelperThreads(await setScheduling(options, logger));
+  let daemon: Daemon | undefined;
+  // what a crash releases until the daemon runs; dropped then, as a reload may replace it
+  let startModel: Model | undefined = model;
   let crashed = false;
   process.on('uncaughtException', (error) => {
     logger.fatal({ event: 'daemon.crash', err: error }, `internal error: ${error.message}`);
@@ -191,9 +190,10 @@ async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logge
     crashed = true;
     // the peer takes over once our heartbeats stop; it must not find the addresses still here
     setTimeout(() => process.exit(ExitCode.failure), crashReleaseMs).unref();
-    // set by the first load, before this handler was installed
-    if (!lastModel) process.exit(ExitCode.failure);
-    void releaseHost(lastModel, logger).then((released) => {
+    // what the daemon runs, not a file a reload refused
+    const running = daemon?.runningModel ?? startModel;
+    if (!running) process.exit(ExitCode.failure);
+    void releaseHost(running, logger).then((released) => {
       logger.fatal(
         { event: 'daemon.crash-release', ...released },
         `released ${released.removed.length} address(es) before exiting${released.failed.length > 0 ? `; failed: ${released.failed.join('; ')}` : ''}`,
@@ -203,7 +203,6 @@ async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logge
   });
   const health = new HealthMonitor({ logger, stats: stats.health });
   const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
-  let daemon: Daemon | undefined;
   // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
   const metrics = model.metrics && (await import('../metrics/index.js'));
   const collector =
@@ -241,6 +240,7 @@ async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logge
     process.exitCode = ExitCode.failure;
     return;
   }
+  startModel = undefined;
   const metricsServer = model.metrics && collector && (await startMetrics(model.metrics, collector, logger));
   return { daemon, logger, ...(metricsServer && { metricsServer }) };
 }

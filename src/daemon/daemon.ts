@@ -139,6 +139,11 @@ export class Daemon implements ControlHandler {
   /** Resolves when the daemon has stopped (after a graceful stop). */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
 
+  /** The configuration it runs: the first until a reload applies another (a refused one never does). */
+  get runningModel(): Model {
+    return this.model;
+  }
+
   /** The options without the first model: a reload replaces this.model, and the first must go. */
   private readonly options: Omit<DaemonOptions, 'model'>;
 

@@ -91,7 +91,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start(controller: Controller) {
+/** The file a reload reads: by default the running one with serial 2. */
+const nextSerial = () => standalone.replace('serial_no: 1', 'serial_no: 2');
+
+async function start(controller: Controller, nextConfig = nextSerial) {
   const m = await model(standalone);
   const log = captureLogger();
   const socketPath = join(dir, 'tandem.sock');
@@ -102,7 +105,7 @@ async function start(controller: Controller) {
     logger: log.logger,
     socketPath,
     loadConfig: async () => {
-      const next = await model(standalone.replace('serial_no: 1', 'serial_no: 2'));
+      const next = await model(nextConfig());
       return { model: next, warnings: [], self: next.nodes[0]! };
     },
   });
@@ -188,6 +191,19 @@ describe('Daemon', () => {
     expect((await daemon.reload()).ok).toBe(true);
     collectGarbage();
     expect(firstModel.deref()).toBeUndefined();
+    await daemon.stop();
+  });
+
+  it('runs the model a reload applied, never one it refused (what a crash releases)', async () => {
+    const controller = new FakeController();
+    let next = standalone.replace('cluster: lab', 'cluster: elsewhere');
+    const { daemon, firstModel } = await start(controller, () => next);
+    await until(() => controller.calls.includes('claimed'));
+    expect(await daemon.reload()).toMatchObject({ ok: false, code: 'restart-needed' });
+    expect(daemon.runningModel).toBe(firstModel.deref());
+    next = nextSerial();
+    expect(await daemon.reload()).toMatchObject({ ok: true, serialNo: 2 });
+    expect(daemon.runningModel).toMatchObject({ cluster: 'lab', serialNo: 2 });
     await daemon.stop();
   });
 
