@@ -3,8 +3,9 @@
 // a role and the real servers' health, and the diff of the kernel's services against it.
 // Pure. The health comes as the servers that differ from their configured weight, found by
 // their place in the model: at a claim none do, and the event loop sends no table of them.
-import type { HealthView, Model, RealServer, VirtualService } from '../config/model.js';
+import type { HealthView, RealServer, VirtualService } from '../config/model.js';
 import { desiredTable, type DesiredTable, type IpvsRole } from './desired.js';
+import { ModelCopy } from './model-transfer.js';
 
 /** Health as the monitor reports a server it has not checked: up at its configured weight. */
 export const configuredHealth: HealthView = (service, server) =>
@@ -24,30 +25,12 @@ export function addDeviations(into: HealthDeviations, index: number, service: Vi
 }
 
 export class TablePlan {
-  private model: Model | undefined;
-  /** The services of the model before, which addServices may keep. */
-  private previous: readonly VirtualService[] = [];
-
-  /** A model without its services; they follow with addServices. */
-  setModel(head: Model): void {
-    this.previous = this.model?.virtualServices ?? [];
-    this.model = { ...head, virtualServices: [] };
-  }
-
-  /** Appends the previous model's next `kept` services (those at the same places), then `services`. */
-  addServices(services: readonly VirtualService[], kept = 0): void {
-    const { virtualServices } = this.current();
-    const from = virtualServices.length;
-    if (kept > 0 && from + kept > this.previous.length)
-      throw new Error(`the planner's previous model has ${this.previous.length} services, not ${from + kept} to keep`);
-    // one push per service: a spread of 100,000 would exceed the arguments a call can take
-    for (const service of this.previous.slice(from, from + kept)) virtualServices.push(service);
-    virtualServices.push(...services);
-  }
+  /** The model, as the event loop sends it. */
+  readonly copy = new ModelCopy();
 
   /** The desired table of the model for `role`, with the health `deviations` describe. */
   desire(role: IpvsRole, deviations: HealthDeviations): DesiredTable {
-    const model = this.current();
+    const { model } = this.copy;
     if (role === 'inactive') return desiredTable(model, { role });
     const states = new Map<RealServer, { up: boolean; weight: number }>();
     for (let at = 0; at + 3 < deviations.length; at += 4) {
@@ -57,10 +40,5 @@ export class TablePlan {
       states.set(server, { up: up === 1, weight });
     }
     return desiredTable(model, { role, health: (service, server) => states.get(server) ?? configuredHealth(service, server) });
-  }
-
-  private current(): Model {
-    if (!this.model) throw new Error('the table planner has no model');
-    return this.model;
   }
 }

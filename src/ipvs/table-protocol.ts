@@ -2,18 +2,15 @@
 // and table-worker.ts). The model goes over once per model, its services as JSON a slice at
 // a time, except those a reload left as they were; each request with an id gets one answer
 // with that id.
-import type { Model } from '../config/model.js';
 import type { IpvsRole } from './desired.js';
 import type { KernelChunk } from './diff.js';
+import type { ModelMessage } from './model-transfer.js';
 import type { IpvsOperation } from './operations.js';
 import type { TableSlice } from './reconcile.js';
 import type { HealthDeviations } from './table-plan.js';
 
 export type PlannerRequest =
-  /** A new model, without its services: the services messages that follow are its. */
-  | { type: 'model'; head: Model }
-  /** The next `kept` services are the previous model's at the same places, then those in the JSON. */
-  | { type: 'services'; kept: number; servicesJson: string }
+  | ModelMessage
   /** Builds the desired table; answered with its first slice. */
   | { type: 'desire'; id: number; role: IpvsRole; deviations: HealthDeviations }
   | { type: 'next'; id: number }
@@ -26,7 +23,5 @@ export type PlannerAnswer =
   | { type: 'operations'; id: number; operations: IpvsOperation[] }
   | { type: 'failed'; id: number; message: string };
 
-/** Services per message to the thread, and owned or wanted keys per slice from it: each
- *  about a millisecond to serialise or deserialise on the event loop. */
-export const servicesPerMessage = 100;
+/** Owned or wanted keys per slice from the thread: about a millisecond to deserialise on the event loop. */
 export const keysPerSlice = 1000;

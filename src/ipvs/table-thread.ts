@@ -11,7 +11,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { HealthView, Model, VirtualService } from '../config/model.js';
 import { startHelperThread } from '../lib/helper-thread.js';
-import { samePlainData } from '../lib/plain-data.js';
 import type { IpvsStats } from '../lib/stats.js';
 import { TimeSlice } from '../lib/time-slice.js';
 import type { Logger } from '../log.js';
@@ -19,7 +18,8 @@ import type { IpvsRole } from './desired.js';
 import type { KernelChunk } from './diff.js';
 import type { TableSlice, TableTarget } from './reconcile.js';
 import { addDeviations, type HealthDeviations } from './table-plan.js';
-import { servicesPerMessage, type PlannerAnswer, type PlannerRequest } from './table-protocol.js';
+import { sendModel } from './model-transfer.js';
+import type { PlannerAnswer, PlannerRequest } from './table-protocol.js';
 
 /** The planner's thread stopped (or was closed) before it answered. */
 export class PlannerStopped extends Error {}
@@ -139,40 +139,16 @@ export class TableThread {
     );
   }
 
-  /** Sends `sent.model`: a service equal to the one at its place in `previous` (the model the
-   *  thread has) as a count of those kept, every other as JSON. A reload that changes one
-   *  weight of 100,000 services sends one service, not the 60 MB of JSON of them all. */
+  /** Sends `sent.model` to a thread that has `previous`, unless a newer model or thread makes it moot. */
   private async send(worker: Worker, sent: Sent, previous: readonly VirtualService[]): Promise<void> {
-    const { model } = sent;
-    worker.postMessage({ type: 'model', head: { ...model, virtualServices: [] } } satisfies PlannerRequest);
-    let kept = 0;
-    let changed: VirtualService[] = [];
-    const flush = () => {
-      if (kept === 0 && changed.length === 0) return;
-      worker.postMessage({ type: 'services', kept, servicesJson: JSON.stringify(changed) } satisfies PlannerRequest);
-      kept = 0;
-      changed = [];
-    };
-    const slice = new TimeSlice();
-    for (const [index, service] of model.virtualServices.entries()) {
-      if (slice.spent) {
-        flush();
-        await slice.next();
-      }
-      // a newer model, or a thread that stopped, makes the rest moot
-      if (this.worker !== worker) throw new PlannerStopped('the IPVS table planner stopped while it was given its model');
-      if (this.sent !== sent) return;
-      if (index < previous.length && samePlainData(previous[index], service)) {
-        // kept services come before a message's JSON: a change ends the run
-        if (changed.length > 0) flush();
-        kept += 1;
-      } else {
-        changed.push(service);
-        if (changed.length === servicesPerMessage) flush();
-      }
-    }
-    flush();
-    sent.complete = true;
+    const all = await sendModel(
+      (message) => worker.postMessage(message),
+      sent.model,
+      previous,
+      () => this.worker === worker && this.sent === sent,
+    );
+    if (this.worker !== worker) throw new PlannerStopped('the IPVS table planner stopped while it was given its model');
+    if (all) sent.complete = true;
   }
 
   private running(): Worker {

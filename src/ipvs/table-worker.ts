@@ -36,10 +36,8 @@ function nextSlice(id: number): PlannerAnswer {
 // one request at a time, in the order they came
 let queue = Promise.resolve();
 port.on('message', (request: PlannerRequest) => {
-  if (request.type === 'model') plan.setModel(request.head);
+  if (request.type === 'model' || request.type === 'services') plan.copy.receive(request);
   else if (request.type === 'done') queue = queue.then(() => (table = undefined));
-  else if (request.type === 'services')
-    plan.addServices(JSON.parse(request.servicesJson) as Parameters<typeof plan.addServices>[0], request.kept);
   else
     queue = queue.then(async () => {
       try {

@@ -57,8 +57,8 @@ describe('TablePlan', () => {
     model.virtualServices.forEach((service, index) => addDeviations(deviations, index, service, someDown));
     expect(deviations.length / 4).toBe(400 + 240);
     const plan = new TablePlan();
-    plan.setModel({ ...model, virtualServices: [] });
-    plan.addServices(model.virtualServices);
+    plan.copy.receive({ type: 'model', head: model });
+    plan.copy.addServices(model.virtualServices);
     const planned = plan.desire('active', deviations);
     expect(planned.services).toEqual(desiredTable(model, { role: 'active', health: someDown }).services);
     expect(plan.desire('inactive', [])).toEqual(desiredTable(model, { role: 'inactive' }));
@@ -66,17 +66,17 @@ describe('TablePlan', () => {
 
   it("keeps the previous model's services where a reload left them", () => {
     const plan = new TablePlan();
-    plan.setModel({ ...model, virtualServices: [] });
-    plan.addServices(model.virtualServices);
+    plan.copy.receive({ type: 'model', head: model });
+    plan.copy.addServices(model.virtualServices);
     const [first, second, ...rest] = model.virtualServices;
     const reweighed = { ...second!, realServers: second!.realServers.map((server) => ({ ...server, weight: 7 })) };
     const reloaded = { ...model, virtualServices: [first!, reweighed, ...rest.slice(0, 10)] };
-    plan.setModel({ ...reloaded, virtualServices: [] });
-    plan.addServices([], 1);
-    plan.addServices([reweighed], 0);
-    plan.addServices([], 10);
+    plan.copy.receive({ type: 'model', head: reloaded });
+    plan.copy.addServices([], 1);
+    plan.copy.receive({ type: 'services', kept: 0, servicesJson: JSON.stringify([reweighed]) });
+    plan.copy.addServices([], 10);
     expect(plan.desire('inactive', [])).toEqual(desiredTable(reloaded, { role: 'inactive' }));
-    expect(() => plan.addServices([], model.virtualServices.length)).toThrow(/has 1200 services, not 1212 to keep/);
+    expect(() => plan.copy.addServices([], model.virtualServices.length)).toThrow(/has 1200 services, not 1212 to keep/);
   });
 });
 
