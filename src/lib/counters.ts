@@ -118,3 +118,38 @@ export class CounterRegistry {
     return [...this.counters.values()].map((counter) => counter.snapshot());
   }
 }
+
+/** Some counters by key, as an area of createStats() groups them. */
+export type CounterGroup = Readonly<Record<string, Counter<string>>>;
+
+/** Each counter's series, by the key it has in its group. */
+export type GroupValues = Record<string, Array<Series<string>>>;
+
+/**
+ * A thread that counts on a copy of a group (createStats() of its own) sends what it
+ * counted since it last sent; the thread that holds the registry adds it (addToGroup). A
+ * copy that stops loses what it had not sent, never what was added before.
+ */
+export class GroupIncrements {
+  private readonly sent = new Map<string, number>();
+
+  constructor(private readonly group: CounterGroup) {}
+
+  /** What was counted since the last take; undefined when nothing was. */
+  take(): GroupValues | undefined {
+    let increments: GroupValues | undefined;
+    for (const [key, counter] of Object.entries(this.group))
+      for (const { labels, value } of counter.matching()) {
+        const id = `${key}\0${JSON.stringify(labels)}`;
+        const more = value - (this.sent.get(id) ?? 0);
+        if (more <= 0) continue;
+        this.sent.set(id, value);
+        ((increments ??= {})[key] ??= []).push({ labels, value: more });
+      }
+    return increments;
+  }
+}
+
+export function addToGroup(group: CounterGroup, increments: GroupValues): void {
+  for (const [key, series] of Object.entries(increments)) for (const { labels, value } of series) group[key]?.add(value, labels);
+}

@@ -1,6 +1,6 @@
 // The counters registry, and the catalogue of tandem's counters declared with it.
 import { describe, expect, it } from 'vitest';
-import { CounterRegistry } from '../../../src/lib/counters.js';
+import { addToGroup, CounterRegistry, GroupIncrements } from '../../../src/lib/counters.js';
 import { createStats } from '../../../src/lib/stats.js';
 
 describe('CounterRegistry', () => {
@@ -78,5 +78,27 @@ describe('createStats', () => {
     const one = createStats();
     one.announce.framesSent.inc();
     expect(createStats().announce.framesSent.value()).toBe(0);
+  });
+});
+
+describe('GroupIncrements', () => {
+  it('adds what a copy of a group counted since it last sent, and keeps what was added when the copy starts over', () => {
+    const registry = createStats();
+    let copy = createStats();
+    let increments = new GroupIncrements(copy.ipvs);
+    copy.ipvs.reconciles.inc({ reason: 'claim' });
+    copy.ipvs.operations.add(5, { kind: 'add-service' });
+    addToGroup(registry.ipvs, increments.take()!);
+    expect(increments.take()).toBeUndefined();
+    copy.ipvs.operations.add(2, { kind: 'add-service' });
+    copy.ipvs.repairs.inc();
+    expect(increments.take()).toEqual({ operations: [{ labels: { kind: 'add-service' }, value: 2 }], repairs: [{ labels: {}, value: 1 }] });
+    // a thread that stopped: its successor counts from 0
+    copy = createStats();
+    increments = new GroupIncrements(copy.ipvs);
+    copy.ipvs.reconciles.inc({ reason: 'claim' });
+    addToGroup(registry.ipvs, increments.take()!);
+    expect(registry.ipvs.reconciles.value({ reason: 'claim' })).toBe(2);
+    expect(registry.ipvs.operations.value({ kind: 'add-service' })).toBe(5);
   });
 });
