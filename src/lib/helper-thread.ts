@@ -31,6 +31,13 @@ export function rankHelperThreads(rank: ThreadRank): void {
   helperRank = rank;
 }
 
+/** Where a helper whose own timers matter runs (the balancer's, whose health checks time
+ *  out): one step below a raised event loop as the others, but beside one at normal
+ *  priority as started, not in the background, where a busy host would fail its checks. */
+export function steadyHelperRank(): ThreadRank {
+  return helperRank === 'background' ? 'as-started' : helperRank;
+}
+
 export interface HelperThreadOptions {
   resourceLimits?: ResourceLimits;
   /** Default: what rankHelperThreads set. */
@@ -68,6 +75,7 @@ const threadIds = (): Set<string> => new Set(readdirSync('/proc/self/task'));
 
 interface SchedAddon {
   setRoundRobin(tid: number, priority: number): void;
+  setResetOnFork(tid: number): void;
 }
 
 let sched: SchedAddon | undefined;
@@ -75,11 +83,13 @@ let sched: SchedAddon | undefined;
 /** Ranks thread `tid` of this process (os.setPriority acts on one thread on Linux); says why it could not. */
 function rankThread(tid: number, rank: Exclude<ThreadRank, 'as-started'>): string | undefined {
   try {
+    sched ??= createRequire(import.meta.url)('../../native/build/Release/tandem_sched.node') as SchedAddon;
     if (rank === 'background') setPriority(tid, backgroundNice);
-    else if ('nice' in rank) setPriority(tid, rank.nice);
+    else if ('realtime' in rank) sched.setRoundRobin(tid, rank.realtime);
     else {
-      sched ??= createRequire(import.meta.url)('../../native/build/Release/tandem_sched.node') as SchedAddon;
-      sched.setRoundRobin(tid, rank.realtime);
+      // a raised thread (the balancer's) starts check programs: they must not inherit it
+      if (rank.nice < 0) sched.setResetOnFork(tid);
+      setPriority(tid, rank.nice);
     }
     return undefined;
   } catch (error) {
