@@ -27,7 +27,7 @@ import {
   type ConfigLoader,
 } from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
-import { IpvsBalancer } from '../ipvs/index.js';
+import { BALANCER_THREAD_SERVICES, BalancerThread, IpvsBalancer, type Balancer } from '../ipvs/index.js';
 import { kernelSyncTables } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { formatHostPort } from '../lib/address.js';
@@ -139,7 +139,7 @@ interface Parts {
 }
 
 /** The active role on this host: rtnetlink, the packet socket and the sysctls of net/, the hooks, the balancer. */
-function hostController(model: Model, { self, peer, logger, stats }: Parts, balancer: IpvsBalancer): HostController {
+function hostController(model: Model, { self, peer, logger, stats }: Parts, balancer: Balancer): HostController {
   const packets = new PacketSocket();
   return new HostController({
     model,
@@ -201,8 +201,12 @@ async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logge
       process.exit(ExitCode.failure);
     });
   });
-  const health = new HealthMonitor({ logger, stats: stats.health });
-  const balancer = await IpvsBalancer.create({ model, self, logger, health, stats: stats.ipvs });
+  // a big table's health state and planning on a heap of their own: the event loop's
+  // collections would otherwise grow with them (README: Big tables)
+  const balancer: Balancer =
+    model.virtualServices.length >= BALANCER_THREAD_SERVICES
+      ? await BalancerThread.start({ model, self, logger, stats })
+      : await IpvsBalancer.create({ model, self, logger, health: new HealthMonitor({ logger, stats: stats.health }), stats: stats.ipvs });
   // prom-client and the exporter are loaded only when metrics are configured: without them they cost only memory
   const metrics = model.metrics && (await import('../metrics/index.js'));
   const collector =

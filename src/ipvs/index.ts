@@ -40,4 +40,5 @@ export type {
 } from './balancer.js';
 export { serviceStatuses } from './balancer-status.js';
 export { DEFAULT_REPAIR_INTERVAL } from './balancer-planner.js';
+export { BALANCER_THREAD_SERVICES, BalancerThread, startBalancerWorker, type BalancerThreadOptions } from './balancer-thread.js';
 export { IpvsBalancer, TABLE_THREAD_SERVICES, type IpvsBalancerOptions, type IpvsKernel } from './ipvs-balancer.js';

@@ -112,6 +112,10 @@ export function createStats(registry = new CounterRegistry()) {
         name: 'tandem_ipvs_planner_crashes_total',
         help: "The IPVS table planner's thread stopping unasked (its table is planned on the event loop until it is started again).",
       }),
+      balancerCrashes: registry.counter({
+        name: 'tandem_ipvs_balancer_thread_crashes_total',
+        help: "The balancer's thread (big tables) stopping unasked; it is started again with the model and role it had.",
+      }),
     },
     role: {
       transitions: registry.counter({
