@@ -6,9 +6,12 @@
 // longest event-loop stall and how late a heartbeat timer of 10 ms ran; then per phase (load,
 // apply, reconcile, status) and the director's memory per service. Runs under the V8 flags
 // the daemon runs with (src/cli/main.ts's first line): they decide what the GC costs.
-// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_PLANNER=loop or thread plans
-// every whole table on the event loop or on the planner's thread (default: as the daemon does,
-// from TABLE_THREAD_SERVICES services); TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
+// TANDEM_BENCH_BIG=100000x2-vip picks one table; TANDEM_BENCH_BIG_BALANCER=loop or thread runs
+// the balancer on the event loop or on its own thread (default: as tandem run does, from
+// BALANCER_THREAD_SERVICES); on the event loop, TANDEM_BENCH_BIG_PLANNER=loop or thread plans
+// every whole table there or on the planner's thread (default: from TABLE_THREAD_SERVICES
+// services). On its thread, the balancer's memory is not the event loop's heap: the figures
+// per service are then of the event loop's heap alone. TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
 // and a CPU profile (written to DIR) and lists each late heartbeat with its time, to line the
 // stalls up with what ran (README: Big tables on the event loop).
 import { spawn } from 'node:child_process';
@@ -18,13 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheckSpec, Model } from '../src/config/model.js';
-import type { IpvsOperation, IpvsService, ServiceIdentity } from '../src/ipvs/index.js';
+import type { Balancer } from '../src/ipvs/index.js';
 import { createLogger } from '../src/log.js';
 import { bigConfigText, bigRealServer, type BigTable } from '../test/support/big-config.js';
 import { measureLoopDelay } from '../test/support/loop-delay.js';
-import { MemoryKernel } from '../test/unit/ipvs/memory-kernel.js';
+import { runCheck, SocketLikeKernel } from './big-parts.js';
 import type { Benchmark } from './benchmark.js';
 import { collectGarbage } from '../test/support/collect-garbage.js';
 
@@ -35,6 +38,9 @@ const traceDir = process.env.TANDEM_BENCH_BIG_TRACE;
 const plannerPlace = process.env.TANDEM_BENCH_BIG_PLANNER;
 if (plannerPlace !== undefined && plannerPlace !== 'loop' && plannerPlace !== 'thread')
   throw new Error(`TANDEM_BENCH_BIG_PLANNER=${plannerPlace}: loop or thread`);
+const balancerPlace = process.env.TANDEM_BENCH_BIG_BALANCER;
+if (balancerPlace !== undefined && balancerPlace !== 'loop' && balancerPlace !== 'thread')
+  throw new Error(`TANDEM_BENCH_BIG_BALANCER=${balancerPlace}: loop or thread`);
 const logger = createLogger({ format: 'json', level: 'warn', destination: process.stderr });
 
 interface StepFigures {
@@ -97,46 +103,6 @@ function checkedEverywhere(model: Model): void {
   }
 }
 
-/** The in-memory table answering each request on a later turn of the event loop, as the
- *  kernel's socket does (MemoryKernel answers at once, which would hide the yields). */
-class SocketLikeKernel extends MemoryKernel {
-  /** A dump's worth of services per turn, as the kernel's answer arrives in messages. */
-  override async listServices() {
-    const services: IpvsService[] = [];
-    for (const service of this.services.values()) {
-      if (services.length % 1000 === 0) await yieldToEventLoop();
-      services.push({ ...service, destinations: [] });
-    }
-    return services;
-  }
-
-  override async getService(service: ServiceIdentity) {
-    await yieldToEventLoop();
-    return super.getService(service);
-  }
-
-  override async listDestinations(service: ServiceIdentity) {
-    await yieldToEventLoop();
-    return super.listDestinations(service);
-  }
-
-  override async apply(operations: readonly IpvsOperation[]) {
-    await yieldToEventLoop();
-    return super.apply(operations);
-  }
-}
-
-/** Aborted (by disable on close) it ends at once, as a real check closes its socket. */
-const passAfterASecond = (_check: unknown, signal: AbortSignal) =>
-  new Promise<{ outcome: 'pass'; message: string; durationMs: number }>((resolve) => {
-    const result = { outcome: 'pass' as const, message: 'bench', durationMs: 1000 };
-    const timer = setTimeout(() => resolve(result), 1000);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve(result);
-    });
-  });
-
 /** The longest stall and the latest heartbeat of some steps: a phase of the daemon's work. */
 const phase = (...steps: StepFigures[]) =>
   `stall ≤ ${Math.max(...steps.map((f) => f.stallMs)).toFixed(1)} ms (busy ≤ ${Math.max(...steps.map((f) => f.busyMs)).toFixed(1)} ms)`;
@@ -146,7 +112,11 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const built = (folder: string, file = 'index') => `../dist/${folder}/${file}.js`;
   const { loadConfigOffThread } = (await import(built('config'))) as typeof import('../src/config/index.js');
   const { HealthMonitor } = (await import(built('health'))) as typeof import('../src/health/index.js');
-  const { IpvsBalancer, readTable, TABLE_THREAD_SERVICES } = (await import(built('ipvs'))) as typeof import('../src/ipvs/index.js');
+  const { BALANCER_THREAD_SERVICES, BalancerThread, IpvsBalancer, readTable, TABLE_THREAD_SERVICES } = (await import(
+    built('ipvs')
+  )) as typeof import('../src/ipvs/index.js');
+  const { createStats } = (await import(built('lib', 'stats'))) as typeof import('../src/lib/stats.js');
+  const onThread = balancerPlace === 'thread' || (balancerPlace === undefined && table.services >= BALANCER_THREAD_SERVICES);
   const tableThreadFrom = plannerPlace === 'loop' ? Infinity : plannerPlace === 'thread' ? 0 : TABLE_THREAD_SERVICES;
   const { jsonChunks } = (await import(built('lib', 'json-chunks'))) as typeof import('../src/lib/json-chunks.js');
   const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
@@ -154,33 +124,39 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   await writeFile(path, text);
   console.log(
     `${table.services} ${table.kind === 'vip' ? 'TCP VIP' : 'fwmark'} services × ${table.servers} real servers ` +
-      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB), whole tables planned ` +
-      `${table.services >= tableThreadFrom ? "on the planner's thread" : 'on the event loop'}:`,
+      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB), ` +
+      (onThread
+        ? 'the balancer on its own thread'
+        : `the balancer on the event loop, whole tables planned ${table.services >= tableThreadFrom ? "on the planner's thread" : 'on the event loop'}`) +
+      ':',
   );
 
   const empty = heapUsed();
   const rssEmpty = process.memoryUsage().rss;
+  // on the event loop, the bench reads the table back itself
   const kernel = new SocketLikeKernel();
-  const health = new HealthMonitor({ logger, runCheck: passAfterASecond });
   const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
+  const settings = { repairInterval: 3_600_000 };
   // the first model only in here: as in the daemon, nothing holds it once a reload replaced it
   const { balancer, load, create, withModel, withHealth } = await (async () => {
     const [{ model }, load] = await step(() => loadConfigOffThread(path));
     console.log(show('load (worker, streamed back)', load));
     checkedEverywhere(model);
     const withModel = heapUsed();
-    const [balancer, create] = await step(() =>
-      IpvsBalancer.create({
-        model,
-        self,
-        logger,
-        health,
-        openKernel: () => Promise.resolve(kernel),
-        repairInterval: 3_600_000,
-        tableThreadFrom,
-      }),
+    const [balancer, create] = await step((): Promise<Balancer> =>
+      onThread
+        ? BalancerThread.start({ model, self, logger, stats: createStats(), settings, parts: new URL('./big-parts.ts', import.meta.url) })
+        : IpvsBalancer.create({
+            model,
+            self,
+            logger,
+            health: new HealthMonitor({ logger, runCheck }),
+            openKernel: () => Promise.resolve(kernel),
+            ...settings,
+            tableThreadFrom,
+          }),
     );
-    console.log(show('health state, services by key', create));
+    console.log(show(onThread ? "the balancer's thread: health state, services by key" : 'health state, services by key', create));
     return { balancer, load, create, withModel, withHealth: heapUsed() };
   })();
 
@@ -212,21 +188,32 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   console.log(show(`status as JSON (${(json / 2 ** 20).toFixed(0)} MiB)`, jsonStep));
 
   const beforeMirror = heapUsed();
-  const [mirror] = await step(() => readTable(kernel));
-  const withMirror = heapUsed();
   const perService = (bytes: number) => `${Math.round(bytes / table.services)} B`;
-  console.log(
-    `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
-      `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}; ` +
-      `process RSS once active and idle ${perService(rssActive - rssEmpty)} (the bench's in-memory table included); ` +
-      `live heap after the reload and status ${((beforeMirror - empty) / 2 ** 20).toFixed(0)} MiB (with the in-memory table)`,
-  );
+  const liveHeap = `live heap after the reload and status ${((beforeMirror - empty) / 2 ** 20).toFixed(0)} MiB`;
+  if (onThread) {
+    console.log(
+      `  memory per service on the event loop's heap: model ${perService(withModel - empty)}, ` +
+        `the balancer's part ${perService(withHealth - withModel)}; process RSS once active and idle ${perService(rssActive - rssEmpty)} ` +
+        `(both threads, the bench's in-memory table included); ${liveHeap} (the event loop's)`,
+    );
+  } else {
+    const [mirror] = await step(() => readTable(kernel));
+    const withMirror = heapUsed();
+    console.log(
+      `  memory per service: model ${perService(withModel - empty)}, health state ${perService(withHealth - withModel)}, ` +
+        `kernel mirror (the table as read back) ${perService(withMirror - beforeMirror)}; ` +
+        `process RSS once active and idle ${perService(rssActive - rssEmpty)} (the bench's in-memory table included); ` +
+        `${liveHeap} (with the in-memory table)`,
+    );
+    if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);
+  }
   const steps = [load, create, claim, idle, reload, statusStep, jsonStep];
   console.log(
     `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; idle ${phase(idle)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
       `heartbeat late ≤ ${Math.max(...steps.map((f) => f.lateMs)).toFixed(1)} ms`,
   );
-  if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);
+  if (status.services?.length !== table.services)
+    throw new Error(`status shows ${status.services?.length} services, not ${table.services}`);
   await balancer.close();
 }
 
