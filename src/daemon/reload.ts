@@ -7,8 +7,10 @@ import { ConfigError, ipvsSyncOverChannel, type Diagnostic } from '../config/ind
 import { formatConfigDuration } from '../lib/duration.js';
 import type { ClaimedAddress, Model, NodeSpec } from '../config/model.js';
 import type { ReloadOutcome } from '../control/index.js';
-import { forEachInChunks } from '../ipvs/index.js';
-import { cidrOf, managedAddresses } from './host-plan.js';
+import { samePlainData } from '../lib/plain-data.js';
+import { ShardedMap } from '../lib/sharded-map.js';
+import { TimeSlice } from '../lib/time-slice.js';
+import { cidrOf } from './host-plan.js';
 
 export interface PairConfig {
   model: Model;
@@ -107,13 +109,12 @@ export async function configChanges(before: Model, after: Model): Promise<string
   value('auth.key_id', before.auth.keyId, after.auth.keyId);
   value('network', before.network, after.network);
   value('enable_forwarding', before.enableForwarding, after.enableForwarding);
-  setChange(changes, 'addresses', managedAddresses(before).map(addressText), managedAddresses(after).map(addressText));
-  const [was, is] = [await serviceTexts(before), await serviceTexts(after)];
-  const modified: string[] = [];
-  await forEachInChunks(is, 1000, ([name, text]) => {
-    if (was.has(name) && was.get(name) !== text) modified.push(name);
-  });
-  setChange(changes, 'virtual_services', [...was.keys()], [...is.keys()], modified);
+  changeLine(changes, 'addresses', await keyChanges(managedVips(before), managedVips(after), addressText));
+  changeLine(
+    changes,
+    'virtual_services',
+    await keyChanges(before.virtualServices, after.virtualServices, (service) => service.name, samePlainData),
+  );
   for (const key of ['activeCmd', 'inactiveCmd', 'notify', 'timeout'] as const) value(`hooks.${key}`, before.hooks[key], after.hooks[key]);
   value('announce', before.announce, after.announce);
   value('monitor_links', before.monitorLinks, after.monitorLinks);
@@ -123,20 +124,58 @@ export async function configChanges(before: Model, after: Model): Promise<string
   return changes;
 }
 
-/** Each service as text by name, in slices: a model may hold 100,000 of them. */
-async function serviceTexts(model: Model): Promise<Map<string, string>> {
-  const texts = new Map<string, string>();
-  await forEachInChunks(model.virtualServices, 1000, (service) => texts.set(service.name, JSON.stringify(service)));
-  return texts;
+/** The addresses managedAddresses lists, one at a time: a model may have a VIP per service. */
+function* managedVips(model: Model): Generator<ClaimedAddress> {
+  for (const service of model.virtualServices) if (service.vip) yield service.vip;
+  if (model.natRouter) yield model.natRouter;
+}
+
+/**
+ * The keys of the items added, removed and changed (not `same`), a time slice at a time: a
+ * model may hold 100,000 services, and as many VIPs. Compared as data, not as JSON (the two
+ * models' JSON was 120 MB of strings on the event loop's heap), and found in sharded maps,
+ * so that no map doubles all at once (src/lib/sharded-map.ts).
+ */
+async function keyChanges<T>(
+  before: Iterable<T>,
+  after: Iterable<T>,
+  keyOf: (item: T) => string,
+  same: (a: T, b: T) => boolean = () => true,
+): Promise<KeyChanges> {
+  const slice = new TimeSlice();
+  const byKey = async (items: Iterable<T>) => {
+    const map = new ShardedMap<T>();
+    for (const item of items) {
+      if (slice.spent) await slice.next();
+      map.set(keyOf(item), item);
+    }
+    return map;
+  };
+  const [was, is] = [await byKey(before), await byKey(after)];
+  const changes: KeyChanges = { added: [], removed: [], modified: [] };
+  for (const [key, item] of is) {
+    if (slice.spent) await slice.next();
+    const old = was.get(key);
+    if (old === undefined) changes.added.push(key);
+    else if (!same(old, item)) changes.modified.push(key);
+  }
+  for (const key of was.keys()) {
+    if (slice.spent) await slice.next();
+    if (!is.has(key)) changes.removed.push(key);
+  }
+  return changes;
 }
 
 /** Names listed in one change line; beyond, a count (a line naming 100,000 services says nothing). */
 const listedAtMost = 20;
 
-function setChange(changes: string[], key: string, before: string[], after: string[], modified: string[] = []): void {
-  const [had, has] = [new Set(before), new Set(after)];
-  const added = after.filter((x) => !had.has(x));
-  const removed = before.filter((x) => !has.has(x));
+interface KeyChanges {
+  added: string[];
+  removed: string[];
+  modified: string[];
+}
+
+function changeLine(changes: string[], key: string, { added, removed, modified }: KeyChanges): void {
   const parts = [...added.map((x) => `+${x}`), ...removed.map((x) => `-${x}`), ...modified.map((x) => `~${x}`)];
   if (parts.length === 0) return;
   const more = parts.length - listedAtMost;

@@ -25,7 +25,6 @@ export { describeOperation, readTable, type IpvsDriver, type IpvsOperation, type
 export { IpvsReconciler, type ReconcileResult, type ReconcilerOptions } from './reconcile.js';
 export { formatList, formatSave, healthLabels, type HealthLabel, type ListOptions } from './format.js';
 export { desiredSyncDaemons, reconcileSyncDaemons, reconcileTimeouts, type SyncDaemonDriver, type TimeoutsDriver } from './settings.js';
-export { forEachInChunks } from './chunks.js';
 export { changedServices, servicesByKey } from './model-services.js';
 export { IpvsError, IpvsNetlink, type IpvsNetlinkOptions } from './genl/driver.js';
 export type { IpvsInfo, IpvsTimeouts, SyncDaemon, SyncDaemonState } from './genl/codec.js';
