@@ -118,6 +118,7 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const { createStats } = (await import(built('lib', 'stats'))) as typeof import('../src/lib/stats.js');
   const onThread = balancerPlace === 'thread' || (balancerPlace === undefined && table.services >= BALANCER_THREAD_SERVICES);
   const tableThreadFrom = plannerPlace === 'loop' ? Infinity : plannerPlace === 'thread' ? 0 : TABLE_THREAD_SERVICES;
+  const { configChanges } = (await import(built('daemon', 'reload'))) as typeof import('../src/daemon/reload.js');
   const { jsonChunks } = (await import(built('lib', 'json-chunks'))) as typeof import('../src/lib/json-chunks.js');
   const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
   const text = bigConfigText('ipvsadm', table);
@@ -138,6 +139,8 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
   const settings = { repairInterval: 3_600_000 };
   // the first model only in here: as in the daemon, nothing holds it once a reload replaced it
+  // what holds the first model after the IIFE, until the reload is described
+  const first: { describeReload?: (next: Model) => Promise<string[]> } = {};
   const { balancer, load, create, withModel, withHealth } = await (async () => {
     const [{ model }, load] = await step(() => loadConfigOffThread(path));
     console.log(show('load (worker, streamed back)', load));
@@ -157,6 +160,8 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
           }),
     );
     console.log(show(onThread ? "the balancer's thread: health state, services by key" : 'health state, services by key', create));
+    // a reload's description compares the running model with the new one, as the daemon's does
+    first.describeReload = (next) => configChanges(model, next);
     return { balancer, load, create, withModel, withHealth: heapUsed() };
   })();
 
@@ -176,8 +181,15 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   await writeFile(changedPath, changedText);
   const { model: changed } = await loadConfigOffThread(changedPath);
   checkedEverywhere(changed);
-  const [, reload] = await step(() => balancer.reload(changed));
-  console.log(show('reload: one weight changed', reload));
+  const [changes, reload] = await step(async () => {
+    const { describeReload } = first;
+    delete first.describeReload;
+    if (!describeReload) throw new Error('no first model to describe the reload against');
+    const described = await describeReload(changed);
+    await balancer.reload(changed);
+    return described;
+  });
+  console.log(show(`reload: one weight changed (${changes.join('; ')})`, reload));
   const [status, statusStep] = await step(() => balancer.status());
   console.log(show(`status (${status.services?.length ?? 0} services)`, statusStep));
   const [json, jsonStep] = await step(async () => {
