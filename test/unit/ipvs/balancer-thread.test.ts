@@ -11,6 +11,7 @@ import { serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
 import { createStats } from '../../../src/lib/stats.js';
 import { bigTable } from '../../support/big-table.js';
 import { captureLogger } from '../../support/capture-log.js';
+import { collectGarbage } from '../../support/collect-garbage.js';
 
 const slow = { timeout: 60_000 };
 const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
@@ -90,6 +91,20 @@ describe('BalancerThread', slow, () => {
     const reloaded = { ...model, virtualServices: [reweighed, ...rest.slice(0, -1)] };
     await balancer.reload(reloaded);
     expect(await tableOf(balancer)).toEqual(desired(reloaded));
+  });
+
+  it('lets the model go that a reload replaced', async () => {
+    // only a weak reference to the first model leaves this scope
+    const [balancer, first] = await (async () => {
+      const { model } = bigTable(300, 2);
+      const { balancer: made } = await start(model);
+      await made.activate();
+      return [made, new WeakRef(model)] as const;
+    })();
+    await balancer.reload(bigTable(301, 2).model);
+    await balancer.status();
+    collectGarbage();
+    expect(first.deref()).toBeUndefined();
   });
 
   it('starts a thread that stopped again, with the model and role it had', async () => {
