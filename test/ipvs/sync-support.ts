@@ -68,6 +68,9 @@ export class LineProcess {
       this.lines.push(message);
     });
     child.stderr?.on('data', (data: Buffer) => process.stderr.write(data));
+    // once its output is read: a process that ended (a crash, the guest's OOM killer) fails
+    // what waits for it at once, not with 'nothing' at a time limit
+    child.once('close', (code, signal) => this.lines.push({ op: 'exited', code, signal }));
   }
 
   /** `node --import tsx test/ipvs/SCRIPT ARGS` in the host's namespace. */
@@ -86,9 +89,11 @@ export class LineProcess {
   /** The next message (after the ones already taken) that matches. */
   async next(predicate: (message: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<Record<string, unknown>> {
     const message = await this.lines.waitFor(
-      (candidate) => this.lines.items.indexOf(candidate) >= this.taken && predicate(candidate),
+      (candidate) => this.lines.items.indexOf(candidate) >= this.taken && (predicate(candidate) || candidate.op === 'exited'),
       timeoutMs,
     );
+    if (message.op === 'exited' && !predicate(message))
+      throw new Error(`line process ${this.pid} ended (code ${String(message.code)}, signal ${String(message.signal)}) before it answered`);
     this.taken = this.lines.items.indexOf(message) + 1;
     return message;
   }
