@@ -7,15 +7,11 @@ import type { SyncRole } from '../cluster/index.js';
 import type { NodeSpec } from '../config/model.js';
 import type { GroupValues } from '../lib/counters.js';
 import type { BalancerStatus } from './balancer.js';
+import type { IpvsBalancerOptions } from './ipvs-balancer.js';
 import type { ModelMessage } from './model-transfer.js';
 
-/** What the thread's IpvsBalancer is started with, besides the model (see IpvsBalancerOptions). */
-export interface BalancerThreadSettings {
-  repairInterval?: number;
-  retryDelay?: number;
-  openRetryDelay?: number;
-  healthBatch?: number;
-}
+/** What the thread's IpvsBalancer is started with besides the model: the plain-data options. */
+export type BalancerThreadSettings = Pick<IpvsBalancerOptions, 'repairInterval' | 'retryDelay' | 'openRetryDelay' | 'healthBatch'>;
 
 export type BalancerCall =
   /** Starts the balancer with the model received so far. `parts`: the URL of a module that

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { HealthMonitor, type HealthMonitorOptions } from '../health/index.js';
 import { GroupIncrements } from '../lib/counters.js';
 import { createStats } from '../lib/stats.js';
-import type { BalancerStatus } from './balancer.js';
+import type { ServiceStatus } from './balancer.js';
 import type { BalancerAnswer, BalancerCall, BalancerRequest } from './balancer-protocol.js';
 import { statusServicesPerSlice } from './balancer-protocol.js';
 import { IpvsBalancer, type IpvsKernel } from './ipvs-balancer.js';
@@ -27,8 +27,8 @@ const increments = { ipvs: new GroupIncrements(stats.ipvs), health: new GroupInc
 let lines: string[] = [];
 /** The balancer, once created. */
 let balancer: Promise<IpvsBalancer> | undefined;
-/** Status services not yet asked for, by the id of the status call. */
-const statusServices = new Map<number, BalancerStatus['services'] & object>();
+/** Status services not yet asked for, by the id of the status call: the list and where the next slice starts. */
+const statusServices = new Map<number, { services: ServiceStatus[]; next: number }>();
 
 function flushLines(): void {
   if (lines.length === 0) return;
@@ -104,7 +104,7 @@ async function answer(call: BalancerCall): Promise<BalancerAnswer> {
     case 'status': {
       // the services follow in slices, into the empty list of the head
       const { services, ...rest } = await ready.status();
-      if (services) statusServices.set(call.id, services);
+      if (services) statusServices.set(call.id, { services, next: 0 });
       return { ...statusSlice(call.id, call.id), head: services ? { ...rest, services: [] } : rest };
     }
   }
@@ -112,11 +112,14 @@ async function answer(call: BalancerCall): Promise<BalancerAnswer> {
 }
 
 function statusSlice(id: number, of: number): Extract<BalancerAnswer, { type: 'status' }> {
-  const services = statusServices.get(of);
-  const slice = services?.splice(0, statusServicesPerSlice);
-  const last = !services || services.length === 0;
+  const pending = statusServices.get(of);
+  if (!pending) return { type: 'status', id, servicesJson: '', last: true };
+  // from a cursor: splicing 200 off the front of 100,000 moves all the rest each time
+  const slice = pending.services.slice(pending.next, pending.next + statusServicesPerSlice);
+  pending.next += slice.length;
+  const last = pending.next >= pending.services.length;
   if (last) statusServices.delete(of);
-  return { type: 'status', id, servicesJson: slice ? JSON.stringify(slice) : '', last };
+  return { type: 'status', id, servicesJson: JSON.stringify(slice), last };
 }
 
 port.on('message', (request: BalancerRequest) => {

@@ -80,15 +80,20 @@ interface SchedAddon {
 
 let sched: SchedAddon | undefined;
 
+/** Loaded only for what setpriority cannot do. */
+function schedAddon(): SchedAddon {
+  sched ??= createRequire(import.meta.url)('../../native/build/Release/tandem_sched.node') as SchedAddon;
+  return sched;
+}
+
 /** Ranks thread `tid` of this process (os.setPriority acts on one thread on Linux); says why it could not. */
 function rankThread(tid: number, rank: Exclude<ThreadRank, 'as-started'>): string | undefined {
   try {
-    sched ??= createRequire(import.meta.url)('../../native/build/Release/tandem_sched.node') as SchedAddon;
     if (rank === 'background') setPriority(tid, backgroundNice);
-    else if ('realtime' in rank) sched.setRoundRobin(tid, rank.realtime);
+    else if ('realtime' in rank) schedAddon().setRoundRobin(tid, rank.realtime);
     else {
       // a raised thread (the balancer's) starts check programs: they must not inherit it
-      if (rank.nice < 0) sched.setResetOnFork(tid);
+      if (rank.nice < 0) schedAddon().setResetOnFork(tid);
       setPriority(tid, rank.nice);
     }
     return undefined;
