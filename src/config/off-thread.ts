@@ -34,7 +34,7 @@ export type WorkerAnswer =
 export const nextSlice = 'next';
 
 /** Services (or warnings) per slice: about a millisecond of deserialising on the event loop. */
-export const sliceSize = 250;
+export const sliceSize = 100;
 
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSources ? './load-worker.ts' : './load-worker.js', import.meta.url);

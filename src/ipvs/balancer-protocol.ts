@@ -36,4 +36,4 @@ export type BalancerAnswer =
   | { type: 'counted'; ipvs?: GroupValues; health?: GroupValues };
 
 /** Status services per slice: about a millisecond to deserialise on the event loop. */
-export const statusServicesPerSlice = 200;
+export const statusServicesPerSlice = 100;
