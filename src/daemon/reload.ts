@@ -95,6 +95,8 @@ const addressText = (a: ClaimedAddress) => `${cidrOf(a)}${a.label ? ` (${a.label
 /** What changed between two configurations of the same pair, one line each. */
 export async function configChanges(before: Model, after: Model): Promise<string[]> {
   const changes: string[] = [];
+  // one slice for the whole description: a list that ends within a slice leaves the rest of it to the next
+  const slice = new TimeSlice();
   const value = (key: string, a: unknown, b: unknown) => {
     if (!same(a, b)) changes.push(`${key}: ${show(a)} -> ${show(b)}`);
   };
@@ -109,11 +111,26 @@ export async function configChanges(before: Model, after: Model): Promise<string
   value('auth.key_id', before.auth.keyId, after.auth.keyId);
   value('network', before.network, after.network);
   value('enable_forwarding', before.enableForwarding, after.enableForwarding);
-  changeLine(changes, 'addresses', await keyChanges(managedVips(before), managedVips(after), addressText));
+  changeLine(
+    changes,
+    'addresses',
+    await keyChanges(
+      slice,
+      () => managedVips(before),
+      () => managedVips(after),
+      addressText,
+    ),
+  );
   changeLine(
     changes,
     'virtual_services',
-    await keyChanges(before.virtualServices, after.virtualServices, (service) => service.name, samePlainData),
+    await keyChanges(
+      slice,
+      () => before.virtualServices,
+      () => after.virtualServices,
+      (service) => service.name,
+      samePlainData,
+    ),
   );
   for (const key of ['activeCmd', 'inactiveCmd', 'notify', 'timeout'] as const) value(`hooks.${key}`, before.hooks[key], after.hooks[key]);
   value('announce', before.announce, after.announce);
@@ -132,38 +149,57 @@ function* managedVips(model: Model): Generator<ClaimedAddress> {
 
 /**
  * The keys of the items added, removed and changed (not `same`), a time slice at a time: a
- * model may hold 100,000 services, and as many VIPs. Compared as data, not as JSON (the two
- * models' JSON was 120 MB of strings on the event loop's heap), and found in sharded maps,
- * so that no map doubles all at once (src/lib/sharded-map.ts).
+ * model may hold 100,000 services, and as many VIPs. A reload mostly keeps the file's order,
+ * so the two lists are walked side by side, and only the items out of step go into maps
+ * (sharded: src/lib/sharded-map.ts): two maps of every key were 100,000 entries each on the
+ * event loop's heap, which it then collected for milliseconds at a time. A key may repeat
+ * (services share a VIP): one out of step on one side only is looked for in the whole of
+ * the other before it counts as added or removed. Compared as data, not as JSON.
  */
 async function keyChanges<T>(
-  before: Iterable<T>,
-  after: Iterable<T>,
+  slice: TimeSlice,
+  before: () => Iterable<T>,
+  after: () => Iterable<T>,
   keyOf: (item: T) => string,
   same: (a: T, b: T) => boolean = () => true,
 ): Promise<KeyChanges> {
-  const slice = new TimeSlice();
-  const byKey = async (items: Iterable<T>) => {
-    const map = new ShardedMap<T>();
-    for (const item of items) {
-      if (slice.spent) await slice.next();
-      map.set(keyOf(item), item);
+  const modified: string[] = [];
+  const [wasApart, isApart] = [new ShardedMap<T>(), new ShardedMap<T>()];
+  const [was, is] = [before()[Symbol.iterator](), after()[Symbol.iterator]()];
+  for (;;) {
+    if (slice.spent) await slice.next();
+    const old = was.next();
+    const item = is.next();
+    if (old.done && item.done) break;
+    if (!old.done && !item.done && keyOf(old.value) === keyOf(item.value)) {
+      if (!same(old.value, item.value)) modified.push(keyOf(item.value));
+      continue;
     }
-    return map;
+    if (!old.done) wasApart.set(keyOf(old.value), old.value);
+    if (!item.done) isApart.set(keyOf(item.value), item.value);
+  }
+  const [added, removed] = [new ShardedMap<boolean>(), new ShardedMap<boolean>()];
+  for (const [key, item] of isApart) {
+    if (slice.spent) await slice.next();
+    const old = wasApart.get(key);
+    if (old === undefined) added.set(key, false);
+    else if (!same(old, item)) modified.push(key);
+  }
+  for (const key of wasApart.keys()) {
+    if (slice.spent) await slice.next();
+    if (!isApart.has(key)) removed.set(key, false);
+  }
+  /** The keys of `apart` that none of `items` has. */
+  const missingFrom = async (apart: ShardedMap<boolean>, items: () => Iterable<T>) => {
+    if (apart.size > 0)
+      for (const item of items()) {
+        if (slice.spent) await slice.next();
+        const key = keyOf(item);
+        if (apart.has(key)) apart.set(key, true);
+      }
+    return [...apart].flatMap(([key, found]) => (found ? [] : [key]));
   };
-  const [was, is] = [await byKey(before), await byKey(after)];
-  const changes: KeyChanges = { added: [], removed: [], modified: [] };
-  for (const [key, item] of is) {
-    if (slice.spent) await slice.next();
-    const old = was.get(key);
-    if (old === undefined) changes.added.push(key);
-    else if (!same(old, item)) changes.modified.push(key);
-  }
-  for (const key of was.keys()) {
-    if (slice.spent) await slice.next();
-    if (!is.has(key)) changes.removed.push(key);
-  }
-  return changes;
+  return { added: await missingFrom(added, before), removed: await missingFrom(removed, after), modified };
 }
 
 /** Names listed in one change line; beyond, a count (a line naming 100,000 services says nothing). */

@@ -116,6 +116,22 @@ describe('reload', () => {
     expect(await configChanges(before, before)).toEqual([]);
   });
 
+  it('finds services and addresses by key when the file moved them, and a VIP two services shared', async () => {
+    const before = await model(base + services);
+    const [www, dns, old, v6] = before.virtualServices as [Model['virtualServices'][0], ...Model['virtualServices']];
+    // www gone: its VIP stays, as dns still has it; the rest in another order, dns changed
+    const after: Model = { ...before, virtualServices: [v6!, old!, { ...dns!, port: 5353 }] };
+    expect(await configChanges(before, after)).toEqual(['virtual_services: -www, ~dns']);
+    expect(await configChanges(after, before)).toEqual(['virtual_services: +www, ~dns']);
+    // in the same order: the VIP's first place in step, the other out of step on one side only
+    const kept: Model = { ...before, virtualServices: [{ ...dns!, port: 5353 }, old!, v6!] };
+    expect(await configChanges(before, kept)).toEqual(['virtual_services: -www, ~dns']);
+    expect(await configChanges(kept, before)).toEqual(['virtual_services: +www, ~dns']);
+    // the VIP of one service moved to one another service had, in another place
+    const moved: Model = { ...before, virtualServices: [{ ...old!, vip: www.vip }, v6!, www, dns!] };
+    expect(await configChanges(before, moved)).toEqual(['addresses: -192.0.2.101/24 (eth0:2)', 'virtual_services: ~old']);
+  });
+
   it('names at most 20 changed services, then counts the rest (a reload of a big table)', async () => {
     const before = await model(base + services);
     const many = Array.from({ length: 5000 }, (_, i) => ({ ...before.virtualServices[0]!, name: `svc${i}`, port: 1000 + i }));
