@@ -1,7 +1,10 @@
 // A model handed to a thread of its own (the table planner's, the balancer's): the model
-// without its services, then the services as JSON a slice of the event loop's time at a
-// time. After a reload only the services that changed go over: one equal to the service
-// at its place in the model the thread has is sent as a count of those kept.
+// without its services, then the services a slice of the event loop's time at a time. After
+// a reload only the services that changed go over: one equal to the service at its place in
+// the model the thread has is sent as a count of those kept. The services go as themselves,
+// serialised by postMessage outside the event loop's heap (as JSON they were 60 MB of strings
+// there at 100,000 services, whose allocation V8 charged marking steps to), and the thread
+// makes them JSON's compact objects again (see src/config/off-thread.ts).
 import type { Model, VirtualService } from '../config/model.js';
 import { samePlainData } from '../lib/plain-data.js';
 import { TimeSlice } from '../lib/time-slice.js';
@@ -9,8 +12,8 @@ import { TimeSlice } from '../lib/time-slice.js';
 export type ModelMessage =
   /** A new model, without its services: the services messages that follow are its. */
   | { type: 'model'; head: Model }
-  /** The next `kept` services are the previous model's at the same places, then those in the JSON. */
-  | { type: 'services'; kept: number; servicesJson: string };
+  /** The next `kept` services are the previous model's at the same places, then `services`. */
+  | { type: 'services'; kept: number; services: VirtualService[] };
 
 /** Services per message: about a millisecond to serialise or deserialise on the event loop. */
 export const servicesPerMessage = 100;
@@ -32,7 +35,7 @@ export async function sendModel(
   let changed: VirtualService[] = [];
   const flush = () => {
     if (kept === 0 && changed.length === 0) return;
-    post({ type: 'services', kept, servicesJson: JSON.stringify(changed) });
+    post({ type: 'services', kept, services: changed });
     kept = 0;
     changed = [];
   };
@@ -66,7 +69,10 @@ export class ModelCopy {
     if (message.type === 'model') {
       this.previous = this.current?.virtualServices ?? [];
       this.current = { ...message.head, virtualServices: [] };
-    } else this.addServices(JSON.parse(message.servicesJson) as VirtualService[], message.kept);
+    } else {
+      // structured clone's objects keep most properties in a second array: JSON's do not
+      this.addServices(JSON.parse(JSON.stringify(message.services)) as VirtualService[], message.kept);
+    }
   }
 
   /** Appends the previous model's next `kept` services (those at the same places), then `services`. */

@@ -73,7 +73,7 @@ describe('TablePlan', () => {
     const reloaded = { ...model, virtualServices: [first!, reweighed, ...rest.slice(0, 10)] };
     plan.copy.receive({ type: 'model', head: reloaded });
     plan.copy.addServices([], 1);
-    plan.copy.receive({ type: 'services', kept: 0, servicesJson: JSON.stringify([reweighed]) });
+    plan.copy.receive({ type: 'services', kept: 0, services: [reweighed] });
     plan.copy.addServices([], 10);
     expect(plan.desire('inactive', [])).toEqual(desiredTable(reloaded, { role: 'inactive' }));
     expect(() => plan.copy.addServices([], model.virtualServices.length)).toThrow(/has 1200 services, not 1212 to keep/);
@@ -111,7 +111,7 @@ describe('TableThread', slow, () => {
       const worker = startPlannerThread();
       const post = worker.postMessage.bind(worker);
       worker.postMessage = (message: PlannerRequest) => {
-        if (message.type === 'services') services.push(...(JSON.parse(message.servicesJson) as unknown[]));
+        if (message.type === 'services') services.push(...message.services);
         post(message);
       };
       return worker;
