@@ -58,6 +58,9 @@ interface StepFigures {
 /** Runs `task` with a heartbeat timer of 10 ms and the event-loop monitors beside it. */
 async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
   const delay = monitorEventLoopDelay({ resolution: 1 });
+  // the histogram counts from its first tick: a task that held the loop at once went unseen
+  delay.enable();
+  await sleep(2);
   const busy = measureLoopDelay();
   let last = performance.now();
   let lateMs = 0;
@@ -69,7 +72,6 @@ async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
     if (traceDir !== undefined && late > HEARTBEAT_MS) lates.push(`${last.toFixed(0)}–${now.toFixed(0)} ms (+${late.toFixed(0)})`);
     last = now;
   }, HEARTBEAT_MS);
-  delay.enable();
   const started = performance.now();
   const result = await task();
   const ms = performance.now() - started;

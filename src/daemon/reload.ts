@@ -141,9 +141,11 @@ export async function configChanges(before: Model, after: Model): Promise<string
   return changes;
 }
 
-/** The addresses managedAddresses lists, one at a time: a model may have a VIP per service. */
-function* managedVips(model: Model): Generator<ClaimedAddress> {
-  for (const service of model.virtualServices) if (service.vip) yield service.vip;
+/** The addresses managedAddresses lists, one at a time: a model may have a VIP per service.
+ *  A service without one is a place with none, so that the slices count every service: a table
+ *  of 100,000 firewall marks has no VIP to stop at, and one step over it held the loop 11–21 ms. */
+function* managedVips(model: Model): Generator<ClaimedAddress | undefined> {
+  for (const service of model.virtualServices) yield service.vip;
   if (model.natRouter) yield model.natRouter;
 }
 
@@ -158,8 +160,8 @@ function* managedVips(model: Model): Generator<ClaimedAddress> {
  */
 async function keyChanges<T>(
   slice: TimeSlice,
-  before: () => Iterable<T>,
-  after: () => Iterable<T>,
+  before: () => Iterable<T | undefined>,
+  after: () => Iterable<T | undefined>,
   keyOf: (item: T) => string,
   same: (a: T, b: T) => boolean = () => true,
 ): Promise<KeyChanges> {
@@ -171,12 +173,14 @@ async function keyChanges<T>(
     const old = was.next();
     const item = is.next();
     if (old.done && item.done) break;
-    if (!old.done && !item.done && keyOf(old.value) === keyOf(item.value)) {
-      if (!same(old.value, item.value)) modified.push(keyOf(item.value));
+    const a = old.done ? undefined : old.value;
+    const b = item.done ? undefined : item.value;
+    if (a !== undefined && b !== undefined && keyOf(a) === keyOf(b)) {
+      if (!same(a, b)) modified.push(keyOf(b));
       continue;
     }
-    if (!old.done) wasApart.set(keyOf(old.value), old.value);
-    if (!item.done) isApart.set(keyOf(item.value), item.value);
+    if (a !== undefined) wasApart.set(keyOf(a), a);
+    if (b !== undefined) isApart.set(keyOf(b), b);
   }
   const [added, removed] = [new ShardedMap<boolean>(), new ShardedMap<boolean>()];
   for (const [key, item] of isApart) {
@@ -190,10 +194,11 @@ async function keyChanges<T>(
     if (!isApart.has(key)) removed.set(key, false);
   }
   /** The keys of `apart` that none of `items` has. */
-  const missingFrom = async (apart: ShardedMap<boolean>, items: () => Iterable<T>) => {
+  const missingFrom = async (apart: ShardedMap<boolean>, items: () => Iterable<T | undefined>) => {
     if (apart.size > 0)
       for (const item of items()) {
         if (slice.spent) await slice.next();
+        if (item === undefined) continue;
         const key = keyOf(item);
         if (apart.has(key)) apart.set(key, true);
       }
