@@ -202,7 +202,12 @@ async function keyChanges<T>(
         const key = keyOf(item);
         if (apart.has(key)) apart.set(key, true);
       }
-    return [...apart].flatMap(([key, found]) => (found ? [] : [key]));
+    const missing: string[] = [];
+    for (const [key, found] of apart) {
+      if (slice.spent) await slice.next();
+      if (!found) missing.push(key);
+    }
+    return missing;
   };
   return { added: await missingFrom(added, before), removed: await missingFrom(removed, after), modified };
 }

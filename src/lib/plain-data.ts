@@ -1,7 +1,7 @@
 // Equality of the configuration loader's plain data, for the reload's comparisons of
 // 100,000 services: about a third of isDeepStrictEqual's cost on objects, arrays, strings,
-// numbers and booleans, and without garbage: an array of keys per object compared was most
-// of what a reload allocated, and V8 marks its heap in steps paid for by allocation.
+// numbers and booleans, and without an array of keys per object compared (several per
+// service): V8 marks a big heap in steps paid for by whatever allocates.
 import { isDeepStrictEqual } from 'node:util';
 
 /** Equal as plain data; anything that is not a plain object or array is left to isDeepStrictEqual. */
