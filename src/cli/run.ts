@@ -213,10 +213,10 @@ async function startDaemon(options: RunOptions): Promise<{ daemon: Daemon; logge
     metrics &&
     new metrics.MetricsCollector({
       counters: stats.registry,
-      status: metrics.cachedStatus(
+      view: metrics.cachedStatus(
         async () => {
           if (!daemon) throw new Error('the daemon is starting');
-          return daemon.status();
+          return metrics.metricsView(await daemon.status());
         },
         statusMaxAgeMs,
         undefined,

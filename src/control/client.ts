@@ -16,6 +16,10 @@ export async function sendControlRequest(path: string, request: ControlRequest, 
     socket.on('data', (chunk: string) => (received += chunk));
     socket.once('end', () => {
       clearTimeout(timer);
+      if (received !== '' && !received.endsWith('\n')) {
+        reject(new Error(`the tandem daemon on ${path} cut its answer short (see its log)`));
+        return;
+      }
       try {
         resolve(JSON.parse(received) as ControlResponse);
       } catch {

@@ -3,6 +3,7 @@
 // `takeover`, `standby`, `resume` and `reload` are its clients.
 import type { OperatorCommand, RefusalCode, Role } from '../cluster/index.js';
 import type { Diagnostic } from '../config/index.js';
+import type { ServiceList, ServiceStatus } from '../ipvs/index.js';
 import type { ConnsListing } from '../sync/index.js';
 import type { DaemonStatus } from './status.js';
 
@@ -40,8 +41,9 @@ export interface ReloadOutcome {
   durationMs: number;
 }
 
-export type ControlResponse =
-  | { ok: true; command: 'status'; status: DaemonStatus }
+/** `Services` as in DaemonStatus. */
+export type ControlResponse<Services extends ServiceList = ServiceStatus[]> =
+  | { ok: true; command: 'status'; status: DaemonStatus<Services> }
   | ({ command: OperatorCommand } & OperatorOutcome)
   | ({ command: 'reload' } & ReloadOutcome)
   | { ok: true; command: 'conns'; conns: ConnsListing }
@@ -57,7 +59,7 @@ export type ControlRefusal = (typeof controlRefusals)[number];
 
 /** What answers the requests: the daemon. */
 export interface ControlHandler {
-  status(): DaemonStatus | Promise<DaemonStatus>;
+  status(): DaemonStatus<ServiceList> | Promise<DaemonStatus<ServiceList>>;
   operator(command: OperatorCommand): Promise<OperatorOutcome>;
   reload(): Promise<ReloadOutcome>;
   /** What connection sync holds (`tandem conns`); absent: the request is refused. */

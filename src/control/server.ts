@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import type { ServiceList } from '../ipvs/index.js';
 import { jsonChunks } from '../lib/json-chunks.js';
 import { createStats, type ControlStats } from '../lib/stats.js';
 import { peerCredentials as socketPeerCredentials, type PeerCredentials } from '../net/index.js';
@@ -161,7 +162,7 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits, open: nu
     clearTimeout(deadline);
     const line = newline < 0 ? buffered : buffered.slice(0, newline);
     void answer(line, handler)
-      .catch((error: unknown): ControlResponse => ({ ok: false, code: 'internal-error', message: (error as Error).message }))
+      .catch((error: unknown): ControlResponse<ServiceList> => ({ ok: false, code: 'internal-error', message: (error as Error).message }))
       .then((response) => {
         if (!response.ok && response.code === 'bad-request') limits.stats.refused.inc({ reason: 'bad-request' });
         return send(socket, response);
@@ -170,11 +171,19 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits, open: nu
 }
 
 /** The response line a chunk at a time (the status of a big table is tens of MB: one
- *  JSON.stringify would hold the daemon's event loop), as fast as the client reads it. */
-async function send(socket: Socket, response: ControlResponse): Promise<void> {
-  for await (const chunk of jsonChunks(response)) {
-    if (socket.destroyed) return;
-    if (!socket.write(chunk)) await drained(socket);
+ *  JSON.stringify would hold the daemon's event loop), as fast as the client reads it;
+ *  a status's rows from the balancer's thread are asked for as they are written. */
+async function send(socket: Socket, response: ControlResponse<ServiceList>): Promise<void> {
+  try {
+    for await (const chunk of jsonChunks(response)) {
+      if (socket.destroyed) return;
+      if (!socket.write(chunk)) await drained(socket);
+    }
+  } catch {
+    // the rest of the answer could not be had (the balancer's thread stopped in a status):
+    // the client is told by an answer cut short, without its newline
+    socket.destroy();
+    return;
   }
   socket.end('\n');
 }
@@ -192,7 +201,7 @@ function drained(socket: Socket): Promise<void> {
   });
 }
 
-async function answer(line: string, handler: ControlHandler): Promise<ControlResponse> {
+async function answer(line: string, handler: ControlHandler): Promise<ControlResponse<ServiceList>> {
   let request: Partial<ControlRequest> | null;
   try {
     request = JSON.parse(line) as Partial<ControlRequest> | null;

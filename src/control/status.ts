@@ -1,6 +1,6 @@
 // What `tandem status` shows, as data: the control socket's JSON.
 import type { HealthSummary, RejectCounters, Role, TransitionReason } from '../cluster/index.js';
-import type { BalancerStatus } from '../ipvs/index.js';
+import type { BalancerStatus, ServiceList, ServiceStatus } from '../ipvs/index.js';
 import type { CounterSnapshot } from '../lib/counters.js';
 import type { LinkState } from '../net/index.js';
 import type { SyncStatus } from '../sync/index.js';
@@ -47,7 +47,8 @@ export interface ControllerStatus {
   hooks: { pending: number };
 }
 
-export interface DaemonStatus {
+/** `Services` as in BalancerStatus: the daemon holds a ServiceList, its client reads an array. */
+export interface DaemonStatus<Services extends ServiceList = ServiceStatus[]> {
   node: string;
   cluster: string;
   /** Absent from a daemon older than the CLI asking (during an upgrade). */
@@ -89,7 +90,7 @@ export interface DaemonStatus {
   transitions: TransitionRecord[];
   host: ControllerStatus;
   /** The IPVS table with the health of each real server, the sync daemon. */
-  ipvs?: BalancerStatus;
+  ipvs?: BalancerStatus<Services>;
   /** Connection sync per kind; absent without a peer or from an older daemon. */
   sync?: SyncStatus;
   /** Every counter since the daemon started (src/lib/stats.ts); absent from an older daemon. */

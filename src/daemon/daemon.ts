@@ -40,7 +40,7 @@ import {
   type TransitionRecord,
 } from '../control/index.js';
 import { SerialQueue } from '../lib/serial-queue.js';
-import type { Balancer } from '../ipvs/index.js';
+import type { Balancer, ServiceList } from '../ipvs/index.js';
 import { SyncService, type ConnsListing, type SyncTableFactories } from '../sync/index.js';
 import { createStats, type Stats } from '../lib/stats.js';
 import { version } from '../lib/version.js';
@@ -339,7 +339,7 @@ export class Daemon implements ControlHandler {
     return this.done;
   }
 
-  async status(): Promise<DaemonStatus> {
+  async status(): Promise<DaemonStatus<ServiceList>> {
     const ipvs = await this.options.balancer?.status();
     const t = now();
     return daemonStatus({

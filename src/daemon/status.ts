@@ -10,7 +10,7 @@ import {
 } from '../cluster/index.js';
 import type { Model } from '../config/model.js';
 import type { ControllerStatus, DaemonStatus, PathStatus, TransitionRecord } from '../control/index.js';
-import type { BalancerStatus } from '../ipvs/index.js';
+import type { BalancerStatus, ServiceList } from '../ipvs/index.js';
 import type { ChannelStats, Stats } from '../lib/stats.js';
 import type { SyncStatus } from '../sync/index.js';
 import type { RuntimeStatus } from './runtime-metrics.js';
@@ -51,7 +51,7 @@ export interface StatusSources {
   transitions: readonly TransitionRecord[];
   runtime: RuntimeStatus;
   host: ControllerStatus;
-  ipvs?: BalancerStatus | undefined;
+  ipvs?: BalancerStatus<ServiceList> | undefined;
   sync?: SyncStatus | undefined;
 }
 
@@ -62,7 +62,7 @@ function rejectedByReason(heartbeat: ChannelStats, path?: number): RejectCounter
   return counts;
 }
 
-export function daemonStatus(sources: StatusSources): DaemonStatus {
+export function daemonStatus(sources: StatusSources): DaemonStatus<ServiceList> {
   const { now: t, election: e, model, paths, transitions } = sources;
   const { heartbeat } = sources.stats;
   const peerPaths: PathStatus[] = paths.map(({ local, remote }, index) => {

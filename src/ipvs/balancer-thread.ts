@@ -10,6 +10,7 @@ import { levels } from 'pino';
 import type { SyncRole } from '../cluster/index.js';
 import type { Model, NodeSpec } from '../config/model.js';
 import { addToGroup } from '../lib/counters.js';
+import { JsonRows } from '../lib/json-chunks.js';
 import { startHelperThread, steadyHelperRank } from '../lib/helper-thread.js';
 import { SerialQueue } from '../lib/serial-queue.js';
 import type { Stats } from '../lib/stats.js';
@@ -129,18 +130,31 @@ export class BalancerThread implements Balancer {
     });
   }
 
-  /** The thread's status, its services a slice per turn of the event loop. */
-  async status(): Promise<BalancerStatus> {
+  /** The thread's status; its services come as the thread's JSON, a slice at a time as
+   *  they are read (by the control socket as it writes them). */
+  async status(): Promise<BalancerStatus<JsonRows<ServiceStatus>>> {
     await this.restarted;
-    let answer = await this.request({ type: 'status' });
+    const answer = await this.request({ type: 'status' });
     if (answer.type !== 'status' || !answer.head) throw new Error(`the balancer thread answered status with ${answer.type}`);
-    const status = answer.head;
-    const of = answer.id;
-    for (;;) {
-      if (answer.type !== 'status') throw new Error(`the balancer thread answered status with ${answer.type}`);
-      if (answer.servicesJson) for (const service of JSON.parse(answer.servicesJson) as ServiceStatus[]) status.services?.push(service);
-      if (answer.last) return status;
-      answer = await this.request({ type: 'status-next', of });
+    if (answer.services === undefined) return answer.head;
+    const { id, rows, last } = answer;
+    return { ...answer.head, services: new JsonRows(answer.services, () => this.statusRows(id, rows, last)) };
+  }
+
+  /** The services of the status asked for as `of`, from its first slice on. */
+  private async *statusRows(of: number, first: string, last: boolean): AsyncGenerator<string> {
+    let done = last;
+    try {
+      yield first;
+      while (!done) {
+        const answer = await this.request({ type: 'status-next', of });
+        if (answer.type !== 'status') throw new Error(`the balancer thread answered status with ${answer.type}`);
+        done = answer.last;
+        yield answer.rows;
+      }
+    } finally {
+      // a reader that stops (the client went away) lets the thread's copy go
+      if (!done) void this.request({ type: 'status-drop', of }).catch(() => undefined);
     }
   }
 

@@ -29,6 +29,9 @@ let lines: string[] = [];
 let balancer: Promise<IpvsBalancer> | undefined;
 /** Status services not yet asked for, by the id of the status call: the list and where the next slice starts. */
 const statusServices = new Map<number, { services: ServiceStatus[]; next: number }>();
+/** Statuses being read at once, at most: each holds its table here until its last slice
+ *  is asked for, and a client that stops reading would otherwise hold it for good. */
+const readingAtMost = 4;
 
 function flushLines(): void {
   if (lines.length === 0) return;
@@ -83,6 +86,10 @@ async function answer(call: BalancerCall): Promise<BalancerAnswer> {
     return { type: 'done', id: call.id };
   }
   if (call.type === 'status-next') return statusSlice(call.id, call.of);
+  if (call.type === 'status-drop') {
+    statusServices.delete(call.of);
+    return { type: 'done', id: call.id };
+  }
   if (!balancer) throw new Error(`${call.type} before the balancer was created`);
   const ready = await balancer;
   switch (call.type) {
@@ -104,8 +111,11 @@ async function answer(call: BalancerCall): Promise<BalancerAnswer> {
     case 'status': {
       // the services follow in slices, into the empty list of the head
       const { services, ...rest } = await ready.status();
-      if (services) statusServices.set(call.id, { services, next: 0 });
-      return { ...statusSlice(call.id, call.id), head: services ? { ...rest, services: [] } : rest };
+      if (!services) return { type: 'status', id: call.id, head: rest, rows: '', last: true };
+      // the oldest first (a Map keeps the order of insertion)
+      for (const of of statusServices.keys()) if (statusServices.size >= readingAtMost) statusServices.delete(of);
+      statusServices.set(call.id, { services, next: 0 });
+      return { ...statusSlice(call.id, call.id), head: rest, services: services.length };
     }
   }
   return { type: 'done', id: call.id };
@@ -113,13 +123,14 @@ async function answer(call: BalancerCall): Promise<BalancerAnswer> {
 
 function statusSlice(id: number, of: number): Extract<BalancerAnswer, { type: 'status' }> {
   const pending = statusServices.get(of);
-  if (!pending) return { type: 'status', id, servicesJson: '', last: true };
+  if (!pending) throw new Error('the status was let go: more were read at once than the thread keeps');
   // from a cursor: splicing 200 off the front of 100,000 moves all the rest each time
   const slice = pending.services.slice(pending.next, pending.next + statusServicesPerSlice);
   pending.next += slice.length;
   const last = pending.next >= pending.services.length;
   if (last) statusServices.delete(of);
-  return { type: 'status', id, servicesJson: JSON.stringify(slice), last };
+  // the array's text without its brackets: the event loop joins the slices
+  return { type: 'status', id, rows: JSON.stringify(slice).slice(1, -1), last };
 }
 
 port.on('message', (request: BalancerRequest) => {

@@ -1,6 +1,7 @@
 import type { SyncRole } from '../cluster/index.js';
 import type { Model } from '../config/model.js';
 import type { MonitorStats, ServerStatusState } from '../health/index.js';
+import type { JsonRows } from '../lib/json-chunks.js';
 import type { IpvsTimeouts, SyncDaemon } from './genl/codec.js';
 import type { IpvsDestination, IpvsService } from './table.js';
 
@@ -24,7 +25,7 @@ export interface Balancer {
   /** A new model: reconcile with it in the current role; never changes the role. */
   reload(model: Model): Promise<void>;
   /** For `tandem status`: reads the kernel's table; never rejects. */
-  status(): Promise<BalancerStatus>;
+  status(): Promise<BalancerStatus<ServiceList>>;
   close(): Promise<void>;
 }
 
@@ -78,13 +79,17 @@ export interface ReconcileRecord {
   durationMs: number;
 }
 
-export interface BalancerStatus {
+/** The services of a status: objects, or the text of them from the balancer's thread. */
+export type ServiceList = ServiceStatus[] | JsonRows<ServiceStatus>;
+
+/** `Services`: the daemon's side has a ServiceList; what the control socket's client reads, an array. */
+export interface BalancerStatus<Services extends ServiceList = ServiceStatus[]> {
   /** `active`: the table is programmed and health is checked; `inactive`: backup, released or stopped. */
   role: 'active' | 'inactive';
   since: string;
   ipvs: IpvsAvailability;
   /** The kernel's table, each destination with the health of its server. Absent when IPVS cannot be read. */
-  services?: ServiceStatus[];
+  services?: Services;
   /** Configured services the active node's kernel does not have (the next repair adds them). */
   missingServices?: string[];
   /** Why the table could not be read for this status. */

@@ -35,6 +35,7 @@ export type {
   IpvsAvailability,
   RealServerHealth,
   ReconcileRecord,
+  ServiceList,
   ServiceStatus,
 } from './balancer.js';
 export { serviceStatuses } from './balancer-status.js';

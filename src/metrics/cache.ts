@@ -1,16 +1,14 @@
 // Status reads the kernel's IPVS table; scrapes (often two Prometheus servers, every few
 // seconds) share one read per interval instead of each paying for it.
-import type { DaemonStatus } from '../control/index.js';
-
-export function cachedStatus(
-  read: () => Promise<DaemonStatus>,
+export function cachedStatus<Status>(
+  read: () => Promise<Status>,
   maxAgeMs: number,
   now = () => performance.now(),
   /** Changes whenever a cached status must not be served any more (the role changed):
    *  a scrape right after a failover shows the new role, as the transition counters do. */
   generation: () => number = () => 0,
-): () => Promise<DaemonStatus> {
-  let last: { at: number; generation: number; status: Promise<DaemonStatus> } | undefined;
+): () => Promise<Status> {
+  let last: { at: number; generation: number; status: Promise<Status> } | undefined;
   return () => {
     const t = now();
     const current = generation();

@@ -4,18 +4,34 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { roles } from '../cluster/index.js';
 import type { DaemonStatus } from '../control/index.js';
+import type { ServiceList } from '../ipvs/index.js';
 import type { CounterRegistry, CounterSnapshot } from '../lib/counters.js';
+import { JsonRows } from '../lib/json-chunks.js';
+import { TimeSlice } from '../lib/time-slice.js';
 import type { SyncKindStatus } from '../sync/index.js';
 
-/** What one scrape reads: the status (possibly cached) and the counters as they are now. */
-interface Scrape {
-  status: DaemonStatus;
+/** What the gauges show: the daemon's status, its IPVS services read into the series of
+ *  each real server (the services of a big table come once, as they are read). */
+export interface MetricsView {
+  status: DaemonStatus<ServiceList>;
+  realServers: RealServerSeries[];
+}
+
+interface RealServerSeries {
+  service: string;
+  server: string;
+  up: boolean;
+  weight: number;
+}
+
+/** What one scrape reads: the view (possibly cached) and the counters as they are now. */
+interface Scrape extends MetricsView {
   counters: Map<string, CounterSnapshot>;
 }
 
 export interface CollectorSources {
   counters: CounterRegistry;
-  status: () => Promise<DaemonStatus>;
+  view: () => Promise<MetricsView>;
 }
 
 /** Seconds; the heartbeat interval is 100 ms by default, so the interesting range is 1 ms to 2 s. */
@@ -51,9 +67,9 @@ export class MetricsCollector {
 
   /** The text exposition of every metric. */
   async metrics(): Promise<string> {
-    const status = await this.sources.status();
+    const view = await this.sources.view();
     const counters = new Map(this.sources.counters.snapshot().map((counter) => [counter.name, counter]));
-    this.scrape = { status, counters };
+    this.scrape = { ...view, counters };
     return this.registry.metrics();
   }
 
@@ -76,8 +92,13 @@ export class MetricsCollector {
     });
   }
 
-  private gauge(name: string, help: string, labelNames: string[], set: (gauge: Gauge, status: DaemonStatus) => void): void {
-    const status = () => this.scrape?.status;
+  private gauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    set: (gauge: Gauge, status: DaemonStatus<ServiceList>, realServers: RealServerSeries[]) => void,
+  ): void {
+    const scrape = () => this.scrape;
     new Gauge({
       name,
       help,
@@ -85,8 +106,8 @@ export class MetricsCollector {
       registers: [this.registry],
       collect() {
         this.reset();
-        const current = status();
-        if (current) set(this, current);
+        const current = scrape();
+        if (current) set(this, current.status, current.realServers);
       },
     });
   }
@@ -139,29 +160,37 @@ export class MetricsCollector {
       'tandem_real_server_up',
       'Whether each real server is in service, by service and server.',
       ['service', 'server'],
-      (gauge, s) => {
-        for (const { service, server, up } of realServers(s)) gauge.set({ service, server }, up ? 1 : 0);
+      (gauge, _, realServers) => {
+        for (const { service, server, up } of realServers) gauge.set({ service, server }, up ? 1 : 0);
       },
     );
     this.gauge(
       'tandem_real_server_weight',
       'The weight health gives each real server now (less during slow start, 0 when down).',
       ['service', 'server'],
-      (gauge, s) => {
-        for (const { service, server, weight } of realServers(s)) gauge.set({ service, server }, weight);
+      (gauge, _, realServers) => {
+        for (const { service, server, weight } of realServers) gauge.set({ service, server }, weight);
       },
     );
   }
 }
 
-/** The configured real servers of the status's IPVS table, in it or absent from it. */
-function realServers(status: DaemonStatus): Array<{ service: string; server: string; up: boolean; weight: number }> {
-  return (status.ipvs?.services ?? []).flatMap((service) => {
-    if (service.name === undefined) return [];
-    const name = service.name;
-    const healths = [...service.destinations.map((d) => d.health), ...service.absent.map((a) => a.health)];
-    return healths.flatMap((health) =>
-      health?.kind === 'real' ? [{ service: name, server: health.server, up: health.up, weight: health.effectiveWeight }] : [],
-    );
-  });
+/** The status as the gauges show it: the configured real servers of its IPVS table, in it
+ *  or absent from it, in place of the services; the balancer thread's rows read a slice at a time. */
+export async function metricsView(status: DaemonStatus<ServiceList>): Promise<MetricsView> {
+  if (!status.ipvs?.services) return { status, realServers: [] };
+  const { services, ...ipvs } = status.ipvs;
+  const realServers: RealServerSeries[] = [];
+  const slice = new TimeSlice();
+  for await (const batch of services instanceof JsonRows ? services.parsed() : [services]) {
+    for (const { name, destinations, absent } of batch) {
+      if (name === undefined) continue;
+      for (const { health } of [...destinations, ...absent]) {
+        if (health?.kind === 'real')
+          realServers.push({ service: name, server: health.server, up: health.up, weight: health.effectiveWeight });
+      }
+    }
+    if (slice.spent) await slice.next();
+  }
+  return { status: { ...status, ipvs }, realServers };
 }

@@ -101,7 +101,7 @@ describe('the counters', () => {
 describe('the metrics', () => {
   it('are all in the README (the counters under Counters, the others under Metrics), and it lists no other', () => {
     const stats = createStats();
-    const collector = new MetricsCollector({ counters: stats.registry, status: () => Promise.reject(new Error('not scraped')) });
+    const collector = new MetricsCollector({ counters: stats.registry, view: () => Promise.reject(new Error('not scraped')) });
     const names = collector.registry.getMetricsAsArray().map((metric) => metric.name);
     const documented = documentedMetrics();
     expect(names.filter((name) => !documented.includes(name))).toEqual([]);

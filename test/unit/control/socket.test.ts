@@ -14,6 +14,8 @@ import {
   type DaemonStatus,
   type OperatorOutcome,
 } from '../../../src/control/index.js';
+import type { ServiceList, ServiceStatus } from '../../../src/ipvs/index.js';
+import { JsonRows } from '../../../src/lib/json-chunks.js';
 import { createStats } from '../../../src/lib/stats.js';
 
 const execFileAsync = promisify(execFile);
@@ -87,6 +89,34 @@ describe('control socket', () => {
         code: 'bad-request',
         message: expect.stringContaining('known: status, failover') as unknown,
       });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("writes a status's rows as they come, and cuts the answer short when they stop coming", async () => {
+    const path = join(dir, 'tandem.sock');
+    const rows = ['{"port":80}', '{"port":443}'];
+    let fail = false;
+    const statusWith = (): DaemonStatus<ServiceList> => {
+      const services = new JsonRows<ServiceStatus>(2, async function* () {
+        yield rows[0]!;
+        await Promise.resolve(); // the next slice is a message of the thread's
+        if (fail) throw new Error('the balancer thread stopped');
+        yield rows[1]!;
+      });
+      return { node: 'ifw01', ipvs: { role: 'active', services } } as unknown as DaemonStatus<ServiceList>;
+    };
+    const server = await ControlServer.listen(path, { ...handler, status: statusWith });
+    try {
+      expect(await sendControlRequest(path, { command: 'status' })).toEqual({
+        ok: true,
+        command: 'status',
+        status: { node: 'ifw01', ipvs: { role: 'active', services: [{ port: 80 }, { port: 443 }] } },
+      });
+      fail = true;
+      await expect(sendControlRequest(path, { command: 'status' })).rejects.toThrow('cut its answer short');
+      expect((await sendControlRequest(path, { command: 'failover' })).ok).toBe(true);
     } finally {
       await server.close();
     }

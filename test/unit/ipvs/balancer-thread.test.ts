@@ -5,9 +5,11 @@
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
+import type { ServiceStatus } from '../../../src/ipvs/balancer.js';
 import { BalancerThread, startBalancerWorker, type BalancerThreadOptions } from '../../../src/ipvs/balancer-thread.js';
 import { desiredTable } from '../../../src/ipvs/desired.js';
 import { serviceKey, type IpvsService } from '../../../src/ipvs/table.js';
+import { jsonChunks } from '../../../src/lib/json-chunks.js';
 import { createStats } from '../../../src/lib/stats.js';
 import { bigTable } from '../../support/big-table.js';
 import { captureLogger } from '../../support/capture-log.js';
@@ -38,10 +40,16 @@ function omit<T extends object, K extends keyof T>(value: T, ...keys: K[]): Omit
   return Object.fromEntries(Object.entries(value).filter(([key]) => !keys.includes(key as K))) as Omit<T, K>;
 }
 
+/** Status's services, which come as the thread's JSON text. */
+async function servicesOf({ services }: Awaited<ReturnType<BalancerThread['status']>>): Promise<ServiceStatus[]> {
+  const all: ServiceStatus[] = [];
+  for await (const batch of services?.parsed() ?? []) all.push(...batch);
+  return all;
+}
+
 /** The table as status shows it, destinations without their health, in key order. */
 async function tableOf(balancer: BalancerThread): Promise<IpvsService[]> {
-  const { services = [] } = await balancer.status();
-  return services
+  return (await servicesOf(await balancer.status()))
     .map((service) => ({
       ...omit(service, 'name', 'absent'),
       destinations: service.destinations
@@ -72,7 +80,13 @@ describe('BalancerThread', slow, () => {
     const status = await balancer.status();
     expect(status.role).toBe('active');
     expect(status.services).toHaveLength(1000);
-    expect(status.services?.every((service) => service.destinations.every((destination) => destination.health?.server))).toBe(true);
+    const services = await servicesOf(status);
+    expect(services.every((service) => service.destinations.every((destination) => destination.health?.server))).toBe(true);
+    // as the control socket writes it
+    let json = '';
+    for await (const chunk of jsonChunks(await balancer.status())) json += chunk;
+    const names = (list: ServiceStatus[]) => list.map((service) => service.name);
+    expect(names((JSON.parse(json) as { services: ServiceStatus[] }).services)).toEqual(names(services));
     expect(await tableOf(balancer)).toEqual(desired(model));
     // the thread's counts are the registry's, and its lines the daemon's logger's
     expect(stats.ipvs.reconciles.value({ reason: 'claim' })).toBe(1);
@@ -80,6 +94,23 @@ describe('BalancerThread', slow, () => {
     expect(records).toContainEqual(expect.objectContaining({ event: 'ipvs.reconciled', reason: 'claim', level: 30 }));
     await balancer.deactivate();
     expect(await tableOf(balancer)).toEqual([]);
+  });
+
+  it('lets go of the status a reader left, and of the oldest of too many read at once', async () => {
+    const { model } = bigTable(1000, 2);
+    const { balancer } = await start(model);
+    await balancer.activate();
+    const left = (await balancer.status()).services?.text();
+    await left?.next();
+    await left?.next();
+    await left?.return(undefined);
+    // the thread builds them side by side: which is the oldest depends on which was done first
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => balancer.status()));
+    const read = await Promise.allSettled(statuses.map(servicesOf));
+    expect(read.filter((result) => result.status === 'fulfilled' && result.value.length === 1000)).toHaveLength(4);
+    const reasons = read.flatMap((result) => (result.status === 'rejected' ? [String(result.reason)] : []));
+    expect(reasons).toEqual([expect.stringContaining('the status was let go')]);
+    expect(await servicesOf(await balancer.status())).toHaveLength(1000);
   });
 
   it('reloads with what changed, in the role it has', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonChunks } from '../../../src/lib/json-chunks.js';
+import { JsonRows, jsonChunks } from '../../../src/lib/json-chunks.js';
 
 const immediately = () => Promise.resolve();
 
@@ -40,5 +40,25 @@ describe('jsonChunks', () => {
     const { text: written, chunks } = await text({ ok: true, table });
     expect(written).toBe(JSON.stringify({ ok: true, table }));
     expect(chunks).toBeGreaterThan(1);
+  });
+
+  it('writes JsonRows as the array of the rows it reads, each fragment as it comes', async () => {
+    const table = Array.from({ length: 250 }, (_, index) => ({ index, name: `service ${index}` }));
+    const fragments = async function* () {
+      yield '';
+      for (let start = 0; start < table.length; start += 100) {
+        await Promise.resolve();
+        yield JSON.stringify(table.slice(start, start + 100)).slice(1, -1);
+      }
+    };
+    const rows = new JsonRows<(typeof table)[number]>(table.length, fragments);
+    const { text: written, chunks } = await text({ ok: true, table: rows, after: 1 });
+    expect(written).toBe(JSON.stringify({ ok: true, table, after: 1 }));
+    expect(chunks).toBeGreaterThanOrEqual(3);
+    await expect(text({ table: rows })).rejects.toThrow('read already');
+    const parsed: unknown[] = [];
+    for await (const batch of new JsonRows(table.length, fragments).parsed()) parsed.push(...batch);
+    expect(parsed).toEqual(table);
+    expect((await text(new JsonRows(0, async function* () {}))).text).toBe('[]');
   });
 });

@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { ElectionStatus } from '../../../src/cluster/index.js';
 import type { DaemonStatus } from '../../../src/control/index.js';
 import { daemonStatus } from '../../../src/daemon/status.js';
-import type { BalancerStatus } from '../../../src/ipvs/index.js';
+import type { BalancerStatus, ServiceList, ServiceStatus } from '../../../src/ipvs/index.js';
+import { JsonRows } from '../../../src/lib/json-chunks.js';
 import { createStats, type Stats } from '../../../src/lib/stats.js';
-import { cachedStatus, MetricsCollector, MetricsServer } from '../../../src/metrics/index.js';
+import { cachedStatus, MetricsCollector, MetricsServer, metricsView } from '../../../src/metrics/index.js';
 
 const health = { canServe: true, monitorLinks: false, links: [], fault: '' };
 const election: ElectionStatus = {
@@ -60,7 +61,7 @@ const ipvs: BalancerStatus = {
   repairs: { count: 0 },
 };
 
-function statusOf(stats: Stats): DaemonStatus {
+function statusOf(stats: Stats, balancer: BalancerStatus<ServiceList> = ipvs): DaemonStatus<ServiceList> {
   return daemonStatus({
     now: 5000,
     startedAt: 0,
@@ -83,13 +84,15 @@ function statusOf(stats: Stats): DaemonStatus {
       announcements: { framesSent: 5, framesFailed: 0 },
       hooks: { pending: 0 },
     },
-    ipvs,
+    ipvs: balancer,
   });
 }
 
-function collectorWith(stats: Stats): MetricsCollector {
-  return new MetricsCollector({ counters: stats.registry, status: () => Promise.resolve(statusOf(stats)) });
+function collectorWith(stats: Stats, balancer?: BalancerStatus<ServiceList>): MetricsCollector {
+  return new MetricsCollector({ counters: stats.registry, view: () => metricsView(statusOf(stats, balancer)) });
 }
+
+const realServerLines = (text: string) => text.split('\n').filter((line) => line.startsWith('tandem_real_server_'));
 
 describe('metrics collector', () => {
   it('exports every counter with its series, as counted at scrape time', async () => {
@@ -118,6 +121,23 @@ describe('metrics collector', () => {
     expect(text).toContain('tandem_real_server_up{service="www",server="web1"} 1');
     expect(text).toContain('tandem_real_server_up{service="www",server="web2"} 0');
     expect(text).toContain('tandem_real_server_weight{service="www",server="web1"} 5');
+  });
+
+  it("reads the real servers from the balancer thread's JSON rows as from objects, once for a cached view", async () => {
+    const services = ipvs.services ?? [];
+    // as the thread sends them: a slice at a time
+    const rows = new JsonRows<ServiceStatus>(services.length, async function* () {
+      yield '';
+      await Promise.resolve(); // the next slice is a message of the thread's
+      yield JSON.stringify(services).slice(1, -1);
+    });
+    const stats = createStats();
+    const view = cachedStatus(() => metricsView(statusOf(stats, { ...ipvs, services: rows })), 1000);
+    const collector = new MetricsCollector({ counters: stats.registry, view });
+    const fromRows = realServerLines(await collector.metrics());
+    expect(fromRows).toHaveLength(4);
+    expect(fromRows).toEqual(realServerLines(await collectorWith(createStats()).metrics()));
+    expect(realServerLines(await collector.metrics())).toEqual(fromRows);
   });
 
   it('observes timer lateness and event-loop delay into histograms', async () => {
