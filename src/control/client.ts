@@ -17,7 +17,7 @@ export async function sendControlRequest(path: string, request: ControlRequest, 
     socket.once('end', () => {
       clearTimeout(timer);
       if (received !== '' && !received.endsWith('\n')) {
-        reject(new Error(`the tandem daemon on ${path} cut its answer short (see its log)`));
+        reject(new Error(`the tandem daemon on ${path} cut its answer short; ask again`));
         return;
       }
       try {

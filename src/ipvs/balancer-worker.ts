@@ -109,7 +109,7 @@ async function answer(call: BalancerCall): Promise<BalancerAnswer> {
       await ready.close();
       break;
     case 'status': {
-      // the services follow in slices, into the empty list of the head
+      // the services follow in slices, each asked for as the one before is written
       const { services, ...rest } = await ready.status();
       if (!services) return { type: 'status', id: call.id, head: rest, rows: '', last: true };
       // the oldest first (a Map keeps the order of insertion)
