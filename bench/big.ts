@@ -13,7 +13,9 @@
 // services). On its thread, the balancer's memory is not the event loop's heap: the figures
 // per service are then of the event loop's heap alone. TANDEM_BENCH_BIG_TRACE=DIR adds V8's GC trace
 // and a CPU profile (written to DIR) and lists each late heartbeat with its time, to line the
-// stalls up with what ran (README: Big tables on the event loop).
+// stalls up with what ran (README: Big tables on the event loop). TANDEM_BENCH_BIG_REALTIME=1
+// ranks the threads as `tandem run --realtime` (the packaged unit) does: the event loop at
+// SCHED_RR 10, the helper threads (loader, balancer) one below; by default all run as started.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -54,6 +56,9 @@ interface StepFigures {
   /** With TANDEM_BENCH_BIG_TRACE: each late heartbeat, `from–to ms (+late)` in performance.now(). */
   lates: string[];
 }
+
+/** A module of the compiled code the daemon runs (npm run bench builds first). */
+const built = (folder: string, file = 'index') => `../dist/${folder}/${file}.js`;
 
 /** Runs `task` with a heartbeat timer of 10 ms and the event-loop monitors beside it. */
 async function step<T>(task: () => Promise<T>): Promise<[T, StepFigures]> {
@@ -110,8 +115,6 @@ const phase = (...steps: StepFigures[]) =>
   `stall ≤ ${Math.max(...steps.map((f) => f.stallMs)).toFixed(1)} ms (busy ≤ ${Math.max(...steps.map((f) => f.busyMs)).toFixed(1)} ms)`;
 
 async function runTable(table: BigTable, dir: string): Promise<void> {
-  // the compiled code the daemon runs (npm run bench builds first)
-  const built = (folder: string, file = 'index') => `../dist/${folder}/${file}.js`;
   const { loadConfigOffThread } = (await import(built('config'))) as typeof import('../src/config/index.js');
   const { HealthMonitor } = (await import(built('health'))) as typeof import('../src/health/index.js');
   const { BALANCER_THREAD_SERVICES, BalancerThread, IpvsBalancer, readTable, TABLE_THREAD_SERVICES } = (await import(
@@ -239,6 +242,14 @@ function daemonFlags(): string[] {
 
 /** The tables, in this process: run() starts this file with the daemon's flags for it. */
 async function runTables(): Promise<void> {
+  if (process.env.TANDEM_BENCH_BIG_REALTIME === '1') {
+    const { defaultRealtimePriority, enableRealtime, realtimeHelperPriority } = (await import(
+      built('daemon')
+    )) as typeof import('../src/daemon/index.js');
+    const { rankHelperThreads } = (await import(built('lib', 'helper-thread'))) as typeof import('../src/lib/helper-thread.js');
+    console.log(`scheduling as tandem run --realtime: ${await enableRealtime(defaultRealtimePriority)}`);
+    rankHelperThreads({ realtime: realtimeHelperPriority(defaultRealtimePriority) });
+  }
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-big-'));
   try {
     const tables: BigTable[] = [
