@@ -15,7 +15,8 @@
 // and a CPU profile (written to DIR) and lists each late heartbeat with its time, to line the
 // stalls up with what ran (README: Big tables on the event loop). TANDEM_BENCH_BIG_REALTIME=1
 // ranks the threads as `tandem run --realtime` (the packaged unit) does: the event loop at
-// SCHED_RR 10, the helper threads (loader, balancer) one below; by default all run as started.
+// SCHED_RR 10, V8's threads one below, the workers (loader, balancer) at nice -20; by default
+// all run as started.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -243,12 +244,12 @@ function daemonFlags(): string[] {
 /** The tables, in this process: run() starts this file with the daemon's flags for it. */
 async function runTables(): Promise<void> {
   if (process.env.TANDEM_BENCH_BIG_REALTIME === '1') {
-    const { defaultRealtimePriority, enableRealtime, realtimeHelperPriority } = (await import(
+    const { defaultRealtimePriority, enableRealtime, realtimeWorkerRank } = (await import(
       built('daemon')
     )) as typeof import('../src/daemon/index.js');
     const { rankHelperThreads } = (await import(built('lib', 'helper-thread'))) as typeof import('../src/lib/helper-thread.js');
     console.log(`scheduling as tandem run --realtime: ${await enableRealtime(defaultRealtimePriority)}`);
-    rankHelperThreads({ realtime: realtimeHelperPriority(defaultRealtimePriority) });
+    rankHelperThreads(realtimeWorkerRank);
   }
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-big-'));
   try {

@@ -23,7 +23,7 @@ import {
   HookRunner,
   HostController,
   raisePriority,
-  realtimeHelperPriority,
+  realtimeWorkerRank,
   type ConfigLoader,
 } from '../daemon/index.js';
 import { HealthMonitor } from '../health/index.js';
@@ -79,7 +79,7 @@ async function setScheduling({ realtime, nice }: RunOptions, logger: Logger): Pr
     try {
       const set = await enableRealtime(priority);
       logger.info({ event: 'daemon.realtime', priority }, `real-time scheduling: ${set}`);
-      return { realtime: realtimeHelperPriority(priority) };
+      return realtimeWorkerRank;
     } catch (error) {
       const instead = nice === false ? 'running with normal scheduling as started' : `normal scheduling at nice ${nice} instead`;
       logger.error({ event: 'daemon.realtime-failed', priority }, `${(error as Error).message}; ${instead}`);

@@ -4,7 +4,7 @@ export { Daemon } from './daemon.js';
 export type { ConfigLoader } from './reload.js';
 export { HostController } from './host-controller.js';
 export { HookRunner } from './hooks.js';
-export { defaultRealtimePriority, enableRealtime, realtimeHelperPriority } from './realtime.js';
+export { defaultRealtimePriority, enableRealtime, realtimeWorkerRank } from './realtime.js';
 export { defaultNice, raisePriority } from './priority.js';
 export { managedAddresses } from './host-plan.js';
 export type { RuntimeObserver } from './runtime-metrics.js';

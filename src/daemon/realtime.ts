@@ -17,6 +17,7 @@
 // scheduling, so a busy hook cannot take the CPU from the heartbeats it must not delay.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { ThreadRank } from '../lib/helper-thread.js';
 
 const run = promisify(execFile);
 
@@ -53,7 +54,17 @@ export async function chrtAllTasks(args: string[], run: (args: string[]) => Prom
 }
 
 /** The real-time priority of the helper threads beside an event loop at `priority`. */
-export const realtimeHelperPriority = (priority: number): number => (singleThreadedGc() ? priority - 1 : priority);
+const realtimeHelperPriority = (priority: number): number => (singleThreadedGc() ? priority - 1 : priority);
+
+/**
+ * Where the daemon's worker threads (the configuration loader, the table planner, the
+ * balancer's thread) run beside a real-time event loop: normal scheduling at the highest
+ * weight, ahead of the host's other work and never ahead of the event loop. Real-time one
+ * step below it, a worker busy for seconds (loading 100,000 services) used up the kernel's
+ * real-time share of its CPU (sched_rt_runtime_us, 95 % of a second): normal threads then
+ * had that CPU for their 5 %, and the event loop, woken there, waited 18–46 ms for it.
+ */
+export const realtimeWorkerRank: ThreadRank = { nice: -20 };
 
 /** Resolves with what was set; rejects with chrt's complaint (not root, no chrt). */
 export async function enableRealtime(priority: number): Promise<string> {

@@ -15,14 +15,15 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 export const backgroundNice = 10;
 
 /**
- * Where a helper thread runs. Beside a raised event loop (real-time, or a negative nice
- * value) it runs one step below it, as the daemon's other helper threads do. Far below it,
- * it stalled the event loop: Node joins a worker's thread when it ends, and a thread at
- * nice 10 on a busy host waits long for a CPU (README "Reload": 39–143 ms a reload, 236 ms
- * in a chaos run). `background`: backgroundNice, beside an event loop at normal priority;
- * `as-started`: as the starting thread makes it (reset-on-fork: normal scheduling, nice 0).
+ * Where a helper thread runs. Beside a raised event loop it runs just below it: one nice
+ * value higher than a loop at a negative one, at the highest normal weight beside a
+ * real-time loop (realtime.ts). Far below it, it stalled the event loop: Node joins a
+ * worker's thread when it ends, and a thread at nice 10 on a busy host waits long for a
+ * CPU (README "Reload": 39–143 ms a reload, 236 ms in a chaos run). `background`:
+ * backgroundNice, beside an event loop at normal priority; `as-started`: as the starting
+ * thread makes it (reset-on-fork: normal scheduling, nice 0).
  */
-export type ThreadRank = 'as-started' | 'background' | { realtime: number } | { nice: number };
+export type ThreadRank = 'as-started' | 'background' | { nice: number };
 
 let helperRank: ThreadRank = 'as-started';
 
@@ -74,7 +75,6 @@ export function startHelperThread(url: URL, workerData: unknown, options: Helper
 const threadIds = (): Set<string> => new Set(readdirSync('/proc/self/task'));
 
 interface SchedAddon {
-  setRoundRobin(tid: number, priority: number): void;
   setResetOnFork(tid: number): void;
 }
 
@@ -90,7 +90,6 @@ function schedAddon(): SchedAddon {
 function rankThread(tid: number, rank: Exclude<ThreadRank, 'as-started'>): string | undefined {
   try {
     if (rank === 'background') setPriority(tid, backgroundNice);
-    else if ('realtime' in rank) schedAddon().setRoundRobin(tid, rank.realtime);
     else {
       // a raised thread (the balancer's) starts check programs: they must not inherit it
       if (rank.nice < 0) schedAddon().setResetOnFork(tid);

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
+import { realtimeWorkerRank } from '../../../src/daemon/index.js';
 import { backgroundNice, rankHelperThreads } from '../../../src/lib/helper-thread.js';
 import { fixture } from './helpers.js';
 
@@ -62,15 +63,15 @@ describe('loadConfigOffThread beside a raised event loop', () => {
     expect(seen).toEqual(new Set(['nice 7']));
   });
 
-  it('runs the loader real-time below a real-time event loop from its start, or says why not', async () => {
+  it('runs the loader at the highest normal weight beside a real-time event loop from its start, or says why not', async () => {
     let loaded: ReturnType<typeof loadConfigOffThread> | undefined;
     const { first } = await threadsStartedDuring(
-      () => (loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: { realtime: 1 } })),
+      () => (loaded = loadConfigOffThread(fixture('seed-001-lvs.cf'), {}, { rank: realtimeWorkerRank })),
     );
     const warnings = (await loaded!).warnings.map((w) => w.message);
-    // (from the sources, tsx's loader adds a thread of its own later, at normal scheduling)
-    if (process.getuid?.() === 0) expect(first).toEqual(new Set(['rr 1']));
-    else expect(warnings.join('\n')).toMatch(/the loader thread runs as started, not at {"realtime":1}/);
+    // (from the sources, tsx's loader adds a thread of its own later, at nice 0)
+    if (process.getuid?.() === 0) expect(first).toEqual(new Set(['nice -20']));
+    else expect(warnings.join('\n')).toMatch(/the loader thread runs as started, not at {"nice":-20}/);
   });
 });
 
