@@ -20,7 +20,7 @@ import type { BalancerAnswer, BalancerCall, BalancerThreadSettings } from './bal
 import { sendModel } from './model-transfer.js';
 
 /** From this many services `tandem run` runs the balancer on a thread of its own (README: Big tables). */
-export const BALANCER_THREAD_SERVICES = 50_000;
+export const BALANCER_THREAD_SERVICES = 10_000;
 
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSources ? './balancer-worker.ts' : './balancer-worker.js', import.meta.url);
