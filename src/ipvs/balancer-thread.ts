@@ -275,8 +275,10 @@ export class BalancerThread implements Balancer {
         if (error instanceof BalancerStopped) return;
         this.logger.error(
           { event: 'ipvs.balancer-restart-failed', err: error },
-          `the balancer's thread could not start again: ${(error as Error).message}`,
+          `the balancer's thread could not start again: ${(error as Error).message}; it is ended and started again`,
         );
+        // a thread without its balancer would fail every call: ended, it stops as any other and starts the next
+        void this.worker?.terminate();
       }
     });
   }

@@ -2,7 +2,7 @@
 // checks of memory-parts.ts run in it. What the thread's IpvsBalancer does is tested in
 // simulated time in ipvs-balancer.test.ts; here, that calls, the model, logs, counts and
 // status cross, and that a thread that stops is started again as it was.
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Model } from '../../../src/config/model.js';
 import type { ServiceStatus } from '../../../src/ipvs/balancer.js';
@@ -160,4 +160,33 @@ describe('BalancerThread', slow, () => {
     expect(await tableOf(balancer)).toEqual(desired(model));
     expect((await balancer.status()).sync.role).toBe('master');
   });
+
+  it('ends a new thread that cannot create its balancer, and starts another', async () => {
+    const { model } = bigTable(300, 2);
+    const workers: Worker[] = [];
+    const { balancer, stats, records } = await start(model, {
+      restartAfterMs: 10,
+      start: () => {
+        // the second thread refuses to create its balancer, as one without the kernel's IPVS would
+        const worker = workers.length === 1 ? new Worker(refusingCreate, { eval: true }) : startBalancerWorker();
+        workers.push(worker);
+        return worker;
+      },
+    });
+    await balancer.activate();
+    await workers[0]!.terminate();
+    await balancer.reload(model);
+    expect(workers).toHaveLength(3);
+    expect(stats.ipvs.balancerCrashes.value()).toBe(2);
+    const failed = records.find((record) => record.event === 'ipvs.balancer-restart-failed');
+    expect(failed?.msg).toMatch(/could not start again: the balancer thread: no IPVS here; it is ended and started again$/);
+    expect(await tableOf(balancer)).toEqual(desired(model));
+  });
 });
+
+/** A balancer thread whose balancer cannot be created: it fails that call, and every call after it. */
+const refusingCreate = `
+const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (message) => {
+  if (message.id !== undefined) parentPort.postMessage({ type: 'failed', id: message.id, message: 'no IPVS here' });
+});`;
