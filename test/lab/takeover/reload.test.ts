@@ -1,6 +1,7 @@
 // Reloading the configuration of running daemons (SIGHUP and `tandem reload`):
 // the host follows the new file in the current role, the role never changes, and
 // a bad file changes nothing.
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -155,3 +156,42 @@ describe('reload (keepalive 50ms, deadtime 200ms)', () => {
     expect((await lab.pair.status(active)).role).toBe('ACTIVE');
   });
 });
+
+describe('reload under --realtime', () => {
+  let lab: TakeoverLab | undefined;
+
+  afterEach(async () => {
+    await lab?.destroy();
+  });
+
+  it("runs the loader at nice -20 below the real-time event loop, never real-time: a long load would use up the CPU's real-time share", async () => {
+    requireRoot();
+    lab = await TakeoverLab.create({ keepalive: '50ms', deadtime: '200ms' });
+    await lab.pair.startBoth({ args: ['--realtime'] });
+    const [active] = await lab.settled();
+    const pid = active.process!.pid!;
+    const earlier = new Set(readdirSync(`/proc/${pid}/task`));
+    const seen = new Set<string>();
+    const reloaded = lab.pair.tandem(active, ['reload']);
+    const finished = reloaded.then(() => true);
+    // the loader lives for some hundreds of milliseconds: sampled every millisecond
+    for (let done = false; !done; done = await Promise.race([finished, sleep(1).then(() => false)]))
+      for (const tid of readdirSync(`/proc/${pid}/task`)) if (!earlier.has(tid)) seen.add(scheduling(pid, tid));
+    const result = await reloaded;
+    expect(result.code, result.stderr).toBe(0);
+    expect(scheduling(pid, String(pid))).toBe('rr 10');
+    expect(seen).toContain('nice -20');
+    expect([...seen].filter((rank) => rank.startsWith('rr'))).toEqual([]);
+  });
+});
+
+/** A thread's policy and priority: `rr P` for SCHED_RR, else `nice N` (fields 41, 40 and 19 of its stat); `ended`. */
+function scheduling(pid: number, tid: string): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[38] === '2' ? `rr ${fields[37]}` : `nice ${fields[16]}`;
+  } catch {
+    return 'ended';
+  }
+}
