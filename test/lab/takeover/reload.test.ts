@@ -1,13 +1,14 @@
 // Reloading the configuration of running daemons (SIGHUP and `tandem reload`):
 // the host follows the new file in the current role, the role never changes, and
 // a bad file changes nothing.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requireRoot } from '../../support/netns.js';
 import type { Director, LogEvent } from '../../support/director-pair.js';
 import { natGateway, TakeoverLab, vip } from '../../support/takeover-lab.js';
+import { threadScheduling } from '../../support/thread-scheduling.js';
 
 const secondVip = '192.0.2.101';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -176,22 +177,11 @@ describe('reload under --realtime', () => {
     const finished = reloaded.then(() => true);
     // the loader lives for some hundreds of milliseconds: sampled every millisecond
     for (let done = false; !done; done = await Promise.race([finished, sleep(1).then(() => false)]))
-      for (const tid of readdirSync(`/proc/${pid}/task`)) if (!earlier.has(tid)) seen.add(scheduling(pid, tid));
+      for (const tid of readdirSync(`/proc/${pid}/task`)) if (!earlier.has(tid)) seen.add(threadScheduling(tid, pid));
     const result = await reloaded;
     expect(result.code, result.stderr).toBe(0);
-    expect(scheduling(pid, String(pid))).toBe('rr 10');
+    expect(threadScheduling(String(pid), pid)).toBe('rr 10');
     expect(seen).toContain('nice -20');
     expect([...seen].filter((rank) => rank.startsWith('rr'))).toEqual([]);
   });
 });
-
-/** A thread's policy and priority: `rr P` for SCHED_RR, else `nice N` (fields 41, 40 and 19 of its stat); `ended`. */
-function scheduling(pid: number, tid: string): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[38] === '2' ? `rr ${fields[37]}` : `nice ${fields[16]}`;
-  } catch {
-    return 'ended';
-  }
-}

@@ -1,11 +1,12 @@
 // The daemon's way of loading (a worker thread) gives what loadConfig gives: the same
 // model and warnings, or the same errors, at a priority below the daemon's event loop.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
 import { realtimeWorkerRank } from '../../../src/daemon/realtime.js';
 import { backgroundNice, rankHelperThreads } from '../../../src/lib/helper-thread.js';
+import { threadScheduling } from '../../support/thread-scheduling.js';
 import { fixture } from './helpers.js';
 
 describe('loadConfigOffThread', () => {
@@ -101,15 +102,4 @@ async function threadsStartedDuring(
   const aMoment = () => new Promise<false>((resolve) => setTimeout(() => resolve(false), 1));
   for (let done = false; !done; done = await Promise.race([finished, aMoment()])) sample();
   return { started, seen, startedFirst, first };
-}
-
-/** A thread's policy and priority: `rr P` for SCHED_RR, else `nice N` (fields 19, 40 and 41 of its stat). */
-function threadScheduling(tid: string): string {
-  try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[38] === '2' ? `rr ${fields[37]}` : `nice ${fields[16]}`;
-  } catch {
-    return 'ended';
-  }
 }
