@@ -110,12 +110,16 @@ async function startMetrics(listen: MetricsSpec, collector: MetricsCollector, lo
 
 /** The configuration, this node and its peer, and the keys: at start and on every reload. */
 function configLoader(options: RunOptions): ConfigLoader {
-  return async () => {
+  return async (running) => {
     // in a worker: a reload must not hold the event loop that sends the heartbeats
-    const { model, warnings } = await loadConfigOffThread(options.config, {
-      ...(options.format !== undefined && { format: options.format }),
-      ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
-    });
+    const { model, warnings } = await loadConfigOffThread(
+      options.config,
+      {
+        ...(options.format !== undefined && { format: options.format }),
+        ...(options.node !== undefined && { host: { node: options.node, addresses: systemHostAddresses() } }),
+      },
+      { previous: running?.virtualServices ?? [] },
+    );
     let local;
     try {
       local = resolveLocalNode(model, {

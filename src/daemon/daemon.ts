@@ -299,7 +299,7 @@ export class Daemon implements ControlHandler {
         message: this.stopRequested ? 'this node is shutting down' : 'this daemon cannot reload',
         diagnostics: [],
       };
-    const loaded = await load().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    const loaded = await load(this.model).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
     return reloadVerdict({ model: this.model, self: this.self, ...(this.peer && { peer: this.peer }) }, loaded);
   }
 

@@ -23,8 +23,9 @@ export interface LoadedConfig extends PairConfig {
   keyring?: Keyring;
 }
 
-/** The configuration file as it is now, for a reload; throws ConfigError (or an Error saying why) when it cannot be used. */
-export type ConfigLoader = () => Promise<LoadedConfig>;
+/** The configuration file as it is now, for a reload; throws ConfigError (or an Error saying why)
+ *  when it cannot be used. `running`: the model it may replace, whose unchanged services the new one shares. */
+export type ConfigLoader = (running?: Model) => Promise<LoadedConfig>;
 
 export type ReloadVerdict =
   | { ok: true; next: LoadedConfig; message: string; changes: string[]; diagnostics: Diagnostic[] }

@@ -1,7 +1,8 @@
 // The daemon's way of loading (a worker thread) gives what loadConfig gives: the same
 // model and warnings, or the same errors, at a priority below the daemon's event loop.
-import { readdirSync } from 'node:fs';
-import { getPriority } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigOffThread } from '../../../src/config/index.js';
 import { realtimeWorkerRank } from '../../../src/daemon/realtime.js';
@@ -14,6 +15,30 @@ describe('loadConfigOffThread', () => {
     const file = fixture('seed-001-lvs.cf');
     const [inWorker, here] = await Promise.all([loadConfigOffThread(file), loadConfig(file)]);
     expect(inWorker).toEqual(here);
+  });
+
+  it("takes the running model's services where they are unchanged, and the file's where they changed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-off-thread-'));
+    try {
+      const rules = (middleWeight: number) =>
+        [1, 2, 3].flatMap((n) => [
+          `-A -t 10.0.0.${n}:80 -s wlc`,
+          `-a -t 10.0.0.${n}:80 -r 10.1.0.${n}:80 -m -w ${n === 2 ? middleWeight : 1}`,
+        ]);
+      const file = join(dir, 'rules');
+      writeFileSync(file, `${rules(1).join('\n')}\n`);
+      const running = (await loadConfigOffThread(file)).model;
+      writeFileSync(file, `${rules(5).join('\n')}\n`);
+      const { model } = await loadConfigOffThread(file, {}, { previous: running.virtualServices });
+      expect(model).toEqual((await loadConfig(file)).model);
+      const [first, second, third] = model.virtualServices;
+      expect(first).toBe(running.virtualServices[0]);
+      expect(second).not.toBe(running.virtualServices[1]);
+      expect(second?.realServers[0]?.weight).toBe(5);
+      expect(third).toBe(running.virtualServices[2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('throws a ConfigError with the same diagnostics', async () => {

@@ -98,18 +98,21 @@ async function start(controller: Controller, nextConfig = nextSerial) {
   const m = await model(standalone);
   const log = captureLogger();
   const socketPath = join(dir, 'tandem.sock');
+  /** The serial number of the model each load was given as the running one. */
+  const loadedBeside: (number | undefined)[] = [];
   const daemon = await Daemon.start({
     model: m,
     self: m.nodes[0]!,
     controller,
     logger: log.logger,
     socketPath,
-    loadConfig: async () => {
+    loadConfig: async (running) => {
+      loadedBeside.push(running?.serialNo);
       const next = await model(nextConfig());
       return { model: next, warnings: [], self: next.nodes[0]! };
     },
   });
-  return { daemon, log, socketPath, firstModel: new WeakRef(m) };
+  return { daemon, log, socketPath, firstModel: new WeakRef(m), loadedBeside };
 }
 
 /** A node of a pair on loopback whose peer never answers: it claims after initdead, with conntrack sync on. */
@@ -167,12 +170,14 @@ function recordSends(matches: (socket: dgram.Socket, args: unknown[]) => boolean
 describe('Daemon', () => {
   it('claims as a standalone node, runs a reload after the claim, answers status, and releases before it closes', async () => {
     const controller = new FakeController();
-    const { daemon, log, socketPath } = await start(controller);
+    const { daemon, log, socketPath, loadedBeside } = await start(controller);
     await until(() => controller.calls.includes('claim'));
     const reload = await daemon.reload();
     // the reload's host changes waited for the claim
     expect(controller.calls).toEqual(['start', 'claim', 'hooks', 'claimed', 'reload']);
     expect(reload).toMatchObject({ ok: true, changes: ['serial_no: 1 -> 2'], serialNo: 2 });
+    // the loader shares the unchanged services of the model it may replace
+    expect(loadedBeside).toEqual([1]);
     const response = await sendControlRequest(socketPath, { command: 'status' });
     expect(response).toMatchObject({
       ok: true,
