@@ -98,17 +98,32 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** The table's rules file at `path`, and at `changedPath` with one weight of the middle
+ *  service changed; returns its size. Their text is the bench's, not the daemon's: it is
+ *  not kept on the heap. */
+async function writeRules(table: BigTable, path: string, changedPath: string): Promise<number> {
+  const text = bigConfigText('ipvsadm', table);
+  await writeFile(path, text);
+  const middle = Math.floor(table.services / 2);
+  const weighed = `${bigRealServer(middle, 1)}:8080 -m -w 2`;
+  const changedText = text.replace(weighed, `${bigRealServer(middle, 1)}:8080 -m -w 3`);
+  if (changedText === text) throw new Error(`no line with ${weighed} to change`);
+  await writeFile(changedPath, changedText);
+  return text.length;
+}
+
 /** Every service checked by TCP, with a check that passes after a second and opens no
  *  socket: the health state of a director that checks everything, without the traffic.
- *  Services that shared their settings share them still, as a file's TCP checks would. */
-function checkedEverywhere(model: Model): void {
-  const byTcp = new Map<HealthCheckSpec, HealthCheckSpec>();
-  for (const service of model.virtualServices) {
-    const spec = service.healthCheck;
-    const tcp = byTcp.get(spec) ?? { ...spec, kind: 'tcp' };
-    byTcp.set(spec, tcp);
-    service.healthCheck = tcp;
-  }
+ *  The loader shares equal settings, so this changes the few settings objects in place, not
+ *  100,000 services. Returns what gives them the file's checks again: a reload's load
+ *  compares the running services with the file's, which the daemon never changes. */
+function checkedEverywhere(model: Model): () => void {
+  const fromFile = new Map<HealthCheckSpec, HealthCheckSpec['kind']>();
+  for (const { healthCheck } of model.virtualServices) if (!fromFile.has(healthCheck)) fromFile.set(healthCheck, healthCheck.kind);
+  for (const spec of fromFile.keys()) Object.assign(spec, { kind: 'tcp' });
+  return () => {
+    for (const [spec, kind] of fromFile) Object.assign(spec, { kind });
+  };
 }
 
 /** The longest stall and the latest heartbeat of some steps: a phase of the daemon's work. */
@@ -127,11 +142,11 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const { configChanges } = (await import(built('daemon', 'reload'))) as typeof import('../src/daemon/reload.js');
   const { jsonChunks } = (await import(built('lib', 'json-chunks'))) as typeof import('../src/lib/json-chunks.js');
   const path = join(dir, `${table.services}x${table.servers}-${table.kind}.rules`);
-  const text = bigConfigText('ipvsadm', table);
-  await writeFile(path, text);
+  const changedPath = `${path}.changed`;
+  const bytes = await writeRules(table, path, changedPath);
   console.log(
     `${table.services} ${table.kind === 'vip' ? 'TCP VIP' : 'fwmark'} services × ${table.servers} real servers ` +
-      `(ipvsadm rules, ${(text.length / 2 ** 20).toFixed(1)} MiB), ` +
+      `(ipvsadm rules, ${(bytes / 2 ** 20).toFixed(1)} MiB), ` +
       (onThread
         ? 'the balancer on its own thread'
         : `the balancer on the event loop, whole tables planned ${table.services >= tableThreadFrom ? "on the planner's thread" : 'on the event loop'}`) +
@@ -145,12 +160,12 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   const self = { name: 'ifw01', address: '192.0.2.1', priority: 200 };
   const settings = { repairInterval: 3_600_000 };
   // the first model only in here: as in the daemon, nothing holds it once a reload replaced it
-  // what holds the first model after the IIFE, until the reload is described
-  const first: { describeReload?: (next: Model) => Promise<string[]> } = {};
+  // what holds the first model after the IIFE, until the reload is loaded and described
+  const first: { loadReload?: (path: string) => Promise<{ model: Model }>; describeReload?: (next: Model) => Promise<string[]> } = {};
   const { balancer, load, create, withModel, withHealth } = await (async () => {
     const [{ model }, load] = await step(() => loadConfigOffThread(path));
     console.log(show('load (worker, streamed back)', load));
-    checkedEverywhere(model);
+    const asInFile = checkedEverywhere(model);
     const withModel = heapUsed();
     const [balancer, create] = await step((): Promise<Balancer> =>
       onThread
@@ -166,7 +181,12 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
           }),
     );
     console.log(show(onThread ? "the balancer's thread: health state, services by key" : 'health state, services by key', create));
-    // a reload's description compares the running model with the new one, as the daemon's does
+    // a reload's load shares the running model's unchanged services, and its description
+    // compares the two, as the daemon's do
+    first.loadReload = (changedPath) => {
+      asInFile();
+      return loadConfigOffThread(changedPath, {}, { previous: model.virtualServices });
+    };
     first.describeReload = (next) => configChanges(model, next);
     return { balancer, load, create, withModel, withHealth: heapUsed() };
   })();
@@ -178,14 +198,12 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
   console.log(show(`active and idle for ${IDLE_MS / 1000} s`, idle));
   // both threads' heaps (the planner's holds its copy of the model), and what malloc kept
   const rssActive = process.memoryUsage().rss;
-  // the reloaded model as the daemon gets it, from the loader; both models are held until it is applied
-  const changedPath = `${path}.changed`;
-  const middle = Math.floor(table.services / 2);
-  const weighed = `${bigRealServer(middle, 1)}:8080 -m -w 2`;
-  const changedText = text.replace(weighed, `${bigRealServer(middle, 1)}:8080 -m -w 3`);
-  if (changedText === text) throw new Error(`no line with ${weighed} to change`);
-  await writeFile(changedPath, changedText);
-  const { model: changed } = await loadConfigOffThread(changedPath);
+  // the reloaded model as the daemon gets it, from the loader beside the running one
+  const { loadReload } = first;
+  delete first.loadReload;
+  if (!loadReload) throw new Error('no first model to load the reload beside');
+  const [{ model: changed }, reloadLoad] = await step(() => loadReload(changedPath));
+  console.log(show('reload: load (worker, streamed back beside the running model)', reloadLoad));
   checkedEverywhere(changed);
   const [changes, reload] = await step(async () => {
     const { describeReload } = first;
@@ -225,9 +243,9 @@ async function runTable(table: BigTable, dir: string): Promise<void> {
     );
     if (mirror.length !== table.services) throw new Error(`the table has ${mirror.length} services, not ${table.services}`);
   }
-  const steps = [load, create, claim, idle, reload, statusStep, jsonStep];
+  const steps = [load, create, claim, idle, reloadLoad, reload, statusStep, jsonStep];
   console.log(
-    `  per phase: load ${phase(load, create)}; apply ${phase(claim)}; idle ${phase(idle)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
+    `  per phase: load ${phase(load, create, reloadLoad)}; apply ${phase(claim)}; idle ${phase(idle)}; reconcile ${phase(reload)}; status ${phase(statusStep, jsonStep)}; ` +
       `heartbeat late ≤ ${Math.max(...steps.map((f) => f.lateMs)).toFixed(1)} ms`,
   );
   if (status.services?.length !== table.services)
